@@ -1,0 +1,1 @@
+"""Chat3D: a self-hosted prompt-to-CAD workspace."""

@@ -1,0 +1,105 @@
+"""All configuration in one place: environment variables and `.env`, read once.
+
+Every other module asks `get_settings()`; nothing else reads `os.environ` for app configuration.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_JWT_SECRET = "change-me-in-production"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Chat3D settings; field names map to upper-case environment variables."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    chat3d_env: Literal["development", "production", "test"] = "development"
+    port: int = 3000
+    app_base_url: str = ""
+    data_dir: Path = REPO_ROOT / "data"
+    storage_dir: Path | None = None
+    database_url: str = ""
+    redis_url: str = ""
+    cors_allowed_origins: str = ""
+
+    jwt_secret: str = DEFAULT_JWT_SECRET
+    jwt_issuer: str = "chat3d"
+    jwt_audience: str = "chat3d-app"
+    jwt_expiry_minutes: int = 7 * 24 * 60
+
+    render_service_url: str = ""
+    render_host: str = "127.0.0.1"
+    render_port: int = 8090
+    render_timeout_s: float = 60.0
+
+    smtp_host: str = ""
+    smtp_port: int = 0
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_tls: bool = False
+    mail_from: str = "Chat3D <no-reply@chat3d.local>"
+
+    openai_api_key: str = ""
+    openai_base_url: str = ""
+    anthropic_api_key: str = ""
+    anthropic_base_url: str = ""
+    xai_api_key: str = ""
+    xai_base_url: str = "https://api.x.ai/v1"
+    ollama_base_url: str = ""
+    llm_models_file: Path | None = None
+    default_conversation_model: str = "offline-conversation"
+    default_codegen_model: str = "offline-templates"
+    llm_timeout_s: float = 120.0
+
+    seed_admin_email: str = ""
+    seed_admin_password: str = ""
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> "Settings":
+        if self.chat3d_env == "production" and self.jwt_secret == DEFAULT_JWT_SECRET:
+            raise ValueError("JWT_SECRET must be set to a private value when CHAT3D_ENV=production")
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        """DATABASE_URL, or the embedded SQLite file under DATA_DIR."""
+        return self.database_url or f"sqlite:///{(self.data_dir / 'chat3d.db').resolve()}"
+
+    @property
+    def effective_storage_dir(self) -> Path:
+        return (self.storage_dir or self.data_dir / "files").resolve()
+
+    @property
+    def outbox_dir(self) -> Path:
+        """Where mail goes when no SMTP server is configured."""
+        return (self.data_dir / "outbox").resolve()
+
+    @property
+    def effective_render_url(self) -> str:
+        return self.render_service_url or f"http://{self.render_host}:{self.render_port}"
+
+    @property
+    def cors_origins(self) -> list[str]:
+        return [o.strip() for o in self.cors_allowed_origins.split(",") if o.strip()]
+
+    @property
+    def smtp_enabled(self) -> bool:
+        return bool(self.smtp_host and self.smtp_port)
+
+
+@functools.lru_cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings_cache() -> None:
+    """Tests change the environment and call this to re-read it."""
+    get_settings.cache_clear()
