@@ -1,0 +1,1 @@
+"""Thin FastAPI routers over the domain services, one module per feature."""

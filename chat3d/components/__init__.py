@@ -1,0 +1,1 @@
+"""Reusable Reflex components shared by pages."""

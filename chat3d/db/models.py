@@ -1,0 +1,400 @@
+"""The product's tables, one SQLModel class each.
+
+Rules for foreign keys: rows a user owns are deleted with the user (CASCADE); rows that only *mention*
+a user (who approved, who invited, who acted) keep existing and lose the reference (SET NULL), so that
+deleting a user can never fail on a dangling reference. Audit rows keep what they need without the
+user's email once anonymised. Enumerations are strings with CHECK constraints so both PostgreSQL and
+SQLite enforce them.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+
+# Stable constraint names, so migrations can drop and alter them on PostgreSQL and SQLite alike.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Role(str, enum.Enum):
+    admin = "admin"
+    user = "user"
+
+
+class UserStatus(str, enum.Enum):
+    active = "active"
+    deactivated = "deactivated"
+    pending_registration = "pending_registration"
+
+
+class WaitlistStatus(str, enum.Enum):
+    pending_email_confirmation = "pending_email_confirmation"
+    pending_admin_approval = "pending_admin_approval"
+    approved = "approved"
+    rejected = "rejected"
+
+
+class TokenSource(str, enum.Enum):
+    waitlist = "waitlist"
+    admin_invite = "admin_invite"
+    user_invite = "user_invite"
+
+
+class InvitationStatus(str, enum.Enum):
+    pending = "pending"
+    waitlisted = "waitlisted"
+    registration_sent = "registration_sent"
+    accepted = "accepted"
+    expired = "expired"
+    revoked = "revoked"
+
+
+class ActionType(str, enum.Enum):
+    password_reset = "password_reset"
+    email_change = "email_change"
+    data_export = "data_export"
+    account_delete = "account_delete"
+    account_reactivate = "account_reactivate"
+
+
+class ActionStatus(str, enum.Enum):
+    pending = "pending"
+    completed = "completed"
+    expired = "expired"
+    cancelled = "cancelled"
+
+
+class ItemRole(str, enum.Enum):
+    user = "user"
+    assistant = "assistant"
+
+
+class QueryState(str, enum.Enum):
+    queued = "queued"
+    conversation = "conversation"
+    codegen = "codegen"
+    rendering = "rendering"
+    repairing = "repairing"
+    completed = "completed"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+class FileKind(str, enum.Enum):
+    model = "model"
+    upload = "upload"
+    export = "export"
+
+
+def _values(e: type[enum.Enum]) -> str:
+    return ", ".join(f"'{m.value}'" for m in e)
+
+
+def _check_in(column: str, e: type[enum.Enum]) -> sa.CheckConstraint:
+    return sa.CheckConstraint(f"{column} IN ({_values(e)})", name=column)
+
+
+def _uuid_pk() -> Any:
+    return Field(default_factory=uuid.uuid4, primary_key=True)
+
+
+def _ts(nullable: bool = False, default: bool = True) -> Any:
+    kwargs: dict[str, Any] = {"sa_type": sa.DateTime(timezone=True), "nullable": nullable}
+    if default and not nullable:
+        kwargs["default_factory"] = utcnow
+    else:
+        kwargs["default"] = None
+    return Field(**kwargs)
+
+
+def _fk(target: str, ondelete: str, nullable: bool = True, index: bool = True) -> Any:
+    return Field(
+        default=None if nullable else ...,
+        sa_column_args=[sa.ForeignKey(target, ondelete=ondelete)],
+        nullable=nullable,
+        index=index,
+    )
+
+
+def _json(nullable: bool = False) -> Any:
+    return Field(default_factory=dict, sa_type=sa.JSON, nullable=nullable)
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+    __table_args__ = (
+        _check_in("role", Role),
+        _check_in("status", UserStatus),
+    )
+
+    id: uuid.UUID = _uuid_pk()
+    email: str = Field(max_length=320, unique=True, index=True)
+    password_hash: str | None = Field(default=None, max_length=255)
+    display_name: str = Field(default="", max_length=120)
+    role: str = Field(default=Role.user.value, max_length=16)
+    status: str = Field(default=UserStatus.active.value, max_length=32, index=True)
+    # Set only while a self-requested deletion waits out its grace window; an admin's suspension leaves it empty.
+    deactivated_until: datetime | None = _ts(nullable=True)
+    deactivation_reason: str | None = Field(default=None, max_length=500)
+    deactivated_by: uuid.UUID | None = _fk("users.id", "SET NULL", index=False)
+    marketing_consent: bool = Field(default=False)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+    last_login_at: datetime | None = _ts(nullable=True)
+
+
+class AppSettings(SQLModel, table=True):
+    """Singleton row (id = 1): platform policy an admin changes at run time."""
+
+    __tablename__ = "app_settings"
+    __table_args__ = (
+        sa.CheckConstraint("id = 1", name="singleton"),
+        sa.CheckConstraint("invitation_quota_per_user >= 0", name="quota"),
+    )
+
+    id: int = Field(default=1, primary_key=True)
+    waitlist_enabled: bool = Field(default=False)
+    invitations_enabled: bool = Field(default=True)
+    invitation_waitlist_required: bool = Field(default=False)
+    invitation_quota_per_user: int = Field(default=5)
+    updated_by: uuid.UUID | None = _fk("users.id", "SET NULL", index=False)
+    updated_at: datetime = _ts()
+
+
+class WaitlistEntry(SQLModel, table=True):
+    __tablename__ = "waitlist_entries"
+    __table_args__ = (_check_in("status", WaitlistStatus),)
+
+    id: uuid.UUID = _uuid_pk()
+    email: str = Field(max_length=320, unique=True, index=True)
+    marketing_consent: bool = Field(default=False)
+    invited_by: uuid.UUID | None = _fk("users.id", "SET NULL")
+    email_confirmed_at: datetime | None = _ts(nullable=True)
+    status: str = Field(default=WaitlistStatus.pending_email_confirmation.value, max_length=32, index=True)
+    approved_by: uuid.UUID | None = _fk("users.id", "SET NULL", index=False)
+    approved_at: datetime | None = _ts(nullable=True)
+    rejected_at: datetime | None = _ts(nullable=True)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class WaitlistConfirmationToken(SQLModel, table=True):
+    """Double opt-in link for a waitlist entry; only the SHA-256 of the token is stored."""
+
+    __tablename__ = "waitlist_confirmation_tokens"
+
+    id: uuid.UUID = _uuid_pk()
+    entry_id: uuid.UUID = _fk("waitlist_entries.id", "CASCADE", nullable=False)
+    token_hash: str = Field(max_length=64, unique=True)
+    expires_at: datetime = _ts(default=False)
+    consumed_at: datetime | None = _ts(nullable=True)
+    created_at: datetime = _ts()
+
+
+class RegistrationToken(SQLModel, table=True):
+    __tablename__ = "registration_tokens"
+    __table_args__ = (
+        _check_in("source", TokenSource),
+        sa.CheckConstraint("used_count >= 0 AND used_count <= max_uses", name="uses"),
+    )
+
+    id: uuid.UUID = _uuid_pk()
+    token_hash: str = Field(max_length=64, unique=True)
+    email: str = Field(max_length=320, index=True)
+    source: str = Field(max_length=16)
+    invited_by: uuid.UUID | None = _fk("users.id", "SET NULL")
+    waitlist_entry_id: uuid.UUID | None = _fk("waitlist_entries.id", "SET NULL", index=False)
+    max_uses: int = Field(default=1)
+    used_count: int = Field(default=0)
+    expires_at: datetime = _ts(default=False)
+    consumed_at: datetime | None = _ts(nullable=True)
+    revoked_at: datetime | None = _ts(nullable=True)
+    created_at: datetime = _ts()
+
+
+class Invitation(SQLModel, table=True):
+    __tablename__ = "invitations"
+    __table_args__ = (
+        sa.UniqueConstraint("inviter_id", "email", name="uq_invitations_inviter_id_email"),
+        _check_in("status", InvitationStatus),
+    )
+
+    id: uuid.UUID = _uuid_pk()
+    inviter_id: uuid.UUID = _fk("users.id", "CASCADE", nullable=False)
+    email: str = Field(max_length=320, index=True)
+    status: str = Field(default=InvitationStatus.pending.value, max_length=32)
+    registration_token_id: uuid.UUID | None = _fk("registration_tokens.id", "SET NULL", index=False)
+    waitlist_entry_id: uuid.UUID | None = _fk("waitlist_entries.id", "SET NULL", index=False)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class AccountAction(SQLModel, table=True):
+    """An email-confirmed account action; the token's SHA-256 only, payload holds e.g. a new password hash."""
+
+    __tablename__ = "account_actions"
+    __table_args__ = (
+        _check_in("type", ActionType),
+        _check_in("status", ActionStatus),
+    )
+
+    id: uuid.UUID = _uuid_pk()
+    user_id: uuid.UUID = _fk("users.id", "CASCADE", nullable=False)
+    type: str = Field(max_length=32)
+    token_hash: str = Field(max_length=64, unique=True)
+    payload: dict = _json()
+    status: str = Field(default=ActionStatus.pending.value, max_length=16)
+    expires_at: datetime = _ts(default=False)
+    completed_at: datetime | None = _ts(nullable=True)
+    created_at: datetime = _ts()
+
+
+class Notification(SQLModel, table=True):
+    """A durable event for one recipient; its integer id is the SSE event id."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (sa.Index("ix_notifications_user_id_id", "user_id", "id"),)
+
+    id: int | None = Field(
+        default=None,
+        sa_column=sa.Column(sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    )
+    user_id: uuid.UUID = _fk("users.id", "CASCADE", nullable=False, index=False)
+    event_type: str = Field(max_length=64)
+    payload: dict = _json()
+    read_at: datetime | None = _ts(nullable=True)
+    created_at: datetime = _ts()
+
+
+class ChatContext(SQLModel, table=True):
+    __tablename__ = "chat_contexts"
+    __table_args__ = (sa.CheckConstraint("units IN ('mm', 'in')", name="units"),)
+
+    id: uuid.UUID = _uuid_pk()
+    owner_id: uuid.UUID = _fk("users.id", "CASCADE", nullable=False)
+    name: str = Field(default="New chat", max_length=200)
+    conversation_model_id: str | None = Field(default=None, max_length=100)
+    codegen_model_id: str | None = Field(default=None, max_length=100)
+    units: str = Field(default="mm", max_length=4)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class ChatItem(SQLModel, table=True):
+    """One message in a chat; `segments` is a list of typed JSON parts (text, model, attachments, error)."""
+
+    __tablename__ = "chat_items"
+    __table_args__ = (
+        _check_in("role", ItemRole),
+        sa.CheckConstraint("rating IN (-1, 0, 1)", name="rating"),
+        sa.Index("ix_chat_items_context_created", "context_id", "created_at"),
+    )
+
+    id: uuid.UUID = _uuid_pk()
+    context_id: uuid.UUID = _fk("chat_contexts.id", "CASCADE", nullable=False, index=False)
+    owner_id: uuid.UUID = _fk("users.id", "CASCADE", nullable=False)
+    role: str = Field(max_length=16)
+    segments: list = Field(default_factory=list, sa_type=sa.JSON)
+    rating: int = Field(default=0)
+    regenerated_from_id: uuid.UUID | None = _fk("chat_items.id", "SET NULL", index=False)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class Query(SQLModel, table=True):
+    """A prompt's run through the pipeline; durable so a restarted worker can resume or fail it."""
+
+    __tablename__ = "queries"
+    __table_args__ = (
+        _check_in("state", QueryState),
+        sa.Index("ix_queries_state_lease", "state", "lease_expires_at"),
+    )
+
+    id: uuid.UUID = _uuid_pk()
+    owner_id: uuid.UUID = _fk("users.id", "CASCADE", nullable=False)
+    context_id: uuid.UUID = _fk("chat_contexts.id", "CASCADE", nullable=False)
+    user_item_id: uuid.UUID | None = _fk("chat_items.id", "SET NULL", index=False)
+    assistant_item_id: uuid.UUID | None = _fk("chat_items.id", "SET NULL", index=False)
+    regenerates_item_id: uuid.UUID | None = _fk("chat_items.id", "SET NULL", index=False)
+    prompt: str = Field(default="", sa_type=sa.Text)
+    conversation_model_id: str | None = Field(default=None, max_length=100)
+    codegen_model_id: str | None = Field(default=None, max_length=100)
+    state: str = Field(default=QueryState.queued.value, max_length=16)
+    detail: str = Field(default="", sa_type=sa.Text)
+    round: int = Field(default=0)
+    attempts: int = Field(default=0)
+    worker_id: str | None = Field(default=None, max_length=100)
+    lease_expires_at: datetime | None = _ts(nullable=True)
+    input_tokens: int = Field(default=0)
+    output_tokens: int = Field(default=0)
+    cost_usd: float = Field(default=0.0)
+    created_at: datetime = _ts()
+    started_at: datetime | None = _ts(nullable=True)
+    finished_at: datetime | None = _ts(nullable=True)
+
+
+class StoredFile(SQLModel, table=True):
+    """A file on disk under STORAGE_DIR: a rendered model, an upload, or a data export."""
+
+    __tablename__ = "files"
+    __table_args__ = (_check_in("kind", FileKind),)
+
+    id: uuid.UUID = _uuid_pk()
+    owner_id: uuid.UUID = _fk("users.id", "CASCADE", nullable=False)
+    context_id: uuid.UUID | None = _fk("chat_contexts.id", "SET NULL")
+    item_id: uuid.UUID | None = _fk("chat_items.id", "SET NULL")
+    query_id: uuid.UUID | None = _fk("queries.id", "SET NULL", index=False)
+    kind: str = Field(default=FileKind.model.value, max_length=16)
+    format: str = Field(max_length=16)
+    filename: str = Field(max_length=255)
+    content_type: str = Field(max_length=100)
+    size: int = Field(default=0, sa_type=sa.BigInteger)
+    sha256: str = Field(max_length=64)
+    storage_path: str = Field(max_length=500)
+    expires_at: datetime | None = _ts(nullable=True)
+    created_at: datetime = _ts()
+
+
+class AdminAuditLog(SQLModel, table=True):
+    __tablename__ = "admin_audit_logs"
+
+    id: uuid.UUID = _uuid_pk()
+    actor_id: uuid.UUID | None = _fk("users.id", "SET NULL")
+    action: str = Field(max_length=64, index=True)
+    target_type: str = Field(default="", max_length=32)
+    target_id: str | None = Field(default=None, max_length=64)
+    details: dict = _json()
+    ip: str | None = Field(default=None, max_length=64)
+    created_at: datetime = _ts()
+
+
+class SecurityEvent(SQLModel, table=True):
+    __tablename__ = "security_events"
+
+    id: uuid.UUID = _uuid_pk()
+    user_id: uuid.UUID | None = _fk("users.id", "SET NULL")
+    event_type: str = Field(max_length=64, index=True)
+    email: str | None = Field(default=None, max_length=320)
+    ip: str | None = Field(default=None, max_length=64)
+    user_agent: str | None = Field(default=None, max_length=500)
+    details: dict = _json()
+    created_at: datetime = _ts()
+
+
+metadata = SQLModel.metadata

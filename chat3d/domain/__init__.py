@@ -1,0 +1,1 @@
+"""The framework-free domain layer: every business rule once, as functions over a SQLModel session."""

@@ -1,0 +1,45 @@
+"""Seed the first admin so a fresh install can be administered."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+import bcrypt
+from sqlmodel import select
+
+from chat3d.db.engine import session_scope
+from chat3d.db.models import Role, User, UserStatus
+from chat3d.settings import get_settings
+
+log = logging.getLogger("chat3d.seed")
+
+
+def seed_admin() -> str | None:
+    """Create the admin from SEED_ADMIN_EMAIL/SEED_ADMIN_PASSWORD when no admin exists yet.
+
+    Without a password one is generated and printed once; returns the email of a created admin.
+    """
+    settings = get_settings()
+    with session_scope() as session:
+        if session.exec(select(User).where(User.role == Role.admin.value)).first():
+            return None
+        email = (settings.seed_admin_email or "admin@chat3d.local").strip().lower()
+        password = settings.seed_admin_password
+        generated = not password
+        if generated:
+            password = secrets.token_urlsafe(12)
+        if session.exec(select(User).where(User.email == email)).first():
+            return None
+        user = User(
+            email=email,
+            password_hash=bcrypt.hashpw(password.encode(), bcrypt.gensalt(12)).decode(),
+            display_name="Administrator",
+            role=Role.admin.value,
+            status=UserStatus.active.value,
+        )
+        session.add(user)
+    if generated:
+        print(f"\n  Chat3D admin account created: {email} / password: {password}\n  (shown once; set SEED_ADMIN_PASSWORD to choose it)\n", flush=True)
+    log.info("seeded admin %s", email)
+    return email

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# `make dev`: install, migrate, start the render service, then serve the app on one port (default 3000).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+source scripts/env.sh
+
+export CHAT3D_ENV=${CHAT3D_ENV:-development}
+export PORT=${PORT:-3000}
+export DATA_DIR=${DATA_DIR:-$ROOT/data}
+export RENDER_PORT=${RENDER_PORT:-8090}
+mkdir -p "$DATA_DIR"
+
+python -m chat3d.bootstrap
+
+render_pid=""
+cleanup() { [ -n "$render_pid" ] && kill "$render_pid" 2>/dev/null || true; }
+trap cleanup EXIT INT TERM
+if [ -z "${RENDER_SERVICE_URL:-}" ]; then
+  echo "==> render service on 127.0.0.1:$RENDER_PORT"
+  RENDER_HOST=127.0.0.1 python -m render_service > "$DATA_DIR/render-service.log" 2>&1 &
+  render_pid=$!
+fi
+
+echo "==> Chat3D on http://localhost:$PORT  (mail outbox: http://localhost:$PORT/dev/mailbox)"
+reflex run --env prod --single-port --backend-port "$PORT" --frontend-port "$PORT"

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Install what a fresh clone lacks: the virtualenv with Chat3D and its test tools, and bun (from the npm
+# registry) for Reflex's frontend build. Re-running is cheap: each step is skipped when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BUN_VERSION=1.4.5
+PYTHON_BIN=${PYTHON:-$(command -v python3.11 || command -v python3)}
+
+if [ ! -x .venv/bin/python ]; then
+  echo "==> creating .venv with $PYTHON_BIN"
+  "$PYTHON_BIN" -m venv .venv
+fi
+
+stamp=.venv/.chat3d-installed
+want=$(cat pyproject.toml | sha256sum | cut -c1-16)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "==> installing Python packages (first run takes a minute or two)"
+  .venv/bin/python -m pip install -q --upgrade pip wheel
+  .venv/bin/python -m pip install -q -e ".[test]"
+  echo "$want" > "$stamp"
+fi
+
+if [ ! -x .tools/node_modules/.bin/bun ]; then
+  echo "==> installing bun $BUN_VERSION from the npm registry"
+  mkdir -p .tools
+  npm install --prefix .tools --no-audit --no-fund --silent "bun@$BUN_VERSION" >/dev/null
+fi

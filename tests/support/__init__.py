@@ -1,0 +1,1 @@
+"""Helpers the test suite shares: throwaway servers, the running app, mail sinks."""
