@@ -1,0 +1,135 @@
+"""Fixtures for the LLM layer: a local fake server speaking the OpenAI, Anthropic and Ollama
+wire protocols, and a process pool that renders build123d programs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing
+import socket
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+import llm_render_worker
+
+
+@dataclass
+class Reply:
+    """One scripted answer: a JSON body, or a stream of pre-encoded chunks, after an optional delay."""
+
+    status: int = 200
+    body: dict | None = None
+    chunks: list[str] | None = None
+    media_type: str = "text/event-stream"
+    headers: dict = field(default_factory=dict)
+    delay_s: float = 0.0
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict
+    body: dict
+
+
+class FakeLLMServer:
+    """Answers each POST with the next queued Reply and records what it received."""
+
+    def __init__(self) -> None:
+        self.replies: list[Reply] = []
+        self.received: list[Received] = []
+        self.url = ""
+
+    def queue(self, *replies: Reply) -> None:
+        self.replies.extend(replies)
+
+    def reset(self) -> None:
+        self.replies.clear()
+        self.received.clear()
+
+    async def _handle(self, request: Request) -> Response:
+        self.received.append(Received(request.url.path, dict(request.headers), await request.json()))
+        reply = self.replies.pop(0) if self.replies else Reply(500, {"error": "nothing queued"})
+        if reply.delay_s:
+            await asyncio.sleep(reply.delay_s)
+        if reply.chunks is None:
+            return JSONResponse(reply.body, status_code=reply.status, headers=reply.headers)
+
+        async def stream():
+            for chunk in reply.chunks:
+                yield chunk.encode()
+                await asyncio.sleep(0)
+
+        return StreamingResponse(stream(), status_code=reply.status, media_type=reply.media_type, headers=reply.headers)
+
+    def app(self) -> Starlette:
+        paths = ["/v1/chat/completions", "/v1/messages", "/api/chat"]
+        return Starlette(routes=[Route(p, self._handle, methods=["POST"]) for p in paths])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def fake_server_session():
+    fake = FakeLLMServer()
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(fake.app(), host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    fake.url = f"http://127.0.0.1:{port}"
+    yield fake
+    server.should_exit = True
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def fake_server(fake_server_session):
+    fake_server_session.reset()
+    yield fake_server_session
+    fake_server_session.reset()
+
+
+def sse(*events: dict, done: bool = False, named: bool = False) -> list[str]:
+    """Server-sent events; Anthropic names each event after its `type`, OpenAI ends with [DONE]."""
+    chunks = [(f"event: {e['type']}\n" if named else "") + f"data: {json.dumps(e)}\n\n" for e in events]
+    return chunks + (["data: [DONE]\n\n"] if done else [])
+
+
+def ndjson(*parts: dict) -> list[str]:
+    return [json.dumps(p) + "\n" for p in parts]
+
+
+@pytest.fixture(scope="session")
+def render_pool():
+    """Renders programs in parallel worker processes; each worker imports build123d once."""
+    pool = ProcessPoolExecutor(
+        max_workers=2, mp_context=multiprocessing.get_context("spawn"), initializer=llm_render_worker.warm_up
+    )
+    yield pool
+    pool.shutdown(cancel_futures=True)
+
+
+@pytest.fixture(scope="session")
+def render(render_pool):
+    def render_all(codes: list[str]) -> list[dict]:
+        return list(render_pool.map(llm_render_worker.measure, codes, timeout=170))
+
+    return render_all
