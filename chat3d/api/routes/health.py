@@ -10,12 +10,14 @@ from chat3d.services import readiness
 router = APIRouter(tags=["health"])
 
 
-@router.api_route("/health", methods=["GET", "HEAD"])
+@router.get("/health")
+@router.head("/health", include_in_schema=False)
 async def health() -> dict:
     return {"status": "ok"}
 
 
-@router.api_route("/ready", methods=["GET", "HEAD"])
+@router.get("/ready")
+@router.head("/ready", include_in_schema=False)
 async def ready() -> JSONResponse:
     report = await readiness.check_all()
     return JSONResponse(report, status_code=200 if report["status"] != "unavailable" else 503)

@@ -1,0 +1,139 @@
+"""Suite-wide fixtures: real PostgreSQL and Redis (given or throwaway), a clean database per test.
+
+`TEST_DATABASE_URL` / `TEST_REDIS_URL` name servers to use when reachable; otherwise throwaway servers
+are started in a temp dir and stopped at the end. Tests create and drop their own databases, so a
+developer's data is never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from chat3d.db.engine import engine_for
+from chat3d.db.migrate import upgrade_to_head
+from chat3d.settings import REPO_ROOT, reset_settings_cache
+from tests.support.servers import ThrowawayPostgres, ThrowawayRedis
+
+SHARED_DIR = Path(os.environ.get("CHAT3D_SHARED_DIR", REPO_ROOT.parent / "shared")).resolve()
+TEMPLATE_DB = "chat3d_test_template"
+
+
+def _reachable_db(url: str | None) -> bool:
+    if not url:
+        return False
+    try:
+        eng = sa.create_engine(url, connect_args={"connect_timeout": 3})
+        with eng.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        eng.dispose()
+        return True
+    except Exception:
+        return False
+
+
+def _reachable_redis(url: str | None) -> bool:
+    if not url:
+        return False
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> Iterator[str]:
+    """A superuser URL on a PostgreSQL server that tests may create databases on."""
+    given = os.environ.get("TEST_DATABASE_URL")
+    if _reachable_db(given):
+        yield given  # type: ignore[misc]
+        return
+    server = ThrowawayPostgres().start()
+    try:
+        yield server.url("postgres")
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    given = os.environ.get("TEST_REDIS_URL")
+    if _reachable_redis(given):
+        yield given  # type: ignore[misc]
+        return
+    server = ThrowawayRedis().start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+def _admin_exec(admin_url: str, *statements: str) -> None:
+    eng = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with eng.connect() as conn:
+        for stmt in statements:
+            conn.execute(sa.text(stmt))
+    eng.dispose()
+
+
+def database_url_for(admin_url: str, name: str) -> str:
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def migrated_template(pg_admin_url: str) -> str:
+    """A database migrated to head once per run; each test's database is a copy of it."""
+    _admin_exec(pg_admin_url, f"DROP DATABASE IF EXISTS {TEMPLATE_DB}", f"CREATE DATABASE {TEMPLATE_DB}")
+    url = database_url_for(pg_admin_url, TEMPLATE_DB)
+    upgrade_to_head(url)
+    engine_for(url).dispose()
+    return url
+
+
+@pytest.fixture
+def fresh_database(pg_admin_url: str, migrated_template: str) -> Iterator[str]:
+    """A new, migrated, empty PostgreSQL database, dropped after the test."""
+    name = f"chat3d_t_{uuid.uuid4().hex[:12]}"
+    _admin_exec(pg_admin_url, f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}")
+    url = database_url_for(pg_admin_url, name)
+    try:
+        yield url
+    finally:
+        engine_for(url).dispose()
+        engine_for.cache_clear()
+        _admin_exec(pg_admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def app_env(fresh_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Point the settings at a clean database and a temp data dir; returns the data dir."""
+    monkeypatch.setenv("DATABASE_URL", fresh_database)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CHAT3D_ENV", "test")
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setenv("RENDER_SERVICE_URL", "http://127.0.0.1:9")
+    reset_settings_cache()
+    try:
+        yield tmp_path / "data"
+    finally:
+        reset_settings_cache()
+
+
+@pytest.fixture
+def session(app_env: Path):
+    """A SQLModel session on the test's clean database."""
+    from sqlmodel import Session
+
+    from chat3d.db.engine import get_engine
+
+    with Session(get_engine(), expire_on_commit=False) as s:
+        yield s
