@@ -1,0 +1,62 @@
+"""docker-compose.yml stays valid and keeps the render service off every published port."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from chat3d.settings import REPO_ROOT
+
+
+def _config(env_extra: dict[str, str]) -> subprocess.CompletedProcess:
+    exe = shutil.which("docker-compose")
+    if exe is None:
+        pytest.fail("docker-compose is not installed (apt-get install -y docker-compose); make test installs it as root")
+    env = {k: v for k, v in os.environ.items() if k not in {"JWT_SECRET"}} | env_extra
+    return subprocess.run([exe, "config"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    result = _config({"JWT_SECRET": "test-secret-value"})
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)
+
+
+def test_config_quiet_exits_zero() -> None:
+    exe = shutil.which("docker-compose") or "docker-compose"
+    env = dict(os.environ, JWT_SECRET="test-secret-value")
+    assert subprocess.run([exe, "config", "-q"], cwd=REPO_ROOT, env=env, timeout=60).returncode == 0
+
+
+def test_compose_refuses_to_start_without_a_jwt_secret() -> None:
+    result = _config({})
+    assert result.returncode != 0 and "JWT_SECRET" in result.stderr
+
+
+def test_every_service_present_with_health_checks(compose: dict) -> None:
+    services = compose["services"]
+    assert {"postgres", "redis", "render", "app", "worker"} <= set(services)
+    for name, svc in services.items():
+        assert "healthcheck" in svc, f"{name} has no health check"
+
+
+def test_render_service_is_internal_only(compose: dict) -> None:
+    render = compose["services"]["render"]
+    assert "ports" not in render
+    assert render["networks"] and all(compose["networks"][n].get("internal") for n in render["networks"])
+    assert render.get("read_only") is True
+
+
+def test_app_waits_for_healthy_dependencies(compose: dict) -> None:
+    for svc in ("app", "worker"):
+        deps = compose["services"][svc]["depends_on"]
+        assert {d: v["condition"] for d, v in deps.items()} == {
+            "postgres": "service_healthy", "redis": "service_healthy", "render": "service_healthy",
+        }
+    env = compose["services"]["app"]["environment"]
+    assert env["CHAT3D_ENV"] == "production" and env["REDIS_URL"].startswith("redis://")
