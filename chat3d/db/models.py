@@ -102,6 +102,13 @@ class FileKind(str, enum.Enum):
     export = "export"
 
 
+class OutboxStatus(str, enum.Enum):
+    pending = "pending"
+    sending = "sending"
+    sent = "sent"
+    failed = "failed"
+
+
 def _values(e: type[enum.Enum]) -> str:
     return ", ".join(f"'{m.value}'" for m in e)
 
@@ -395,6 +402,46 @@ class SecurityEvent(SQLModel, table=True):
     user_agent: str | None = Field(default=None, max_length=500)
     details: dict = _json()
     created_at: datetime = _ts()
+
+
+
+class UserSession(SQLModel, table=True):
+    """One login: the JWT's jti, so a token can be listed and revoked before it expires."""
+
+    __tablename__ = "user_sessions"
+
+    id: uuid.UUID = _uuid_pk()
+    user_id: uuid.UUID = _fk("users.id", "CASCADE", nullable=False)
+    jti: str = Field(max_length=64, unique=True)
+    created_at: datetime = _ts()
+    last_seen_at: datetime = _ts()
+    expires_at: datetime = _ts(default=False)
+    revoked_at: datetime | None = _ts(nullable=True)
+    user_agent: str | None = Field(default=None, max_length=500)
+    ip: str | None = Field(default=None, max_length=64)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A mail written in the transaction that causes it and delivered later by the worker, with retries."""
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (
+        _check_in("status", OutboxStatus),
+        sa.Index("ix_outbox_messages_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: uuid.UUID = _uuid_pk()
+    to_email: str = Field(max_length=320)
+    template: str = Field(max_length=64)
+    subject: str = Field(max_length=300)
+    context: dict = _json()
+    status: str = Field(default=OutboxStatus.pending.value, max_length=16)
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = _ts()
+    last_error: str | None = Field(default=None, sa_type=sa.Text)
+    created_at: datetime = _ts()
+    sent_at: datetime | None = _ts(nullable=True)
+    user_id: uuid.UUID | None = _fk("users.id", "SET NULL")
 
 
 metadata = SQLModel.metadata
