@@ -32,7 +32,8 @@ def measure(code: str) -> dict:
             "size": [box.size.X, box.size.Y, box.size.Z],
             "min": [box.min.X, box.min.Y, box.min.Z],
             "cylinder_radii": sorted(
-                round(face.radius, 4) for face in result.faces() if face.geom_type == GeomType.CYLINDER
+                round(face.radius, 4) for face in result.faces()
+                if face.geom_type == GeomType.CYLINDER and face.radius is not None
             ),
         }
     except Exception:

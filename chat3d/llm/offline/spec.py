@@ -1,0 +1,330 @@
+"""Reading part requests without a model: which family, which dimensions, which change.
+
+A part is a `PartSpec` (family + named parameter values). Requests, briefs and previously
+generated code all turn into a PartSpec, and a PartSpec turns back into a brief (`describe`)
+that parses to the same spec, so the conversation and codegen sides agree without a model.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+INCH_MM = 25.4
+_NUMBER = r"(?P<v>\d+(?:\.\d+)?)"
+# "in" is an inch only when it is not the start of "in length", "in diameter", ...
+_UNIT = r"(?P<u>mm|cm|in(?!\s+(?:length|width|height|diameter|depth|thickness|size|total)))?(?![a-z])"
+_VALUE = _NUMBER + r"\s*" + _UNIT
+_VALUE_WITH_UNIT = _NUMBER + r"\s*(?P<u>mm|cm|in)\b"
+_COUNT = r"(?P<v>\d+)(?![.\d])"
+_IS = r"\s*(?:of|=|:|to|is|at)?\s*"
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    default: float | Callable[[dict], float]  # a callable derives the default from the other values
+    doc: str
+    lo: float
+    hi: float
+    concepts: tuple[str, ...] = ()
+    unit: str = "mm"  # "mm", "deg", or "count" for integers
+
+    @property
+    def count(self) -> bool:
+        return self.unit == "count"
+
+    @property
+    def label(self) -> str:
+        return self.name.replace("_", " ")
+
+    def clamp(self, value: float) -> float:
+        value = min(max(value, self.lo), self.hi)
+        return int(round(value)) if self.count else round(value, 3)
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    title: str
+    keywords: str  # regex that names this family in a request
+    params: tuple[Param, ...]
+    body: str  # build123d code after the parameter block; leaves the shape in `result`
+    dims: tuple[str, ...] = ()  # what "A x B x C" means for this family
+    imports: tuple[str, ...] = ()  # extra import lines the body needs
+    # values a fresh request implies without stating them: (regex, parameter, value or f(params))
+    implied: tuple[tuple[str, str, float | Callable[[dict], float]], ...] = ()
+    adjust: Callable[[dict, dict], None] | None = None  # family-specific reading of found concepts
+    bbox: Callable[[dict], list[float] | None] = lambda p: None  # exact extents, when they are exact
+
+    def param(self, name: str) -> Param:
+        return next(p for p in self.params if p.name == name)
+
+    def param_for(self, concept: str) -> Param | None:
+        return next((p for p in self.params if concept in p.concepts), None)
+
+
+@dataclass
+class PartSpec:
+    family: Family
+    params: dict[str, float] = field(default_factory=dict)
+
+
+# Concept patterns, most specific first: each match consumes its number so that, e.g., the
+# "4" of "4 mm holes" is not read again as an outer diameter.
+CONCEPTS: list[tuple[str, list[str]]] = [
+    ("hole_diameter", [
+        _VALUE_WITH_UNIT + r"\s*(?:diameter\s+|dia\.?\s+)?(?:(?:through|mounting|bolt|screw|clearance)[- ]?)?holes?\b",
+        r"\bholes?\s*(?:with a|with|of)?\s*(?:diameter|dia\.?|ø)?" + _IS + _VALUE,
+        r"\bhole diameter" + _IS + _VALUE,
+    ]),
+    ("hole_count", [
+        _COUNT + r"\s+(?:x\s+)?(?:§\s*)?(?:(?:through|mounting|bolt|screw|clearance)[- ]?)?holes?\b",
+        r"\bholes?" + _IS + r"\(?" + _COUNT + r"\)?(?!\s*(?:mm|cm|in)\b)",
+    ]),
+    ("bolt_circle", [_VALUE + r"\s*(?:bolt circle|pcd|pitch circle)", r"\b(?:bolt circle|pcd|pitch circle)(?: diameter)?" + _IS + _VALUE]),
+    ("bore", [
+        _VALUE + r"\s*(?:center |centre |central )?(?:bore|shaft hole|shaft|axle hole)\b",
+        r"\b(?:bore|shaft|axle)(?: hole)?(?: diameter)?" + _IS + _VALUE,
+    ]),
+    ("inner_diameter", [
+        _VALUE + r"\s*(?:id|inner diameter|inside diameter)\b",
+        r"\b(?:inner|inside) diameter" + _IS + _VALUE,
+        r"\bid" + _IS + _VALUE,
+    ]),
+    ("wire", [_VALUE + r"\s*wire\b", r"\bwire(?: diameter| thickness)?" + _IS + _VALUE]),
+    ("pitch", [_VALUE + r"\s*pitch\b", r"\bpitch" + _IS + _VALUE]),
+    ("turns", [_COUNT + r"\s*(?:turns|coils|windings)\b", r"\b(?:turns|coils)" + _IS + _COUNT]),
+    ("teeth", [_COUNT + r"\s*(?:teeth|tooth)\b", r"\bteeth" + _IS + _COUNT]),
+    ("module", [r"\bmodule" + _IS + _VALUE, r"\bm\s*=\s*" + _VALUE]),
+    ("top", [_VALUE + r"\s*(?:top|opening|mouth|neck)\b", r"\b(?:top|opening|mouth|neck)(?: diameter)?" + _IS + _VALUE]),
+    ("base", [_VALUE + r"\s*(?:base|foot|bottom)\b", r"\b(?:base|foot|bottom)(?: diameter)?" + _IS + _VALUE]),
+    ("grooves", [_COUNT + r"\s*(?:grooves|ridges|flutes|grips)\b", r"\b(?:grooves|ridges|flutes)" + _IS + _COUNT]),
+    ("compartments", [_COUNT + r"\s*(?:compartments|sections|cells|pockets)\b"]),
+    ("dividers", [_COUNT + r"\s*dividers?\b"]),
+    ("wall", [_VALUE + r"\s*(?:walls?|wall thickness)\b", r"\bwalls?(?: thickness)?" + _IS + _VALUE]),
+    ("cube", [_VALUE + r"\s*cube\b", r"\bcube(?: side)?" + _IS + _VALUE]),
+    ("radius", [_VALUE + r"\s*radius\b", r"\bradius" + _IS + _VALUE]),
+    ("diameter", [
+        _VALUE + r"\s*(?:diameter|dia\b\.?|od\b|outer diameter|outside diameter|across)",
+        r"\b(?:outer |outside )?diameter" + _IS + _VALUE,
+        r"(?:ø|⌀|\bod\b)\s*" + _VALUE,
+    ]),
+    ("length", [_VALUE + r"\s*(?:long|in length)\b", r"\blength" + _IS + _VALUE]),
+    ("width", [_VALUE + r"\s*(?:wide|in width)\b", r"\bwidth" + _IS + _VALUE]),
+    ("height", [_VALUE + r"\s*(?:tall|high|in height)\b", r"\bheight" + _IS + _VALUE]),
+    ("depth", [_VALUE + r"\s*deep\b", r"\bdepth" + _IS + _VALUE]),
+    ("thickness", [_VALUE + r"\s*thick\b", r"\bthickness" + _IS + _VALUE]),
+]
+COUNT_CONCEPTS = {"hole_count", "turns", "teeth", "grooves", "compartments", "dividers"}
+
+_NUMBER_WORDS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+    "ten": 10, "eleven": 11, "twelve": 12, "sixteen": 16, "twenty": 20, "a dozen": 12, "a pair of": 2,
+    "a couple of": 2, "single": 1,
+}
+
+
+def normalize(text: str) -> str:
+    """Lower-case, number words to digits, one spelling per unit, "x" between dimensions."""
+    text = text.lower()
+    for word, number in _NUMBER_WORDS.items():
+        text = re.sub(rf"\b{word}\b", str(number), text)
+    text = re.sub(r"(\d)\s*(?:\"|''|inch(?:es)?\b)", r"\1 in", text)
+    text = re.sub(r"(\d)\s*-?\s*(?:millimet(?:er|re)s?)\b", r"\1 mm", text)
+    text = re.sub(r"(\d)\s*-?\s*(?:centimet(?:er|re)s?)\b", r"\1 cm", text)
+    text = re.sub(r"(\d)-(mm|cm|in)\b", r"\1 \2", text)
+    text = re.sub(r"(\d)\s*(?:[×*]|\bby\b)\s*(?=\d)", r"\1 x ", text)
+    return re.sub(r"(\d)x(?=\s*\d)", r"\1 x", text)
+
+
+def _to_mm(value: str, unit: str | None) -> float:
+    return float(value) * {"cm": 10.0, "in": INCH_MM}.get(unit or "mm", 1.0)
+
+
+def _consume(text: str, start: int, end: int) -> str:
+    """Blank out a matched value (keeping positions) so no later pattern reads it again."""
+    return text[:start] + "§" + " " * (end - start - 1) + text[end:]
+
+
+def _find_dims(text: str) -> tuple[list[float], str]:
+    """"80 x 50 x 5 mm" or "3 x 2 in": a unit written once applies to every number."""
+    pattern = (
+        rf"(?P<a>\d+(?:\.\d+)?)\s*(?P<ua>mm|cm|in)?\s*x\s*(?P<b>\d+(?:\.\d+)?)\s*(?P<ub>mm|cm|in)?"
+        rf"(?:\s*x\s*(?P<c>\d+(?:\.\d+)?)\s*(?P<uc>mm|cm|in)?)?(?![a-z])(?!\s*(?:compartments|grid|cells))"
+    )
+    match = re.search(pattern, text)
+    if not match:
+        return [], text
+    numbers = [match["a"], match["b"]] + ([match["c"]] if match["c"] else [])
+    units = [match["ua"], match["ub"], match["uc"]][: len(numbers)]
+    last_unit = next((u for u in reversed(units) if u), None)
+    dims = [_to_mm(n, u or last_unit) for n, u in zip(numbers, units)]
+    return dims, _consume(text, match.start(), match.end())
+
+
+def find_concepts(text: str) -> tuple[dict[str, float], str]:
+    """Every dimension or count the text states, by concept; returns the text with them consumed."""
+    found: dict[str, float] = {}
+    grid = re.search(r"(?P<a>\d+)\s*x\s*(?P<b>\d+)\s*(?:compartments|grid|cells)", text)
+    if grid:
+        found["compartments"], found["compartments_y"] = float(grid["a"]), float(grid["b"])
+        text = _consume(text, grid.start(), grid.end())
+    for concept, patterns in CONCEPTS:
+        for pattern in patterns:
+            match = re.search(pattern, text)
+            if match and concept not in found:
+                unit = match.groupdict().get("u")
+                count = concept in COUNT_CONCEPTS
+                found[concept] = float(match["v"]) if count else _to_mm(match["v"], unit)
+                text = _consume(text, match.start("v"), match.end("u") if unit else match.end("v"))
+    if "radius" in found and "diameter" not in found:
+        found["diameter"] = 2 * found["radius"]
+    return found, text
+
+
+def _labelled(family: Family, text: str) -> tuple[dict[str, float], str]:
+    """Values written as "<parameter label>: <value>", the form `describe` produces."""
+    values: dict[str, float] = {}
+    for param in sorted(family.params, key=lambda p: -len(p.label)):  # "hole diameter" before "diameter"
+        match = re.search(rf"\b{param.label}\s*[:=]\s*{_VALUE}", text)
+        if match:
+            values[param.name] = float(match["v"]) if param.count else _to_mm(match["v"], match["u"])
+            text = _consume(text, match.start(), match.end())
+    return values, text
+
+
+def stated_values(family: Family, text: str) -> dict[str, float]:
+    """The family's parameters that `text` sets explicitly (labels, "A x B x C", phrases)."""
+    text = normalize(text)
+    values, text = _labelled(family, text)
+    dims, text = _find_dims(text)
+    for name, value in zip(family.dims, dims):
+        values.setdefault(name, value)
+    found, _ = find_concepts(text)
+    for concept, value in found.items():
+        param = family.param_for(concept)
+        if param and param.name not in values:
+            values[param.name] = value
+    if family.adjust:
+        family.adjust(values, found)
+    return values
+
+
+def detect_family(text: str) -> Family | None:
+    from chat3d.llm.offline.families import FAMILIES
+
+    text = normalize(text)
+    return next((f for f in FAMILIES if re.search(f.keywords, text)), None)
+
+
+def has_dimensions(text: str) -> bool:
+    return bool(_find_dims(normalize(text))[0])
+
+
+def parse_part(text: str, family: Family | None = None) -> PartSpec | None:
+    """A fresh part from a request or brief; None when it names no family we can build."""
+    family = family or detect_family(text)
+    if family is None:
+        return None
+    values = stated_values(family, text)
+    spec = complete_spec(family, values)
+    for pattern, name, value in family.implied:
+        if name not in values and re.search(pattern, normalize(text)):
+            values[name] = value(spec.params) if callable(value) else value
+    return complete_spec(family, values)
+
+
+def complete_spec(family: Family, values: dict[str, float]) -> PartSpec:
+    """Fill unstated parameters with defaults (derived ones last) and clamp everything to range."""
+    params: dict[str, float] = {}
+    for param in family.params:
+        if param.name in values:
+            params[param.name] = param.clamp(values[param.name])
+        elif not callable(param.default):
+            params[param.name] = param.clamp(param.default)
+    for param in family.params:
+        if param.name not in params:
+            params[param.name] = param.clamp(param.default(params))
+    return PartSpec(family, {p.name: params[p.name] for p in family.params})
+
+
+# --- changes to an existing part ------------------------------------------------------------
+
+_ADJECTIVES = {
+    "thicker": ("thickness", 1), "thinner": ("thickness", -1),
+    "taller": ("height", 1), "higher": ("height", 1), "shorter": ("length", -1), "lower": ("height", -1),
+    "longer": ("length", 1), "wider": ("width", 1), "narrower": ("width", -1),
+    "deeper": ("depth", 1), "shallower": ("depth", -1),
+    "bigger": ("size", 1), "larger": ("size", 1), "smaller": ("size", -1),
+}
+_NOUNS = {"thick": "thickness", "tall": "height", "high": "height", "long": "length", "wide": "width", "deep": "depth", "big": "size", "large": "size"}
+_FALLBACK = {"depth": "height", "length": "height", "thickness": "wall", "height": "thickness", "size": "diameter"}
+
+
+def _param_for(family: Family, concept: str) -> Param | None:
+    """The parameter a change word means for this family ("thicker" on an enclosure = wall)."""
+    if concept == "size":
+        return family.param(family.dims[0]) if family.dims else family.param_for("diameter")
+    return family.param_for(concept) or family.param_for(_FALLBACK.get(concept, ""))
+
+
+def apply_change(spec: PartSpec, request: str) -> PartSpec:
+    """The part after a follow-up request: relative changes ("10 mm thicker", "add 2 holes",
+    "twice as long", "20% smaller") and restated values ("length 120", "6 holes")."""
+    family, values = spec.family, dict(spec.params)
+    text = normalize(request)
+
+    def change(concept: str, update: Callable[[float], float]) -> None:
+        param = _param_for(family, concept)
+        if param:
+            values[param.name] = update(values[param.name])
+
+    for match in re.finditer(rf"{_VALUE}\s*(?P<adj>{'|'.join(_ADJECTIVES)})\b", text):
+        concept, sign = _ADJECTIVES[match["adj"]]
+        delta = sign * _to_mm(match["v"], match["u"])
+        change(concept, lambda v, d=delta: v + d)
+        text = _consume(text, match.start(), match.end())
+    for match in re.finditer(rf"\b(?P<adj>{'|'.join(_ADJECTIVES)}) by {_VALUE}", text):
+        concept, sign = _ADJECTIVES[match["adj"]]
+        delta = sign * _to_mm(match["v"], match["u"])
+        change(concept, lambda v, d=delta: v + d)
+        text = _consume(text, match.start(), match.end())
+    for match in re.finditer(r"\b(?P<how>twice|double|triple|half)\s+(?:as\s+|the\s+)?(?P<what>\w+)", text):
+        factor = {"twice": 2.0, "double": 2.0, "triple": 3.0, "half": 0.5}[match["how"]]
+        what = match["what"]
+        if what in ("size", "big", "large"):
+            values = _scaled(family, values, factor)
+        else:
+            change(_NOUNS.get(what, what), lambda v, f=factor: v * f)
+        text = _consume(text, match.start(), match.end())
+    for match in re.finditer(rf"{_NUMBER}\s*%\s*(?P<dir>bigger|larger|smaller)", text):
+        percent = float(match["v"]) / 100
+        values = _scaled(family, values, 1 + percent if match["dir"] != "smaller" else 1 - percent)
+        text = _consume(text, match.start(), match.end())
+
+    hole_count = family.param_for("hole_count")
+    if hole_count:
+        added = re.search(rf"\badd\s+(?:another\s+)?{_COUNT}\s+(?:more\s+)?(?:\w+\s+)?holes?", text) or re.search(
+            rf"{_COUNT}\s+more\s+holes?", text
+        )
+        if added:
+            values[hole_count.name] += int(added["v"])
+            text = _consume(text, added.start(), added.end())
+        elif re.search(r"\b(?:no|without|remove (?:the |all )?)\s*holes\b", text):
+            values[hole_count.name] = 0
+
+    values.update(stated_values(family, text))
+    return complete_spec(family, values)
+
+
+def _scaled(family: Family, values: dict[str, float], factor: float) -> dict[str, float]:
+    """Scale every length (not counts, not the gear module's tooth count) by `factor`."""
+    return {k: v if family.param(k).count else v * factor for k, v in values.items()}
+
+
+def describe(spec: PartSpec) -> str:
+    """A precise brief that `parse_part` reads back to the same spec."""
+    parts = [f"{p.label}: {spec.params[p.name]:g}" + ("" if p.count else f" {p.unit}") for p in spec.family.params]
+    return f"{spec.family.title} — " + "; ".join(parts) + "."
