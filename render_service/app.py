@@ -1,0 +1,168 @@
+"""FastAPI app: request validation, admission control (pool, queue, per-user cap), logging.
+
+Requests are parsed by hand (not pydantic models) so malformed input is always a 400 with our
+error shape, never FastAPI's 422, which is reserved for "your program failed".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import math
+import time
+import uuid
+from collections import defaultdict
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from .pool import ZygoteClient, collect
+from .settings import Settings
+
+log = logging.getLogger("render_service")
+
+DEFAULT_FORMATS = ["stl", "step", "3mf", "glb"]
+ALLOWED_FORMATS = {"stl", "step", "3mf", "glb", "py", "svg"}
+
+
+def _bad(message: str) -> JSONResponse:
+    return JSONResponse({"ok": False, "error": {"kind": "bad_request", "message": message}}, status_code=400)
+
+
+class Admission:
+    """Pool slots + bounded queue + per-user concurrency; counts for /health."""
+
+    def __init__(self, s: Settings):
+        self.s = s
+        self.sem = asyncio.Semaphore(s.pool_size)
+        self.busy = 0
+        self.queued = 0
+        self.done = 0
+        self.per_user: dict[str, int] = defaultdict(int)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    s = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.zygote = ZygoteClient(s)
+        app.state.adm = Admission(s)
+        await app.state.zygote.start()
+        try:
+            yield
+        finally:
+            await app.state.zygote.close()
+
+    app = FastAPI(title="Chat3D render service", lifespan=lifespan)
+
+    @app.get("/health")
+    async def health(request: Request):
+        z: ZygoteClient = request.app.state.zygote
+        a: Admission = request.app.state.adm
+        return {
+            "status": "ok",
+            "workers_ready": z.ready,
+            "busy": a.busy,
+            "queued": a.queued,
+            "jobs_done": a.done,
+            "sandbox": z.mode,
+            "seccomp": z.seccomp,
+        }
+
+    @app.post("/render")
+    async def render(request: Request):
+        z: ZygoteClient = request.app.state.zygote
+        a: Admission = request.app.state.adm
+        t0 = time.perf_counter()
+        parsed = _parse(await request.body(), s)
+        if isinstance(parsed, JSONResponse):
+            return parsed
+        code, formats, timeout_s = parsed
+
+        user = request.headers.get("x-chat3d-user")
+        retry = {"Retry-After": str(s.retry_after_s)}
+        if user is not None and a.per_user[user] >= s.per_user_jobs:
+            return JSONResponse(
+                {"ok": False, "error": {"kind": "too_many_requests",
+                                        "message": f"At most {s.per_user_jobs} renders at once per user."}},
+                status_code=429, headers=retry,
+            )
+        if a.busy + a.queued >= s.pool_size + s.queue_size:
+            return JSONResponse(
+                {"ok": False, "error": {"kind": "overloaded", "message": "The render service is busy; retry shortly."}},
+                status_code=503, headers=retry,
+            )
+        job_id = uuid.uuid4().hex[:12]
+        if user is not None:
+            a.per_user[user] += 1
+        try:
+            a.queued += 1
+            try:
+                await a.sem.acquire()
+            finally:
+                a.queued -= 1
+            a.busy += 1
+            t_start = time.perf_counter()
+            try:
+                mesh_formats = [f for f in formats if f != "py"]
+                status = await z.run(job_id, code, mesh_formats, timeout_s, s.precheck)
+                doc = await asyncio.to_thread(collect, status, formats, code, s)
+            finally:
+                a.busy -= 1
+                a.done += 1
+                a.sem.release()
+        finally:
+            if user is not None:
+                a.per_user[user] -= 1
+                if a.per_user[user] <= 0:
+                    del a.per_user[user]
+        t_end = time.perf_counter()
+        err = doc.get("error") or {}
+        log.info(
+            "job=%s ok=%s kind=%s queue_s=%.3f run_s=%.3f total_s=%.3f build_s=%s export_s=%s "
+            "code_bytes=%d code_sha=%s formats=%s user=%s",
+            job_id, doc["ok"], err.get("kind", "-"), t_start - t0, t_end - t_start, t_end - t0,
+            (doc.get("metrics") or {}).get("build_s"), (doc.get("metrics") or {}).get("export_s"),
+            len(code), hashlib.sha256(code.encode()).hexdigest()[:12], ",".join(formats), user or "-",
+        )
+        log.debug("job=%s code=%r", job_id, code)
+        return JSONResponse(doc, status_code=200 if doc["ok"] else 422)
+
+    return app
+
+
+def _parse(body: bytes, s: Settings):
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return _bad("The request body must be JSON.")
+    if not isinstance(data, dict):
+        return _bad("The request body must be a JSON object.")
+    code = data.get("code")
+    if not isinstance(code, str) or not code.strip():
+        return _bad("`code` (a non-empty string) is required.")
+    if len(code.encode()) > s.max_code_kb * 1024:
+        return _bad(f"`code` is larger than {s.max_code_kb} KB.")
+    if "\x00" in code:
+        return _bad("`code` must not contain NUL characters.")
+    formats = data.get("formats", DEFAULT_FORMATS)
+    if formats is None:
+        formats = DEFAULT_FORMATS
+    if not isinstance(formats, list) or not all(isinstance(f, str) for f in formats):
+        return _bad("`formats` must be a list of strings.")
+    unknown = [f for f in formats if f not in ALLOWED_FORMATS]
+    if unknown:
+        return _bad(f"Unknown format(s): {', '.join(map(str, unknown))}. Allowed: {', '.join(sorted(ALLOWED_FORMATS))}.")
+    formats = list(dict.fromkeys(formats))
+    timeout_s = data.get("timeout_s")
+    if timeout_s is None:
+        timeout_s = s.timeout_cap_s
+    elif isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not math.isfinite(timeout_s) \
+            or timeout_s <= 0:
+        return _bad("`timeout_s` must be a positive number.")
+    timeout_s = float(min(timeout_s, s.timeout_cap_s))
+    return code, formats, timeout_s

@@ -1,0 +1,292 @@
+"""Web-server side of the worker pool: starts the zygote, sends jobs, reads results back safely.
+
+The server never forks (it is multithreaded). It owns admission control (app.py) and the read-back
+of outputs, where nothing the worker wrote is trusted: fixed file names, O_NOFOLLOW, regular files
+only, size caps re-checked, sha256 computed here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import errno
+import hashlib
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+from .settings import Settings
+
+log = logging.getLogger("render_service.pool")
+
+MEDIA = {"stl": "model.stl", "step": "model.step", "3mf": "model.3mf", "glb": "model.glb", "svg": "model.svg"}
+RESULT_CAP = 4 * 1024 * 1024
+KINDS = {
+    "syntax", "name", "forbidden", "no_result", "not_a_shape", "empty", "geometry",
+    "timeout", "memory", "output_too_large", "crashed", "runtime",
+}
+_SERVICE_PATHS = tuple(
+    sorted({str(Path(__file__).resolve().parent.parent), sys.prefix, sys.base_prefix}, key=len, reverse=True)
+)
+
+
+class ZygoteClient:
+    """Owns the zygote process; restarts it if it dies."""
+
+    def __init__(self, settings: Settings):
+        self.s = settings
+        self.proc: subprocess.Popen | None = None
+        self.writer: asyncio.StreamWriter | None = None
+        self.futures: dict[str, asyncio.Future] = {}
+        self.ready = 0
+        self.mode = "starting"
+        self.seccomp = False
+        self.hello = asyncio.Event()
+        self.send_lock = asyncio.Lock()
+        self.closing = False
+        self.reader_task: asyncio.Task | None = None
+        self.fatal: str | None = None
+
+    async def start(self, wait_s: float = 120.0) -> None:
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "C.UTF-8",
+            "OPENBLAS_NUM_THREADS": "1",
+            "OMP_NUM_THREADS": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            # Only the settings travel: the service's own environment (secrets) never reaches the zygote.
+            "RENDER_ZYGOTE_SETTINGS": self.s.to_json(),
+        }
+        if os.environ.get("PYTHONPATH"):
+            env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+        root = str(Path(__file__).resolve().parent.parent)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "render_service.zygote", str(child.fileno())],
+            pass_fds=[child.fileno()],
+            env=env,
+            cwd=root,
+            start_new_session=True,
+        )
+        child.close()
+        self.hello = asyncio.Event()
+        reader, self.writer = await asyncio.open_unix_connection(sock=parent)
+        self.reader_task = asyncio.create_task(self._read_loop(reader))
+        await asyncio.wait_for(self.hello.wait(), wait_s)
+        if self.fatal:
+            raise RuntimeError(self.fatal)
+
+    async def _read_loop(self, reader: asyncio.StreamReader) -> None:
+        try:
+            while True:
+                line = await reader.readline()
+                if not line:
+                    break
+                msg = json.loads(line)
+                op = msg.get("op")
+                if op == "hello":
+                    self.mode, self.seccomp = msg["mode"], msg["seccomp"]
+                    log.info("zygote ready: sandbox=%s seccomp=%s", self.mode, self.seccomp)
+                    self.hello.set()
+                elif op == "stats":
+                    self.ready = msg["ready"]
+                elif op == "done":
+                    fut = self.futures.pop(msg["id"], None)
+                    if fut is not None and not fut.done():
+                        fut.set_result(msg)
+                    else:
+                        shutil.rmtree(msg["dir"], ignore_errors=True)
+                elif op == "fatal":
+                    self.fatal = msg["message"]
+                    self.hello.set()
+        except Exception:  # noqa: BLE001
+            log.exception("zygote reader failed")
+        finally:
+            await self._on_zygote_lost()
+
+    async def _on_zygote_lost(self) -> None:
+        for fut in self.futures.values():
+            if not fut.done():
+                fut.set_result({"op": "done", "dir": None, "zygote_lost": True, "timed_out": False,
+                                "exit_code": None, "signal": None, "wall_s": 0})
+        self.futures.clear()
+        self.ready = 0
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+        if self.proc:
+            await asyncio.to_thread(self.proc.wait)
+        if not self.closing and not self.fatal:
+            log.error("zygote exited; restarting")
+            await asyncio.sleep(0.5)
+            asyncio.create_task(self.start())
+
+    async def run(self, job_id: str, code: str, formats: list[str], timeout_s: float, precheck: bool) -> dict:
+        code_b = code.encode()
+        header = {"op": "job", "id": job_id, "timeout_s": timeout_s, "formats": formats,
+                  "precheck": precheck, "code_len": len(code_b)}
+        fut = asyncio.get_running_loop().create_future()
+        self.futures[job_id] = fut
+        async with self.send_lock:
+            if self.writer is None:
+                raise RuntimeError("zygote not running")
+            self.writer.write(json.dumps(header).encode() + b"\n" + code_b)
+            await self.writer.drain()
+        try:
+            # The zygote enforces the deadline; this only guards against a wedged zygote.
+            return await asyncio.wait_for(asyncio.shield(fut), timeout_s + 30)
+        except asyncio.TimeoutError:
+            self.futures.pop(job_id, None)
+            return {"op": "done", "dir": None, "zygote_lost": True, "timed_out": True,
+                    "exit_code": None, "signal": None, "wall_s": timeout_s}
+
+    async def close(self) -> None:
+        self.closing = True
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(asyncio.to_thread(self.proc.wait), 5)
+            except asyncio.TimeoutError:
+                self.proc.kill()
+        if self.writer:
+            self.writer.close()
+        shutil.rmtree(self.s.work_dir, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Read-back
+
+
+def scrub(text: str, job_dir: str | None) -> str:
+    if job_dir:
+        text = text.replace(job_dir + "/", "").replace(job_dir, ".")
+    for p in _SERVICE_PATHS:
+        text = text.replace(p, "<service>")
+    return text
+
+
+def _read_safely(dir_fd: int, name: str, cap: int) -> bytes | None:
+    """Open a worker-written file: no symlinks, no FIFOs/devices, bounded size. None if absent."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ValueError(f"{name} is a symlink") from None
+        raise
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError(f"{name} is not a regular file")
+        if st.st_size > cap:
+            raise OverflowError(name)
+        chunks, total = [], 0
+        while True:
+            chunk = os.read(fd, min(1 << 20, cap + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > cap:
+                raise OverflowError(name)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _error(kind: str, message: str, line=None, detail: str = "") -> dict:
+    return {"ok": False, "error": {"kind": kind, "message": message, "line": line, "detail": detail}}
+
+
+def collect(status: dict, formats: list[str], code: str, settings: Settings) -> dict:
+    """Turn the zygote's exit report plus the job folder into the response document."""
+    job_dir = status.get("dir")
+    try:
+        return _collect(status, formats, code, settings, job_dir)
+    finally:
+        if job_dir:
+            shutil.rmtree(job_dir, ignore_errors=True)
+
+
+def _collect(status: dict, formats: list[str], code: str, settings: Settings, job_dir: str | None) -> dict:
+    if status.get("zygote_lost") or not job_dir:
+        if status.get("timed_out"):
+            return _error("timeout", "The render did not finish in time.")
+        return _error("crashed", "The render worker was lost; please retry.")
+    timeout_msg = f"Stopped at the time limit ({status['wall_s']:.1f} s). Simplify the model or reduce counts."
+    dir_fd = os.open(job_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        doc = None
+        try:
+            raw = _read_safely(dir_fd, "result.json", RESULT_CAP)
+            doc = json.loads(raw) if raw else None
+            if not isinstance(doc, dict):
+                doc = None
+        except (ValueError, OverflowError, OSError, UnicodeDecodeError):
+            doc = None
+        sig = status.get("signal")
+        if status.get("timed_out") or sig == signal.SIGXCPU:
+            if not (doc and doc.get("ok") is True and not status.get("timed_out")):
+                return _error("timeout", timeout_msg)
+        if doc is None:
+            if sig:
+                name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+                return _error("crashed", f"The program crashed (killed by {name}).", detail=f"signal {name}")
+            return _error(
+                "crashed",
+                f"The program ended without producing a result (exit status {status.get('exit_code')}).",
+            )
+        if doc.get("ok") is not True:
+            err = doc.get("error") if isinstance(doc.get("error"), dict) else {}
+            kind = err.get("kind") if err.get("kind") in KINDS else "runtime"
+            line = err.get("line") if isinstance(err.get("line"), int) else None
+            return _error(
+                kind,
+                scrub(str(err.get("message", "The program failed."))[:2000], job_dir),
+                line,
+                scrub(str(err.get("detail", ""))[-8000:], job_dir),
+            ) | {"log": scrub(str(doc.get("log", ""))[: settings.log_cap_kb * 1024], job_dir)}
+        cap = settings.max_output_mb * 1024 * 1024
+        files = []
+        for fmt in formats:
+            if fmt == "py":
+                data = code.encode()
+                name = "model.py"
+            else:
+                name = MEDIA[fmt]
+                try:
+                    data = _read_safely(dir_fd, name, cap)
+                except OverflowError:
+                    return _error(
+                        "output_too_large",
+                        f"The {fmt.upper()} output is larger than the {settings.max_output_mb} MB limit.",
+                    )
+                except (ValueError, OSError) as exc:
+                    return _error("crashed", f"The {fmt.upper()} output could not be read back: {exc}")
+                if data is None:
+                    return _error("crashed", f"The {fmt.upper()} output is missing.")
+            files.append(
+                {
+                    "format": fmt,
+                    "filename": name,
+                    "size": len(data),
+                    "sha256": hashlib.sha256(data).hexdigest(),
+                    "content_base64": base64.b64encode(data).decode(),
+                }
+            )
+        metrics = doc.get("metrics") if isinstance(doc.get("metrics"), dict) else {}
+        return {
+            "ok": True,
+            "files": files,
+            "metrics": metrics,
+            "log": scrub(str(doc.get("log", ""))[: settings.log_cap_kb * 1024], job_dir),
+        }
+    finally:
+        os.close(dir_fd)

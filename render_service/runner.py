@@ -1,0 +1,372 @@
+"""What a worker does once the sandbox is up: run the program, classify failures, measure, export.
+
+Runs inside the job folder (cwd). Writes ``model.<ext>`` files and ``result.json``; the web server
+reads them back with its own checks and never trusts this process's claims about paths or sizes.
+The same ``build_and_export`` is used by the benchmark's "bare" and "baseline" modes, so the
+comparison measures the sandbox and transport overhead only.
+"""
+
+from __future__ import annotations
+
+import builtins
+import errno
+import io
+import json
+import linecache
+import math
+import os
+import sys
+import time
+import traceback
+
+import build123d as bd
+from OCP.Standard import Standard_Failure
+
+from . import precheck
+
+EXPORT_FORMATS = ("stl", "step", "3mf", "glb", "svg")
+ANGULAR_DEFLECTION = 0.25  # rad; ~14 deg, smooth enough for a browser viewer
+DETAIL_CAP = 8000
+MODEL_FILENAME = "<model>"
+
+_LIB_MARKERS = tuple(
+    sorted(
+        {p for p in (sys.prefix, sys.base_prefix, os.path.dirname(bd.__file__)) if p},
+        key=len,
+        reverse=True,
+    )
+)
+
+
+class JobError(Exception):
+    def __init__(self, kind: str, message: str, line: int | None = None, detail: str = ""):
+        super().__init__(message)
+        self.kind, self.message, self.line, self.detail = kind, message, line, detail
+
+
+def scrub(text: str) -> str:
+    """Remove the service's paths (library locations, job folder) from text shown to users."""
+    for marker in _LIB_MARKERS:
+        text = text.replace(marker, "<lib>")
+    text = text.replace(os.path.dirname(os.path.abspath(__file__)), "<service>")
+    text = text.replace("/job/", "").replace(os.getcwd() + "/", "")
+    if len(text) > DETAIL_CAP:
+        text = "…" + text[-DETAIL_CAP:]
+    return text
+
+
+class CappedWriter(io.TextIOBase):
+    """stdout replacement: keeps the first ``cap`` characters, counts the rest."""
+
+    def __init__(self, cap: int):
+        self.cap, self.parts, self.size, self.dropped = cap, [], 0, 0
+
+    def write(self, s: str) -> int:
+        s = str(s)
+        room = self.cap - self.size
+        if room > 0:
+            self.parts.append(s[:room])
+            self.size += min(room, len(s))
+        self.dropped += max(0, len(s) - max(room, 0))
+        return len(s)
+
+    def getvalue(self) -> str:
+        out = "".join(self.parts)
+        return out + (f"\n… [{self.dropped} characters dropped]" if self.dropped else "")
+
+
+def _model_line(tb) -> int | None:
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == MODEL_FILENAME:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _innermost_file(tb) -> str:
+    last = ""
+    while tb is not None:
+        last = tb.tb_frame.f_code.co_filename
+        tb = tb.tb_next
+    return last
+
+
+def _format_detail(exc: BaseException) -> str:
+    lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
+    # Drop the runner's own frames: start at the first frame of the user's program.
+    for i, chunk in enumerate(lines):
+        if f'File "{MODEL_FILENAME}"' in chunk:
+            lines = [lines[0]] + lines[i:]
+            break
+    return scrub("".join(lines))
+
+
+def classify(exc: BaseException) -> JobError:
+    """Map an exception from the user's program to a kind."""
+    tb = exc.__traceback__
+    line = _model_line(tb)
+    detail = _format_detail(exc)
+    name = type(exc).__name__
+    if isinstance(exc, MemoryError):
+        return JobError("memory", "The program ran out of memory (limit reached).", line, detail)
+    if isinstance(exc, NameError):
+        return JobError("name", f"{exc} (line {line})" if line else str(exc), line, detail)
+    if isinstance(exc, ImportError):
+        mod = getattr(exc, "name", None) or ""
+        if mod and not precheck.module_allowed(mod):
+            return JobError("forbidden", f"Importing '{mod}' is not allowed.", line, detail)
+        return JobError("runtime", f"{name}: {exc}", line, detail)
+    if isinstance(exc, OSError) and exc.errno == errno.EFBIG:
+        return JobError("output_too_large", "Output exceeded the file size limit.", line, detail)
+    if isinstance(exc, Standard_Failure) or "OCP" in type(exc).__module__:
+        return JobError("geometry", f"Geometry kernel error{_at(line)}: {name}: {exc}", line, detail)
+    inner = _innermost_file(tb)
+    if isinstance(exc, (ValueError, RuntimeError, TypeError, IndexError, ZeroDivisionError)) and (
+        "build123d" in inner or "OCP" in inner
+    ):
+        if not isinstance(exc, TypeError):
+            return JobError("geometry", f"Geometry operation failed{_at(line)}: {exc}", line, detail)
+    return JobError("runtime", f"{name}{_at(line)}: {exc}", line, detail)
+
+
+def _at(line: int | None) -> str:
+    return f" on line {line}" if line else ""
+
+
+def run_program(code: str, check: bool) -> tuple[object, str]:
+    """Compile and exec the program; return (namespace result, captured stdout)."""
+    if check:
+        finding = precheck.check(code)
+        if finding is not None:
+            raise JobError("forbidden", finding.message + _at(finding.line), finding.line)
+    try:
+        compiled = compile(code, MODEL_FILENAME, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        line = exc.lineno
+        detail = scrub("".join(traceback.format_exception_only(type(exc), exc)))
+        raise JobError("syntax", f"Syntax error on line {line}: {exc.msg}", line, detail) from None
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise JobError("syntax", f"The program could not be compiled: {exc}") from None
+    linecache.cache[MODEL_FILENAME] = (len(code), None, code.splitlines(True), MODEL_FILENAME)
+
+    namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
+    out = CappedWriter(64 * 1024)
+    saved = sys.stdout
+    sys.stdout = out
+    pid = os.getpid()
+    try:
+        exec(compiled, namespace)  # noqa: S102 - this is the job; the sandbox is the wall
+    except SystemExit as exc:
+        if exc.code not in (None, 0):
+            _only_main(pid)
+            raise JobError("runtime", f"The program called exit({exc.code!r}).") from None
+    except JobError:
+        raise
+    except BaseException as exc:  # noqa: BLE001
+        _only_main(pid)
+        raise classify(exc) from None
+    finally:
+        sys.stdout = saved
+    _only_main(pid)
+    return extract_result(namespace), out.getvalue()
+
+
+def _only_main(pid: int) -> None:
+    """Processes the program forked must not write results: they just vanish."""
+    if os.getpid() != pid:
+        os._exit(0)
+
+
+def extract_result(namespace: dict):
+    missing = object()
+    result = namespace.get("result", missing)
+    if result is missing:
+        parts = {id(v): v for v in namespace.values() if isinstance(v, bd.BuildPart)}
+        if len(parts) == 1:
+            result = next(iter(parts.values())).part
+        else:
+            raise JobError(
+                "no_result",
+                "The program left no shape in `result`. Assign the final part to a top-level "
+                "variable named `result`.",
+            )
+    if isinstance(result, bd.BuildPart):
+        result = result.part
+    elif isinstance(result, (bd.BuildSketch, bd.BuildLine)):
+        raise JobError("not_a_shape", f"`result` is a {type(result).__name__} (2D), not a 3D part.")
+    if isinstance(result, (list, tuple)) and result and all(isinstance(s, bd.Shape) for s in result):
+        result = bd.Compound(list(result))
+    if not isinstance(result, bd.Shape):
+        raise JobError("not_a_shape", f"`result` is a {type(result).__name__}, not a 3D shape.")
+    if result.wrapped is None or not result.solids():
+        if result.wrapped is not None and (result.faces() or result.edges()):
+            raise JobError("not_a_shape", "`result` has no solids: it is a 2D or wire shape, not a 3D part.")
+        raise JobError("empty", "The resulting shape is empty: it has no solids and zero volume.")
+    if not result.volume > 1e-9:
+        raise JobError("empty", "The resulting shape is empty: its volume is zero.")
+    return result
+
+
+def metrics(shape) -> dict:
+    bb = shape.bounding_box()
+    mn, mx = bb.min, bb.max
+    return {
+        "bbox_size_mm": [round(bb.size.X, 4), round(bb.size.Y, 4), round(bb.size.Z, 4)],
+        "bbox_min_mm": [round(mn.X, 4), round(mn.Y, 4), round(mn.Z, 4)],
+        "bbox_max_mm": [round(mx.X, 4), round(mx.Y, 4), round(mx.Z, 4)],
+        "volume_mm3": round(shape.volume, 4),
+        "area_mm2": round(shape.area, 4),
+        "solids": len(shape.solids()),
+        "faces": len(shape.faces()),
+        "edges": len(shape.edges()),
+        "valid": bool(shape.is_valid),
+    }
+
+
+def linear_deflection(m: dict) -> float:
+    """Tessellation tolerance scaled to the part: fine for small parts, bounded for big ones."""
+    diag = math.sqrt(sum(v * v for v in m["bbox_size_mm"]))
+    return min(0.5, max(0.01, diag * 0.0005))
+
+
+def export_all(shape, formats: list[str], out_dir: str, m: dict) -> dict[str, str]:
+    """Tessellate once, then write every requested format from that mesh. Returns fmt -> filename."""
+    lin, ang = linear_deflection(m), ANGULAR_DEFLECTION
+    files: dict[str, str] = {}
+    mesh_formats = {"stl", "3mf", "glb"} & set(formats)
+    if mesh_formats:
+        shape.mesh(lin, ang)
+    for fmt in formats:
+        name = f"model.{fmt}"
+        path = os.path.join(out_dir, name)
+        if fmt == "stl":
+            ok = bd.export_stl(shape, path, tolerance=lin, angular_tolerance=ang)
+        elif fmt == "step":
+            ok = bd.export_step(shape, path)
+        elif fmt == "3mf":
+            mesher = bd.Mesher()
+            # Coarser-than-existing parameters keep the mesh made above (OCCT never lowers quality).
+            mesher.add_shape(shape, linear_deflection=lin, angular_deflection=ang)
+            mesher.write(path)
+            ok = True
+        elif fmt == "svg":
+            ok = export_svg(shape, path)
+        elif fmt == "glb":
+            continue  # last: export_gltf cleans the triangulation afterwards
+        else:
+            continue
+        if not ok or not os.path.exists(path):
+            raise JobError("geometry", f"Exporting {fmt.upper()} failed.")
+        files[fmt] = name
+    if "glb" in formats:
+        path = os.path.join(out_dir, "model.glb")
+        solids = shape.solids()
+        if len(solids) > 1:
+            for i, solid in enumerate(solids, 1):
+                solid.label = f"solid_{i}"
+            node = bd.Compound(children=list(solids), label="model")
+        else:
+            node = solids[0]
+            node.label = "solid_1"
+        if not bd.export_gltf(node, path, binary=True, linear_deflection=lin, angular_deflection=ang):
+            raise JobError("geometry", "Exporting GLB failed.")
+        files["glb"] = "model.glb"
+    return files
+
+
+def export_svg(shape, path: str) -> bool:
+    """Isometric hidden-line drawing, scaled to a ~200 unit thumbnail."""
+    bb = shape.bounding_box()
+    center = bb.center()
+    dist = max(bb.diagonal, 1.0) * 3
+    origin = center + bd.Vector(1, -1, 1).normalized() * dist
+    visible, hidden = shape.project_to_viewport(origin, viewport_up=(0, 0, 1), look_at=center)
+    extent = max(bb.diagonal, 1e-6)
+    exporter = bd.ExportSVG(scale=200.0 / extent, margin=5)
+    exporter.add_layer("Visible", line_weight=0.5)
+    exporter.add_layer("Hidden", line_color=(160, 160, 160), line_type=bd.LineType.ISO_DOT, line_weight=0.3)
+    exporter.add_shape(visible, layer="Visible")
+    if hidden:
+        exporter.add_shape(hidden, layer="Hidden")
+    exporter.write(path)
+    return True
+
+
+def build_and_export(code: str, formats: list[str], out_dir: str, check: bool = True) -> dict:
+    """Full job without any sandbox: returns the result document (also used by the benchmark)."""
+    t0 = time.perf_counter()
+    log = ""
+    try:
+        shape, log = run_program(code, check)
+        m = metrics(shape)
+        t1 = time.perf_counter()
+        m["build_s"] = round(t1 - t0, 4)
+        try:
+            files = export_all(shape, [f for f in formats if f in EXPORT_FORMATS], out_dir, m)
+        except JobError:
+            raise
+        except BaseException as exc:  # noqa: BLE001
+            err = classify(exc)
+            if err.kind == "runtime":
+                err.kind = "geometry"
+                err.message = f"Export failed: {exc}"
+            raise err from None
+        m["export_s"] = round(time.perf_counter() - t1, 4)
+        return {"ok": True, "files": files, "metrics": m, "log": log}
+    except JobError as err:
+        return {
+            "ok": False,
+            "error": {"kind": err.kind, "message": err.message, "line": err.line, "detail": err.detail},
+            "log": log,
+        }
+
+
+def serve_one(job_fd: int, cpu_cap_s: float) -> None:
+    """Worker entry after the sandbox is up: read the job, run it, write result.json, exit."""
+    chunks = []
+    while True:
+        chunk = os.read(job_fd, 1 << 20)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(job_fd)
+    raw = b"".join(chunks)
+    header, _, code_bytes = raw.partition(b"\n")
+    job = json.loads(header)
+    code = code_bytes.decode("utf-8", errors="replace")
+    import resource
+
+    cpu = int(math.ceil(min(job["timeout_s"], cpu_cap_s))) + 1
+    soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    resource.setrlimit(resource.RLIMIT_CPU, (min(cpu, hard), min(cpu + 1, hard)))
+    doc = build_and_export(code, job["formats"], os.getcwd(), job.get("precheck", True))
+    data = json.dumps(doc).encode()
+    fd = os.open("result.json.tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+    os.rename("result.json.tmp", "result.json")
+
+
+def warm_up() -> None:
+    """Import lazily loaded modules in the zygote so forked workers never pay for them.
+
+    No OCCT operation runs here: OCCT starts thread pools on first use, and the zygote must stay
+    single-threaded so fork() is safe.
+    """
+    import OCP.RWGltf  # noqa: F401
+    import OCP.StlAPI  # noqa: F401
+    import OCP.STEPCAFControl  # noqa: F401
+    import OCP.XCAFDoc  # noqa: F401
+    import OCP.HLRBRep  # noqa: F401
+    import resource  # noqa: F401
+
+    for mod in ("lib3mf", "ocpsvg", "svgpathtools", "ezdxf", "random", "itertools", "functools", "copy", "typing"):
+        try:
+            __import__(mod)
+        except ImportError:
+            pass
+    precheck.check("import math\nx = 1\n")
+    compile("x = 1", MODEL_FILENAME, "exec")

@@ -1,0 +1,84 @@
+"""Service settings, read once from the environment (RENDER_*).
+
+Kept as a plain frozen dataclass so the zygote can receive the same values as JSON
+without importing FastAPI or pydantic in the process that forks workers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    return int(raw) if raw else default
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    return float(raw) if raw else default
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    return raw not in ("0", "off", "false", "no")
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8090
+    timeout_cap_s: float = 60.0
+    memory_mb: int = 2048
+    max_output_mb: int = 50
+    max_code_kb: int = 256
+    pool_size: int = 2
+    queue_size: int = 8
+    per_user_jobs: int = 2
+    precheck: bool = True
+    work_dir: str = ""
+    sandbox: str = "auto"  # auto | namespaces | minimal
+    uid_base: int = 200000
+    nproc: int = 64
+    nofile: int = 256
+    log_cap_kb: int = 64
+    retry_after_s: int = 2
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        pool = _env_int("RENDER_POOL_SIZE", os.cpu_count() or 1)
+        work_dir = os.environ.get("RENDER_WORK_DIR", "").strip()
+        if not work_dir:
+            work_dir = tempfile.mkdtemp(prefix="chat3d-render-")
+        return cls(
+            host=os.environ.get("RENDER_HOST", "127.0.0.1"),
+            port=_env_int("RENDER_PORT", 8090),
+            timeout_cap_s=_env_float("RENDER_TIMEOUT_CAP_S", 60.0),
+            memory_mb=_env_int("RENDER_MEMORY_MB", 2048),
+            max_output_mb=_env_int("RENDER_MAX_OUTPUT_MB", 50),
+            max_code_kb=_env_int("RENDER_MAX_CODE_KB", 256),
+            pool_size=max(1, pool),
+            queue_size=max(0, _env_int("RENDER_QUEUE_SIZE", 4 * max(1, pool))),
+            per_user_jobs=max(1, _env_int("RENDER_PER_USER_JOBS", 2)),
+            precheck=_env_bool("RENDER_PRECHECK", True),
+            work_dir=work_dir,
+            sandbox=os.environ.get("RENDER_SANDBOX", "auto").strip().lower() or "auto",
+            uid_base=_env_int("RENDER_SANDBOX_UID_BASE", 200000),
+            nproc=_env_int("RENDER_NPROC", 64),
+            nofile=_env_int("RENDER_NOFILE", 256),
+            log_cap_kb=_env_int("RENDER_LOG_CAP_KB", 64),
+            retry_after_s=_env_int("RENDER_RETRY_AFTER_S", 2),
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, raw: str) -> "Settings":
+        return cls(**json.loads(raw))
