@@ -1,0 +1,219 @@
+"""Chats and their items: ownership, naming, ordering, ratings.
+
+Every function takes the acting user's id and treats a foreign or unknown id as not found, so one user
+can never learn that another user's chat exists.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from chat3d.db.models import ChatContext, ChatItem, ItemRole, StoredFile, utcnow
+from chat3d.domain.errors import InvalidInput, NotFound
+
+MAX_NAME = 200
+MAX_PROMPT = 8000
+_UNITS = {"mm", "in"}
+
+
+def _as_uuid(value: uuid.UUID | str, what: str) -> uuid.UUID:
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise NotFound(f"No such {what}.") from None
+
+
+def name_from_prompt(prompt: str, limit: int = 48) -> str:
+    """A short chat name from the first prompt: its first sentence, trimmed at a word boundary."""
+    text = re.sub(r"\s+", " ", prompt).strip()
+    text = re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0].rstrip(".!?")
+    if len(text) > limit:
+        text = text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+    return (text[:1].upper() + text[1:]) if text else "New chat"
+
+
+def get_context(session: Session, owner_id: uuid.UUID, context_id: uuid.UUID | str) -> ChatContext:
+    ctx = session.get(ChatContext, _as_uuid(context_id, "chat"))
+    if ctx is None or ctx.owner_id != owner_id:
+        raise NotFound("No such chat.")
+    return ctx
+
+
+def create_context(
+    session: Session,
+    owner_id: uuid.UUID,
+    *,
+    name: str | None = None,
+    conversation_model_id: str | None = None,
+    codegen_model_id: str | None = None,
+    units: str = "mm",
+) -> ChatContext:
+    if units not in _UNITS:
+        raise InvalidInput("Units must be 'mm' or 'in'.")
+    ctx = ChatContext(
+        owner_id=owner_id,
+        name=_clean_name(name) if name else "New chat",
+        conversation_model_id=conversation_model_id,
+        codegen_model_id=codegen_model_id,
+        units=units,
+    )
+    session.add(ctx)
+    session.flush()
+    return ctx
+
+
+def _clean_name(name: str) -> str:
+    cleaned = re.sub(r"\s+", " ", name).strip()
+    if not cleaned:
+        raise InvalidInput("A chat name cannot be empty.")
+    if len(cleaned) > MAX_NAME:
+        raise InvalidInput(f"A chat name can have at most {MAX_NAME} characters.")
+    return cleaned
+
+
+@dataclass
+class ContextPage:
+    items: list[ChatContext]
+    total: int
+
+
+def list_contexts(session: Session, owner_id: uuid.UUID, *, search: str = "", limit: int = 50, offset: int = 0) -> ContextPage:
+    """The user's chats, most recently active first, optionally filtered by name."""
+    cond = [ChatContext.owner_id == owner_id]
+    if search.strip():
+        cond.append(sa.func.lower(ChatContext.name).contains(search.strip().lower(), autoescape=True))
+    total = session.exec(select(sa.func.count()).select_from(ChatContext).where(*cond)).one()
+    rows = session.exec(
+        select(ChatContext).where(*cond).order_by(ChatContext.updated_at.desc(), ChatContext.id).limit(limit).offset(offset)
+    ).all()
+    return ContextPage(items=list(rows), total=int(total))
+
+
+def update_context(
+    session: Session,
+    owner_id: uuid.UUID,
+    context_id: uuid.UUID | str,
+    *,
+    name: str | None = None,
+    conversation_model_id: str | None = None,
+    codegen_model_id: str | None = None,
+    units: str | None = None,
+) -> ChatContext:
+    ctx = get_context(session, owner_id, context_id)
+    if name is not None:
+        ctx.name = _clean_name(name)
+    if conversation_model_id is not None:
+        ctx.conversation_model_id = conversation_model_id or None
+    if codegen_model_id is not None:
+        ctx.codegen_model_id = codegen_model_id or None
+    if units is not None:
+        if units not in _UNITS:
+            raise InvalidInput("Units must be 'mm' or 'in'.")
+        ctx.units = units
+    ctx.updated_at = utcnow()
+    session.add(ctx)
+    session.flush()
+    return ctx
+
+
+def delete_context(session: Session, owner_id: uuid.UUID, context_id: uuid.UUID | str) -> list[str]:
+    """Delete a chat with its items; return the storage paths of files no other item still references.
+
+    The caller removes those files from disk after the transaction commits (never before: a rollback
+    must not leave rows pointing at missing files).
+    """
+    ctx = get_context(session, owner_id, context_id)
+    files = session.exec(select(StoredFile).where(StoredFile.context_id == ctx.id)).all()
+    orphan_paths: list[str] = []
+    for f in files:
+        shared = session.exec(
+            select(sa.func.count()).select_from(StoredFile).where(
+                StoredFile.storage_path == f.storage_path, StoredFile.id != f.id,
+                sa.or_(StoredFile.context_id.is_(None), StoredFile.context_id != ctx.id),
+            )
+        ).one()
+        if not shared:
+            orphan_paths.append(f.storage_path)
+        session.delete(f)
+    session.flush()
+    session.delete(ctx)
+    session.flush()
+    return orphan_paths
+
+
+def touch_context(session: Session, ctx: ChatContext) -> None:
+    ctx.updated_at = utcnow()
+    session.add(ctx)
+
+
+def add_item(
+    session: Session, ctx: ChatContext, role: ItemRole, segments: list[dict], *, regenerated_from_id: uuid.UUID | None = None
+) -> ChatItem:
+    item = ChatItem(
+        context_id=ctx.id, owner_id=ctx.owner_id, role=role.value, segments=segments, regenerated_from_id=regenerated_from_id
+    )
+    session.add(item)
+    touch_context(session, ctx)
+    session.flush()
+    return item
+
+
+def get_item(session: Session, owner_id: uuid.UUID, item_id: uuid.UUID | str, context_id: uuid.UUID | str | None = None) -> ChatItem:
+    item = session.get(ChatItem, _as_uuid(item_id, "message"))
+    if item is None or item.owner_id != owner_id or (context_id is not None and item.context_id != _as_uuid(context_id, "chat")):
+        raise NotFound("No such message.")
+    return item
+
+
+@dataclass
+class ItemPage:
+    items: list[ChatItem]
+    total: int
+
+
+def list_items(session: Session, owner_id: uuid.UUID, context_id: uuid.UUID | str, *, limit: int = 50, offset: int = 0) -> ItemPage:
+    """Items oldest first; `offset` counts from the start, so a client pages back from the end with total."""
+    ctx = get_context(session, owner_id, context_id)
+    total = session.exec(select(sa.func.count()).select_from(ChatItem).where(ChatItem.context_id == ctx.id)).one()
+    rows = session.exec(
+        select(ChatItem).where(ChatItem.context_id == ctx.id).order_by(ChatItem.created_at, ChatItem.id).limit(limit).offset(offset)
+    ).all()
+    return ItemPage(items=list(rows), total=int(total))
+
+
+def history(session: Session, ctx: ChatContext, *, before: datetime | None = None, limit: int = 40) -> list[ChatItem]:
+    """The most recent items of a chat (oldest first), for the model's context window."""
+    q = select(ChatItem).where(ChatItem.context_id == ctx.id)
+    if before is not None:
+        q = q.where(ChatItem.created_at < before)
+    rows = session.exec(q.order_by(ChatItem.created_at.desc(), ChatItem.id.desc()).limit(limit)).all()
+    return list(reversed(rows))
+
+
+def rate_item(session: Session, owner_id: uuid.UUID, context_id: uuid.UUID | str, item_id: uuid.UUID | str, rating: int) -> ChatItem:
+    if rating not in (-1, 0, 1):
+        raise InvalidInput("A rating is -1, 0 or 1.")
+    item = get_item(session, owner_id, item_id, context_id)
+    if item.role != ItemRole.assistant.value:
+        raise InvalidInput("Only answers can be rated.")
+    item.rating = rating
+    item.updated_at = utcnow()
+    session.add(item)
+    session.flush()
+    return item
+
+
+def text_of(item: ChatItem) -> str:
+    return "\n\n".join(s.get("text", "") for s in item.segments if s.get("type") == "text").strip()
+
+
+def model_segment(item: ChatItem) -> dict | None:
+    return next((s for s in item.segments if s.get("type") == "model"), None)

@@ -1,0 +1,160 @@
+"""Stored files: rendered models, image uploads and data exports, on disk under STORAGE_DIR.
+
+Rows point at files by a path relative to the storage root; bytes never live in the database or in
+Reflex state. Uploads are recognised by their content, never by their name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import uuid
+from pathlib import Path
+
+from sqlmodel import Session
+
+from chat3d.db.models import FileKind, StoredFile
+from chat3d.domain.errors import InvalidInput, NotFound
+from chat3d.settings import get_settings
+
+CONTENT_TYPES = {
+    "stl": "model/stl",
+    "step": "model/step",
+    "3mf": "model/3mf",
+    "glb": "model/gltf-binary",
+    "py": "text/x-python; charset=utf-8",
+    "svg": "image/svg+xml",
+    "png": "image/png",
+    "jpeg": "image/jpeg",
+    "webp": "image/webp",
+    "zip": "application/zip",
+}
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+MAX_IMAGE_PIXELS = 40_000_000
+
+
+def storage_root() -> Path:
+    root = get_settings().effective_storage_dir
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def absolute_path(f: StoredFile) -> Path:
+    """The file's place on disk; refuses any stored path that would leave the storage root."""
+    root = storage_root()
+    path = (root / f.storage_path).resolve()
+    if root not in path.parents:
+        raise NotFound("No such file.")
+    return path
+
+
+def store_bytes(
+    session: Session,
+    owner_id: uuid.UUID,
+    data: bytes,
+    *,
+    fmt: str,
+    filename: str,
+    kind: FileKind = FileKind.model,
+    context_id: uuid.UUID | None = None,
+    item_id: uuid.UUID | None = None,
+    query_id: uuid.UUID | None = None,
+) -> StoredFile:
+    """Write bytes atomically (temp file + rename) and record them; the row joins the caller's transaction."""
+    file_id = uuid.uuid4()
+    rel = Path(str(owner_id)) / f"{file_id.hex}.{fmt}"
+    dest = storage_root() / rel
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_suffix(dest.suffix + ".part")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, dest)
+    row = StoredFile(
+        id=file_id, owner_id=owner_id, context_id=context_id, item_id=item_id, query_id=query_id, kind=kind.value,
+        format=fmt, filename=filename, content_type=CONTENT_TYPES.get(fmt, "application/octet-stream"),
+        size=len(data), sha256=hashlib.sha256(data).hexdigest(), storage_path=str(rel),
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def get_file(session: Session, owner_id: uuid.UUID, file_id: uuid.UUID | str) -> StoredFile:
+    try:
+        fid = file_id if isinstance(file_id, uuid.UUID) else uuid.UUID(str(file_id))
+    except ValueError:
+        raise NotFound("No such file.") from None
+    row = session.get(StoredFile, fid)
+    if row is None or row.owner_id != owner_id:
+        raise NotFound("No such file.")
+    return row
+
+
+def delete_file(session: Session, owner_id: uuid.UUID, file_id: uuid.UUID | str) -> str:
+    """Delete the row; return its storage path for removal after commit."""
+    row = get_file(session, owner_id, file_id)
+    session.delete(row)
+    session.flush()
+    return row.storage_path
+
+
+def remove_stored_paths(paths: list[str]) -> int:
+    """Remove files from disk (after the deleting transaction committed); missing ones are fine."""
+    root = storage_root()
+    removed = 0
+    for rel in paths:
+        path = (root / rel).resolve()
+        if root in path.parents:
+            try:
+                path.unlink()
+                removed += 1
+            except FileNotFoundError:
+                pass
+    return removed
+
+
+def sniff_image(data: bytes) -> str | None:
+    """The image format by magic bytes: png, jpeg or webp; None for anything else."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+def validate_image_upload(data: bytes) -> str:
+    """Accept a PNG, JPEG or WebP image up to 10 MB whose pixel count is sane (no decompression bombs)."""
+    if not data:
+        raise InvalidInput("The file is empty.")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise InvalidInput(f"Images can be at most {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.")
+    fmt = sniff_image(data)
+    if fmt is None:
+        raise InvalidInput("Only PNG, JPEG and WebP images can be attached.")
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:  # reads the header only
+            width, height = img.size
+            if width * height > MAX_IMAGE_PIXELS:
+                raise InvalidInput(f"The image is too large ({width}×{height} pixels).")
+            img.verify()
+    except InvalidInput:
+        raise
+    except Image.DecompressionBombError:
+        raise InvalidInput("The image is too large (its declared size is over the pixel limit).") from None
+    except Exception:
+        raise InvalidInput("The image could not be read; it may be damaged.") from None
+    return fmt
+
+
+def safe_filename(name: str, fallback: str) -> str:
+    """A display/download name without path parts or control characters."""
+    base = os.path.basename(name.replace("\\", "/")).strip()
+    cleaned = "".join(ch for ch in base if ch.isprintable() and ch not in '"<>|:*?')[:120]
+    return cleaned or fallback
