@@ -73,7 +73,9 @@ class FakeLLMServer:
 
     def app(self) -> Starlette:
         paths = ["/v1/chat/completions", "/v1/messages", "/api/chat"]
-        return Starlette(routes=[Route(p, self._handle, methods=["POST"]) for p in paths])
+        routes = [Route(p, self._handle, methods=["POST"]) for p in paths]
+        routes.append(Route("/api/version", lambda _: JSONResponse({"version": "0.0.0-fake"}), methods=["GET"]))
+        return Starlette(routes=routes)
 
 
 def free_port() -> int:
