@@ -322,7 +322,7 @@ def build_and_export(code: str, formats: list[str], out_dir: str, check: bool = 
         }
 
 
-def serve_one(job_fd: int, cpu_cap_s: float) -> None:
+def serve_one(job_fd: int, cpu_cap_s: float, on_job=None) -> None:
     """Worker entry after the sandbox is up: read the job, run it, write result.json, exit."""
     chunks = []
     while True:
@@ -331,6 +331,10 @@ def serve_one(job_fd: int, cpu_cap_s: float) -> None:
             break
         chunks.append(chunk)
     os.close(job_fd)
+    if on_job is not None:
+        # The zygote sends a job only after our short-lived parent has exited, so the parent is
+        # now the zygote (subreaper): dying with it is right, dying with the helper was not.
+        on_job()
     raw = b"".join(chunks)
     header, _, code_bytes = raw.partition(b"\n")
     job = json.loads(header)

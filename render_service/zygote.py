@@ -184,8 +184,7 @@ class Zygote:
             os.write(st_w, b"ready\n")
             os.close(st_w)
             st_w = -1
-            sandbox.set_parent_death_signal()  # parent is now the zygote (subreaper)
-            runner.serve_one(job_r, s.timeout_cap_s)
+            runner.serve_one(job_r, s.timeout_cap_s, sandbox.set_parent_death_signal)
             code = 0
         except BaseException:  # noqa: BLE001
             if st_w >= 0:

@@ -1,0 +1,39 @@
+"""Fixtures: real `python -m render_service` processes on free ports (session-scoped)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+from render_helpers import _start, _stop
+
+
+@pytest.fixture(scope="session")
+def tmp_session():
+    with tempfile.TemporaryDirectory(prefix="render-tests-") as d:
+        os.chmod(d, 0o711)
+        yield Path(d)
+
+
+@pytest.fixture(scope="session")
+def service(tmp_session):
+    svc = _start("main", tmp_session)
+    yield svc
+    _stop(svc)
+
+
+@pytest.fixture(scope="session")
+def service_nocheck(tmp_session):
+    svc = _start("nocheck", tmp_session, RENDER_PRECHECK="off")
+    yield svc
+    _stop(svc)
+
+
+@pytest.fixture(scope="session")
+def service_small(tmp_session):
+    """One worker, one queue slot, one job per user: for 503/429 tests."""
+    svc = _start("small", tmp_session, RENDER_POOL_SIZE="1", RENDER_QUEUE_SIZE="1", RENDER_PER_USER_JOBS="1")
+    yield svc
+    _stop(svc)

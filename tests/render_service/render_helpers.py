@@ -1,0 +1,90 @@
+"""Shared helpers for the render-service tests (unique module name: avoids clashing conftests)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = Path(os.environ.get("CHAT3D_SHARED_DIR", REPO.parent / "shared"))
+CORPUS = SHARED / "render-corpus"
+SECRET_VALUE = "s3cr3t-" + os.urandom(6).hex()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Service:
+    url: str
+    proc: subprocess.Popen
+    log_path: Path
+    secret_file: Path
+
+    def client(self, timeout: float = 120.0) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=timeout)
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def _start(name: str, tmp: Path, **env_overrides: str) -> Service:
+    port = free_port()
+    secret_file = tmp / f"{name}-root-only-secret.txt"
+    secret_file.write_text(f"ROOT-ONLY-{SECRET_VALUE}\n")
+    os.chmod(secret_file, 0o600)
+    env = dict(os.environ)
+    env.update(
+        RENDER_HOST="127.0.0.1",
+        RENDER_PORT=str(port),
+        RENDER_POOL_SIZE="2",
+        CHAT3D_TEST_SECRET=SECRET_VALUE,
+        RENDER_WORK_DIR=str(tmp / f"{name}-work"),
+    )
+    env.update(env_overrides)
+    log_path = tmp / f"{name}.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "render_service"],
+        cwd=REPO,
+        env=env,
+        stdout=open(log_path, "wb"),
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"render service {name} exited:\n{log_path.read_text()}")
+        try:
+            r = httpx.get(url + "/health", timeout=2)
+            if r.status_code == 200 and r.json()["workers_ready"] >= 1:
+                return Service(url, proc, log_path, secret_file)
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"render service {name} did not become healthy:\n{log_path.read_text()}")
+
+
+def _stop(svc: Service) -> None:
+    if svc.proc.poll() is None:
+        svc.proc.send_signal(signal.SIGTERM)
+        try:
+            svc.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            svc.proc.kill()
+            svc.proc.wait()
+
+

@@ -1,0 +1,143 @@
+"""The shared corpus against the real service: parts render correctly, broken fail with the
+named kind, hostile programs are contained (pre-check on, and off so the OS wall alone holds)."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+
+from render_helpers import CORPUS, SECRET_VALUE
+
+MANIFEST = json.loads((CORPUS / "manifest.json").read_text())
+PARTS = sorted((CORPUS / "parts").glob("*.py"))
+BROKEN = sorted((CORPUS / "broken").glob("*.py"))
+HOSTILE = sorted((CORPUS / "hostile").glob("*.py"))
+CUBE = (CORPUS / "parts" / "01_cube.py").read_text()
+
+# Extra escape attempts aimed at this service's own secrets (not in the shared corpus).
+EXTRA_HOSTILE = {
+    "read_server_environ.py": 'import os\nraise RuntimeError(open(f"/proc/{os.getppid()}/environ").read()'
+    ' + open("/proc/1/environ").read())\n',
+    "read_root_only_file.py": "import glob\nfor p in glob.glob('/tmp/**/*secret*', recursive=True):\n"
+    "    raise RuntimeError(open(p).read())\nraise RuntimeError(open(__file__).read())\n",
+    "env_dump.py": "import os\nraise RuntimeError(repr(dict(os.environ)))\n",
+    "list_root.py": "import os\nraise RuntimeError(repr([os.listdir(p) for p in ('/', '/work', '/etc') if os.path.isdir(p)]))\n",
+}
+
+
+def expected_kind(path: Path) -> str:
+    m = re.search(r"\(kind: (\w+)\)", path.read_text().splitlines()[0])
+    assert m, path
+    return m.group(1)
+
+
+def render(svc, code: str, **kw):
+    with svc.client() as c:
+        return c.post("/render", json={"code": code, **kw})
+
+
+def assert_cube_ok(svc):
+    with svc.client() as c:
+        h = c.get("/health")
+        assert h.status_code == 200 and h.json()["status"] == "ok"
+    r = render(svc, CUBE, formats=["stl"])
+    assert r.status_code == 200, r.text[:2000]
+    assert r.json()["metrics"]["bbox_size_mm"] == pytest.approx([20, 20, 20], abs=0.1)
+
+
+@pytest.mark.parametrize("path", PARTS, ids=lambda p: p.name)
+def test_part_renders(service, path):
+    r = render(service, path.read_text())
+    assert r.status_code == 200, r.text[:3000]
+    doc = r.json()
+    want = MANIFEST[path.name]
+    m = doc["metrics"]
+    assert m["bbox_size_mm"] == pytest.approx(want["bbox_size_mm"], abs=0.1)
+    assert m["volume_mm3"] == pytest.approx(want["volume_mm3"], rel=0.005)
+    assert m["solids"] == want["solids"]
+    assert [f["format"] for f in doc["files"]] == ["stl", "step", "3mf", "glb"]
+    assert all(f["size"] > 0 for f in doc["files"])
+
+
+@pytest.mark.parametrize("path", BROKEN, ids=lambda p: p.name)
+def test_broken_fails_with_kind(service, path):
+    kind = expected_kind(path)
+    r = render(service, path.read_text(), timeout_s=3)
+    assert r.status_code == 422, r.text[:2000]
+    err = r.json()["error"]
+    assert err["kind"] == kind, err
+    assert err["message"]
+    if kind in ("syntax", "name", "geometry", "forbidden"):
+        assert isinstance(err["line"], int) and err["line"] > 1, err
+    assert "site-packages" not in json.dumps(err)
+    assert_cube_ok(service)
+
+
+class Listener:
+    """A TCP listener that records whether anything connected."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            self.sock.bind(("127.0.0.1", 6379))
+        except OSError:
+            self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.sock.listen(8)
+        self.sock.settimeout(0.2)
+        self.accepted = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+                self.accepted += 1
+                conn.close()
+            except OSError:
+                pass
+
+    def close(self):
+        self.stop.set()
+        self.thread.join()
+        self.sock.close()
+
+
+HOSTILE_CASES = [(p.name, p.read_text()) for p in HOSTILE] + sorted(EXTRA_HOSTILE.items())
+
+
+@pytest.mark.parametrize("precheck", ["on", "off"])
+@pytest.mark.parametrize("name,code", HOSTILE_CASES, ids=[n for n, _ in HOSTILE_CASES])
+def test_hostile_contained(request, precheck, name, code):
+    svc = request.getfixturevalue("service" if precheck == "on" else "service_nocheck")
+    markers = set(re.findall(r"/tmp/chat3d_pwned_\w+(?:\.\w+)?", code))
+    for m in markers:
+        Path(m).unlink(missing_ok=True)
+    listener = Listener()
+    try:
+        code = code.replace("6379", str(listener.port))
+        r = render(svc, code, timeout_s=5)
+    finally:
+        listener.close()
+    assert r.status_code in (200, 422), r.text[:2000]
+    text = r.text
+    assert SECRET_VALUE not in text
+    assert "root:x:0:0" not in text
+    assert "ROOT-ONLY" not in text
+    assert "/work/main" not in text.replace("<service>", "")
+    assert listener.accepted == 0, "a connection reached the host"
+    for m in markers:
+        assert not Path(m).exists(), f"{m} was created"
+    assert not list(Path("/tmp").glob("chat3d_pwned_*"))
+    if name == "huge_output.py":
+        assert r.status_code == 422 and r.json()["error"]["kind"] in ("timeout", "memory", "output_too_large")
+    assert_cube_ok(svc)
+    assert svc.proc.poll() is None
