@@ -122,7 +122,7 @@ def _read_models_file(settings: Settings) -> list[dict]:
         data = yaml.safe_load(text) if path.suffix.lower() in (".yaml", ".yml") else json.loads(text)
     except (OSError, ValueError, yaml.YAMLError) as e:
         raise ValueError(f"LLM_MODELS_FILE {path} could not be read: {e}") from None
-    entries = data.get("models", []) if isinstance(data, dict) else data
+    entries = data["models"] if isinstance(data, dict) and "models" in data else data
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise ValueError(f"LLM_MODELS_FILE {path} must hold a list of model entries (or {{\"models\": [...]}}).")
     return entries

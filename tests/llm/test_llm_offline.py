@@ -1,0 +1,220 @@
+"""The offline provider: briefs from requests, template code that renders to the requested size,
+clarifying questions, and iteration on the previous part."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+
+import pytest
+
+from chat3d.llm.base import Message, ToolCall
+from chat3d.llm.codeblock import extract_code
+from chat3d.llm.offline import CODEGEN_MODEL, CONVERSATION_MODEL, OfflineProvider
+from chat3d.llm.tools import CREATE_3D_MODEL
+
+PROVIDER = OfflineProvider()
+
+# (request, expected bbox [x, y, z] in mm; None where the prompt does not fix it)
+FAMILY_CASES = [
+    ("a 80 x 50 x 5 mm plate with four 4 mm holes", [80, 50, 5]),
+    ('a plate 3" x 2" x 0.25" with four 0.25 in holes', [76.2, 50.8, 6.35]),
+    ("a 20 mm cube", [20, 20, 20]),
+    ("a tube 30 mm OD, 24 mm ID, 50 mm long", [30, 30, 50]),
+    ("a cylinder, diameter 30, height 40", [30, 30, 40]),
+    ("a flange 120 mm diameter, 12 mm thick, 8 bolt holes of 10 mm on a 90 mm bolt circle, 40 mm bore", [120, 120, 12]),
+    ("an L-bracket 60 x 40 x 50 mm, 4 mm thick, with 5 mm holes", [60, 40, 50]),
+    ("a spur gear with 24 teeth, module 1.5, 6 mm thick, 8 mm bore", [39, None, 6]),
+    ("an enclosure 120 x 80 x 40 mm with 2.5 mm walls", [120, 80, 40]),
+    ("a knob 35 mm diameter, 22 mm tall, for a 6 mm shaft, 16 grooves", [35, None, 22]),
+    ("a tray 200 x 120 x 30 mm with 4 compartments", [200, 120, 30]),
+    ("a vase 180 mm tall, 100 mm diameter, wall 2 mm", [None, None, 180]),
+    ("a spring 20 mm diameter, 2 mm wire, 8 turns, pitch 5", [20, 20, None]),
+]
+ITERATIONS = [
+    # (first request, follow-up, expected bbox after the change, expected count of hole faces)
+    ("a 80 x 50 x 5 mm plate with four 4 mm holes", "make it 10 mm thicker", [80, 50, 15], 4),
+    ("a 80 x 50 x 5 mm plate with four 4 mm holes", "add 2 holes", [80, 50, 5], 6),
+    ("a 80 x 50 x 5 mm plate with four 4 mm holes", "make the length 120 mm", [120, 50, 5], 4),
+    ("an enclosure 120 x 80 x 40 mm with 2.5 mm walls", "make it 20 mm taller", [120, 80, 60], 0),
+]
+
+
+async def ask(model: str, messages: list[Message], **kwargs):
+    return await PROVIDER.complete(model=model, system="", messages=messages, **kwargs)
+
+
+async def brief_for(request: str) -> dict:
+    completion = await ask(CONVERSATION_MODEL, [Message("user", request)], tools=[CREATE_3D_MODEL])
+    assert [c.name for c in completion.tool_calls] == ["create_3d_model"], completion.text
+    return completion.tool_calls[0].arguments
+
+
+async def code_for(messages: list[Message]) -> str:
+    return extract_code((await ask(CODEGEN_MODEL, messages)).text)
+
+
+async def _build_all() -> tuple[list[dict], list[str], list[str]]:
+    briefs = [await brief_for(request) for request, _ in FAMILY_CASES]
+    codes = [await code_for([Message("user", b["brief"])]) for b in briefs]
+    changed = []
+    for first, follow_up, _, _ in ITERATIONS:
+        code = await code_for([Message("user", first)])
+        history = [Message("user", first), Message("assistant", f"```python\n{code}```"), Message("user", follow_up)]
+        changed.append(await code_for(history))
+    return briefs, codes, changed
+
+
+@pytest.fixture(scope="module")
+def built(render):
+    """Every brief and program, rendered in one batch across the worker pool."""
+    briefs, codes, changed = asyncio.run(_build_all())
+    results = render(codes + changed)
+    return briefs, codes, results[: len(codes)], results[len(codes) :]
+
+
+def assert_size(result: dict, expected: list, tolerance: float = 0.1) -> None:
+    assert result["ok"], result.get("error")
+    assert result["valid"] and result["volume"] > 0 and result["solids"] == 1
+    for axis, (got, want) in enumerate(zip(result["size"], expected)):
+        if want is not None:
+            assert abs(got - want) <= tolerance, f"axis {'XYZ'[axis]}: {got} != {want}"
+
+
+@pytest.mark.parametrize("case", range(len(FAMILY_CASES)), ids=[r for r, _ in FAMILY_CASES])
+def test_each_family_renders_at_the_requested_size(built, case):
+    briefs, codes, results, _ = built
+    expected = FAMILY_CASES[case][1]
+    assert_size(results[case], expected)
+    stated = briefs[case]["expected_bbox_mm"]
+    if None not in expected:
+        assert stated == pytest.approx(expected, abs=0.01)
+    assert "result" in codes[case]
+
+
+def test_reference_plate_has_four_through_holes_of_4_mm(built):
+    _, codes, results, _ = built
+    plate = results[0]
+    assert plate["size"] == pytest.approx([80, 50, 5], abs=1e-6)
+    assert plate["cylinder_radii"] == [2.0] * 4
+    assert plate["volume"] == pytest.approx(80 * 50 * 5 - 4 * math.pi * 2**2 * 5, rel=1e-6)
+    assert "length = 80.0  # mm," in codes[0] and "hole_count = 4  # count," in codes[0]
+
+
+def test_approximate_extents_of_smooth_parts(built):
+    _, _, results, _ = built
+    vase, spring = results[11], results[12]
+    assert vase["size"][0] == pytest.approx(100, rel=0.02)
+    assert spring["size"][2] == pytest.approx(8 * 5 + 2, abs=0.5)
+
+
+def test_flange_and_tube_holes(built):
+    _, _, results, _ = built
+    tube, flange = results[3], results[5]
+    assert tube["cylinder_radii"] == [12.0, 15.0]
+    assert flange["cylinder_radii"] == [5.0] * 8 + [20.0, 60.0]
+
+
+@pytest.mark.parametrize("case", range(len(ITERATIONS)), ids=[f"{a} -> {b}" for a, b, _, _ in ITERATIONS])
+def test_iteration_changes_the_previous_program(built, case):
+    _, _, _, changed = built
+    _, _, expected, holes = ITERATIONS[case]
+    assert_size(changed[case], expected)
+    assert len(changed[case]["cylinder_radii"]) == holes
+
+
+def test_every_template_parameter_is_named_and_commented(built):
+    _, codes, _, _ = built
+    for code in codes:
+        header = [line for line in code.splitlines() if " = " in line and "  # " in line]
+        assert header, code
+        assert all(line.split(" = ")[0].isidentifier() for line in header)
+
+
+async def test_vague_request_gets_a_clarifying_question():
+    completion = await ask(CONVERSATION_MODEL, [Message("user", "make me a part")], tools=[CREATE_3D_MODEL])
+    assert completion.tool_calls == []
+    assert "?" in completion.text and completion.finish_reason == "stop"
+
+
+@pytest.mark.parametrize("text", ["hello!", "what can you do?"])
+async def test_greetings_and_questions_get_text(text):
+    completion = await ask(CONVERSATION_MODEL, [Message("user", text)], tools=[CREATE_3D_MODEL])
+    assert completion.tool_calls == [] and completion.text
+
+
+async def test_conversation_iterates_on_the_previous_brief():
+    first = await ask(CONVERSATION_MODEL, [Message("user", "a 80 x 50 x 5 mm plate with four 4 mm holes")], tools=[CREATE_3D_MODEL])
+    history = [
+        Message("user", "a 80 x 50 x 5 mm plate with four 4 mm holes"),
+        Message("assistant", first.text, tool_calls=first.tool_calls),
+        Message("tool", "rendered", tool_call_id=first.tool_calls[0].id),
+        Message("user", "make it 10 mm thicker and add 2 holes"),
+    ]
+
+    second = await ask(CONVERSATION_MODEL, history, tools=[CREATE_3D_MODEL])
+
+    arguments = second.tool_calls[0].arguments
+    assert arguments["expected_bbox_mm"] == [80, 50, 15]
+    assert "thickness: 15 mm" in arguments["brief"] and "hole count: 6" in arguments["brief"]
+    assert second.tool_calls[0].id != first.tool_calls[0].id
+
+
+async def test_reply_after_a_tool_result_reports_success_or_failure():
+    call = ToolCall("c1", "create_3d_model", {"brief": "Plate/block — length: 10 mm.", "expected_bbox_mm": None, "units": "mm"})
+    history = [Message("user", "a plate"), Message("assistant", "", tool_calls=[call])]
+
+    ok = await ask(CONVERSATION_MODEL, history + [Message("tool", "rendered", tool_call_id="c1")], tools=[CREATE_3D_MODEL])
+    failed = await ask(CONVERSATION_MODEL, history + [Message("tool", "error: boolean failed", tool_call_id="c1")], tools=[CREATE_3D_MODEL])
+
+    assert "ready" in ok.text and ok.tool_calls == []
+    assert "didn't build" in failed.text
+
+
+async def test_codegen_reads_the_previous_program_from_a_single_prompt():
+    code = await code_for([Message("user", "a 80 x 50 x 5 mm plate with four 4 mm holes")])
+    prompt = f"Current program:\n```python\n{code}```\nChange: make the width 60 mm and use 3 mm holes."
+
+    changed = await code_for([Message("user", prompt)])
+
+    assert "width = 60.0" in changed and "hole_diameter = 3.0" in changed and "length = 80.0" in changed
+
+
+async def test_codegen_repair_request_returns_the_program_unchanged():
+    code = await code_for([Message("user", "a knob 30 mm diameter")])
+    repair = f"The program failed with error: ValueError at line 12\n```python\n{code}```"
+    assert await code_for([Message("user", repair)]) == code
+
+
+async def test_streams_in_chunks_and_counts_words():
+    chunks: list[str] = []
+    completion = await ask(CODEGEN_MODEL, [Message("user", "a spur gear with 30 teeth")], on_text=chunks.append)
+
+    assert 2 <= len(chunks) <= 8 and "".join(chunks) == completion.text
+    assert completion.text.startswith("```python\n") and completion.text.rstrip().endswith("```")
+    assert completion.usage.input_tokens == 6 and completion.usage.output_tokens == len(completion.text.split())
+    assert completion.model == CODEGEN_MODEL
+
+
+async def test_is_deterministic():
+    messages = [Message("user", "a tray 150 x 100 x 25 mm with 3 x 2 compartments")]
+    assert (await ask(CODEGEN_MODEL, messages)).text == (await ask(CODEGEN_MODEL, messages)).text
+
+
+async def test_without_the_tool_the_brief_is_returned_as_text():
+    completion = await ask(CONVERSATION_MODEL, [Message("user", "a 40 x 30 x 20 block")])
+    assert completion.tool_calls == [] and "length: 40 mm" in completion.text
+
+
+@pytest.mark.parametrize(
+    ("reply", "code"),
+    [
+        ("Here you go:\n```python\nresult = 1\n```\nEnjoy.", "result = 1\n"),
+        ("```\nx = 2\n```", "x = 2\n"),
+        ("```bash\npip install x\n```\n```python\nresult = 3\n```", "result = 3\n"),
+        ("```python\nresult = 4\n# truncated", "result = 4\n# truncated\n"),
+        ("result = 5", "result = 5\n"),
+    ],
+)
+def test_extract_code(reply, code):
+    assert extract_code(reply) == code
