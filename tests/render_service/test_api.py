@@ -1,0 +1,162 @@
+"""HTTP contract: validation (400), overload (503), per-user cap (429), formats and file contents."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import threading
+import time
+
+import pygltflib
+import pytest
+from render_helpers import CORPUS
+
+CUBE = (CORPUS / "parts" / "01_cube.py").read_text()
+MULTI = (CORPUS / "parts" / "21_multi_body_assembly.py").read_text()
+SLOW = "from build123d import *\nwhile True:\n    pass\n"
+
+
+def files_by_format(doc):
+    return {f["format"]: base64.b64decode(f["content_base64"]) for f in doc["files"]}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"[1, 2]",
+        b"{}",
+        b'{"code": 5}',
+        b'{"code": ""}',
+        b'{"code": "result = 1", "formats": ["obj"]}',
+        b'{"code": "result = 1", "formats": "stl"}',
+        b'{"code": "result = 1", "timeout_s": "soon"}',
+        b'{"code": "result = 1", "timeout_s": -1}',
+    ],
+)
+def test_malformed_requests_are_400(service, body):
+    with service.client() as c:
+        r = c.post("/render", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert r.json()["ok"] is False and r.json()["error"]["kind"] == "bad_request"
+
+
+def test_health_shape(service):
+    with service.client() as c:
+        doc = c.get("/health").json()
+    for key in ("status", "workers_ready", "busy", "queued", "jobs_done"):
+        assert key in doc
+    assert doc["status"] == "ok"
+
+
+def test_formats_subset_and_py(service):
+    with service.client() as c:
+        r = c.post("/render", json={"code": CUBE, "formats": ["step", "py"]})
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert [f["format"] for f in doc["files"]] == ["step", "py"]
+    files = files_by_format(doc)
+    assert files["step"].startswith(b"ISO-10303-21")
+    assert files["py"].decode() == CUBE
+    for f in doc["files"]:
+        raw = base64.b64decode(f["content_base64"])
+        assert f["size"] == len(raw) and f["sha256"] == hashlib.sha256(raw).hexdigest()
+    assert doc["files"][0]["filename"] == "model.step"
+    m = doc["metrics"]
+    for key in ("bbox_min_mm", "bbox_max_mm", "area_mm2", "faces", "edges", "valid", "build_s", "export_s"):
+        assert key in m
+    assert m["faces"] == 6 and m["valid"] is True
+
+
+def test_svg_thumbnail(service):
+    with service.client() as c:
+        r = c.post("/render", json={"code": CUBE, "formats": ["svg"]})
+    assert r.status_code == 200, r.text
+    svg = files_by_format(r.json())["svg"]
+    assert b"<svg" in svg and (b"<line" in svg or b"<path" in svg)
+
+
+def test_glb_one_node_per_solid(service):
+    with service.client() as c:
+        r = c.post("/render", json={"code": MULTI, "formats": ["glb", "stl", "3mf"]})
+    assert r.status_code == 200, r.text
+    files = files_by_format(r.json())
+    glb = files["glb"]
+    assert glb[:4] == b"glTF"
+    gltf = pygltflib.GLTF2.load_from_bytes(glb)
+    mesh_nodes = [n for n in gltf.nodes if n.mesh is not None]
+    assert len(mesh_nodes) == 2
+    assert files["3mf"][:2] == b"PK"
+    assert len(files["stl"]) > 84
+
+
+def test_stdout_captured(service):
+    code = CUBE + "\nprint('hello from the model')\n"
+    with service.client() as c:
+        r = c.post("/render", json={"code": code, "formats": ["stl"]})
+    assert r.status_code == 200 and "hello from the model" in r.json()["log"]
+
+
+def test_sleeping_program_killed_at_deadline(service_nocheck):
+    t0 = time.monotonic()
+    with service_nocheck.client() as c:
+        r = c.post("/render", json={"code": "import time\ntime.sleep(60)\n", "timeout_s": 1.5})
+    assert r.status_code == 422 and r.json()["error"]["kind"] == "timeout"
+    assert time.monotonic() - t0 < 10
+
+
+def test_crash_by_signal_is_crashed(service_nocheck):
+    with service_nocheck.client() as c:
+        r = c.post("/render", json={"code": "import os\nos.abort()\n"})
+        assert r.status_code == 422 and r.json()["error"]["kind"] == "crashed"
+        r = c.post("/render", json={"code": CUBE, "formats": ["stl"]})
+        assert r.status_code == 200
+
+
+def _post_async(svc, user, results, key, timeout_s=3):
+    def go():
+        with svc.client() as c:
+            results[key] = c.post("/render", json={"code": SLOW, "timeout_s": timeout_s},
+                                  headers={"X-Chat3D-User": user})
+    t = threading.Thread(target=go)
+    t.start()
+    return t
+
+
+def _wait_for(svc, busy, queued=0):
+    deadline = time.monotonic() + 10
+    with svc.client() as c:
+        while time.monotonic() < deadline:
+            h = c.get("/health").json()
+            if h["busy"] >= busy and h["queued"] >= queued:
+                return
+            time.sleep(0.05)
+    raise AssertionError("service never became busy")
+
+
+def test_per_user_cap_429(service_small):
+    results = {}
+    t = _post_async(service_small, "alice", results, "a")
+    _wait_for(service_small, busy=1)
+    with service_small.client() as c:
+        r = c.post("/render", json={"code": CUBE}, headers={"X-Chat3D-User": "alice"})
+    assert r.status_code == 429 and "retry-after" in r.headers
+    t.join()
+    assert results["a"].json()["error"]["kind"] == "timeout"
+
+
+def test_overload_503(service_small):
+    results = {}
+    t1 = _post_async(service_small, "bob", results, "b")
+    _wait_for(service_small, busy=1)
+    t2 = _post_async(service_small, "carol", results, "c")
+    _wait_for(service_small, busy=1, queued=1)
+    with service_small.client() as c:
+        r = c.post("/render", json={"code": CUBE}, headers={"X-Chat3D-User": "dave"})
+    assert r.status_code == 503 and "retry-after" in r.headers
+    t1.join()
+    t2.join()
+    assert results["b"].status_code == 422 and results["c"].status_code == 422
+    with service_small.client() as c:
+        assert c.post("/render", json={"code": CUBE, "formats": ["stl"]}).status_code == 200
