@@ -1,0 +1,343 @@
+"""The event bus: tiny wake-ups ("user U has event N") from writers to the streams that serve U.
+
+Bus messages carry no data. A woken stream reads `events_after(last_delivered_id)` from the table, which
+is the source of truth, so a lost, duplicated or reordered wake-up can delay an event but never lose,
+duplicate or reorder one.
+
+Two modes, chosen by `settings.redis_url`:
+
+* empty: in-process. `publish` wakes this process's listeners directly (from any thread).
+* set: Redis pub/sub on one channel. `publish` wakes local listeners directly *and* PUBLISHes, and each
+  process runs ONE subscriber task (started lazily, or by `start_event_bus()`) that hands messages to
+  its local listeners. If Redis goes away the subscriber reconnects with capped exponential backoff;
+  meanwhile `bus.live` is False and streams poll the table every `poll_interval_s`; on (re)connect every
+  listener is woken to re-read, so anything published while the channel was down is delivered.
+
+Listeners coalesce: a listener is a flag plus the highest event id hinted so far, so five wake-ups that
+arrive while its stream is reading the table cause one more read, not five.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import threading
+import time
+import uuid
+from typing import Any
+
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session as OrmSession
+
+from chat3d.settings import get_settings
+
+log = logging.getLogger("chat3d.events.bus")
+
+CHANNEL = "chat3d:events"
+_PENDING_KEY = "chat3d.events.pending"
+
+
+class Listener:
+    """One stream's mailbox on one event loop: a coalescing wake-up flag and the highest hinted id."""
+
+    __slots__ = ("user_id", "loop", "hint", "resync", "closed", "_flag")
+
+    def __init__(self, user_id: uuid.UUID, loop: asyncio.AbstractEventLoop):
+        self.user_id = user_id
+        self.loop = loop
+        self.hint = 0  # highest event id announced for this user
+        self.resync = False  # re-read regardless of hint (bus reconnected, state changed)
+        self.closed = False
+        self._flag = asyncio.Event()
+
+    def notify(self, event_id: int | None) -> None:
+        """Runs on the listener's loop."""
+        if event_id is None:
+            self.resync = True
+        elif event_id > self.hint:
+            self.hint = event_id
+        self._flag.set()
+
+    def close(self) -> None:
+        self.closed = True
+        self._flag.set()
+
+    async def wait(self, timeout: float) -> bool:
+        """Wait for a wake-up (True) or the timeout (False); the flag is cleared before returning."""
+        if not self._flag.is_set():
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._flag.wait()
+            except TimeoutError:
+                return False
+        self._flag.clear()
+        return True
+
+    def wants_read(self, last_id: int) -> bool:
+        return self.resync or self.hint > last_id
+
+
+class EventBus:
+    """Per-process registry of listeners plus, with Redis, the publisher client and the one subscriber."""
+
+    def __init__(self, redis_url: str = "", *, reconnect_max_s: float = 5.0):
+        self.redis_url = redis_url
+        self.reconnect_max_s = reconnect_max_s
+        self._listeners: dict[uuid.UUID, set[Listener]] = {}
+        self._lock = threading.Lock()
+        self._task: asyncio.Task | None = None
+        self._live = not redis_url
+        self._sync_client: Any = None
+        self._publish_paused_until = 0.0
+        self._stopped = False
+        self.stats = {"published": 0, "publish_failures": 0, "received": 0, "reconnects": 0}
+
+    # --- state -----------------------------------------------------------------------------------------
+
+    @property
+    def uses_redis(self) -> bool:
+        return bool(self.redis_url)
+
+    @property
+    def live(self) -> bool:
+        """True when wake-ups flow (always in-process; with Redis while the subscriber is connected)."""
+        return self._live
+
+    def listener_count(self) -> int:
+        with self._lock:
+            return sum(len(s) for s in self._listeners.values())
+
+    # --- listeners -------------------------------------------------------------------------------------
+
+    def listen(self, user_id: uuid.UUID) -> Listener:
+        """Register a listener for `user_id` on the running loop (starts the Redis subscriber if needed)."""
+        loop = asyncio.get_running_loop()
+        listener = Listener(user_id, loop)
+        with self._lock:
+            self._listeners.setdefault(user_id, set()).add(listener)
+        self._ensure_subscriber(loop)
+        return listener
+
+    def unlisten(self, listener: Listener) -> None:
+        with self._lock:
+            group = self._listeners.get(listener.user_id)
+            if group is not None:
+                group.discard(listener)
+                if not group:
+                    del self._listeners[listener.user_id]
+
+    def _deliver(self, user_id: uuid.UUID, event_id: int | None) -> None:
+        """Wake this process's listeners for `user_id` (any thread)."""
+        with self._lock:
+            targets = list(self._listeners.get(user_id, ()))
+        if targets:
+            self._wake(targets, event_id)
+
+    def wake_all(self) -> None:
+        """Ask every local stream to re-read the table (after a reconnect, or when the mode changes)."""
+        with self._lock:
+            targets = [l for group in self._listeners.values() for l in group]
+        self._wake(targets, None)
+
+    @staticmethod
+    def _wake(targets: list[Listener], event_id: int | None) -> None:
+        try:
+            current = asyncio.get_running_loop()
+        except RuntimeError:
+            current = None
+        for listener in targets:
+            if listener.loop is current:
+                listener.notify(event_id)
+            elif not listener.loop.is_closed():
+                try:
+                    listener.loop.call_soon_threadsafe(listener.notify, event_id)
+                except RuntimeError:  # loop closed between the check and the call
+                    pass
+
+    # --- publishing ------------------------------------------------------------------------------------
+
+    def publish(self, user_id: uuid.UUID, event_id: int) -> None:
+        """Announce that `user_id` has event `event_id` (committed). Sync, thread-safe, never raises."""
+        user_id = user_id if isinstance(user_id, uuid.UUID) else uuid.UUID(str(user_id))
+        self.stats["published"] += 1
+        self._deliver(user_id, int(event_id))
+        if self.uses_redis:
+            self._redis_publish(f"{user_id.hex}:{int(event_id)}")
+
+    def _redis_publish(self, message: str) -> None:
+        # After a failure, skip Redis for a moment instead of blocking every commit on a dead server;
+        # subscribers are polling the table meanwhile and resync on reconnect.
+        if time.monotonic() < self._publish_paused_until:
+            self.stats["publish_failures"] += 1
+            return
+        try:
+            self._client().publish(CHANNEL, message)
+        except Exception as exc:  # redis.RedisError, OSError
+            self.stats["publish_failures"] += 1
+            self._publish_paused_until = time.monotonic() + 1.0
+            log.warning("event bus: publish to Redis failed (%s); streams fall back to polling", exc)
+
+    def _client(self) -> Any:
+        if self._sync_client is None:
+            import redis
+            from redis.backoff import NoBackoff
+            from redis.retry import Retry
+
+            # One retry without backoff: re-dials once when a pooled socket died with a Redis restart.
+            self._sync_client = redis.Redis.from_url(
+                self.redis_url, socket_connect_timeout=0.5, socket_timeout=1.0, retry=Retry(NoBackoff(), 1)
+            )
+        return self._sync_client
+
+    # --- the subscriber --------------------------------------------------------------------------------
+
+    def _ensure_subscriber(self, loop: asyncio.AbstractEventLoop) -> None:
+        if not self.uses_redis or self._stopped:
+            return
+        task = self._task
+        if task is not None and not task.done() and not task.get_loop().is_closed():
+            return
+        self._task = loop.create_task(self._subscribe_forever(), name="chat3d-event-bus")
+
+    async def start(self) -> None:
+        self._stopped = False
+        self._ensure_subscriber(asyncio.get_running_loop())
+
+    async def stop(self) -> None:
+        """Stop the subscriber and close every local stream (process shutdown)."""
+        self._stopped = True
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
+        with self._lock:
+            targets = [l for group in self._listeners.values() for l in group]
+        for listener in targets:
+            if listener.loop is asyncio.get_running_loop():
+                listener.close()
+            elif not listener.loop.is_closed():
+                listener.loop.call_soon_threadsafe(listener.close)
+        if self._sync_client is not None:
+            try:
+                self._sync_client.close()
+            except Exception:
+                pass
+            self._sync_client = None
+
+    def _set_live(self, live: bool) -> None:
+        if live != self._live:
+            self._live = live
+            log.info("event bus: Redis subscriber %s", "connected" if live else "disconnected; streams poll the table")
+        # Either way every stream re-reads: on connect to catch what was published during the gap, on
+        # disconnect so it switches to the polling interval at once.
+        self.wake_all()
+
+    def _on_message(self, data: bytes | str) -> None:
+        try:
+            text = data.decode() if isinstance(data, bytes) else data
+            user_hex, event_id = text.split(":", 1)
+            user_id, eid = uuid.UUID(hex=user_hex), int(event_id)
+        except (ValueError, AttributeError):
+            log.warning("event bus: ignoring malformed message %r", data)
+            return
+        self.stats["received"] += 1
+        self._deliver(user_id, eid)
+
+    async def _subscribe_forever(self) -> None:
+        import redis.asyncio as aioredis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
+        backoff = 0.1
+        first = True
+        while True:
+            client = aioredis.Redis.from_url(
+                self.redis_url, socket_connect_timeout=2.0, health_check_interval=10, retry=Retry(NoBackoff(), 0)
+            )
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(CHANNEL)
+                if not first:
+                    self.stats["reconnects"] += 1
+                first = False
+                self._set_live(True)
+                backoff = 0.1
+                while True:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
+                    if message is not None and message.get("type") == "message":
+                        self._on_message(message["data"])
+            except asyncio.CancelledError:
+                self._live = False
+                raise
+            except Exception as exc:
+                if self._live:
+                    log.warning("event bus: Redis subscription lost (%s); reconnecting", exc)
+                self._set_live(False)
+            finally:
+                for closer in (pubsub.aclose, client.aclose):
+                    try:
+                        await asyncio.wait_for(closer(), 1.0)
+                    except BaseException:
+                        pass
+            await asyncio.sleep(backoff * (1 + random.random() / 2))
+            backoff = min(backoff * 2, self.reconnect_max_s)
+
+
+# --- the process's bus ---------------------------------------------------------------------------------
+
+_bus: EventBus | None = None
+_bus_lock = threading.Lock()
+
+
+def get_bus() -> EventBus:
+    """This process's bus for the configured REDIS_URL (a new one if the setting changed, as in tests)."""
+    global _bus
+    url = get_settings().redis_url
+    with _bus_lock:
+        if _bus is None or _bus.redis_url != url:
+            _bus = EventBus(url)
+        return _bus
+
+
+async def start_event_bus() -> None:
+    """App lifespan start: run this process's Redis subscriber now rather than on the first stream."""
+    await get_bus().start()
+
+
+async def stop_event_bus() -> None:
+    """App lifespan stop: stop the subscriber, end open streams, close the Redis client."""
+    bus = _bus
+    if bus is not None:
+        await bus.stop()
+
+
+def publish(user_id: uuid.UUID, event_id: int) -> None:
+    """Sync publish of a committed event (worker threads, scripts). Prefer `publish_after_commit`."""
+    get_bus().publish(user_id, event_id)
+
+
+def publish_after_commit(session: OrmSession, user_id: uuid.UUID, event_id: int) -> None:
+    """Publish once `session`'s transaction commits; dropped if it rolls back."""
+    session.info.setdefault(_PENDING_KEY, []).append((user_id, int(event_id)))
+
+
+@sa_event.listens_for(OrmSession, "after_commit")
+def _publish_pending(session: OrmSession) -> None:
+    pending = session.info.pop(_PENDING_KEY, None)
+    if not pending:
+        return
+    bus = get_bus()
+    for user_id, event_id in pending:
+        try:
+            bus.publish(user_id, event_id)
+        except Exception:  # never let a wake-up break the caller after its data is committed
+            log.exception("event bus: publish failed")
+
+
+@sa_event.listens_for(OrmSession, "after_rollback")
+def _drop_pending(session: OrmSession) -> None:
+    session.info.pop(_PENDING_KEY, None)

@@ -1,0 +1,226 @@
+"""Durable events: the `notifications` table is the source of truth for every realtime stream.
+
+Domain code records an event in its own transaction with `record_event(session, user_id, type, payload)`;
+the row's integer id is the SSE event id. A wake-up is published on the bus *after* the transaction
+commits (nothing is published for a rolled-back one). Streams never carry data from the bus: they read
+`events_after(last_delivered_id)` from this table, so replay and live delivery are the same query.
+
+Ordering guarantee
+------------------
+Ids come from one sequence, so two transactions can allocate ids 10 and 11 and commit 11 first. A reader
+that saw 11 and then asks for "after 11" would never see 10. To rule that out, `record_event` takes a
+per-recipient, transaction-scoped advisory lock on PostgreSQL (`pg_advisory_xact_lock(<64-bit hash of
+user_id>)`) *before* the INSERT. Two transactions writing events for the same recipient therefore
+allocate their ids and commit in the same order (the second waits for the first's COMMIT, which releases
+the lock only after the commit is visible). Streams are per user, so per-user order is all that matters;
+writers for different recipients never wait for each other. On SQLite writes are serialised by the
+database lock (held from the first write to COMMIT), which gives the same guarantee.
+
+Consequences for callers: record events late in a transaction and keep it short, because concurrent
+writers of events *for the same recipient* wait on each other until COMMIT. When one transaction records
+for several recipients, `record_for_admins` / `record_many` lock in a stable order to avoid deadlocks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from chat3d.db.models import Notification, Role, User, UserStatus, utcnow
+from chat3d.domain.errors import NotFound
+from chat3d.events.types import ALL_EVENT_TYPES, UNREAD_BADGE_TYPES
+
+_T = Notification.__table__
+_ADVISORY_NAMESPACE = b"chat3d.events:"
+DEFAULT_BATCH = 500
+
+
+def advisory_key(user_id: uuid.UUID) -> int:
+    """The signed 64-bit key of a recipient's advisory lock (stable across processes and versions)."""
+    digest = hashlib.blake2b(_ADVISORY_NAMESPACE + _as_uuid(user_id).bytes, digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _as_uuid(value: uuid.UUID | str) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+
+
+def _is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _lock_recipients(session: Session, user_ids: Iterable[uuid.UUID]) -> None:
+    if not _is_postgres(session):
+        return
+    for key in sorted({advisory_key(u) for u in user_ids}):
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+
+def iso_utc(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:  # SQLite hands back naive datetimes; they were written in UTC
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def envelope(event_id: int, event_type: str, payload: Any, created_at: datetime) -> dict[str, Any]:
+    """The wire shape of one event, identical on the stream, in replay and in notification lists."""
+    return {"id": int(event_id), "type": event_type, "payload": payload or {}, "createdAt": iso_utc(created_at)}
+
+
+def _notification_item(row: Any) -> dict[str, Any]:
+    item = envelope(row.id, row.event_type, row.payload, row.created_at)
+    item["readAt"] = iso_utc(row.read_at)
+    return item
+
+
+# --- writing ---------------------------------------------------------------------------------------
+
+
+def record_event(
+    session: Session, user_id: uuid.UUID, event_type: str, payload: dict[str, Any] | None = None, *, publish: bool = True
+) -> Notification:
+    """Write one event for `user_id` in the caller's transaction and return the row (id assigned).
+
+    The recipient's advisory lock is taken before the INSERT (see the module docstring); a wake-up is
+    published on the bus after the caller commits, and never if it rolls back.
+    """
+    if event_type not in ALL_EVENT_TYPES:
+        raise ValueError(f"unknown event type {event_type!r}")
+    user_id = _as_uuid(user_id)
+    _lock_recipients(session, [user_id])
+    row = Notification(user_id=user_id, event_type=event_type, payload=dict(payload or {}))
+    session.add(row)
+    session.flush()
+    if publish:
+        from chat3d.events.bus import publish_after_commit
+
+        publish_after_commit(session, user_id, row.id)
+    return row
+
+
+def record_many(
+    session: Session, events: Iterable[tuple[uuid.UUID, str, dict[str, Any] | None]], *, publish: bool = True
+) -> list[Notification]:
+    """Record several events in one transaction, locking all recipients first in a stable order."""
+    events = [(_as_uuid(u), t, p) for u, t, p in events]
+    for _, event_type, _ in events:
+        if event_type not in ALL_EVENT_TYPES:
+            raise ValueError(f"unknown event type {event_type!r}")
+    _lock_recipients(session, [u for u, _, _ in events])
+    rows = [Notification(user_id=u, event_type=t, payload=dict(p or {})) for u, t, p in events]
+    session.add_all(rows)
+    session.flush()
+    if publish:
+        from chat3d.events.bus import publish_after_commit
+
+        for row in rows:
+            publish_after_commit(session, row.user_id, row.id)
+    return rows
+
+
+def record_for_admins(session: Session, event_type: str, payload: dict[str, Any] | None = None) -> list[Notification]:
+    """One event row per active admin (e.g. `admin.settings.updated`, a new waitlist entry to approve)."""
+    admin_ids = session.execute(
+        sa.select(User.id)
+        .where(User.role == Role.admin.value, User.status == UserStatus.active.value)
+        .order_by(User.id)
+    ).scalars().all()
+    return record_many(session, [(admin_id, event_type, payload) for admin_id in admin_ids])
+
+
+# --- reading the stream ------------------------------------------------------------------------------
+
+
+def events_after(session: Session, user_id: uuid.UUID, after_id: int, limit: int = DEFAULT_BATCH) -> list[dict[str, Any]]:
+    """The recipient's events with id > `after_id`, oldest first, at most `limit` (the replay/live query)."""
+    rows = session.execute(
+        sa.select(_T.c.id, _T.c.event_type, _T.c.payload, _T.c.created_at)
+        .where(_T.c.user_id == _as_uuid(user_id), _T.c.id > int(after_id))
+        .order_by(_T.c.id)
+        .limit(max(1, int(limit)))
+    ).all()
+    return [envelope(r.id, r.event_type, r.payload, r.created_at) for r in rows]
+
+
+def count_after(session: Session, user_id: uuid.UUID, after_id: int) -> int:
+    return int(
+        session.execute(
+            sa.select(sa.func.count()).select_from(_T).where(_T.c.user_id == _as_uuid(user_id), _T.c.id > int(after_id))
+        ).scalar_one()
+    )
+
+
+def latest_event_id(session: Session, user_id: uuid.UUID) -> int:
+    """The recipient's newest event id, 0 when none: where a stream without Last-Event-ID starts ("now")."""
+    value = session.execute(sa.select(sa.func.max(_T.c.id)).where(_T.c.user_id == _as_uuid(user_id))).scalar_one()
+    return int(value or 0)
+
+
+# --- notifications (the badge types only) ---------------------------------------------------------------
+
+
+def _badge_filter(user_id: uuid.UUID) -> list[Any]:
+    return [_T.c.user_id == _as_uuid(user_id), _T.c.event_type.in_(sorted(UNREAD_BADGE_TYPES))]
+
+
+def unread_count(session: Session, user_id: uuid.UUID) -> int:
+    """Unread `notification.created` events; other event types never count toward the badge."""
+    return int(
+        session.execute(
+            sa.select(sa.func.count()).select_from(_T).where(*_badge_filter(user_id), _T.c.read_at.is_(None))
+        ).scalar_one()
+    )
+
+
+def list_notifications(
+    session: Session, user_id: uuid.UUID, *, limit: int = 50, offset: int = 0, unread_only: bool = False
+) -> tuple[list[dict[str, Any]], int]:
+    """The recipient's notifications, newest first, and how many match in total."""
+    where = _badge_filter(user_id)
+    if unread_only:
+        where.append(_T.c.read_at.is_(None))
+    total = int(session.execute(sa.select(sa.func.count()).select_from(_T).where(*where)).scalar_one())
+    rows = session.execute(
+        sa.select(_T.c.id, _T.c.event_type, _T.c.payload, _T.c.created_at, _T.c.read_at)
+        .where(*where)
+        .order_by(_T.c.id.desc())
+        .limit(max(0, int(limit)))
+        .offset(max(0, int(offset)))
+    ).all()
+    return [_notification_item(r) for r in rows], total
+
+
+def mark_read(session: Session, user_id: uuid.UUID, notification_id: int) -> dict[str, Any]:
+    """Mark one of the recipient's notifications read (idempotent); another user's or unknown id → NotFound."""
+    row = session.get(Notification, int(notification_id))
+    if row is None or row.user_id != _as_uuid(user_id) or row.event_type not in UNREAD_BADGE_TYPES:
+        raise NotFound("No such notification")
+    if row.read_at is None:
+        row.read_at = utcnow()
+        session.add(row)
+        session.flush()
+    return _notification_item(row)
+
+
+def mark_all_read(session: Session, user_id: uuid.UUID) -> int:
+    """Mark every unread notification of the recipient read; returns how many changed."""
+    result = session.execute(
+        sa.update(_T).where(*_badge_filter(user_id), _T.c.read_at.is_(None)).values(read_at=utcnow())
+    )
+    return int(result.rowcount or 0)
+
+
+def prune_events(session: Session, before: datetime) -> int:
+    """Delete non-notification events older than `before` (a client offline that long reloads its state)."""
+    result = session.execute(
+        sa.delete(_T).where(_T.c.created_at < before, _T.c.event_type.not_in(sorted(UNREAD_BADGE_TYPES)))
+    )
+    return int(result.rowcount or 0)

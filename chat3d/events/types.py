@@ -1,0 +1,27 @@
+"""Event type names carried by the `notifications` table and the SSE stream.
+
+Every row of `notifications` is an event for one recipient; its `event_type` is one of these names.
+Only `notification.created` rows are notifications in the user's sense: they count toward the unread
+badge and are what `/api/notifications` lists. The other types are realtime state changes (a chat item
+changed, a query moved stage, settings changed, an account was deactivated) delivered on the same
+ordered stream so a client has one connection and one cursor.
+"""
+
+from __future__ import annotations
+
+CHAT_ITEM_UPDATED = "chat.item.updated"
+CHAT_QUERY_STATE = "chat.query.state"
+NOTIFICATION_CREATED = "notification.created"
+ADMIN_SETTINGS_UPDATED = "admin.settings.updated"
+ACCOUNT_STATUS_CHANGED = "account.status.changed"
+
+ALL_EVENT_TYPES: frozenset[str] = frozenset(
+    {CHAT_ITEM_UPDATED, CHAT_QUERY_STATE, NOTIFICATION_CREATED, ADMIN_SETTINGS_UPDATED, ACCOUNT_STATUS_CHANGED}
+)
+
+# Types that count toward the unread badge and appear in the notification list.
+UNREAD_BADGE_TYPES: frozenset[str] = frozenset({NOTIFICATION_CREATED})
+
+
+def counts_toward_unread(event_type: str) -> bool:
+    return event_type in UNREAD_BADGE_TYPES
