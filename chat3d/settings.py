@@ -62,10 +62,35 @@ class Settings(BaseSettings):
     seed_admin_email: str = ""
     seed_admin_password: str = ""
 
+    # Cost 12 everywhere; only the test environment may lower it, to keep the suite fast.
+    bcrypt_rounds: int = Field(default=12, ge=4, le=31)
+    # `limits` rate strings, e.g. "10/minute" or "3 per 2 seconds".
+    rate_limit_login: str = "10/minute"
+    rate_limit_register: str = "10/minute"
+    rate_limit_api: str = "300/minute"
+    smtp_timeout_s: float = 10.0
+    outbox_poll_interval_s: float = 2.0
+    outbox_max_attempts: int = 10
+    outbox_retry_base_s: float = 30.0
+    outbox_retry_max_s: float = 3600.0
+
+    # Query pipeline: repair rounds after the first attempt, geometry check tolerance, per-user limits.
+    max_repair_rounds: int = Field(default=3, ge=0, le=10)
+    geometry_tolerance_pct: float = 5.0
+    geometry_tolerance_mm: float = 0.5
+    max_concurrent_queries_per_user: int = Field(default=2, ge=1)
+    daily_token_budget_per_user: int = Field(default=2_000_000, ge=0)
+    daily_cost_budget_usd_per_user: float = Field(default=5.0, ge=0)
+    query_lease_s: float = 300.0
+    query_max_attempts: int = 2
+    pipeline_concurrency: int = 4
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> "Settings":
         if self.chat3d_env == "production" and self.jwt_secret == DEFAULT_JWT_SECRET:
             raise ValueError("JWT_SECRET must be set to a private value when CHAT3D_ENV=production")
+        if self.bcrypt_rounds < 12 and self.chat3d_env != "test":
+            raise ValueError("BCRYPT_ROUNDS below 12 is only allowed when CHAT3D_ENV=test")
         return self
 
     @property
@@ -93,6 +118,16 @@ class Settings(BaseSettings):
     @property
     def smtp_enabled(self) -> bool:
         return bool(self.smtp_host and self.smtp_port)
+
+    @property
+    def public_base_url(self) -> str:
+        """The address users open, for links in mail."""
+        return self.app_base_url.rstrip("/") or f"http://localhost:{self.port}"
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies carry `Secure` when the app is served over HTTPS."""
+        return self.app_base_url.startswith("https")
 
 
 @functools.lru_cache

@@ -1,11 +1,14 @@
-"""Build the FastAPI app: routers, error shape, JSON 404 for unknown /api paths."""
+"""Build the FastAPI app: security headers, error shape, routers, JSON 404 for unknown /api paths."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
 from chat3d.api.errors import error_response, install_error_handlers
-from chat3d.api.routes import health
+from chat3d.api.public_routes import UNKNOWN_API_METHODS, UNKNOWN_API_PATH
+from chat3d.api.routes import admin, auth, health, public
+from chat3d.api.security import SecurityHeadersMiddleware
+from chat3d.settings import get_settings
 
 
 def create_api() -> FastAPI:
@@ -16,11 +19,15 @@ def create_api() -> FastAPI:
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
+    api.add_middleware(SecurityHeadersMiddleware, hsts=get_settings().secure_cookies)
     install_error_handlers(api)
+    api.include_router(auth.router)
+    api.include_router(public.router)
+    api.include_router(admin.router)
     api.include_router(health.router)
 
     # Registered last so every real route matches first; without it Reflex would answer with its HTML 404 page.
-    @api.api_route("/api/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"], include_in_schema=False)
+    @api.api_route(UNKNOWN_API_PATH, methods=list(UNKNOWN_API_METHODS), include_in_schema=False)
     async def _unknown_api_path(path: str):
         return error_response(404, f"No API route /api/{path}")
 

@@ -9,6 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from chat3d.domain.errors import DomainError, RateLimited, Unauthorized
+
 
 class ApiError(Exception):
     """Raised by routes (or translated from domain errors) to answer with a status and a human message."""
@@ -38,7 +40,20 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, list[dict[str
     return message, problems
 
 
+def _domain_headers(exc: DomainError) -> dict[str, str] | None:
+    if isinstance(exc, RateLimited):
+        return {"Retry-After": str(exc.retry_after)}
+    if isinstance(exc, Unauthorized):
+        return {"WWW-Authenticate": "Bearer"}
+    return None
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
+        """Every rule the domain enforces reaches the client as its status and message."""
+        return error_response(exc.status, exc.message, exc.detail, _domain_headers(exc))
+
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc.status, exc.message, exc.detail, exc.headers)

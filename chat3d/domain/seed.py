@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import secrets
 
-import bcrypt
 from sqlmodel import select
 
 from chat3d.db.engine import session_scope
 from chat3d.db.models import Role, User, UserStatus
+from chat3d.domain.passwords import hash_password
 from chat3d.settings import get_settings
 
 log = logging.getLogger("chat3d.seed")
@@ -33,7 +33,7 @@ def seed_admin() -> str | None:
             return None
         user = User(
             email=email,
-            password_hash=bcrypt.hashpw(password.encode(), bcrypt.gensalt(12)).decode(),
+            password_hash=hash_password(password),
             display_name="Administrator",
             role=Role.admin.value,
             status=UserStatus.active.value,

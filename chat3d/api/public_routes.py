@@ -1,0 +1,25 @@
+"""The one list of routes that answer without signing in.
+
+Every other route requires a signed-in user; tests/api/test_public_routes.py walks the app's route table
+and checks that each route not listed here answers 401 without a token, so a new route is covered as
+soon as it exists.
+"""
+
+from __future__ import annotations
+
+UNKNOWN_API_PATH = "/api/{path:path}"
+UNKNOWN_API_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
+
+PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset({
+    ("GET", "/health"), ("HEAD", "/health"),
+    ("GET", "/ready"), ("HEAD", "/ready"),
+    ("GET", "/api/openapi.json"), ("HEAD", "/api/openapi.json"),
+    ("GET", "/api/docs"), ("HEAD", "/api/docs"),
+    ("GET", "/api/public/config"),
+    ("POST", "/api/auth/register"),
+    ("POST", "/api/auth/login"),
+    # Ends the presented session if there is one and always clears the cookie, so a stale cookie can go.
+    ("POST", "/api/auth/logout"),
+    # The JSON 404 for unknown /api paths.
+    *((method, UNKNOWN_API_PATH) for method in UNKNOWN_API_METHODS),
+})

@@ -1,0 +1,113 @@
+"""/api/auth: register, login, logout, the current user and their sessions. Thin over chat3d.domain."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from fastapi import APIRouter, Request, Response
+from pydantic import Field
+
+from chat3d.api.deps import (
+    CurrentAuth, CurrentUser, DbSession, check_csrf, clear_session_cookie, client_of, credentials, set_session_cookie,
+)
+from chat3d.api.schemas import CamelModel, Page, Paging
+from chat3d.db.models import User
+from chat3d.domain import sessions
+from chat3d.domain.auth import authenticate
+from chat3d.domain.registration import register
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+
+class UserOut(CamelModel):
+    id: uuid.UUID
+    email: str
+    role: str
+    status: str
+    display_name: str
+
+
+class AuthOut(CamelModel):
+    token: str
+    user: UserOut
+
+
+class LoginIn(CamelModel):
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=1024)
+
+
+class RegisterIn(LoginIn):
+    display_name: str | None = Field(default=None, max_length=120)
+    registration_token: str | None = Field(default=None, max_length=200)
+
+
+class SessionOut(CamelModel):
+    id: uuid.UUID
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    user_agent: str | None
+    ip: str | None
+    current: bool
+
+
+class RevokedOut(CamelModel):
+    revoked: int
+
+
+def _signed_in(response: Response, token: str, user: User) -> AuthOut:
+    set_session_cookie(response, token)
+    return AuthOut(token=token, user=UserOut.model_validate(user))
+
+
+@router.post("/register", status_code=201)
+def register_route(body: RegisterIn, request: Request, response: Response, session: DbSession) -> AuthOut:
+    client = client_of(request)
+    token, user = register(
+        session, body.email, body.password, body.display_name, body.registration_token,
+        ip=client.ip, user_agent=client.user_agent,
+    )
+    return _signed_in(response, token, user)
+
+
+@router.post("/login")
+def login_route(body: LoginIn, request: Request, response: Response, session: DbSession) -> AuthOut:
+    client = client_of(request)
+    token, user = authenticate(session, body.email, body.password, client.ip, client.user_agent)
+    return _signed_in(response, token, user)
+
+
+@router.post("/logout", status_code=204)
+def logout_route(request: Request, response: Response, session: DbSession) -> None:
+    """End the presented session, if any, and clear the cookie."""
+    found = credentials(request)
+    if found:
+        token, by_cookie = found
+        if by_cookie:
+            check_csrf(request, session)
+        sessions.logout(session, token)
+    clear_session_cookie(response)
+
+
+@router.get("/me")
+def me_route(user: CurrentUser) -> UserOut:
+    return UserOut.model_validate(user)
+
+
+@router.get("/sessions")
+def list_sessions_route(auth: CurrentAuth, session: DbSession, paging: Paging) -> Page[SessionOut]:
+    rows, total = sessions.list_sessions(session, auth.user.id, limit=paging.limit, offset=paging.offset)
+    items = [SessionOut.model_validate({**r.model_dump(), "current": r.jti == auth.jti}) for r in rows]
+    return Page(items=items, total=total)
+
+
+@router.delete("/sessions/{session_id}", status_code=204)
+def revoke_session_route(session_id: uuid.UUID, user: CurrentUser, session: DbSession) -> None:
+    sessions.revoke_session(session, user.id, session_id)
+
+
+@router.post("/sessions/revoke-others")
+def revoke_others_route(auth: CurrentAuth, session: DbSession) -> RevokedOut:
+    return RevokedOut(revoked=sessions.revoke_other_sessions(session, auth.user.id, auth.jti))

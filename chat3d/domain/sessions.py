@@ -1,0 +1,175 @@
+"""Login sessions: each login is a signed JWT (HS256) plus a user_sessions row named by its jti.
+
+The table is the source of truth for revocation. With REDIS_URL set, every revocation is also written to
+Redis (key per jti, expiring with the token) and requests check Redis instead of the table. The user is
+reloaded on every request, so deactivation and role changes act at once.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import jwt
+import redis
+from sqlmodel import Session, select, update
+
+from chat3d.db.models import User, UserSession, UserStatus, utcnow
+from chat3d.domain.errors import NotFound, Unauthorized
+from chat3d.domain.pagination import paginate
+from chat3d.domain.security_events import record_security_event
+from chat3d.settings import get_settings
+
+ALGORITHM = "HS256"
+REQUIRED_CLAIMS = ["sub", "role", "jti", "iss", "aud", "exp"]
+LAST_SEEN_RESOLUTION = timedelta(minutes=1)
+_REVOKED_KEY = "chat3d:revoked-jti:{}"
+_SEEN_KEY = "chat3d:seen-jti:{}"
+
+
+@functools.lru_cache(maxsize=4)
+def _redis(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+
+
+def _revocation_cache() -> redis.Redis | None:
+    url = get_settings().redis_url
+    return _redis(url) if url else None
+
+
+def start_session(session: Session, user: User, *, ip: str | None, user_agent: str | None) -> str:
+    """Record a login and return its token (also used right after registration)."""
+    settings = get_settings()
+    now = utcnow()
+    jti = uuid.uuid4().hex
+    expires_at = now + timedelta(minutes=settings.jwt_expiry_minutes)
+    session.add(
+        UserSession(
+            user_id=user.id, jti=jti, created_at=now, last_seen_at=now, expires_at=expires_at,
+            user_agent=user_agent[:500] if user_agent else None, ip=ip[:64] if ip else None,
+        )
+    )
+    user.last_login_at = now
+    session.add(user)
+    claims = {
+        "sub": str(user.id), "role": user.role, "jti": jti, "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience, "iat": now, "exp": expires_at,
+    }
+    return jwt.encode(claims, settings.jwt_secret, algorithm=ALGORITHM)
+
+
+def _decode(token: str) -> dict:
+    settings = get_settings()
+    return jwt.decode(
+        token, settings.jwt_secret, algorithms=[ALGORITHM], audience=settings.jwt_audience,
+        issuer=settings.jwt_issuer, options={"require": REQUIRED_CLAIMS},
+    )
+
+
+def resolve_token(
+    session: Session, token: str, *, ip: str | None = None, user_agent: str | None = None
+) -> tuple[User, str]:
+    """The active user a token belongs to and the token's jti; Unauthorized (and a security event) otherwise."""
+
+    def refuse(event_type: str, reason: str, user_id: uuid.UUID | None = None) -> Unauthorized:
+        record_security_event(session, event_type, user_id=user_id, ip=ip, user_agent=user_agent, details={"reason": reason})
+        return Unauthorized("Your session has ended; sign in again.")
+
+    try:
+        claims = _decode(token)
+        user_id = uuid.UUID(claims["sub"])
+    except (jwt.PyJWTError, ValueError) as exc:
+        raise refuse("token.invalid", type(exc).__name__) from None
+    jti = claims["jti"]
+    cache = _revocation_cache()
+    row = None
+    if cache is not None:
+        revoked = bool(cache.exists(_REVOKED_KEY.format(jti)))
+    else:
+        row = session.exec(select(UserSession).where(UserSession.jti == jti)).first()
+        revoked = row is None or row.revoked_at is not None
+    if revoked:
+        raise refuse("token.revoked", "session revoked", user_id)
+    user = session.get(User, user_id)
+    if user is None or user.status != UserStatus.active.value:
+        raise refuse("token.refused", "account missing or not active", user_id if user else None)
+    _touch(session, jti, row, cache)
+    return user, jti
+
+
+def _utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every stored moment is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _touch(session: Session, jti: str, row: UserSession | None, cache: redis.Redis | None) -> None:
+    """Keep last_seen_at to the minute without writing on every request."""
+    now = utcnow()
+    if row is not None:
+        if _utc(row.last_seen_at) < now - LAST_SEEN_RESOLUTION:
+            row.last_seen_at = now
+            session.add(row)
+    elif cache is not None and cache.set(_SEEN_KEY.format(jti), 1, nx=True, ex=int(LAST_SEEN_RESOLUTION.total_seconds())):
+        session.exec(update(UserSession).where(UserSession.jti == jti).values(last_seen_at=now))
+
+
+def user_from_token(session: Session, token: str) -> User:
+    """The active user behind `token`; raises Unauthorized when it is invalid, expired or revoked."""
+    return resolve_token(session, token)[0]
+
+
+def _revoke(session: Session, rows: list[UserSession]) -> int:
+    """Mark sessions revoked in the table and, first, in the Redis cache (so no window accepts them)."""
+    now = utcnow()
+    live = [r for r in rows if r.revoked_at is None]
+    cache = _revocation_cache()
+    if cache is not None and live:
+        pipe = cache.pipeline()
+        for r in live:
+            pipe.set(_REVOKED_KEY.format(r.jti), 1, ex=max(1, int((_utc(r.expires_at) - now).total_seconds()) + 1))
+        pipe.execute()
+    for r in live:
+        r.revoked_at = now
+        session.add(r)
+    session.flush()
+    return len(live)
+
+
+def logout(session: Session, token: str) -> bool:
+    """Revoke the session of `token`; a token that is already unusable is simply ignored."""
+    try:
+        jti = _decode(token)["jti"]
+    except jwt.PyJWTError:
+        return False
+    row = session.exec(select(UserSession).where(UserSession.jti == jti)).first()
+    return bool(row and _revoke(session, [row]))
+
+
+def _active(user_id: uuid.UUID):
+    return select(UserSession).where(
+        UserSession.user_id == user_id, UserSession.revoked_at.is_(None), UserSession.expires_at > utcnow()
+    )
+
+
+def list_sessions(session: Session, user_id: uuid.UUID, *, limit: int = 50, offset: int = 0) -> tuple[list[UserSession], int]:
+    """The user's live sessions, most recently used first."""
+    return paginate(session, _active(user_id), UserSession.last_seen_at.desc(), limit=limit, offset=offset)
+
+
+def revoke_session(session: Session, user_id: uuid.UUID, session_id: uuid.UUID) -> None:
+    row = session.exec(_active(user_id).where(UserSession.id == session_id)).first()
+    if row is None:
+        raise NotFound("No such session.")
+    _revoke(session, [row])
+
+
+def revoke_other_sessions(session: Session, user_id: uuid.UUID, current_jti: str) -> int:
+    """Sign out everywhere else; returns how many sessions ended."""
+    return _revoke(session, list(session.exec(_active(user_id).where(UserSession.jti != current_jti)).all()))
+
+
+def revoke_all_sessions(session: Session, user_id: uuid.UUID) -> int:
+    """End every session of a user (password change, deactivation, deletion)."""
+    return _revoke(session, list(session.exec(_active(user_id)).all()))
+
