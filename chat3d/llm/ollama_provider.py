@@ -11,6 +11,7 @@ from chat3d.llm.base import (
     Completion,
     LLMProvider,
     Message,
+    ProviderError,
     TextCallback,
     ToolCall,
     ToolSpec,
@@ -91,6 +92,8 @@ def to_ollama_messages(system: str, messages: list[Message]) -> list[dict]:
 
 def _combine(responses: list, requested_model: str) -> Completion:
     """Fold streamed NDJSON parts (or the single non-streamed reply) into one Completion."""
+    if not responses:
+        raise ProviderError("server", "Ollama sent an empty response. Check that the model is pulled and try again.")
     text = "".join(part.message.content or "" for part in responses)
     calls = [call for part in responses for call in part.message.tool_calls or []]
     tool_calls = [ToolCall(f"call_{i}", c.function.name, dict(c.function.arguments)) for i, c in enumerate(calls)]

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import base64
-import json
 
 import pytest
-from conftest import Reply, free_port, ndjson, sse
+from llm_fakes import Reply, free_port, ndjson, sse
 
 from chat3d.llm.anthropic_provider import AnthropicProvider
 from chat3d.llm.base import ImageInput, Message, ProviderError, ToolCall, ToolSpec

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import free_port
+from llm_fakes import free_port
 
 from chat3d.llm.anthropic_provider import AnthropicProvider
 from chat3d.llm.base import Usage
