@@ -11,6 +11,7 @@ import pytest
 from chat3d.llm.base import Message, ToolCall
 from chat3d.llm.codeblock import extract_code
 from chat3d.llm.offline import CODEGEN_MODEL, CONVERSATION_MODEL, OfflineProvider
+from chat3d.llm.offline.spec import describe, parse_part
 from chat3d.llm.tools import CREATE_3D_MODEL
 
 PROVIDER = OfflineProvider()
@@ -218,3 +219,22 @@ async def test_without_the_tool_the_brief_is_returned_as_text():
 )
 def test_extract_code(reply, code):
     assert extract_code(reply) == code
+
+
+@pytest.mark.parametrize(
+    ("request_text", "expected"),
+    [
+        ("a 2 inch diameter knob", {"diameter": 50.8}),
+        ("bracket 3 x 2 x 2 in, 1/8 in thick", {"length": 76.2, "width": 50.8, "height": 50.8, "thickness": 3.175}),
+        ("a tube 40 in length", {"height": 40.0}),
+        ("rod 1-1/2 inch diameter, 6 in long", {"outer_diameter": 38.1, "height": 152.4, "inner_diameter": 0}),
+        ("a 44 mm gear with 20 teeth", {"teeth": 20, "module": 2.0}),
+        ("a tray 150 x 100 x 25 mm with 3 x 2 compartments", {"compartments_x": 3, "compartments_y": 2}),
+        ("a pipe 40 mm diameter, wall 2 mm, 100 mm long", {"outer_diameter": 40, "inner_diameter": 36, "height": 100}),
+        ("a 100mm x 60mm x 3mm plate with 6 holes", {"length": 100, "width": 60, "thickness": 3, "hole_count": 6}),
+    ],
+)
+def test_reads_dimensions_units_and_counts(request_text, expected):
+    spec = parse_part(request_text)
+    assert {name: spec.params[name] for name in expected} == pytest.approx(expected)
+    assert parse_part(describe(spec)).params == spec.params  # the brief reads back to the same part

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 
 INCH_MM = 25.4
 _NUMBER = r"(?P<v>\d+(?:\.\d+)?)"
-# "in" is an inch only when it is not the start of "in length", "in diameter", ...
-_UNIT = r"(?P<u>mm|cm|in(?!\s+(?:length|width|height|diameter|depth|thickness|size|total)))?(?![a-z])"
+_UNITS = r"mm|cm|inch|in"  # `normalize` spells every inch as "inch"; a bare "in" may still be one
+# a bare "in" is an inch only when it is not the start of "in length", "in diameter", ...
+_UNIT = r"(?P<u>mm|cm|inch|in(?!\s+(?:length|width|height|diameter|depth|thickness|size|total)))?(?![a-z])"
 _VALUE = _NUMBER + r"\s*" + _UNIT
-_VALUE_WITH_UNIT = _NUMBER + r"\s*(?P<u>mm|cm|in)\b"
+_VALUE_WITH_UNIT = _NUMBER + rf"\s*(?P<u>{_UNITS})\b"
 _COUNT = r"(?P<v>\d+)(?![.\d])"
 _IS = r"\s*(?:of|=|:|to|is|at)?\s*"
 
@@ -81,7 +82,7 @@ CONCEPTS: list[tuple[str, list[str]]] = [
     ]),
     ("hole_count", [
         _COUNT + r"\s+(?:x\s+)?(?:§\s*)?(?:(?:through|mounting|bolt|screw|clearance)[- ]?)?holes?\b",
-        r"\bholes?" + _IS + r"\(?" + _COUNT + r"\)?(?!\s*(?:mm|cm|in)\b)",
+        r"\bholes?" + _IS + r"\(?" + _COUNT + r"\)?(?!\s*(?:mm|cm|inch|in)\b)",
     ]),
     ("bolt_circle", [_VALUE + r"\s*(?:bolt circle|pcd|pitch circle)", r"\b(?:bolt circle|pcd|pitch circle)(?: diameter)?" + _IS + _VALUE]),
     ("bore", [
@@ -131,16 +132,18 @@ def normalize(text: str) -> str:
     text = text.lower()
     for word, number in _NUMBER_WORDS.items():
         text = re.sub(rf"\b{word}\b", str(number), text)
-    text = re.sub(r"(\d)\s*(?:\"|''|inch(?:es)?\b)", r"\1 in", text)
+    text = re.sub(r"(\d+)-(\d+)/(\d+)", lambda m: f"{int(m[1]) + int(m[2]) / int(m[3]):g}", text)  # 1-1/2
+    text = re.sub(r"(\d+)\s*/\s*(\d+)", lambda m: f"{int(m[1]) / int(m[2]):g}", text)
+    text = re.sub(r"(\d)\s*(?:\"|''|inch(?:es)?\b)", r"\1 inch", text)
     text = re.sub(r"(\d)\s*-?\s*(?:millimet(?:er|re)s?)\b", r"\1 mm", text)
     text = re.sub(r"(\d)\s*-?\s*(?:centimet(?:er|re)s?)\b", r"\1 cm", text)
-    text = re.sub(r"(\d)-(mm|cm|in)\b", r"\1 \2", text)
+    text = re.sub(rf"(\d)-({_UNITS})\b", r"\1 \2", text)
     text = re.sub(r"(\d)\s*(?:[×*]|\bby\b)\s*(?=\d)", r"\1 x ", text)
     return re.sub(r"(\d)x(?=\s*\d)", r"\1 x", text)
 
 
 def _to_mm(value: str, unit: str | None) -> float:
-    return float(value) * {"cm": 10.0, "in": INCH_MM}.get(unit or "mm", 1.0)
+    return float(value) * {"cm": 10.0, "in": INCH_MM, "inch": INCH_MM}.get(unit or "mm", 1.0)
 
 
 def _consume(text: str, start: int, end: int) -> str:
@@ -151,8 +154,8 @@ def _consume(text: str, start: int, end: int) -> str:
 def _find_dims(text: str) -> tuple[list[float], str]:
     """"80 x 50 x 5 mm" or "3 x 2 in": a unit written once applies to every number."""
     pattern = (
-        rf"(?P<a>\d+(?:\.\d+)?)\s*(?P<ua>mm|cm|in)?\s*x\s*(?P<b>\d+(?:\.\d+)?)\s*(?P<ub>mm|cm|in)?"
-        rf"(?:\s*x\s*(?P<c>\d+(?:\.\d+)?)\s*(?P<uc>mm|cm|in)?)?(?![a-z])(?!\s*(?:compartments|grid|cells))"
+        rf"(?P<a>\d+(?:\.\d+)?)\s*(?P<ua>{_UNITS})?\s*x\s*(?P<b>\d+(?:\.\d+)?)\s*(?P<ub>{_UNITS})?"
+        rf"(?:\s*x\s*(?P<c>\d+(?:\.\d+)?)\s*(?P<uc>{_UNITS})?)?(?![a-z])(?!\s*(?:compartments|grid|cells))"
     )
     match = re.search(pattern, text)
     if not match:
