@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from chat3d.db.engine import engine_for
 from chat3d.db.migrate import upgrade_to_head
 from chat3d.settings import REPO_ROOT, reset_settings_cache
+from tests.support.app_process import RenderServiceProcess
 from tests.support.servers import ThrowawayPostgres, ThrowawayRedis
 
 SHARED_DIR = Path(os.environ.get("CHAT3D_SHARED_DIR", REPO_ROOT.parent / "shared")).resolve()
@@ -137,3 +138,11 @@ def session(app_env: Path):
 
     with Session(get_engine(), expire_on_commit=False) as s:
         yield s
+
+
+@pytest.fixture(scope="session")
+def render_service(tmp_path_factory) -> Iterator[RenderServiceProcess]:
+    """The real render service, one process for the whole run."""
+    svc = RenderServiceProcess().start(tmp_path_factory.mktemp("render"))
+    yield svc
+    svc.stop()

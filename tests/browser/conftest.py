@@ -10,7 +10,7 @@ import pytest
 
 from chat3d.settings import REPO_ROOT
 from tests.conftest import _admin_exec, database_url_for
-from tests.support.app_process import AppProcess, RenderServiceProcess
+from tests.support.app_process import AppProcess
 
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 CHROMIUM_ARGS = [
@@ -19,13 +19,6 @@ CHROMIUM_ARGS = [
 ]
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "correct-horse-battery-9"
-
-
-@pytest.fixture(scope="session")
-def render_service(tmp_path_factory) -> Iterator[RenderServiceProcess]:
-    svc = RenderServiceProcess().start(tmp_path_factory.mktemp("render"))
-    yield svc
-    svc.stop()
 
 
 @pytest.fixture(scope="session")

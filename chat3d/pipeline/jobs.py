@@ -1,0 +1,174 @@
+"""Where queries run: in-process tasks on the embedded default, SAQ workers on Redis when scaled out.
+
+Either way the `queries` table is the source of truth. A job carries only the query id; the runner
+claims the row with a lease, extends it at every step, and the sweeper re-runs (or fails, with a retry
+offer) any active query whose lease expired — so a crashed worker never leaves a query "running".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from chat3d.db.engine import session_scope
+from chat3d.db.models import Query, QueryState, utcnow
+from chat3d.pipeline.queries import ACTIVE_STATES, finish, requeue
+from chat3d.pipeline.runner import QueryRunner
+from chat3d.settings import get_settings
+
+log = logging.getLogger("chat3d.jobs")
+QUEUE_NAME = "chat3d-queries"
+STALE_QUEUED_S = 30.0
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class InProcessJobs:
+    """Runs queries as asyncio tasks in this process, at most `concurrency` at a time."""
+
+    def __init__(self, concurrency: int, runner: QueryRunner | None = None):
+        self._sem = asyncio.Semaphore(concurrency)
+        self._tasks: dict[uuid.UUID, asyncio.Task] = {}
+        self._runner = runner or QueryRunner(worker_id=worker_id())
+
+    async def enqueue(self, query_id: uuid.UUID) -> None:
+        if query_id in self._tasks:
+            return
+        task = asyncio.get_running_loop().create_task(self._run(query_id))
+        self._tasks[query_id] = task
+        task.add_done_callback(lambda _t: self._tasks.pop(query_id, None))
+
+    async def _run(self, query_id: uuid.UUID) -> None:
+        async with self._sem:
+            await self._runner.run(query_id)
+
+    async def cancel(self, query_id: uuid.UUID) -> None:
+        task = self._tasks.get(query_id)
+        if task is not None:
+            task.cancel()
+
+    def running(self) -> set[uuid.UUID]:
+        return set(self._tasks)
+
+    async def close(self) -> None:
+        for task in list(self._tasks.values()):
+            task.cancel()
+
+
+class SaqJobs:
+    """Enqueues query jobs on Redis for `python -m chat3d.worker` processes (SAQ)."""
+
+    def __init__(self, redis_url: str):
+        from saq import Queue
+
+        self.queue = Queue.from_url(redis_url, name=QUEUE_NAME)
+        self._connected = False
+
+    async def _ensure(self) -> None:
+        if not self._connected:
+            await self.queue.connect()
+            self._connected = True
+
+    async def enqueue(self, query_id: uuid.UUID) -> None:
+        await self._ensure()
+        settings = get_settings()
+        await self.queue.enqueue(
+            "run_query", query_id=str(query_id), key=f"query:{query_id}:{uuid.uuid4().hex[:8]}",
+            timeout=int(settings.query_lease_s * 4), retries=1,
+        )
+
+    async def cancel(self, query_id: uuid.UUID) -> None:
+        """The runner sees the cancelled state at its next step; nothing to interrupt from here."""
+
+    def running(self) -> set[uuid.UUID]:
+        return set()
+
+    async def close(self) -> None:
+        if self._connected:
+            await self.queue.disconnect()
+
+
+_jobs: InProcessJobs | SaqJobs | None = None
+
+
+def get_jobs() -> InProcessJobs | SaqJobs:
+    global _jobs
+    if _jobs is None:
+        settings = get_settings()
+        _jobs = SaqJobs(settings.redis_url) if settings.redis_url else InProcessJobs(settings.pipeline_concurrency)
+    return _jobs
+
+
+def set_jobs(jobs: InProcessJobs | SaqJobs | None) -> None:
+    """Tests and workers install their own dispatcher."""
+    global _jobs
+    _jobs = jobs
+
+
+# --- recovery --------------------------------------------------------------------------------
+
+
+def orphaned_queries(session: Session, *, all_active: bool, exclude: set[uuid.UUID]) -> list[Query]:
+    """Active queries nobody is working on: lease expired, or queued but never claimed."""
+    now = utcnow()
+    active = Query.state.in_([s.value for s in ACTIVE_STATES])
+    if all_active:
+        cond = active
+    else:
+        cond = sa.and_(active, sa.or_(
+            Query.lease_expires_at < now,
+            sa.and_(Query.lease_expires_at.is_(None), Query.created_at < now - timedelta(seconds=STALE_QUEUED_S)),
+        ))
+    rows = session.exec(select(Query).where(cond).order_by(Query.created_at).with_for_update(skip_locked=True)).all()
+    return [q for q in rows if q.id not in exclude]
+
+
+def recover_orphans(*, all_active: bool = False, exclude: set[uuid.UUID] | None = None) -> list[uuid.UUID]:
+    """Fail orphans that used up their attempts (with a retry offer); return the ones to run again."""
+    settings = get_settings()
+    rerun: list[uuid.UUID] = []
+    with session_scope() as session:
+        for q in orphaned_queries(session, all_active=all_active, exclude=exclude or set()):
+            if q.attempts >= settings.query_max_attempts:
+                message = "This request was interrupted (the server restarted). Retry it."
+                finish(session, q, QueryState.failed, message,
+                       segments=[{"type": "error", "kind": "interrupted", "message": message, "retryable": True}])
+            else:
+                q.lease_expires_at = utcnow() + timedelta(seconds=settings.query_lease_s)
+                requeue(session, q, "Resuming after an interruption")
+                rerun.append(q.id)
+    return rerun
+
+
+async def sweep_forever(stop: asyncio.Event, *, interval_s: float = 10.0, first_all_active: bool = False) -> None:
+    """Periodically resume or fail orphaned queries; the first sweep may claim all (single-process mode)."""
+    first = True
+    while not stop.is_set():
+        jobs = get_jobs()
+        try:
+            ids = await asyncio.to_thread(recover_orphans, all_active=first and first_all_active, exclude=jobs.running())
+            for qid in ids:
+                log.info("resuming query %s", qid)
+                await jobs.enqueue(qid)
+        except Exception:
+            log.exception("query sweep failed")
+        first = False
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=interval_s)
+        except asyncio.TimeoutError:
+            pass
+
+
+async def saq_run_query(ctx: dict[str, Any], *, query_id: str) -> None:
+    """SAQ job function (see chat3d.worker)."""
+    await QueryRunner(worker_id=worker_id()).run(uuid.UUID(query_id))

@@ -1,0 +1,300 @@
+"""Run one query: conversation → codegen → render → repair, persisting every step.
+
+The runner holds no state of its own between steps: each step reads and writes the query row, so a
+restarted worker can pick a query up again (see `jobs.py`), and a cancel from another process is seen
+at the next step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Callable, TypeVar
+
+from sqlmodel import Session
+
+from chat3d.db.engine import session_scope
+from chat3d.db.models import ChatContext, ChatItem, FileKind, ItemRole, Query, QueryState, utcnow
+from chat3d.domain import chats, files
+from chat3d.llm.base import Completion, ImageInput, Message, ProviderError, Usage
+from chat3d.llm.codeblock import extract_code
+from chat3d.llm.prompts import load_prompt
+from chat3d.llm import registry
+from chat3d.llm.tools import CREATE_3D_MODEL
+from chat3d.pipeline import live, prompting
+from chat3d.pipeline.queries import TERMINAL_STATES, finish, transition
+from chat3d.services.render_client import RenderClient, RenderFailure, RenderSuccess, RenderUnavailable
+from chat3d.settings import get_settings
+
+log = logging.getLogger("chat3d.pipeline")
+T = TypeVar("T")
+MODEL_FORMATS = ("stl", "step", "3mf", "glb", "py")
+
+
+class Stopped(Exception):
+    """The query was cancelled (or finished elsewhere) while this step ran."""
+
+
+async def _db(fn: Callable[[Session], T]) -> T:
+    def run() -> T:
+        with session_scope() as session:
+            return fn(session)
+
+    return await asyncio.to_thread(run)
+
+
+@dataclass
+class RunContext:
+    query_id: uuid.UUID
+    owner_id: uuid.UUID
+    context_id: uuid.UUID
+    prompt: str
+    units: str
+    conversation_model: str
+    codegen_model: str
+    history: list[Message]
+    prompt_images: list[ImageInput]
+    previous_code: str | None
+    usage_in: int = 0
+    usage_out: int = 0
+    cost: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _load(session: Session, query_id: uuid.UUID, worker_id: str) -> RunContext | None:
+    q = session.get(Query, query_id, with_for_update=True)
+    if q is None or q.state in {s.value for s in TERMINAL_STATES}:
+        return None
+    settings = get_settings()
+    q.attempts += 1
+    q.worker_id = worker_id
+    q.started_at = q.started_at or utcnow()
+    q.lease_expires_at = utcnow() + timedelta(seconds=settings.query_lease_s)
+    q.round, q.input_tokens, q.output_tokens, q.cost_usd = 0, 0, 0, 0.0
+    session.add(q)
+    ctx = session.get(ChatContext, q.context_id)
+    user_item = session.get(ChatItem, q.user_item_id) if q.user_item_id else None
+    cutoff = user_item.created_at if user_item else q.created_at
+    past = [i for i in chats.history(session, ctx, before=cutoff) if not _is_pending(i)]
+    images = _images_for(session, past + ([user_item] if user_item else []))
+    previous_code = next(
+        (m.get("code") for i in reversed(past) if i.role == ItemRole.assistant.value and (m := chats.model_segment(i)) and m.get("code")),
+        None,
+    )
+    prompt_images = []
+    if user_item:
+        prompt_images = [images[f["id"]] for s in user_item.segments if s.get("type") == "attachments"
+                         for f in s.get("files", []) if f["id"] in images]
+    return RunContext(
+        query_id=q.id, owner_id=q.owner_id, context_id=q.context_id, prompt=q.prompt, units=ctx.units,
+        conversation_model=q.conversation_model_id or settings.default_conversation_model,
+        codegen_model=q.codegen_model_id or settings.default_codegen_model,
+        history=prompting.history_messages(past, images), prompt_images=prompt_images, previous_code=previous_code,
+    )
+
+
+def _is_pending(item: ChatItem) -> bool:
+    return any(s.get("type") == "pending" for s in item.segments)
+
+
+def _images_for(session: Session, items: list[ChatItem]) -> dict[str, ImageInput]:
+    out: dict[str, ImageInput] = {}
+    for item in items:
+        for seg in item.segments:
+            if seg.get("type") != "attachments":
+                continue
+            for ref in seg.get("files", []):
+                try:
+                    row = files.get_file(session, item.owner_id, ref["id"])
+                    out[ref["id"]] = ImageInput(row.content_type, files.absolute_path(row).read_bytes())
+                except Exception:  # a deleted attachment is simply left out
+                    continue
+    return out
+
+
+class QueryRunner:
+    """Executes one query end to end; `render` is injectable for tests and benchmarks."""
+
+    def __init__(self, *, worker_id: str = "in-process", render: RenderClient | None = None):
+        self.worker_id = worker_id
+        self.render_client = render or RenderClient()
+
+    async def run(self, query_id: uuid.UUID) -> None:
+        started = time.perf_counter()
+        rc = await _db(lambda s: _load(s, query_id, self.worker_id))
+        if rc is None:
+            return
+        try:
+            await self._run(rc)
+        except Stopped:
+            log.info("query %s stopped", query_id)
+        except ProviderError as exc:
+            await self._fail(rc, f"The language model failed: {exc}", kind=f"model_{exc.kind}")
+        except RenderUnavailable as exc:
+            await self._fail(rc, str(exc), kind="render_unavailable")
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("query %s crashed", query_id)
+            await self._fail(rc, "Something went wrong on our side while answering; try again.", kind="internal")
+        finally:
+            log.info("query %s done in %.2fs", query_id, time.perf_counter() - started)
+
+    # --- steps -------------------------------------------------------------------------------
+
+    async def _step(self, rc: RunContext, state: QueryState, detail: str = "", round_: int | None = None) -> None:
+        lease = get_settings().query_lease_s
+
+        def apply(session: Session) -> bool:
+            q = session.get(Query, rc.query_id)
+            ok = transition(session, q, state, detail, round_=round_)
+            if ok:
+                q.lease_expires_at = utcnow() + timedelta(seconds=lease)
+                q.input_tokens, q.output_tokens, q.cost_usd = rc.usage_in, rc.usage_out, rc.cost
+            return ok
+
+        if not await _db(apply):
+            raise Stopped()
+
+    async def _complete(self, rc: RunContext, model_id: str, **kwargs: Any) -> Completion:
+        settings = get_settings()
+        spec = registry.get_model(model_id, settings)
+        provider = registry.get_provider(spec, settings)
+        completion = await provider.complete(model=spec.model, timeout_s=settings.llm_timeout_s, **kwargs)
+        rc.usage_in += completion.usage.input_tokens
+        rc.usage_out += completion.usage.output_tokens
+        rc.cost += registry.cost_usd(spec, Usage(completion.usage.input_tokens, completion.usage.output_tokens))
+        return completion
+
+    async def _run(self, rc: RunContext) -> None:
+        await self._step(rc, QueryState.conversation, "Reading your request")
+        qid = str(rc.query_id)
+        streamed: list[str] = []
+
+        def on_text(delta: str) -> None:
+            streamed.append(delta)
+            live.publish_text(qid, "".join(streamed))
+
+        t0 = time.perf_counter()
+        conversation = await self._complete(
+            rc, rc.conversation_model,
+            system=prompting.conversation_system(rc.units),
+            messages=[*rc.history, Message("user", rc.prompt, images=rc.prompt_images)],
+            tools=[CREATE_3D_MODEL], on_text=on_text,
+        )
+        rc.timings["conversation_s"] = time.perf_counter() - t0
+        call = next((c for c in conversation.tool_calls if c.name == CREATE_3D_MODEL.name), None)
+        text = conversation.text.strip()
+        if call is None:
+            await self._finish(rc, [{"type": "text", "text": text or "Could you tell me more about the part?"}])
+            return
+        brief, expected = prompting.parse_tool_arguments(call.arguments)
+        if not brief:
+            brief = rc.prompt
+        await self._model_loop(rc, text, call.id, call.arguments, brief, expected)
+
+    async def _model_loop(self, rc: RunContext, text: str, call_id: str, arguments: dict, brief: str, expected: list[float] | None) -> None:
+        settings = get_settings()
+        max_rounds = settings.max_repair_rounds
+        messages = [Message("user", prompting.codegen_request(brief, expected, rc.previous_code))]
+        system = load_prompt("codegen_system")
+        geometry_repaired = False
+        round_ = 0
+        await self._step(rc, QueryState.codegen, "Writing the program", round_=0)
+        rc.timings["codegen_s"] = rc.timings["render_s"] = 0.0
+        while True:
+            t0 = time.perf_counter()
+            completion = await self._complete(rc, rc.codegen_model, system=system, messages=messages)
+            rc.timings["codegen_s"] += time.perf_counter() - t0
+            code = extract_code(completion.text)
+            messages.append(Message("assistant", completion.text))
+            if not code.strip():
+                failure: RenderFailure | None = RenderFailure(kind="no_code", message="The model returned no program.")
+                result = None
+            else:
+                await self._step(rc, QueryState.rendering, "Rendering the model" + (f" (repair {round_})" if round_ else ""), round_=round_)
+                t0 = time.perf_counter()
+                result = await self.render_client.render(code, formats=MODEL_FORMATS, user_id=str(rc.owner_id))
+                rc.timings["render_s"] += time.perf_counter() - t0
+                failure = result if isinstance(result, RenderFailure) else None
+            if isinstance(result, RenderSuccess):
+                actual = result.metrics.get("bbox_size_mm")
+                mismatch = prompting.bbox_mismatch(expected, actual, settings.geometry_tolerance_pct, settings.geometry_tolerance_mm)
+                if mismatch and not geometry_repaired and round_ < max_rounds:
+                    geometry_repaired = True
+                    round_ += 1
+                    await self._step(rc, QueryState.repairing, "The size did not match the brief; correcting it", round_=round_)
+                    messages.append(Message("user", prompting.geometry_repair_request(expected, actual, code)))
+                    continue
+                warnings = ["The bounding box differs from the brief's expected size."] if mismatch else []
+                await self._store_model(rc, text, call_id, arguments, brief, expected, code, result, round_, warnings)
+                return
+            assert failure is not None
+            if round_ >= max_rounds:
+                where = f" (line {failure.line})" if failure.line else ""
+                await self._fail(rc, f"The model could not be built after {round_ + 1} attempts: {failure.message}{where}",
+                                 kind=failure.kind, code=code, text=text)
+                return
+            round_ += 1
+            await self._step(rc, QueryState.repairing, f"Fixing: {failure.message}"[:300], round_=round_)
+            messages.append(Message("user", prompting.repair_request(failure, code)))
+
+    # --- endings -----------------------------------------------------------------------------
+
+    def _run_segment(self, rc: RunContext, round_: int) -> dict:
+        return {
+            "type": "run", "queryId": str(rc.query_id), "rounds": round_,
+            "models": {"conversation": rc.conversation_model, "codegen": rc.codegen_model},
+            "usage": {"inputTokens": rc.usage_in, "outputTokens": rc.usage_out}, "costUsd": round(rc.cost, 6),
+            "timings": {k: round(v, 3) for k, v in rc.timings.items()},
+        }
+
+    async def _store_model(self, rc, text, call_id, arguments, brief, expected, code, result: RenderSuccess, round_, warnings) -> None:
+        def store(session: Session) -> None:
+            q = session.get(Query, rc.query_id, with_for_update=True)
+            if q.state in {s.value for s in TERMINAL_STATES}:
+                return
+            refs = []
+            for f in result.files:
+                row = files.store_bytes(session, rc.owner_id, f.data, fmt=f.format, filename=f.filename, kind=FileKind.model,
+                                        context_id=rc.context_id, item_id=q.assistant_item_id, query_id=q.id)
+                refs.append({"id": str(row.id), "format": row.format, "filename": row.filename, "size": row.size})
+            q.round, q.input_tokens, q.output_tokens, q.cost_usd = round_, rc.usage_in, rc.usage_out, rc.cost
+            segments = [
+                {"type": "text", "text": text or "Here is your model."},
+                {"type": "model", "files": refs, "metrics": result.metrics, "code": code, "brief": brief,
+                 "expectedBboxMm": expected, "toolCall": {"id": call_id, "arguments": arguments}, "warnings": warnings},
+                self._run_segment(rc, round_),
+            ]
+            finish(session, q, QueryState.completed, "Done", segments=segments)
+
+        await _db(store)
+
+    async def _finish(self, rc: RunContext, segments: list[dict]) -> None:
+        def apply(session: Session) -> None:
+            q = session.get(Query, rc.query_id, with_for_update=True)
+            if q.state in {s.value for s in TERMINAL_STATES}:
+                return
+            q.input_tokens, q.output_tokens, q.cost_usd = rc.usage_in, rc.usage_out, rc.cost
+            finish(session, q, QueryState.completed, "Done", segments=[*segments, self._run_segment(rc, 0)])
+
+        await _db(apply)
+
+    async def _fail(self, rc: RunContext, message: str, *, kind: str, code: str | None = None, text: str = "") -> None:
+        def apply(session: Session) -> None:
+            q = session.get(Query, rc.query_id, with_for_update=True)
+            if q.state in {s.value for s in TERMINAL_STATES}:
+                return
+            q.input_tokens, q.output_tokens, q.cost_usd = rc.usage_in, rc.usage_out, rc.cost
+            segments: list[dict] = [{"type": "text", "text": text}] if text else []
+            segments.append({"type": "error", "kind": kind, "message": message, "retryable": True,
+                             **({"code": code} if code else {})})
+            segments.append(self._run_segment(rc, q.round))
+            finish(session, q, QueryState.failed, message, segments=segments)
+
+        await _db(apply)
+
