@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from chat3d.api.errors import error_response, install_error_handlers
 from chat3d.api.public_routes import UNKNOWN_API_METHODS, UNKNOWN_API_PATH
 from chat3d.api.routes import admin, auth, health, public
+from chat3d.api.routes import chat, events, files, llm, notifications, query
 from chat3d.api.security import SecurityHeadersMiddleware
 from chat3d.settings import get_settings
 
@@ -25,6 +26,12 @@ def create_api() -> FastAPI:
     api.include_router(public.router)
     api.include_router(admin.router)
     api.include_router(health.router)
+    api.include_router(events.router)
+    api.include_router(notifications.router)
+    api.include_router(chat.router)
+    api.include_router(query.router)
+    api.include_router(files.router)
+    api.include_router(llm.router)
 
     # Registered last so every real route matches first; without it Reflex would answer with its HTML 404 page.
     @api.api_route(UNKNOWN_API_PATH, methods=list(UNKNOWN_API_METHODS), include_in_schema=False)

@@ -1,0 +1,112 @@
+"""/api/events: the signed-in user's realtime stream (SSE) and a JSON replay of missed events.
+
+`GET /api/events/stream` authenticates like every route (Bearer header or the `chat3d_session` cookie;
+never a token in the URL) and sends only the caller's events:
+
+    id: <event id>
+    event: <type, e.g. chat.query.state>
+    data: {"id": ..., "type": ..., "payload": {...}, "createdAt": "...Z"}   (one line)
+
+Where it starts: after `Last-Event-ID` (the header a browser's EventSource resends on reconnect), or
+`?lastEventId=` for clients that cannot set headers; the header wins when both are present. Missed events
+are replayed first, in id order, then the stream goes live with no gap and no duplicate. Without either,
+the stream starts at "now" (the caller's newest event id): a fresh page loads current state over REST.
+A `: hb` comment is sent every heartbeat (15 s); each heartbeat also re-checks the token and the
+account, so a revoked session or a deactivated user's stream ends within one heartbeat, or at once when
+an `account.status.changed` event arrives.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from chat3d.api.deps import CurrentUser, DbSession, credentials
+from chat3d.db.engine import session_scope
+from chat3d.domain.errors import DomainError, InvalidInput
+from chat3d.domain.sessions import user_from_token
+from chat3d.events import store
+from chat3d.events.stream import HEARTBEAT, StreamConfig, run_db, user_event_stream
+
+log = logging.getLogger("chat3d.events.api")
+
+router = APIRouter(prefix="/api/events", tags=["events"])
+
+MAX_EVENT_ID = 2**63 - 1
+RECONNECT_MS = 3000
+STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def _last_event_id(request: Request, from_query: int | None) -> int | None:
+    raw = request.headers.get("last-event-id")
+    if raw is None or not raw.strip():
+        return from_query
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise InvalidInput("Last-Event-ID must be an event id (an integer).") from None
+    if not 0 <= value <= MAX_EVENT_ID:
+        raise InvalidInput("Last-Event-ID is out of range.")
+    return value
+
+
+def _token_still_valid(token: str, user_id: uuid.UUID) -> bool:
+    """False when the token is revoked/expired or the account is no longer active; True if unsure."""
+    try:
+        with session_scope() as session:
+            return user_from_token(session, token).id == user_id
+    except DomainError:
+        return False
+    except Exception as exc:  # database or Redis hiccup: keep the stream, check again next heartbeat
+        log.warning("events: could not re-check a stream's session (%s)", exc)
+        return True
+
+
+def _frame(item: dict[str, Any]) -> ServerSentEvent:
+    return ServerSentEvent(
+        data=json.dumps(item, separators=(",", ":"), ensure_ascii=False, default=str),
+        event=item["type"],
+        id=str(item["id"]),
+        sep="\n",
+    )
+
+
+@router.get("/stream", response_class=EventSourceResponse)
+async def stream_route(
+    request: Request,
+    user: CurrentUser,
+    last_event_id: Annotated[int | None, Query(alias="lastEventId", ge=0, le=MAX_EVENT_ID)] = None,
+) -> EventSourceResponse:
+    start = _last_event_id(request, last_event_id)
+    user_id = user.id
+    token = credentials(request)[0]  # present: CurrentUser already authenticated it
+
+    async def still_allowed() -> bool:
+        return await run_db(_token_still_valid, token, user_id)
+
+    async def frames():
+        yield ServerSentEvent(retry=RECONNECT_MS, sep="\n")
+        async for item in user_event_stream(user_id, start, still_allowed=still_allowed, config=StreamConfig()):
+            if item is HEARTBEAT:
+                yield ServerSentEvent(comment="hb", sep="\n")
+            else:
+                yield _frame(item)
+
+    return EventSourceResponse(frames(), headers=STREAM_HEADERS, ping=0, sep="\n", send_timeout=30)
+
+
+@router.get("/replay")
+def replay_route(
+    user: CurrentUser,
+    session: DbSession,
+    after_id: Annotated[int, Query(alias="afterId", ge=0, le=MAX_EVENT_ID)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    """The caller's events after `afterId`, oldest first; `total` counts all of them (page with the last id)."""
+    items = store.events_after(session, user.id, after_id, limit)
+    return {"items": items, "total": store.count_after(session, user.id, after_id)}

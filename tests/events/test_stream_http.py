@@ -1,0 +1,384 @@
+"""The SSE stream and the REST routes against real app processes (uvicorn on create_api()) and real Redis.
+
+Two app processes share one PostgreSQL database and one Redis. The test process writes events the way
+domain code does (`record_event` + commit, which publishes on Redis after the commit), or asks app process
+A to write one (`/__test/publish`) so that A's after-commit publish must reach a stream held by B.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlmodel import Session
+
+from chat3d.db.engine import engine_for, get_engine, session_scope
+from chat3d.db.models import UserStatus
+from chat3d.domain import sessions as auth_sessions
+from chat3d.events import store
+from chat3d.events import types as T
+from chat3d.settings import reset_settings_cache
+from tests.conftest import TEMPLATE_DB, _admin_exec, database_url_for
+from tests.events.appserver import ApiServer
+from tests.events.conftest import make_user
+from tests.events.sse import SseEvent, SseParser, iter_sse
+from tests.support.servers import ThrowawayRedis
+
+HEARTBEAT_S = 2.0
+POLL_S = 0.5
+
+
+@pytest.fixture(scope="module")
+def stack(pg_admin_url: str, migrated_template: str, tmp_path_factory) -> Iterator[dict]:
+    """One database, one Redis (restartable: ours alone) and two app processes for the whole module."""
+    name = f"chat3d_ev_{uuid.uuid4().hex[:10]}"
+    _admin_exec(pg_admin_url, f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}")
+    db_url = database_url_for(pg_admin_url, name)
+    redis = ThrowawayRedis().start()
+    data_dir = tmp_path_factory.mktemp("events-http")
+    env = {
+        "DATABASE_URL": db_url, "REDIS_URL": redis.url, "DATA_DIR": str(data_dir), "CHAT3D_ENV": "test",
+        "EVENTS_HEARTBEAT_S": str(HEARTBEAT_S), "EVENTS_POLL_INTERVAL_S": str(POLL_S),
+        "RENDER_SERVICE_URL": "http://127.0.0.1:9", "BCRYPT_ROUNDS": "4", "JWT_SECRET": "events-test-secret-" + "x" * 32,
+    }
+    mp = pytest.MonkeyPatch()
+    for key, value in env.items():
+        mp.setenv(key, value)
+    reset_settings_cache()
+    servers: list[ApiServer] = []
+    try:
+        servers = [ApiServer(env).start(data_dir), ApiServer(env).start(data_dir)]
+        yield {"a": servers[0], "b": servers[1], "redis": redis, "db": db_url}
+    finally:
+        for s in servers:
+            s.stop()
+        redis.stop()
+        mp.undo()
+        reset_settings_cache()
+        engine_for(db_url).dispose()
+        engine_for.cache_clear()
+        _admin_exec(pg_admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def _user_and_token(status: str = UserStatus.active.value):
+    with Session(get_engine(), expire_on_commit=False) as s:
+        user = make_user(s, status=status)
+        token = auth_sessions.start_session(s, user, ip="127.0.0.1", user_agent="pytest")
+        s.commit()
+        return user.id, token
+
+
+@pytest.fixture
+def alice(stack):
+    return _user_and_token()
+
+
+@pytest.fixture
+def bob(stack):
+    return _user_and_token()
+
+
+def _record(user_id: uuid.UUID, n: int = 1, event_type: str = T.CHAT_ITEM_UPDATED) -> list[int]:
+    """Write n events for a user in one transaction each, as domain code does; returns their ids."""
+    ids = []
+    for i in range(n):
+        with session_scope() as s:
+            ids.append(store.record_event(s, user_id, event_type, {"n": i, "text": "line1\nline2"}).id)
+    return ids
+
+
+async def record(user_id: uuid.UUID, n: int = 1, event_type: str = T.CHAT_ITEM_UPDATED) -> list[int]:
+    return await asyncio.to_thread(_record, user_id, n, event_type)
+
+
+class Stream:
+    """An open /api/events/stream; a reader task parses frames into a queue (None marks the end)."""
+
+    def __init__(self, base_url: str, token: str | None = None, *, last_event_id: int | None = None,
+                 query: str = "", cookie: bool = False):
+        self.base_url, self.token, self.last_event_id, self.query, self.cookie = base_url, token, last_event_id, query, cookie
+        self.queue: asyncio.Queue[SseEvent | None] = asyncio.Queue()
+        self.parser = SseParser()
+        self.raw_lines: list[str] = []
+        self.response: httpx.Response | None = None
+
+    async def __aenter__(self) -> "Stream":
+        headers = {}
+        cookies = {}
+        if self.token and self.cookie:
+            cookies["chat3d_session"] = self.token
+        elif self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        if self.last_event_id is not None:
+            headers["Last-Event-ID"] = str(self.last_event_id)
+        self.client = httpx.AsyncClient(base_url=self.base_url, timeout=httpx.Timeout(10, read=None), cookies=cookies)
+        request = self.client.build_request("GET", f"/api/events/stream{self.query}", headers=headers)
+        self.response = await self.client.send(request, stream=True)
+        self.task = asyncio.create_task(self._read())
+        return self
+
+    async def _lines(self):
+        async for line in self.response.aiter_lines():
+            self.raw_lines.append(line)
+            yield line
+
+    async def _read(self) -> None:
+        try:
+            if self.response.status_code == 200:
+                async for event in iter_sse(self._lines(), self.parser):
+                    await self.queue.put(event)
+        except (httpx.HTTPError, asyncio.CancelledError):
+            pass
+        finally:
+            self.queue.put_nowait(None)
+
+    async def next(self, timeout: float = 5.0) -> SseEvent | None:
+        return await asyncio.wait_for(self.queue.get(), timeout)
+
+    async def take(self, n: int, timeout: float = 5.0) -> list[dict]:
+        out = []
+        for _ in range(n):
+            event = await self.next(timeout)
+            assert event is not None, f"stream ended after {len(out)} of {n} events"
+            out.append(_envelope(event))
+        return out
+
+    async def nothing_for(self, seconds: float) -> bool:
+        try:
+            event = await asyncio.wait_for(self.queue.get(), seconds)
+        except TimeoutError:
+            return True
+        raise AssertionError(f"unexpected frame {event}")
+
+    async def __aexit__(self, *exc) -> None:
+        self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
+        await self.response.aclose()
+        await self.client.aclose()
+
+
+def _envelope(event: SseEvent) -> dict:
+    body = json.loads(event.data)
+    assert event.id == str(body["id"]) and event.event == body["type"]
+    return body
+
+
+async def _wait_listening(server: ApiServer, at_least: int = 1, timeout: float = 5.0) -> None:
+    """The stream's listener is registered (its starting cursor is resolved right after)."""
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(base_url=server.url) as c:
+        while time.monotonic() < deadline:
+            if (await c.get("/__test/bus")).json()["listeners"] >= at_least:
+                await asyncio.sleep(0.2)
+                return
+            await asyncio.sleep(0.05)
+    raise AssertionError("the stream never registered its listener")
+
+
+# --- framing, auth, isolation ---------------------------------------------------------------------------
+
+
+async def test_frames_parse_and_headers_are_right(stack, alice) -> None:
+    user_id, token = alice
+    async with Stream(stack["a"].url, token) as s:
+        r = s.response
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/event-stream")
+        assert r.headers["cache-control"] == "no-cache" and r.headers["x-accel-buffering"] == "no"
+        await _wait_listening(stack["a"])
+        ids = await record(user_id, 2, T.NOTIFICATION_CREATED)
+        got = await s.take(2)
+        assert [e["id"] for e in got] == ids
+        assert got[0]["type"] == T.NOTIFICATION_CREATED and got[0]["payload"]["text"] == "line1\nline2"
+        assert set(got[0]) == {"id", "type", "payload", "createdAt"} and got[0]["createdAt"].endswith("Z")
+        # One `data:` line per event, even with newlines in the payload; a heartbeat comment arrives.
+        assert await s.nothing_for(HEARTBEAT_S + 0.5)
+        assert "hb" in s.parser.comments
+        data_lines = [line for line in s.raw_lines if line.startswith("data:")]
+        assert len(data_lines) == 2 and s.parser.retry == 3000
+        frame_start = s.raw_lines.index(f"id: {ids[0]}")
+        assert s.raw_lines[frame_start:frame_start + 4] == [
+            f"id: {ids[0]}", f"event: {T.NOTIFICATION_CREATED}", data_lines[0], ""]
+
+
+async def test_stream_requires_sign_in_and_accepts_the_session_cookie(stack, alice) -> None:
+    user_id, token = alice
+    async with httpx.AsyncClient(base_url=stack["a"].url) as c:
+        r = await c.get("/api/events/stream")
+        assert r.status_code == 401 and "error" in r.json()
+        r = await c.get("/api/events/stream", headers={"Authorization": "Bearer not-a-token"})
+        assert r.status_code == 401
+        r = await c.get("/api/events/stream", headers={"Authorization": f"Bearer {token}", "Last-Event-ID": "abc"})
+        assert r.status_code == 400
+    async with Stream(stack["a"].url, token, cookie=True) as s:
+        assert s.response.status_code == 200
+        await _wait_listening(stack["a"])
+        ids = await record(user_id, 1)
+        assert [e["id"] for e in await s.take(1)] == ids
+
+
+async def test_a_user_never_receives_another_users_events(stack, alice, bob) -> None:
+    (a_id, a_token), (b_id, b_token) = alice, bob
+    async with Stream(stack["a"].url, a_token) as sa, Stream(stack["b"].url, b_token) as sb:
+        await _wait_listening(stack["a"])
+        await _wait_listening(stack["b"])
+        expected = {a_id: [], b_id: []}
+        for who in (b_id, a_id, b_id, b_id, a_id):
+            expected[who] += await record(who, 1)
+        assert [e["id"] for e in await sa.take(2)] == expected[a_id]
+        assert [e["id"] for e in await sb.take(3)] == expected[b_id]
+        assert await sa.nothing_for(0.5) and await sb.nothing_for(0.1)
+
+
+# --- replay -------------------------------------------------------------------------------------------------
+
+
+async def test_reconnect_with_last_event_id_replays_exactly_the_missed_events_then_goes_live(stack, alice) -> None:
+    user_id, token = alice
+    async with Stream(stack["a"].url, token) as s:
+        await _wait_listening(stack["a"])
+        (first,) = await record(user_id, 1)
+        (got,) = await s.take(1)
+        last_seen = int(s.parser.last_event_id)
+        assert got["id"] == first == last_seen
+    missed = await record(user_id, 5)
+    async with Stream(stack["b"].url, token, last_event_id=last_seen) as s:
+        assert [e["id"] for e in await s.take(5)] == missed
+        await _wait_listening(stack["b"])
+        live = await record(user_id, 1)
+        assert [e["id"] for e in await s.take(1)] == live
+        assert await s.nothing_for(0.3)
+    # ?lastEventId= for clients that cannot set headers; the header wins when both are given.
+    async with Stream(stack["a"].url, token, query=f"?lastEventId={missed[2]}") as s:
+        assert [e["id"] for e in await s.take(3)] == missed[3:] + live
+    async with Stream(stack["a"].url, token, query="?lastEventId=0", last_event_id=missed[-1]) as s:
+        assert [e["id"] for e in await s.take(1)] == live
+
+
+async def test_without_last_event_id_the_stream_starts_now(stack, alice) -> None:
+    user_id, token = alice
+    await record(user_id, 3)
+    async with Stream(stack["a"].url, token) as s:
+        await _wait_listening(stack["a"])
+        assert await s.nothing_for(0.3)
+        new = await record(user_id, 1)
+        assert [e["id"] for e in await s.take(1)] == new
+
+
+# --- two processes, Redis outage ---------------------------------------------------------------------------
+
+
+async def test_published_in_one_app_process_received_in_the_other(stack, alice) -> None:
+    user_id, token = alice
+    async with Stream(stack["b"].url, token) as s, httpx.AsyncClient(base_url=stack["a"].url) as a:
+        await _wait_listening(stack["b"])
+        started = time.monotonic()
+        r = await a.post("/__test/publish", json={"userId": str(user_id), "type": T.CHAT_QUERY_STATE, "payload": {"state": "codegen"}})
+        (got,) = await s.take(1)
+        assert got["id"] == r.json()["id"] and got["payload"] == {"state": "codegen"}
+        # Well under the heartbeat: delivered by the Redis wake-up, not by the heartbeat's re-read.
+        assert time.monotonic() - started < HEARTBEAT_S / 2
+
+
+async def test_redis_restart_mid_stream_loses_nothing(stack, alice) -> None:
+    user_id, token = alice
+    redis: ThrowawayRedis = stack["redis"]
+    async with httpx.AsyncClient(base_url=stack["b"].url) as b:
+        before = (await b.get("/__test/bus")).json()
+        async with Stream(stack["b"].url, token) as s:
+            await _wait_listening(stack["b"])
+            ids = await record(user_id, 2)
+            assert [e["id"] for e in await s.take(2)] == ids
+
+            await asyncio.to_thread(redis.stop)
+            during = await record(user_id, 3)  # committed while Redis is down: the stream polls the table
+            assert [e["id"] for e in await s.take(3, timeout=5)] == during
+            assert (await b.get("/__test/bus")).json()["live"] is False
+            await asyncio.to_thread(redis.start)
+
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                state = (await b.get("/__test/bus")).json()
+                if state["live"] and state["reconnects"] > before["reconnects"]:
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError(f"the subscriber did not reconnect: {state}")
+            await asyncio.sleep(1.1)  # the test process's own publisher pauses 1 s after a failure
+            after = await record(user_id, 2)
+            assert [e["id"] for e in await s.take(2)] == after
+            assert s.response.is_closed is False  # the same stream throughout
+
+
+# --- access re-checks ---------------------------------------------------------------------------------------
+
+
+async def test_a_revoked_sessions_stream_is_closed(stack, alice) -> None:
+    user_id, token = alice
+    async with Stream(stack["a"].url, token) as s:
+        await _wait_listening(stack["a"])
+        await asyncio.to_thread(_logout, token)
+        started = time.monotonic()
+        assert await s.next(timeout=HEARTBEAT_S * 2 + 2) is None  # the stream ended
+        assert time.monotonic() - started <= HEARTBEAT_S * 2 + 1
+
+
+def _logout(token: str) -> None:
+    with session_scope() as session:
+        assert auth_sessions.logout(session, token)
+
+
+def _deactivate(user_id: uuid.UUID) -> int:
+    from chat3d.db.models import User
+
+    with session_scope() as session:
+        user = session.get(User, user_id)
+        user.status = UserStatus.deactivated.value
+        session.add(user)
+        return store.record_event(session, user_id, T.ACCOUNT_STATUS_CHANGED, {"status": user.status}).id
+
+
+async def test_a_deactivated_users_stream_closes_on_the_status_event(stack, alice) -> None:
+    user_id, token = alice
+    async with Stream(stack["a"].url, token) as s:
+        await _wait_listening(stack["a"])
+        event_id = await asyncio.to_thread(_deactivate, user_id)
+        (got,) = await s.take(1, timeout=2)
+        assert got["id"] == event_id and got["type"] == T.ACCOUNT_STATUS_CHANGED
+        assert await s.next(timeout=1.5) is None  # closed at once, not at the next heartbeat
+
+
+# --- REST --------------------------------------------------------------------------------------------------
+
+
+async def test_replay_and_notification_routes(stack, alice, bob) -> None:
+    (a_id, a_token), (b_id, _) = alice, bob
+    chat = await record(a_id, 2)
+    notes = await record(a_id, 3, T.NOTIFICATION_CREATED)
+    foreign = (await record(b_id, 1, T.NOTIFICATION_CREATED))[0]
+    auth = {"Authorization": f"Bearer {a_token}"}
+    async with httpx.AsyncClient(base_url=stack["a"].url, headers=auth) as c:
+        r = (await c.get("/api/events/replay", params={"afterId": chat[0], "limit": 2})).json()
+        assert [i["id"] for i in r["items"]] == [chat[1], notes[0]] and r["total"] == 4
+        assert (await c.get("/api/notifications/unread-count")).json() == {"unread": 3}
+        page = (await c.get("/api/notifications", params={"limit": 2})).json()
+        assert [i["id"] for i in page["items"]] == [notes[2], notes[1]] and page["total"] == 3 and page["unread"] == 3
+        r = await c.post(f"/api/notifications/{notes[0]}/read")
+        assert r.status_code == 200 and r.json()["readAt"] and r.json()["unread"] == 2
+        unread = (await c.get("/api/notifications", params={"unreadOnly": "true"})).json()
+        assert [i["id"] for i in unread["items"]] == [notes[2], notes[1]] and unread["total"] == 2
+        for bad in (foreign, chat[0], 9_999_999_999):
+            r = await c.post(f"/api/notifications/{bad}/read")
+            assert r.status_code == 404 and "error" in r.json()
+        assert (await c.post("/api/notifications/read-all")).json() == {"updated": 2, "unread": 0}
+        assert (await c.get("/api/notifications/unread-count")).json() == {"unread": 0}
+    async with httpx.AsyncClient(base_url=stack["a"].url) as anonymous:
+        for method, path in (("GET", "/api/notifications"), ("GET", "/api/events/replay"),
+                             ("POST", "/api/notifications/read-all"), ("GET", "/api/notifications/unread-count")):
+            assert (await anonymous.request(method, path)).status_code == 401
