@@ -1,0 +1,63 @@
+"""/api/files: image uploads (checked by content) and downloads of stored files, owner only."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from urllib.parse import quote
+
+from fastapi import APIRouter, BackgroundTasks, Request, UploadFile
+from fastapi.responses import FileResponse
+
+from chat3d.api.deps import CurrentUser, DbSession
+from chat3d.api.schemas import CamelModel
+from chat3d.db.models import FileKind
+from chat3d.domain import files
+from chat3d.domain.errors import InvalidInput
+
+router = APIRouter(prefix="/api/files", tags=["files"])
+
+
+class FileOut(CamelModel):
+    id: uuid.UUID
+    format: str
+    filename: str
+    size: int
+    content_type: str
+    sha256: str
+    created_at: datetime
+
+
+@router.post("", status_code=201)
+async def upload(file: UploadFile, request: Request, user: CurrentUser, session: DbSession) -> FileOut:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > files.MAX_UPLOAD_BYTES + 64 * 1024:
+        raise InvalidInput(f"Images can be at most {files.MAX_UPLOAD_BYTES // (1024 * 1024)} MB.")
+    data = await file.read(files.MAX_UPLOAD_BYTES + 1)
+    fmt = files.validate_image_upload(data)
+    name = files.safe_filename(file.filename or "", f"image.{fmt}")
+    row = files.store_bytes(session, user.id, data, fmt=fmt, filename=name, kind=FileKind.upload)
+    return FileOut.model_validate(row)
+
+
+@router.api_route("/{file_id}", methods=["GET", "HEAD"])
+def download(file_id: str, user: CurrentUser, session: DbSession) -> FileResponse:
+    row = files.get_file(session, user.id, file_id)
+    path = files.absolute_path(row)
+    if not path.is_file():
+        raise InvalidInput("This file is no longer stored.")
+    disposition = "inline" if row.format in {"png", "jpeg", "webp", "glb", "svg"} else "attachment"
+    return FileResponse(
+        path, media_type=row.content_type,
+        headers={
+            "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(row.filename)}",
+            "Cache-Control": "private, max-age=31536000, immutable",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@router.delete("/{file_id}", status_code=204)
+def delete(file_id: str, user: CurrentUser, session: DbSession, background: BackgroundTasks) -> None:
+    path = files.delete_file(session, user.id, file_id)
+    background.add_task(files.remove_stored_paths, [path])

@@ -1,0 +1,78 @@
+"""/api/query: submit a prompt (202 at once; the work runs as a job), follow, cancel, regenerate."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, BackgroundTasks
+from pydantic import Field
+
+from chat3d.api.deps import CurrentUser, DbSession
+from chat3d.api.schemas import CamelModel
+from chat3d.domain.chats import MAX_PROMPT
+from chat3d.pipeline import queries
+from chat3d.pipeline.jobs import get_jobs
+
+router = APIRouter(prefix="/api/query", tags=["query"])
+
+
+class SubmitIn(CamelModel):
+    context_id: str = Field(max_length=64)
+    prompt: str = Field(max_length=MAX_PROMPT)
+    attachments: list[str] = Field(default_factory=list, max_length=queries.MAX_ATTACHMENTS)
+    conversation_model_id: str | None = Field(default=None, max_length=100)
+    codegen_model_id: str | None = Field(default=None, max_length=100)
+
+
+class RegenerateIn(CamelModel):
+    assistant_item_id: str = Field(max_length=64)
+    codegen_model_id: str | None = Field(default=None, max_length=100)
+
+
+class SubmittedOut(CamelModel):
+    query_id: uuid.UUID
+    user_item_id: uuid.UUID | None
+    assistant_item_id: uuid.UUID
+
+
+async def _enqueue(query_id: uuid.UUID) -> None:
+    await get_jobs().enqueue(query_id)
+
+
+def _submitted(sub: queries.Submitted, background: BackgroundTasks) -> SubmittedOut:
+    background.add_task(_enqueue, sub.query.id)  # after the response, i.e. after the commit
+    return SubmittedOut(
+        query_id=sub.query.id, user_item_id=sub.user_item.id if sub.user_item else None, assistant_item_id=sub.assistant_item.id,
+    )
+
+
+@router.post("/submit", status_code=202)
+def submit(body: SubmitIn, user: CurrentUser, session: DbSession, background: BackgroundTasks) -> SubmittedOut:
+    sub = queries.submit_query(
+        session, user.id, body.context_id, body.prompt, attachments=body.attachments,
+        conversation_model_id=body.conversation_model_id, codegen_model_id=body.codegen_model_id,
+    )
+    return _submitted(sub, background)
+
+
+@router.post("/regenerate", status_code=202)
+def regenerate(body: RegenerateIn, user: CurrentUser, session: DbSession, background: BackgroundTasks) -> SubmittedOut:
+    sub = queries.regenerate(session, user.id, body.assistant_item_id, codegen_model_id=body.codegen_model_id)
+    return _submitted(sub, background)
+
+
+@router.get("/{query_id}")
+def status(query_id: str, user: CurrentUser, session: DbSession) -> dict[str, Any]:
+    return queries.status_view(queries.get_query(session, user.id, query_id))
+
+
+async def _interrupt(query_id: uuid.UUID) -> None:
+    await get_jobs().cancel(query_id)
+
+
+@router.post("/{query_id}/cancel")
+def cancel(query_id: str, user: CurrentUser, session: DbSession, background: BackgroundTasks) -> dict[str, Any]:
+    q = queries.cancel(session, user.id, query_id)
+    background.add_task(_interrupt, q.id)
+    return queries.status_view(q)
