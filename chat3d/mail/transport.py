@@ -17,7 +17,7 @@ class DeliveryError(Exception):
 def deliver(message_id: str, to: str, mail: RenderedMail) -> None:
     settings = get_settings()
     message = emails.html(
-        subject=mail.subject, text=mail.text, html=mail.html, mail_from=settings.mail_from,
+        subject=mail.subject, text=mail.text, html=mail.html, mail_from=settings.mail_from, mail_to=to,
         headers={"X-Chat3D-Message-Id": message_id},
     )
     if not settings.smtp_enabled:
@@ -27,6 +27,14 @@ def deliver(message_id: str, to: str, mail: RenderedMail) -> None:
     if settings.smtp_user:
         smtp.update(user=settings.smtp_user, password=settings.smtp_password)
     with SMTPBackend(**smtp) as backend:
-        response = message.send(to=to, smtp=backend)
+        response = message.send(smtp=backend)
     if not response.success:
-        raise DeliveryError(repr(response.error) if response.error else f"SMTP answered {response.status_code}")
+        raise DeliveryError(_reason(response))
+
+
+def _reason(response) -> str:
+    """A line an admin can act on: the network or SMTP error, or the last status the server sent."""
+    error = response.error
+    if error is None:
+        return f"SMTP server answered {response.status_code} {response.status_text!r}"
+    return f"{type(error).__name__}: {getattr(error, 'strerror', None) or error}"
