@@ -17,6 +17,7 @@ def create_api() -> FastAPI:
         title="Chat3D API",
         version="0.1.0",
         docs_url="/api/docs",
+        swagger_ui_oauth2_redirect_url=None,  # no OAuth2 flows; keeps every route under /api
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
