@@ -137,6 +137,8 @@ def record_for_admins(session: Session, event_type: str, payload: dict[str, Any]
 
 
 # --- reading the stream ------------------------------------------------------------------------------
+# These read functions only call `.execute()`, so they take a Session or a plain Connection (the stream's
+# readers use autocommit connections, see `chat3d.events.stream`).
 
 
 def events_after(session: Session, user_id: uuid.UUID, after_id: int, limit: int = DEFAULT_BATCH) -> list[dict[str, Any]]:
@@ -148,6 +150,39 @@ def events_after(session: Session, user_id: uuid.UUID, after_id: int, limit: int
         .limit(max(1, int(limit)))
     ).all()
     return [envelope(r.id, r.event_type, r.payload, r.created_at) for r in rows]
+
+
+_MANY_SQL = """
+SELECT r.ord, n.id, n.event_type, n.payload, n.created_at
+FROM unnest(%(uids)s::uuid[], %(cursors)s::bigint[]) WITH ORDINALITY AS r(uid, cur, ord)
+CROSS JOIN LATERAL (
+    SELECT id, event_type, payload, created_at FROM notifications
+    WHERE user_id = r.uid AND id > r.cur ORDER BY id LIMIT %(lim)s
+) AS n
+ORDER BY r.ord, n.id
+"""
+
+
+def events_after_many(
+    conn: Session | sa.Connection, requests: list[tuple[uuid.UUID, int]], limit: int = DEFAULT_BATCH
+) -> list[list[dict[str, Any]]]:
+    """`events_after` for many (user, cursor) pairs at once: one round trip on PostgreSQL.
+
+    Answers one list per request, in request order; the same user may appear with different cursors.
+    """
+    if not requests:
+        return []
+    bind = conn.connection() if isinstance(conn, Session) else conn
+    if bind.dialect.name != "postgresql":
+        return [events_after(conn, user_id, cursor, limit) for user_id, cursor in requests]
+    rows = bind.exec_driver_sql(
+        _MANY_SQL,
+        {"uids": [str(u) for u, _ in requests], "cursors": [int(c) for _, c in requests], "lim": max(1, int(limit))},
+    ).all()
+    out: list[list[dict[str, Any]]] = [[] for _ in requests]
+    for ordinal, event_id, event_type, payload, created_at in rows:
+        out[ordinal - 1].append(envelope(event_id, event_type, payload, created_at))
+    return out
 
 
 def count_after(session: Session, user_id: uuid.UUID, after_id: int) -> int:

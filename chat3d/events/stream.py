@@ -17,13 +17,17 @@ re-reads the table and re-checks access, so a revoked session's stream ends with
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 import os
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
 from sqlmodel import Session
 
 from chat3d.db.engine import get_engine
@@ -33,6 +37,7 @@ from chat3d.events.types import ACCOUNT_STATUS_CHANGED
 from chat3d.settings import get_settings
 
 T = TypeVar("T")
+log = logging.getLogger("chat3d.events.stream")
 
 HEARTBEAT = object()  # yielded when the stream should send a keep-alive comment
 
@@ -49,13 +54,17 @@ class StreamConfig:
 
 
 _executor: ThreadPoolExecutor | None = None
+_local = threading.local()
+
+
+def _read_threads() -> int:
+    return int(getattr(get_settings(), "events_read_threads", None) or os.environ.get("EVENTS_READ_THREADS") or 8)
 
 
 def _read_executor() -> ThreadPoolExecutor:
     global _executor
     if _executor is None:
-        workers = int(getattr(get_settings(), "events_read_threads", None) or os.environ.get("EVENTS_READ_THREADS") or 8)
-        _executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="chat3d-events")
+        _executor = ThreadPoolExecutor(max_workers=_read_threads(), thread_name_prefix="chat3d-events")
     return _executor
 
 
@@ -64,14 +73,128 @@ async def run_db(fn: Callable[..., T], *args: Any) -> T:
     return await asyncio.get_running_loop().run_in_executor(_read_executor(), fn, *args)
 
 
-def _with_session(fn: Callable[..., T], *args: Any) -> T:
-    with Session(get_engine()) as session:
-        return fn(session, *args)
+_check_executor: ThreadPoolExecutor | None = None
+
+
+async def run_check(fn: Callable[..., T], *args: Any) -> T:
+    """Run a stream's access re-check (token, account) on its own 2 threads.
+
+    Kept apart from the read pool: a thousand streams re-checking at their heartbeat must never make
+    event delivery queue behind them.
+    """
+    global _check_executor
+    if _check_executor is None:
+        _check_executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="chat3d-events-auth")
+    return await asyncio.get_running_loop().run_in_executor(_check_executor, fn, *args)
+
+
+@functools.lru_cache(maxsize=4)
+def _reader_engine(url: str) -> sa.Engine:
+    """Stream reads on PostgreSQL: autocommit connections, one held per reader thread.
+
+    A read is then ONE round trip (no BEGIN/ROLLBACK, no pre-ping on checkout), and the readers never
+    compete with requests for the app's pool: at most `EVENTS_READ_THREADS` connections, whatever the
+    number of open streams.
+    """
+    return sa.create_engine(
+        url, pool_size=_read_threads(), max_overflow=2, pool_timeout=10, isolation_level="AUTOCOMMIT",
+        connect_args={"connect_timeout": 3},
+    )
+
+
+def _with_reader(fn: Callable[..., T], *args: Any) -> T:
+    url = get_settings().effective_database_url
+    if not url.startswith("postgresql"):
+        with Session(get_engine()) as session:
+            return fn(session, *args)
+    for attempt in (1, 2):
+        conn = getattr(_local, "conn", None)
+        if conn is None or conn.closed or getattr(_local, "url", None) != url:
+            if conn is not None:
+                _close_quietly(conn)
+            conn = _local.conn = _reader_engine(url).connect()
+            _local.url = url
+        try:
+            return fn(conn, *args)
+        except sa.exc.DBAPIError as exc:
+            _local.conn = None
+            if exc.connection_invalidated:
+                conn.invalidate()
+            _close_quietly(conn)
+            if attempt == 2 or not exc.connection_invalidated:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _close_quietly(conn: sa.Connection) -> None:
+    try:
+        conn.close()
+    except Exception:
+        pass
 
 
 async def read_db(fn: Callable[..., T], *args: Any) -> T:
-    """`fn(session, *args)` in a short-lived session on the events pool."""
-    return await run_db(_with_session, fn, *args)
+    """`fn(session_or_connection, *args)` on the events pool: a read-only store function."""
+    return await run_db(_with_reader, fn, *args)
+
+
+class BatchReader:
+    """Coalesces the table reads of many streams into one query (`store.events_after_many`).
+
+    At most `parallel` queries run at once; a stream woken while they are busy joins the next batch.
+    So an idle system answers a single read at once, and a busy one amortises one round trip and one
+    thread hand-off over every stream woken meanwhile instead of queueing a read per stream.
+    """
+
+    def __init__(self, parallel: int, max_batch: int = 256):
+        self.parallel = parallel
+        self.max_batch = max_batch
+        self._pending: list[tuple[uuid.UUID, int, int, asyncio.Future]] = []
+        self._running = 0
+        self.stats = {"queries": 0, "reads": 0}
+
+    async def read(self, user_id: uuid.UUID, cursor: int, limit: int) -> list[dict[str, Any]]:
+        future = asyncio.get_running_loop().create_future()
+        self._pending.append((user_id, cursor, limit, future))
+        if self._running < self.parallel:
+            self._running += 1
+            asyncio.get_running_loop().create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
+                limit = max(r[2] for r in batch)
+                self.stats["queries"] += 1
+                self.stats["reads"] += len(batch)
+                try:
+                    results = await run_db(_with_reader, store.events_after_many, [(u, c) for u, c, _, _ in batch], limit)
+                except BaseException as exc:
+                    for *_, future in batch:
+                        if not future.done():
+                            future.set_exception(exc if isinstance(exc, Exception) else RuntimeError("read cancelled"))
+                    if not isinstance(exc, Exception):
+                        raise
+                    continue
+                for (_, _, lim, future), items in zip(batch, results):
+                    if not future.done():
+                        future.set_result(items[:lim])
+        finally:
+            self._running -= 1
+
+
+_readers: dict[asyncio.AbstractEventLoop, BatchReader] = {}
+
+
+def batch_reader() -> BatchReader:
+    loop = asyncio.get_running_loop()
+    reader = _readers.get(loop)
+    if reader is None:
+        for old in [l for l in _readers if l.is_closed()]:
+            del _readers[old]
+        reader = _readers[loop] = BatchReader(parallel=max(1, _read_threads() // 2))
+    return reader
 
 
 async def resolve_start(user_id: uuid.UUID, last_event_id: int | None) -> int:
@@ -96,24 +219,32 @@ async def user_event_stream(
     """
     bus = bus or get_bus()
     config = config or StreamConfig()
+    reader = batch_reader()
     listener = bus.listen(user_id)  # before resolving the cursor, so no wake-up can fall in between
     try:
         cursor = await resolve_start(user_id, last_event_id)
         next_heartbeat = time.monotonic() + config.heartbeat_s
         must_read = True
+        read_failed = False
         while not listener.closed:
             if must_read:
                 listener.resync = False
                 recheck = False
-                while True:
-                    batch = await read_db(store.events_after, user_id, cursor, config.batch)
-                    for item in batch:
-                        cursor = item["id"]
-                        if item["type"] == ACCOUNT_STATUS_CHANGED:
-                            recheck = True
-                        yield item
-                    if len(batch) < config.batch:
-                        break
+                try:
+                    while True:
+                        batch = await reader.read(user_id, cursor, config.batch)
+                        for item in batch:
+                            cursor = item["id"]
+                            if item["type"] == ACCOUNT_STATUS_CHANGED:
+                                recheck = True
+                            yield item
+                        if len(batch) < config.batch:
+                            break
+                    read_failed = False
+                except sa.exc.SQLAlchemyError as exc:  # database away: keep the stream, retry on the poll interval
+                    if not read_failed:
+                        log.warning("events: stream read failed (%s); retrying every %.1fs", exc, config.poll_s)
+                    read_failed = True
                 if recheck and still_allowed is not None and not await still_allowed():
                     return
             now = time.monotonic()
@@ -124,10 +255,11 @@ async def user_event_stream(
                 next_heartbeat = time.monotonic() + config.heartbeat_s
                 must_read = True  # safety net: a wake-up lost anywhere costs at most one heartbeat
                 continue
+            polling = read_failed or not bus.live
             timeout = next_heartbeat - now
-            if not bus.live:
+            if polling:
                 timeout = min(timeout, config.poll_s)
             woke = await listener.wait(timeout)
-            must_read = listener.wants_read(cursor) or (not woke and not bus.live)
+            must_read = listener.wants_read(cursor) or (not woke and polling)
     finally:
         bus.unlisten(listener)

@@ -234,3 +234,16 @@ def test_lock_key_is_a_stable_signed_64_bit_int() -> None:
     key = store.advisory_key(u)
     assert key == store.advisory_key(str(u)) and -(2**63) <= key < 2**63
     assert key != store.advisory_key(uuid.uuid4())
+
+
+def test_events_after_many_answers_each_request_like_events_after(session: Session, user_factory) -> None:
+    alice, bob = user_factory(), user_factory()
+    a = [store.record_event(session, alice.id, T.CHAT_ITEM_UPDATED, {"i": i}).id for i in range(4)]
+    b = [store.record_event(session, bob.id, T.NOTIFICATION_CREATED, {"i": i}).id for i in range(2)]
+    session.commit()
+    requests = [(alice.id, a[1]), (bob.id, 0), (alice.id, 0), (uuid.uuid4(), 0), (bob.id, b[-1])]
+    with get_engine().connect() as conn:
+        many = store.events_after_many(conn, requests, limit=3)
+    assert [[e["id"] for e in r] for r in many] == [a[2:], b, a[:3], [], []]
+    assert many == [store.events_after(session, u, c, 3) for u, c in requests]
+    assert store.events_after_many(session, [], 3) == []

@@ -31,7 +31,7 @@ from chat3d.db.engine import session_scope
 from chat3d.domain.errors import DomainError, InvalidInput
 from chat3d.domain.sessions import user_from_token
 from chat3d.events import store
-from chat3d.events.stream import HEARTBEAT, StreamConfig, run_db, user_event_stream
+from chat3d.events.stream import HEARTBEAT, StreamConfig, run_check, user_event_stream
 
 log = logging.getLogger("chat3d.events.api")
 
@@ -87,7 +87,7 @@ async def stream_route(
     token = credentials(request)[0]  # present: CurrentUser already authenticated it
 
     async def still_allowed() -> bool:
-        return await run_db(_token_still_valid, token, user_id)
+        return await run_check(_token_still_valid, token, user_id)
 
     async def frames():
         yield ServerSentEvent(retry=RECONNECT_MS, sep="\n")
