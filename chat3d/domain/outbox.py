@@ -38,7 +38,10 @@ def enqueue_mail(
     user_id: uuid.UUID | None = None,
     marketing: bool = False,
 ) -> OutboxMessage:
-    """Queue a mail in `session`'s transaction; it renders now, so a bad template fails the change itself."""
+    """Queue a mail in `session`'s transaction; it renders now, so a bad template fails the change itself.
+
+    `marketing` (which adds the unsubscribe footer and needs `unsubscribe_url`) is kept in the stored context.
+    """
     subject = render_mail(template, context, marketing=marketing).subject
     message = OutboxMessage(
         to_email=to, template=template, subject=subject[:300], context={**context, "marketing": marketing}, user_id=user_id

@@ -5,9 +5,19 @@ from __future__ import annotations
 import pytest
 
 from chat3d.mail.render import render_mail
+from chat3d.settings import reset_settings_cache
 
 
-def test_welcome_renders_text_and_html(accounts_env) -> None:
+@pytest.fixture(autouse=True)
+def default_base_url(monkeypatch):
+    """Rendering needs settings only (links use APP_BASE_URL), no database."""
+    monkeypatch.delenv("APP_BASE_URL", raising=False)
+    reset_settings_cache()
+    yield
+    reset_settings_cache()
+
+
+def test_welcome_renders_text_and_html() -> None:
     mail = render_mail("welcome", {"display_name": "<Ann & Bob>"})
     assert mail.subject == "Welcome to Chat3D"
     assert mail.text.startswith("Hi <Ann & Bob>,")
@@ -17,7 +27,7 @@ def test_welcome_renders_text_and_html(accounts_env) -> None:
     assert "unsubscribe" not in mail.text.lower()
 
 
-def test_marketing_mail_carries_the_unsubscribe_footer(accounts_env) -> None:
+def test_marketing_mail_carries_the_unsubscribe_footer() -> None:
     mail = render_mail("welcome", {"display_name": "Ann", "unsubscribe_url": "https://x.example/u?t=1&a=2"}, marketing=True)
     assert "to stop them: https://x.example/u?t=1&a=2" in mail.text
     assert 'href="https://x.example/u?t=1&amp;a=2"' in mail.html
@@ -26,6 +36,6 @@ def test_marketing_mail_carries_the_unsubscribe_footer(accounts_env) -> None:
 
 
 @pytest.mark.parametrize("name", ["nope", "../layout", "layout"])
-def test_unknown_templates_are_refused(accounts_env, name: str) -> None:
+def test_unknown_templates_are_refused(name: str) -> None:
     with pytest.raises((ValueError, KeyError)):
         render_mail(name, {"display_name": "Ann"})
