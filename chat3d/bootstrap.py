@@ -1,9 +1,15 @@
-"""What every app process does once at start: migrate the schema and seed the first admin."""
+"""What every app process does at start and stop: schema, first admin, event bus, background loops.
+
+On the embedded default (no REDIS_URL) the app process also runs what the compose `worker` service runs
+otherwise: mail delivery, query jobs and the sweeper that resumes interrupted queries.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 
 from chat3d.db.migrate import upgrade_to_head
 from chat3d.settings import get_settings
@@ -22,9 +28,29 @@ def prepare_database() -> None:
     seed_admin()
 
 
-async def on_app_start() -> None:
-    """Reflex lifespan task: the mounted FastAPI app's own startup hooks never run under Reflex."""
+@contextlib.asynccontextmanager
+async def app_lifespan() -> AsyncIterator[None]:
+    """Reflex lifespan task (the mounted FastAPI app's own startup hooks never run under Reflex)."""
+    from chat3d.events.bus import start_event_bus, stop_event_bus
+    from chat3d.pipeline.jobs import get_jobs, sweep_forever
+    from chat3d.worker import run_periodic_jobs
+
     await asyncio.to_thread(prepare_database)
+    await start_event_bus()
+    stop = asyncio.Event()
+    loops: list[asyncio.Task] = []
+    if not get_settings().redis_url:
+        loops.append(asyncio.create_task(run_periodic_jobs(stop), name="chat3d-periodic-jobs"))
+        loops.append(asyncio.create_task(sweep_forever(stop, first_all_active=True), name="chat3d-query-sweeper"))
+    try:
+        yield
+    finally:
+        stop.set()
+        await get_jobs().close()
+        for task in loops:
+            task.cancel()
+        await asyncio.gather(*loops, return_exceptions=True)
+        await stop_event_bus()
 
 
 if __name__ == "__main__":

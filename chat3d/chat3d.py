@@ -3,9 +3,9 @@
 import reflex as rx
 
 from chat3d.api import create_api
-from chat3d.bootstrap import on_app_start
+from chat3d.bootstrap import app_lifespan
 from chat3d.pages import register_pages
 
 app = rx.App(api_transformer=create_api())
-app.register_lifespan_task(on_app_start)
+app.register_lifespan_task(app_lifespan)
 register_pages(app)

@@ -35,3 +35,48 @@ def public_shell(*children: rx.Component) -> rx.Component:
         ),
         min_height="100vh",
     )
+
+
+def _profile_menu() -> rx.Component:
+    from chat3d.state.auth import AuthState
+
+    return rx.menu.root(
+        rx.menu.trigger(
+            rx.button(rx.icon("circle_user", size=18), rx.text(AuthState.user_label, size="2"),
+                      variant="ghost", aria_label="Account menu"),
+        ),
+        rx.menu.content(
+            rx.text(AuthState.user_email, size="1", color_scheme="gray", padding="0.25em 0.75em"),
+            rx.menu.item("Profile", on_select=rx.redirect("/profile")),
+            rx.cond(AuthState.is_admin, rx.menu.item("Admin console", on_select=rx.redirect("/admin"))),
+            rx.menu.separator(),
+            rx.menu.item("Sign out", on_select=AuthState.sign_out, color_scheme="red"),
+        ),
+    )
+
+
+def app_shell(*children: rx.Component) -> rx.Component:
+    """The frame every signed-in page shares; renders a spinner until the user is known."""
+    from chat3d.state.auth import AuthState
+
+    return rx.box(
+        rx.hstack(
+            brand(),
+            rx.link("Chats", href="/chat", size="2", margin_left="1.5em"),
+            rx.spacer(),
+            rx.cond(AuthState.is_admin, rx.link(rx.button("Admin", variant="soft", size="2"), href="/admin")),
+            rx.color_mode.button(aria_label="Toggle light and dark theme"),
+            _profile_menu(),
+            padding="0.6em 1.25em",
+            border_bottom="1px solid var(--gray-a5)",
+            align="center",
+            spacing="3",
+            width="100%",
+        ),
+        rx.cond(
+            AuthState.is_signed_in,
+            rx.box(*children, as_="main", width="100%"),
+            rx.center(rx.spinner(size="3"), padding="4em"),
+        ),
+        min_height="100vh",
+    )

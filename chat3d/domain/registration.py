@@ -104,3 +104,14 @@ def register(
         raise Conflict(ALREADY_REGISTERED) from None
     enqueue_mail(session, email, "welcome", {"display_name": user.display_name or email}, user_id=user.id)
     return start_session(session, user, ip=ip, user_agent=user_agent), user
+
+
+def email_for_registration_token(session: Session, raw: str) -> str | None:
+    """The email a still-usable registration token is bound to (pre-fills the register page), else None."""
+    from sqlmodel import select
+
+    token = session.exec(select(RegistrationToken).where(RegistrationToken.token_hash == hash_token(raw))).first()
+    if token is None or token.revoked_at is not None or token.used_count >= token.max_uses:
+        return None
+    expires = token.expires_at if token.expires_at.tzinfo else token.expires_at.replace(tzinfo=utcnow().tzinfo)
+    return token.email if expires > utcnow() else None

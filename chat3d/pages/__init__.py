@@ -2,8 +2,20 @@
 
 import reflex as rx
 
-from chat3d.pages import home
+from chat3d.pages import auth, chat, home, legal
+from chat3d.settings import get_settings
+from chat3d.state.auth import AuthState, LoginState, RegisterState
 
 
 def register_pages(app: rx.App) -> None:
-    app.add_page(home.page, route="/", title="Chat3D — describe a part, get a CAD model")
+    app.add_page(home.page, route="/", title="Chat3D — describe a part, get a CAD model", on_load=AuthState.load_user)
+    app.add_page(auth.login_page, route="/login", title="Sign in · Chat3D", on_load=LoginState.on_load)
+    app.add_page(auth.register_page, route="/register", title="Create account · Chat3D", on_load=RegisterState.on_load)
+    app.add_page(legal.privacy_page, route="/privacy", title="Privacy · Chat3D")
+    app.add_page(legal.terms_page, route="/terms", title="Terms · Chat3D")
+    app.add_page(chat.chat_page, route="/chat", title="Chat3D", on_load=AuthState.require_login)
+    if get_settings().chat3d_env == "development":
+        from chat3d.pages import mailbox
+
+        app.add_page(mailbox.mailbox_page, route="/dev/mailbox", title="Mailbox (development) · Chat3D",
+                     on_load=mailbox.MailboxState.load)

@@ -1,0 +1,1 @@
+"""Reflex state classes, one per feature; each is a thin adapter over the domain layer."""
