@@ -72,8 +72,12 @@ def resolve_token(
 ) -> tuple[User, str]:
     """The active user a token belongs to and the token's jti; Unauthorized (and a security event) otherwise."""
 
-    def refuse(event_type: str, reason: str, user_id: uuid.UUID | None = None) -> Unauthorized:
-        record_security_event(session, event_type, user_id=user_id, ip=ip, user_agent=user_agent, details={"reason": reason})
+    def refuse(event_type: str, reason: str, sub: str | None = None, user: User | None = None) -> Unauthorized:
+        # The event links a user only when one was loaded: a deleted account's id would break the foreign key.
+        record_security_event(
+            session, event_type, user_id=user.id if user else None, ip=ip, user_agent=user_agent,
+            details={"reason": reason, "sub": sub},
+        )
         return Unauthorized("Your session has ended; sign in again.")
 
     try:
@@ -81,6 +85,7 @@ def resolve_token(
         user_id = uuid.UUID(claims["sub"])
     except (jwt.PyJWTError, ValueError) as exc:
         raise refuse("token.invalid", type(exc).__name__) from None
+    sub = claims["sub"]
     jti = claims["jti"]
     cache = _revocation_cache()
     row = None
@@ -89,11 +94,11 @@ def resolve_token(
     else:
         row = session.exec(select(UserSession).where(UserSession.jti == jti)).first()
         revoked = row is None or row.revoked_at is not None
-    if revoked:
-        raise refuse("token.revoked", "session revoked", user_id)
     user = session.get(User, user_id)
+    if revoked:
+        raise refuse("token.revoked", "session revoked", sub, user)
     if user is None or user.status != UserStatus.active.value:
-        raise refuse("token.refused", "account missing or not active", user_id if user else None)
+        raise refuse("token.refused", "account missing or not active", sub, user)
     _touch(session, jti, row, cache)
     return user, jti
 

@@ -88,6 +88,19 @@ def test_deactivation_and_role_change_act_on_the_next_request(db: Session, make_
         user_from_token(db, token)
 
 
+def test_a_deleted_accounts_token_is_refused_and_recorded(db: Session, make_user) -> None:
+    user = make_user("a@example.com")
+    user_id = user.id
+    token, _ = authenticate(db, "a@example.com", PASSWORD)
+    db.commit()
+    db.delete(user)
+    db.commit()
+    with pytest.raises(Unauthorized):
+        user_from_token(db, token)
+    [event] = _events(db, "token.revoked")
+    assert (event.user_id, event.details["sub"]) == (None, str(user_id))
+
+
 def test_list_and_revoke_sessions(db: Session, make_user) -> None:
     user = make_user("a@example.com")
     other = make_user("b@example.com")
