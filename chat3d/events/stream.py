@@ -40,6 +40,7 @@ T = TypeVar("T")
 log = logging.getLogger("chat3d.events.stream")
 
 HEARTBEAT = object()  # yielded when the stream should send a keep-alive comment
+READY = object()  # yielded once, when the starting cursor is known and the stream is live
 
 
 class StreamConfig:
@@ -223,6 +224,7 @@ async def user_event_stream(
     listener = bus.listen(user_id)  # before resolving the cursor, so no wake-up can fall in between
     try:
         cursor = await resolve_start(user_id, last_event_id)
+        yield READY
         next_heartbeat = time.monotonic() + config.heartbeat_s
         must_read = True
         read_failed = False

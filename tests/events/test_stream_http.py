@@ -107,6 +107,7 @@ class Stream:
         self.parser = SseParser()
         self.raw_lines: list[str] = []
         self.response: httpx.Response | None = None
+        self.live = asyncio.Event()
 
     async def __aenter__(self) -> "Stream":
         headers = {}
@@ -126,6 +127,8 @@ class Stream:
     async def _lines(self):
         async for line in self.response.aiter_lines():
             self.raw_lines.append(line)
+            if line.startswith("retry:"):
+                self.live.set()  # the server's first frame: its starting cursor is fixed
             yield line
 
     async def _read(self) -> None:
@@ -137,6 +140,9 @@ class Stream:
             pass
         finally:
             self.queue.put_nowait(None)
+
+    async def ready(self, timeout: float = 5.0) -> None:
+        await asyncio.wait_for(self.live.wait(), timeout)
 
     async def next(self, timeout: float = 5.0) -> SseEvent | None:
         return await asyncio.wait_for(self.queue.get(), timeout)
@@ -169,18 +175,6 @@ def _envelope(event: SseEvent) -> dict:
     return body
 
 
-async def _wait_listening(server: ApiServer, at_least: int = 1, timeout: float = 5.0) -> None:
-    """The stream's listener is registered (its starting cursor is resolved right after)."""
-    deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient(base_url=server.url) as c:
-        while time.monotonic() < deadline:
-            if (await c.get("/__test/bus")).json()["listeners"] >= at_least:
-                await asyncio.sleep(0.2)
-                return
-            await asyncio.sleep(0.05)
-    raise AssertionError("the stream never registered its listener")
-
-
 # --- framing, auth, isolation ---------------------------------------------------------------------------
 
 
@@ -191,7 +185,7 @@ async def test_frames_parse_and_headers_are_right(stack, alice) -> None:
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/event-stream")
         assert r.headers["cache-control"] == "no-cache" and r.headers["x-accel-buffering"] == "no"
-        await _wait_listening(stack["a"])
+        await s.ready()
         ids = await record(user_id, 2, T.NOTIFICATION_CREATED)
         got = await s.take(2)
         assert [e["id"] for e in got] == ids
@@ -218,7 +212,7 @@ async def test_stream_requires_sign_in_and_accepts_the_session_cookie(stack, ali
         assert r.status_code == 400
     async with Stream(stack["a"].url, token, cookie=True) as s:
         assert s.response.status_code == 200
-        await _wait_listening(stack["a"])
+        await s.ready()
         ids = await record(user_id, 1)
         assert [e["id"] for e in await s.take(1)] == ids
 
@@ -226,8 +220,8 @@ async def test_stream_requires_sign_in_and_accepts_the_session_cookie(stack, ali
 async def test_a_user_never_receives_another_users_events(stack, alice, bob) -> None:
     (a_id, a_token), (b_id, b_token) = alice, bob
     async with Stream(stack["a"].url, a_token) as sa, Stream(stack["b"].url, b_token) as sb:
-        await _wait_listening(stack["a"])
-        await _wait_listening(stack["b"])
+        await sa.ready()
+        await sb.ready()
         expected = {a_id: [], b_id: []}
         for who in (b_id, a_id, b_id, b_id, a_id):
             expected[who] += await record(who, 1)
@@ -242,7 +236,7 @@ async def test_a_user_never_receives_another_users_events(stack, alice, bob) -> 
 async def test_reconnect_with_last_event_id_replays_exactly_the_missed_events_then_goes_live(stack, alice) -> None:
     user_id, token = alice
     async with Stream(stack["a"].url, token) as s:
-        await _wait_listening(stack["a"])
+        await s.ready()
         (first,) = await record(user_id, 1)
         (got,) = await s.take(1)
         last_seen = int(s.parser.last_event_id)
@@ -250,7 +244,6 @@ async def test_reconnect_with_last_event_id_replays_exactly_the_missed_events_th
     missed = await record(user_id, 5)
     async with Stream(stack["b"].url, token, last_event_id=last_seen) as s:
         assert [e["id"] for e in await s.take(5)] == missed
-        await _wait_listening(stack["b"])
         live = await record(user_id, 1)
         assert [e["id"] for e in await s.take(1)] == live
         assert await s.nothing_for(0.3)
@@ -265,7 +258,7 @@ async def test_without_last_event_id_the_stream_starts_now(stack, alice) -> None
     user_id, token = alice
     await record(user_id, 3)
     async with Stream(stack["a"].url, token) as s:
-        await _wait_listening(stack["a"])
+        await s.ready()
         assert await s.nothing_for(0.3)
         new = await record(user_id, 1)
         assert [e["id"] for e in await s.take(1)] == new
@@ -277,7 +270,7 @@ async def test_without_last_event_id_the_stream_starts_now(stack, alice) -> None
 async def test_published_in_one_app_process_received_in_the_other(stack, alice) -> None:
     user_id, token = alice
     async with Stream(stack["b"].url, token) as s, httpx.AsyncClient(base_url=stack["a"].url) as a:
-        await _wait_listening(stack["b"])
+        await s.ready()
         started = time.monotonic()
         r = await a.post("/__test/publish", json={"userId": str(user_id), "type": T.CHAT_QUERY_STATE, "payload": {"state": "codegen"}})
         (got,) = await s.take(1)
@@ -292,7 +285,7 @@ async def test_redis_restart_mid_stream_loses_nothing(stack, alice) -> None:
     async with httpx.AsyncClient(base_url=stack["b"].url) as b:
         before = (await b.get("/__test/bus")).json()
         async with Stream(stack["b"].url, token) as s:
-            await _wait_listening(stack["b"])
+            await s.ready()
             ids = await record(user_id, 2)
             assert [e["id"] for e in await s.take(2)] == ids
 
@@ -322,7 +315,7 @@ async def test_redis_restart_mid_stream_loses_nothing(stack, alice) -> None:
 async def test_a_revoked_sessions_stream_is_closed(stack, alice) -> None:
     user_id, token = alice
     async with Stream(stack["a"].url, token) as s:
-        await _wait_listening(stack["a"])
+        await s.ready()
         await asyncio.to_thread(_logout, token)
         started = time.monotonic()
         assert await s.next(timeout=HEARTBEAT_S * 2 + 2) is None  # the stream ended
@@ -347,7 +340,7 @@ def _deactivate(user_id: uuid.UUID) -> int:
 async def test_a_deactivated_users_stream_closes_on_the_status_event(stack, alice) -> None:
     user_id, token = alice
     async with Stream(stack["a"].url, token) as s:
-        await _wait_listening(stack["a"])
+        await s.ready()
         event_id = await asyncio.to_thread(_deactivate, user_id)
         (got,) = await s.take(1, timeout=2)
         assert got["id"] == event_id and got["type"] == T.ACCOUNT_STATUS_CHANGED
