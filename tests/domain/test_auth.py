@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session, select
 
-from chat3d.db.models import SecurityEvent, User, UserSession
+from chat3d.db.models import SecurityEvent, UserSession
 from chat3d.domain.auth import WRONG_CREDENTIALS, authenticate
 from chat3d.domain.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthorized
 from chat3d.domain.security_events import list_security_events

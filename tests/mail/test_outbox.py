@@ -8,7 +8,7 @@ import threading
 import time
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from chat3d.db.engine import get_engine
 from chat3d.db.models import OutboxMessage, User
