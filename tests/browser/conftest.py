@@ -22,7 +22,18 @@ ADMIN_PASSWORD = "correct-horse-battery-9"
 
 
 @pytest.fixture(scope="session")
-def running_app(pg_admin_url: str, migrated_template: str, render_service, tmp_path_factory) -> Iterator[AppProcess]:
+def web_build_lock() -> Iterator[None]:
+    """One running app per checkout at a time: `reflex run` builds into the shared `.web` folder."""
+    import fcntl
+
+    with open(REPO_ROOT / ".web.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+        fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@pytest.fixture(scope="session")
+def running_app(web_build_lock, pg_admin_url: str, migrated_template: str, render_service, tmp_path_factory) -> Iterator[AppProcess]:
     _admin_exec(pg_admin_url, "DROP DATABASE IF EXISTS chat3d_browser", "CREATE DATABASE chat3d_browser")
     app = AppProcess(
         data_dir=tmp_path_factory.mktemp("app-data"),
