@@ -46,7 +46,7 @@ WORKER_ENV = {
 class Worker:
     __slots__ = (
         "slot", "uid", "dir", "job_w", "status_r", "status_buf", "interm", "gpid", "pidfd",
-        "ready_flag", "job_id", "deadline", "timed_out", "t_start", "failed_msg",
+        "ready_flag", "job_id", "deadline", "timed_out", "t_start", "failed_msg", "reported",
     )
 
     def __init__(self, slot: int, uid: int, job_dir: str):
@@ -59,6 +59,7 @@ class Worker:
         self.timed_out = False
         self.t_start = 0.0
         self.failed_msg = ""
+        self.reported = False
 
     @property
     def ready(self) -> bool:
@@ -182,9 +183,7 @@ class Zygote:
             os.environ.update(WORKER_ENV, HOME=home, TMPDIR=home)
             sandbox.redirect_stdio()
             os.write(st_w, b"ready\n")
-            os.close(st_w)
-            st_w = -1
-            runner.serve_one(job_r, s.timeout_cap_s, sandbox.set_parent_death_signal)
+            runner.serve_one(job_r, s.timeout_cap_s, sandbox.set_parent_death_signal, st_w)
             code = 0
         except BaseException:  # noqa: BLE001
             if st_w >= 0:
@@ -201,16 +200,25 @@ class Zygote:
             return
         if chunk:
             w.status_buf += chunk
+            if len(w.status_buf) > 65536:
+                w.status_buf = w.status_buf[-4096:]
             while b"\n" in w.status_buf:
                 line, w.status_buf = w.status_buf.split(b"\n", 1)
                 text = line.decode(errors="replace")
-                if text.startswith("pid "):
+                if w.job_id is not None and text != "done":
+                    continue  # after dispatch only the program could be writing: trust nothing else
+                if text.startswith("pid ") and w.gpid < 0 and self.mode == "namespaces":
                     w.gpid = int(text[4:])
                     w.pidfd = os.pidfd_open(w.gpid)
                     self.sel.register(w.pidfd, selectors.EVENT_READ, ("exit", w))
                 elif text == "ready":
                     w.ready_flag = True
                     self.fail_streak = 0
+                elif text == "done" and w.job_id is not None and not w.reported:
+                    # Result is on disk: report now, kill the (pid namespace of the) worker,
+                    # reap it later. Only the program itself could fake this, to its own loss.
+                    self._kill(w)
+                    self._report(w, None, completed=True)
                 elif text.startswith("error "):
                     w.failed_msg = text[6:].replace("\\n", "\n")
             return
@@ -275,6 +283,11 @@ class Zygote:
         if w.job_id is None:
             shutil.rmtree(w.dir, ignore_errors=True)
             return
+        if not w.reported:
+            self._report(w, status)
+
+    def _report(self, w: Worker, status: int | None, completed: bool = False) -> None:
+        w.reported = True
         msg = {
             "op": "done",
             "id": w.job_id,
@@ -284,7 +297,9 @@ class Zygote:
             "timed_out": w.timed_out,
             "wall_s": round(time.monotonic() - w.t_start, 4),
         }
-        if status is not None:
+        if completed:
+            msg["exit_code"] = 0
+        elif status is not None:
             if os.WIFSIGNALED(status):
                 msg["signal"] = os.WTERMSIG(status)
             elif os.WIFEXITED(status):
@@ -356,7 +371,11 @@ class Zygote:
     def _maintain(self) -> None:
         now = time.monotonic()
         spares = sum(1 for w in self.workers if w.job_id is None)
-        while spares < self.spares_target + len(self.pending) and self.free_slots and now >= self.next_spawn_at:
+        busy = sum(1 for w in self.workers if w.job_id is not None)
+        # Keep one spare per idle pool slot (at least one): forking while jobs run would steal
+        # CPU from them, so replacements are mostly made between jobs.
+        target = max(1, self.spares_target - busy) + len(self.pending)
+        while spares < target and self.free_slots and now >= self.next_spawn_at:
             self.spawn()
             spares += 1
         ready = sum(1 for w in self.workers if w.ready)
@@ -376,7 +395,7 @@ class Zygote:
                 now = time.monotonic()
                 timeout = 1.0
                 for w in self.workers:
-                    if w.job_id is not None and not w.timed_out:
+                    if w.job_id is not None and not w.timed_out and not w.reported:
                         timeout = min(timeout, max(0.0, w.deadline - now))
                     if w.interm > 0:
                         timeout = min(timeout, 0.02)
@@ -396,7 +415,7 @@ class Zygote:
                 self._reap_intermediates()
                 now = time.monotonic()
                 for w in self.workers:
-                    if w.job_id is not None and not w.timed_out and now >= w.deadline:
+                    if w.job_id is not None and not w.timed_out and not w.reported and now >= w.deadline:
                         w.timed_out = True
                         self._kill(w)
         finally:

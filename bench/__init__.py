@@ -1,0 +1,1 @@
+"""Benchmarks (not timed tests). Results go to bench/results/ (gitignored)."""

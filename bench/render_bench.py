@@ -1,0 +1,231 @@
+"""Render benchmark: bare build+export vs. the in-process exec baseline vs. the sandboxed service.
+
+Measures, on the shared 22-part corpus, per-part latency at concurrency 1 (median of --reps) and
+corpus throughput at concurrency 4 (load generator in its own process). Prints a markdown table and
+writes bench/results/render.json. Run: ``.venv/bin/python -m bench.render_bench [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+SHARED = Path(os.environ.get("CHAT3D_SHARED_DIR", REPO.parent / "shared"))
+CORPUS = SHARED / "render-corpus" / "parts"
+FORMATS = ["stl", "step", "3mf", "glb"]
+QUICK_PARTS = ["01_cube.py", "03_filleted_block.py", "05_l_bracket.py", "09_hex_nut.py", "13_shaft_with_keyway.py",
+               "17_algebra_bracket.py", "21_multi_body_assembly.py", "04_flange.py"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pct(values: list[float], q: float) -> float:
+    vals = sorted(values)
+    if not vals:
+        return float("nan")
+    k = (len(vals) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(vals) - 1)
+    return vals[lo] + (vals[hi] - vals[lo]) * (k - lo)
+
+
+def start(cmd: list[str], env: dict, url: str) -> subprocess.Popen:
+    import httpx
+
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            r = httpx.get(url + "/health", timeout=2)
+            if r.status_code == 200 and r.json().get("workers_ready", 1) >= 1:
+                time.sleep(1.0)  # let every spare worker finish preparing
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"{cmd} did not start")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def measure_bare(parts: dict[str, str], reps: int) -> dict[str, float]:
+    from render_service.runner import build_and_export
+
+    with tempfile.TemporaryDirectory() as d:
+        build_and_export(parts[next(iter(parts))], FORMATS, d, check=False)  # warm
+        out: dict[str, list[float]] = {n: [] for n in parts}
+        for _ in range(reps):
+            for name, code in parts.items():
+                t = time.perf_counter()
+                doc = build_and_export(code, FORMATS, d, check=False)
+                out[name].append(time.perf_counter() - t)
+                assert doc["ok"], (name, doc)
+    return {n: statistics.median(v) for n, v in out.items()}
+
+
+def measure_http(url: str, parts: dict[str, str], reps: int) -> dict[str, float]:
+    import httpx
+
+    out: dict[str, list[float]] = {n: [] for n in parts}
+    with httpx.Client(base_url=url, timeout=300) as c:
+        c.post("/render", json={"code": parts[next(iter(parts))], "formats": FORMATS})  # warm
+        for _ in range(reps):
+            for name, code in parts.items():
+                t = time.perf_counter()
+                r = c.post("/render", json={"code": code, "formats": FORMATS})
+                r.json()
+                out[name].append(time.perf_counter() - t)
+                assert r.status_code == 200, (name, r.text[:500])
+    return {n: statistics.median(v) for n, v in out.items()}
+
+
+def loadgen(url: str, concurrency: int, rounds: int) -> dict:
+    """Runs in its own process: every part `rounds` times through `concurrency` client threads."""
+    import httpx
+
+    codes = [p.read_text() for p in sorted(CORPUS.glob("*.py"))] * rounds
+    errors = 0
+
+    def one(code: str) -> None:
+        nonlocal errors
+        with httpx.Client(base_url=url, timeout=600) as c:
+            r = c.post("/render", json={"code": code, "formats": FORMATS})
+            r.json()
+            if r.status_code != 200:
+                errors += 1
+
+    t = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as ex:
+        list(ex.map(one, codes))
+    elapsed = time.perf_counter() - t
+    return {"jobs": len(codes), "errors": errors, "elapsed_s": elapsed, "jobs_per_s": len(codes) / elapsed}
+
+
+def run_loadgen(url: str, concurrency: int, rounds: int) -> dict:
+    out = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--loadgen", url, "--concurrency", str(concurrency),
+         "--rounds", str(rounds)],
+        cwd=REPO, capture_output=True, text=True, check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="8 light parts, 1 rep, no throughput rounds beyond 1")
+    ap.add_argument("--reps", type=int, default=None)
+    ap.add_argument("--concurrency", type=int, default=4)
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--loadgen", metavar="URL")
+    args = ap.parse_args()
+    if args.loadgen:
+        print(json.dumps(loadgen(args.loadgen, args.concurrency, args.rounds)))
+        return
+
+    files = sorted(CORPUS.glob("*.py"))
+    if args.quick:
+        files = [f for f in files if f.name in QUICK_PARTS]
+    parts = {f.name: f.read_text() for f in files}
+    reps = args.reps or (1 if args.quick else 2)
+    env = dict(os.environ)
+    py = sys.executable
+
+    print(f"bare ({len(parts)} parts x {reps})...", file=sys.stderr)
+    bare = measure_bare(parts, reps)
+
+    base_port = free_port()
+    base_url = f"http://127.0.0.1:{base_port}"
+    proc = start([py, "-m", "bench.baseline_exec_service", "--port", str(base_port)], env, base_url)
+    try:
+        print("baseline...", file=sys.stderr)
+        baseline = measure_http(base_url, parts, reps)
+        base_tp = run_loadgen(base_url, args.concurrency, args.rounds) if not args.quick else None
+    finally:
+        stop(proc)
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    senv = dict(env, RENDER_PORT=str(port), RENDER_LOG_LEVEL="WARNING")
+    proc = start([py, "-m", "render_service"], senv, url)
+    try:
+        print("ours...", file=sys.stderr)
+        ours = measure_http(url, parts, reps)
+        ours_tp = run_loadgen(url, args.concurrency, args.rounds) if not args.quick else None
+    finally:
+        stop(proc)
+
+    rows = []
+    for name in parts:
+        rows.append({"part": name, "bare_ms": bare[name] * 1e3, "baseline_ms": baseline[name] * 1e3,
+                     "ours_ms": ours[name] * 1e3, "overhead_ms": (ours[name] - bare[name]) * 1e3})
+    summary = {
+        "parts": len(parts),
+        "reps": reps,
+        "cpus": os.cpu_count(),
+        "median_overhead_ms": statistics.median(r["overhead_ms"] for r in rows),
+        "bare_total_s": sum(bare.values()),
+        "baseline_total_s": sum(baseline.values()),
+        "ours_total_s": sum(ours.values()),
+    }
+    summary["total_ratio_ours_vs_bare"] = summary["ours_total_s"] / summary["bare_total_s"]
+    for label, d in (("bare", bare), ("baseline", baseline), ("ours", ours)):
+        summary[f"{label}_p50_ms"] = pct(list(d.values()), 0.5) * 1e3
+        summary[f"{label}_p95_ms"] = pct(list(d.values()), 0.95) * 1e3
+    if base_tp and ours_tp:
+        summary["throughput_c4"] = {"baseline": base_tp, "ours": ours_tp,
+                                    "ratio": ours_tp["jobs_per_s"] / base_tp["jobs_per_s"]}
+    summary["targets"] = {
+        "median_overhead_le_60ms": summary["median_overhead_ms"] <= 60,
+        "total_le_1.15x_bare": summary["total_ratio_ours_vs_bare"] <= 1.15,
+        "throughput_ge_1.5x_baseline": (summary["throughput_c4"]["ratio"] >= 1.5) if base_tp else None,
+    }
+
+    lines = ["| part | bare ms | baseline ms | ours ms | ours − bare ms |", "|---|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['part']} | {r['bare_ms']:.0f} | {r['baseline_ms']:.0f} | {r['ours_ms']:.0f} | "
+                     f"{r['overhead_ms']:+.0f} |")
+    for label in ("p50", "p95"):
+        lines.append(f"| **corpus {label}** | {summary['bare_' + label + '_ms']:.0f} | "
+                     f"{summary['baseline_' + label + '_ms']:.0f} | {summary['ours_' + label + '_ms']:.0f} | |")
+    lines.append(f"| **corpus total (c=1)** | {summary['bare_total_s'] * 1e3:.0f} | "
+                 f"{summary['baseline_total_s'] * 1e3:.0f} | {summary['ours_total_s'] * 1e3:.0f} | |")
+    lines.append("")
+    lines.append(f"- median over parts of (ours − bare): **{summary['median_overhead_ms']:.1f} ms** (target ≤ 60)")
+    lines.append(f"- corpus total ours / bare: **{summary['total_ratio_ours_vs_bare']:.3f}×** (target ≤ 1.15)")
+    if base_tp:
+        tp = summary["throughput_c4"]
+        lines.append(f"- throughput at concurrency {args.concurrency}: baseline {tp['baseline']['jobs_per_s']:.2f} jobs/s "
+                     f"({tp['baseline']['errors']} errors), ours {tp['ours']['jobs_per_s']:.2f} jobs/s "
+                     f"({tp['ours']['errors']} errors): **{tp['ratio']:.2f}×** (target ≥ 1.5)")
+    table = "\n".join(lines)
+    print(table)
+    out = REPO / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "render.json").write_text(json.dumps({"rows": rows, "summary": summary}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
