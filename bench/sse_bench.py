@@ -231,6 +231,7 @@ def main() -> None:
     ap.add_argument("--client-procs", type=int, default=2)
     ap.add_argument("--publisher-threads", type=int, default=4)
     ap.add_argument("--connect-concurrency", type=int, default=20)
+    ap.add_argument("--heartbeat", type=float, default=15.0, help="EVENTS_HEARTBEAT_S of the worker (the product default is 15)")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
 
@@ -248,7 +249,7 @@ def main() -> None:
         env = {
             "DATABASE_URL": db_url, "REDIS_URL": redis.url, "DATA_DIR": str(workdir / "data"), "CHAT3D_ENV": "test",
             "JWT_SECRET": "sse-bench-secret-" + "x" * 32, "RATE_LIMIT_API": "1000000/minute",
-            "RENDER_SERVICE_URL": "http://127.0.0.1:9",
+            "RENDER_SERVICE_URL": "http://127.0.0.1:9", "EVENTS_HEARTBEAT_S": str(args.heartbeat),
         }
         os.environ.update(env)
         reset_settings_cache()
@@ -349,6 +350,7 @@ def main() -> None:
             "memory_per_stream_kb": round((rss_streams - rss_before) / args.streams / 1024, 1),
             "memory_per_stream_after_run_kb": round((rss_after - rss_before) / args.streams / 1024, 1),
             "worker_cpu_percent_during_publish": round(worker_cpu, 1),
+            "heartbeat_s": args.heartbeat,
             "heartbeats_seen": client_state["heartbeats"],
             "client_errors": client_state["errors"][:10],
             "bus": bus_state,

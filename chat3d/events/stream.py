@@ -198,6 +198,44 @@ def batch_reader() -> BatchReader:
     return reader
 
 
+class CheckBatcher:
+    """Coalesces streams' access re-checks: one thread hand-off and one database session per batch.
+
+    `check_many(list_of_args) -> list_of_bools` runs on the 2-thread check pool, one batch at a time;
+    streams whose heartbeat falls while a batch runs join the next one.
+    """
+
+    def __init__(self, check_many: Callable[[list[tuple]], list[bool]], max_batch: int = 200):
+        self.check_many = check_many
+        self.max_batch = max_batch
+        self._pending: list[tuple[tuple, asyncio.Future]] = []
+        self._running = False
+
+    async def check(self, *args: Any) -> bool:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._pending.append((args, future))
+        if not self._running:
+            self._running = True
+            loop.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
+                try:
+                    answers = await run_check(self.check_many, [a for a, _ in batch])
+                except Exception:
+                    log.exception("events: access re-check failed; streams stay open until the next one")
+                    answers = [True] * len(batch)
+                for (_, future), ok in zip(batch, answers):
+                    if not future.done():
+                        future.set_result(bool(ok))
+        finally:
+            self._running = False
+
+
 async def resolve_start(user_id: uuid.UUID, last_event_id: int | None) -> int:
     """The cursor a new stream starts after: the client's Last-Event-ID, else the user's newest id."""
     if last_event_id is not None:

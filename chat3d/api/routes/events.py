@@ -19,6 +19,7 @@ an `account.status.changed` event arrives.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
@@ -32,7 +33,7 @@ from chat3d.db.engine import session_scope
 from chat3d.domain.errors import DomainError, InvalidInput
 from chat3d.domain.sessions import user_from_token
 from chat3d.events import store
-from chat3d.events.stream import HEARTBEAT, READY, StreamConfig, run_check, user_event_stream
+from chat3d.events.stream import HEARTBEAT, READY, CheckBatcher, StreamConfig, user_event_stream
 
 log = logging.getLogger("chat3d.events.api")
 
@@ -56,16 +57,34 @@ def _last_event_id(request: Request, from_query: int | None) -> int | None:
     return value
 
 
-def _token_still_valid(token: str, user_id: uuid.UUID) -> bool:
-    """False when the token is revoked/expired or the account is no longer active; True if unsure."""
+def _tokens_still_valid(requests: list[tuple[str, uuid.UUID]]) -> list[bool]:
+    """For each (token, user id): False when the token is revoked/expired or the account is no longer
+    active (`user_from_token` refuses it); True when it is fine, or when we cannot tell (database or
+    Redis hiccup: keep the stream and check again at the next heartbeat). One session for the batch."""
+    results: list[bool] = []
     try:
         with session_scope() as session:
-            return user_from_token(session, token).id == user_id
-    except DomainError:
-        return False
-    except Exception as exc:  # database or Redis hiccup: keep the stream, check again next heartbeat
-        log.warning("events: could not re-check a stream's session (%s)", exc)
-        return True
+            for token, user_id in requests:
+                try:
+                    results.append(user_from_token(session, token).id == user_id)
+                except DomainError:
+                    results.append(False)
+    except Exception as exc:
+        log.warning("events: could not re-check %d stream sessions (%s)", len(requests) - len(results), exc)
+    return results + [True] * (len(requests) - len(results))
+
+
+_checkers: dict[Any, CheckBatcher] = {}
+
+
+def _checker() -> CheckBatcher:
+    loop = asyncio.get_running_loop()
+    checker = _checkers.get(loop)
+    if checker is None:
+        for old in [l for l in _checkers if l.is_closed()]:
+            del _checkers[old]
+        checker = _checkers[loop] = CheckBatcher(_tokens_still_valid)
+    return checker
 
 
 def _frame(item: dict[str, Any]) -> ServerSentEvent:
@@ -88,7 +107,7 @@ async def stream_route(
     token = credentials(request)[0]  # present: CurrentUser already authenticated it
 
     async def still_allowed() -> bool:
-        return await run_check(_token_still_valid, token, user_id)
+        return await _checker().check(token, user_id)
 
     async def frames():
         async for item in user_event_stream(user_id, start, still_allowed=still_allowed, config=StreamConfig()):
