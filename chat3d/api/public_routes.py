@@ -20,6 +20,18 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset({
     ("POST", "/api/auth/login"),
     # Ends the presented session if there is one and always clears the cookie, so a stale cookie can go.
     ("POST", "/api/auth/logout"),
+    # The waitlist: joining answers the same for every address; the others need a token from a mail.
+    ("POST", "/api/waitlist/join"),
+    ("GET", "/api/waitlist/confirm-email"), ("POST", "/api/waitlist/confirm-email"),
+    ("GET", "/api/waitlist/status"),
+    ("GET", "/api/waitlist/unsubscribe"), ("POST", "/api/waitlist/unsubscribe"),
+    # Account actions: forgot password and reactivation answer the same for every address; the confirm
+    # routes take the mailed token as their credential (a caller signed in as someone else is refused);
+    # the preview shows only the action type, its status and a masked new address.
+    ("POST", "/api/auth/password-reset/request"), ("POST", "/api/auth/password-reset/confirm"),
+    ("POST", "/api/profile/reactivate/request"),
+    ("GET", "/api/profile/actions/preview"),
+    ("GET", "/api/profile/actions/confirm"), ("POST", "/api/profile/actions/confirm"),
     # The JSON 404 for unknown /api paths.
     *((method, UNKNOWN_API_PATH) for method in UNKNOWN_API_METHODS),
 })

@@ -1,0 +1,217 @@
+"""Invitations: a user invites people by email, within a quota, in one of two policy modes.
+
+- Direct mode (`invitation_waitlist_required` off): a registration link (source user_invite, or
+  admin_invite for admins) is mailed; the invitation is `registration_sent` and linked to its token, so
+  consuming the token marks it accepted (registration.py).
+- Waitlist mode: the invitee gets a waitlist confirmation link (their own opt-in); confirming puts them
+  in `pending_admin_approval` marked `invited_by` the inviter. The invitation is `waitlisted` until an
+  admin approves (then `registration_sent`) or rejects (then `revoked`).
+
+The quota counts live invitations (pending, waitlisted, registration_sent); the inviter's user row is
+locked FOR UPDATE first, so parallel requests count one after another. A batch is all or nothing.
+Inviting someone who already has an account looks exactly like any other invitation to the inviter,
+but sends them nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlmodel import Session, col, func, select, update
+
+from chat3d.db.models import (
+    Invitation, InvitationStatus, RegistrationToken, Role, TokenSource, User, WaitlistEntry, WaitlistStatus, utcnow,
+)
+from chat3d.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from chat3d.domain.outbox import enqueue_mail
+from chat3d.domain.pagination import paginate
+from chat3d.domain.policy import get_app_settings
+from chat3d.domain.registration import issue_registration_token
+from chat3d.domain.tokens import hash_token
+from chat3d.domain.users import check_email, get_user_by_email
+from chat3d.domain.waitlist import REGISTRATION_TTL, expire_confirmations, get_or_create_entry, register_url, send_confirmation
+
+LIVE = (InvitationStatus.pending.value, InvitationStatus.waitlisted.value, InvitationStatus.registration_sent.value)
+MAX_BATCH = 50
+
+
+def _is_admin(user: User) -> bool:
+    return user.role == Role.admin.value
+
+
+@dataclass
+class Usage:
+    used: int
+    quota: int | None  # None: not quota-bound (admins)
+    enabled: bool
+    waitlist_required: bool
+
+    @property
+    def remaining(self) -> int | None:
+        return None if self.quota is None else max(0, self.quota - self.used)
+
+
+def expire_stale(session: Session, inviter_id: uuid.UUID) -> None:
+    """Invitations whose registration link ran out are `expired` (and stop counting against the quota)."""
+    now = utcnow()
+    stale = select(RegistrationToken.id).where(RegistrationToken.expires_at <= now, RegistrationToken.used_count == 0)
+    session.exec(
+        update(Invitation)
+        .where(
+            Invitation.inviter_id == inviter_id,
+            Invitation.status == InvitationStatus.registration_sent.value,
+            col(Invitation.registration_token_id).in_(stale),
+        )
+        .values(status=InvitationStatus.expired.value, updated_at=now)
+    )
+
+
+def _live_count(session: Session, inviter_id: uuid.UUID) -> int:
+    return int(session.exec(
+        select(func.count()).select_from(Invitation).where(Invitation.inviter_id == inviter_id, col(Invitation.status).in_(LIVE))
+    ).one())
+
+
+def usage(session: Session, user: User) -> Usage:
+    policy = get_app_settings(session)
+    expire_stale(session, user.id)
+    return Usage(
+        used=_live_count(session, user.id),
+        quota=None if _is_admin(user) else policy.invitation_quota_per_user,
+        enabled=policy.invitations_enabled or _is_admin(user),
+        waitlist_required=policy.invitation_waitlist_required,
+    )
+
+
+def list_invitations(session: Session, user: User, *, limit: int = 50, offset: int = 0) -> tuple[list[Invitation], int]:
+    expire_stale(session, user.id)
+    query = select(Invitation).where(Invitation.inviter_id == user.id)
+    return paginate(session, query, Invitation.created_at.desc(), Invitation.id, limit=limit, offset=offset)
+
+
+def _clean_emails(emails: list[str], inviter: User) -> list[str]:
+    if not isinstance(emails, list) or not emails:
+        raise InvalidInput("Enter at least one email address.")
+    if len(emails) > MAX_BATCH:
+        raise InvalidInput(f"At most {MAX_BATCH} addresses at once.")
+    clean: list[str] = []
+    bad: list[str] = []
+    for raw in emails:
+        try:
+            clean.append(check_email(str(raw)))
+        except InvalidInput:
+            bad.append(str(raw)[:80])
+    if bad:
+        raise InvalidInput(f"Not a valid email address: {', '.join(bad)}.", {"invalid": bad})
+    clean = list(dict.fromkeys(clean))
+    if inviter.email in clean:
+        raise InvalidInput("You cannot invite yourself.")
+    return clean
+
+
+def create_invitations(
+    session: Session, inviter: User, emails: list[str], *, ip: str | None = None
+) -> list[Invitation]:
+    """Invite every address or none (any refusal raises before a single mail is queued)."""
+    policy = get_app_settings(session)
+    admin = _is_admin(inviter)
+    if not policy.invitations_enabled and not admin:
+        raise Forbidden("Invitations are turned off at the moment.")
+    clean = _clean_emails(emails, inviter)
+    # Serialise this inviter's requests: the count below sees every earlier committed invitation.
+    inviter = session.exec(select(User).where(User.id == inviter.id).with_for_update()).one()
+    expire_stale(session, inviter.id)
+    existing = {
+        inv.email: inv for inv in session.exec(
+            select(Invitation).where(Invitation.inviter_id == inviter.id, col(Invitation.email).in_(clean))
+        ).all()
+    }
+    duplicates = [e for e in clean if e in existing and existing[e].status in LIVE]
+    if duplicates:
+        raise Conflict(f"Already invited: {', '.join(duplicates)}.", {"duplicates": duplicates})
+    if not admin:
+        used = _live_count(session, inviter.id)
+        quota = policy.invitation_quota_per_user
+        if used + len(clean) > quota:
+            left = max(0, quota - used)
+            raise Conflict(
+                f"That would exceed your invitation quota: {used} of {quota} used, {left} left.",
+                {"used": used, "quota": quota},
+            )
+    source = TokenSource.admin_invite if admin else TokenSource.user_invite
+    inviter_name = inviter.display_name or inviter.email
+    created: list[Invitation] = []
+    for email in clean:
+        inv = existing.get(email) or Invitation(inviter_id=inviter.id, email=email)
+        inv.registration_token_id = None
+        inv.waitlist_entry_id = None
+        inv.updated_at = utcnow()
+        has_account = get_user_by_email(session, email) is not None
+        if policy.invitation_waitlist_required and not admin:
+            inv.status = InvitationStatus.waitlisted.value
+            if not has_account:
+                _invite_through_waitlist(session, inv, inviter, inviter_name)
+        else:
+            inv.status = InvitationStatus.registration_sent.value
+            if not has_account:
+                raw = issue_registration_token(session, email, source, invited_by=inviter.id, ttl=REGISTRATION_TTL)
+                inv.registration_token_id = session.exec(
+                    select(RegistrationToken.id).where(RegistrationToken.token_hash == hash_token(raw))
+                ).one()
+                enqueue_mail(session, email, "invitation", {"inviter_name": inviter_name, "register_url": register_url(raw)})
+        session.add(inv)
+        created.append(inv)
+    session.flush()
+    if admin:
+        from chat3d.domain.admin import audit
+
+        audit(session, inviter, "invitation.create", "invitation", None,
+              {"emails": clean, "mode": "direct", "source": source.value}, ip=ip)
+    return created
+
+
+def _invite_through_waitlist(session: Session, inv: Invitation, inviter: User, inviter_name: str) -> None:
+    entry, created = get_or_create_entry(session, inv.email, invited_by=inviter.id)
+    inv.waitlist_entry_id = entry.id
+    if entry.invited_by is None:
+        entry.invited_by = inviter.id
+        session.add(entry)
+    if created or entry.status == WaitlistStatus.pending_email_confirmation.value:
+        send_confirmation(session, entry, template="invitation_waitlist", inviter_name=inviter_name)
+    elif entry.status == WaitlistStatus.pending_admin_approval.value:
+        pass  # already confirmed: the admin's decision will move this invitation along
+    # approved or rejected: nothing is sent; the invitation stays as the inviter sees any other one.
+
+
+def revoke_invitation(session: Session, inviter: User, invitation_id: uuid.UUID | str, *, ip: str | None = None) -> Invitation:
+    """Kill the link (registration token revoked, or the waitlist confirmation link expired) and mark it revoked."""
+    try:
+        iid = invitation_id if isinstance(invitation_id, uuid.UUID) else uuid.UUID(str(invitation_id))
+    except ValueError:
+        raise NotFound("No such invitation.") from None
+    inv = session.exec(select(Invitation).where(Invitation.id == iid).with_for_update()).first()
+    if inv is None or inv.inviter_id != inviter.id:
+        raise NotFound("No such invitation.")
+    if inv.status not in LIVE:
+        raise Conflict(f"This invitation is already {inv.status.replace('_', ' ')}.")
+    now = utcnow()
+    if inv.registration_token_id is not None:
+        session.exec(
+            update(RegistrationToken)
+            .where(RegistrationToken.id == inv.registration_token_id, RegistrationToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+    if inv.waitlist_entry_id is not None:
+        entry = session.get(WaitlistEntry, inv.waitlist_entry_id)
+        if entry is not None and entry.status == WaitlistStatus.pending_email_confirmation.value and entry.invited_by == inviter.id:
+            expire_confirmations(session, entry.id)
+    inv.status = InvitationStatus.revoked.value
+    inv.updated_at = now
+    session.add(inv)
+    session.flush()
+    if _is_admin(inviter):
+        from chat3d.domain.admin import audit
+
+        audit(session, inviter, "invitation.revoke", "invitation", inv.id, {"email": inv.email}, ip=ip)
+    return inv

@@ -1,0 +1,69 @@
+"""Dashboard numbers for admins, computed from the real tables at request time (no counters to drift)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlmodel import Session, func, select
+
+from chat3d.db.models import (
+    FileKind, Invitation, InvitationStatus, Query, QueryState, StoredFile, User, UserStatus, WaitlistEntry,
+    WaitlistStatus,
+)
+
+SUCCESS = (QueryState.completed.value,)
+FAILURE = (QueryState.failed.value, QueryState.cancelled.value)
+
+
+def _by(session: Session, column, enum_cls) -> dict[str, int]:
+    counts = {m.value: 0 for m in enum_cls}
+    for value, n in session.exec(select(column, func.count()).group_by(column)).all():
+        counts[value] = int(n)
+    return counts
+
+
+def _queries_since(session: Session, since: datetime) -> dict[str, Any]:
+    rows = session.exec(
+        select(Query.state, func.count(), func.coalesce(func.sum(Query.input_tokens), 0),
+               func.coalesce(func.sum(Query.output_tokens), 0), func.coalesce(func.sum(Query.cost_usd), 0.0))
+        .where(Query.created_at >= since)
+        .group_by(Query.state)
+    ).all()
+    out = {"total": 0, "succeeded": 0, "failed": 0, "inProgress": 0, "inputTokens": 0, "outputTokens": 0, "costUsd": 0.0}
+    for state, n, tin, tout, cost in rows:
+        n = int(n)
+        out["total"] += n
+        key = "succeeded" if state in SUCCESS else "failed" if state in FAILURE else "inProgress"
+        out[key] += n
+        out["inputTokens"] += int(tin)
+        out["outputTokens"] += int(tout)
+        out["costUsd"] += float(cost)
+    out["costUsd"] = round(out["costUsd"], 6)
+    # Renders: the distinct queries that produced a model file in the window.
+    out["rendered"] = int(session.exec(
+        select(func.count(func.distinct(StoredFile.query_id)))
+        .where(StoredFile.kind == FileKind.model.value, StoredFile.created_at >= since, StoredFile.query_id.is_not(None))
+    ).one())
+    return out
+
+
+def dashboard_metrics(session: Session, now: datetime | None = None) -> dict[str, Any]:
+    """Users, waitlist and invitations by status; queries (each prompt is one render run) today and over 7 days
+    with success/failure; tokens and cost spent. "Today" is the UTC calendar day."""
+    now = now or datetime.now(timezone.utc)
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    totals = session.exec(
+        select(func.count(), func.coalesce(func.sum(Query.input_tokens), 0), func.coalesce(func.sum(Query.output_tokens), 0),
+               func.coalesce(func.sum(Query.cost_usd), 0.0))
+    ).one()
+    return {
+        "users": _by(session, User.status, UserStatus),
+        "waitlist": _by(session, WaitlistEntry.status, WaitlistStatus),
+        "invitations": _by(session, Invitation.status, InvitationStatus),
+        "queriesToday": _queries_since(session, today),
+        "queries7d": _queries_since(session, now - timedelta(days=7)),
+        "allTime": {"queries": int(totals[0]), "inputTokens": int(totals[1]), "outputTokens": int(totals[2]),
+                    "costUsd": round(float(totals[3]), 6)},
+        "generatedAt": now.isoformat(),
+    }
