@@ -25,6 +25,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import signal
 import statistics
 import subprocess
@@ -385,6 +386,7 @@ def main() -> None:
             server.stop()
         redis.stop()
         pg.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _sub_main() -> None:
