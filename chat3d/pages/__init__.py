@@ -14,8 +14,22 @@ def register_pages(app: rx.App) -> None:
     app.add_page(legal.privacy_page, route="/privacy", title="Privacy · Chat3D")
     app.add_page(legal.terms_page, route="/terms", title="Terms · Chat3D")
     app.add_page(chat.chat_page, route="/chat", title="Chat3D", on_load=AuthState.require_login)
+    register_waitlist_admin_pages(app)
     if get_settings().chat3d_env == "development":
         from chat3d.pages import mailbox
 
         app.add_page(mailbox.mailbox_page, route="/dev/mailbox", title="Mailbox (development) · Chat3D",
                      on_load=mailbox.MailboxState.load)
+
+
+def register_waitlist_admin_pages(app: rx.App) -> None:
+    from chat3d.pages import admin, waitlist
+    from chat3d.state.admin import AdminState
+    from chat3d.state.waitlist import WaitlistConfirmState, WaitlistJoinState, WaitlistStatusState
+
+    app.add_page(waitlist.join_page, route="/waitlist", title="Join the waitlist · Chat3D", on_load=WaitlistJoinState.on_load)
+    app.add_page(waitlist.confirm_page, route="/waitlist/confirm", title="Confirm your email · Chat3D",
+                 on_load=WaitlistConfirmState.on_load)
+    app.add_page(waitlist.status_page, route="/waitlist/status", title="Waitlist status · Chat3D",
+                 on_load=WaitlistStatusState.on_load)
+    app.add_page(admin.admin_page, route="/admin", title="Admin console · Chat3D", on_load=AdminState.on_load)

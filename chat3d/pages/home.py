@@ -3,6 +3,7 @@
 import reflex as rx
 
 from chat3d.components.layout import public_shell
+from chat3d.state.waitlist import HomeCtaState
 
 
 def _feature(icon: str, title: str, text: str) -> rx.Component:
@@ -30,9 +31,14 @@ def page() -> rx.Component:
                 max_width="42em",
             ),
             rx.hstack(
-                rx.link(rx.button("Get started", size="3"), href="/register"),
+                rx.cond(
+                    HomeCtaState.waitlist_enabled,
+                    rx.link(rx.button("Join the waitlist", size="3"), href="/waitlist"),
+                    rx.link(rx.button("Get started", size="3"), href="/register"),
+                ),
                 rx.link(rx.button("Sign in", size="3", variant="outline"), href="/login"),
                 spacing="3",
+                on_mount=HomeCtaState.load,
             ),
             rx.grid(
                 _feature("message-square", "Chat to model", "Iterate by conversation: 'make it 10 mm thicker'."),

@@ -1,0 +1,112 @@
+"""The invitation manager's state (embedded in /profile): the user's invitations, used/quota, invite, revoke.
+
+Each handler reloads the signed-in user from the session cookie; the domain enforces quota and policy.
+"""
+
+from __future__ import annotations
+
+import re
+
+import reflex as rx
+
+from chat3d.db.engine import session_scope
+from chat3d.db.models import User
+from chat3d.domain.errors import DomainError
+from chat3d.state.auth import AuthState
+
+STATUS_LABELS = {
+    "pending": "Pending", "waitlisted": "On the waitlist", "registration_sent": "Link sent", "accepted": "Joined",
+    "expired": "Expired", "revoked": "Revoked",
+}
+LIVE = {"pending", "waitlisted", "registration_sent"}
+
+
+class InvitationState(AuthState):
+    items: list[dict[str, str]] = []
+    used: int = 0
+    quota: int = -1  # -1: not limited (admins)
+    enabled: bool = True
+    waitlist_required: bool = False
+    emails: str = ""
+    error: str = ""
+    notice: str = ""
+    loaded: bool = False
+
+    @rx.var
+    def quota_text(self) -> str:
+        return f"{self.used} open" if self.quota < 0 else f"{self.used} of {self.quota} used"
+
+    @rx.var
+    def can_invite(self) -> bool:
+        return self.enabled and (self.quota < 0 or self.used < self.quota)
+
+    def _user(self) -> User | None:
+        user = self._current_user()
+        self._set_user(user)
+        if user is None:
+            self.error = "Sign in to manage invitations."
+        return user
+
+    def _refresh(self, user: User) -> None:
+        from chat3d.domain.invitations import list_invitations, usage
+
+        with session_scope() as session:
+            rows, _ = list_invitations(session, user, limit=200)
+            u = usage(session, user)
+        self.items = [
+            {"id": str(r.id), "email": r.email, "status": r.status, "label": STATUS_LABELS.get(r.status, r.status),
+             "sent": r.created_at.strftime("%Y-%m-%d"), "live": "1" if r.status in LIVE else ""}
+            for r in rows
+        ]
+        self.used, self.quota = u.used, (-1 if u.quota is None else u.quota)
+        self.enabled, self.waitlist_required = u.enabled, u.waitlist_required
+        self.loaded = True
+
+    @rx.event
+    def load(self):
+        user = self._user()
+        if user is not None:
+            self.error = ""
+            self._refresh(user)
+
+    @rx.event
+    def set_emails(self, value: str):
+        self.emails = value[:5000]
+
+    @rx.event
+    def invite(self, _form: dict | None = None):
+        from chat3d.domain.invitations import create_invitations
+
+        user = self._user()
+        if user is None:
+            return
+        self.error = self.notice = ""
+        emails = [e for e in re.split(r"[\s,;]+", self.emails) if e]
+        try:
+            with session_scope() as session:
+                me = session.get(User, user.id)
+                created = create_invitations(session, me, emails, ip=self.router.session.client_ip or None)
+                count = len(created)
+        except DomainError as exc:
+            self.error = exc.message
+            return
+        self.emails = ""
+        self.notice = f"Invited {count} {'person' if count == 1 else 'people'}."
+        self._refresh(user)
+
+    @rx.event
+    def revoke(self, invitation_id: str):
+        from chat3d.domain.invitations import revoke_invitation
+
+        user = self._user()
+        if user is None:
+            return
+        self.error = self.notice = ""
+        try:
+            with session_scope() as session:
+                revoke_invitation(session, session.get(User, user.id), invitation_id, ip=self.router.session.client_ip or None)
+        except DomainError as exc:
+            self.error = exc.message
+            return
+        self.notice = "Invitation revoked; its link no longer works."
+        self._refresh(user)
