@@ -38,5 +38,8 @@ def authenticate(
             session, "login.refused_inactive", user_id=user.id, email=email, ip=ip, user_agent=user_agent,
             details={"status": user.status},
         )
-        raise Forbidden("This account is deactivated.")
+        from chat3d.domain.account_actions import self_deletion_login_message
+
+        # Only someone with the right password gets here; a self-deleted account learns how to come back.
+        raise Forbidden(self_deletion_login_message(user) or "This account is deactivated.")
     return start_session(session, user, ip=ip, user_agent=user_agent), user
