@@ -13,7 +13,7 @@ def register_pages(app: rx.App) -> None:
     app.add_page(auth.register_page, route="/register", title="Create account · Chat3D", on_load=RegisterState.on_load)
     app.add_page(legal.privacy_page, route="/privacy", title="Privacy · Chat3D")
     app.add_page(legal.terms_page, route="/terms", title="Terms · Chat3D")
-    app.add_page(chat.chat_page, route="/chat", title="Chat3D", on_load=AuthState.require_login)
+    chat.register(app)
     register_waitlist_admin_pages(app)
     if get_settings().chat3d_env == "development":
         from chat3d.pages import mailbox

@@ -1,20 +1,89 @@
-"""The signed-in workspace landing page (the full three-pane workspace grows here)."""
+"""The chat workspace: contexts | thread + composer | workbench; one pane at a time on narrow screens."""
+
+from __future__ import annotations
 
 import reflex as rx
 
+from chat3d.components.chat_composer import composer
+from chat3d.components.chat_contexts import contexts_pane
+from chat3d.components.chat_thread import thread_pane
+from chat3d.components.chat_workbench import workbench_pane
+from chat3d.components.event_stream import event_stream
 from chat3d.components.layout import app_shell
 from chat3d.state.auth import AuthState
+from chat3d.state.chat import ThreadState
+from chat3d.state.chat_workbench import LayoutState
+
+NARROW = "@media (max-width: 1023px)"
+TOP_BAR = "57px"
+SWITCH = "52px"
+
+
+def _pane(name: str, child: rx.Component, **props) -> rx.Component:
+    return rx.box(
+        child,
+        class_name=rx.cond(LayoutState.pane == name, "ws-pane ws-active", "ws-pane"),
+        display="flex",
+        min_width="0",
+        min_height="0",
+        height="100%",
+        overflow="hidden",
+        data_pane=name,
+        **props,
+    )
+
+
+def _switch() -> rx.Component:
+    return rx.box(
+        rx.segmented_control.root(
+            rx.segmented_control.item("Chats", value="chats"),
+            rx.segmented_control.item("Thread", value="thread"),
+            rx.segmented_control.item("Preview", value="preview"),
+            value=LayoutState.pane,
+            on_change=LayoutState.show_pane,
+            width="100%",
+            aria_label="Show pane",
+        ),
+        padding="0.5em 0.75em",
+        height=SWITCH,
+        border_bottom="1px solid var(--gray-a4)",
+        style={"@media (min-width: 1024px)": {"display": "none"}},
+        data_testid="pane-switch",
+    )
+
+
+def workspace() -> rx.Component:
+    return rx.fragment(
+        event_stream(url="/api/events/stream", on_event=ThreadState.on_event),
+        _switch(),
+        rx.box(
+            _pane("chats", contexts_pane(), border_right="1px solid var(--gray-a4)", background="var(--gray-a2)"),
+            _pane("thread", thread_pane(composer())),
+            _pane("preview", workbench_pane(), border_left="1px solid var(--gray-a4)"),
+            style={
+                "display": "grid",
+                "gridTemplateColumns": "260px minmax(0, 1fr) minmax(0, 1fr)",
+                "height": f"calc(100dvh - {TOP_BAR})",
+                NARROW: {
+                    "gridTemplateColumns": "minmax(0, 1fr)",
+                    "height": f"calc(100dvh - {TOP_BAR} - {SWITCH})",
+                    "& > .ws-pane": {"display": "none"},
+                    "& > .ws-pane.ws-active": {"display": "flex"},
+                },
+            },
+            data_testid="workspace",
+        ),
+    )
 
 
 def chat_page() -> rx.Component:
-    return app_shell(
-        rx.center(
-            rx.vstack(
-                rx.heading(rx.text.span("Welcome, "), rx.text.span(AuthState.user_label), size="6"),
-                rx.text("Describe a part to start a new chat.", color_scheme="gray"),
-                spacing="3",
-                align="center",
-            ),
-            padding="4em 1em",
-        )
-    )
+    return app_shell(workspace())
+
+
+ON_LOAD = [AuthState.require_login, ThreadState.load_page]
+
+
+def register(app: rx.App) -> None:
+    """`/chat` (the last chat, or the empty state) and `/chat/[context_id]`."""
+    app.add_page(chat_page, route="/chat", title="Chat3D", on_load=ON_LOAD)
+    app.add_page(chat_page, route="/chat/[context_id]", title="Chat3D", on_load=ON_LOAD)

@@ -1,0 +1,102 @@
+"""The composer: the prompt (Enter sends, Shift+Enter new line), image attachments, model pickers, Send/Stop."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from chat3d.state.chat import ThreadState
+from chat3d.state.chat_composer import PROMPT_ID, UPLOAD_ID, ComposerState
+from chat3d.state.chat_view import FileView
+
+# Enter submits the form (unless Shift is held or an IME is composing); the browser does the rest.
+# Passed as a raw attribute: an event trigger would hand the function (key, modifiers), not the event.
+ENTER_SENDS = rx.Var(
+    "((e) => { if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {"
+    " e.preventDefault(); const f = e.currentTarget.form; if (f) { f.requestSubmit(); } } })"
+)
+IMAGE_TYPES = {"image/png": [".png"], "image/jpeg": [".jpg", ".jpeg"], "image/webp": [".webp"]}
+
+
+def _attachment(f: FileView) -> rx.Component:
+    return rx.box(
+        rx.image(src=f.url, alt=f.filename, width="56px", height="56px", object_fit="cover",
+                 border_radius="var(--radius-2)", border="1px solid var(--gray-a6)"),
+        rx.icon_button(rx.icon("x", size=12), size="1", variant="solid", color_scheme="gray", radius="full",
+                       type="button", aria_label="Remove " + f.filename,
+                       on_click=ComposerState.remove_attachment(f.id),
+                       position="absolute", top="-6px", right="-6px"),
+        position="relative",
+    )
+
+
+def _model_select(label: str, options, value, on_change) -> rx.Component:
+    return rx.select.root(
+        rx.select.trigger(aria_label=label, title=label),
+        rx.select.content(rx.foreach(options, lambda m: rx.select.item(m, value=m))),
+        value=value,
+        on_change=on_change,
+        size="1",
+    )
+
+
+def composer() -> rx.Component:
+    disabled = ComposerState.disabled_reason != ""
+    return rx.form(
+        rx.vstack(
+            rx.cond(ComposerState.attachments.length() > 0,
+                    rx.hstack(rx.foreach(ComposerState.attachments, _attachment), spacing="3", padding_top="0.4em")),
+            rx.text_area(
+                id=PROMPT_ID,
+                name="prompt",
+                aria_label="Prompt",
+                placeholder="Describe a part… (Enter sends, Shift+Enter adds a line)",
+                rows="3",
+                max_length=8000,
+                resize="vertical",
+                width="100%",
+                disabled=disabled,
+                custom_attrs={"onKeyDown": ENTER_SENDS},
+            ),
+            rx.hstack(
+                rx.upload(
+                    rx.tooltip(rx.icon("image-plus", size=18), content="Attach images (click, or drop them here)"),
+                    id=UPLOAD_ID,
+                    accept=IMAGE_TYPES,
+                    multiple=True,
+                    max_files=4,
+                    on_drop=ComposerState.handle_upload(rx.upload_files(upload_id=UPLOAD_ID)),
+                    border="1px dashed var(--gray-a7)",
+                    border_radius="var(--radius-2)",
+                    padding="0.3em 0.45em",
+                    line_height="0",
+                    cursor="pointer",
+                    aria_label="Attach image (click or drop files here)",
+                ),
+                _model_select("Conversation model", ComposerState.conversation_models,
+                              ComposerState.conversation_model, ComposerState.set_conversation_model),
+                _model_select("Code model", ComposerState.codegen_models, ComposerState.codegen_model,
+                              ComposerState.set_codegen_model),
+                rx.spacer(),
+                rx.cond(
+                    ThreadState.is_running,
+                    rx.button(rx.icon("square", size=14), "Stop", type="button", color_scheme="red", variant="soft",
+                              size="2", on_click=ThreadState.stop),
+                    rx.button(rx.icon("send", size=14), "Send", type="submit", id="composer-send", size="2",
+                              disabled=disabled),
+                ),
+                spacing="2",
+                align="center",
+                width="100%",
+                wrap="wrap",
+            ),
+            rx.cond(ComposerState.error != "", rx.text(ComposerState.error, color_scheme="red", size="2", role="alert")),
+            rx.cond(disabled, rx.text(ComposerState.disabled_reason, color_scheme="orange", size="2")),
+            spacing="2",
+            width="100%",
+        ),
+        on_submit=ComposerState.send,
+        reset_on_submit=False,
+        width="100%",
+        padding="0.75em 1em 1em",
+        border_top="1px solid var(--gray-a4)",
+    )

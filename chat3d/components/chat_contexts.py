@@ -1,0 +1,120 @@
+"""The contexts pane: chats grouped by recency, search, new chat, inline rename, delete with confirmation."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from chat3d.state.chat_contexts import ContextsState
+from chat3d.state.chat_view import ContextRow
+from chat3d.state.chat_workbench import LayoutState
+
+
+def _row(row: ContextRow) -> rx.Component:
+    active = ContextsState.active_id == row.id
+    return rx.fragment(
+        rx.cond(
+            row.show_header,
+            rx.text(row.group, size="1", weight="medium", color_scheme="gray", padding="0.75em 0.5em 0.25em"),
+        ),
+        rx.cond(
+            ContextsState.editing_id == row.id,
+            rx.form(
+                rx.hstack(
+                    rx.input(name="name", default_value=row.name, aria_label="Chat name", auto_focus=True,
+                             max_length=200, on_key_down=ContextsState.rename_key, size="2", width="100%"),
+                    rx.icon_button(rx.icon("check", size=16), type="submit", aria_label="Save name", size="2"),
+                    rx.icon_button(rx.icon("x", size=16), type="button", aria_label="Cancel rename", size="2",
+                                   variant="soft", color_scheme="gray", on_click=ContextsState.cancel_rename),
+                    spacing="1", width="100%",
+                ),
+                on_submit=ContextsState.rename,
+                reset_on_submit=False,
+                width="100%",
+            ),
+            rx.hstack(
+                rx.link(
+                    rx.text(row.name, size="2", trim="both", overflow="hidden", text_overflow="ellipsis",
+                            white_space="nowrap"),
+                    href="/chat/" + row.id,
+                    underline="none",
+                    color="inherit",
+                    flex="1",
+                    min_width="0",
+                    padding="0.4em 0.5em",
+                    aria_current=rx.cond(active, "page", "false"),
+                    on_click=LayoutState.show_pane("thread"),
+                ),
+                rx.icon_button(rx.icon("pencil", size=14), size="1", variant="ghost", color_scheme="gray",
+                               aria_label="Rename chat " + row.name, on_click=ContextsState.start_rename(row.id)),
+                rx.icon_button(rx.icon("trash-2", size=14), size="1", variant="ghost", color_scheme="red",
+                               aria_label="Delete chat " + row.name,
+                               on_click=ContextsState.ask_delete(row.id, row.name)),
+                spacing="1",
+                align="center",
+                width="100%",
+                padding_right="0.4em",
+                border_radius="var(--radius-2)",
+                background=rx.cond(active, "var(--accent-a4)", "transparent"),
+                _hover={"background": rx.cond(active, "var(--accent-a5)", "var(--gray-a3)")},
+                data_testid="chat-row",
+            ),
+        ),
+    )
+
+
+def _delete_dialog() -> rx.Component:
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title("Delete this chat?"),
+            rx.alert_dialog.description(
+                rx.text.span("“"), rx.text.span(ContextsState.delete_name), rx.text.span("”"),
+                " and all its models and files will be deleted. This cannot be undone.",
+            ),
+            rx.hstack(
+                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray",
+                                                 on_click=ContextsState.cancel_delete)),
+                rx.alert_dialog.action(rx.button("Delete", color_scheme="red", on_click=ContextsState.confirm_delete)),
+                spacing="3", justify="end", margin_top="1em",
+            ),
+        ),
+        open=ContextsState.delete_id != "",
+    )
+
+
+def contexts_pane() -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.heading("Chats", size="3", as_="h2"),
+            rx.spacer(),
+            rx.button(rx.icon("plus", size=16), "New chat", size="2", on_click=ContextsState.new_chat),
+            width="100%", align="center",
+        ),
+        rx.input(
+            rx.input.slot(rx.icon("search", size=14)),
+            placeholder="Search chats",
+            aria_label="Search chats",
+            type="search",
+            on_change=ContextsState.set_search.debounce(250),
+            width="100%",
+        ),
+        rx.cond(ContextsState.error != "", rx.callout(ContextsState.error, color_scheme="red", role="alert", size="1")),
+        rx.box(
+            rx.cond(
+                ContextsState.rows.length() == 0,
+                rx.text(rx.cond(ContextsState.search != "", "No chats match your search.", "No chats yet."),
+                        size="2", color_scheme="gray", padding="0.5em"),
+            ),
+            rx.foreach(ContextsState.rows, _row),
+            as_="nav",
+            aria_label="Chats",
+            width="100%",
+            flex="1",
+            overflow_y="auto",
+            min_height="0",
+        ),
+        _delete_dialog(),
+        spacing="3",
+        height="100%",
+        width="100%",
+        padding="1em 0.75em",
+    )

@@ -1,0 +1,224 @@
+"""The thread pane: user and assistant bubbles, live progress chips, errors with Retry, metrics, actions."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from chat3d.state.auth import AuthState
+from chat3d.state.chat import ThreadState
+from chat3d.state.chat_composer import ComposerState
+from chat3d.state.chat_view import EXAMPLE_PROMPTS, FileView, ItemView
+from chat3d.state.chat_workbench import WorkbenchState
+
+BUBBLE_STYLE = {
+    # Long histories: the browser skips layout and paint of bubbles that are off screen.
+    "content_visibility": "auto",
+    "contain_intrinsic_size": "auto 120px",
+}
+
+
+def _codeblock(value, **props) -> rx.Component:
+    return rx.code_block(value, can_copy=True, margin_y="0.75em", wrap_long_lines=True, **props)
+
+
+def _markdown(text) -> rx.Component:
+    return rx.markdown(text, component_map={"pre": _codeblock})
+
+
+def _attachment(f: FileView) -> rx.Component:
+    return rx.link(
+        rx.image(src=f.url, alt=f.filename, width="72px", height="72px", object_fit="cover",
+                 border_radius="var(--radius-2)", border="1px solid var(--gray-a6)", loading="lazy"),
+        href=f.url, is_external=True, aria_label="Open attachment " + f.filename,
+    )
+
+
+def _user_bubble(item: ItemView) -> rx.Component:
+    return rx.flex(
+        rx.box(
+            _markdown(item.text),
+            rx.cond(item.attachments.length() > 0,
+                    rx.hstack(rx.foreach(item.attachments, _attachment), spacing="2", wrap="wrap", margin_top="0.5em")),
+            background="var(--accent-a3)",
+            padding="0.1em 1em",
+            border_radius="var(--radius-4)",
+            max_width="85%",
+            min_width="0",
+            overflow_wrap="anywhere",
+        ),
+        justify="end",
+        width="100%",
+        data_testid="user-bubble",
+        style=BUBBLE_STYLE,
+    )
+
+
+def _chip(label) -> rx.Component:
+    return rx.badge(
+        label,
+        color_scheme=rx.match(label, ("Completed", "green"), ("Failed", "red"), ("Stopped", "orange"), "gray"),
+        variant="soft",
+        radius="full",
+        data_testid="progress-chip",
+    )
+
+
+def _progress(item: ItemView) -> rx.Component:
+    return rx.hstack(
+        rx.foreach(item.progress, _chip),
+        rx.cond(item.pending, rx.spinner(size="1")),
+        spacing="1",
+        wrap="wrap",
+        align="center",
+        aria_live="polite",
+        aria_label="Progress",
+        role="status",
+    )
+
+
+def _regenerate_menu(item: ItemView) -> rx.Component:
+    return rx.menu.root(
+        rx.menu.trigger(
+            rx.icon_button(rx.icon("chevron-down", size=14), size="1", variant="ghost", color_scheme="gray",
+                           aria_label="Regenerate with another code model"),
+        ),
+        rx.menu.content(
+            rx.text("Regenerate with", size="1", color_scheme="gray", padding="0.25em 0.75em"),
+            rx.foreach(
+                ComposerState.codegen_models,
+                lambda m: rx.menu.item(m, on_select=ThreadState.regenerate(item.id, m)),
+            ),
+        ),
+    )
+
+
+def _actions(item: ItemView) -> rx.Component:
+    return rx.hstack(
+        rx.icon_button(
+            rx.icon("thumbs-up", size=14), size="1",
+            variant=rx.cond(item.rating == 1, "solid", "ghost"),
+            color_scheme=rx.cond(item.rating == 1, "green", "gray"),
+            aria_label="Good answer", aria_pressed=rx.cond(item.rating == 1, "true", "false"),
+            on_click=ThreadState.rate(item.id, 1),
+        ),
+        rx.icon_button(
+            rx.icon("thumbs-down", size=14), size="1",
+            variant=rx.cond(item.rating == -1, "solid", "ghost"),
+            color_scheme=rx.cond(item.rating == -1, "red", "gray"),
+            aria_label="Bad answer", aria_pressed=rx.cond(item.rating == -1, "true", "false"),
+            on_click=ThreadState.rate(item.id, -1),
+        ),
+        rx.button(rx.icon("refresh-cw", size=14), "Regenerate", size="1", variant="ghost", color_scheme="gray",
+                  on_click=ThreadState.regenerate(item.id, "")),
+        _regenerate_menu(item),
+        rx.cond(
+            item.has_model,
+            rx.button(rx.icon("box", size=14), "Show model", size="1",
+                      variant=rx.cond(WorkbenchState.item_id == item.id, "soft", "ghost"),
+                      on_click=WorkbenchState.select_item(item.id)),
+        ),
+        spacing="2",
+        align="center",
+        wrap="wrap",
+    )
+
+
+def _assistant_bubble(item: ItemView) -> rx.Component:
+    selected = WorkbenchState.item_id == item.id
+    return rx.box(
+        rx.hstack(
+            rx.icon("box", size=16, color="var(--accent-9)"),
+            rx.text("Chat3D", size="1", weight="medium", color_scheme="gray"),
+            rx.cond(item.version_label != "", rx.badge(item.version_label, variant="outline", size="1")),
+            spacing="2", align="center",
+        ),
+        rx.cond(item.progress.length() > 0, _progress(item)),
+        rx.cond(item.text != "", _markdown(item.text)),
+        rx.cond(
+            item.error != "",
+            rx.callout.root(
+                rx.callout.icon(rx.icon("triangle-alert", size=16)),
+                rx.callout.text(item.error),
+                rx.cond(item.retryable,
+                        rx.button(rx.icon("rotate-ccw", size=14), "Retry", size="1", color_scheme="red",
+                                  variant="soft", on_click=ThreadState.regenerate(item.id, ""), width="fit-content")),
+                color_scheme="red", size="1", role="alert", margin_y="0.5em",
+            ),
+        ),
+        rx.foreach(item.warnings, lambda w: rx.text(w, size="1", color_scheme="orange")),
+        rx.cond(item.metrics_line != "", rx.text(item.metrics_line, size="1", color_scheme="gray",
+                                                  data_testid="metrics-line", margin_y="0.25em")),
+        rx.cond(item.models_label != "", rx.text(item.models_label, size="1", color_scheme="gray")),
+        rx.cond(~item.pending, _actions(item)),
+        padding="0.75em 1em",
+        border_radius="var(--radius-4)",
+        border=rx.cond(selected, "1px solid var(--accent-8)", "1px solid var(--gray-a5)"),
+        background="var(--color-panel-solid)",
+        width="100%",
+        min_width="0",
+        overflow_wrap="anywhere",
+        data_testid="assistant-bubble",
+        style=BUBBLE_STYLE,
+    )
+
+
+def _bubble(item: ItemView) -> rx.Component:
+    return rx.cond(item.role == "user", _user_bubble(item), _assistant_bubble(item))
+
+
+def empty_state() -> rx.Component:
+    return rx.vstack(
+        rx.heading(rx.text.span("Welcome, "), rx.text.span(AuthState.user_label), size="6", as_="h1"),
+        rx.text("Describe a part to start a new chat, or try one of these:", color_scheme="gray"),
+        rx.vstack(
+            *[
+                rx.button(rx.icon("sparkles", size=14), p, variant="surface", size="2", white_space="normal",
+                          height="auto", padding="0.5em 0.9em", text_align="left",
+                          on_click=ComposerState.send_example(p), aria_label=f"Try: {p}")
+                for p in EXAMPLE_PROMPTS
+            ],
+            spacing="2",
+            align="start",
+        ),
+        spacing="3",
+        align="start",
+        padding="2em 0.5em",
+        data_testid="empty-state",
+    )
+
+
+def thread_pane(composer: rx.Component) -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.heading(rx.cond(ThreadState.chat_name != "", ThreadState.chat_name, "New chat"), size="3", as_="h2",
+                       trim="both", overflow="hidden", text_overflow="ellipsis", white_space="nowrap"),
+            padding="0.9em 1em 0.5em",
+            width="100%",
+            border_bottom="1px solid var(--gray-a4)",
+        ),
+        rx.box(
+            rx.vstack(
+                rx.cond(ThreadState.has_earlier,
+                        rx.button("Load earlier", variant="soft", size="1", on_click=ThreadState.load_earlier,
+                                  align_self="center")),
+                rx.cond(ThreadState.error != "", rx.callout(ThreadState.error, color_scheme="red", role="alert")),
+                rx.cond(ThreadState.items.length() == 0, rx.cond(ThreadState.loaded, empty_state())),
+                rx.foreach(ThreadState.items, _bubble),
+                rx.box(id="thread-end", height="1px"),
+                spacing="3",
+                width="100%",
+                padding="1em",
+            ),
+            id="thread-scroll",
+            role="log",
+            aria_label="Conversation",
+            flex="1",
+            min_height="0",
+            width="100%",
+            overflow_y="auto",
+        ),
+        composer,
+        spacing="0",
+        height="100%",
+        width="100%",
+    )

@@ -1,0 +1,23 @@
+"""The 3D viewer: a local JSX component (assets/chat3d_viewer.jsx) wrapping react-three-fiber and drei.
+
+It loads the GLB straight from `/api/files/{id}` in the browser; mesh bytes never pass through Reflex state.
+"""
+
+from __future__ import annotations
+
+import reflex as rx
+
+VIEWER_LIBS = ["three@0.187.0", "@react-three/fiber@9.8.2", "@react-three/drei@10.7.9"]
+
+
+class ModelViewer(rx.NoSSRComponent):
+    library = rx.asset("chat3d_viewer.jsx").importable_path
+    tag = "ModelViewer"
+    lib_dependencies: list[str] = VIEWER_LIBS
+
+    url: rx.Var[str]
+    size_mm: rx.Var[list[float]]
+    dark: rx.Var[bool]
+
+
+model_viewer = ModelViewer.create

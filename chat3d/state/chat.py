@@ -1,0 +1,393 @@
+"""The chat thread: the open chat's items, live progress, streamed text, ratings, regenerate, stop.
+
+Items come from the domain layer (never from the browser); every handler re-checks the signed-in user
+through AuthState, because a client can send any event. Live updates arrive two ways: the page's
+EventSource forwards each SSE event to `on_event` (durable state: item changed, query moved stage), and
+a background task per running query relays the in-process streamed text (`chat3d.pipeline.live`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+import uuid
+
+import reflex as rx
+
+from chat3d.db.engine import session_scope
+from chat3d.domain import chats
+from chat3d.domain.errors import DomainError
+from chat3d.state.auth import AuthState
+from chat3d.state.chat_view import (
+    ACTIVE, TERMINAL, ItemView, add_progress, item_view, model_info, pending_query_id, state_label,
+)
+
+PAGE_SIZE = 50
+WATCH_LIMIT_S = 900.0
+
+
+def _plain(value):
+    """The object behind Reflex's mutation-tracking proxy (state lists hand out proxied elements)."""
+    return getattr(value, "__wrapped__", value)
+
+
+def context_id_from_path(path: str) -> str:
+    """`/chat/<id>` -> `<id>`; anything else -> ''."""
+    parts = [p for p in (path or "").split("?")[0].split("/") if p]
+    if len(parts) >= 2 and parts[0] == "chat":
+        return parts[1]
+    return ""
+
+
+def _query_states(session, owner_id: uuid.UUID, query_ids: list[str]) -> dict[str, tuple[str, int]]:
+    from sqlmodel import select
+
+    from chat3d.db.models import Query
+
+    ids = []
+    for q in query_ids:
+        try:
+            ids.append(uuid.UUID(q))
+        except ValueError:
+            continue
+    if not ids:
+        return {}
+    rows = session.exec(select(Query).where(Query.id.in_(ids), Query.owner_id == owner_id)).all()
+    return {str(r.id): (r.state, r.round) for r in rows}
+
+
+class ThreadState(rx.State):
+    """The open chat and its items (the latest PAGE_SIZE, more on "Load earlier")."""
+
+    active_id: str = ""
+    chat_name: str = ""
+    items: list[ItemView] = []
+    total: int = 0
+    first_offset: int = 0
+    loaded: bool = False
+    error: str = ""
+    _progress: dict[str, list[str]] = {}
+    _versions: dict[str, int] = {}
+    _watching: list[str] = []
+
+    @rx.var
+    def has_earlier(self) -> bool:
+        return self.first_offset > 0
+
+    @rx.var
+    def running_query_id(self) -> str:
+        return next((i.query_id for i in reversed(self.items) if i.pending and i.query_id), "")
+
+    @rx.var
+    def is_running(self) -> bool:
+        return any(i.pending for i in self.items)
+
+    @rx.var
+    def is_empty(self) -> bool:
+        return self.loaded and not self.items
+
+    async def _uid(self) -> uuid.UUID | None:
+        auth = await self.get_state(AuthState)
+        return auth._current_user_id()
+
+    # --- building views ------------------------------------------------------------------------
+
+    def _view(self, session, uid: uuid.UUID, item, states: dict[str, tuple[str, int]] | None = None) -> ItemView:
+        item_id = str(item.id)
+        qid = pending_query_id(item.segments)
+        if qid and states is None:
+            states = _query_states(session, uid, [qid])
+        st, rnd = (states or {}).get(qid, ("", 0))
+        if item.regenerated_from_id:
+            root = str(item.regenerated_from_id)
+            version = self._versions.get(root, 1) + 1
+            self._versions[item_id] = version
+        else:
+            version = self._versions.get(item_id, 1)
+        return item_view(item_id, item.role, item.segments, rating=item.rating, version=version,
+                         progress=self._progress.get(item_id), query_state=st, query_round=rnd)
+
+    def _load_items(self, uid: uuid.UUID, context_id: str, *, earlier: bool = False) -> None:
+        with session_scope() as s:
+            ctx = chats.get_context(s, uid, context_id)
+            self.chat_name = ctx.name
+            total = chats.list_items(s, uid, ctx.id, limit=1).total
+            if earlier:
+                start = max(0, self.first_offset - PAGE_SIZE)
+                limit = self.first_offset - start
+            else:
+                start = max(0, total - PAGE_SIZE)
+                limit = PAGE_SIZE
+            page = chats.list_items(s, uid, ctx.id, limit=limit, offset=start)
+            states = _query_states(s, uid, [q for i in page.items if (q := pending_query_id(i.segments))])
+            if not earlier:
+                self._versions = {}
+            views = [self._view(s, uid, i, states) for i in page.items]
+        self.total = total
+        self.first_offset = start
+        self.items = views + [_plain(i) for i in self.items] if earlier else views
+
+    def _latest_model_item(self) -> str:
+        return next((i.id for i in reversed(self.items) if i.has_model), "")
+
+    def _watch_events(self) -> list:
+        return [ThreadState.watch_query(i.query_id, i.id) for i in self.items if i.pending and i.query_id]
+
+    # --- page load --------------------------------------------------------------------------------
+
+    @rx.event
+    async def load_page(self):
+        """On load of /chat and /chat/[context_id]: open the chat (or the last one, or the empty state)."""
+        from chat3d.state.chat_composer import ComposerState
+        from chat3d.state.chat_contexts import ContextsState
+        from chat3d.state.chat_workbench import WorkbenchState
+
+        uid = await self._uid()
+        if uid is None:
+            return
+        contexts = await self.get_state(ContextsState)
+        contexts._reload(uid)
+        composer = await self.get_state(ComposerState)
+        workbench = await self.get_state(WorkbenchState)
+        cid = context_id_from_path(self.router.url.path)
+        self.error = ""
+        if not cid:
+            with session_scope() as s:
+                last = chats.list_contexts(s, uid, limit=1).items
+                last_id = str(last[0].id) if last else ""
+            if last_id:
+                return rx.redirect(f"/chat/{last_id}", replace=True)
+            self.active_id, self.chat_name, self.items, self.total, self.first_offset = "", "", [], 0, 0
+            self.loaded = True
+            workbench._clear()
+            composer._load_models(None)
+            return
+        if cid != self.active_id:
+            self.items, self._progress, self._versions = [], {}, {}
+        try:
+            self._load_items(uid, cid)
+        except DomainError as exc:
+            self.active_id, self.items, self.total, self.first_offset = "", [], 0, 0
+            self.loaded = True
+            self.error = str(exc)
+            workbench._clear()
+            composer._load_models(None)
+            return
+        self.active_id = cid
+        self.loaded = True
+        contexts.active_id = cid
+        with session_scope() as s:
+            composer._load_models(chats.get_context(s, uid, cid))
+        latest = self._latest_model_item()
+        if latest:
+            workbench._show_item(uid, latest)
+        else:
+            workbench._clear()
+        return [*self._watch_events(), rx.scroll_to("thread-end")]
+
+    @rx.event
+    async def load_earlier(self):
+        uid = await self._uid()
+        if uid is None or not self.active_id or self.first_offset <= 0:
+            return
+        try:
+            self._load_items(uid, self.active_id, earlier=True)
+        except DomainError as exc:
+            self.error = str(exc)
+
+    # --- live updates -------------------------------------------------------------------------------
+
+    def _replace_or_append(self, view: ItemView) -> bool:
+        """Put a fresh view in place; True when it was new (appended)."""
+        for idx, existing in enumerate(self.items):
+            if existing.id == view.id:
+                items = [_plain(i) for i in self.items]
+                items[idx] = view
+                self.items = items
+                return False
+        self.items = [*(_plain(i) for i in self.items), view]
+        self.total += 1
+        return True
+
+    def _reload_item(self, uid: uuid.UUID, item_id: str) -> ItemView | None:
+        try:
+            with session_scope() as s:
+                item = chats.get_item(s, uid, item_id, self.active_id)
+                view = self._view(s, uid, item)
+        except DomainError:
+            return None
+        self._replace_or_append(view)
+        return view
+
+    def _set_progress(self, item_id: str, label: str) -> None:
+        self._progress[item_id] = add_progress(self._progress.get(item_id, []), label)
+        items = [_plain(i) for i in self.items]
+        for idx, it in enumerate(items):
+            if it.id == item_id:
+                items[idx] = dataclasses.replace(_plain(it), progress=list(self._progress[item_id]))
+                self.items = items
+                break
+
+    def _set_stream_text(self, item_id: str, text: str) -> None:
+        items = [_plain(i) for i in self.items]
+        for idx, it in enumerate(items):
+            if it.id == item_id and it.pending:
+                items[idx] = dataclasses.replace(_plain(it), text=text)
+                self.items = items
+                break
+
+    @rx.event
+    async def on_event(self, event: dict):
+        """One SSE event (forwarded by the page's EventSource): refresh what it names."""
+        from chat3d.state.chat_contexts import ContextsState
+        from chat3d.state.chat_workbench import WorkbenchState
+
+        if not isinstance(event, dict):
+            return
+        etype = event.get("type")
+        payload = event.get("payload") or {}
+        if etype not in ("chat.item.updated", "chat.query.state") or not isinstance(payload, dict):
+            return
+        uid = await self._uid()
+        if uid is None:
+            return
+        ctx_id = str(payload.get("contextId") or "")
+        if ctx_id != self.active_id:
+            if etype == "chat.item.updated":
+                (await self.get_state(ContextsState))._reload(uid)
+            return
+        if etype == "chat.query.state":
+            item_id = str(payload.get("assistantItemId") or "")
+            state = str(payload.get("state") or "")
+            if not item_id:
+                return
+            self._set_progress(item_id, state_label(state, int(payload.get("round") or 0)))
+            if state in TERMINAL:
+                view = self._reload_item(uid, item_id)
+                if view is not None and view.has_model:
+                    (await self.get_state(WorkbenchState))._show_item(uid, view.id)
+            return
+        item_id = str(payload.get("itemId") or "")
+        known = any(i.id == item_id for i in self.items)
+        view = self._reload_item(uid, item_id)
+        if view is None:
+            return
+        if payload.get("role") == "user" or not known:
+            (await self.get_state(ContextsState))._reload(uid)
+        events: list = []
+        if view.has_model and not view.pending:
+            (await self.get_state(WorkbenchState))._show_item(uid, view.id)
+        if view.pending and view.query_id:
+            events.append(ThreadState.watch_query(view.query_id, view.id))
+        if not known:
+            events.append(rx.scroll_to("thread-end"))
+        return events
+
+    @rx.event(background=True)
+    async def watch_query(self, query_id: str, item_id: str):
+        """While a query runs: relay its streamed text and keep its chip current (even without SSE)."""
+        from chat3d.pipeline import live
+        from chat3d.state.chat_workbench import WorkbenchState
+
+        async with self:
+            if query_id in self._watching:
+                return
+            uid = await self._uid()
+            if uid is None:
+                return
+            self._watching = [*self._watching, query_id]
+        queue = live.subscribe(query_id)
+        try:
+            deadline = time.monotonic() + WATCH_LIMIT_S
+            next_check = time.monotonic() + 1.5
+            while time.monotonic() < deadline:
+                try:
+                    text = await asyncio.wait_for(queue.get(), timeout=0.5)
+                except asyncio.TimeoutError:
+                    text = None
+                if text is not None:
+                    async with self:
+                        self._set_stream_text(item_id, text)
+                if time.monotonic() < next_check:
+                    continue
+                next_check = time.monotonic() + 1.5
+
+                def check() -> tuple[str, int] | None:
+                    with session_scope() as s:
+                        return _query_states(s, uid, [query_id]).get(query_id)
+
+                found = await asyncio.to_thread(check)
+                if found is None:
+                    return
+                state, rnd = found
+                async with self:
+                    if state in ACTIVE:
+                        self._set_progress(item_id, state_label(state, rnd))
+                        continue
+                    self._set_progress(item_id, state_label(state, rnd))
+                    still_pending = any(i.id == item_id and i.pending for i in self.items)
+                    if still_pending:
+                        view = self._reload_item(uid, item_id)
+                        if view is not None and view.has_model:
+                            (await self.get_state(WorkbenchState))._show_item(uid, view.id)
+                return
+        finally:
+            live.unsubscribe(query_id, queue)
+            async with self:
+                self._watching = [q for q in self._watching if q != query_id]
+
+    # --- actions on answers --------------------------------------------------------------------------
+
+    @rx.event
+    async def rate(self, item_id: str, value: int):
+        """Thumbs up/down; choosing the same thumb again clears it."""
+        uid = await self._uid()
+        if uid is None:
+            return
+        current = next((i.rating for i in self.items if i.id == item_id), 0)
+        rating = 0 if current == value else value
+        try:
+            with session_scope() as s:
+                chats.rate_item(s, uid, self.active_id, item_id, rating)
+        except DomainError as exc:
+            return rx.toast.error(str(exc))
+        self._reload_item(uid, item_id)
+
+    @rx.event
+    async def regenerate(self, item_id: str, codegen_model: str = ""):
+        from chat3d.pipeline import queries
+        from chat3d.pipeline.jobs import get_jobs
+
+        uid = await self._uid()
+        if uid is None:
+            return
+        try:
+            with session_scope() as s:
+                sub = queries.regenerate(s, uid, item_id, codegen_model_id=codegen_model or None)
+                qid, aid = sub.query.id, str(sub.assistant_item.id)
+        except DomainError as exc:
+            return rx.toast.error(str(exc))
+        await get_jobs().enqueue(qid)  # after the commit
+        self._reload_item(uid, aid)
+        return [ThreadState.watch_query(str(qid), aid), rx.scroll_to("thread-end")]
+
+    @rx.event
+    async def stop(self):
+        from chat3d.pipeline import queries
+        from chat3d.pipeline.jobs import get_jobs
+
+        uid = await self._uid()
+        qid = self.running_query_id
+        if uid is None or not qid:
+            return
+        try:
+            with session_scope() as s:
+                q = queries.cancel(s, uid, qid)
+                query_uuid, item_id = q.id, str(q.assistant_item_id or "")
+        except DomainError as exc:
+            return rx.toast.error(str(exc))
+        await get_jobs().cancel(query_uuid)
+        if item_id:
+            self._set_progress(item_id, state_label("cancelled"))
+            self._reload_item(uid, item_id)

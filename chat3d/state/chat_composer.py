@@ -1,0 +1,180 @@
+"""The composer: prompt, image attachments, per-chat model pickers, send."""
+
+from __future__ import annotations
+
+import uuid
+
+import reflex as rx
+
+from chat3d.db.engine import session_scope
+from chat3d.db.models import ChatContext, FileKind
+from chat3d.domain import chats
+from chat3d.domain.errors import DomainError
+from chat3d.state.auth import AuthState
+from chat3d.state.chat_view import FileView, file_view
+
+UPLOAD_ID = "composer-upload"
+PROMPT_ID = "composer-prompt"
+MAX_ATTACHMENTS = 4
+
+
+def usable_models() -> tuple[list[str], list[str]]:
+    """Model ids usable now for (conversation, codegen)."""
+    from chat3d.llm.registry import available_models
+    from chat3d.settings import get_settings
+
+    models = available_models(get_settings(), probe_ollama=False)
+    return ([m.id for m in models if "conversation" in m.stages], [m.id for m in models if "codegen" in m.stages])
+
+
+def pick(current: str | None, options: list[str], default: str) -> str:
+    if current and current in options:
+        return current
+    if default in options:
+        return default
+    return options[0] if options else ""
+
+
+class ComposerState(rx.State):
+    error: str = ""
+    sending: bool = False
+    attachments: list[FileView] = []
+    conversation_models: list[str] = []
+    codegen_models: list[str] = []
+    conversation_model: str = ""
+    codegen_model: str = ""
+    disabled_reason: str = ""
+
+    async def _uid(self) -> uuid.UUID | None:
+        auth = await self.get_state(AuthState)
+        return auth._current_user_id()
+
+    def _load_models(self, ctx: ChatContext | None) -> None:
+        from chat3d.settings import get_settings
+
+        settings = get_settings()
+        conv, code = usable_models()
+        self.conversation_models, self.codegen_models = conv, code
+        self.conversation_model = pick(ctx.conversation_model_id if ctx else None, conv, settings.default_conversation_model)
+        self.codegen_model = pick(ctx.codegen_model_id if ctx else None, code, settings.default_codegen_model)
+        if not conv or not code:
+            missing = "conversation" if not conv else "code generation"
+            self.disabled_reason = (f"No {missing} model is usable right now: ask an administrator to add an API key "
+                                    "or start the model server.")
+        else:
+            self.disabled_reason = ""
+
+    async def _save_models(self, **changes: str) -> None:
+        from chat3d.pipeline.queries import resolve_model
+        from chat3d.state.chat import ThreadState
+
+        uid = await self._uid()
+        if uid is None:
+            return
+        thread = await self.get_state(ThreadState)
+        try:
+            for stage, value in changes.items():
+                resolve_model(value, "conversation" if stage == "conversation_model_id" else "codegen", None)
+            if thread.active_id:
+                with session_scope() as s:
+                    chats.update_context(s, uid, thread.active_id, **changes)
+        except DomainError as exc:
+            self.error = str(exc)
+            return
+        self.error = ""
+
+    @rx.event
+    async def set_conversation_model(self, value: str):
+        self.conversation_model = value
+        await self._save_models(conversation_model_id=value)
+
+    @rx.event
+    async def set_codegen_model(self, value: str):
+        self.codegen_model = value
+        await self._save_models(codegen_model_id=value)
+
+    @rx.event
+    async def handle_upload(self, files: list[rx.UploadFile]):
+        from chat3d.domain.files import safe_filename, store_bytes, validate_image_upload
+
+        uid = await self._uid()
+        if uid is None:
+            return
+        self.error = ""
+        added: list[FileView] = []
+        for upload in files:
+            if len(self.attachments) + len(added) >= MAX_ATTACHMENTS:
+                self.error = f"At most {MAX_ATTACHMENTS} images can be attached to one message."
+                break
+            data = await upload.read()
+            try:
+                fmt = validate_image_upload(data)
+                with session_scope() as s:
+                    row = store_bytes(s, uid, data, fmt=fmt, kind=FileKind.upload,
+                                      filename=safe_filename(upload.name or "", f"image.{fmt}"))
+                    added.append(file_view({"id": str(row.id), "format": row.format, "filename": row.filename,
+                                            "size": row.size}))
+            except DomainError as exc:
+                self.error = f"{upload.name or 'Image'}: {exc}"
+        self.attachments = [*self.attachments, *added]
+        return rx.clear_selected_files(UPLOAD_ID)
+
+    @rx.event
+    def remove_attachment(self, file_id: str):
+        self.attachments = [a for a in self.attachments if a.id != file_id]
+
+    @rx.event
+    async def send_example(self, prompt: str):
+        return await self._send(prompt)
+
+    @rx.event
+    async def send(self, form: dict):
+        return await self._send(str(form.get("prompt") or ""))
+
+    async def _send(self, prompt: str):
+        from chat3d.pipeline import queries
+        from chat3d.pipeline.jobs import get_jobs
+        from chat3d.state.chat import ThreadState
+        from chat3d.state.chat_contexts import ContextsState
+
+        uid = await self._uid()
+        if uid is None:
+            return
+        if self.disabled_reason:
+            self.error = self.disabled_reason
+            return
+        if not prompt.strip():
+            self.error = "Write what you would like to model."
+            return
+        thread = await self.get_state(ThreadState)
+        new_chat = not thread.active_id
+        try:
+            with session_scope() as s:
+                if new_chat:
+                    ctx = chats.create_context(s, uid, conversation_model_id=self.conversation_model or None,
+                                               codegen_model_id=self.codegen_model or None)
+                    cid = str(ctx.id)
+                else:
+                    cid = thread.active_id
+                sub = queries.submit_query(
+                    s, uid, cid, prompt, attachments=[a.id for a in self.attachments],
+                    conversation_model_id=self.conversation_model or None, codegen_model_id=self.codegen_model or None,
+                )
+                qid, aid = sub.query.id, str(sub.assistant_item.id)
+        except DomainError as exc:
+            self.error = str(exc)
+            return
+        await get_jobs().enqueue(qid)  # after the commit
+        self.error, self.attachments = "", []
+        contexts = await self.get_state(ContextsState)
+        contexts._reload(uid)
+        events: list = [rx.set_value(PROMPT_ID, "")]
+        thread._load_items(uid, cid)
+        if new_chat:
+            # The page for the new chat keeps these items and their live progress (same chat id).
+            thread.active_id, thread.loaded = cid, True
+            contexts.active_id = cid
+            events += [ThreadState.watch_query(str(qid), aid), rx.redirect(f"/chat/{cid}")]
+            return events
+        events += [ThreadState.watch_query(str(qid), aid), rx.scroll_to("thread-end")]
+        return events

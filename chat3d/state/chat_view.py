@@ -1,0 +1,358 @@
+"""Pure helpers for the chat workspace: what the pages show, computed from domain rows and segments.
+
+Nothing here touches Reflex state or the database, so it is unit-tested directly (tests/state/).
+The dataclasses are the typed shapes the state classes hand to the page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterable
+
+DIMS_SEP = " × "
+
+STATE_LABELS = {
+    "queued": "Queued",
+    "conversation": "Reading request",
+    "codegen": "Writing code",
+    "rendering": "Rendering",
+    "repairing": "Repairing",
+    "completed": "Completed",
+    "failed": "Failed",
+    "cancelled": "Stopped",
+}
+TERMINAL = {"completed", "failed", "cancelled"}
+ACTIVE = {"queued", "conversation", "codegen", "rendering", "repairing"}
+
+EXAMPLE_PROMPTS = [
+    "a 80 x 50 x 5 mm plate with four 4 mm holes",
+    "a 30 mm cube with 2 mm fillets on every edge",
+    "a tube 40 mm long, 20 mm outer diameter, 2 mm wall",
+]
+
+FILE_ORDER = ["stl", "step", "3mf", "glb", "py"]
+FORMAT_LABELS = {"stl": "STL", "step": "STEP", "3mf": "3MF", "glb": "GLB", "py": "Source (build123d)", "svg": "SVG"}
+
+
+# --- shapes handed to the page ------------------------------------------------------------------
+
+
+@dataclass
+class ContextRow:
+    id: str = ""
+    name: str = ""
+    group: str = ""
+    show_header: bool = False
+
+
+@dataclass
+class FileView:
+    id: str = ""
+    url: str = ""
+    filename: str = ""
+    format: str = ""
+    label: str = ""
+    size_label: str = ""
+
+
+@dataclass
+class DetailRow:
+    label: str = ""
+    value: str = ""
+
+
+@dataclass
+class ItemView:
+    id: str = ""
+    role: str = "user"
+    text: str = ""
+    pending: bool = False
+    query_id: str = ""
+    progress: list[str] = field(default_factory=list)
+    error: str = ""
+    retryable: bool = False
+    has_model: bool = False
+    dims: str = ""
+    metrics_line: str = ""
+    models_label: str = ""
+    warnings: list[str] = field(default_factory=list)
+    rating: int = 0
+    version_label: str = ""
+    attachments: list[FileView] = field(default_factory=list)
+
+
+@dataclass
+class ModelInfo:
+    """What the workbench shows for one answer with a model."""
+
+    item_id: str = ""
+    glb_url: str = ""
+    dims: str = ""
+    size_mm: list[float] = field(default_factory=list)
+    code: str = ""
+    files: list[FileView] = field(default_factory=list)
+    details: list[DetailRow] = field(default_factory=list)
+
+
+# --- formatting ---------------------------------------------------------------------------------
+
+
+def format_dims(size: Iterable[float] | None, unit: str = "mm") -> str:
+    """`80.0 × 50.0 × 5.0 mm` (one decimal, the multiplication sign); empty when unknown."""
+    if not size:
+        return ""
+    try:
+        values = [float(v) for v in size]
+    except (TypeError, ValueError):
+        return ""
+    if len(values) != 3:
+        return ""
+    return DIMS_SEP.join(f"{v:.1f}" for v in values) + f" {unit}"
+
+
+def format_volume(mm3: float | None) -> str:
+    if mm3 is None:
+        return ""
+    mm3 = float(mm3)
+    if abs(mm3) >= 1000:
+        return f"{mm3 / 1000:,.1f} cm³"
+    return f"{mm3:,.1f} mm³"
+
+
+def format_area(mm2: float | None) -> str:
+    if mm2 is None:
+        return ""
+    mm2 = float(mm2)
+    if abs(mm2) >= 100:
+        return f"{mm2 / 100:,.1f} cm²"
+    return f"{mm2:,.1f} mm²"
+
+
+def format_seconds(s: float | None) -> str:
+    if s is None:
+        return ""
+    s = float(s)
+    if s < 1:
+        return f"{s * 1000:.0f} ms"
+    if s < 60:
+        return f"{s:.1f} s"
+    return f"{int(s // 60)} min {s % 60:.0f} s"
+
+
+def format_size(n: int | None) -> str:
+    n = int(n or 0)
+    if n < 1024:
+        return f"{n} B"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.1f} KB"
+    return f"{n / (1024 * 1024):.1f} MB"
+
+
+def format_cost(usd: float | None) -> str:
+    usd = float(usd or 0.0)
+    if usd == 0:
+        return "$0"
+    if usd < 0.01:
+        return f"${usd:.4f}"
+    return f"${usd:.2f}"
+
+
+def state_label(state: str, round_: int = 0) -> str:
+    if state == "repairing":
+        return f"Repairing {round_}" if round_ else "Repairing"
+    return STATE_LABELS.get(state, state.capitalize())
+
+
+def add_progress(progress: list[str], label: str) -> list[str]:
+    """The chip timeline with one more step (a repeated step is not added twice in a row)."""
+    if progress and progress[-1] == label:
+        return list(progress)
+    return [*progress, label]
+
+
+# --- recency ------------------------------------------------------------------------------------
+
+
+def recency_group(updated_at: datetime, now: datetime | None = None) -> str:
+    """Today / Previous 7 days / Older, by calendar day in UTC."""
+    now = now or datetime.now(timezone.utc)
+    if updated_at.tzinfo is None:
+        updated_at = updated_at.replace(tzinfo=timezone.utc)
+    start_today = now.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    ts = updated_at.astimezone(timezone.utc)
+    if ts >= start_today:
+        return "Today"
+    if ts >= start_today - timedelta(days=7):
+        return "Previous 7 days"
+    return "Older"
+
+
+def group_contexts(rows: Iterable[tuple[str, str, datetime]], now: datetime | None = None) -> list[ContextRow]:
+    """Rows (id, name, updated_at) most recent first -> flat rows, a header flag on each group's first row."""
+    out: list[ContextRow] = []
+    last = None
+    for cid, name, updated in rows:
+        group = recency_group(updated, now)
+        out.append(ContextRow(id=cid, name=name, group=group, show_header=group != last))
+        last = group
+    return out
+
+
+# --- segments -----------------------------------------------------------------------------------
+
+
+def _seg(segments: list[dict], kind: str) -> dict | None:
+    return next((s for s in segments or [] if isinstance(s, dict) and s.get("type") == kind), None)
+
+
+def segment_text(segments: list[dict]) -> str:
+    return "\n\n".join(str(s.get("text", "")) for s in segments or [] if isinstance(s, dict) and s.get("type") == "text").strip()
+
+
+def file_view(ref: dict) -> FileView:
+    fmt = str(ref.get("format", ""))
+    return FileView(
+        id=str(ref.get("id", "")), url=f"/api/files/{ref.get('id', '')}", filename=str(ref.get("filename", "")),
+        format=fmt, label=FORMAT_LABELS.get(fmt, fmt.upper()), size_label=format_size(ref.get("size")),
+    )
+
+
+def metrics_line(model: dict | None, run: dict | None) -> str:
+    """`80.0 × 50.0 × 5.0 mm · 18.6 cm³ · 2.4 s · 1,234 tokens · $0`."""
+    parts: list[str] = []
+    metrics = (model or {}).get("metrics") or {}
+    if metrics.get("bbox_size_mm"):
+        parts.append(format_dims(metrics["bbox_size_mm"]))
+    if metrics.get("volume_mm3") is not None:
+        parts.append(format_volume(metrics["volume_mm3"]))
+    if run:
+        timings = run.get("timings") or {}
+        total = sum(float(v) for v in timings.values() if isinstance(v, (int, float)))
+        if total:
+            parts.append(format_seconds(total))
+        usage = run.get("usage") or {}
+        tokens = int(usage.get("inputTokens") or 0) + int(usage.get("outputTokens") or 0)
+        parts.append(f"{tokens:,} tokens")
+        parts.append(format_cost(run.get("costUsd")))
+    return " · ".join(p for p in parts if p)
+
+
+def models_label(run: dict | None) -> str:
+    models = (run or {}).get("models") or {}
+    conv, code = models.get("conversation"), models.get("codegen")
+    if not conv and not code:
+        return ""
+    return f"{conv or '?'} → {code or '?'}"
+
+
+def item_view(
+    item_id: str, role: str, segments: list[dict], *, rating: int = 0, version: int = 1,
+    progress: list[str] | None = None, query_state: str = "", query_round: int = 0,
+) -> ItemView:
+    """One bubble: text, progress chips, error, metrics line and attachments."""
+    pending = _seg(segments, "pending")
+    model = _seg(segments, "model")
+    run = _seg(segments, "run")
+    error = _seg(segments, "error")
+    attach = _seg(segments, "attachments")
+    chips = list(progress or [])
+    if pending and not chips and query_state:
+        chips = [state_label(query_state, query_round)]
+    elif pending and not chips:
+        chips = [state_label("queued")]
+    return ItemView(
+        id=item_id,
+        role=role,
+        text=segment_text(segments),
+        pending=pending is not None,
+        query_id=str((pending or run or {}).get("queryId", "")),
+        progress=chips,
+        error=str(error.get("message", "")) if error else "",
+        retryable=bool(error.get("retryable")) if error else False,
+        has_model=model is not None and bool(model.get("files")),
+        dims=format_dims(((model or {}).get("metrics") or {}).get("bbox_size_mm")),
+        metrics_line=metrics_line(model, run) if role == "assistant" and (model or run) else "",
+        models_label=models_label(run),
+        warnings=[str(w) for w in (model or {}).get("warnings") or []],
+        rating=int(rating or 0),
+        version_label=f"Version {version}" if version > 1 else "",
+        attachments=[file_view(f) for f in (attach or {}).get("files") or []],
+    )
+
+
+def _sorted_files(refs: list[dict]) -> list[FileView]:
+    def key(ref: dict) -> int:
+        fmt = ref.get("format", "")
+        return FILE_ORDER.index(fmt) if fmt in FILE_ORDER else len(FILE_ORDER)
+
+    return [file_view(r) for r in sorted(refs, key=key)]
+
+
+def _num(v: Any, fmt: str = "{:.1f}") -> str:
+    try:
+        return fmt.format(float(v))
+    except (TypeError, ValueError):
+        return ""
+
+
+def model_info(item_id: str, segments: list[dict]) -> ModelInfo | None:
+    """The workbench's view of an answer's model; None when the answer has none."""
+    model = _seg(segments, "model")
+    if not model or not model.get("files"):
+        return None
+    run = _seg(segments, "run") or {}
+    metrics = model.get("metrics") or {}
+    refs = [f for f in model.get("files") or [] if isinstance(f, dict)]
+    glb = next((f for f in refs if f.get("format") == "glb"), None)
+    size = [float(v) for v in metrics.get("bbox_size_mm") or []]
+    details: list[DetailRow] = []
+
+    def add(label: str, value: str) -> None:
+        if value:
+            details.append(DetailRow(label, value))
+
+    add("Bounding box", format_dims(size))
+    if metrics.get("bbox_min_mm") and metrics.get("bbox_max_mm"):
+        add("From", format_dims(metrics["bbox_min_mm"]))
+        add("To", format_dims(metrics["bbox_max_mm"]))
+    add("Volume", format_volume(metrics.get("volume_mm3")))
+    add("Surface area", format_area(metrics.get("area_mm2")))
+    for key, label in (("solids", "Solids"), ("faces", "Faces"), ("edges", "Edges")):
+        if metrics.get(key) is not None:
+            add(label, str(metrics[key]))
+    if "valid" in metrics:
+        add("Valid solid", "yes" if metrics.get("valid") else "no")
+    if model.get("expectedBboxMm"):
+        add("Expected size", format_dims(model["expectedBboxMm"]))
+    models = run.get("models") or {}
+    add("Conversation model", str(models.get("conversation") or ""))
+    add("Code model", str(models.get("codegen") or ""))
+    if run:
+        add("Repair rounds", str(run.get("rounds", 0)))
+        usage = run.get("usage") or {}
+        add("Tokens", f"{int(usage.get('inputTokens') or 0):,} in / {int(usage.get('outputTokens') or 0):,} out")
+        add("Cost", format_cost(run.get("costUsd")))
+        timings = run.get("timings") or {}
+        for key, label in (("conversation_s", "Conversation time"), ("codegen_s", "Code generation time"),
+                           ("render_s", "Render time")):
+            if key in timings:
+                add(label, format_seconds(timings[key]))
+    add("Build time", format_seconds(metrics.get("build_s")) if metrics.get("build_s") is not None else "")
+    add("Export time", format_seconds(metrics.get("export_s")) if metrics.get("export_s") is not None else "")
+    for w in model.get("warnings") or []:
+        add("Warning", str(w))
+    return ModelInfo(
+        item_id=item_id,
+        glb_url=f"/api/files/{glb['id']}" if glb else "",
+        dims=format_dims(size),
+        size_mm=size,
+        code=str(model.get("code") or ""),
+        files=_sorted_files(refs),
+        details=details,
+    )
+
+
+def pending_query_id(segments: list[dict]) -> str:
+    seg = _seg(segments, "pending")
+    return str(seg.get("queryId", "")) if seg else ""
