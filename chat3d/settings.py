@@ -81,7 +81,8 @@ class Settings(BaseSettings):
     max_concurrent_queries_per_user: int = Field(default=2, ge=1)
     daily_token_budget_per_user: int = Field(default=2_000_000, ge=0)
     daily_cost_budget_usd_per_user: float = Field(default=5.0, ge=0)
-    query_lease_s: float = 300.0
+    query_lease_s: float = 60.0
+    query_sweep_interval_s: float = 10.0
     query_max_attempts: int = 2
     pipeline_concurrency: int = 4
 

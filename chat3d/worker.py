@@ -41,7 +41,41 @@ async def run_outbox_worker(stop_event: asyncio.Event) -> None:
             pass
 
 
-JOBS: list[Callable[[asyncio.Event], Awaitable[None]]] = [run_outbox_worker]
+async def run_query_worker(stop_event: asyncio.Event) -> None:
+    """With Redis: run query jobs from the SAQ queue and resume queries whose worker died.
+
+    Without Redis the app process runs queries itself (see chat3d.bootstrap), so this returns at once.
+    """
+    settings = get_settings()
+    if not settings.redis_url:
+        return
+    from saq import Worker
+
+    from chat3d.llm import anthropic_provider, ollama_provider, openai_provider  # noqa: F401  (import once, not mid-job)
+    from chat3d.pipeline.jobs import SaqJobs, get_jobs, saq_run_query, sweep_forever
+
+    jobs = get_jobs()
+    assert isinstance(jobs, SaqJobs)
+    await jobs.connect()
+    worker = Worker(jobs.queue, functions=[("run_query", saq_run_query)], concurrency=settings.pipeline_concurrency,
+                    dequeue_timeout=1.0)
+    worker.SIGNALS = ()  # this process's own handlers set stop_event
+    running = asyncio.create_task(worker.start(), name="saq-worker")
+    sweeper = asyncio.create_task(sweep_forever(stop_event), name="query-sweeper")
+    await stop_event.wait()
+    await worker.stop()
+    for task in (running, sweeper):
+        task.cancel()
+    await asyncio.gather(running, sweeper, return_exceptions=True)
+    await jobs.close()
+
+
+from chat3d.domain.deletion import run_retention_jobs  # noqa: E402  (account deletion, expired exports)
+from chat3d.domain.export import run_export_jobs  # noqa: E402  (confirmed data exports)
+
+JOBS: list[Callable[[asyncio.Event], Awaitable[None]]] = [
+    run_outbox_worker, run_query_worker, run_export_jobs, run_retention_jobs,
+]
 
 
 async def run_periodic_jobs(stop_event: asyncio.Event) -> None:

@@ -74,17 +74,18 @@ class SaqJobs:
         self.queue = Queue.from_url(redis_url, name=QUEUE_NAME)
         self._connected = False
 
-    async def _ensure(self) -> None:
+    async def connect(self) -> None:
         if not self._connected:
             await self.queue.connect()
             self._connected = True
 
     async def enqueue(self, query_id: uuid.UUID) -> None:
-        await self._ensure()
+        await self.connect()
         settings = get_settings()
         await self.queue.enqueue(
             "run_query", query_id=str(query_id), key=f"query:{query_id}:{uuid.uuid4().hex[:8]}",
-            timeout=int(settings.query_lease_s * 4), retries=1,
+            # No SAQ retries: a dead worker's query is resumed by the sweeper, which owns attempt counting.
+            timeout=int(settings.query_lease_s * 4), retries=0,
         )
 
     async def cancel(self, query_id: uuid.UUID) -> None:
@@ -150,8 +151,9 @@ def recover_orphans(*, all_active: bool = False, exclude: set[uuid.UUID] | None 
     return rerun
 
 
-async def sweep_forever(stop: asyncio.Event, *, interval_s: float = 10.0, first_all_active: bool = False) -> None:
+async def sweep_forever(stop: asyncio.Event, *, first_all_active: bool = False) -> None:
     """Periodically resume or fail orphaned queries; the first sweep may claim all (single-process mode)."""
+    interval_s = get_settings().query_sweep_interval_s
     first = True
     while not stop.is_set():
         jobs = get_jobs()

@@ -66,9 +66,10 @@ class RunContext:
 
 
 def _load(session: Session, query_id: uuid.UUID, worker_id: str) -> RunContext | None:
+    """Claim a queued query (only one worker can: the row is locked and must still be `queued`)."""
     q = session.get(Query, query_id, with_for_update=True)
-    if q is None or q.state in {s.value for s in TERMINAL_STATES}:
-        return None
+    if q is None or q.state != QueryState.queued.value:
+        return None  # already claimed by another worker, finished or cancelled
     settings = get_settings()
     q.attempts += 1
     q.worker_id = worker_id
@@ -76,6 +77,8 @@ def _load(session: Session, query_id: uuid.UUID, worker_id: str) -> RunContext |
     q.lease_expires_at = utcnow() + timedelta(seconds=settings.query_lease_s)
     q.round, q.input_tokens, q.output_tokens, q.cost_usd = 0, 0, 0, 0.0
     session.add(q)
+    session.flush()  # transition() re-reads the row
+    transition(session, q, QueryState.conversation, "Reading your request")
     ctx = session.get(ChatContext, q.context_id)
     user_item = session.get(ChatItem, q.user_item_id) if q.user_item_id else None
     cutoff = user_item.created_at if user_item else q.created_at
@@ -128,6 +131,7 @@ class QueryRunner:
         rc = await _db(lambda s: _load(s, query_id, self.worker_id))
         if rc is None:
             return
+        heartbeat = asyncio.create_task(self._keep_lease(query_id))
         try:
             await self._run(rc)
         except Stopped:
@@ -142,7 +146,25 @@ class QueryRunner:
             log.exception("query %s crashed", query_id)
             await self._fail(rc, "Something went wrong on our side while answering; try again.", kind="internal")
         finally:
+            heartbeat.cancel()
             log.info("query %s done in %.2fs", query_id, time.perf_counter() - started)
+
+    async def _keep_lease(self, query_id: uuid.UUID) -> None:
+        """Extend the lease while this worker is alive, so only a dead worker's queries look orphaned."""
+        lease = get_settings().query_lease_s
+
+        def extend(session: Session) -> None:
+            q = session.get(Query, query_id)
+            if q is not None and q.state not in {s.value for s in TERMINAL_STATES}:
+                q.lease_expires_at = utcnow() + timedelta(seconds=lease)
+                session.add(q)
+
+        while True:
+            await asyncio.sleep(lease / 3)
+            try:
+                await _db(extend)
+            except Exception:  # the next beat tries again; the lease has slack
+                log.warning("could not extend the lease of query %s", query_id)
 
     # --- steps -------------------------------------------------------------------------------
 
@@ -171,7 +193,6 @@ class QueryRunner:
         return completion
 
     async def _run(self, rc: RunContext) -> None:
-        await self._step(rc, QueryState.conversation, "Reading your request")
         qid = str(rc.query_id)
         streamed: list[str] = []
 
