@@ -86,6 +86,12 @@ class Settings(BaseSettings):
     query_max_attempts: int = 2
     pipeline_concurrency: int = 4
 
+    # Event stream: keep-alive comment interval, table polling while Redis is away, batch and reader threads.
+    events_heartbeat_s: float = 15.0
+    events_poll_interval_s: float = 2.0
+    events_batch_size: int = 500
+    events_read_threads: int = 8
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> "Settings":
         if self.chat3d_env == "production" and self.jwt_secret == DEFAULT_JWT_SECRET:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import os
 import threading
 import time
 import uuid
@@ -44,14 +43,13 @@ READY = object()  # yielded once, when the starting cursor is known and the stre
 
 
 class StreamConfig:
-    """Stream timings. `Settings` fields win when the integrator adds them (events_heartbeat_s, ...);
-    until then the EVENTS_* environment variables below (tests shorten the heartbeat)."""
+    """Stream timings from the settings (EVENTS_HEARTBEAT_S etc.; tests shorten the heartbeat)."""
 
     def __init__(self) -> None:
         s = get_settings()
-        self.heartbeat_s = float(getattr(s, "events_heartbeat_s", None) or os.environ.get("EVENTS_HEARTBEAT_S") or 15.0)
-        self.poll_s = float(getattr(s, "events_poll_interval_s", None) or os.environ.get("EVENTS_POLL_INTERVAL_S") or 2.0)
-        self.batch = int(getattr(s, "events_batch_size", None) or os.environ.get("EVENTS_BATCH_SIZE") or 500)
+        self.heartbeat_s = s.events_heartbeat_s
+        self.poll_s = s.events_poll_interval_s
+        self.batch = s.events_batch_size
 
 
 _executor: ThreadPoolExecutor | None = None
@@ -59,7 +57,7 @@ _local = threading.local()
 
 
 def _read_threads() -> int:
-    return int(getattr(get_settings(), "events_read_threads", None) or os.environ.get("EVENTS_READ_THREADS") or 8)
+    return get_settings().events_read_threads
 
 
 def _read_executor() -> ThreadPoolExecutor:
