@@ -15,9 +15,12 @@ fi
 stamp=.venv/.chat3d-installed
 want=$(cat pyproject.toml | sha256sum | cut -c1-16)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  echo "==> installing Python packages (first run takes a minute or two)"
-  .venv/bin/python -m pip install -q --upgrade pip wheel
-  .venv/bin/python -m pip install -q -e ".[test]"
+  echo "==> installing Python packages (first run takes a minute or two; log in .venv/pip.log)"
+  if ! { .venv/bin/python -m pip install --upgrade pip wheel && .venv/bin/python -m pip install -e ".[test]"; } > .venv/pip.log 2>&1; then
+    tail -30 .venv/pip.log >&2
+    echo "pip install failed; the full log is in .venv/pip.log" >&2
+    exit 1
+  fi
   echo "$want" > "$stamp"
 fi
 
