@@ -54,7 +54,7 @@ function fitCamera(camera, controls, box, viewName, invalidate) {
   const vfov = (camera.fov || 45) * (Math.PI / 180);
   const hfov = 2 * Math.atan(Math.tan(vfov / 2) * (camera.aspect || 1));
   const fov = Math.min(vfov, hfov);
-  const distance = (radius / Math.sin(fov / 2)) * 1.08;
+  const distance = (radius / Math.sin(fov / 2)) * 1.2;
   const dir = new THREE.Vector3(...view.dir).normalize();
   camera.up.set(...view.up);
   camera.position.copy(center).addScaledVector(dir, distance);
@@ -71,7 +71,7 @@ function fitCamera(camera, controls, box, viewName, invalidate) {
 
 function Model({ url, sizeKey, edges, grid, view, nonce, dark, onInfo }) {
   const gltf = useLoader(GLTFLoader, url);
-  const { camera, controls, invalidate } = useThree();
+  const { camera, controls, invalidate, size } = useThree();
   const prepared = useMemo(() => {
     const root = gltf.scene.clone(true);
     const material = new THREE.MeshStandardMaterial({
@@ -118,9 +118,12 @@ function Model({ url, sizeKey, edges, grid, view, nonce, dark, onInfo }) {
     invalidate();
   }, [edges, dark, prepared, invalidate]);
 
+  // Refit on a new model, a view button, and a resize (a pane hidden at mount measures 0 × 0).
   useEffect(() => {
+    if (!size.width || !size.height) return;
+    camera.aspect = size.width / size.height;
     fitCamera(camera, controls, prepared.box, view, invalidate);
-  }, [view, nonce, prepared, controls, camera, invalidate]);
+  }, [view, nonce, prepared, controls, camera, invalidate, size.width, size.height]);
 
   useEffect(() => {
     if (onInfo) onInfo({ step: gridStep(prepared.maxMm) });

@@ -71,6 +71,7 @@ def composer() -> rx.Component:
                     line_height="0",
                     cursor="pointer",
                     aria_label="Attach image (click or drop files here)",
+                    role="button",
                 ),
                 _model_select("Conversation model", ComposerState.conversation_models,
                               ComposerState.conversation_model, ComposerState.set_conversation_model),

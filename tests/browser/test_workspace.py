@@ -33,6 +33,16 @@ def _sign_up(page: Page, base: str, name: str) -> None:
     expect(page.get_by_test_id("empty-state")).to_be_visible(timeout=30_000)
 
 
+def _png() -> bytes:
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (64, 48), "white")
+    ImageDraw.Draw(img).rectangle([8, 8, 56, 40], outline="black", width=2)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
 def _canvas_shows_a_part(page: Page) -> None:
     """The viewer's canvas is not blank: many distinct colours, and the part's blue-grey shading is there."""
     from PIL import Image
@@ -64,11 +74,17 @@ def test_workspace_desktop_light(running_app, page: Page) -> None:
     page.wait_for_url(re.compile(r"/chat/[0-9a-f-]{36}$"), timeout=30_000)
     prompt = page.get_by_label("Prompt")
     prompt.fill(PLATE)
+    # Attach a sketch: it is checked and stored, shown as a thumbnail, and sent with the prompt.
+    page.locator("input[type=file]").set_input_files(
+        {"name": "sketch.png", "mimeType": "image/png", "buffer": _png()})
+    expect(page.get_by_role("button", name="Remove sketch.png")).to_be_visible(timeout=30_000)
     expect(page.get_by_role("button", name="Send")).to_be_enabled()
     prompt.press("Enter")
 
     # Live progress: an intermediate stage shows up, then completion.
     expect(page.get_by_test_id("user-bubble")).to_contain_text("four 4 mm holes", timeout=30_000)
+    expect(page.get_by_test_id("user-bubble").get_by_role("img", name="sketch.png")).to_be_visible()
+    expect(page.get_by_role("button", name="Remove sketch.png")).to_have_count(0)
     expect(page.get_by_test_id("progress-chip").filter(has_text=INTERMEDIATE).first).to_be_visible(timeout=30_000)
     _shot(page, "desktop-running")
     _wait_completed(page, 1)
