@@ -10,6 +10,7 @@ import hashlib
 import io
 import os
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlmodel import Session
@@ -49,6 +50,54 @@ def absolute_path(f: StoredFile) -> Path:
     return path
 
 
+@dataclass(frozen=True)
+class Blob:
+    """Bytes already on disk under the storage root, not yet recorded in the database."""
+
+    id: uuid.UUID
+    storage_path: str
+    size: int
+    sha256: str
+
+
+def write_blob(owner_id: uuid.UUID, data: bytes, fmt: str) -> Blob:
+    """Write bytes atomically (temp file, fsync, rename); safe to run for several files in parallel threads."""
+    file_id = uuid.uuid4()
+    rel = Path(str(owner_id)) / f"{file_id.hex}.{fmt}"
+    dest = storage_root() / rel
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_suffix(dest.suffix + ".part")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, dest)
+    return Blob(id=file_id, storage_path=str(rel), size=len(data), sha256=hashlib.sha256(data).hexdigest())
+
+
+def record_blob(
+    session: Session,
+    owner_id: uuid.UUID,
+    blob: Blob,
+    *,
+    fmt: str,
+    filename: str,
+    kind: FileKind = FileKind.model,
+    context_id: uuid.UUID | None = None,
+    item_id: uuid.UUID | None = None,
+    query_id: uuid.UUID | None = None,
+) -> StoredFile:
+    """The row for a written blob; it joins the caller's transaction."""
+    row = StoredFile(
+        id=blob.id, owner_id=owner_id, context_id=context_id, item_id=item_id, query_id=query_id, kind=kind.value,
+        format=fmt, filename=filename, content_type=CONTENT_TYPES.get(fmt, "application/octet-stream"),
+        size=blob.size, sha256=blob.sha256, storage_path=blob.storage_path,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
 def store_bytes(
     session: Session,
     owner_id: uuid.UUID,
@@ -61,25 +110,9 @@ def store_bytes(
     item_id: uuid.UUID | None = None,
     query_id: uuid.UUID | None = None,
 ) -> StoredFile:
-    """Write bytes atomically (temp file + rename) and record them; the row joins the caller's transaction."""
-    file_id = uuid.uuid4()
-    rel = Path(str(owner_id)) / f"{file_id.hex}.{fmt}"
-    dest = storage_root() / rel
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_suffix(dest.suffix + ".part")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, dest)
-    row = StoredFile(
-        id=file_id, owner_id=owner_id, context_id=context_id, item_id=item_id, query_id=query_id, kind=kind.value,
-        format=fmt, filename=filename, content_type=CONTENT_TYPES.get(fmt, "application/octet-stream"),
-        size=len(data), sha256=hashlib.sha256(data).hexdigest(), storage_path=str(rel),
-    )
-    session.add(row)
-    session.flush()
-    return row
+    """Write bytes and record them in one call (uploads, exports)."""
+    return record_blob(session, owner_id, write_blob(owner_id, data, fmt), fmt=fmt, filename=filename, kind=kind,
+                       context_id=context_id, item_id=item_id, query_id=query_id)
 
 
 def get_file(session: Session, owner_id: uuid.UUID, file_id: uuid.UUID | str) -> StoredFile:

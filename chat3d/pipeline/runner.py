@@ -275,13 +275,16 @@ class QueryRunner:
         }
 
     async def _store_model(self, rc, text, call_id, arguments, brief, expected, code, result: RenderSuccess, round_, warnings) -> None:
-        def store(session: Session) -> None:
+        # Files first, in parallel and outside the transaction (each is fsynced); then one short transaction.
+        blobs = await asyncio.gather(*(asyncio.to_thread(files.write_blob, rc.owner_id, f.data, f.format) for f in result.files))
+
+        def store(session: Session) -> bool:
             q = session.get(Query, rc.query_id, with_for_update=True)
             if q.state in {s.value for s in TERMINAL_STATES}:
-                return
+                return False
             refs = []
-            for f in result.files:
-                row = files.store_bytes(session, rc.owner_id, f.data, fmt=f.format, filename=f.filename, kind=FileKind.model,
+            for f, blob in zip(result.files, blobs):
+                row = files.record_blob(session, rc.owner_id, blob, fmt=f.format, filename=f.filename, kind=FileKind.model,
                                         context_id=rc.context_id, item_id=q.assistant_item_id, query_id=q.id)
                 refs.append({"id": str(row.id), "format": row.format, "filename": row.filename, "size": row.size})
             q.round, q.input_tokens, q.output_tokens, q.cost_usd = round_, rc.usage_in, rc.usage_out, rc.cost
@@ -292,8 +295,10 @@ class QueryRunner:
                 self._run_segment(rc, round_),
             ]
             finish(session, q, QueryState.completed, "Done", segments=segments)
+            return True
 
-        await _db(store)
+        if not await _db(store):  # cancelled meanwhile: the written files belong to nobody
+            await asyncio.to_thread(files.remove_stored_paths, [b.storage_path for b in blobs])
 
     async def _finish(self, rc: RunContext, segments: list[dict]) -> None:
         def apply(session: Session) -> None:
