@@ -15,6 +15,7 @@ def register_pages(app: rx.App) -> None:
     app.add_page(legal.terms_page, route="/terms", title="Terms · Chat3D")
     chat.register(app)
     register_waitlist_admin_pages(app)
+    register_account_pages(app)
     if get_settings().chat3d_env == "development":
         from chat3d.pages import mailbox
 
@@ -33,3 +34,20 @@ def register_waitlist_admin_pages(app: rx.App) -> None:
     app.add_page(waitlist.status_page, route="/waitlist/status", title="Waitlist status · Chat3D",
                  on_load=WaitlistStatusState.on_load)
     app.add_page(admin.admin_page, route="/admin", title="Admin console · Chat3D", on_load=AdminState.on_load)
+
+
+def register_account_pages(app: rx.App) -> None:
+    """/profile and the account-action pages (mail links land on these; a GET never changes anything)."""
+    from chat3d.pages import account_actions, profile
+    from chat3d.state.account_actions import ActionConfirmState, EmailFormState, ResetPasswordState
+    from chat3d.state.profile import ProfileState
+
+    app.add_page(profile.profile_page, route="/profile", title="Your account · Chat3D", on_load=ProfileState.on_load)
+    app.add_page(account_actions.confirm_page, route="/profile/actions/confirm", title="Confirm · Chat3D",
+                 on_load=ActionConfirmState.on_load)
+    app.add_page(account_actions.reset_password_page, route="/reset-password", title="New password · Chat3D",
+                 on_load=ResetPasswordState.on_load)
+    app.add_page(account_actions.forgot_password_page, route="/forgot-password", title="Forgot password · Chat3D",
+                 on_load=EmailFormState.on_load)
+    app.add_page(account_actions.reactivate_page, route="/reactivate", title="Reactivate your account · Chat3D",
+                 on_load=EmailFormState.on_load)
