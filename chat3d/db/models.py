@@ -301,6 +301,12 @@ class ChatContext(SQLModel, table=True):
     units: str = Field(default="mm", max_length=4)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+    # The version the next prompt builds on, when the user restored an older one (or edited one); a version
+    # created after `current_version_at` takes over again (see chat3d.domain.versions.current_version).
+    # No foreign key on purpose: chat_items already references chat_contexts, and a cycle would break the
+    # unit of work's insert order; the reader checks the item still exists in this chat.
+    current_version_item_id: uuid.UUID | None = Field(default=None, nullable=True)
+    current_version_at: datetime | None = _ts(nullable=True)
 
 
 class ChatItem(SQLModel, table=True):
@@ -442,6 +448,24 @@ class OutboxMessage(SQLModel, table=True):
     created_at: datetime = _ts()
     sent_at: datetime | None = _ts(nullable=True)
     user_id: uuid.UUID | None = _fk("users.id", "SET NULL")
+
+
+class Share(SQLModel, table=True):
+    """A read-only link to one version (an assistant item with a model); only the token's SHA-256 is stored."""
+
+    __tablename__ = "shares"
+
+    id: uuid.UUID = _uuid_pk()
+    owner_id: uuid.UUID = _fk("users.id", "CASCADE", nullable=False)
+    item_id: uuid.UUID = _fk("chat_items.id", "CASCADE", nullable=False)
+    context_id: uuid.UUID = _fk("chat_contexts.id", "CASCADE", nullable=False, index=False)
+    token_hash: str = Field(max_length=64, unique=True)
+    title: str | None = Field(default=None, max_length=200)  # shown only when the owner chose one
+    expires_at: datetime | None = _ts(nullable=True)
+    revoked_at: datetime | None = _ts(nullable=True)
+    views: int = Field(default=0)
+    last_viewed_at: datetime | None = _ts(nullable=True)
+    created_at: datetime = _ts()
 
 
 metadata = SQLModel.metadata

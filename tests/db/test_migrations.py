@@ -14,7 +14,7 @@ from tests.conftest import _admin_exec, database_url_for
 EXPECTED_TABLES = {
     "users", "app_settings", "waitlist_entries", "waitlist_confirmation_tokens", "registration_tokens",
     "invitations", "account_actions", "notifications", "chat_contexts", "chat_items", "queries", "files",
-    "admin_audit_logs", "security_events", "user_sessions", "outbox_messages",
+    "admin_audit_logs", "security_events", "user_sessions", "outbox_messages", "shares",
 }
 
 
