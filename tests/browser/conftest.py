@@ -46,7 +46,9 @@ def running_app(web_build_lock, pg_admin_url: str, migrated_template: str, rende
     _admin_exec(pg_admin_url, "DROP DATABASE IF EXISTS chat3d_browser WITH (FORCE)")
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps an event loop running in the main thread while it is open,
+# which would break every later test that starts its own asyncio loop.
+@pytest.fixture(scope="module")
 def browser() -> Iterator:
     from playwright.sync_api import sync_playwright
 
