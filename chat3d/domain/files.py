@@ -11,6 +11,7 @@ import io
 import os
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlmodel import Session
@@ -123,6 +124,10 @@ def get_file(session: Session, owner_id: uuid.UUID, file_id: uuid.UUID | str) ->
     row = session.get(StoredFile, fid)
     if row is None or row.owner_id != owner_id:
         raise NotFound("No such file.")
+    if row.expires_at is not None:
+        expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=timezone.utc)
+        if expires <= datetime.now(timezone.utc):
+            raise NotFound("This download has expired.")
     return row
 
 

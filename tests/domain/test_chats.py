@@ -124,3 +124,14 @@ def test_files_are_owned_and_stay_inside_storage(session, users, app_env) -> Non
     f.storage_path = "../../etc/passwd"
     with pytest.raises(NotFound):
         files.absolute_path(f)
+
+
+def test_expired_downloads_are_gone(session, users, app_env) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    a, _ = users
+    f = files.store_bytes(session, a.id, b"zip", fmt="zip", filename="export.zip", kind=FileKind.export)
+    f.expires_at = datetime.now(timezone.utc) - timedelta(seconds=1)
+    session.commit()
+    with pytest.raises(NotFound, match="expired"):
+        files.get_file(session, a.id, f.id)
