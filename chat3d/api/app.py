@@ -10,6 +10,7 @@ from chat3d.api.routes import admin, auth, health, public
 from chat3d.api.routes import chat, events, files, llm, notifications, query
 from chat3d.api.routes import invitations, waitlist
 from chat3d.api.routes import password_reset, profile
+from chat3d.api.routes import shares, versions
 from chat3d.api.security import SecurityHeadersMiddleware
 from chat3d.settings import get_settings
 
@@ -39,6 +40,8 @@ def create_api() -> FastAPI:
     api.include_router(invitations.router)
     api.include_router(profile.router)
     api.include_router(password_reset.router)
+    api.include_router(versions.router)
+    api.include_router(shares.router)
 
     # Registered last so every real route matches first; without it Reflex would answer with its HTML 404 page.
     @api.api_route(UNKNOWN_API_PATH, methods=list(UNKNOWN_API_METHODS), include_in_schema=False)

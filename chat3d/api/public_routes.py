@@ -32,6 +32,10 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset({
     ("POST", "/api/profile/reactivate/request"),
     ("GET", "/api/profile/actions/preview"),
     ("GET", "/api/profile/actions/confirm"), ("POST", "/api/profile/actions/confirm"),
+    # Share links: the token is the credential; they expose one version's metrics and files, nothing else
+    # (chat3d/domain/shares.py), and answer 404 once the link is revoked or expired.
+    ("GET", "/api/share/{token}"),
+    ("GET", "/api/share/{token}/files/{file_id}"), ("HEAD", "/api/share/{token}/files/{file_id}"),
     # The JSON 404 for unknown /api paths.
     *((method, UNKNOWN_API_PATH) for method in UNKNOWN_API_METHODS),
 })

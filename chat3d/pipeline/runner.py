@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from chat3d.db.engine import session_scope
 from chat3d.db.models import ChatContext, ChatItem, FileKind, ItemRole, Query, QueryState, utcnow
-from chat3d.domain import chats, files
+from chat3d.domain import chats, files, versions
 from chat3d.llm.base import Completion, ImageInput, Message, ProviderError, Usage
 from chat3d.llm.codeblock import extract_code
 from chat3d.llm.prompts import load_prompt
@@ -32,7 +32,7 @@ from chat3d.settings import get_settings
 
 log = logging.getLogger("chat3d.pipeline")
 T = TypeVar("T")
-MODEL_FORMATS = ("stl", "step", "3mf", "glb", "py")
+MODEL_FORMATS = ("stl", "step", "3mf", "glb", "py", "svg")  # svg: isometric line drawing, the version thumbnail
 
 
 class Stopped(Exception):
@@ -84,10 +84,14 @@ def _load(session: Session, query_id: uuid.UUID, worker_id: str) -> RunContext |
     cutoff = user_item.created_at if user_item else q.created_at
     past = [i for i in chats.history(session, ctx, before=cutoff) if not _is_pending(i)]
     images = _images_for(session, past + ([user_item] if user_item else []))
-    previous_code = next(
-        (m.get("code") for i in reversed(past) if i.role == ItemRole.assistant.value and (m := chats.model_segment(i)) and m.get("code")),
-        None,
-    )
+    # The chat's current version: the newest, or the one the user restored/edited into (chat3d.domain.versions).
+    base = versions.current_version(session, ctx, before=cutoff)
+    previous_code = ((versions.model_of(base) or {}).get("code") or None) if base is not None else None
+    if previous_code is None:
+        previous_code = next(
+            (m.get("code") for i in reversed(past) if i.role == ItemRole.assistant.value and (m := chats.model_segment(i)) and m.get("code")),
+            None,
+        )
     prompt_images = []
     if user_item:
         prompt_images = [images[f["id"]] for s in user_item.segments if s.get("type") == "attachments"

@@ -1,0 +1,65 @@
+"""Share links: the owner creates, lists and revokes them; anyone with a live token sees that one version.
+
+The two `/api/share/...` routes are public on purpose (declared in chat3d/api/public_routes.py): the token
+is the credential, and they expose only the shared version's metrics and files (chat3d.domain.shares).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse
+from pydantic import Field
+
+from chat3d.api.deps import CurrentUser, DbSession
+from chat3d.api.schemas import CamelModel
+from chat3d.domain import files, shares
+from chat3d.domain.errors import NotFound
+
+router = APIRouter(tags=["shares"])
+
+
+class ShareIn(CamelModel):
+    title: str | None = Field(default=None, max_length=shares.MAX_TITLE)
+    expires_in_days: int | None = Field(default=None, ge=1, le=shares.MAX_EXPIRY_DAYS)
+
+
+@router.post("/api/chat/items/{item_id}/share", status_code=201)
+def create_share(item_id: str, body: ShareIn, user: CurrentUser, session: DbSession) -> dict[str, Any]:
+    created = shares.create_share(session, user.id, item_id, title=body.title, expires_in_days=body.expires_in_days)
+    return {**shares.owner_view(created.share), "token": created.token, "url": f"/share/{created.token}"}
+
+
+@router.get("/api/shares")
+def list_shares(user: CurrentUser, session: DbSession) -> dict[str, Any]:
+    found = shares.list_shares(session, user.id)
+    return {"items": [shares.owner_view(s) for s in found], "total": len(found)}
+
+
+@router.delete("/api/shares/{share_id}", status_code=204)
+def revoke_share(share_id: str, user: CurrentUser, session: DbSession) -> None:
+    shares.revoke_share(session, user.id, share_id)
+
+
+@router.get("/api/share/{token}")
+def shared_version(token: str, session: DbSession) -> dict[str, Any]:
+    share, _, model = shares.resolve(session, token, count_view=True)
+    return shares.public_view(share, model)
+
+
+@router.api_route("/api/share/{token}/files/{file_id}", methods=["GET", "HEAD"])
+def shared_file(token: str, file_id: str, session: DbSession) -> FileResponse:
+    row = shares.shared_file(session, token, file_id)
+    path = files.absolute_path(row)
+    if not path.is_file():
+        raise NotFound("This file is no longer stored.")
+    disposition = "inline" if row.format in {"glb", "svg"} else "attachment"
+    return FileResponse(path, media_type=row.content_type, headers={
+        "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(row.filename)}",
+        # Revocation must take effect at once: no shared caches, and browsers revalidate.
+        "Cache-Control": "private, no-cache",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+    })

@@ -1,0 +1,137 @@
+"""Read-only share links for one version.
+
+A link carries a random token; only its SHA-256 is stored, so a database leak reveals no working link.
+The public view exposes exactly one version: its metrics, its rendered files and (only when the owner
+chose one) a title. Never the chat's name, its other items, the prompt, the program's brief, or the
+owner. A link can expire and can be revoked; either makes every public route answer 404.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlmodel import Session, select
+
+from chat3d.db.models import ChatItem, Share, StoredFile, utcnow
+from chat3d.domain import versions
+from chat3d.domain.errors import InvalidInput, NotFound
+from chat3d.domain.tokens import hash_token, new_token
+
+MAX_EXPIRY_DAYS = 365
+MAX_TITLE = 200
+# Formats a share offers; the program text (`py`) is the owner's work too, and shared on purpose.
+SHARED_FORMATS = ("glb", "stl", "step", "3mf", "svg", "py")
+
+
+@dataclass
+class CreatedShare:
+    share: Share
+    token: str  # shown once; never stored
+
+
+def _aware(ts: datetime | None) -> datetime | None:
+    if ts is None:
+        return None
+    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
+
+
+def create_share(session: Session, owner_id: uuid.UUID, item_id: uuid.UUID | str, *, title: str | None = None,
+                 expires_in_days: int | None = None) -> CreatedShare:
+    item, _ = versions.get_version(session, owner_id, item_id)
+    clean_title = " ".join((title or "").split()) or None
+    if clean_title and len(clean_title) > MAX_TITLE:
+        raise InvalidInput(f"A title can have at most {MAX_TITLE} characters.")
+    expires_at = None
+    if expires_in_days is not None:
+        if not 1 <= expires_in_days <= MAX_EXPIRY_DAYS:
+            raise InvalidInput(f"A link can last from 1 to {MAX_EXPIRY_DAYS} days.")
+        expires_at = utcnow() + timedelta(days=expires_in_days)
+    token, token_hash = new_token()
+    share = Share(owner_id=owner_id, item_id=item.id, context_id=item.context_id, token_hash=token_hash,
+                  title=clean_title, expires_at=expires_at)
+    session.add(share)
+    session.flush()
+    return CreatedShare(share=share, token=token)
+
+
+def list_shares(session: Session, owner_id: uuid.UUID) -> list[Share]:
+    return list(session.exec(select(Share).where(Share.owner_id == owner_id).order_by(Share.created_at.desc())).all())
+
+
+def revoke_share(session: Session, owner_id: uuid.UUID, share_id: uuid.UUID | str) -> Share:
+    try:
+        sid = share_id if isinstance(share_id, uuid.UUID) else uuid.UUID(str(share_id))
+    except ValueError:
+        raise NotFound("No such share link.") from None
+    share = session.get(Share, sid)
+    if share is None or share.owner_id != owner_id:
+        raise NotFound("No such share link.")
+    if share.revoked_at is None:
+        share.revoked_at = utcnow()
+        session.add(share)
+        session.flush()
+    return share
+
+
+def is_active(share: Share, now: datetime | None = None) -> bool:
+    now = now or utcnow()
+    expires = _aware(share.expires_at)
+    return share.revoked_at is None and (expires is None or expires > now)
+
+
+def resolve(session: Session, token: str, *, count_view: bool = False) -> tuple[Share, ChatItem, dict]:
+    """The live share behind a token with its version; any problem is the same 404."""
+    if not token or len(token) > 200:
+        raise NotFound("This link does not exist or is no longer shared.")
+    share = session.exec(select(Share).where(Share.token_hash == hash_token(token))).first()
+    if share is None or not is_active(share):
+        raise NotFound("This link does not exist or is no longer shared.")
+    item = session.get(ChatItem, share.item_id)
+    model = versions.model_of(item) if item is not None else None
+    if item is None or model is None or item.owner_id != share.owner_id:
+        raise NotFound("This link does not exist or is no longer shared.")
+    if count_view:
+        share.views += 1
+        share.last_viewed_at = utcnow()
+        session.add(share)
+    return share, item, model
+
+
+def shared_refs(model: dict) -> list[dict]:
+    return [f for f in model.get("files") or [] if f.get("format") in SHARED_FORMATS]
+
+
+def public_view(share: Share, model: dict) -> dict:
+    """Everything the public page shows: nothing identifies the owner or the rest of the chat."""
+    metrics = model.get("metrics") or {}
+    keep = ("bbox_size_mm", "bbox_min_mm", "bbox_max_mm", "volume_mm3", "area_mm2", "solids", "faces", "edges", "valid")
+    return {
+        "title": share.title,
+        "metrics": {k: metrics[k] for k in keep if k in metrics},
+        "files": [{"id": f["id"], "format": f["format"], "filename": f.get("filename") or f"model.{f['format']}",
+                   "size": f.get("size", 0)} for f in shared_refs(model)],
+        "expiresAt": _aware(share.expires_at).isoformat() if share.expires_at else None,
+    }
+
+
+def shared_file(session: Session, token: str, file_id: str) -> StoredFile:
+    """A file of the shared version only; every other id is 404, whoever owns it."""
+    share, _, model = resolve(session, token)
+    if not any(str(f.get("id")) == str(file_id) for f in shared_refs(model)):
+        raise NotFound("No such file in this share.")
+    row = session.get(StoredFile, uuid.UUID(str(file_id)))
+    if row is None or row.owner_id != share.owner_id:
+        raise NotFound("No such file in this share.")
+    return row
+
+
+def owner_view(share: Share) -> dict:
+    return {
+        "id": str(share.id), "itemId": str(share.item_id), "contextId": str(share.context_id), "title": share.title,
+        "createdAt": _aware(share.created_at).isoformat(),
+        "expiresAt": _aware(share.expires_at).isoformat() if share.expires_at else None,
+        "revokedAt": _aware(share.revoked_at).isoformat() if share.revoked_at else None,
+        "active": is_active(share), "views": share.views,
+    }

@@ -1,0 +1,229 @@
+"""Versions of a chat's model: list, compare, restore as the base of the next prompt, fork into a new chat.
+
+A version is an assistant item carrying a model (a `model` segment with files), in the order the items
+were written: prompts, regenerations and the user's own edits all add one. The chat's *current* version
+is the one the next prompt iterates on: the newest version, unless the user restored (or edited into) a
+specific one and no newer version has been made since (`ChatContext.current_version_at`).
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from chat3d.db.models import ChatContext, ChatItem, ItemRole, StoredFile, utcnow
+from chat3d.domain import chats
+from chat3d.domain.errors import InvalidInput, NotFound
+from chat3d.domain.parameters import parameter_values
+from chat3d.events import types as ev
+from chat3d.events.store import record_event
+
+MAX_VERSIONS = 500
+
+
+def model_of(item: ChatItem) -> dict | None:
+    """The item's model segment when it is a version (an answer with rendered files), else None."""
+    if item.role != ItemRole.assistant.value:
+        return None
+    model = chats.model_segment(item)
+    return model if model and model.get("files") else None
+
+
+def file_ref(model: dict, fmt: str) -> dict | None:
+    return next((f for f in model.get("files") or [] if f.get("format") == fmt), None)
+
+
+def origin_of(item: ChatItem, model: dict) -> str:
+    if model.get("origin") in ("edited", "parameters", "imported"):
+        return str(model["origin"])
+    return "regenerated" if item.regenerated_from_id else "prompt"
+
+
+def version_items(session: Session, ctx: ChatContext, *, before: datetime | None = None) -> list[ChatItem]:
+    q = select(ChatItem).where(ChatItem.context_id == ctx.id, ChatItem.role == ItemRole.assistant.value)
+    if before is not None:
+        q = q.where(ChatItem.created_at < before)
+    rows = session.exec(q.order_by(ChatItem.created_at, ChatItem.id).limit(MAX_VERSIONS)).all()
+    return [r for r in rows if model_of(r) is not None]
+
+
+def pick_current(ctx: ChatContext, versions: list[ChatItem]) -> ChatItem | None:
+    """The version the next prompt builds on, among `versions` (oldest first)."""
+    if not versions:
+        return None
+    latest = versions[-1]
+    pinned_id, pinned_at = ctx.current_version_item_id, ctx.current_version_at
+    if pinned_id is None or pinned_at is None:
+        return latest
+    pinned = next((v for v in versions if v.id == pinned_id), None)
+    if pinned is None:
+        return latest
+    newer = [v for v in versions if _aware(v.created_at) > _aware(pinned_at)]
+    return newer[-1] if newer else pinned
+
+
+def _aware(ts: datetime) -> datetime:
+    from datetime import timezone
+
+    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
+
+
+def current_version(session: Session, ctx: ChatContext, *, before: datetime | None = None) -> ChatItem | None:
+    return pick_current(ctx, version_items(session, ctx, before=before))
+
+
+def set_current(session: Session, ctx: ChatContext, item: ChatItem) -> None:
+    ctx.current_version_item_id = item.id
+    ctx.current_version_at = utcnow()
+    session.add(ctx)
+
+
+@dataclass
+class VersionView:
+    item_id: str
+    number: int
+    origin: str
+    created_at: datetime
+    current: bool
+    metrics: dict
+    thumbnail_file_id: str | None
+    glb_file_id: str | None
+    parameters: dict[str, float] = field(default_factory=dict)
+
+    def as_json(self) -> dict:
+        return {
+            "itemId": self.item_id, "number": self.number, "origin": self.origin,
+            "createdAt": self.created_at.isoformat(), "current": self.current, "metrics": self.metrics,
+            "thumbnailFileId": self.thumbnail_file_id, "glbFileId": self.glb_file_id, "parameters": self.parameters,
+        }
+
+
+def list_versions(session: Session, owner_id: uuid.UUID, context_id: uuid.UUID | str) -> list[VersionView]:
+    ctx = chats.get_context(session, owner_id, context_id)
+    items = version_items(session, ctx)
+    current = pick_current(ctx, items)
+    out = []
+    for n, item in enumerate(items, start=1):
+        model = model_of(item) or {}
+        svg, glb = file_ref(model, "svg"), file_ref(model, "glb")
+        out.append(VersionView(
+            item_id=str(item.id), number=n, origin=origin_of(item, model), created_at=item.created_at,
+            current=current is not None and item.id == current.id, metrics=model.get("metrics") or {},
+            thumbnail_file_id=svg["id"] if svg else None, glb_file_id=glb["id"] if glb else None,
+            parameters=parameter_values(str(model.get("code") or "")),
+        ))
+    return out
+
+
+def get_version(session: Session, owner_id: uuid.UUID, item_id: uuid.UUID | str, context_id: uuid.UUID | str | None = None) -> tuple[ChatItem, dict]:
+    item = chats.get_item(session, owner_id, item_id, context_id)
+    model = model_of(item)
+    if model is None:
+        raise InvalidInput("This message has no model version.")
+    return item, model
+
+
+def restore(session: Session, owner_id: uuid.UUID, context_id: uuid.UUID | str, item_id: uuid.UUID | str) -> ChatItem:
+    """Make a version the base of the next prompt (nothing is copied; newer versions stay)."""
+    ctx = chats.get_context(session, owner_id, context_id)
+    item, _ = get_version(session, owner_id, item_id, ctx.id)
+    set_current(session, ctx, item)
+    record_event(session, owner_id, ev.CHAT_ITEM_UPDATED, {"contextId": str(ctx.id), "itemId": str(item.id), "role": item.role})
+    session.flush()
+    return item
+
+
+def compare(session: Session, owner_id: uuid.UUID, a_id: str, b_id: str) -> dict:
+    """Metric and parameter differences between two versions (b relative to a)."""
+    a, ma = get_version(session, owner_id, a_id)
+    b, mb = get_version(session, owner_id, b_id)
+    if a.context_id != b.context_id:
+        raise InvalidInput("Both versions must belong to the same chat.")
+    metrics_a, metrics_b = ma.get("metrics") or {}, mb.get("metrics") or {}
+    rows = []
+    for key in ("bbox_size_mm", "volume_mm3", "area_mm2", "solids", "faces", "edges"):
+        va, vb = metrics_a.get(key), metrics_b.get(key)
+        if va is None and vb is None:
+            continue
+        if isinstance(va, list) or isinstance(vb, list):
+            delta = [round(float(y) - float(x), 4) for x, y in zip(va or [], vb or [])] if va and vb else None
+        else:
+            delta = round(float(vb) - float(va), 4) if va is not None and vb is not None else None
+        rows.append({"metric": key, "a": va, "b": vb, "delta": delta})
+    pa, pb = parameter_values(str(ma.get("code") or "")), parameter_values(str(mb.get("code") or ""))
+    params = [{"name": n, "a": pa.get(n), "b": pb.get(n)} for n in sorted(set(pa) | set(pb), key=lambda n: (n not in pa, n))
+              if pa.get(n) != pb.get(n)]
+    return {"a": str(a.id), "b": str(b.id), "metrics": rows, "parameters": params}
+
+
+def _remap_files(session: Session, segments: list[dict], ctx: ChatContext, new_item: ChatItem) -> list[dict]:
+    """Deep-copied segments whose file refs point at new rows for the same bytes on disk."""
+    segments = copy.deepcopy(segments)
+    for seg in segments:
+        for ref in seg.get("files") or []:
+            try:
+                src = session.get(StoredFile, uuid.UUID(str(ref.get("id"))))
+            except ValueError:
+                src = None
+            if src is None or src.owner_id != ctx.owner_id:
+                continue
+            row = StoredFile(
+                owner_id=src.owner_id, context_id=ctx.id, item_id=new_item.id, query_id=None, kind=src.kind,
+                format=src.format, filename=src.filename, content_type=src.content_type, size=src.size,
+                sha256=src.sha256, storage_path=src.storage_path, expires_at=src.expires_at,
+            )
+            session.add(row)
+            session.flush()
+            ref["id"] = str(row.id)
+    return segments
+
+
+def fork(session: Session, owner_id: uuid.UUID, context_id: uuid.UUID | str, item_id: uuid.UUID | str,
+         *, name: str | None = None) -> ChatContext:
+    """A new chat with this chat's history up to and including the version; later items stay behind.
+
+    Files are not copied on disk: the fork gets its own rows pointing at the same stored bytes, and
+    deleting either chat keeps bytes that the other still references.
+    """
+    src = chats.get_context(session, owner_id, context_id)
+    version, _ = get_version(session, owner_id, item_id, src.id)
+    rows = session.exec(
+        select(ChatItem).where(ChatItem.context_id == src.id).order_by(ChatItem.created_at, ChatItem.id)
+    ).all()
+    upto: list[ChatItem] = []
+    for row in rows:
+        upto.append(row)
+        if row.id == version.id:
+            break
+    fork_name = name or f"{src.name} (fork)"
+    new = chats.create_context(session, owner_id, name=fork_name[: chats.MAX_NAME],
+                               conversation_model_id=src.conversation_model_id,
+                               codegen_model_id=src.codegen_model_id, units=src.units)
+    mapping: dict[uuid.UUID, uuid.UUID] = {}
+    for row in upto:
+        if any(s.get("type") == "pending" for s in row.segments):
+            continue  # an answer still being written is not history yet
+        item = ChatItem(context_id=new.id, owner_id=owner_id, role=row.role, segments=[], rating=row.rating,
+                        regenerated_from_id=mapping.get(row.regenerated_from_id) if row.regenerated_from_id else None,
+                        created_at=row.created_at, updated_at=utcnow())
+        session.add(item)
+        session.flush()
+        item.segments = _remap_files(session, row.segments, new, item)
+        session.add(item)
+        mapping[row.id] = item.id
+    new.updated_at = utcnow()
+    session.add(new)
+    session.flush()
+    record_event(session, owner_id, ev.CHAT_ITEM_UPDATED, {"contextId": str(new.id), "itemId": str(mapping.get(version.id, "")), "role": "assistant"})
+    return new
+
+
+def get_item_or_none(session: Session, owner_id: uuid.UUID, item_id: str) -> ChatItem | None:
+    try:
+        return chats.get_item(session, owner_id, item_id)
+    except NotFound:
+        return None

@@ -1,0 +1,78 @@
+"""Versions REST: parameters and edited code re-render (real render service), list, compare, restore, fork."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.api.test_chat_api import _login, live_api  # noqa: F401  (fixture)
+
+PLATE = "a 80 x 50 x 5 mm plate with four 4 mm holes"
+
+
+def _run_plate(client: TestClient, headers) -> tuple[str, str]:
+    cid = client.post("/api/chat/contexts", json={}, headers=headers).json()["id"]
+    sub = client.post("/api/query/submit", json={"contextId": cid, "prompt": PLATE}, headers=headers).json()
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        state = client.get(f"/api/query/{sub['queryId']}", headers=headers).json()["state"]
+        if state in ("completed", "failed"):
+            break
+        time.sleep(0.3)
+    assert state == "completed"
+    return cid, sub["assistantItemId"]
+
+
+def test_parameters_render_list_restore_fork(live_api: TestClient, make_user) -> None:  # noqa: F811
+    make_user("maker@example.com")
+    me = _login(live_api, "maker@example.com")
+    make_user("other@example.com")
+    other = _login(live_api, "other@example.com")
+    cid, v1 = _run_plate(live_api, me)
+
+    params = live_api.get(f"/api/chat/items/{v1}/parameters", headers=me).json()["items"]
+    assert [p["name"] for p in params][:3] == ["length", "width", "thickness"]
+    assert params[0]["unit"] == "mm" and params[0]["min"] == 1 and params[0]["max"] == 1000
+
+    resp = live_api.post(f"/api/chat/items/{v1}/parameters", json={"values": {"length": 100}}, headers=me)
+    assert resp.status_code == 200, resp.text
+    v2 = resp.json()
+    assert v2["ok"] and v2["metrics"]["bbox_size_mm"] == pytest.approx([100, 50, 5], abs=0.01)
+
+    bad = live_api.post(f"/api/chat/items/{v1}/parameters", json={"values": {"length": 5000}}, headers=me)
+    assert bad.status_code == 400 and "at most 1000" in bad.json()["error"]
+
+    code = live_api.get(f"/api/chat/contexts/{cid}/items", headers=me).json()["items"][-1]["segments"][1]["code"]
+    broken = live_api.post(f"/api/chat/items/{v2['itemId']}/render", json={"code": code + "\nresult = nope\n"}, headers=me)
+    assert broken.status_code == 200 and broken.json()["ok"] is False
+    assert "nope" in broken.json()["error"]["message"] and broken.json()["error"]["line"]
+
+    listed = live_api.get(f"/api/chat/contexts/{cid}/versions", headers=me).json()
+    assert listed["total"] == 2 and [v["origin"] for v in listed["items"]] == ["prompt", "parameters"]
+    assert listed["items"][1]["current"] and listed["items"][0]["thumbnailFileId"]
+    thumb = live_api.get(f"/api/files/{listed['items'][0]['thumbnailFileId']}", headers=me)
+    assert thumb.status_code == 200 and b"<svg" in thumb.content[:400]
+
+    diff = live_api.get(f"/api/chat/contexts/{cid}/versions/compare?a={v1}&b={v2['itemId']}", headers=me).json()
+    assert diff["parameters"] == [{"name": "length", "a": 80.0, "b": 100.0}]
+
+    assert live_api.post(f"/api/chat/contexts/{cid}/versions/{v1}/restore", headers=me).json()["currentItemId"] == v1
+    assert live_api.get(f"/api/chat/contexts/{cid}/versions", headers=me).json()["items"][0]["current"]
+
+    fork = live_api.post(f"/api/chat/contexts/{cid}/fork", json={"itemId": v1}, headers=me)
+    assert fork.status_code == 201
+    fork_items = live_api.get(f"/api/chat/contexts/{fork.json()['id']}/items", headers=me).json()
+    assert fork_items["total"] == 2
+
+    # Another user: everything is 404.
+    for method, path, body in [
+        ("GET", f"/api/chat/items/{v1}/parameters", None),
+        ("POST", f"/api/chat/items/{v1}/parameters", {"values": {"length": 90}}),
+        ("POST", f"/api/chat/items/{v1}/render", {"code": "result = 1"}),
+        ("GET", f"/api/chat/contexts/{cid}/versions", None),
+        ("POST", f"/api/chat/contexts/{cid}/versions/{v1}/restore", None),
+        ("POST", f"/api/chat/contexts/{cid}/fork", {"itemId": v1}),
+    ]:
+        assert live_api.request(method, path, json=body, headers=other).status_code == 404, path
