@@ -1,16 +1,31 @@
-// The page's live connection: one EventSource on /api/events/stream (same origin, so the HttpOnly
-// session cookie goes with it). The browser reconnects by itself and resends Last-Event-ID, so the
-// server replays what was missed. Each event's JSON is handed to a Reflex event handler.
-import { useEffect, useRef } from "react";
+// The tab's one live connection, mounted once by the signed-in app shell: an EventSource on
+// /api/events/stream (same origin, so the HttpOnly session cookie goes with it). The browser reconnects
+// by itself and resends Last-Event-ID, so the server replays what was missed. Each event's JSON goes to
+// the Reflex handler for its group (a prop per group); events of a group without a handler are dropped.
+// `onClosed` fires when the browser gives up (the server refused the stream: signed out, session revoked,
+// account deactivated, or the app was down); the component then tries a fresh connection after a pause
+// (a new EventSource has no Last-Event-ID: pages re-read their state on load anyway).
+import { useEffect, useRef, useState } from "react";
 
-const TYPES = ["chat.item.updated", "chat.query.state"];
+const RETRY_AFTER_CLOSE_MS = 15000;
 
-export function EventStream({ url, onEvent }) {
-  const handler = useRef(onEvent);
-  handler.current = onEvent;
+const ROUTES = {
+  "chat.item.updated": "onChat",
+  "chat.query.state": "onChat",
+  "notification.created": "onNotification",
+  "admin.settings.updated": "onAdmin",
+  "admin.waitlist.updated": "onAdmin",
+  "account.status.changed": "onAccount",
+};
+
+export function EventStream(props) {
+  const handlers = useRef(props);
+  handlers.current = props;
+  const url = props.url || "/api/events/stream";
+  const [generation, setGeneration] = useState(0);
   useEffect(() => {
     if (typeof window === "undefined" || !window.EventSource) return undefined;
-    const source = new EventSource(url || "/api/events/stream", { withCredentials: true });
+    const source = new EventSource(url, { withCredentials: true });
     const forward = (message) => {
       let data;
       try {
@@ -18,14 +33,25 @@ export function EventStream({ url, onEvent }) {
       } catch (e) {
         return;
       }
-      if (handler.current) handler.current(data);
+      const handler = handlers.current[ROUTES[data && data.type]];
+      if (handler) handler(data);
     };
-    TYPES.forEach((t) => source.addEventListener(t, forward));
+    let retry = null;
+    const failed = () => {
+      if (source.readyState !== EventSource.CLOSED || retry !== null) return;
+      if (handlers.current.onClosed) handlers.current.onClosed({});
+      retry = window.setTimeout(() => setGeneration((g) => g + 1), RETRY_AFTER_CLOSE_MS);
+    };
+    const types = Object.keys(ROUTES);
+    types.forEach((t) => source.addEventListener(t, forward));
+    source.addEventListener("error", failed);
     return () => {
-      TYPES.forEach((t) => source.removeEventListener(t, forward));
+      types.forEach((t) => source.removeEventListener(t, forward));
+      source.removeEventListener("error", failed);
+      if (retry !== null) window.clearTimeout(retry);
       source.close();
     };
-  }, [url]);
+  }, [url, generation]);
   return null;
 }
 

@@ -1,9 +1,15 @@
-"""The page's live event connection: an EventSource (assets/chat3d_events.jsx) forwarding to a state handler."""
+"""The tab's live event connection: an EventSource (assets/chat3d_events.jsx) forwarding each event to the
+Reflex handler of its group. `app_shell` mounts it once for signed-in pages; pages never mount their own.
+
+Groups (the JSX maps event types to these props): `on_chat` (chat.item.updated, chat.query.state),
+`on_notification` (notification.created), `on_admin` (admin.settings.updated, admin.waitlist.updated),
+`on_account` (account.status.changed). `on_closed` fires when the browser gives up on the stream.
+"""
 
 from __future__ import annotations
 
 import reflex as rx
-from reflex.event import passthrough_event_spec
+from reflex.event import no_args_event_spec, passthrough_event_spec
 
 
 class EventStream(rx.NoSSRComponent):
@@ -11,7 +17,28 @@ class EventStream(rx.NoSSRComponent):
     tag = "EventStream"
 
     url: rx.Var[str]
-    on_event: rx.EventHandler[passthrough_event_spec(dict)]
+    on_chat: rx.EventHandler[passthrough_event_spec(dict)]
+    on_notification: rx.EventHandler[passthrough_event_spec(dict)]
+    on_admin: rx.EventHandler[passthrough_event_spec(dict)]
+    on_account: rx.EventHandler[passthrough_event_spec(dict)]
+    on_closed: rx.EventHandler[no_args_event_spec]
 
 
 event_stream = EventStream.create
+
+
+def live_events() -> rx.Component:
+    """The one bridge of a signed-in page, wired to every state that follows the stream."""
+    from chat3d.state.admin import AdminState
+    from chat3d.state.auth import AuthState
+    from chat3d.state.chat import ThreadState
+    from chat3d.state.notifications import NotificationState
+
+    return event_stream(
+        url="/api/events/stream",
+        on_chat=ThreadState.on_event,
+        on_notification=NotificationState.on_event,
+        on_admin=AdminState.on_live_event,
+        on_account=AuthState.on_account_event,
+        on_closed=AuthState.stream_closed,
+    )

@@ -56,16 +56,24 @@ def _profile_menu() -> rx.Component:
 
 
 def app_shell(*children: rx.Component) -> rx.Component:
-    """The frame every signed-in page shares; renders a spinner until the user is known."""
+    """The frame every signed-in page shares; renders a spinner until the user is known.
+
+    Once signed in it mounts the tab's one event stream (`live_events`: chat, bell, admin console and the
+    account's own status all follow it) and the notification bell. Pages never open their own stream.
+    """
+    from chat3d.components.event_stream import live_events
+    from chat3d.components.notifications import notification_bell
     from chat3d.state.auth import AuthState
 
     return rx.box(
+        rx.cond(AuthState.is_signed_in, live_events()),
         rx.hstack(
             brand(),
             rx.link("Chats", href="/chat", size="2", margin_left="1.5em"),
             rx.spacer(),
             rx.cond(AuthState.is_admin, rx.link(rx.button("Admin", variant="soft", size="2"), href="/admin")),
             rx.color_mode.button(aria_label="Toggle light and dark theme"),
+            rx.cond(AuthState.is_signed_in, notification_bell()),
             _profile_menu(),
             padding="0.6em 1.25em",
             border_bottom="1px solid var(--gray-a5)",

@@ -236,6 +236,15 @@ def _notify_admins(session: Session, entry: WaitlistEntry) -> None:
     )
 
 
+def _waitlist_changed(session: Session, admin: User, action: str, entry_ids: list[uuid.UUID]) -> None:
+    """Tell every admin's open console that entries changed (it reloads its waitlist view)."""
+    from chat3d.events.store import record_for_admins
+    from chat3d.events.types import ADMIN_WAITLIST_UPDATED
+
+    record_for_admins(session, ADMIN_WAITLIST_UPDATED,
+                      {"action": action, "entryIds": [str(i) for i in entry_ids], "by": admin.email})
+
+
 def entry_from_status_token(session: Session, token: str) -> WaitlistEntry:
     value = _unpack("waitlist-status", token)
     try:
@@ -328,6 +337,7 @@ def approve_entry(session: Session, admin: User, entry_id: uuid.UUID | str, *, i
     _approve(session, admin, entry)
     audit(session, admin, "waitlist.approve", "waitlist_entry", entry.id, {"email": entry.email}, ip=ip)
     session.flush()
+    _waitlist_changed(session, admin, "approve", [entry.id])
     return entry
 
 
@@ -355,6 +365,7 @@ def reject_entry(session: Session, admin: User, entry_id: uuid.UUID | str, *, ip
         _send(session, entry, "waitlist_rejected", {})
     audit(session, admin, "waitlist.reject", "waitlist_entry", entry.id, {"email": entry.email, "was": previous}, ip=ip)
     session.flush()
+    _waitlist_changed(session, admin, "reject", [entry.id])
     return entry
 
 
@@ -386,6 +397,8 @@ def bulk_approve(session: Session, admin: User, entry_ids: list[uuid.UUID | str]
         {"approved": [str(i) for i in result.approved], "skipped": result.skipped}, ip=ip,
     )
     session.flush()
+    if result.approved:
+        _waitlist_changed(session, admin, "approve", result.approved)
     return result
 
 

@@ -13,10 +13,14 @@ CHAT_ITEM_UPDATED = "chat.item.updated"
 CHAT_QUERY_STATE = "chat.query.state"
 NOTIFICATION_CREATED = "notification.created"
 ADMIN_SETTINGS_UPDATED = "admin.settings.updated"
+# Sent to every active admin when an admin approves or rejects waitlist entries (open consoles refresh;
+# a newly confirmed entry is a `notification.created` with kind "waitlist.pending" instead).
+ADMIN_WAITLIST_UPDATED = "admin.waitlist.updated"
 ACCOUNT_STATUS_CHANGED = "account.status.changed"
 
 ALL_EVENT_TYPES: frozenset[str] = frozenset(
-    {CHAT_ITEM_UPDATED, CHAT_QUERY_STATE, NOTIFICATION_CREATED, ADMIN_SETTINGS_UPDATED, ACCOUNT_STATUS_CHANGED}
+    {CHAT_ITEM_UPDATED, CHAT_QUERY_STATE, NOTIFICATION_CREATED, ADMIN_SETTINGS_UPDATED, ADMIN_WAITLIST_UPDATED,
+     ACCOUNT_STATUS_CHANGED}
 )
 
 # Types that count toward the unread badge and appear in the notification list.

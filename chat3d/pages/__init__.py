@@ -2,7 +2,7 @@
 
 import reflex as rx
 
-from chat3d.pages import auth, chat, home, legal
+from chat3d.pages import auth, chat, home, legal, notifications
 from chat3d.settings import get_settings
 from chat3d.state.auth import AuthState, LoginState, RegisterState
 
@@ -16,6 +16,10 @@ def register_pages(app: rx.App) -> None:
     chat.register(app)
     register_waitlist_admin_pages(app)
     register_account_pages(app)
+    from chat3d.pages import share
+
+    share.register(app)  # /share/[token]: public, read-only
+    notifications.register(app)
     if get_settings().chat3d_env == "development":
         from chat3d.pages import mailbox
 

@@ -14,6 +14,11 @@ def login_page() -> rx.Component:
         auth_card(
             "Sign in",
             "Welcome back to Chat3D.",
+            rx.cond(
+                LoginState.notice != "",
+                rx.callout(LoginState.notice, icon="user-x", color_scheme="amber", role="status", width="100%",
+                           data_testid="login-notice"),
+            ),
             error_callout(LoginState.error),
             rx.form(
                 rx.vstack(

@@ -8,7 +8,6 @@ from chat3d.components.chat_composer import composer
 from chat3d.components.chat_contexts import contexts_pane
 from chat3d.components.chat_thread import thread_pane
 from chat3d.components.chat_workbench import workbench_pane
-from chat3d.components.event_stream import event_stream
 from chat3d.components.layout import app_shell
 from chat3d.state.auth import AuthState
 from chat3d.state.chat import ThreadState
@@ -54,7 +53,6 @@ def _switch() -> rx.Component:
 
 def workspace() -> rx.Component:
     return rx.fragment(
-        event_stream(url="/api/events/stream", on_event=ThreadState.on_event),
         _switch(),
         rx.box(
             _pane("chats", contexts_pane(), border_right="1px solid var(--gray-a4)", background="var(--gray-a2)"),

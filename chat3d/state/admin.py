@@ -4,13 +4,14 @@ send any event); changes go through chat3d.domain, which writes the audit log.
 Filters live in the URL (`/admin?tab=users&q=ann&status=active&page=2`): loading the page reads them,
 changing one rewrites the address with history.replaceState, so a reload or a shared link shows the same view.
 
-Settings changed by another admin appear without a reload: a background task polls the settings row every
-few seconds while the console is open (the chat's EventSource bridge was not available to this page yet).
+Changes by other admins appear without a reload, from the tab's one event stream (app_shell's bridge):
+`admin.settings.updated` re-reads the settings form, `admin.waitlist.updated` (approvals, rejections) and a
+`notification.created` of kind `waitlist.*` (a newly confirmed entry) re-read the waitlist tab and dashboard.
+Events only say "look again": the console re-reads the database as the re-checked admin.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 from urllib.parse import urlencode
@@ -26,8 +27,6 @@ from chat3d.state.auth import AuthState
 PAGE_SIZE = 20
 TABS = ("dashboard", "users", "waitlist", "settings", "audit", "security", "outbox")
 ALL = "all"
-POLL_SECONDS = 3.0
-POLL_LIFETIME_S = 2 * 3600
 ROW_KEYS = (
     "id", "email", "name", "role", "status", "reason", "created", "last_login", "self", "joined", "confirmed", "invited_by",
     "marketing", "at", "actor", "action", "target", "details", "ip", "type", "to", "subject", "attempts", "error",
@@ -72,8 +71,6 @@ class AdminState(AuthState):
     deactivate_id: str = ""
     deactivate_email: str = ""
     deactivate_reason: str = ""
-
-    _watch_gen: int = 0
 
     # --- guards and URL -----------------------------------------------------------------------------------
 
@@ -146,8 +143,6 @@ class AdminState(AuthState):
         self.notice = self.error = self.s_changed_elsewhere = ""
         self._reload()
         self._load_settings()
-        self._watch_gen += 1
-        return AdminState.watch_settings(self._watch_gen)
 
     def _reload(self) -> None:
         self.error = ""
@@ -463,37 +458,41 @@ class AdminState(AuthState):
             self._load_settings()
         return result
 
-    # --- live settings -------------------------------------------------------------------------------------------
+    # --- live updates (events forwarded by the app shell's bridge) -------------------------------------------
 
-    @rx.event(background=True)
-    async def watch_settings(self, generation: int):
-        """Poll the settings row; when another admin changed it, show the new values and say so."""
-        from chat3d.domain.policy import get_app_settings
+    def _on_console(self) -> bool:
+        return (self.router.url.path or "").rstrip("/") == "/admin" and self.user_role == Role.admin.value
 
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + POLL_LIFETIME_S
-        while loop.time() < deadline:
-            await asyncio.sleep(POLL_SECONDS)
-            async with self:
-                if generation != self._watch_gen:
-                    return
-                stamp = self.s_stamp
+    @rx.event
+    def on_live_event(self, event: dict):
+        """`admin.settings.updated` / `admin.waitlist.updated` from the stream: re-read what the console shows."""
+        if not isinstance(event, dict) or not self._on_console():
+            return
+        etype = event.get("type")
+        if etype == "admin.settings.updated":
+            self._live_settings_changed(event.get("payload") if isinstance(event.get("payload"), dict) else {})
+        elif etype == "admin.waitlist.updated":
+            self._live_waitlist_changed()
 
-            def read() -> tuple[str, str | None]:
-                with session_scope() as session:
-                    row = get_app_settings(session)
-                    who = session.get(User, row.updated_by).email if row.updated_by and session.get(User, row.updated_by) else None
-                    return (row.updated_at.isoformat() if row.updated_at else "", who)
+    def _live_settings_changed(self, payload: dict[str, Any]) -> None:
+        if self._admin() is None:
+            return
+        stamp = self.s_stamp
+        self._load_settings()
+        if self.s_stamp != stamp:  # this tab did not save it itself (save_settings already re-read)
+            who = str(payload.get("updatedBy") or "")
+            self.s_changed_elsewhere = (
+                f"Settings were just changed by {who}; the form shows the new values." if who and who != self.user_email
+                else "You changed the settings in another window; the form shows the new values."
+            )
 
-            new_stamp, who = await asyncio.to_thread(read)
-            if new_stamp == stamp:
-                continue
-            async with self:
-                if generation != self._watch_gen:
-                    return
-                if self.user_role != Role.admin.value:
-                    return
-                self._load_settings()
-                if who and who != self.user_email:
-                    self.s_changed_elsewhere = f"Settings were just changed by {who}; the form shows the new values."
-
+    def _live_waitlist_changed(self) -> None:
+        """The waitlist changed somewhere: the waitlist tab and the dashboard re-read (selection kept)."""
+        if not self._on_console() or self.tab not in ("waitlist", "dashboard"):
+            return
+        if self._admin() is None:
+            return
+        selected = list(self.selected)
+        self._reload()
+        pending = {r["id"] for r in self.rows if r.get("status") == "pending_admin_approval"}
+        self.selected = [i for i in selected if i in pending]

@@ -15,7 +15,7 @@ import reflex as rx
 
 from chat3d.components.api_script import navigate, post_form_json, post_json
 from chat3d.db.engine import session_scope
-from chat3d.db.models import Role, User
+from chat3d.db.models import Role, User, UserStatus
 from chat3d.domain.errors import DomainError
 
 SESSION_COOKIE = "chat3d_session"
@@ -114,6 +114,37 @@ class AuthState(rx.State):
         if user.role != Role.admin.value:
             return rx.redirect("/chat")
 
+    # --- the live stream (chat3d/components/event_stream.py) -------------------------------------------
+
+    @rx.event
+    def on_account_event(self, event: dict):
+        """`account.status.changed` for this user: when the account is no longer usable, leave for /login.
+
+        The event only triggers a re-check (a client can send any event): the session is looked up again,
+        and an active user with a live session stays where they are. Suspension and self-deletion revoke
+        every session in the same transaction that records the event, so the re-check fails at once.
+        """
+        if not isinstance(event, dict) or event.get("type") != "account.status.changed":
+            return
+        user = self._current_user()
+        if user is not None and user.status == UserStatus.active.value:
+            self._set_user(user)
+            return
+        self._set_user(None)
+        payload = event.get("payload") if isinstance(event.get("payload"), dict) else {}
+        gone = payload.get("status") not in (None, UserStatus.active.value)
+        return rx.call_script(navigate("/login?reason=deactivated" if gone else "/login"))
+
+    @rx.event
+    def stream_closed(self):
+        """The browser gave up on the event stream (it refused us): signed out meanwhile? Go and sign in."""
+        if not self.user_id:
+            return
+        user = self._current_user()
+        if user is None:
+            self._set_user(None)
+            return self._login_redirect()
+
     @rx.event
     def sign_out(self):
         return rx.call_script(post_json("/api/auth/logout"), callback=AuthState.signed_out)
@@ -122,6 +153,12 @@ class AuthState(rx.State):
     def signed_out(self, _result: dict):
         self._set_user(None)
         return rx.call_script(navigate("/login"))
+
+
+LOGIN_REASONS = {
+    "deactivated": "Your account has been deactivated, so you were signed out. If you think this is a mistake, "
+                   "contact the administrators.",
+}
 
 
 class LoginState(rx.State):
@@ -133,6 +170,11 @@ class LoginState(rx.State):
     @rx.var
     def next_path(self) -> str:
         return safe_next(self.router.url.query_parameters.get("next"))
+
+    @rx.var
+    def notice(self) -> str:
+        """Why the user landed here (`?reason=`), e.g. signed out because an admin suspended the account."""
+        return LOGIN_REASONS.get(self.router.url.query_parameters.get("reason", ""), "")
 
     @rx.event
     def on_load(self):

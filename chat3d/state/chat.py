@@ -1,8 +1,8 @@
 """The chat thread: the open chat's items, live progress, streamed text, ratings, regenerate, stop.
 
 Items come from the domain layer (never from the browser); every handler re-checks the signed-in user
-through AuthState, because a client can send any event. Live updates arrive two ways: the page's
-EventSource forwards each SSE event to `on_event` (durable state: item changed, query moved stage), and
+through AuthState, because a client can send any event. Live updates arrive two ways: the app shell's
+EventSource (one per tab) forwards each SSE event to `on_event` (durable state: item changed, query moved stage), and
 a background task per running query relays the in-process streamed text (`chat3d.pipeline.live`).
 """
 
@@ -239,7 +239,8 @@ class ThreadState(rx.State):
 
     @rx.event
     async def on_event(self, event: dict):
-        """One SSE event (forwarded by the page's EventSource): refresh what it names."""
+        """One SSE event (forwarded by the app shell's EventSource, on every signed-in page): refresh what it
+        names; off the chat pages there is nothing to refresh (the chat page reloads on load)."""
         from chat3d.state.chat_contexts import ContextsState
         from chat3d.state.chat_workbench import WorkbenchState
 
@@ -248,6 +249,8 @@ class ThreadState(rx.State):
         etype = event.get("type")
         payload = event.get("payload") or {}
         if etype not in ("chat.item.updated", "chat.query.state") or not isinstance(payload, dict):
+            return
+        if not (self.router.url.path or "").startswith("/chat"):
             return
         uid = await self._uid()
         if uid is None:
