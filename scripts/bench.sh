@@ -15,3 +15,6 @@ python -m bench.pipeline_bench
 echo
 echo "== SSE fan-out =="
 python bench/sse_bench.py
+echo
+echo "== API fuzzing (long run) =="
+python -m bench.fuzz_bench
