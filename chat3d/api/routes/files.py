@@ -40,7 +40,8 @@ async def upload(file: UploadFile, request: Request, user: CurrentUser, session:
     return FileOut.model_validate(row)
 
 
-@router.api_route("/{file_id}", methods=["GET", "HEAD"])
+@router.get("/{file_id}")
+@router.head("/{file_id}", include_in_schema=False)
 def download(file_id: str, user: CurrentUser, session: DbSession) -> FileResponse:
     row = files.get_file(session, user.id, file_id)
     path = files.absolute_path(row)
