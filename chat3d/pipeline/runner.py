@@ -83,7 +83,9 @@ def _load(session: Session, query_id: uuid.UUID, worker_id: str) -> RunContext |
     user_item = session.get(ChatItem, q.user_item_id) if q.user_item_id else None
     cutoff = user_item.created_at if user_item else q.created_at
     past = [i for i in chats.history(session, ctx, before=cutoff) if not _is_pending(i)]
-    images = _images_for(session, past + ([user_item] if user_item else []))
+    conversation_model = q.conversation_model_id or settings.default_conversation_model
+    # Images go only to models that can see them; others are told an image was attached.
+    images = _images_for(session, past + ([user_item] if user_item else [])) if _sees_images(conversation_model) else {}
     # The chat's current version: the newest, or the one the user restored/edited into (chat3d.domain.versions).
     base = versions.current_version(session, ctx, before=cutoff)
     previous_code = ((versions.model_of(base) or {}).get("code") or None) if base is not None else None
@@ -92,16 +94,24 @@ def _load(session: Session, query_id: uuid.UUID, worker_id: str) -> RunContext |
             (m.get("code") for i in reversed(past) if i.role == ItemRole.assistant.value and (m := chats.model_segment(i)) and m.get("code")),
             None,
         )
-    prompt_images = []
-    if user_item:
-        prompt_images = [images[f["id"]] for s in user_item.segments if s.get("type") == "attachments"
-                         for f in s.get("files", []) if f["id"] in images]
+    attached = [f["id"] for s in (user_item.segments if user_item else []) if s.get("type") == "attachments" for f in s.get("files", [])]
+    prompt_images = [images[fid] for fid in attached if fid in images]
+    prompt = q.prompt
+    if attached and not prompt_images:
+        prompt += f"\n\n[The user attached {len(attached)} image(s), which this model cannot see.]"
     return RunContext(
-        query_id=q.id, owner_id=q.owner_id, context_id=q.context_id, prompt=q.prompt, units=ctx.units,
-        conversation_model=q.conversation_model_id or settings.default_conversation_model,
+        query_id=q.id, owner_id=q.owner_id, context_id=q.context_id, prompt=prompt, units=ctx.units,
+        conversation_model=conversation_model,
         codegen_model=q.codegen_model_id or settings.default_codegen_model,
         history=prompting.history_messages(past, images), prompt_images=prompt_images, previous_code=previous_code,
     )
+
+
+def _sees_images(model_id: str) -> bool:
+    try:
+        return registry.get_model(model_id, get_settings()).vision
+    except LookupError:
+        return False
 
 
 def _is_pending(item: ChatItem) -> bool:

@@ -9,7 +9,7 @@ from chat3d.db.models import ChatItem, Query, StoredFile
 from chat3d.domain import chats
 from chat3d.pipeline import queries
 from chat3d.pipeline.runner import QueryRunner
-from chat3d.settings import reset_settings_cache
+from chat3d.settings import get_settings, reset_settings_cache
 from tests.conftest import SHARED_DIR
 from tests.pipeline.conftest import query_states
 from tests.support.scripted_llm import code_reply, text_reply, tool_reply
@@ -163,3 +163,33 @@ async def test_regenerate_appends_a_linked_answer(owner, scripted) -> None:
     assert q.state == "completed" and item.regenerated_from_id == first_item
     with session_scope() as s:
         assert chats.list_items(s, owner[0], owner[1]).total == 3  # prompt, answer, regenerated answer
+
+
+async def test_images_reach_only_models_that_can_see(owner, scripted, monkeypatch) -> None:
+    import io
+
+    from PIL import Image
+
+    from chat3d.db.models import FileKind
+    from chat3d.domain import files
+    from chat3d.llm import registry
+
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), (255, 0, 0)).save(buf, "PNG")
+    with session_scope() as s:
+        upload = files.store_bytes(s, owner[0], buf.getvalue(), fmt="png", filename="sketch.png", kind=FileKind.upload)
+        upload_id = str(upload.id)
+
+    scripted.conversation += [text_reply("A red square; what size?"), text_reply("What size?")]
+    qid, _ = submit(owner, "like this sketch", attachments=[upload_id])
+    await run(qid)
+    blind = [r for r in scripted.requests if r.model == "scripted-conversation"][-1].messages[-1]
+    assert blind.images == [] and "cannot see" in blind.content
+
+    seeing = [registry.ModelSpec(m.id, m.provider, m.model, m.stages, True) if m.id == "scripted-conversation" else m
+              for m in registry.configured_models(get_settings())]
+    monkeypatch.setattr(registry, "configured_models", lambda settings: seeing)
+    qid, _ = submit(owner, "and this one", attachments=[upload_id])
+    await run(qid)
+    sees = [r for r in scripted.requests if r.model == "scripted-conversation"][-1].messages[-1]
+    assert len(sees.images) == 1 and sees.images[0].data == buf.getvalue() and sees.images[0].media_type == "image/png"
