@@ -77,6 +77,7 @@ def composer() -> rx.Component:
                               ComposerState.conversation_model, ComposerState.set_conversation_model),
                 _model_select("Code model", ComposerState.codegen_models, ComposerState.codegen_model,
                               ComposerState.set_codegen_model),
+                _model_select("Units", ComposerState.unit_options, ComposerState.units, ComposerState.set_units),
                 rx.spacer(),
                 rx.cond(
                     ThreadState.is_running,

@@ -69,6 +69,7 @@ class ThreadState(rx.State):
     error: str = ""
     _progress: dict[str, list[str]] = {}
     _versions: dict[str, int] = {}
+    _units: str = "mm"  # the open chat's units; answers show inches first in an inch chat
     _watching: list[str] = []
 
     @rx.var
@@ -106,12 +107,13 @@ class ThreadState(rx.State):
         else:
             version = self._versions.get(item_id, 1)
         return item_view(item_id, item.role, item.segments, rating=item.rating, version=version,
-                         progress=self._progress.get(item_id), query_state=st, query_round=rnd)
+                         progress=self._progress.get(item_id), query_state=st, query_round=rnd, units=self._units)
 
     def _load_items(self, uid: uuid.UUID, context_id: str, *, earlier: bool = False) -> None:
         with session_scope() as s:
             ctx = chats.get_context(s, uid, context_id)
             self.chat_name = ctx.name
+            self._units = ctx.units
             total = chats.list_items(s, uid, ctx.id, limit=1).total
             if earlier:
                 start = max(0, self.first_offset - PAGE_SIZE)

@@ -43,6 +43,8 @@ class ComposerState(rx.State):
     codegen_models: list[str] = []
     conversation_model: str = ""
     codegen_model: str = ""
+    units: str = "mm"
+    unit_options: list[str] = ["mm", "in"]
     disabled_reason: str = ""
 
     async def _uid(self) -> uuid.UUID | None:
@@ -57,6 +59,7 @@ class ComposerState(rx.State):
         self.conversation_models, self.codegen_models = conv, code
         self.conversation_model = pick(ctx.conversation_model_id if ctx else None, conv, settings.default_conversation_model)
         self.codegen_model = pick(ctx.codegen_model_id if ctx else None, code, settings.default_codegen_model)
+        self.units = ctx.units if ctx else "mm"
         if not conv or not code:
             missing = "conversation" if not conv else "code generation"
             self.disabled_reason = (f"No {missing} model is usable right now: ask an administrator to add an API key "
@@ -92,6 +95,27 @@ class ComposerState(rx.State):
     async def set_codegen_model(self, value: str):
         self.codegen_model = value
         await self._save_models(codegen_model_id=value)
+
+    @rx.event
+    async def set_units(self, value: str):
+        """Millimetres or inches for this chat: the model is asked in these units and answers show them."""
+        from chat3d.state.chat import ThreadState
+
+        if value not in self.unit_options:
+            return
+        uid = await self._uid()
+        thread = await self.get_state(ThreadState)
+        if uid is None or not thread.active_id:
+            self.units = value
+            return
+        try:
+            with session_scope() as s:
+                chats.update_context(s, uid, thread.active_id, units=value)
+        except DomainError as exc:
+            self.error = str(exc)
+            return
+        self.units = value
+        thread._load_items(uid, thread.active_id)
 
     @rx.event
     async def handle_upload(self, files: list[rx.UploadFile]):
@@ -152,7 +176,7 @@ class ComposerState(rx.State):
             with session_scope() as s:
                 if new_chat:
                     ctx = chats.create_context(s, uid, conversation_model_id=self.conversation_model or None,
-                                               codegen_model_id=self.codegen_model or None)
+                                               codegen_model_id=self.codegen_model or None, units=self.units)
                     cid = str(ctx.id)
                 else:
                     cid = thread.active_id

@@ -111,6 +111,18 @@ def format_dims(size: Iterable[float] | None, unit: str = "mm") -> str:
     return DIMS_SEP.join(f"{v:.1f}" for v in values) + f" {unit}"
 
 
+MM_PER_INCH = 25.4
+
+
+def format_dims_for(size_mm: Iterable[float] | None, units: str) -> str:
+    """Dimensions in the chat's units: `3.15 × 1.97 × 0.20 in (80.0 × 50.0 × 5.0 mm)` for inch chats."""
+    mm = format_dims(size_mm)
+    if units != "in" or not mm:
+        return mm
+    inches = DIMS_SEP.join(f"{float(v) / MM_PER_INCH:.2f}" for v in size_mm)
+    return f"{inches} in ({mm})"
+
+
 def format_volume(mm3: float | None) -> str:
     if mm3 is None:
         return ""
@@ -218,12 +230,12 @@ def file_view(ref: dict) -> FileView:
     )
 
 
-def metrics_line(model: dict | None, run: dict | None) -> str:
-    """`80.0 × 50.0 × 5.0 mm · 18.6 cm³ · 2.4 s · 1,234 tokens · $0`."""
+def metrics_line(model: dict | None, run: dict | None, units: str = "mm") -> str:
+    """`80.0 × 50.0 × 5.0 mm · 18.6 cm³ · 2.4 s · 1,234 tokens · $0` (inches first in an inch chat)."""
     parts: list[str] = []
     metrics = (model or {}).get("metrics") or {}
     if metrics.get("bbox_size_mm"):
-        parts.append(format_dims(metrics["bbox_size_mm"]))
+        parts.append(format_dims_for(metrics["bbox_size_mm"], units))
     if metrics.get("volume_mm3") is not None:
         parts.append(format_volume(metrics["volume_mm3"]))
     if run:
@@ -248,7 +260,7 @@ def models_label(run: dict | None) -> str:
 
 def item_view(
     item_id: str, role: str, segments: list[dict], *, rating: int = 0, version: int = 1,
-    progress: list[str] | None = None, query_state: str = "", query_round: int = 0,
+    progress: list[str] | None = None, query_state: str = "", query_round: int = 0, units: str = "mm",
 ) -> ItemView:
     """One bubble: text, progress chips, error, metrics line and attachments."""
     pending = _seg(segments, "pending")
@@ -272,7 +284,7 @@ def item_view(
         retryable=bool(error.get("retryable")) if error else False,
         has_model=model is not None and bool(model.get("files")),
         dims=format_dims(((model or {}).get("metrics") or {}).get("bbox_size_mm")),
-        metrics_line=metrics_line(model, run) if role == "assistant" and (model or run) else "",
+        metrics_line=metrics_line(model, run, units) if role == "assistant" and (model or run) else "",
         models_label=models_label(run),
         warnings=[str(w) for w in (model or {}).get("warnings") or []],
         rating=int(rating or 0),

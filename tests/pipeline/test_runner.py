@@ -193,3 +193,13 @@ async def test_images_reach_only_models_that_can_see(owner, scripted, monkeypatc
     await run(qid)
     sees = [r for r in scripted.requests if r.model == "scripted-conversation"][-1].messages[-1]
     assert len(sees.images) == 1 and sees.images[0].data == buf.getvalue() and sees.images[0].media_type == "image/png"
+
+
+async def test_inch_chats_ask_the_model_in_inches(owner, scripted) -> None:
+    with session_scope() as s:
+        chats.update_context(s, owner[0], owner[1], units="in")
+    scripted.conversation.append(text_reply("How thick, in inches?"))
+    qid, _ = submit(owner, "a 3 x 2 inch plate")
+    await run(qid)
+    system = [r for r in scripted.requests if r.model == "scripted-conversation"][-1].system
+    assert "inches" in system and "25.4 mm" in system

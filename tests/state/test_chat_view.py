@@ -146,3 +146,12 @@ def test_route_and_model_choice_helpers() -> None:
     assert pick("gone", ["a", "b"], "b") == "b"
     assert pick(None, ["a"], "missing") == "a"
     assert pick(None, [], "x") == ""
+
+
+def test_inch_chats_show_inches_first() -> None:
+    from chat3d.state.chat_view import format_dims_for, metrics_line
+
+    assert format_dims_for([80, 50, 5], "mm") == "80.0 × 50.0 × 5.0 mm"
+    assert format_dims_for([76.2, 50.8, 6.35], "in") == "3.00 × 2.00 × 0.25 in (76.2 × 50.8 × 6.3 mm)"
+    line = metrics_line({"metrics": {"bbox_size_mm": [25.4, 25.4, 12.7]}}, None, "in")
+    assert line.startswith("1.00 × 1.00 × 0.50 in")
