@@ -11,7 +11,8 @@ from chat3d.api.routes import chat, events, files, llm, notifications, query
 from chat3d.api.routes import invitations, waitlist
 from chat3d.api.routes import password_reset, profile
 from chat3d.api.routes import shares, versions
-from chat3d.api.security import SecurityHeadersMiddleware
+from chat3d.api.security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
+from chat3d.domain.files import MAX_UPLOAD_BYTES
 from chat3d.settings import get_settings
 
 
@@ -24,6 +25,10 @@ def create_api() -> FastAPI:
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
+    api.add_middleware(BodySizeLimitMiddleware, limits={
+        # multipart overhead on top of the 10 MB image cap
+        "/api/files": (MAX_UPLOAD_BYTES + 64 * 1024, f"Images can be at most {MAX_UPLOAD_BYTES // (1024 * 1024)} MB."),
+    })
     api.add_middleware(SecurityHeadersMiddleware, hsts=get_settings().secure_cookies)
     install_error_handlers(api)
     api.include_router(auth.router)

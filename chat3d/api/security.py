@@ -52,3 +52,63 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class BodySizeLimitMiddleware:
+    """Refuse an upload larger than its route's cap before the body is read (or as soon as it exceeds it).
+
+    FastAPI parses a multipart body completely (spooling it to disk) before a route runs, so a size check in
+    the route comes too late: a client could stream gigabytes first. A declared Content-Length over the cap
+    is answered at once; a chunked body is cut off when it passes the cap.
+    """
+
+    def __init__(self, app: ASGIApp, limits: dict[str, tuple[int, str]]) -> None:
+        self.app = app
+        self.limits = limits  # path -> (max bytes, message for a person)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT") or scope["path"] not in self.limits:
+            await self.app(scope, receive, send)
+            return
+        cap, message = self.limits[scope["path"]]
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > cap:
+            await _refuse(send, message)
+            return
+        seen = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal seen
+            msg = await receive()
+            if msg["type"] == "http.request":
+                seen += len(msg.get("body", b""))
+                if seen > cap:
+                    raise _BodyTooLarge()
+            return msg
+
+        async def tracking_send(msg: Message) -> None:
+            nonlocal started
+            started = started or msg["type"] == "http.response.start"
+            await send(msg)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except _BodyTooLarge:
+            if not started:
+                await _refuse(send, message)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _refuse(send: Send, message: str) -> None:
+    import json
+
+    body = json.dumps({"error": message}).encode()
+    await send({"type": "http.response.start", "status": 400, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), (b"connection", b"close"),
+        *[(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()],
+    ]})
+    await send({"type": "http.response.body", "body": body})

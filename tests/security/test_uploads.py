@@ -132,12 +132,6 @@ def test_a_real_25_mb_upload_is_refused_and_leaves_nothing(server) -> None:
     assert _snapshot(server["root"]) == before
 
 
-@pytest.mark.xfail(strict=True, raises=(TimeoutError, OSError), reason=(
-    "FINDING (reported): the Content-Length cap in chat3d/api/routes/files.py runs only after FastAPI has parsed "
-    "the whole multipart body (the UploadFile parameter), which Starlette spools to a temp file without a size "
-    "limit: a client can stream any amount of data (filling the temp disk) before getting its 400. Fix: check "
-    "Content-Length in a middleware/dependency that runs before body parsing, or cap the request body size "
-    "at the proxy (client_max_body_size) and in uvicorn/Starlette."))
 def test_a_declared_length_over_the_cap_is_refused_before_reading(server) -> None:
     """A client announcing 50 MB should be answered at once, whatever it then sends (raw socket: httpx fixes the length)."""
     before = _snapshot(server["root"])
