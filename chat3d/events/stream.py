@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import random
 import threading
 import time
 import uuid
@@ -261,7 +262,9 @@ async def user_event_stream(
     try:
         cursor = await resolve_start(user_id, last_event_id)
         yield READY
-        next_heartbeat = time.monotonic() + config.heartbeat_s
+        # Spread heartbeats (and their session re-checks) over time: streams opened together, e.g. after a
+        # deploy, would otherwise re-check in one burst every interval. Never later than the interval.
+        next_heartbeat = time.monotonic() + config.heartbeat_s * random.uniform(0.5, 1.0)
         must_read = True
         read_failed = False
         while not listener.closed:
@@ -290,7 +293,7 @@ async def user_event_stream(
                 if still_allowed is not None and not await still_allowed():
                     return
                 yield HEARTBEAT
-                next_heartbeat = time.monotonic() + config.heartbeat_s
+                next_heartbeat = time.monotonic() + config.heartbeat_s * random.uniform(0.9, 1.0)
                 must_read = True  # safety net: a wake-up lost anywhere costs at most one heartbeat
                 continue
             polling = read_failed or not bus.live
