@@ -18,3 +18,6 @@ python bench/sse_bench.py
 echo
 echo "== API fuzzing (long run) =="
 python -m bench.fuzz_bench
+echo
+echo "== load: 50 users, HTTP + SSE, a prompt every 10 s for 2 minutes =="
+python -m bench.load_bench ${LOAD_BENCH_ARGS:-}
