@@ -1,7 +1,13 @@
 // Chat3D's model viewer: a GLB from /api/files/{id} (same-origin, cookie auth) in react-three-fiber.
-// Orbit/pan/zoom, fit, standard views, edges and a millimetre grid. Plain lights only: drei's
-// Environment/Stage presets fetch HDR files from a CDN, which a self-hosted install cannot reach.
-import React, { Component, Suspense, useEffect, useMemo, useState } from "react";
+// Orbit/pan/zoom, fit, standard views, edges, a millimetre grid, a size overlay, point-to-point measuring
+// (snaps to the picked triangle's corners), a section plane along X/Y/Z, and per-solid colours with a part
+// list for multi-body results. Plain lights only: drei's Environment/Stage presets fetch HDR files from a
+// CDN, which a self-hosted install cannot reach.
+//
+// Coordinates: the GLB is in metres and Y-up (its root node turns build123d's Z-up by -90° about X), and
+// the viewer scales it to the metrics' size in mm. Model millimetres are recovered from a world point by
+// undoing the root's transform: scene space (x, z, -y) * k  ->  model (x, y, z) in mm.
+import React, { Component, Suspense, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Canvas, useLoader, useThree } from "@react-three/fiber";
 import { Grid, OrbitControls } from "@react-three/drei";
 import * as THREE from "three";
@@ -69,23 +75,63 @@ function fitCamera(camera, controls, box, viewName, invalidate) {
   invalidate();
 }
 
-function Model({ url, sizeKey, edges, grid, view, nonce, dark, onInfo }) {
+const PART_COLOURS = ["#7f9cc4", "#d9895b", "#6fb07f", "#c77dba", "#d4bd5a", "#5fb3b3", "#e07a7a", "#9a8fd6"];
+const SECTION_AXES = { x: "X", y: "Y", z: "Z" };
+
+// World (viewer) point -> model millimetres, through the root's inverse transform.
+function toModelMm(root, mmPerUnit, world) {
+  const local = world.clone().applyMatrix4(new THREE.Matrix4().copy(root.matrixWorld).invert());
+  return [local.x * mmPerUnit, -local.z * mmPerUnit, local.y * mmPerUnit];
+}
+
+function toWorld(root, mmPerUnit, mm) {
+  const local = new THREE.Vector3(mm[0], mm[2], -mm[1]).multiplyScalar(1 / mmPerUnit);
+  return local.applyMatrix4(root.matrixWorld);
+}
+
+// The solid a mesh belongs to: its `solid_N` ancestor node (a glTF mesh may load as several primitives);
+// a GLB without such nodes is one part.
+// (three's loader names a multi-primitive mesh's pieces `solid_1_1`, `solid_1_2`, ... under the `solid_1` node).
+function partKey(mesh, root) {
+  let obj = mesh;
+  let key = "body";
+  while (obj && obj !== root) {
+    if (/^solid_\d+$/.test(obj.name || "")) key = obj.name;
+    obj = obj.parent;
+  }
+  return key;
+}
+
+function Model({ url, sizeKey, edges, grid, view, nonce, dark, onInfo, measuring, onPick, marks, section, hidden }) {
   const gltf = useLoader(GLTFLoader, url);
-  const { camera, controls, invalidate, size } = useThree();
+  const { camera, controls, invalidate, size, gl } = useThree();
   const prepared = useMemo(() => {
     const root = gltf.scene.clone(true);
-    const material = new THREE.MeshStandardMaterial({
-      color: "#7f9cc4", metalness: 0.15, roughness: 0.55, side: THREE.DoubleSide,
-      polygonOffset: true, polygonOffsetFactor: 1, polygonOffsetUnits: 1,
-    });
     const edgeMaterial = new THREE.LineBasicMaterial({ color: "#1b2433" });
     const lines = [];
     const meshes = [];
     root.traverse((obj) => {
       if (obj.isMesh) meshes.push(obj);
     });
+    const keys = [];
     meshes.forEach((mesh) => {
-      mesh.material = material;
+      const key = partKey(mesh, root);
+      if (!keys.includes(key)) keys.push(key);
+    });
+    const multi = keys.length > 1;
+    const materials = {};
+    const parts = keys.map((key, i) => {
+      const color = multi ? PART_COLOURS[i % PART_COLOURS.length] : PART_COLOURS[0];
+      materials[key] = new THREE.MeshStandardMaterial({
+        color, metalness: 0.15, roughness: 0.55, side: THREE.DoubleSide,
+        polygonOffset: true, polygonOffsetFactor: 1, polygonOffsetUnits: 1,
+      });
+      return { key, name: `Part ${i + 1}`, color, meshes: [] };
+    });
+    meshes.forEach((mesh) => {
+      const key = partKey(mesh, root);
+      mesh.material = materials[key];
+      parts.find((p) => p.key === key).meshes.push(mesh);
       const line = new THREE.LineSegments(new THREE.EdgesGeometry(mesh.geometry, 25), edgeMaterial);
       line.raycast = () => null;
       mesh.add(line);
@@ -109,7 +155,7 @@ function Model({ url, sizeKey, edges, grid, view, nonce, dark, onInfo }) {
     root.position.set(root.position.x - c.x, root.position.y - scaled.min.y, root.position.z - c.z);
     holder.updateMatrixWorld(true);
     const box = new THREE.Box3().setFromObject(holder);
-    return { holder, lines, box, maxMm, edgeMaterial };
+    return { holder, root, lines, box, maxMm, mmPerUnit: scale, edgeMaterial, parts, materials: Object.values(materials) };
   }, [gltf, sizeKey]);
 
   useEffect(() => {
@@ -117,6 +163,63 @@ function Model({ url, sizeKey, edges, grid, view, nonce, dark, onInfo }) {
     prepared.lines.forEach((l) => { l.visible = edges; });
     invalidate();
   }, [edges, dark, prepared, invalidate]);
+
+  useEffect(() => {
+    prepared.parts.forEach((p) => p.meshes.forEach((m) => { m.visible = !(hidden || []).includes(p.key); }));
+    invalidate();
+  }, [hidden, prepared, invalidate]);
+
+  // Section: keep what lies below `pos` (0..1 of the extent) along a model axis; three.js clipping planes.
+  useEffect(() => {
+    gl.localClippingEnabled = true;
+    let planes = [];
+    if (section && section.axis) {
+      const b = prepared.box;
+      const axis = section.axis;
+      const t = Math.min(Math.max(section.pos, 0), 1);
+      // model X -> world +x, model Y -> world -z, model Z -> world +y
+      if (axis === "x") planes = [new THREE.Plane(new THREE.Vector3(-1, 0, 0), b.min.x + t * (b.max.x - b.min.x))];
+      if (axis === "z") planes = [new THREE.Plane(new THREE.Vector3(0, -1, 0), b.min.y + t * (b.max.y - b.min.y))];
+      if (axis === "y") planes = [new THREE.Plane(new THREE.Vector3(0, 0, 1), -(b.max.z - t * (b.max.z - b.min.z)))];
+    }
+    [...prepared.materials, prepared.edgeMaterial].forEach((m) => { m.clippingPlanes = planes; m.needsUpdate = true; });
+    invalidate();
+  }, [section, prepared, gl, invalidate]);
+
+  const project = useCallback((world) => {
+    const v = world.clone().project(camera);
+    return { x: ((v.x + 1) / 2) * size.width, y: ((1 - v.y) / 2) * size.height };
+  }, [camera, size.width, size.height]);
+
+  // A small hook for tests and scripts: where a model point (mm) is on the canvas, in CSS pixels.
+  useEffect(() => {
+    window.chat3dViewer = {
+      screenOf: (mm) => project(toWorld(prepared.root, prepared.mmPerUnit, mm)),
+      modelOf: (world) => toModelMm(prepared.root, prepared.mmPerUnit, new THREE.Vector3(...world)),
+    };
+    return () => { if (window.chat3dViewer && window.chat3dViewer.screenOf) delete window.chat3dViewer; };
+  }, [prepared, project]);
+
+  const handleClick = useCallback((event) => {
+    if (!measuring || !onPick) return;
+    if (event.delta > 4) return; // the end of an orbit drag, not a pick
+    event.stopPropagation();
+    let point = event.point.clone();
+    // Snap to the nearest corner of the hit triangle when it is within 14 px of the click on screen.
+    if (event.face && event.object && event.object.geometry) {
+      const pos = event.object.geometry.attributes.position;
+      const clicked = project(point);
+      let best = null;
+      [event.face.a, event.face.b, event.face.c].forEach((i) => {
+        const v = new THREE.Vector3().fromBufferAttribute(pos, i).applyMatrix4(event.object.matrixWorld);
+        const sp = project(v);
+        const d = Math.hypot(sp.x - clicked.x, sp.y - clicked.y);
+        if (d < 14 && (!best || d < best.d)) best = { d, v };
+      });
+      if (best) point = best.v;
+    }
+    onPick({ world: [point.x, point.y, point.z], mm: toModelMm(prepared.root, prepared.mmPerUnit, point) });
+  }, [measuring, onPick, project, prepared]);
 
   // Refit on a new model, a view button, and a resize (a pane hidden at mount measures 0 × 0).
   useEffect(() => {
@@ -126,14 +229,32 @@ function Model({ url, sizeKey, edges, grid, view, nonce, dark, onInfo }) {
   }, [view, nonce, prepared, controls, camera, invalidate, size.width, size.height]);
 
   useEffect(() => {
-    if (onInfo) onInfo({ step: gridStep(prepared.maxMm) });
+    if (onInfo) onInfo({
+      step: gridStep(prepared.maxMm),
+      parts: prepared.parts.length > 1 ? prepared.parts.map((p) => ({ key: p.key, name: p.name, color: p.color })) : [],
+    });
   }, [prepared, onInfo]);
 
   const step = gridStep(prepared.maxMm);
   const extent = Math.max(prepared.maxMm * 3, step * 20);
+  const dot = Math.max(prepared.maxMm * 0.008, 0.2);
   return (
     <group>
-      <primitive object={prepared.holder} />
+      <primitive object={prepared.holder} onClick={handleClick} />
+      {(marks || []).map((m, i) => (
+        <mesh key={i} position={m.world} renderOrder={10}>
+          <sphereGeometry args={[dot, 16, 12]} />
+          <meshBasicMaterial color="#e5484d" depthTest={false} />
+        </mesh>
+      ))}
+      {marks && marks.length === 2 ? (
+        <line renderOrder={10}>
+          <bufferGeometry attach="geometry">
+            <bufferAttribute attach="attributes-position" args={[new Float32Array([...marks[0].world, ...marks[1].world]), 3]} />
+          </bufferGeometry>
+          <lineBasicMaterial attach="material" color="#e5484d" depthTest={false} />
+        </line>
+      ) : null}
       {grid ? (
         <Grid
           position={[0, -0.01, 0]}
@@ -159,6 +280,15 @@ const buttonStyle = (active) => ({
   color: "var(--gray-12)",
 });
 
+const panelStyle = {
+  position: "absolute", zIndex: 2, fontSize: "12px", color: "var(--gray-12)", background: "var(--color-panel-solid, white)",
+  border: "1px solid var(--gray-a6)", borderRadius: "6px", padding: "4px 8px",
+};
+
+function fmt(v) {
+  return (Math.abs(v) < 0.005 ? 0 : v).toFixed(2);
+}
+
 export function ModelViewer({ url, sizeMm, dark }) {
   const [view, setView] = useState("iso");
   const [nonce, setNonce] = useState(0);
@@ -166,9 +296,21 @@ export function ModelViewer({ url, sizeMm, dark }) {
   const [grid, setGrid] = useState(true);
   const [info, setInfo] = useState(null);
   const [failed, setFailed] = useState(false);
+  const [measuring, setMeasuring] = useState(false);
+  const [marks, setMarks] = useState([]);
+  const [section, setSection] = useState({ axis: null, pos: 0.5 });
+  const [hidden, setHidden] = useState([]);
   const sizeKey = JSON.stringify(sizeMm || []);
   const choose = (name) => { setView(name); setNonce((n) => n + 1); };
+  const onPick = useCallback((p) => setMarks((m) => (m.length >= 2 ? [p] : [...m, p])), []);
+  useEffect(() => { setMarks([]); setHidden([]); }, [url]);
   if (!url) return null;
+  const dims = sizeMm && sizeMm.length === 3 ? sizeMm.map((v) => Number(v).toFixed(1)).join(" × ") + " mm" : "";
+  let readout = null;
+  if (marks.length === 2) {
+    const d = [0, 1, 2].map((i) => marks[1].mm[i] - marks[0].mm[i]);
+    readout = { dist: Math.hypot(...d), d };
+  }
   return (
     <div style={{ position: "relative", width: "100%", height: "100%", minHeight: "240px" }}
          data-status={failed ? "error" : info ? "ready" : "loading"}>
@@ -180,16 +322,54 @@ export function ModelViewer({ url, sizeMm, dark }) {
                   onClick={() => choose(name)} aria-label={`${v.label} view`}>{v.label}</button>
         ))}
         <span style={{ flex: 1 }} />
+        <button type="button" style={buttonStyle(measuring)} aria-pressed={measuring}
+                onClick={() => { setMeasuring(!measuring); setMarks([]); }}>Measure</button>
+        <button type="button" style={buttonStyle(!!section.axis)} aria-pressed={!!section.axis}
+                onClick={() => setSection((s) => ({ ...s, axis: s.axis ? null : "x" }))}>Section</button>
         <button type="button" style={buttonStyle(edges)} aria-pressed={edges} onClick={() => setEdges(!edges)}>Edges</button>
         <button type="button" style={buttonStyle(grid)} aria-pressed={grid} onClick={() => setGrid(!grid)}>Grid</button>
       </div>
+      {section.axis ? (
+        <div style={{ ...panelStyle, top: 40, right: 8, display: "flex", gap: "6px", alignItems: "center" }}
+             role="group" aria-label="Section plane">
+          {Object.entries(SECTION_AXES).map(([key, label]) => (
+            <button key={key} type="button" style={buttonStyle(section.axis === key)} aria-pressed={section.axis === key}
+                    aria-label={`Section along ${label}`} onClick={() => setSection((s) => ({ ...s, axis: key }))}>{label}</button>
+          ))}
+          <input type="range" min="0" max="1" step="0.01" value={section.pos} aria-label="Section position"
+                 onChange={(e) => setSection((s) => ({ ...s, pos: Number(e.target.value) }))} style={{ width: "110px" }} />
+        </div>
+      ) : null}
+      {measuring ? (
+        <div style={{ ...panelStyle, top: 40, left: 8 }} role="status" aria-live="polite" data-testid="measure-readout">
+          {readout ? (
+            <span>
+              <b>{fmt(readout.dist)} mm</b>{" "}
+              <span style={{ color: "var(--gray-11)" }}>ΔX {fmt(readout.d[0])} · ΔY {fmt(readout.d[1])} · ΔZ {fmt(readout.d[2])}</span>
+            </span>
+          ) : marks.length === 1 ? "Pick the second point" : "Pick two points on the model (corners snap)"}
+        </div>
+      ) : null}
+      {info && info.parts && info.parts.length > 1 ? (
+        <div style={{ ...panelStyle, bottom: 34, left: 8, maxHeight: "45%", overflowY: "auto" }} role="group"
+             aria-label="Parts" data-testid="part-list">
+          {info.parts.map((p) => (
+            <label key={p.key} style={{ display: "flex", gap: "6px", alignItems: "center", cursor: "pointer" }}>
+              <input type="checkbox" checked={!hidden.includes(p.key)} aria-label={`Show ${p.name}`}
+                     onChange={() => setHidden((h) => (h.includes(p.key) ? h.filter((k) => k !== p.key) : [...h, p.key]))} />
+              <span style={{ width: 10, height: 10, borderRadius: 2, background: p.color, display: "inline-block" }} />
+              {p.name}
+            </label>
+          ))}
+        </div>
+      ) : null}
       <LoadBoundary key={url} onError={() => setFailed(true)}>
         <Canvas
           frameloop="demand"
           dpr={[1, 2]}
           camera={{ fov: 40, position: [120, 100, 120], near: 0.1, far: 10000 }}
-          gl={{ antialias: true, alpha: true, preserveDrawingBuffer: true }}
-          style={{ position: "absolute", inset: 0 }}
+          gl={{ antialias: true, alpha: true, preserveDrawingBuffer: true, localClippingEnabled: true }}
+          style={{ position: "absolute", inset: 0, cursor: measuring ? "crosshair" : "auto" }}
           aria-label="3D model preview"
         >
           <ambientLight intensity={0.55} />
@@ -197,7 +377,8 @@ export function ModelViewer({ url, sizeMm, dark }) {
           <directionalLight position={[60, 120, 80]} intensity={1.3} />
           <directionalLight position={[-80, 40, -60]} intensity={0.5} />
           <Suspense fallback={null}>
-            <Model url={url} sizeKey={sizeKey} edges={edges} grid={grid} view={view} nonce={nonce} dark={!!dark} onInfo={setInfo} />
+            <Model url={url} sizeKey={sizeKey} edges={edges} grid={grid} view={view} nonce={nonce} dark={!!dark} onInfo={setInfo}
+                   measuring={measuring} onPick={onPick} marks={marks} section={section} hidden={hidden} />
           </Suspense>
           <OrbitControls makeDefault enableDamping={false} />
         </Canvas>
@@ -209,6 +390,12 @@ export function ModelViewer({ url, sizeMm, dark }) {
         <div style={{ position: "absolute", left: 8, bottom: 8, zIndex: 2, fontSize: "11px", color: "var(--gray-11)",
                       background: "var(--gray-a2)", padding: "2px 6px", borderRadius: "4px" }}>
           Grid: {info.step} mm cells, {info.step * 10} mm sections
+        </div>
+      ) : null}
+      {info && dims ? (
+        <div style={{ position: "absolute", right: 8, bottom: 8, zIndex: 2, fontSize: "11px", color: "var(--gray-12)",
+                      background: "var(--gray-a3)", padding: "2px 6px", borderRadius: "4px" }} data-testid="dims-overlay">
+          {dims}
         </div>
       ) : null}
     </div>

@@ -1,9 +1,11 @@
-"""The workbench pane: Preview (3D viewer) / Code / Files / Details of the selected answer."""
+"""The workbench pane: Preview (3D viewer + parameters) / Code (editable) / Versions / Files / Details."""
 
 from __future__ import annotations
 
 import reflex as rx
 
+from chat3d.components.parameters import parameters_panel
+from chat3d.components.versions import versions_panel
 from chat3d.components.viewer import model_viewer
 from chat3d.state.chat_view import DetailRow, FileView
 from chat3d.state.chat_workbench import WorkbenchState
@@ -33,8 +35,10 @@ def _preview() -> rx.Component:
             rx.hstack(
                 rx.icon("ruler", size=14, color="var(--gray-10)"),
                 rx.text(WorkbenchState.dims, size="2", weight="medium", data_testid="model-dims"),
+                rx.cond(WorkbenchState.edited_by_you, rx.badge("edited by you", variant="soft", size="1")),
                 spacing="2", align="center",
             ),
+            parameters_panel(),
             data_testid="model-viewer",
             aria_label="Model preview",
             role="region",
@@ -47,12 +51,43 @@ def _preview() -> rx.Component:
 
 
 def _code() -> rx.Component:
+    """The program, editable: "Render" re-renders it as a new version; an error shows here and stores nothing."""
+    busy = WorkbenchState.rendering == "code"
     return rx.cond(
         WorkbenchState.code != "",
-        rx.box(
-            rx.code_block(WorkbenchState.code, language="python", can_copy=True, show_line_numbers=True,
-                          wrap_long_lines=True, custom_style={"fontSize": "12px"}),
-            overflow="auto", height="100%",
+        rx.form(
+            rx.vstack(
+                rx.hstack(
+                    rx.button(rx.cond(busy, rx.spinner(size="1"), rx.icon("play", size=14)), "Render",
+                              type="submit", size="1", disabled=WorkbenchState.rendering != ""),
+                    rx.button(rx.icon("undo-2", size=14), "Reset", type="button", size="1", variant="soft",
+                              color_scheme="gray", on_click=WorkbenchState.reset_code),
+                    rx.text("Edit the program and render it as a new version (no model call).", size="1",
+                            color_scheme="gray"),
+                    spacing="2", align="center", wrap="wrap",
+                ),
+                rx.cond(
+                    WorkbenchState.edit_error != "",
+                    rx.callout.root(
+                        rx.callout.icon(rx.icon("triangle-alert", size=16)),
+                        rx.callout.text(WorkbenchState.edit_error),  # the message names the line
+                        color_scheme="red", size="1", role="alert", width="100%", data_testid="code-error",
+                    ),
+                ),
+                rx.text_area(
+                    name="code", default_value=WorkbenchState.code,
+                    key=WorkbenchState.item_id + "-" + WorkbenchState.code_nonce.to_string(),
+                    spell_check=False, auto_complete=False, aria_label="Program",
+                    width="100%", flex="1", min_height="360px", resize="vertical",
+                    style={"fontFamily": "var(--code-font-family, ui-monospace, monospace)", "fontSize": "12px",
+                           "whiteSpace": "pre", "lineHeight": "1.45", "& textarea": {"whiteSpace": "pre"}},
+                    data_testid="code-editor",
+                ),
+                spacing="2", height="100%", width="100%",
+            ),
+            on_submit=WorkbenchState.render_code,
+            reset_on_submit=False,
+            height="100%",
         ),
         _no_model("The generated build123d program appears here."),
     )
@@ -85,7 +120,7 @@ def _files() -> rx.Component:
             size="1",
             width="100%",
         ),
-        _no_model("Downloads (STL, STEP, 3MF, GLB, source) appear here."),
+        _no_model("Downloads (STL, STEP, 3MF, GLB, source, SVG drawing) appear here."),
     )
 
 
@@ -107,11 +142,13 @@ def workbench_pane() -> rx.Component:
         rx.tabs.list(
             rx.tabs.trigger("Preview", value="preview"),
             rx.tabs.trigger("Code", value="code"),
+            rx.tabs.trigger("Versions", value="versions"),
             rx.tabs.trigger("Files", value="files"),
             rx.tabs.trigger("Details", value="details"),
         ),
         rx.tabs.content(_preview(), value="preview", **content),
         rx.tabs.content(_code(), value="code", **content),
+        rx.tabs.content(versions_panel(), value="versions", **content),
         rx.tabs.content(_files(), value="files", **content),
         rx.tabs.content(_details(), value="details", **content),
         value=WorkbenchState.tab,

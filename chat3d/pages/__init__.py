@@ -16,6 +16,9 @@ def register_pages(app: rx.App) -> None:
     chat.register(app)
     register_waitlist_admin_pages(app)
     register_account_pages(app)
+    from chat3d.pages import share
+
+    share.register(app)  # /share/[token]: public, read-only
     notifications.register(app)
     if get_settings().chat3d_env == "development":
         from chat3d.pages import mailbox

@@ -1,0 +1,61 @@
+"""The public share page: one version's viewer, size and downloads, found by the link's token only."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from chat3d.db.engine import session_scope
+from chat3d.domain import shares
+from chat3d.domain.errors import DomainError
+from chat3d.state.chat_view import FORMAT_LABELS, FileView, format_area, format_dims, format_size, format_volume
+
+ORDER = ["stl", "step", "3mf", "glb", "py", "svg"]
+
+
+def token_from_path(path: str) -> str:
+    parts = [p for p in (path or "").split("?")[0].split("/") if p]
+    return parts[1] if len(parts) >= 2 and parts[0] == "share" else ""
+
+
+class ShareState(rx.State):
+    """No user, no chat: only what chat3d.domain.shares.public_view exposes."""
+
+    loaded: bool = False
+    found: bool = False
+    title: str = ""
+    dims: str = ""
+    size_mm: list[float] = []
+    glb_url: str = ""
+    thumb_url: str = ""
+    facts: list[str] = []
+    files: list[FileView] = []
+
+    @rx.event
+    def load(self):
+        token = token_from_path(self.router.url.path)
+        self.loaded, self.found = True, False
+        self.title, self.dims, self.size_mm, self.glb_url, self.thumb_url, self.facts, self.files = "", "", [], "", "", [], []
+        try:
+            with session_scope() as s:
+                share, _, model = shares.resolve(s, token, count_view=True)
+                view = shares.public_view(share, model)
+        except DomainError:
+            return
+        base = f"/api/share/{token}/files/"
+        metrics = view["metrics"]
+        self.found = True
+        self.title = view["title"] or "Shared model"
+        self.size_mm = [float(v) for v in metrics.get("bbox_size_mm") or []]
+        self.dims = format_dims(self.size_mm)
+        facts = [f"Volume {format_volume(metrics.get('volume_mm3'))}" if metrics.get("volume_mm3") is not None else "",
+                 f"Surface {format_area(metrics.get('area_mm2'))}" if metrics.get("area_mm2") is not None else "",
+                 f"{metrics['solids']} solid(s)" if metrics.get("solids") is not None else ""]
+        self.facts = [f for f in facts if f]
+        refs = sorted(view["files"], key=lambda f: ORDER.index(f["format"]) if f["format"] in ORDER else 99)
+        self.files = [FileView(id=f["id"], url=base + f["id"], filename=f["filename"], format=f["format"],
+                               label=FORMAT_LABELS.get(f["format"], f["format"].upper()), size_label=format_size(f["size"]))
+                      for f in refs]
+        glb = next((f for f in refs if f["format"] == "glb"), None)
+        svg = next((f for f in refs if f["format"] == "svg"), None)
+        self.glb_url = base + glb["id"] if glb else ""
+        self.thumb_url = base + svg["id"] if svg else ""

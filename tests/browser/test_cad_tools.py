@@ -1,0 +1,155 @@
+"""CAD power features in the browser: a parameter slider re-renders the offline plate, measuring between two
+corners reads its length, an edited program with an error shows the error and keeps the version, versions
+with thumbnails, a share link works signed out and stops when revoked, the section plane."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import ARTIFACTS
+
+PLATE = "a 80 x 50 x 5 mm plate with four 4 mm holes"
+RUN_TIMEOUT = 90_000
+
+
+def _shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"cad-{name}.png"))
+
+
+def _sign_up(page: Page, base: str) -> None:
+    page.goto(base + "/register")
+    page.get_by_label("Email").fill(f"cad-{uuid.uuid4().hex[:8]}@example.com")
+    page.get_by_label("Display name").fill("Cad")
+    page.get_by_label("Password").fill("a-long-test-password")
+    page.get_by_role("button", name="Create account").click()
+    page.wait_for_url(re.compile(r"/chat/?$"), timeout=30_000)
+
+
+def _measure(page: Page, a_mm: list[float], b_mm: list[float]) -> str:
+    """Click two model points (mm) on the canvas with real mouse clicks; returns the readout text."""
+    viewer = page.get_by_test_id("model-viewer")
+    canvas = viewer.locator("canvas")
+    box = canvas.bounding_box()
+    readout = page.get_by_test_id("measure-readout")
+    for target in (a_mm, b_mm):
+        # Aim a few pixels inside the plate (towards its centre): the ray hits the top face, the pick snaps
+        # to the corner of the hit triangle.
+        sx, sy = page.evaluate("(p) => { const s = window.chat3dViewer.screenOf(p); return [s.x, s.y]; }", target)
+        cx, cy = page.evaluate("() => { const s = window.chat3dViewer.screenOf([0, 0, 5]); return [s.x, s.y]; }")
+        dx, dy = cx - sx, cy - sy
+        norm = max((dx * dx + dy * dy) ** 0.5, 1)
+        page.mouse.click(box["x"] + sx + 4 * dx / norm, box["y"] + sy + 4 * dy / norm)
+        page.wait_for_timeout(250)
+    expect(readout).to_contain_text("mm", timeout=5_000)
+    return readout.inner_text()
+
+
+def test_cad_tools(running_app, page: Page, browser) -> None:
+    base = running_app.url
+    _sign_up(page, base)
+    expect(page.get_by_test_id("empty-state")).to_be_visible(timeout=30_000)
+    page.get_by_role("button", name=f"Try: {PLATE}").click()  # creates the chat and sends at once
+    page.wait_for_url(re.compile(r"/chat/[0-9a-f-]{36}$"), timeout=30_000)
+    expect(page.get_by_test_id("progress-chip").filter(has_text=re.compile(r"^Completed$"))).to_have_count(1, timeout=RUN_TIMEOUT)
+
+    viewer = page.get_by_test_id("model-viewer")
+    expect(viewer.locator("[data-status=ready]")).to_be_visible(timeout=60_000)
+    overlay = page.get_by_test_id("dims-overlay")
+    expect(overlay).to_have_text("80.0 × 50.0 × 5.0 mm")
+    panel = page.get_by_test_id("parameters-panel")
+    expect(panel.get_by_test_id("param-row")).to_have_count(5)
+    _shot(page, "parameters")
+
+    # A slider change (keyboard: PageUp = ten steps of 1 mm) renders version 2 without a model call.
+    length_row = panel.get_by_test_id("param-row").filter(has_text="length").first
+    thumb = length_row.get_by_role("slider")
+    thumb.focus()
+    thumb.press("PageUp")
+    expect(overlay).to_have_text("90.0 × 50.0 × 5.0 mm", timeout=60_000)
+    expect(page.get_by_test_id("param-dims")).to_have_text("90.0 × 50.0 × 5.0 mm")
+    expect(page.get_by_test_id("assistant-bubble")).to_have_count(2)
+    expect(page.get_by_test_id("assistant-bubble").nth(1)).to_contain_text("You set length to 90.0 mm.")
+    expect(length_row.get_by_role("spinbutton")).to_have_value("90.0")
+    expect(viewer.locator("[data-status=ready]")).to_be_visible(timeout=60_000)
+    _shot(page, "slider-changed")
+
+    # A number field commits with Enter.
+    width_box = panel.get_by_test_id("param-row").filter(has_text="width").first.get_by_role("spinbutton")
+    width_box.fill("40")
+    width_box.press("Enter")
+    expect(overlay).to_have_text("90.0 × 40.0 × 5.0 mm", timeout=60_000)
+    expect(viewer.locator("[data-status=ready]")).to_be_visible(timeout=60_000)
+
+    # Measure corner to corner along X in the top view: the plate's length, 90 mm.
+    page.get_by_role("button", name="Top view").click()
+    page.get_by_role("button", name="Measure", exact=True).click()
+    page.wait_for_timeout(400)
+    text = _measure(page, [-45, 20, 5], [45, 20, 5])
+    _shot(page, "measure")
+    found = re.search(r"([\d.]+) mm", text)
+    assert found, text
+    assert abs(float(found[1]) - 90.0) <= 0.5, text
+    assert re.search(r"ΔX -?90\.\d\d", text) and "ΔY 0.00" in text and "ΔZ 0.00" in text, text
+    # And across the width.
+    text = _measure(page, [45, -20, 5], [45, 20, 5])
+    assert abs(float(re.search(r"([\d.]+) mm", text)[1]) - 40.0) <= 0.5, text
+    page.get_by_role("button", name="Measure", exact=True).click()
+
+    # Section plane along X.
+    page.get_by_role("button", name="Iso view").click()
+    page.get_by_role("button", name="Section", exact=True).click()
+    page.get_by_role("slider", name="Section position").fill("0.3")
+    page.wait_for_timeout(300)
+    _shot(page, "section")
+    page.get_by_role("button", name="Section", exact=True).click()
+
+    # The code editor: a broken program shows its error and stores nothing.
+    page.get_by_role("tab", name="Code").click()
+    editor = page.get_by_test_id("code-editor")
+    code = editor.input_value()
+    assert "length = 90.0" in code
+    editor.fill(code.replace("result = part.part", "result = part.prt"))
+    page.get_by_role("button", name="Render").click()
+    expect(page.get_by_test_id("code-error")).to_contain_text("prt", timeout=60_000)
+    expect(page.get_by_test_id("code-error")).to_contain_text(re.compile(r"line \d+"))
+    expect(page.get_by_test_id("assistant-bubble")).to_have_count(3)
+    _shot(page, "code-error")
+
+    # Versions with thumbnails; share the newest.
+    page.get_by_role("tab", name="Versions").click()
+    rows = page.get_by_test_id("version-row")
+    expect(rows).to_have_count(3)
+    expect(rows.first).to_contain_text("Current")
+    expect(rows.first.locator("img")).to_be_visible()
+    page.wait_for_timeout(500)
+    _shot(page, "versions")
+    rows.nth(2).get_by_role("button", name="Compare").click()
+    expect(page.get_by_test_id("version-compare")).to_contain_text("Version 1 → Version 3")
+    expect(page.get_by_test_id("version-compare")).to_contain_text("length")
+    page.get_by_role("button", name="Share Version 3").click()
+    link = page.get_by_test_id("share-url")
+    expect(link).to_have_value(re.compile(r"/share/[A-Za-z0-9_-]{20,}$"))
+    url = link.input_value()
+    _shot(page, "share-created")
+
+    guest = browser.new_context(viewport={"width": 1100, "height": 800})
+    gp = guest.new_page()
+    try:
+        gp.goto(url)
+        expect(gp.get_by_test_id("model-dims")).to_have_text("90.0 × 40.0 × 5.0 mm", timeout=30_000)
+        expect(gp.get_by_test_id("model-viewer").locator("[data-status=ready]")).to_be_visible(timeout=60_000)
+        expect(gp.get_by_role("link", name="Download STEP")).to_be_visible()
+        body = gp.content()
+        assert "80 x 50 x 5 mm plate" not in body and "Cad" not in gp.locator("body").inner_text()
+        gp.screenshot(path=str(ARTIFACTS / "cad-share-page.png"))
+
+        page.get_by_role("button", name="Revoke").click()
+        expect(page.get_by_text("revoked")).to_be_visible(timeout=10_000)
+        gp.reload()
+        expect(gp.get_by_test_id("share-missing")).to_be_visible(timeout=30_000)
+    finally:
+        guest.close()
