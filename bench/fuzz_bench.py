@@ -1,9 +1,9 @@
 """The long fuzzing run: tests/security/test_fuzz.py with many more examples per operation, randomised.
 
-    python -m bench.fuzz_bench [--examples 200] [--seeded]
+    python -m bench.fuzz_bench [--examples 100] [--seeded]
 
 Runs the same three callers (anonymous, user, admin) as the test suite, against a throwaway PostgreSQL
-database, with `FUZZ_MAX_EXAMPLES` examples per operation (default 200; the suite uses 20) and a random
+database, with `FUZZ_MAX_EXAMPLES` examples per operation (default 100; the suite uses 20) and a random
 seed (`--seeded` keeps hypothesis' derandomised seed). Also counts the operations whose declared success
 schema is untyped (`dict[str, Any]` answers: the conformance check cannot say anything about them).
 Prints a markdown table and writes bench/results/fuzz.json.
@@ -46,7 +46,7 @@ def untyped_operations() -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--examples", type=int, default=200)
+    parser.add_argument("--examples", type=int, default=100)
     parser.add_argument("--seeded", action="store_true", help="hypothesis' fixed seed, as in the suite")
     args = parser.parse_args()
 
