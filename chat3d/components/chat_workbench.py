@@ -62,7 +62,7 @@ def _code() -> rx.Component:
                               type="submit", size="1", disabled=WorkbenchState.rendering != ""),
                     rx.button(rx.icon("undo-2", size=14), "Reset", type="button", size="1", variant="soft",
                               color_scheme="gray", on_click=WorkbenchState.reset_code),
-                    rx.text("Edit the program and render it as a new version (no model call).", size="1",
+                    rx.text("Edit the build123d program and render it as a new version (no model call).", size="1",
                             color_scheme="gray"),
                     spacing="2", align="center", wrap="wrap",
                 ),
