@@ -7,6 +7,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chat3d.domain.errors import DomainError, RateLimited, Unauthorized
@@ -67,3 +69,22 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
         return error_response(exc.status_code, message, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(StaleDataError)
+    async def _stale(_: Request, __: StaleDataError) -> JSONResponse:
+        """The row was deleted by a concurrent request between loading and saving it."""
+        return error_response(404, "This no longer exists; it was just deleted.")
+
+    @app.exception_handler(DBAPIError)
+    async def _database(_: Request, exc: DBAPIError) -> JSONResponse:
+        """The database is unreachable (or dropped the connection): a retryable 503, not a bare 500."""
+        if exc.connection_invalidated or isinstance(exc.orig, (OSError,)) or _is_connection_error(exc):
+            return error_response(503, "The database is not reachable right now; try again in a few seconds.",
+                                  headers={"Retry-After": "5"})
+        raise exc
+
+
+def _is_connection_error(exc: DBAPIError) -> bool:
+    """psycopg2 reports a refused or lost connection as OperationalError/InterfaceError."""
+    name = type(exc.orig).__name__ if exc.orig is not None else ""
+    return name in {"OperationalError", "InterfaceError"} or "connection" in str(exc.orig).lower()

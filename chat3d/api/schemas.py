@@ -28,7 +28,7 @@ class PageQuery:
     """`?limit=&offset=` of every list route."""
 
     limit: int = Query(50, ge=1, le=200)
-    offset: int = Query(0, ge=0)
+    offset: int = Query(0, ge=0, le=1_000_000)
 
 
 Paging = Annotated[PageQuery, Depends()]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from chat3d.db.engine import session_scope
@@ -21,6 +22,20 @@ def seed_admin() -> str | None:
     Without a password one is generated and printed once; returns the email of a created admin.
     """
     settings = get_settings()
+    try:
+        created = _create_admin(settings)
+    except IntegrityError:  # another process (or worker) starting at the same moment seeded it first
+        return None
+    if created is None:
+        return None
+    email, password, generated = created
+    if generated:
+        print(f"\n  Chat3D admin account created: {email} / password: {password}\n  (shown once; set SEED_ADMIN_PASSWORD to choose it)\n", flush=True)
+    log.info("seeded admin %s", email)
+    return email
+
+
+def _create_admin(settings) -> tuple[str, str, bool] | None:
     with session_scope() as session:
         if session.exec(select(User).where(User.role == Role.admin.value)).first():
             return None
@@ -39,7 +54,4 @@ def seed_admin() -> str | None:
             status=UserStatus.active.value,
         )
         session.add(user)
-    if generated:
-        print(f"\n  Chat3D admin account created: {email} / password: {password}\n  (shown once; set SEED_ADMIN_PASSWORD to choose it)\n", flush=True)
-    log.info("seeded admin %s", email)
-    return email
+    return email, password, generated

@@ -73,11 +73,6 @@ def test_postgres_restart_loses_no_committed_data(pg: ThrowawayPostgres) -> None
     assert api.post("/api/chat/contexts", json={"name": "After"}, headers=h).status_code == 201
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "FINDING (reported): while the database is down, /api routes answer Starlette's plain-text 500 "
-    "'Internal Server Error' (no handler maps sqlalchemy OperationalError), not the API's JSON {\"error\"} "
-    "shape with 503 + Retry-After that clients could act on. Fix: an exception handler for "
-    "sqlalchemy.exc.OperationalError/DBAPIError → error_response(503, ..., headers={'Retry-After': '5'})."))
 def test_api_answers_503_json_while_the_database_is_down(pg: ThrowawayPostgres) -> None:
     api = TestClient(create_api(), raise_server_exceptions=False)
     reg = api.post("/api/auth/register", json={"email": "waiting@example.com", "password": "durable horse battery"})

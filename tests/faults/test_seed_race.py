@@ -12,12 +12,6 @@ from chat3d.domain.seed import seed_admin
 from chat3d.settings import reset_settings_cache
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "BUG (reported): chat3d/domain/seed.py seed_admin checks 'no admin yet', hashes the password (~0.25 s at "
-    "cost 12) and inserts, with no lock: two processes starting together on a fresh database both insert, one "
-    "dies with IntegrityError (ix_users_email) and `reflex run` stops (seen in tests/faults/test_app_process.py "
-    "when the app's workers start together). Fix: run it under the migration's advisory lock, or insert with "
-    "ON CONFLICT DO NOTHING / catch IntegrityError."))
 def test_concurrent_start_ups_seed_one_admin_without_crashing(app_env, session, monkeypatch) -> None:
     monkeypatch.setenv("BCRYPT_ROUNDS", "12")  # the real cost: the window between check and insert
     monkeypatch.setenv("CHAT3D_ENV", "development")

@@ -100,11 +100,6 @@ def test_parallel_rename_and_delete_of_one_chat_is_consistent(api: TestClient, d
     assert not [p for p in paths if p.exists()], "files of the deleted chat are still on disk"
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "BUG (reported): PATCH /api/chat/contexts/{id} that loads the chat just before a concurrent DELETE commits "
-    "answers 500: chats.update_context flushes an UPDATE that matches 0 rows and SQLAlchemy raises "
-    "StaleDataError, which no handler maps. Expected 404 'No such chat.' (lock the row: get_context(..., "
-    "for_update=True) or catch StaleDataError → NotFound)."))
 def test_rename_racing_a_delete_answers_404(api: TestClient, db: Session, make_user, monkeypatch) -> None:
     """The interleaving forced: the rename's request loads the chat, then another request deletes it and commits."""
     user = make_user("late@example.com")
