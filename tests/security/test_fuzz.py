@@ -227,7 +227,7 @@ def _fuzz(api_schema, method: str, path: str, headers) -> None:
     run()
 
 
-PUBLIC = "^/(health|ready)$|^/api/(openapi.json|public/|waitlist/|auth/(register|login|logout|password-reset/)|profile/(reactivate|actions/))"
+PUBLIC = "^/(health|ready)$|^/api/(openapi.json|public/|share/|waitlist/|auth/(register|login|logout|password-reset/)|profile/(reactivate|actions/))"
 
 
 @pytest.mark.parametrize("method, path", _operations(PUBLIC))
