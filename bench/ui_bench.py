@@ -30,8 +30,6 @@ import shutil
 import statistics
 import sys
 import tempfile
-import time
-import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent

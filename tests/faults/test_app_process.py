@@ -38,7 +38,6 @@ from tests.support.app_process import AppProcess
 from tests.support.servers import ThrowawayRedis
 
 PASSWORD = "fault horse battery"
-ADMIN_ID = uuid.UUID("00000000-0000-4000-8000-00000000ad01")
 
 
 @pytest.fixture(scope="module")
@@ -65,12 +64,7 @@ def _login(base: str, email: str) -> dict[str, str]:
 
 
 def _app(app_env, fresh_database: str, extra: dict[str, str]) -> AppProcess:
-    # An admin exists already, so the app's start-up seeding has nothing to do: concurrent seeding by the
-    # app's workers can crash the start (tests/faults/test_seed_race.py shows it).
-    with Session(get_engine()) as s:
-        if s.get(User, ADMIN_ID) is None:
-            s.add(User(id=ADMIN_ID, email="root@example.com", role="admin", password_hash=hash_password(PASSWORD)))
-            s.commit()
+    # The app seeds the first admin at start (its workers race for it: tests/faults/test_seed_race.py).
     return AppProcess(data_dir=app_env, database_url=fresh_database, render_url="http://127.0.0.1:9",
                       env_extra={"BCRYPT_ROUNDS": "12", "RATE_LIMIT_API": "10000/minute"} | extra)
 

@@ -62,7 +62,7 @@ def test_postgres_restart_loses_no_committed_data(pg: ThrowawayPostgres) -> None
     assert down.status_code == 503 and down.json()["failing"] == ["database"]
     assert api.get("/health").status_code == 200
     lost_write = api.post("/api/chat/contexts", json={"name": "During outage"}, headers=h)
-    assert lost_write.status_code >= 500  # not accepted (see the xfail below for the shape of this answer)
+    assert lost_write.status_code == 503 and "error" in lost_write.json()  # refused, clearly
 
     pg.start_existing()
     assert api.get("/ready").status_code == 200

@@ -7,7 +7,6 @@ through the same `events_after` query that `/api/events/replay?afterId=` exercis
 
 from __future__ import annotations
 
-import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 
