@@ -40,10 +40,29 @@ from tests.support.servers import ThrowawayRedis
 PASSWORD = "fault horse battery"
 
 
+def _this_process_holds(path) -> bool:
+    """True when this process already holds an flock on `path` (tests/browser's session-scoped lock in the same
+    pytest run): a second flock on a new file description would wait for ourselves forever."""
+    inode = os.stat(path).st_ino
+    try:
+        lines = open("/proc/locks").read().splitlines()
+    except OSError:
+        return False
+    for line in lines:
+        parts = line.split()
+        if len(parts) >= 6 and parts[1] == "FLOCK" and parts[4] == str(os.getpid()) and parts[5].endswith(f":{inode}"):
+            return True
+    return False
+
+
 @pytest.fixture(scope="module")
 def web_build_lock() -> Iterator[None]:
     """One running app per checkout at a time: `reflex run` builds into the shared `.web` folder."""
-    with open(REPO_ROOT / ".web.lock", "w") as fh:
+    path = REPO_ROOT / ".web.lock"
+    with open(path, "a") as fh:
+        if _this_process_holds(path):
+            yield
+            return
         fcntl.flock(fh, fcntl.LOCK_EX)
         yield
         fcntl.flock(fh, fcntl.LOCK_UN)
