@@ -9,8 +9,8 @@ before `element.click()` and again in the MutationObserver callback that sees th
 the browser-visible latency of one Reflex event round trip (WebSocket → handler → state delta → React render).
 
 * baseline, light page: `/login` — the Sign in button turns into its loading state (`LoginState.submit` sets
-  `submitting`; the form posts afterwards). There is no dev-only page to host a bare counter page, so this is
-  the lightest existing round trip (see the report).
+  `submitting`; the form posts afterwards). A bare counter page beside the dev-only `/dev/mailbox` would need
+  a new page (not added: pages are another engineer's files), so this is the lightest existing round trip.
 * chat with 50 items shown (the first page of the thread), and with all --items shown ("Load earlier" until
   the whole history is loaded): thumbs up on the last answer until `aria-pressed` flips (`ThreadState.rate`:
   a database write, then the item reloaded);
