@@ -39,6 +39,14 @@ def _model_select(label: str, options, value, on_change) -> rx.Component:
     )
 
 
+def units_picker() -> rx.Component:
+    """Millimetres or inches for the open chat (shown in the thread header)."""
+    return rx.tooltip(
+        rx.box(_model_select("Units", ComposerState.unit_options, ComposerState.units, ComposerState.set_units)),
+        content="Units of this chat: the model is asked in them and answers show them",
+    )
+
+
 def composer() -> rx.Component:
     disabled = ComposerState.disabled_reason != ""
     return rx.form(
@@ -77,7 +85,6 @@ def composer() -> rx.Component:
                               ComposerState.conversation_model, ComposerState.set_conversation_model),
                 _model_select("Code model", ComposerState.codegen_models, ComposerState.codegen_model,
                               ComposerState.set_codegen_model),
-                _model_select("Units", ComposerState.unit_options, ComposerState.units, ComposerState.set_units),
                 rx.spacer(),
                 rx.cond(
                     ThreadState.is_running,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import reflex as rx
 
+from chat3d.components.chat_composer import units_picker
+
 from chat3d.state.auth import AuthState
 from chat3d.state.chat import ThreadState
 from chat3d.state.chat_composer import ComposerState
@@ -192,6 +194,9 @@ def thread_pane(composer: rx.Component) -> rx.Component:
         rx.hstack(
             rx.heading(rx.cond(ThreadState.chat_name != "", ThreadState.chat_name, "New chat"), size="3", as_="h2",
                        trim="both", overflow="hidden", text_overflow="ellipsis", white_space="nowrap"),
+            rx.spacer(),
+            units_picker(),
+            align="center",
             padding="0.9em 1em 0.5em",
             width="100%",
             border_bottom="1px solid var(--gray-a4)",

@@ -72,6 +72,8 @@ def test_workspace_desktop_light(running_app, page: Page) -> None:
     # Create a chat, then send the prompt from the composer with Enter.
     page.get_by_role("button", name="New chat").click()
     page.wait_for_url(re.compile(r"/chat/[0-9a-f-]{36}$"), timeout=30_000)
+    # The chat page mounts after the URL changes: wait for it, or the text would go into the old page's box.
+    expect(page.get_by_test_id("empty-state")).to_be_visible(timeout=30_000)
     prompt = page.get_by_label("Prompt")
     prompt.fill(PLATE)
     # Attach a sketch: it is checked and stored, shown as a thumbnail, and sent with the prompt.
@@ -79,6 +81,7 @@ def test_workspace_desktop_light(running_app, page: Page) -> None:
         {"name": "sketch.png", "mimeType": "image/png", "buffer": _png()})
     expect(page.get_by_role("button", name="Remove sketch.png")).to_be_visible(timeout=30_000)
     expect(page.get_by_role("button", name="Send")).to_be_enabled()
+    expect(prompt).to_have_value(PLATE)
     prompt.press("Enter")
 
     # Live progress: an intermediate stage shows up, then completion.
