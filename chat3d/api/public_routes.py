@@ -1,6 +1,6 @@
 """The one list of routes that answer without signing in.
 
-Every other route requires a signed-in user; tests/api/test_public_routes.py walks the app's route table
+Every other route requires a signed-in user; tests/security/test_auth_matrix.py walks the app's route table
 and checks that each route not listed here answers 401 without a token, so a new route is covered as
 soon as it exists.
 """
