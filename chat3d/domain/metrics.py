@@ -7,6 +7,8 @@ from typing import Any
 
 from sqlmodel import Session, func, select
 
+from chat3d.domain.retention import storage_totals
+from chat3d.settings import get_settings
 from chat3d.db.models import (
     FileKind, Invitation, InvitationStatus, Query, QueryState, StoredFile, User, UserStatus, WaitlistEntry,
     WaitlistStatus,
@@ -65,5 +67,18 @@ def dashboard_metrics(session: Session, now: datetime | None = None) -> dict[str
         "queries7d": _queries_since(session, now - timedelta(days=7)),
         "allTime": {"queries": int(totals[0]), "inputTokens": int(totals[1]), "outputTokens": int(totals[2]),
                     "costUsd": round(float(totals[3]), 6)},
+        "limits": query_limits(),
+        "storage": storage_totals(session),
         "generatedAt": now.isoformat(),
+    }
+
+
+def query_limits() -> dict[str, Any]:
+    """The per-user query limits in force (settings), for the admin console."""
+    settings = get_settings()
+    return {
+        "concurrentQueriesPerUser": settings.max_concurrent_queries_per_user,
+        "dailyTokensPerUser": settings.daily_token_budget_per_user,
+        "dailyCostUsdPerUser": settings.daily_cost_budget_usd_per_user,
+        "maxRepairRounds": settings.max_repair_rounds,
     }

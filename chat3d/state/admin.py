@@ -184,6 +184,10 @@ class AdminState(AuthState):
             {"label": "Tokens, 7 days", "value": f"{week['inputTokens'] + week['outputTokens']:,}",
              "hint": f"in {week['inputTokens']:,} · out {week['outputTokens']:,}"},
             {"label": "Cost, 7 days", "value": f"${week['costUsd']:.2f}", "hint": f"all time ${total['costUsd']:.2f}"},
+            {"label": "Stored files", "value": _bytes(m["storage"]["bytes"]), "hint": f"{m['storage']['files']:,} files"},
+            {"label": "Per-user limits", "value": f"{m['limits']['concurrentQueriesPerUser']} running",
+             "hint": f"{m['limits']['dailyTokensPerUser']:,} tokens · ${m['limits']['dailyCostUsdPerUser']:.2f} a day "
+                     "(MAX_CONCURRENT_QUERIES_PER_USER, DAILY_*_BUDGET_PER_USER)"},
         ]
 
         def group(title: str, counts: dict[str, int]) -> dict[str, Any]:
@@ -496,3 +500,11 @@ class AdminState(AuthState):
         self._reload()
         pending = {r["id"] for r in self.rows if r.get("status") == "pending_admin_approval"}
         self.selected = [i for i in selected if i in pending]
+
+
+def _bytes(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return f"{n:,.1f} TB"

@@ -125,3 +125,17 @@ def test_metrics_count_real_rows(db: Session, root: User) -> None:
     assert (today["total"], today["succeeded"], today["failed"], today["inProgress"]) == (3, 1, 1, 1)
     assert (week["total"], week["succeeded"], week["inputTokens"]) == (4, 2, 1110)
     assert week["costUsd"] == pytest.approx(2.6) and m["allTime"]["costUsd"] == pytest.approx(2.61)
+
+
+def test_metrics_show_the_limits_in_force_and_storage(db: Session, root: User, monkeypatch) -> None:
+    from chat3d.domain.files import store_bytes
+    from chat3d.settings import reset_settings_cache
+
+    monkeypatch.setenv("MAX_CONCURRENT_QUERIES_PER_USER", "3")
+    monkeypatch.setenv("DAILY_TOKEN_BUDGET_PER_USER", "12345")
+    reset_settings_cache()
+    store_bytes(db, root.id, b"x" * 100, fmt="stl", filename="m.stl")
+    db.commit()
+    m = dashboard_metrics(db)
+    assert m["limits"]["concurrentQueriesPerUser"] == 3 and m["limits"]["dailyTokensPerUser"] == 12345
+    assert m["storage"]["files"] == 1 and m["storage"]["bytes"] == 100
