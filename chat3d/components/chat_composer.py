@@ -57,6 +57,8 @@ def composer() -> rx.Component:
                 id=PROMPT_ID,
                 name="prompt",
                 aria_label="Prompt",
+                value=ComposerState.draft,
+                on_change=ComposerState.set_draft,
                 placeholder="Describe a part… (Enter sends, Shift+Enter adds a line)",
                 rows="3",
                 max_length=8000,

@@ -226,4 +226,5 @@ def thread_pane(composer: rx.Component) -> rx.Component:
         spacing="0",
         height="100%",
         width="100%",
+        custom_attrs={"data-chat-id": ThreadState.active_id},  # which chat this page has loaded (tests wait on it)
     )

@@ -45,6 +45,9 @@ class ComposerState(rx.State):
     codegen_model: str = ""
     units: str = "mm"
     unit_options: list[str] = ["mm", "in"]
+    # The prompt being typed, kept in state so nothing that re-renders the composer (an attachment
+    # arriving, a model change) can lose it.
+    draft: str = ""
     disabled_reason: str = ""
 
     async def _uid(self) -> uuid.UUID | None:
@@ -144,6 +147,10 @@ class ComposerState(rx.State):
         return rx.clear_selected_files(UPLOAD_ID)
 
     @rx.event
+    def set_draft(self, value: str):
+        self.draft = value[:8000]
+
+    @rx.event
     def remove_attachment(self, file_id: str):
         self.attachments = [a for a in self.attachments if a.id != file_id]
 
@@ -189,7 +196,7 @@ class ComposerState(rx.State):
             self.error = str(exc)
             return
         await get_jobs().enqueue(qid)  # after the commit
-        self.error, self.attachments = "", []
+        self.error, self.attachments, self.draft = "", [], ""
         contexts = await self.get_state(ContextsState)
         contexts._reload(uid)
         events: list = [rx.set_value(PROMPT_ID, "")]

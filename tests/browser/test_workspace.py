@@ -72,8 +72,10 @@ def test_workspace_desktop_light(running_app, page: Page) -> None:
     # Create a chat, then send the prompt from the composer with Enter.
     page.get_by_role("button", name="New chat").click()
     page.wait_for_url(re.compile(r"/chat/[0-9a-f-]{36}$"), timeout=30_000)
-    # The chat page mounts after the URL changes: wait for it, or the text would go into the old page's box.
-    expect(page.get_by_test_id("empty-state")).to_be_visible(timeout=30_000)
+    # The new route's page mounts (its code may still be loading) after the URL changes: wait until it shows
+    # the new chat, or the text would go into the old page's box.
+    chat_id = page.url.rstrip("/").rsplit("/", 1)[-1]
+    expect(page.locator(f'[data-chat-id="{chat_id}"]')).to_be_visible(timeout=30_000)
     prompt = page.get_by_label("Prompt")
     prompt.fill(PLATE)
     # Attach a sketch: it is checked and stored, shown as a thumbnail, and sent with the prompt.
