@@ -20,7 +20,7 @@ from chat3d.domain import chats
 from chat3d.domain.errors import DomainError
 from chat3d.state.auth import AuthState
 from chat3d.state.chat_view import (
-    ACTIVE, TERMINAL, ItemView, add_progress, item_view, model_info, pending_query_id, state_label,
+    ACTIVE, TERMINAL, ItemView, add_progress, item_view, pending_query_id, state_label,
 )
 
 PAGE_SIZE = 50

@@ -5,37 +5,17 @@ Also: forgot password → reset page → sign in with the new password, and a us
 
 from __future__ import annotations
 
-import json
 import re
-import time
 import uuid
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 from playwright.sync_api import expect
 
 from tests.browser.conftest import ARTIFACTS
+from tests.support.mailbox import wait_for_mail as _mail
 
 PASSWORD = "a-long-test-password"
-
-
-def _mail(data_dir: Path, to: str, subject_part: str, timeout: float = 60) -> dict:
-    """The newest mail in the dev mailbox (outbox files) to `to` whose subject contains `subject_part`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = []
-        for path in (data_dir / "outbox").glob("*.json"):
-            try:
-                mail = json.loads(path.read_text(encoding="utf-8"))
-            except (json.JSONDecodeError, OSError):
-                continue
-            if mail["to"] == to and subject_part in mail["subject"]:
-                found.append(mail)
-        if found:
-            return max(found, key=lambda m: m["deliveredAt"])
-        time.sleep(0.5)
-    raise AssertionError(f"no mail to {to} with {subject_part!r} within {timeout}s")
 
 
 def _path_of(mail: dict, part: str) -> str:

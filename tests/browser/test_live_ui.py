@@ -9,7 +9,6 @@ Screenshots go to test-artifacts/live-*.png.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 import uuid
@@ -21,6 +20,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, ARTIFACTS
+from tests.support.mailbox import wait_for_mail as _mail
 
 LIVE_TIMEOUT = 15_000  # a live change must arrive well within this, with no reload
 HEADERS = {"X-Chat3D-CSRF": "1"}
@@ -52,20 +52,6 @@ def _admin_token(url: str) -> str:
     resp = httpx.post(url + "/api/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}, headers=HEADERS)
     assert resp.status_code == 200, resp.text
     return resp.json()["token"]
-
-
-def _mail(data_dir: Path, to: str, subject_part: str, timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for path in (data_dir / "outbox").glob("*.json"):
-            try:
-                mail = json.loads(path.read_text(encoding="utf-8"))
-            except (json.JSONDecodeError, OSError):
-                continue
-            if mail["to"] == to and subject_part in mail["subject"]:
-                return mail
-        time.sleep(0.3)
-    raise AssertionError(f"no mail to {to} with {subject_part!r} within {timeout}s")
 
 
 def _join_and_confirm(url: str, data_dir: Path, email: str) -> None:

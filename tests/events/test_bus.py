@@ -6,7 +6,6 @@ import asyncio
 import threading
 import uuid
 
-import pytest
 from sqlmodel import Session
 
 from chat3d.db.engine import get_engine
