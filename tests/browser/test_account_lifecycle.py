@@ -116,6 +116,8 @@ def test_forgot_password_reset_by_link_then_sign_in(running_app, page) -> None:
     page.goto(url + "/login")
     page.get_by_role("link", name="Forgot password?").click()
     page.wait_for_url(re.compile(r"/forgot-password"), timeout=30_000)
+    # The new route's page mounts after the URL changes; the sign-in page has an Email field too.
+    expect(page.get_by_role("heading", name="Forgot your password?")).to_be_visible(timeout=30_000)
     page.get_by_label("Email").fill(email)
     page.get_by_role("button", name="Send me a link").click()
     expect(page.get_by_role("status")).to_contain_text("If an account uses this address", timeout=30_000)
