@@ -49,7 +49,8 @@ def shared_version(token: str, session: DbSession) -> dict[str, Any]:
     return shares.public_view(share, model)
 
 
-@router.api_route("/api/share/{token}/files/{file_id}", methods=["GET", "HEAD"])
+@router.get("/api/share/{token}/files/{file_id}")
+@router.head("/api/share/{token}/files/{file_id}", include_in_schema=False)
 def shared_file(token: str, file_id: str, session: DbSession) -> FileResponse:
     row = shares.shared_file(session, token, file_id)
     path = files.absolute_path(row)
