@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
-from chat3d.db.models import ChatContext, ChatItem, ItemRole, StoredFile, utcnow
+from chat3d.db.models import ChatContext, ChatItem, FileKind, ItemRole, StoredFile, utcnow
 from chat3d.domain.errors import InvalidInput, NotFound
 
 MAX_NAME = 200
@@ -83,10 +84,15 @@ def _clean_name(name: str) -> str:
 class ContextPage:
     items: list[ChatContext]
     total: int
+    # chat id -> file id of the SVG thumbnail of its current version (None: no model yet, or no SVG);
+    # filled only when asked for (`list_contexts(..., thumbnails=True)`).
+    thumbnails: dict[uuid.UUID, uuid.UUID | None] = field(default_factory=dict)
 
 
-def list_contexts(session: Session, owner_id: uuid.UUID, *, search: str = "", limit: int = 50, offset: int = 0) -> ContextPage:
-    """The user's chats, most recently active first, optionally filtered by name."""
+def list_contexts(session: Session, owner_id: uuid.UUID, *, search: str = "", limit: int = 50, offset: int = 0,
+                  thumbnails: bool = False) -> ContextPage:
+    """The user's chats, most recently active first, optionally filtered by name (and with the thumbnail
+    of each chat's current version: one more query for the whole page)."""
     cond = [ChatContext.owner_id == owner_id]
     if search.strip():
         cond.append(sa.func.lower(ChatContext.name).contains(search.strip().lower(), autoescape=True))
@@ -94,7 +100,66 @@ def list_contexts(session: Session, owner_id: uuid.UUID, *, search: str = "", li
     rows = session.exec(
         select(ChatContext).where(*cond).order_by(ChatContext.updated_at.desc(), ChatContext.id).limit(limit).offset(offset)
     ).all()
-    return ContextPage(items=list(rows), total=int(total))
+    page = ContextPage(items=list(rows), total=int(total))
+    if thumbnails:
+        page.thumbnails = current_thumbnails(session, page.items)
+    return page
+
+
+def _aware(ts: datetime | None) -> datetime | None:
+    if ts is None:
+        return None
+    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
+
+
+def current_thumbnails(session: Session, contexts: list[ChatContext]) -> dict[uuid.UUID, uuid.UUID | None]:
+    """For each chat, the SVG thumbnail file of its *current* version, in ONE query for all the chats.
+
+    Same rule as chat3d.domain.versions.pick_current (tested against it): the newest version, unless the
+    chat pins one (`current_version_item_id`) and no version was created after the pin. A version is an
+    assistant item with rendered (`kind = model`) files, so the files table finds them without reading
+    any item's JSON: per chat, rank the versions newest first, keep the newest and the pinned one, and
+    left-join each one's SVG.
+    """
+    if not contexts:
+        return {}
+    ids = [c.id for c in contexts]
+    has_files = sa.exists().where(StoredFile.item_id == ChatItem.id, StoredFile.kind == FileKind.model.value)
+    ranked = (
+        select(
+            ChatItem.context_id.label("cid"), ChatItem.id.label("iid"), ChatItem.created_at.label("at"),
+            sa.func.row_number().over(partition_by=ChatItem.context_id,
+                                      order_by=(ChatItem.created_at.desc(), ChatItem.id.desc())).label("rn"),
+        )
+        .where(ChatItem.context_id.in_(ids), ChatItem.role == ItemRole.assistant.value, has_files)
+        .subquery()
+    )
+    svg = aliased(StoredFile)
+    q = (
+        select(ranked.c.cid, ranked.c.iid, ranked.c.at, ranked.c.rn, svg.id)
+        .join(ChatContext, ChatContext.id == ranked.c.cid)
+        .outerjoin(svg, sa.and_(svg.item_id == ranked.c.iid, svg.format == "svg", svg.kind == FileKind.model.value))
+        .where(sa.or_(ranked.c.rn == 1, ranked.c.iid == ChatContext.current_version_item_id))
+    )
+    latest: dict[uuid.UUID, tuple[datetime, uuid.UUID | None]] = {}
+    pinned: dict[uuid.UUID, uuid.UUID | None] = {}
+    by_id = {c.id: c for c in contexts}
+    for cid, iid, at, rn, svg_id in session.exec(q).all():
+        if rn == 1:
+            latest.setdefault(cid, (at, svg_id))
+        if iid == by_id[cid].current_version_item_id:
+            pinned.setdefault(cid, svg_id)
+    out: dict[uuid.UUID, uuid.UUID | None] = {}
+    for ctx in contexts:
+        if ctx.id not in latest:
+            out[ctx.id] = None
+            continue
+        at, svg_id = latest[ctx.id]
+        pin_at = _aware(ctx.current_version_at)
+        if ctx.id in pinned and pin_at is not None and not _aware(at) > pin_at:
+            svg_id = pinned[ctx.id]
+        out[ctx.id] = svg_id
+    return out
 
 
 def update_context(

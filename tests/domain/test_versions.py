@@ -136,3 +136,103 @@ def test_compare(chat) -> None:
     bbox = next(r for r in diff["metrics"] if r["metric"] == "bbox_size_mm")
     assert bbox["delta"] == [40.0, 0.0, 0.0]
     assert diff["parameters"] == [{"name": "length", "a": 40.0, "b": 80.0}]
+
+
+def _thumb_of(s, item_id) -> uuid.UUID:
+    model = chats.model_segment(s.get(ChatItem, item_id))
+    return uuid.UUID(next(f["id"] for f in model["files"] if f["format"] == "svg"))
+
+
+def _current_thumbs(s, uid) -> dict:
+    return chats.list_contexts(s, uid, thumbnails=True).thumbnails
+
+
+def test_chat_list_thumbnail_follows_the_current_version(chat) -> None:
+    """The chat list shows the current version's SVG: the newest, a restored one until a newer one is made."""
+    uid, cid, (v1, v2, v3) = chat
+    with session_scope() as s:
+        empty = chats.create_context(s, uid, name="No model yet").id
+        chats.add_item(s, s.get(ChatContext, empty), ItemRole.user, [{"type": "text", "text": "hello"}])
+        chats.add_item(s, s.get(ChatContext, empty), ItemRole.assistant, [{"type": "text", "text": "What size?"}])
+    with session_scope() as s:
+        thumbs = _current_thumbs(s, uid)
+        assert thumbs == {cid: _thumb_of(s, v3), empty: None}
+        assert chats.list_contexts(s, uid).thumbnails == {}  # only when asked for
+    with session_scope() as s:
+        versions.restore(s, uid, cid, v1)
+    with session_scope() as s:
+        assert _current_thumbs(s, uid)[cid] == _thumb_of(s, v1)
+        v4 = _version(s, s.get(ChatContext, cid), 100.0, regenerated_from_id=v1).id
+    with session_scope() as s:
+        assert _current_thumbs(s, uid)[cid] == _thumb_of(s, v4)
+        # It agrees with the version list's "Current" flag.
+        current = next(v for v in versions.list_versions(s, uid, cid) if v.current)
+        assert str(_current_thumbs(s, uid)[cid]) == current.thumbnail_file_id
+
+
+def test_chat_list_thumbnails_in_one_query_and_only_the_owners(chat) -> None:
+    from sqlalchemy import event
+
+    uid, cid, _ = chat
+    with session_scope() as s:
+        ids = [cid]
+        for n in range(4):
+            ctx = chats.create_context(s, uid, name=f"Chat {n}")
+            _version(s, ctx, 10.0 + n)
+            ids.append(ctx.id)
+        # Another user's chat never shows up, and a version without an SVG shows the placeholder.
+        other = User(email="other@example.com")
+        s.add(other)
+        s.flush()
+        foreign = chats.create_context(s, other.id)
+        _version(s, foreign, 5.0)
+        no_svg = chats.create_context(s, uid, name="Old render")
+        item = _version(s, no_svg, 7.0)
+        for f in s.exec(select(StoredFile).where(StoredFile.item_id == item.id, StoredFile.format == "svg")).all():
+            s.delete(f)
+        model = chats.model_segment(item)
+        item.segments = [seg if seg is not model else {**model, "files": [f for f in model["files"] if f["format"] != "svg"]}
+                         for seg in item.segments]
+        s.add(item)
+    with session_scope() as s:
+        contexts = chats.list_contexts(s, uid).items
+        statements: list[str] = []
+        listener = lambda *args: statements.append(args[2])  # noqa: E731
+        event.listen(s.get_bind(), "before_cursor_execute", listener)
+        try:
+            thumbs = chats.current_thumbnails(s, contexts)
+        finally:
+            event.remove(s.get_bind(), "before_cursor_execute", listener)
+        assert len(statements) == 1, statements
+        assert set(thumbs) == set(ids) | {no_svg.id}
+        assert thumbs[no_svg.id] is None and all(thumbs[i] is not None for i in ids)
+        assert len(set(thumbs[i] for i in ids)) == len(ids)
+
+
+def test_chat_list_thumbnails_on_sqlite(app_env, tmp_path, monkeypatch) -> None:
+    """The embedded default runs the same window-function query."""
+    from chat3d.db.engine import engine_for
+    from chat3d.db.migrate import upgrade_to_head
+    from chat3d.settings import reset_settings_cache
+
+    url = f"sqlite:///{tmp_path / 'embedded.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    reset_settings_cache()
+    upgrade_to_head(url)
+    try:
+        with session_scope() as s:
+            assert s.get_bind().dialect.name == "sqlite"
+            user = User(email="lite@example.com")
+            s.add(user)
+            s.flush()
+            ctx = chats.create_context(s, user.id, name="Lite")
+            v1, v2 = _version(s, ctx, 10.0).id, _version(s, ctx, 20.0).id
+            empty = chats.create_context(s, user.id).id
+            uid, cid = user.id, ctx.id
+        with session_scope() as s:
+            assert _current_thumbs(s, uid) == {cid: _thumb_of(s, v2), empty: None}
+            versions.restore(s, uid, cid, v1)
+        with session_scope() as s:
+            assert _current_thumbs(s, uid)[cid] == _thumb_of(s, v1)
+    finally:
+        engine_for(url).dispose()
