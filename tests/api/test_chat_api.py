@@ -151,3 +151,36 @@ def test_upload_checks_content_and_ownership(api: TestClient, alice, bob) -> Non
     assert api.delete(f"/api/files/{fid}", headers=bob).status_code == 404
     assert api.delete(f"/api/files/{fid}", headers=alice).status_code == 204
     assert api.get(f"/api/files/{fid}", headers=alice).status_code == 404
+
+
+def test_chat_list_has_the_current_versions_thumbnail(api: TestClient, alice, bob) -> None:
+    from sqlmodel import select
+
+    from chat3d.db.engine import session_scope
+    from chat3d.db.models import ChatContext, ItemRole, User
+    from chat3d.domain import chats, files
+
+    modelled = api.post("/api/chat/contexts", json={"name": "Plate"}, headers=alice).json()["id"]
+    empty = api.post("/api/chat/contexts", json={"name": "Empty"}, headers=alice).json()
+    assert empty["thumbnailUrl"] is None
+    with session_scope() as s:
+        owner = s.exec(select(User).where(User.email == "alice@example.com")).one()
+        ctx = s.get(ChatContext, uuid.UUID(modelled))
+        item = chats.add_item(s, ctx, ItemRole.assistant, [])
+        refs = []
+        for fmt, data in (("glb", b"glb"), ("svg", b"<svg xmlns='http://www.w3.org/2000/svg'/>")):
+            row = files.store_bytes(s, owner.id, data, fmt=fmt, filename=f"model.{fmt}", context_id=ctx.id, item_id=item.id)
+            refs.append({"id": str(row.id), "format": fmt, "filename": row.filename, "size": row.size})
+        item.segments = [{"type": "model", "files": refs, "code": "", "metrics": {}}]
+        s.add(item)
+        svg_id = refs[1]["id"]
+
+    listed = {c["name"]: c for c in api.get("/api/chat/contexts", headers=alice).json()["items"]}
+    assert listed["Plate"]["thumbnailUrl"] == f"/api/files/{svg_id}"
+    assert listed["Empty"]["thumbnailUrl"] is None
+    assert api.get(f"/api/chat/contexts/{modelled}", headers=alice).json()["thumbnailUrl"] == f"/api/files/{svg_id}"
+    # The thumbnail is the owner's file: served to her, 404 for anyone else.
+    got = api.get(listed["Plate"]["thumbnailUrl"], headers=alice)
+    assert got.status_code == 200 and got.headers["content-type"].startswith("image/svg+xml")
+    assert api.get(listed["Plate"]["thumbnailUrl"], headers=bob).status_code == 404
+    assert TestClient(api.app).get(listed["Plate"]["thumbnailUrl"]).status_code == 401

@@ -11,6 +11,7 @@ from pydantic import Field
 
 from chat3d.api.deps import CurrentUser, DbSession
 from chat3d.api.schemas import CamelModel, Page, Paging
+from chat3d.db.models import ChatContext
 from chat3d.domain import chats
 from chat3d.domain.files import remove_stored_paths
 
@@ -25,6 +26,15 @@ class ContextOut(CamelModel):
     units: str
     created_at: datetime
     updated_at: datetime
+    # The current version's isometric SVG (`/api/files/{id}`, owner only); null until the chat has a model.
+    thumbnail_url: str | None = None
+
+
+def _context_out(ctx: ChatContext, thumbnails: dict[uuid.UUID, uuid.UUID | None]) -> ContextOut:
+    out = ContextOut.model_validate(ctx)
+    file_id = thumbnails.get(ctx.id)
+    out.thumbnail_url = f"/api/files/{file_id}" if file_id else None
+    return out
 
 
 class ContextIn(CamelModel):
@@ -67,8 +77,8 @@ def _check_models(conversation: str | None, codegen: str | None) -> None:
 
 @router.get("/contexts")
 def list_contexts(user: CurrentUser, session: DbSession, page: Paging, q: str = Query("", max_length=200)) -> Page[ContextOut]:
-    found = chats.list_contexts(session, user.id, search=q, limit=page.limit, offset=page.offset)
-    return Page[ContextOut](items=[ContextOut.model_validate(c) for c in found.items], total=found.total)
+    found = chats.list_contexts(session, user.id, search=q, limit=page.limit, offset=page.offset, thumbnails=True)
+    return Page[ContextOut](items=[_context_out(c, found.thumbnails) for c in found.items], total=found.total)
 
 
 @router.post("/contexts", status_code=201)
@@ -83,7 +93,8 @@ def create_context(body: ContextIn, user: CurrentUser, session: DbSession) -> Co
 
 @router.get("/contexts/{context_id}")
 def get_context(context_id: str, user: CurrentUser, session: DbSession) -> ContextOut:
-    return ContextOut.model_validate(chats.get_context(session, user.id, context_id))
+    ctx = chats.get_context(session, user.id, context_id)
+    return _context_out(ctx, chats.current_thumbnails(session, [ctx]))
 
 
 @router.patch("/contexts/{context_id}")
@@ -93,7 +104,7 @@ def update_context(context_id: str, body: ContextPatch, user: CurrentUser, sessi
         session, user.id, context_id, name=body.name, conversation_model_id=body.conversation_model_id,
         codegen_model_id=body.codegen_model_id, units=body.units,
     )
-    return ContextOut.model_validate(ctx)
+    return _context_out(ctx, chats.current_thumbnails(session, [ctx]))
 
 
 @router.delete("/contexts/{context_id}", status_code=204)
