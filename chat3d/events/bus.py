@@ -1,8 +1,10 @@
-"""The event bus: tiny wake-ups ("user U has event N") from writers to the streams that serve U.
+"""The event bus: committed events ("user U has event N, after event P") from writers to U's streams.
 
-Bus messages carry no data. A woken stream reads `events_after(last_delivered_id)` from the table, which
-is the source of truth, so a lost, duplicated or reordered wake-up can delay an event but never lose,
-duplicate or reorder one.
+A message carries the event's envelope and its predecessor P, the recipient's previous event id
+(`store._predecessors`). A stream whose last delivered id is P sends the envelope as it is: nothing can
+be missing in between. Any other stream (it missed a message, messages crossed, the payload did not
+fit) reads `events_after(last_delivered_id)` from the table, which is the source of truth. So a lost,
+duplicated or reordered message can delay an event but never lose, duplicate or reorder one.
 
 Two modes, chosen by `settings.redis_url`:
 
@@ -13,13 +15,14 @@ Two modes, chosen by `settings.redis_url`:
   meanwhile `bus.live` is False and streams poll the table every `poll_interval_s`; on (re)connect every
   listener is woken to re-read, so anything published while the channel was down is delivered.
 
-Listeners coalesce: a listener is a flag plus the highest event id hinted so far, so five wake-ups that
-arrive while its stream is reading the table cause one more read, not five.
+Listeners coalesce: a listener is a flag, the highest event id announced so far and a short buffer of
+envelopes, so five messages that arrive while its stream is busy cause one pass, not five.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import threading
@@ -36,12 +39,25 @@ log = logging.getLogger("chat3d.events.bus")
 
 CHANNEL = "chat3d:events"
 _PENDING_KEY = "chat3d.events.pending"
+MAX_MESSAGE_PAYLOAD = 8192  # larger envelopes travel as a bare wake-up; the stream reads the table
+_BUFFER = 64  # envelopes a listener keeps between two passes of its stream; beyond that it re-reads
+
+
+class Announced:
+    """One published event as a listener receives it: its envelope (or None) and its predecessor."""
+
+    __slots__ = ("event_id", "prev_id", "envelope")
+
+    def __init__(self, event_id: int, prev_id: int | None, envelope: dict[str, Any] | None):
+        self.event_id = event_id
+        self.prev_id = prev_id
+        self.envelope = envelope
 
 
 class Listener:
     """One stream's mailbox on one event loop: a coalescing wake-up flag and the highest hinted id."""
 
-    __slots__ = ("user_id", "loop", "hint", "resync", "closed", "_flag")
+    __slots__ = ("user_id", "loop", "hint", "resync", "closed", "_flag", "_buffer")
 
     def __init__(self, user_id: uuid.UUID, loop: asyncio.AbstractEventLoop):
         self.user_id = user_id
@@ -50,14 +66,45 @@ class Listener:
         self.resync = False  # re-read regardless of hint (bus reconnected, state changed)
         self.closed = False
         self._flag = asyncio.Event()
+        self._buffer: list[Announced] = []
 
-    def notify(self, event_id: int | None) -> None:
-        """Runs on the listener's loop."""
-        if event_id is None:
+    def notify(self, event: Announced | None) -> None:
+        """Runs on the listener's loop. `None` asks for a re-read (reconnect, mode change)."""
+        if event is None:
             self.resync = True
-        elif event_id > self.hint:
-            self.hint = event_id
+        else:
+            if event.event_id > self.hint:
+                self.hint = event.event_id
+            if event.envelope is not None and event.prev_id is not None:
+                if len(self._buffer) < _BUFFER:
+                    self._buffer.append(event)
+                else:  # the stream is far behind: it will read the table anyway
+                    self.resync = True
+                    self._buffer.clear()
         self._flag.set()
+
+    def take_direct(self, cursor: int) -> list[dict[str, Any]]:
+        """Envelopes that follow `cursor` without a gap, in order; the buffer is emptied.
+
+        Sorted by id first, so two messages that crossed on the way still chain. The chain stops at the
+        first envelope whose predecessor is not the last one delivered: from there the stream reads
+        the table (`wants_read` stays true because `hint` is beyond the new cursor).
+        """
+        if not self._buffer:
+            return []
+        events, self._buffer = sorted(self._buffer, key=lambda e: e.event_id), []
+        out: list[dict[str, Any]] = []
+        for event in events:
+            if event.event_id <= cursor:
+                continue  # delivered already (a duplicate, or read from the table)
+            if event.prev_id != cursor:
+                break
+            out.append(event.envelope)
+            cursor = event.event_id
+        return out
+
+    def drop_buffer(self) -> None:
+        self._buffer.clear()
 
     def close(self) -> None:
         self.closed = True
@@ -127,12 +174,12 @@ class EventBus:
                 if not group:
                     del self._listeners[listener.user_id]
 
-    def _deliver(self, user_id: uuid.UUID, event_id: int | None) -> None:
-        """Wake this process's listeners for `user_id` (any thread)."""
+    def _deliver(self, user_id: uuid.UUID, event: Announced | None) -> None:
+        """Hand an event to this process's listeners for `user_id` (any thread)."""
         with self._lock:
             targets = list(self._listeners.get(user_id, ()))
         if targets:
-            self._wake(targets, event_id)
+            self._wake(targets, event)
 
     def wake_all(self) -> None:
         """Ask every local stream to re-read the table (after a reconnect, or when the mode changes)."""
@@ -141,29 +188,45 @@ class EventBus:
         self._wake(targets, None)
 
     @staticmethod
-    def _wake(targets: list[Listener], event_id: int | None) -> None:
+    def _wake(targets: list[Listener], event: Announced | None) -> None:
         try:
             current = asyncio.get_running_loop()
         except RuntimeError:
             current = None
         for listener in targets:
             if listener.loop is current:
-                listener.notify(event_id)
+                listener.notify(event)
             elif not listener.loop.is_closed():
                 try:
-                    listener.loop.call_soon_threadsafe(listener.notify, event_id)
+                    listener.loop.call_soon_threadsafe(listener.notify, event)
                 except RuntimeError:  # loop closed between the check and the call
                     pass
 
     # --- publishing ------------------------------------------------------------------------------------
 
-    def publish(self, user_id: uuid.UUID, event_id: int) -> None:
-        """Announce that `user_id` has event `event_id` (committed). Sync, thread-safe, never raises."""
+    def publish(
+        self, user_id: uuid.UUID, event_id: int, *, envelope: dict[str, Any] | None = None, prev_id: int | None = None
+    ) -> None:
+        """Announce that `user_id` has committed event `event_id`. Sync, thread-safe, never raises.
+
+        With `envelope` and `prev_id` (what `store.record_event` publishes) streams that are up to date
+        deliver the event from the message; without them it is a bare wake-up and streams read the table.
+        """
         user_id = user_id if isinstance(user_id, uuid.UUID) else uuid.UUID(str(user_id))
+        event_id = int(event_id)
         self.stats["published"] += 1
-        self._deliver(user_id, int(event_id))
+        text = ""
+        if envelope is not None and prev_id is not None:
+            try:
+                text = json.dumps(envelope, separators=(",", ":"), ensure_ascii=False)
+            except (TypeError, ValueError):
+                text = ""
+            if len(text) > MAX_MESSAGE_PAYLOAD:
+                text = ""
+        # Listeners get the envelope as the table will give it back (JSON round trip), and their own copy.
+        self._deliver(user_id, Announced(event_id, int(prev_id), json.loads(text)) if text else Announced(event_id, None, None))
         if self.uses_redis:
-            self._redis_publish(f"{user_id.hex}:{int(event_id)}")
+            self._redis_publish(f"{user_id.hex}:{event_id}:{int(prev_id)}:{text}" if text else f"{user_id.hex}:{event_id}")
 
     def _redis_publish(self, message: str) -> None:
         # After a failure, skip Redis for a moment instead of blocking every commit on a dead server;
@@ -237,15 +300,22 @@ class EventBus:
         self.wake_all()
 
     def _on_message(self, data: bytes | str) -> None:
+        """`<user hex>:<id>` (a bare wake-up) or `<user hex>:<id>:<prev id>:<envelope JSON>`."""
         try:
             text = data.decode() if isinstance(data, bytes) else data
-            user_hex, event_id = text.split(":", 1)
-            user_id, eid = uuid.UUID(hex=user_hex), int(event_id)
-        except (ValueError, AttributeError):
-            log.warning("event bus: ignoring malformed message %r", data)
+            parts = text.split(":", 3)
+            user_id, eid = uuid.UUID(hex=parts[0]), int(parts[1])
+            event = Announced(eid, None, None)
+            if len(parts) == 4:
+                env = json.loads(parts[3])
+                if not isinstance(env, dict) or env.get("id") != eid:
+                    raise ValueError("envelope does not match its id")
+                event = Announced(eid, int(parts[2]), env)
+        except (ValueError, AttributeError, IndexError):
+            log.warning("event bus: ignoring malformed message %.200r", data)
             return
         self.stats["received"] += 1
-        self._deliver(user_id, eid)
+        self._deliver(user_id, event)
 
     async def _subscribe_forever(self) -> None:
         import redis.asyncio as aioredis
@@ -316,13 +386,16 @@ async def stop_event_bus() -> None:
 
 
 def publish(user_id: uuid.UUID, event_id: int) -> None:
-    """Sync publish of a committed event (worker threads, scripts). Prefer `publish_after_commit`."""
+    """Sync wake-up for a committed event (worker threads, scripts). Prefer `publish_after_commit`."""
     get_bus().publish(user_id, event_id)
 
 
-def publish_after_commit(session: OrmSession, user_id: uuid.UUID, event_id: int) -> None:
+def publish_after_commit(
+    session: OrmSession, user_id: uuid.UUID, event_id: int, *, envelope: dict[str, Any] | None = None,
+    prev_id: int | None = None,
+) -> None:
     """Publish once `session`'s transaction commits; dropped if it rolls back."""
-    session.info.setdefault(_PENDING_KEY, []).append((user_id, int(event_id)))
+    session.info.setdefault(_PENDING_KEY, []).append((user_id, int(event_id), envelope, prev_id))
 
 
 @sa_event.listens_for(OrmSession, "after_commit")
@@ -331,9 +404,9 @@ def _publish_pending(session: OrmSession) -> None:
     if not pending:
         return
     bus = get_bus()
-    for user_id, event_id in pending:
+    for user_id, event_id, envelope, prev_id in pending:
         try:
-            bus.publish(user_id, event_id)
+            bus.publish(user_id, event_id, envelope=envelope, prev_id=prev_id)
         except Exception:  # never let a wake-up break the caller after its data is committed
             log.exception("event bus: publish failed")
 

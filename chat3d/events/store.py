@@ -1,9 +1,11 @@
 """Durable events: the `notifications` table is the source of truth for every realtime stream.
 
 Domain code records an event in its own transaction with `record_event(session, user_id, type, payload)`;
-the row's integer id is the SSE event id. A wake-up is published on the bus *after* the transaction
-commits (nothing is published for a rolled-back one). Streams never carry data from the bus: they read
-`events_after(last_delivered_id)` from this table, so replay and live delivery are the same query.
+the row's integer id is the SSE event id. The event is published on the bus *after* the transaction
+commits (nothing is published for a rolled-back one), together with its predecessor: the id of the
+recipient's previous event. A stream whose last delivered id equals that predecessor has provably missed
+nothing and sends the event straight from the message; any other stream reads
+`events_after(last_delivered_id)` from this table, which is also how replay works.
 
 Ordering guarantee
 ------------------
@@ -89,21 +91,10 @@ def record_event(
 ) -> Notification:
     """Write one event for `user_id` in the caller's transaction and return the row (id assigned).
 
-    The recipient's advisory lock is taken before the INSERT (see the module docstring); a wake-up is
+    The recipient's advisory lock is taken before the INSERT (see the module docstring); the event is
     published on the bus after the caller commits, and never if it rolls back.
     """
-    if event_type not in ALL_EVENT_TYPES:
-        raise ValueError(f"unknown event type {event_type!r}")
-    user_id = _as_uuid(user_id)
-    _lock_recipients(session, [user_id])
-    row = Notification(user_id=user_id, event_type=event_type, payload=dict(payload or {}))
-    session.add(row)
-    session.flush()
-    if publish:
-        from chat3d.events.bus import publish_after_commit
-
-        publish_after_commit(session, user_id, row.id)
-    return row
+    return record_many(session, [(user_id, event_type, payload)], publish=publish)[0]
 
 
 def record_many(
@@ -114,6 +105,8 @@ def record_many(
     for _, event_type, _ in events:
         if event_type not in ALL_EVENT_TYPES:
             raise ValueError(f"unknown event type {event_type!r}")
+    if not events:
+        return []
     _lock_recipients(session, [u for u, _, _ in events])
     rows = [Notification(user_id=u, event_type=t, payload=dict(p or {})) for u, t, p in events]
     session.add_all(rows)
@@ -121,9 +114,35 @@ def record_many(
     if publish:
         from chat3d.events.bus import publish_after_commit
 
-        for row in rows:
-            publish_after_commit(session, row.user_id, row.id)
+        for row, prev_id in zip(rows, _predecessors(session, rows)):
+            env = envelope(row.id, row.event_type, row.payload, row.created_at)
+            publish_after_commit(session, row.user_id, row.id, envelope=env, prev_id=prev_id)
     return rows
+
+
+def _predecessors(session: Session, rows: list[Notification]) -> list[int]:
+    """Each new row's predecessor: the id of the recipient's previous event (0 when none).
+
+    Read after the INSERT, while the recipients' locks are held (PostgreSQL) or the write lock is
+    (SQLite), so no other writer can commit an event for these recipients in between: the answer is
+    exact. It travels with the bus message and lets a stream whose cursor equals it deliver the event
+    straight from the message instead of reading the table (`chat3d.events.stream`).
+    """
+    new_ids = [int(r.id) for r in rows]
+    users = sorted({r.user_id for r in rows})
+    before = dict(
+        session.execute(
+            sa.select(_T.c.user_id, sa.func.max(_T.c.id))
+            .where(_T.c.user_id.in_(users), _T.c.id.not_in(new_ids))
+            .group_by(_T.c.user_id)
+        ).all()
+    )
+    last: dict[uuid.UUID, int] = {u: int(before.get(u) or 0) for u in users}
+    prev_of: dict[int, int] = {}
+    for row in sorted(rows, key=lambda r: r.id):
+        prev_of[row.id] = last[row.user_id]
+        last[row.user_id] = int(row.id)
+    return [prev_of[r.id] for r in rows]
 
 
 def record_for_admins(session: Session, event_type: str, payload: dict[str, Any] | None = None) -> list[Notification]:

@@ -7,9 +7,12 @@ connections streams use at once however many streams are open.
 
 Algorithm: register the listener first, then resolve the starting cursor (Last-Event-ID, or "now" =
 the user's newest id), then loop { read events_after(cursor) until exhausted; yield them; wait for a
-wake-up or a timeout }. Because every delivery is that one query, replay and live delivery cannot
-overlap or leave a gap, and an event that committed late with a lower id (impossible for one recipient,
-see `store`) would still be picked up by the next read. The wait's timeout is the heartbeat interval
+message or a timeout; send the messages' envelopes that chain from the cursor (each names its
+predecessor); read the table if anything announced is still beyond the cursor }. An envelope is sent
+from a message only when its predecessor is exactly the last event sent, so replay and live delivery
+cannot overlap or leave a gap, and an event that committed late with a lower id (impossible for one
+recipient, see `store`) would still be picked up by the next read. Most live events then cost no table
+read at all; the read is the fallback after a gap, a reconnect, a heartbeat or a crossed message. The wait's timeout is the heartbeat interval
 while the bus is live and the polling interval while it is not (Redis down); each heartbeat also
 re-reads the table and re-checks access, so a revoked session's stream ends within one heartbeat.
 """
@@ -270,6 +273,7 @@ async def user_event_stream(
         while not listener.closed:
             if must_read:
                 listener.resync = False
+                listener.drop_buffer()  # the read below returns everything buffered so far, and more
                 recheck = False
                 try:
                     while True:
@@ -301,6 +305,16 @@ async def user_event_stream(
             if polling:
                 timeout = min(timeout, config.poll_s)
             woke = await listener.wait(timeout)
+            if woke and not listener.resync:
+                # Up to date and the next events came with their predecessor: send them from the message.
+                recheck = False
+                for item in listener.take_direct(cursor):
+                    cursor = item["id"]
+                    if item["type"] == ACCOUNT_STATUS_CHANGED:
+                        recheck = True
+                    yield item
+                if recheck and still_allowed is not None and not await still_allowed():
+                    return
             must_read = listener.wants_read(cursor) or (not woke and polling)
     finally:
         bus.unlisten(listener)
