@@ -9,6 +9,23 @@ from chat3d.state.chat_view import ContextRow
 from chat3d.state.chat_workbench import LayoutState
 
 
+THUMB = "36px"
+
+
+def _thumb(url) -> rx.Component:
+    """The current version's isometric SVG (decorative: the name beside it is the link's text), or a neutral
+    box icon while the chat has no model."""
+    frame = {"width": THUMB, "height": THUMB, "flex_shrink": "0", "border_radius": "var(--radius-2)",
+             "border": "1px solid var(--gray-a5)"}
+    return rx.cond(
+        url != "",
+        rx.image(src=url, alt="", loading="lazy", object_fit="contain", background="white", padding="2px",
+                 data_testid="chat-thumb", **frame),
+        rx.center(rx.icon("box", size=16, color="var(--gray-8)"), background="var(--gray-a2)",
+                  data_testid="chat-thumb-empty", aria_hidden="true", **frame),
+    )
+
+
 def _row(row: ContextRow) -> rx.Component:
     active = ContextsState.active_id == row.id
     return rx.fragment(
@@ -33,14 +50,18 @@ def _row(row: ContextRow) -> rx.Component:
             ),
             rx.hstack(
                 rx.link(
-                    rx.text(row.name, size="2", trim="both", overflow="hidden", text_overflow="ellipsis",
-                            white_space="nowrap"),
+                    rx.hstack(
+                        _thumb(row.thumb_url),
+                        rx.text(row.name, size="2", trim="both", overflow="hidden", text_overflow="ellipsis",
+                                white_space="nowrap", min_width="0"),
+                        spacing="2", align="center", min_width="0",
+                    ),
                     href="/chat/" + row.id,
                     underline="none",
                     color="inherit",
                     flex="1",
                     min_width="0",
-                    padding="0.4em 0.5em",
+                    padding="0.3em 0.4em",
                     aria_current=rx.cond(active, "page", "false"),
                     on_click=LayoutState.show_pane("thread"),
                 ),

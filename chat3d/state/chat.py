@@ -278,8 +278,8 @@ class ThreadState(rx.State):
         view = self._reload_item(uid, item_id)
         if view is None:
             return
-        if payload.get("role") == "user" or not known:
-            (await self.get_state(ContextsState))._reload(uid)
+        if payload.get("role") == "user" or not known or (view.has_model and not view.pending):
+            (await self.get_state(ContextsState))._reload(uid)  # order, and the current version's thumbnail
         events: list = []
         if view.has_model and not view.pending:
             (await self.get_state(WorkbenchState))._show_item(uid, view.id)

@@ -31,8 +31,8 @@ class ContextsState(rx.State):
 
     def _reload(self, uid: uuid.UUID) -> None:
         with session_scope() as s:
-            page = chats.list_contexts(s, uid, search=self.search, limit=LIST_LIMIT)
-            self.rows = group_contexts((str(c.id), c.name, c.updated_at) for c in page.items)
+            page = chats.list_contexts(s, uid, search=self.search, limit=LIST_LIMIT, thumbnails=True)
+            self.rows = group_contexts((str(c.id), c.name, c.updated_at, page.thumbnails.get(c.id)) for c in page.items)
             self.total = page.total
 
     @rx.event

@@ -44,6 +44,7 @@ class ContextRow:
     name: str = ""
     group: str = ""
     show_header: bool = False
+    thumb_url: str = ""  # the current version's SVG (`/api/files/{id}`, owner only); "" = no model yet
 
 
 @dataclass
@@ -200,13 +201,20 @@ def recency_group(updated_at: datetime, now: datetime | None = None) -> str:
     return "Older"
 
 
-def group_contexts(rows: Iterable[tuple[str, str, datetime]], now: datetime | None = None) -> list[ContextRow]:
-    """Rows (id, name, updated_at) most recent first -> flat rows, a header flag on each group's first row."""
+def thumbnail_url(file_id: Any) -> str:
+    """The owner-only URL of a thumbnail file, "" when there is none."""
+    return f"/api/files/{file_id}" if file_id else ""
+
+
+def group_contexts(rows: Iterable[tuple], now: datetime | None = None) -> list[ContextRow]:
+    """Rows (id, name, updated_at[, thumbnail file id]) most recent first -> flat rows, a header flag on each
+    group's first row."""
     out: list[ContextRow] = []
     last = None
-    for cid, name, updated in rows:
+    for cid, name, updated, *thumb in rows:
         group = recency_group(updated, now)
-        out.append(ContextRow(id=cid, name=name, group=group, show_header=group != last))
+        out.append(ContextRow(id=cid, name=name, group=group, show_header=group != last,
+                              thumb_url=thumbnail_url(thumb[0] if thumb else None)))
         last = group
     return out
 

@@ -78,6 +78,11 @@ def test_group_contexts_marks_the_first_row_of_each_group() -> None:
     assert group_contexts([], NOW) == []
 
 
+def test_group_contexts_carries_the_thumbnail_url() -> None:
+    rows = group_contexts([("a", "A", NOW, "f-svg"), ("b", "B", NOW, None), ("c", "C", NOW)], NOW)
+    assert [r.thumb_url for r in rows] == ["/api/files/f-svg", "", ""]
+
+
 def test_progress_labels_and_timeline() -> None:
     assert state_label("codegen") == "Writing code"
     assert state_label("repairing", 2) == "Repairing 2"
