@@ -3,7 +3,9 @@
 A link carries a random token; only its SHA-256 is stored, so a database leak reveals no working link.
 The public view exposes exactly one version: its metrics, its rendered files and (only when the owner
 chose one) a title. Never the chat's name, its other items, the prompt, the program's brief, or the
-owner. A link can expire and can be revoked; either makes every public route answer 404.
+owner. A link can expire and can be revoked; either makes every public route answer 404 (an expired link
+says so, `ShareExpired`: whoever holds the token was given it, so "expired" tells them nothing new, and it
+tells them to ask the owner for a new link rather than suspect a typo).
 """
 
 from __future__ import annotations
@@ -25,6 +27,16 @@ MAX_TITLE = 200
 SHARED_FORMATS = ("glb", "stl", "step", "3mf", "svg", "py")
 
 
+GONE = "This link does not exist or is no longer shared."
+
+
+class ShareExpired(NotFound):
+    """The link existed and was not revoked, but its expiry has passed (still a 404 to the public API)."""
+
+    def __init__(self) -> None:
+        super().__init__("This link has expired.")
+
+
 @dataclass
 class CreatedShare:
     share: Share
@@ -38,16 +50,25 @@ def _aware(ts: datetime | None) -> datetime | None:
 
 
 def create_share(session: Session, owner_id: uuid.UUID, item_id: uuid.UUID | str, *, title: str | None = None,
-                 expires_in_days: int | None = None) -> CreatedShare:
+                 expires_in_days: int | None = None, expires_at: datetime | None = None) -> CreatedShare:
+    """A new link; it expires after `expires_in_days` or at `expires_at` (naive = UTC), or never."""
     item, _ = versions.get_version(session, owner_id, item_id)
     clean_title = " ".join((title or "").split()) or None
     if clean_title and len(clean_title) > MAX_TITLE:
         raise InvalidInput(f"A title can have at most {MAX_TITLE} characters.")
-    expires_at = None
+    if expires_in_days is not None and expires_at is not None:
+        raise InvalidInput("Give the expiry either in days or as a date, not both.")
+    now = utcnow()
     if expires_in_days is not None:
         if not 1 <= expires_in_days <= MAX_EXPIRY_DAYS:
             raise InvalidInput(f"A link can last from 1 to {MAX_EXPIRY_DAYS} days.")
-        expires_at = utcnow() + timedelta(days=expires_in_days)
+        expires_at = now + timedelta(days=expires_in_days)
+    elif expires_at is not None:
+        expires_at = _aware(expires_at)
+        if expires_at <= now:
+            raise InvalidInput("The expiry date must be in the future.")
+        if expires_at > now + timedelta(days=MAX_EXPIRY_DAYS):
+            raise InvalidInput(f"A link can last at most {MAX_EXPIRY_DAYS} days.")
     token, token_hash = new_token()
     share = Share(owner_id=owner_id, item_id=item.id, context_id=item.context_id, token_hash=token_hash,
                   title=clean_title, expires_at=expires_at)
@@ -81,17 +102,25 @@ def is_active(share: Share, now: datetime | None = None) -> bool:
     return share.revoked_at is None and (expires is None or expires > now)
 
 
+def is_expired(share: Share, now: datetime | None = None) -> bool:
+    """Not revoked, but past its expiry."""
+    expires = _aware(share.expires_at)
+    return share.revoked_at is None and expires is not None and expires <= (now or utcnow())
+
+
 def resolve(session: Session, token: str, *, count_view: bool = False) -> tuple[Share, ChatItem, dict]:
     """The live share behind a token with its version; any problem is the same 404."""
     if not token or len(token) > 200:
-        raise NotFound("This link does not exist or is no longer shared.")
+        raise NotFound(GONE)
     share = session.exec(select(Share).where(Share.token_hash == hash_token(token))).first()
+    if share is not None and is_expired(share):
+        raise ShareExpired()
     if share is None or not is_active(share):
-        raise NotFound("This link does not exist or is no longer shared.")
+        raise NotFound(GONE)
     item = session.get(ChatItem, share.item_id)
     model = versions.model_of(item) if item is not None else None
     if item is None or model is None or item.owner_id != share.owner_id:
-        raise NotFound("This link does not exist or is no longer shared.")
+        raise NotFound(GONE)
     if count_view:
         share.views += 1
         share.last_viewed_at = utcnow()
@@ -133,5 +162,5 @@ def owner_view(share: Share) -> dict:
         "createdAt": _aware(share.created_at).isoformat(),
         "expiresAt": _aware(share.expires_at).isoformat() if share.expires_at else None,
         "revokedAt": _aware(share.revoked_at).isoformat() if share.revoked_at else None,
-        "active": is_active(share), "views": share.views,
+        "active": is_active(share), "expired": is_expired(share), "views": share.views,
     }

@@ -112,8 +112,45 @@ def test_title_only_when_chosen_and_expiry(api: TestClient, alice) -> None:
         row = s.get(Share, uuid.UUID(body["id"]))
         row.expires_at = utcnow() - timedelta(seconds=1)
         s.add(row)
-    assert public.get(f"/api/share/{body['token']}").status_code == 404
+    gone = public.get(f"/api/share/{body['token']}")
+    assert gone.status_code == 404 and gone.json()["error"] == "This link has expired."
+    listed = api.get("/api/shares", headers=alice).json()["items"][0]
+    assert listed["expired"] is True and listed["active"] is False and listed["title"] == "Bracket v1"
     assert api.post(f"/api/chat/items/{v1}/share", json={"expiresInDays": 0}, headers=alice).status_code == 400
+
+
+def test_expiry_as_a_date_and_bad_input(api: TestClient, alice) -> None:
+    _, v1, _, _ = _chat_with_two_versions("alice@example.com")
+    url = f"/api/chat/items/{v1}/share"
+    when = (utcnow() + timedelta(days=3)).replace(microsecond=0)
+    body = api.post(url, json={"title": "Until Thursday", "expiresAt": when.isoformat()}, headers=alice)
+    assert body.status_code == 201, body.text
+    assert body.json()["expiresAt"] == when.isoformat() and body.json()["expired"] is False
+    # A date without a time or zone is midnight UTC.
+    day = (utcnow() + timedelta(days=10)).date().isoformat()
+    assert api.post(url, json={"expiresAt": day}, headers=alice).json()["expiresAt"] == f"{day}T00:00:00+00:00"
+
+    def error(payload: dict) -> str:
+        resp = api.post(url, json=payload, headers=alice)
+        assert resp.status_code == 400, resp.text
+        return resp.json()["error"]
+
+    assert error({"expiresAt": (utcnow() - timedelta(hours=1)).isoformat()}) == "The expiry date must be in the future."
+    assert error({"expiresAt": (utcnow() + timedelta(days=400)).isoformat()}) == "A link can last at most 365 days."
+    assert "not both" in error({"expiresAt": when.isoformat(), "expiresInDays": 3})
+    assert "expiresAt" in error({"expiresAt": "next tuesday"})
+    assert "title" in error({"title": "x" * 500}) and "200" in error({"title": "x" * 500})
+    assert api.get("/api/shares", headers=alice).json()["total"] == 2  # nothing stored for the refused ones
+
+
+def test_revoked_and_unknown_links_say_the_same(api: TestClient, alice) -> None:
+    _, v1, _, _ = _chat_with_two_versions("alice@example.com")
+    created = api.post(f"/api/chat/items/{v1}/share", json={}, headers=alice).json()
+    api.delete(f"/api/shares/{created['id']}", headers=alice)
+    public = TestClient(api.app)
+    revoked = public.get(f"/api/share/{created['token']}").json()["error"]
+    assert revoked == public.get("/api/share/no-such-token").json()["error"]
+    assert "expired" not in revoked
 
 
 def test_only_the_owner_shares_lists_and_revokes(api: TestClient, alice, bob) -> None:

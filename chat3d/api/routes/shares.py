@@ -6,6 +6,7 @@ is the credential, and they expose only the shared version's metrics and files (
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -23,12 +24,15 @@ router = APIRouter(tags=["shares"])
 
 class ShareIn(CamelModel):
     title: str | None = Field(default=None, max_length=shares.MAX_TITLE)
+    # Either a number of days or a moment (ISO 8601; without a zone it is UTC), or neither: never expires.
     expires_in_days: int | None = Field(default=None, ge=1, le=shares.MAX_EXPIRY_DAYS)
+    expires_at: datetime | None = None
 
 
 @router.post("/api/chat/items/{item_id}/share", status_code=201)
 def create_share(item_id: str, body: ShareIn, user: CurrentUser, session: DbSession) -> dict[str, Any]:
-    created = shares.create_share(session, user.id, item_id, title=body.title, expires_in_days=body.expires_in_days)
+    created = shares.create_share(session, user.id, item_id, title=body.title, expires_in_days=body.expires_in_days,
+                                  expires_at=body.expires_at)
     return {**shares.owner_view(created.share), "token": created.token, "url": f"/share/{created.token}"}
 
 
