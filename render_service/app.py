@@ -7,6 +7,8 @@ error shape, never FastAPI's 422, which is reserved for "your program failed".
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import hashlib
 import json
 import logging
@@ -20,6 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from .pool import ZygoteClient, collect
+from .precheck import valid_input_name
 from .settings import Settings
 
 log = logging.getLogger("render_service")
@@ -81,7 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         parsed = _parse(await request.body(), s)
         if isinstance(parsed, JSONResponse):
             return parsed
-        code, formats, timeout_s = parsed
+        code, formats, timeout_s, inputs = parsed
 
         user = request.headers.get("x-chat3d-user")
         retry = {"Retry-After": str(s.retry_after_s)}
@@ -109,7 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             t_start = time.perf_counter()
             try:
                 mesh_formats = [f for f in formats if f != "py"]
-                status = await z.run(job_id, code, mesh_formats, timeout_s, s.precheck)
+                status = await z.run(job_id, code, mesh_formats, timeout_s, s.precheck, inputs)
                 doc = await asyncio.to_thread(collect, status, formats, code, s)
             finally:
                 a.busy -= 1
@@ -124,10 +127,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         err = doc.get("error") or {}
         log.info(
             "job=%s ok=%s kind=%s queue_s=%.3f run_s=%.3f total_s=%.3f build_s=%s export_s=%s "
-            "code_bytes=%d code_sha=%s formats=%s user=%s",
+            "code_bytes=%d code_sha=%s formats=%s inputs=%d input_bytes=%d user=%s",
             job_id, doc["ok"], err.get("kind", "-"), t_start - t0, t_end - t_start, t_end - t0,
             (doc.get("metrics") or {}).get("build_s"), (doc.get("metrics") or {}).get("export_s"),
-            len(code), hashlib.sha256(code.encode()).hexdigest()[:12], ",".join(formats), user or "-",
+            len(code), hashlib.sha256(code.encode()).hexdigest()[:12], ",".join(formats),
+            len(inputs), sum(len(d) for _, d in inputs), user or "-",
         )
         log.debug("job=%s code=%r", job_id, code)
         return JSONResponse(doc, status_code=200 if doc["ok"] else 422)
@@ -165,4 +169,44 @@ def _parse(body: bytes, s: Settings):
             or timeout_s <= 0:
         return _bad("`timeout_s` must be a positive number.")
     timeout_s = float(min(timeout_s, s.timeout_cap_s))
-    return code, formats, timeout_s
+    inputs = _parse_inputs(data.get("inputs"), s)
+    if isinstance(inputs, JSONResponse):
+        return inputs
+    return code, formats, timeout_s, inputs
+
+
+def _parse_inputs(raw, s: Settings):
+    """Input files (e.g. an imported STEP/STL): `[{"name": "part.step", "content_base64": "..."}]`.
+
+    They are plain data written into the job folder by the sandboxed worker before the program runs;
+    the program reads them by their bare name. Names are checked here and again in the worker.
+    """
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or not all(isinstance(f, dict) for f in raw):
+        return _bad("`inputs` must be a list of {name, content_base64} objects.")
+    if len(raw) > s.max_input_files:
+        return _bad(f"At most {s.max_input_files} input files per job.")
+    cap = s.max_input_mb * 1024 * 1024
+    out: list[tuple[str, bytes]] = []
+    total = 0
+    for f in raw:
+        name, content = f.get("name"), f.get("content_base64")
+        if not valid_input_name(name):
+            return _bad("Input file names must be bare file names (letters, digits, '.', '_', '-'; "
+                        "no folders, no '..', not model.* or result.json).")
+        if any(n == name for n, _ in out):
+            return _bad(f"Two input files are named {name!r}.")
+        if not isinstance(content, str):
+            return _bad(f"Input file {name!r} needs `content_base64` (a string).")
+        if len(content) > cap * 4 // 3 + 8:
+            return _bad(f"Input files may total at most {s.max_input_mb} MB.")
+        try:
+            data = base64.b64decode(content, validate=True)
+        except (binascii.Error, ValueError):
+            return _bad(f"Input file {name!r}: `content_base64` is not valid base64.")
+        total += len(data)
+        if total > cap:
+            return _bad(f"Input files may total at most {s.max_input_mb} MB.")
+        out.append((name, data))
+    return out

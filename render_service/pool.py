@@ -30,7 +30,7 @@ MEDIA = {"stl": "model.stl", "step": "model.step", "3mf": "model.3mf", "glb": "m
 RESULT_CAP = 4 * 1024 * 1024
 KINDS = {
     "syntax", "name", "forbidden", "no_result", "not_a_shape", "empty", "geometry",
-    "timeout", "memory", "output_too_large", "crashed", "runtime",
+    "timeout", "memory", "output_too_large", "crashed", "runtime", "import",
 }
 _SERVICE_PATHS = tuple(
     sorted({str(Path(__file__).resolve().parent.parent), sys.prefix, sys.base_prefix}, key=len, reverse=True)
@@ -127,16 +127,22 @@ class ZygoteClient:
             await asyncio.sleep(0.5)
             asyncio.create_task(self.start())
 
-    async def run(self, job_id: str, code: str, formats: list[str], timeout_s: float, precheck: bool) -> dict:
+    async def run(self, job_id: str, code: str, formats: list[str], timeout_s: float, precheck: bool,
+                  inputs: list[tuple[str, bytes]] | None = None) -> dict:
         code_b = code.encode()
+        inputs = inputs or []
+        # Input files travel after the code as raw bytes; the header gives each one's name and length.
         header = {"op": "job", "id": job_id, "timeout_s": timeout_s, "formats": formats,
-                  "precheck": precheck, "code_len": len(code_b)}
+                  "precheck": precheck, "code_len": len(code_b),
+                  "inputs": [{"name": n, "size": len(d)} for n, d in inputs]}
         fut = asyncio.get_running_loop().create_future()
         self.futures[job_id] = fut
         async with self.send_lock:
             if self.writer is None:
                 raise RuntimeError("zygote not running")
             self.writer.write(json.dumps(header).encode() + b"\n" + code_b)
+            for _, data in inputs:
+                self.writer.write(data)
             await self.writer.drain()
         try:
             # The zygote enforces the deadline; this only guards against a wedged zygote.

@@ -8,6 +8,7 @@ wall: obfuscation can always get past a static check. The wall is the OS sandbox
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 
 ALLOWED_MODULES = frozenset(
@@ -58,6 +59,50 @@ SAFE_DUNDER_ATTRS = frozenset({"__init__", "__post_init__", "__name__", "__doc__
 
 ATTR_FUNCS = frozenset({"getattr", "setattr", "delattr", "hasattr"})
 
+# Input files (an imported STEP/STL) sit in the job folder under a bare name; the program refers to them
+# by that name only. The same rule is applied by the server (request) and the worker (before writing).
+INPUT_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+RESERVED_INPUT_NAMES = frozenset({"result.json", "result.json.tmp"})
+
+
+def valid_input_name(name: object) -> bool:
+    """A bare file name: no slashes, no leading dot, no '..', not one of the job's own output names."""
+    return (
+        isinstance(name, str)
+        and INPUT_NAME_RE.fullmatch(name) is not None
+        and ".." not in name
+        and name not in RESERVED_INPUT_NAMES
+        and not name.startswith("model.")
+    )
+
+
+def _call_name(func: ast.expr) -> str:
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return ""
+
+
+def _file_call_finding(node: ast.Call, line: int | None) -> Finding | None:
+    """build123d's readers get a bare file name of the job folder as a string literal; writers no path."""
+    name = _call_name(node.func)
+    arg = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg in ("file_name", "filename", "file_path", "path", "file")), None)
+    literal = arg.value if isinstance(arg, ast.Constant) and isinstance(arg.value, str) else None
+    if name.startswith("import_") or (name == "read" and literal is not None):
+        if literal is None or not valid_input_name(literal):
+            return Finding(
+                f"{name}() can only read a file attached to this job, by its bare name as a string, "
+                f'e.g. {name}("part.step"); other files cannot be read.',
+                line,
+            )
+    elif name.startswith("export_"):
+        paths = [a.value for a in [*node.args, *(k.value for k in node.keywords)]
+                 if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+        if any("/" in p or "\\" in p or ".." in p for p in paths):
+            return Finding(f"{name}() may not write outside the job folder; the service exports the result itself.", line)
+    return None
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -107,6 +152,9 @@ def check(code: str) -> Finding | None:
                 return Finding(f"Accessing the attribute '{attr}' is not allowed in a model program.", line)
         elif isinstance(node, ast.Call):
             func = node.func
+            file_finding = _file_call_finding(node, line)
+            if file_finding is not None:
+                return file_finding
             if isinstance(func, ast.Name) and func.id in ATTR_FUNCS and len(node.args) >= 2:
                 name_arg = node.args[1]
                 if not (isinstance(name_arg, ast.Constant) and isinstance(name_arg.value, str)):

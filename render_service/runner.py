@@ -109,6 +109,8 @@ def classify(exc: BaseException) -> JobError:
     line = _model_line(tb)
     detail = _format_detail(exc)
     name = type(exc).__name__
+    if isinstance(exc, ImportFailed):
+        return JobError("import", f"{exc}{_at(line)}", line, detail)
     if isinstance(exc, MemoryError):
         return JobError("memory", "The program ran out of memory (limit reached).", line, detail)
     if isinstance(exc, NameError):
@@ -294,11 +296,101 @@ def export_svg(shape, path: str) -> bool:
     return True
 
 
-def build_and_export(code: str, formats: list[str], out_dir: str, check: bool = True) -> dict:
+def write_inputs(inputs: list[tuple[str, bytes]], out_dir: str) -> None:
+    """Write the job's input files (imported STEP/STL: plain data) into the job folder, inside the sandbox.
+
+    Names were checked by the server; they are checked again here, and files are created exclusively
+    without following links, so an input can never land outside the folder or replace another file.
+    """
+    for name, data in inputs:
+        if not precheck.valid_input_name(name):
+            raise JobError("import", f"Input file name {name!r} is not a bare file name.")
+        fd = os.open(os.path.join(out_dir, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o400)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        except OSError as exc:
+            if exc.errno == errno.EFBIG:
+                raise JobError("import", f"The input file {name!r} is larger than the job's file size limit.") from None
+            raise
+        finally:
+            os.close(fd)
+
+
+class ImportFailed(Exception):
+    """An input file could not be read as the format asked for (damaged, wrong type, missing)."""
+
+
+def _checked_readers(input_names: list[str]) -> None:
+    """Make build123d's import_step/import_stl fail with a clear message instead of an empty shape.
+
+    import_step returns an empty compound for a damaged file (the result would then be reported as
+    "empty"), and both raise a bare FileNotFoundError for a name that is not attached. This runs in the
+    single-use worker only.
+    """
+    import build123d.importers as importers
+
+    available = ", ".join(input_names) if input_names else "none"
+
+    def _missing(name) -> ImportFailed:
+        return ImportFailed(f"There is no input file named {str(name)!r} in this job (attached: {available}).")
+
+    orig_step = getattr(importers.import_step, "_chat3d_orig", importers.import_step)
+    orig_stl = getattr(importers.import_stl, "_chat3d_orig", importers.import_stl)
+    orig_read = getattr(bd.Mesher.read, "_chat3d_orig", bd.Mesher.read)
+
+    def import_step(filename):
+        if not os.path.isfile(os.fsdecode(filename)):
+            raise _missing(filename)
+        try:
+            shape = orig_step(filename)
+        except Exception as exc:  # noqa: BLE001
+            raise ImportFailed(f"The file {os.fsdecode(filename)!r} could not be read as STEP: {exc}") from None
+        try:
+            holds_shapes = bool(shape.solids() or shape.faces())
+        except Exception:  # noqa: BLE001 - an empty compound has no wrapped shape at all
+            holds_shapes = False
+        if not holds_shapes:
+            raise ImportFailed(
+                f"The file {os.fsdecode(filename)!r} could not be read as STEP: it holds no shapes "
+                "(the file is damaged, truncated or not a STEP model)."
+            )
+        return shape
+
+    def import_stl(file_name, *args, **kwargs):
+        if not os.path.isfile(os.fsdecode(file_name)):
+            raise _missing(file_name)
+        try:
+            return orig_stl(file_name, *args, **kwargs)
+        except Exception as exc:  # noqa: BLE001
+            raise ImportFailed(f"The file {os.fsdecode(file_name)!r} could not be read as STL: {exc}") from None
+
+    def read(self, file_name, *args, **kwargs):
+        if not os.path.isfile(os.fsdecode(file_name)):
+            raise _missing(file_name)
+        try:
+            shapes = orig_read(self, file_name, *args, **kwargs)
+        except Exception as exc:  # noqa: BLE001
+            raise ImportFailed(f"The file {os.fsdecode(file_name)!r} could not be read as a mesh: {exc}") from None
+        if not shapes:
+            raise ImportFailed(f"The file {os.fsdecode(file_name)!r} holds no mesh (damaged or empty).")
+        return shapes
+
+    for new, orig in ((import_step, orig_step), (import_stl, orig_stl), (read, orig_read)):
+        new.__doc__, new._chat3d_orig = orig.__doc__, orig
+    importers.import_step = bd.import_step = import_step
+    importers.import_stl = bd.import_stl = import_stl
+    bd.Mesher.read = read
+
+
+def build_and_export(code: str, formats: list[str], out_dir: str, check: bool = True,
+                     input_names: list[str] | None = None) -> dict:
     """Full job without any sandbox: returns the result document (also used by the benchmark)."""
     t0 = time.perf_counter()
     log = ""
     try:
+        _checked_readers(input_names or [])
         shape, log = run_program(code, check)
         m = metrics(shape)
         t1 = time.perf_counter()
@@ -337,15 +429,28 @@ def serve_one(job_fd: int, cpu_cap_s: float, on_job=None, notify_fd: int = -1) -
         # now the zygote (subreaper): dying with it is right, dying with the helper was not.
         on_job()
     raw = b"".join(chunks)
-    header, _, code_bytes = raw.partition(b"\n")
+    header, _, body = raw.partition(b"\n")
     job = json.loads(header)
-    code = code_bytes.decode("utf-8", errors="replace")
+    code_len = int(job.get("code_len", len(body)))
+    code = body[:code_len].decode("utf-8", errors="replace")
+    inputs, offset = [], code_len
+    for spec in job.get("inputs", []):
+        size = int(spec["size"])
+        inputs.append((spec["name"], body[offset : offset + size]))
+        offset += size
+    del raw, body
     import resource
 
     cpu = int(math.ceil(min(job["timeout_s"], cpu_cap_s))) + 1
     soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
     resource.setrlimit(resource.RLIMIT_CPU, (min(cpu, hard), min(cpu + 1, hard)))
-    doc = build_and_export(code, job["formats"], os.getcwd(), job.get("precheck", True))
+    try:
+        write_inputs(inputs, os.getcwd())
+    except JobError as err:
+        doc = {"ok": False, "error": {"kind": err.kind, "message": err.message, "line": None, "detail": ""}, "log": ""}
+    else:
+        doc = build_and_export(code, job["formats"], os.getcwd(), job.get("precheck", True),
+                               input_names=[n for n, _ in inputs])
     data = json.dumps(doc).encode()
     fd = os.open("result.json.tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     try:

@@ -38,6 +38,8 @@ class Settings:
     memory_mb: int = 2048
     max_output_mb: int = 50
     max_code_kb: int = 256
+    max_input_files: int = 4
+    max_input_mb: int = 32
     pool_size: int = 2
     queue_size: int = 8
     per_user_jobs: int = 2
@@ -63,6 +65,8 @@ class Settings:
             memory_mb=_env_int("RENDER_MEMORY_MB", 2048),
             max_output_mb=_env_int("RENDER_MAX_OUTPUT_MB", 50),
             max_code_kb=_env_int("RENDER_MAX_CODE_KB", 256),
+            max_input_files=max(0, _env_int("RENDER_MAX_INPUT_FILES", 4)),
+            max_input_mb=max(1, _env_int("RENDER_MAX_INPUT_MB", 32)),
             pool_size=max(1, pool),
             queue_size=max(0, _env_int("RENDER_QUEUE_SIZE", 4 * max(1, pool))),
             per_user_jobs=max(1, _env_int("RENDER_PER_USER_JOBS", 2)),

@@ -332,7 +332,7 @@ class Zygote:
             if nl < 0:
                 return True
             header = json.loads(bytes(self.inbuf[:nl]))
-            total = nl + 1 + int(header.get("code_len", 0))
+            total = nl + 1 + int(header.get("code_len", 0)) + sum(int(f["size"]) for f in header.get("inputs", []))
             if len(self.inbuf) < total:
                 return True
             code = bytearray(self.inbuf[nl + 1 : total])
@@ -348,6 +348,8 @@ class Zygote:
                 return
             header, code = self.pending.pop(0)
             job = {k: header[k] for k in ("id", "timeout_s", "formats", "precheck")}
+            job["code_len"] = int(header.get("code_len", len(code)))
+            job["inputs"] = header.get("inputs", [])
             payload = json.dumps(job).encode() + b"\n" + bytes(code)
             code[:] = bytes(len(code))
             w.job_id = header["id"]
