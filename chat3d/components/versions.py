@@ -1,11 +1,12 @@
-"""The Versions tab: thumbnails (the render service's isometric SVG), compare, restore, fork, share links."""
+"""The Versions tab: thumbnails (the render service's isometric SVG), compare, restore, fork, and the share
+dialog (title, expiry, the new link once, the chat's links with their expiry and revoke)."""
 
 from __future__ import annotations
 
 import reflex as rx
 
 from chat3d.state.chat_workbench import WorkbenchState
-from chat3d.state.versions import CompareRow, ShareRow, VersionRow, VersionsState
+from chat3d.state.versions import EXPIRY_CHOICES, CompareRow, ShareRow, VersionRow, VersionsState
 
 
 def _thumb(url) -> rx.Component:
@@ -40,7 +41,7 @@ def _row(v: VersionRow) -> rx.Component:
                           aria_label="Compare " + v.title),
                 rx.button("Fork", size="1", variant="ghost", on_click=VersionsState.fork(v.item_id),
                           aria_label="Fork from " + v.title),
-                rx.button("Share", size="1", variant="ghost", on_click=VersionsState.share(v.item_id),
+                rx.button("Share", size="1", variant="ghost", on_click=VersionsState.open_share(v.item_id),
                           aria_label="Share " + v.title),
                 spacing="1", wrap="wrap",
             ),
@@ -59,34 +60,102 @@ def _compare_row(r: CompareRow) -> rx.Component:
 
 def _share_row(s: ShareRow) -> rx.Component:
     return rx.hstack(
-        rx.text(s.label, size="1"),
-        rx.badge(rx.cond(s.active, "active", "revoked"), color_scheme=rx.cond(s.active, "green", "gray"), size="1"),
-        rx.text(s.views.to_string() + " views", size="1", color_scheme="gray"),
-        rx.spacer(),
+        rx.vstack(
+            rx.text(s.label, size="2", weight="medium", overflow="hidden", text_overflow="ellipsis",
+                    white_space="nowrap", max_width="100%"),
+            rx.text(rx.cond(s.expiry != "", s.expiry + " · ", ""), s.views.to_string(),
+                    rx.cond(s.views == 1, " view", " views"), size="1", color_scheme="gray"),
+            spacing="0", min_width="0", flex="1",
+        ),
+        rx.badge(s.status, size="1", color_scheme=rx.match(s.status, ("active", "green"), ("expired", "amber"), "gray")),
         rx.cond(s.active, rx.button("Revoke", size="1", color_scheme="red", variant="soft",
-                                    on_click=VersionsState.revoke(s.id))),
-        width="100%", align="center",
+                                    aria_label="Revoke link " + s.label, on_click=VersionsState.revoke(s.id))),
+        width="100%", align="center", spacing="2", data_testid="share-row",
+    )
+
+
+def _share_links() -> rx.Component:
+    return rx.cond(
+        VersionsState.share_rows.length() > 0,
+        rx.vstack(rx.text("Share links of this chat", size="2", weight="bold"),
+                  rx.foreach(VersionsState.share_rows, _share_row),
+                  width="100%", spacing="2", data_testid="share-links"),
+    )
+
+
+def _share_form() -> rx.Component:
+    return rx.form(
+        rx.vstack(
+            rx.el.label(rx.text("Title", weight="medium", size="2"),
+                        rx.text(" (optional, shown on the shared page)", size="1", color_scheme="gray"),
+                        html_for="share-title"),
+            rx.input(id="share-title", name="title", max_length=200, placeholder="e.g. Bracket for the bike rack",
+                     width="100%"),
+            rx.text("Link expires", weight="medium", size="2", id="share-expiry-label", margin_top="0.5em"),
+            rx.radio_group(EXPIRY_CHOICES, value=VersionsState.share_expiry, on_change=VersionsState.set_share_expiry,
+                           direction="row", spacing="3", aria_labelledby="share-expiry-label"),
+            rx.cond(
+                VersionsState.share_expiry == "On a date",
+                rx.hstack(
+                    rx.input(type="date", value=VersionsState.share_date, on_change=VersionsState.set_share_date,
+                             min=VersionsState.share_date_min, max=VersionsState.share_date_max,
+                             aria_label="Expiry date"),
+                    rx.text("works until the end of that day (UTC)", size="1", color_scheme="gray"),
+                    align="center", spacing="2", wrap="wrap",
+                ),
+            ),
+            rx.cond(VersionsState.share_error != "",
+                    rx.callout(VersionsState.share_error, color_scheme="red", role="alert", size="1", width="100%")),
+            rx.hstack(
+                rx.dialog.close(rx.button("Cancel", type="button", variant="soft", color_scheme="gray")),
+                rx.button(rx.icon("link", size=14), "Create link", type="submit"),
+                justify="end", spacing="2", width="100%", margin_top="0.5em",
+            ),
+            spacing="2", width="100%",
+        ),
+        on_submit=VersionsState.share,
+        reset_on_submit=False,
+        width="100%",
+    )
+
+
+def _share_created() -> rx.Component:
+    return rx.vstack(
+        rx.callout("Link created. Copy it now: it is shown only once.", icon="circle-check", color_scheme="green",
+                   size="1", width="100%"),
+        rx.hstack(
+            rx.input(value=VersionsState.share_url, read_only=True, flex="1", aria_label="Share link",
+                     data_testid="share-url"),
+            rx.icon_button(rx.icon("copy", size=14), aria_label="Copy link",
+                           on_click=[rx.set_clipboard(VersionsState.share_url), rx.toast.success("Link copied.")]),
+            width="100%",
+        ),
+        rx.hstack(rx.dialog.close(rx.button("Done")), justify="end", width="100%"),
+        spacing="2", width="100%",
+    )
+
+
+def _share_dialog() -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Share " + VersionsState.share_version),
+            rx.dialog.description(
+                "Anyone with the link can view and download this version, read only. The chat's name, prompts "
+                "and other versions stay private.", size="2", color_scheme="gray", margin_bottom="0.75em",
+            ),
+            rx.cond(VersionsState.share_url != "", _share_created(), _share_form()),
+            rx.box(_share_links(), width="100%", margin_top="1em"),
+            max_width="520px",
+            data_testid="share-dialog",
+        ),
+        open=VersionsState.share_item_id != "",
+        on_open_change=VersionsState.share_open_change,
     )
 
 
 def versions_panel() -> rx.Component:
     return rx.vstack(
-        rx.cond(
-            VersionsState.share_url != "",
-            rx.callout.root(
-                rx.callout.text("Anyone with this link can view and download this version (read only):"),
-                rx.hstack(
-                    rx.input(value=VersionsState.share_url, read_only=True, size="1", flex="1",
-                             aria_label="Share link", data_testid="share-url"),
-                    rx.icon_button(rx.icon("copy", size=14), size="1", aria_label="Copy link",
-                                   on_click=rx.set_clipboard(VersionsState.share_url)),
-                    rx.icon_button(rx.icon("x", size=14), size="1", variant="ghost", aria_label="Close",
-                                   on_click=VersionsState.close_share),
-                    width="100%",
-                ),
-                size="1", width="100%",
-            ),
-        ),
+        _share_dialog(),
         rx.cond(
             VersionsState.compare_rows.length() > 0,
             rx.box(
@@ -104,10 +173,6 @@ def versions_panel() -> rx.Component:
         ),
         rx.cond(VersionsState.rows.length() == 0, rx.text("No versions yet.", size="2", color_scheme="gray")),
         rx.foreach(VersionsState.rows, _row),
-        rx.cond(
-            VersionsState.share_rows.length() > 0,
-            rx.vstack(rx.text("Share links", size="2", weight="bold"), rx.foreach(VersionsState.share_rows, _share_row),
-                      width="100%", spacing="1", margin_top="0.5em"),
-        ),
+        rx.box(_share_links(), width="100%", margin_top="0.5em"),
         spacing="2", width="100%", data_testid="versions-panel",
     )

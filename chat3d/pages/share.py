@@ -22,7 +22,7 @@ def _download(f: FileView) -> rx.Component:
 
 def _shared() -> rx.Component:
     return rx.vstack(
-        rx.heading(ShareState.title, size="6", as_="h1"),
+        rx.heading(ShareState.title, size="6", as_="h1", data_testid="share-title"),
         rx.hstack(
             rx.icon("ruler", size=14, color="var(--gray-10)"),
             rx.text(ShareState.dims, size="2", weight="medium", data_testid="model-dims"),
@@ -50,11 +50,19 @@ def share_page() -> rx.Component:
                 ShareState.found,
                 _shared(),
                 rx.cond(
-                    ShareState.loaded,
-                    rx.vstack(rx.heading("This link does not work", size="6", as_="h1"),
-                              rx.text("It may have been revoked or expired, or it was copied incompletely."),
-                              data_testid="share-missing", spacing="2", padding_y="3em"),
-                    rx.center(rx.spinner(), padding="3em"),
+                    ShareState.expired,
+                    rx.vstack(rx.icon("clock", size=28, color="var(--gray-9)"),
+                              rx.heading("This link has expired", size="6", as_="h1"),
+                              rx.text("The person who shared this model set the link to stop working after a while. "
+                                      "Ask them for a new link."),
+                              data_testid="share-expired", spacing="2", padding_y="3em"),
+                    rx.cond(
+                        ShareState.loaded,
+                        rx.vstack(rx.heading("This link does not work", size="6", as_="h1"),
+                                  rx.text("It may have been revoked, or it was copied incompletely."),
+                                  data_testid="share-missing", spacing="2", padding_y="3em"),
+                        rx.center(rx.spinner(), padding="3em"),
+                    ),
                 ),
             ),
             size="4", padding="1.5em 1em",

@@ -22,6 +22,7 @@ class ShareState(rx.State):
 
     loaded: bool = False
     found: bool = False
+    expired: bool = False  # the link existed but its expiry passed (revoked/unknown links say less)
     title: str = ""
     dims: str = ""
     size_mm: list[float] = []
@@ -33,12 +34,15 @@ class ShareState(rx.State):
     @rx.event
     def load(self):
         token = token_from_path(self.router.url.path)
-        self.loaded, self.found = True, False
+        self.loaded, self.found, self.expired = True, False, False
         self.title, self.dims, self.size_mm, self.glb_url, self.thumb_url, self.facts, self.files = "", "", [], "", "", [], []
         try:
             with session_scope() as s:
                 share, _, model = shares.resolve(s, token, count_view=True)
                 view = shares.public_view(share, model)
+        except shares.ShareExpired:
+            self.expired = True
+            return
         except DomainError:
             return
         base = f"/api/share/{token}/files/"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
 
 import reflex as rx
 
@@ -39,9 +41,64 @@ class CompareRow:
 @dataclass
 class ShareRow:
     id: str = ""
-    label: str = ""
+    label: str = ""      # "Version 3 · Bracket for Sam"
+    status: str = ""     # "active" | "expired" | "revoked"
+    expiry: str = ""     # "Expires in 7 days (29 Nov 2026)" | "Never expires" | "Expired 22 Nov 2026" | ""
     active: bool = True
     views: int = 0
+
+
+# The share dialog's expiry choices (radio labels) -> days; "On a date" takes the date field.
+EXPIRY_CHOICES = ["Never", "1 day", "7 days", "30 days", "On a date"]
+EXPIRY_DAYS = {"1 day": 1, "7 days": 7, "30 days": 30}
+
+
+def _day(ts: datetime) -> str:
+    return f"{ts.day} {ts:%b %Y}"
+
+
+def expiry_label(expires_at: datetime | None, revoked: bool = False, now: datetime | None = None) -> str:
+    """How long a link still works, for its owner: `Expires in 6 days (28 Nov 2026)`, `Expired 21 Nov 2026`."""
+    if revoked:
+        return ""
+    if expires_at is None:
+        return "Never expires"
+    now = now or datetime.now(timezone.utc)
+    expires_at = expires_at if expires_at.tzinfo else expires_at.replace(tzinfo=timezone.utc)
+    left = (expires_at - now).total_seconds()
+    if left <= 0:
+        return f"Expired {_day(expires_at)}"
+    hours = left / 3600
+    if hours >= 23.5:
+        n = max(1, round(hours / 24))
+        rel = f"{n} day" + ("s" if n != 1 else "")
+    elif hours >= 1:
+        n = round(hours)
+        rel = f"{n} hour" + ("s" if n != 1 else "")
+    else:
+        n = max(1, math.ceil(left / 60))
+        rel = f"{n} minute" + ("s" if n != 1 else "")
+    return f"Expires in {rel} ({_day(expires_at)})"
+
+
+def expiry_from_choice(choice: str, on_date: str, today: date | None = None) -> tuple[int | None, datetime | None]:
+    """(days, moment) for chat3d.domain.shares.create_share. A chosen date lasts to the end of that day (UTC).
+    Raises ValueError with a message for a person."""
+    if choice in ("", "Never"):
+        return None, None
+    if choice in EXPIRY_DAYS:
+        return EXPIRY_DAYS[choice], None
+    if choice != "On a date":
+        raise ValueError("Choose when the link expires.")
+    if not on_date:
+        raise ValueError("Choose the date the link expires.")
+    try:
+        day = date.fromisoformat(on_date)
+    except ValueError:
+        raise ValueError("That is not a date.") from None
+    if day < (today or datetime.now(timezone.utc).date()):
+        raise ValueError("The expiry date must be in the future.")
+    return None, datetime.combine(day + timedelta(days=1), time(), tzinfo=timezone.utc)
 
 
 def _fmt(value) -> str:
@@ -70,6 +127,14 @@ class VersionsState(rx.State):
     share_url: str = ""
     share_rows: list[ShareRow] = []
     error: str = ""
+    # The share dialog: open while share_item_id is set.
+    share_item_id: str = ""
+    share_version: str = ""
+    share_expiry: str = "Never"
+    share_date: str = ""
+    share_date_min: str = ""
+    share_date_max: str = ""
+    share_error: str = ""
 
     async def _uid(self) -> uuid.UUID | None:
         return (await self.get_state(AuthState))._current_user_id()
@@ -94,6 +159,8 @@ class VersionsState(rx.State):
         ) for v in reversed(found)]
         self.share_rows = [ShareRow(
             id=str(sh.id), label=f"Version {number.get(str(sh.item_id), '?')}" + (f" · {sh.title}" if sh.title else ""),
+            status="revoked" if sh.revoked_at else "expired" if shares.is_expired(sh) else "active",
+            expiry=expiry_label(sh.expires_at, revoked=sh.revoked_at is not None),
             active=shares.is_active(sh), views=sh.views,
         ) for sh in mine]
 
@@ -175,22 +242,57 @@ class VersionsState(rx.State):
         self.compare_rows, self.compare_title = [], ""
 
     @rx.event
-    async def share(self, item_id: str):
+    def open_share(self, item_id: str):
+        row = next((r for r in self.rows if r.item_id == item_id), None)
+        if row is None:
+            return
+        self.share_item_id, self.share_version = item_id, row.title
+        self.share_url, self.share_error, self.share_expiry, self.share_date = "", "", "Never", ""
+        today = datetime.now(timezone.utc).date()
+        self.share_date_min = today.isoformat()
+        self.share_date_max = (today + timedelta(days=shares.MAX_EXPIRY_DAYS - 1)).isoformat()
+
+    @rx.event
+    def set_share_expiry(self, value: str):
+        self.share_expiry = value if value in EXPIRY_CHOICES else "Never"
+        self.share_error = ""
+
+    @rx.event
+    def set_share_date(self, value: str):
+        self.share_date = value[:10]
+        self.share_error = ""
+
+    @rx.event
+    async def share(self, form: dict):
+        """Create a link for the dialog's version with the chosen title and expiry; the URL shows once."""
         uid = await self._uid()
-        if uid is None:
+        if uid is None or not self.share_item_id:
+            return
+        try:
+            days, moment = expiry_from_choice(self.share_expiry, self.share_date)
+        except ValueError as exc:
+            self.share_error = str(exc)
             return
         try:
             with session_scope() as s:
-                created = shares.create_share(s, uid, item_id)
+                created = shares.create_share(s, uid, self.share_item_id, title=str(form.get("title") or ""),
+                                              expires_in_days=days, expires_at=moment)
                 token = created.token
         except DomainError as exc:
-            return rx.toast.error(exc.message)
+            self.share_error = exc.message
+            return
+        self.share_error = ""
         self.share_url = f"{self.router.url.origin}/share/{token}"
         self._reload(uid, self.context_id)
 
     @rx.event
     def close_share(self):
-        self.share_url = ""
+        self.share_url, self.share_item_id, self.share_error = "", "", ""
+
+    @rx.event
+    def share_open_change(self, is_open: bool):
+        if not is_open:
+            self.share_url, self.share_item_id, self.share_error = "", "", ""
 
     @rx.event
     async def revoke(self, share_id: str):
