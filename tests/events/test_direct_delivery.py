@@ -160,3 +160,43 @@ def test_redis_message_round_trip_keeps_the_envelope_and_predecessor() -> None:
     bus._on_message(f"{user.hex}:8".encode())  # a bare wake-up (old publishers, oversized payloads)
     bus._on_message(f"{user.hex}:9:8:{{\"id\": 10}}".encode())  # an envelope that is not for its id: ignored
     assert [(uid, e.event_id, e.prev_id, e.envelope) for uid, e in seen] == [(user, 7, 5, env), (user, 8, None, None)]
+
+
+async def test_concurrent_publishers_for_the_same_users_lose_and_repeat_nothing(app_env, user_factory) -> None:
+    """Four writer threads race on three users: messages cross and interleave with table reads; every
+    stream still gets exactly its own events, each once, in id order."""
+    users = [user_factory() for _ in range(3)]
+    streams = [user_event_stream(u.id, None, config=_config()) for u in users]
+    for stream in streams:
+        assert await anext(stream) is READY
+    per_thread = 40
+    expected_total = 4 * per_thread  # each thread writes per_thread events spread over the users
+    got: list[list[dict]] = [[] for _ in users]
+
+    async def follow(i: int) -> None:
+        async for item in streams[i]:
+            if item is READY or item is HEARTBEAT:
+                continue
+            got[i].append(item)
+            if sum(len(g) for g in got) == expected_total:
+                return
+
+    followers = [asyncio.create_task(follow(i)) for i in range(len(users))]
+    await asyncio.sleep(0.2)
+
+    def writer(seed: int) -> None:
+        for n in range(per_thread):
+            _record(users[(seed + n) % len(users)].id, seed * 1000 + n)
+
+    await asyncio.gather(*(asyncio.to_thread(writer, seed) for seed in range(4)))
+    async with asyncio.timeout(20):
+        while sum(len(g) for g in got) < expected_total:
+            await asyncio.sleep(0.05)
+    for f in followers:
+        f.cancel()
+    await asyncio.gather(*followers, return_exceptions=True)
+    for i, user in enumerate(users):
+        with Session(get_engine()) as s:
+            assert got[i] == store.events_after(s, user.id, 0)  # all of them, once, in order, same envelopes
+    for stream in streams:
+        await stream.aclose()
