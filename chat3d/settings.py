@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     render_host: str = "127.0.0.1"
     render_port: int = 8090
     render_timeout_s: float = 60.0
+    # Largest STEP/STL file a user may import as the start of a chat (bytes; checked before rendering).
+    import_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, le=32 * 1024 * 1024)
 
     smtp_host: str = ""
     smtp_port: int = 0

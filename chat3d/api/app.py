@@ -10,9 +10,10 @@ from chat3d.api.routes import admin, auth, health, public
 from chat3d.api.routes import chat, events, files, llm, notifications, query
 from chat3d.api.routes import invitations, waitlist
 from chat3d.api.routes import password_reset, profile
-from chat3d.api.routes import shares, versions
+from chat3d.api.routes import imports, shares, versions
 from chat3d.api.security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 from chat3d.domain.files import MAX_UPLOAD_BYTES
+from chat3d.domain.imports import max_bytes as import_max_bytes
 from chat3d.settings import get_settings
 
 
@@ -28,6 +29,8 @@ def create_api() -> FastAPI:
     api.add_middleware(BodySizeLimitMiddleware, limits={
         # multipart overhead on top of the 10 MB image cap
         "/api/files": (MAX_UPLOAD_BYTES + 64 * 1024, f"Images can be at most {MAX_UPLOAD_BYTES // (1024 * 1024)} MB."),
+        "/api/chat/import": (import_max_bytes() + 64 * 1024,
+                             f"Imported files can be at most {import_max_bytes() / (1024 * 1024):g} MB."),
     })
     api.add_middleware(SecurityHeadersMiddleware, hsts=get_settings().secure_cookies)
     install_error_handlers(api)
@@ -46,6 +49,7 @@ def create_api() -> FastAPI:
     api.include_router(profile.router)
     api.include_router(password_reset.router)
     api.include_router(versions.router)
+    api.include_router(imports.router)
     api.include_router(shares.router)
 
     # Registered last so every real route matches first; without it Reflex would answer with its HTML 404 page.

@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from chat3d.db.engine import session_scope
 from chat3d.db.models import ChatItem, FileKind, ItemRole
-from chat3d.domain import chats, files, versions
+from chat3d.domain import chats, files, imports, versions
 from chat3d.domain.errors import DomainError, InvalidInput
 from chat3d.domain.parameters import apply_parameters, extract_parameters, format_value
 from chat3d.events import types as ev
@@ -87,14 +87,16 @@ async def render_edit(
     if len(code) > MAX_CODE:
         raise InvalidInput(f"A program can have at most {MAX_CODE:,} characters.")
 
-    def load(session: Session) -> tuple[uuid.UUID, dict]:
+    def load(session: Session) -> tuple[uuid.UUID, dict, list[tuple[str, bytes]]]:
         item, model = _source(session, owner_id, assistant_item_id)
         chats.get_context(session, owner_id, item.context_id)
-        return item.context_id, dict(model)
+        # An imported file the source version reads goes along with the edited program too.
+        return item.context_id, dict(model), imports.load_inputs(session, owner_id, imports.inputs_of(model))
 
-    context_id, source_model = await _db(load)
+    context_id, source_model, input_files = await _db(load)
     try:
-        result = await (client or RenderClient()).render(code, formats=MODEL_FORMATS, user_id=str(owner_id))
+        result = await (client or RenderClient()).render(code, formats=MODEL_FORMATS, user_id=str(owner_id),
+                                                          inputs=input_files or None)
     except RenderUnavailable as exc:
         raise RenderServiceDown(str(exc)) from None
     if isinstance(result, RenderFailure):
@@ -123,7 +125,8 @@ async def render_edit(
             {"type": "text", "text": text},
             {"type": "model", "files": refs, "metrics": result.metrics, "code": code, "brief": brief,
              "expectedBboxMm": None, "toolCall": call, "warnings": [], "editedBy": "you", "origin": origin,
-             "sourceItemId": str(source.id), **({"parameters": dict(values)} if values else {})},
+             "sourceItemId": str(source.id), **({"parameters": dict(values)} if values else {}),
+             **({"inputs": imports.inputs_of(model)} if imports.inputs_of(model) else {})},
         ]
         session.add(item)
         versions.set_current(session, ctx, item)

@@ -51,7 +51,8 @@ def tool_result_text(model_segment: dict) -> str:
     return f"Model rendered: bounding box {dims}, volume {metrics.get('volume_mm3', 0):.0f} mm³, valid={metrics.get('valid')}."
 
 
-def codegen_request(brief: str, expected_bbox: list[float] | None, previous_code: str | None) -> str:
+def codegen_request(brief: str, expected_bbox: list[float] | None, previous_code: str | None,
+                    input_names: list[str] | None = None) -> str:
     parts = [f"Design brief:\n{brief}"]
     if expected_bbox:
         parts.append("Expected bounding box (mm, X × Y × Z): " + " × ".join(f"{v:g}" for v in expected_bbox))
@@ -59,6 +60,13 @@ def codegen_request(brief: str, expected_bbox: list[float] | None, previous_code
         parts.append(
             "This is an iteration. Edit the previous program below rather than starting over; keep its "
             f"parameter names.\n\nPrevious program:\n```python\n{previous_code}\n```"
+        )
+    if input_names:
+        names = ", ".join(f'"{n}"' for n in input_names)
+        parts.append(
+            f"The program builds on the user's imported file(s) {names}, which sit next to it: keep the line that "
+            "loads them (by that bare name, with import_step or Mesher().read) and model around `imported` "
+            "(booleans, added or removed features, transforms). No other file can be read."
         )
     parts.append("Return the complete program in one ```python block.")
     return "\n\n".join(parts)

@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from chat3d.db.engine import session_scope
 from chat3d.db.models import ChatContext, ChatItem, FileKind, ItemRole, Query, QueryState, utcnow
-from chat3d.domain import chats, files, versions
+from chat3d.domain import chats, files, imports, versions
 from chat3d.llm.base import Completion, ImageInput, Message, ProviderError, Usage
 from chat3d.llm.codeblock import extract_code
 from chat3d.llm.prompts import load_prompt
@@ -59,6 +59,10 @@ class RunContext:
     history: list[Message]
     prompt_images: list[ImageInput]
     previous_code: str | None
+    # Files the current version's program reads (an imported STEP/STL): refs stored with the new version,
+    # and their bytes, attached to every render of this query.
+    input_refs: list[dict] = field(default_factory=list)
+    input_files: list[tuple[str, bytes]] = field(default_factory=list)
     usage_in: int = 0
     usage_out: int = 0
     cost: float = 0.0
@@ -89,6 +93,8 @@ def _load(session: Session, query_id: uuid.UUID, worker_id: str) -> RunContext |
     # The chat's current version: the newest, or the one the user restored/edited into (chat3d.domain.versions).
     base = versions.current_version(session, ctx, before=cutoff)
     previous_code = ((versions.model_of(base) or {}).get("code") or None) if base is not None else None
+    input_refs = imports.inputs_of(versions.model_of(base)) if base is not None else []
+    input_files = imports.load_inputs(session, q.owner_id, input_refs) if input_refs else []
     if previous_code is None:
         previous_code = next(
             (m.get("code") for i in reversed(past) if i.role == ItemRole.assistant.value and (m := chats.model_segment(i)) and m.get("code")),
@@ -104,6 +110,7 @@ def _load(session: Session, query_id: uuid.UUID, worker_id: str) -> RunContext |
         conversation_model=conversation_model,
         codegen_model=q.codegen_model_id or settings.default_codegen_model,
         history=prompting.history_messages(past, images), prompt_images=prompt_images, previous_code=previous_code,
+        input_refs=input_refs, input_files=input_files,
     )
 
 
@@ -235,7 +242,8 @@ class QueryRunner:
     async def _model_loop(self, rc: RunContext, text: str, call_id: str, arguments: dict, brief: str, expected: list[float] | None) -> None:
         settings = get_settings()
         max_rounds = settings.max_repair_rounds
-        messages = [Message("user", prompting.codegen_request(brief, expected, rc.previous_code))]
+        messages = [Message("user", prompting.codegen_request(brief, expected, rc.previous_code,
+                                                              [r["name"] for r in rc.input_refs]))]
         system = load_prompt("codegen_system")
         geometry_repaired = False
         round_ = 0
@@ -253,7 +261,8 @@ class QueryRunner:
             else:
                 await self._step(rc, QueryState.rendering, "Rendering the model" + (f" (repair {round_})" if round_ else ""), round_=round_)
                 t0 = time.perf_counter()
-                result = await self.render_client.render(code, formats=MODEL_FORMATS, user_id=str(rc.owner_id))
+                result = await self.render_client.render(code, formats=MODEL_FORMATS, user_id=str(rc.owner_id),
+                                                         inputs=rc.input_files or None)
                 rc.timings["render_s"] += time.perf_counter() - t0
                 failure = result if isinstance(result, RenderFailure) else None
             if isinstance(result, RenderSuccess):
@@ -305,7 +314,8 @@ class QueryRunner:
             segments = [
                 {"type": "text", "text": text or "Here is your model."},
                 {"type": "model", "files": refs, "metrics": result.metrics, "code": code, "brief": brief,
-                 "expectedBboxMm": expected, "toolCall": {"id": call_id, "arguments": arguments}, "warnings": warnings},
+                 "expectedBboxMm": expected, "toolCall": {"id": call_id, "arguments": arguments}, "warnings": warnings,
+                 **({"inputs": rc.input_refs} if rc.input_refs else {})},
                 self._run_segment(rc, round_),
             ]
             finish(session, q, QueryState.completed, "Done", segments=segments)

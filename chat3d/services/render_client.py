@@ -55,10 +55,14 @@ class RenderClient:
     busy_retries: int = 5
 
     async def render(
-        self, code: str, *, formats: tuple[str, ...] = DEFAULT_FORMATS, timeout_s: float | None = None, user_id: str | None = None
+        self, code: str, *, formats: tuple[str, ...] = DEFAULT_FORMATS, timeout_s: float | None = None, user_id: str | None = None,
+        inputs: list[tuple[str, bytes]] | None = None,
     ) -> RenderSuccess | RenderFailure:
+        """Render `code`; `inputs` are (bare name, bytes) files the program reads, e.g. an imported STEP."""
         cap = timeout_s or get_settings().render_timeout_s
         body: dict[str, Any] = {"code": code, "formats": list(formats), "timeout_s": cap}
+        if inputs:
+            body["inputs"] = [{"name": n, "content_base64": base64.b64encode(d).decode()} for n, d in inputs]
         headers = {"X-Chat3D-User": user_id} if user_id else {}
         async with httpx.AsyncClient(base_url=self.base_url, timeout=httpx.Timeout(cap + 30, connect=3)) as client:
             for attempt in range(self.busy_retries + 1):

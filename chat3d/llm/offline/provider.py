@@ -10,6 +10,7 @@ import re
 
 from chat3d.llm.base import Completion, LLMProvider, Message, TextCallback, ToolCall, ToolSpec, Usage, emit
 from chat3d.llm.codeblock import extract_code
+from chat3d.llm.offline import imported as imp
 from chat3d.llm.offline.families import PLATE, render_code, spec_from_code
 from chat3d.llm.offline.spec import (
     PartSpec,
@@ -67,8 +68,13 @@ def converse(messages: list[Message], tools: list[ToolSpec]) -> tuple[str, list[
     """Reply text and tool calls for the latest turn: model a part, update it, or talk."""
     last = messages[-1] if messages else Message("user", "")
     if last.role == "tool":
+        if (name := _latest_import(messages)) is not None and not _FAILURE.search(last.content):
+            return f'Your edited part (imported from {name}) is ready. Ask for another change like "add a 6 mm hole".', []
         return _after_tool(last.content, _latest_spec(messages)), []
     request = last.content
+    on_import = _latest_import(messages[:-1])
+    if on_import is not None and detect_family(request) is None:
+        return _converse_imported(request, on_import, messages, tools)
     spec, intro = _requested_spec(request, _latest_spec(messages[:-1]))
     if spec is None:
         if _GREETING.search(request):
@@ -126,6 +132,32 @@ def _latest_spec(messages: list[Message]) -> PartSpec | None:
     return None
 
 
+def _latest_import(messages: list[Message]) -> str | None:
+    """The imported file's name when the most recent create_3d_model call worked on an imported part."""
+    for message in reversed(messages):
+        for call in reversed(message.tool_calls):
+            if call.name == CREATE_3D_MODEL.name:
+                return imp.imported_name(str(call.arguments.get("brief", "")))
+    return None
+
+
+def _converse_imported(request: str, name: str, messages: list[Message], tools: list[ToolSpec]) -> tuple[str, list[ToolCall]]:
+    """A change to an imported part: the few the templates can make, or an honest answer."""
+    change = imp.parse_change(request)
+    if change is None:
+        if _GREETING.search(request) or _QUESTION.search(request) or not _CHANGE.search(request.lower()):
+            return (f"This chat works on your imported file {name}. Offline I can {imp.SUPPORTED}; "
+                    "connect an API key or Ollama for other changes to an imported part."), []
+        return (f"I can't make that change to the imported part {name} with the offline templates: I can only "
+                f"{imp.SUPPORTED}. Connect an API key or Ollama for free-form edits."), []
+    brief = f"[imported: {name}] Modify the imported part: {change.describe()}. (Request: {request.strip()[:300]})"
+    intro = f"Editing the imported part {name}: {change.describe()}."
+    if not any(t.name == CREATE_3D_MODEL.name for t in tools):
+        return f"{intro}\n\n{brief}", []
+    call_number = sum(len(m.tool_calls) for m in messages) + 1
+    return intro, [ToolCall(f"offline_call_{call_number}", CREATE_3D_MODEL.name, {"brief": brief, "units": "mm"})]
+
+
 def _after_tool(result: str, spec: PartSpec | None) -> str:
     if _FAILURE.search(result):
         first_line = result.strip().splitlines()[0] if result.strip() else "no details"
@@ -141,6 +173,13 @@ def generate_code(messages: list[Message]) -> str:
     """A template program for the latest request, editing the previous program when there is one."""
     user_turns = [m.content for m in messages if m.role == "user"]
     request = _CODE_BLOCK.sub("", user_turns[-1] if user_turns else "")
+    imported_code = next((code for m in reversed(messages) for code in reversed(_code_blocks(m.content))
+                          if imp.is_imported_program(code)), None)
+    if imported_code is not None and detect_family(request) is None:
+        if _FAILURE.search(request):  # a repair: fall back to the imported part as it was loaded
+            return imp.base_program(imported_code)
+        change = imp.parse_change(request.split("Previous program:", 1)[0])
+        return imp.apply_change(imported_code, change) if change else imported_code
     previous = next(
         (spec for m in reversed(messages) for code in reversed(_code_blocks(m.content)) if (spec := spec_from_code(code))),
         None,

@@ -1,0 +1,99 @@
+"""Import a STEP/STL file: check it, render its loader program with the file attached, store the version.
+
+Like an edit (chat3d.pipeline.edits), the render runs outside any transaction and nothing is stored when
+it fails: the person gets the render service's specific message (a damaged STEP says so) and no chat,
+item or file is left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+
+from sqlmodel import Session
+
+from chat3d.db.engine import session_scope
+from chat3d.domain import chats, files, imports
+from chat3d.domain.errors import DomainError
+from chat3d.pipeline.edits import RenderServiceDown
+from chat3d.pipeline.runner import MODEL_FORMATS
+from chat3d.services.render_client import RenderClient, RenderFailure, RenderSuccess, RenderUnavailable
+
+
+class ImportFailed(DomainError):
+    """The file passed the content check but the render service could not build a part from it."""
+
+    status = 422
+
+
+@dataclass
+class ImportResult:
+    context_id: str
+    item_id: str
+    name: str
+    format: str
+    metrics: dict
+
+    def as_json(self) -> dict:
+        return {"contextId": self.context_id, "itemId": self.item_id, "name": self.name, "format": self.format,
+                "metrics": self.metrics}
+
+
+def _db(fn):
+    def run():
+        with session_scope() as session:
+            return fn(session)
+
+    return asyncio.to_thread(run)
+
+
+async def import_file(
+    owner_id: uuid.UUID, data: bytes, filename: str, *, context_id: uuid.UUID | str | None = None,
+    client: RenderClient | None = None,
+) -> ImportResult:
+    """Validate by content, render with the file attached, then store a new chat (or a new version in
+    `context_id`) whose current version is the imported part."""
+    fmt = imports.validate_cad_upload(data)
+    if fmt == "stl" and not imports.is_binary_stl(data):
+        data = await asyncio.to_thread(imports.ascii_stl_to_binary, data)
+    display = files.safe_filename(filename or "", f"imported.{fmt}")
+    name = imports.input_name(display, fmt)
+    code = imports.program_for(fmt, name)
+    if context_id is not None:
+        def check_owner(session: Session) -> None:
+            chats.get_context(session, owner_id, context_id)
+
+        await _db(check_owner)
+    try:
+        result = await (client or RenderClient()).render(code, formats=MODEL_FORMATS, user_id=str(owner_id),
+                                                          inputs=[(name, data)])
+    except RenderUnavailable as exc:
+        raise RenderServiceDown(str(exc)) from None
+    if isinstance(result, RenderFailure):
+        if result.kind == "timeout":
+            message = (f"{display} took too long to load; a mesh with very many triangles is slow to turn into a "
+                       "solid. Try a simpler or decimated file, or a STEP export.")
+        elif result.kind == "import":
+            message = f"{display} could not be imported: {result.message}"
+        else:
+            message = f"{display} could not be turned into a part: {result.message}"
+        raise ImportFailed(message, {"kind": result.kind})
+    assert isinstance(result, RenderSuccess)
+    blobs = await asyncio.gather(
+        asyncio.to_thread(files.write_blob, owner_id, data, fmt),
+        *(asyncio.to_thread(files.write_blob, owner_id, f.data, f.format) for f in result.files),
+    )
+    source, outputs = blobs[0], [(f.format, f.filename, b) for f, b in zip(result.files, blobs[1:])]
+
+    def store(session: Session) -> ImportResult:
+        rec = imports.record_import(session, owner_id, source=source, fmt=fmt, display_name=display, name=name,
+                                    code=code, outputs=outputs, metrics=result.metrics, context_id=context_id)
+        return ImportResult(context_id=str(rec.context.id), item_id=str(rec.item.id), name=display, format=fmt,
+                            metrics=result.metrics)
+
+    try:
+        return await _db(store)
+    except Exception:
+        await asyncio.to_thread(files.remove_stored_paths, [b.storage_path for b in blobs])
+        raise
