@@ -1,4 +1,4 @@
-"""UI round trip in Chromium against the real app: click → DOM update, on a light page and in a big chat.
+"""UI round trip in Chromium against the real app: click → DOM update, on an empty page and in a big chat.
 
     python -m bench.ui_bench [--n 30] [--items 200]
 
@@ -8,16 +8,20 @@ drives Debian's Chromium with Playwright. Every sample is measured inside the pa
 before `element.click()` and again in the MutationObserver callback that sees the expected change, so it is
 the browser-visible latency of one Reflex event round trip (WebSocket → handler → state delta → React render).
 
-* baseline, light page: `/login` — the Sign in button turns into its loading state (`LoginState.submit` sets
-  `submitting`; the form posts afterwards). A bare counter page beside the dev-only `/dev/mailbox` would need
-  a new page (not added: pages are another engineer's files), so this is the lightest existing round trip.
+* baseline, empty page: `/dev/ping` (chat3d/pages/ping.py, development only like `/dev/mailbox`) — one button
+  whose handler flips one state var shown as "on"/"off"; nothing else on the page. Every ratio is against it.
+* the light `/login` page, kept for continuity with earlier runs (it was the baseline before /dev/ping): the
+  Sign in button turns into its loading state (`LoginState.submit` sets `submitting`; the form posts afterwards).
 * chat with 50 items shown (the first page of the thread), and with all --items shown ("Load earlier" until
   the whole history is loaded): thumbs up on the last answer until `aria-pressed` flips (`ThreadState.rate`:
-  a database write, then the item reloaded);
+  a database write, then one entry of the small `ratings` dict; the item list is not re-sent);
 * the same chat page, a trivial handler: the rename button until the name field shows
   (`ContextsState.start_rename`), which separates the page's weight from the rating handler's cost.
 
-Prints p50/p95 per case and the ratio to the baseline (target ≤ 1.5×); writes bench/results/ui.json.
+Every case also records what the server sent while it ran (Playwright sees the WebSocket frames): the
+bytes received per sample and which state vars the deltas carried, so a slow case shows its delta size.
+
+Prints p50/p95 per case and the ratio to the empty page (target ≤ 1.5×); writes bench/results/ui.json.
 """
 
 from __future__ import annotations
@@ -40,7 +44,28 @@ PASSWORD = "ui bench horse battery"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
 
-# Click `el` and resolve with the ms until `done()` holds after a DOM mutation (or -1 after 10 s).
+# Every page records when each WebSocket message arrives (before socket.io handles it), so a sample splits into
+# click → first message back (network + server) and message → DOM change (client: parse, dispatch, React render).
+WS_CLOCK_JS = """
+(() => {
+  const Native = window.WebSocket;
+  window.__wsMsgs = [];
+  const Clocked = function (...args) {
+    const ws = new Native(...args);
+    ws.addEventListener('message', () => {
+      window.__wsMsgs.push(performance.now());
+      if (window.__wsMsgs.length > 2000) window.__wsMsgs.splice(0, 1000);
+    });
+    return ws;
+  };
+  Clocked.prototype = Native.prototype;
+  Object.assign(Clocked, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3});
+  window.WebSocket = Clocked;
+})();
+"""
+
+# Click `el` and resolve with [ms until `done()` holds after a DOM mutation, ms until the first WebSocket message]
+# (-1 after 10 s).
 MEASURE_JS = """
 async ([selector, index, doneSrc]) => {
   const all = document.querySelectorAll(selector);
@@ -48,9 +73,14 @@ async ([selector, index, doneSrc]) => {
   const done = new Function('el', doneSrc);
   return await new Promise(resolve => {
     let t0 = 0;
-    const timer = setTimeout(() => { obs.disconnect(); resolve(-1); }, 10000);
+    const timer = setTimeout(() => { obs.disconnect(); resolve([-1, -1]); }, 10000);
     const obs = new MutationObserver(() => {
-      if (done(el)) { const dt = performance.now() - t0; obs.disconnect(); clearTimeout(timer); resolve(dt); }
+      if (done(el)) {
+        const dt = performance.now() - t0;
+        obs.disconnect(); clearTimeout(timer);
+        const ws = (window.__wsMsgs || []).find(t => t >= t0);
+        resolve([dt, ws === undefined ? -1 : ws - t0]);
+      }
     });
     obs.observe(document.body, {subtree: true, childList: true, attributes: true, characterData: true});
     t0 = performance.now();
@@ -84,19 +114,73 @@ def _prepare(db_url: str, items: int) -> tuple[str, str]:
         for i in range(items // 2):
             chats.add_item(s, ctx, ItemRole.user, [{"type": "text", "text": f"Prompt {i}: a {10 + i} mm cube with a 3 mm hole"}])
             chats.add_item(s, ctx, ItemRole.assistant, [{"type": "text", "text": f"Answer {i}. " + "Some explanation. " * 12}])
+        small = chats.create_context(s, user.id, name="Two items")  # the same UI with a small thread
+        chats.add_item(s, small, ItemRole.user, [{"type": "text", "text": "Prompt: a 10 mm cube"}])
+        chats.add_item(s, small, ItemRole.assistant, [{"type": "text", "text": "Answer. " + "Some explanation. " * 12}])
         s.commit()
-        ctx_id = str(ctx.id)
+        ctx_id, small_id = str(ctx.id), str(small.id)
     engine_for(db_url).dispose()
-    return "ui-bench@example.com", ctx_id
+    return "ui-bench@example.com", ctx_id, small_id
+
+
+class FrameLog:
+    """The Reflex WebSocket frames a page receives: bytes, and the `substate.var` names the deltas carry."""
+
+    def __init__(self, page) -> None:
+        self.bytes = 0
+        self.frames = 0
+        self.vars: dict[str, int] = {}
+        self.first = ""
+        page.on("websocket", lambda ws: ws.on("framereceived", self._frame))
+
+    def _frame(self, payload) -> None:
+        text = payload if isinstance(payload, str) else payload.decode("utf-8", "replace")
+        self.bytes += len(text.encode())
+        self.frames += 1
+        self.first = self.first or text[:200]
+        if not text.startswith("42"):
+            return
+        body = text[2:]
+        if body.startswith("/"):  # a namespaced packet: 42/_event,[...]
+            body = body.partition(",")[2]
+        try:
+            name, update = json.loads(body)[:2]
+            if isinstance(update, str):
+                update = json.loads(update)
+        except (ValueError, TypeError):
+            return
+        if name != "event" or not isinstance(update, dict):
+            return
+        for substate, fields in (update.get("delta") or {}).items():
+            for field in fields or {}:
+                key = f"{substate.split('.')[-1]}.{field.removesuffix('_rx_state_')}"
+                self.vars[key] = self.vars.get(key, 0) + 1
+
+    def reset(self) -> None:
+        self.bytes, self.frames, self.vars, self.first = 0, 0, {}, ""
+        WS_MS.clear()
+
+    def summary(self, n: int) -> dict:
+        ws = [v for v in WS_MS if v >= 0]
+        out = {"click_to_first_message_p50_ms": round(statistics.median(ws), 1) if ws else None,
+               "bytes_per_sample": round(self.bytes / max(n, 1)), "frames_per_sample": round(self.frames / max(n, 1), 1),
+               "delta_vars": dict(sorted(self.vars.items()))}
+        if self.frames and not self.vars:
+            out["first_frame"] = self.first  # a frame format this parser does not know
+        return out
+
+
+WS_MS: list[float] = []  # per sample since the last reset: click → first WebSocket message back
 
 
 def _samples(page, n: int, selector: str, index: int, done_src: str, between=None) -> list[float]:
     out = []
     for _ in range(n):
-        dt = page.evaluate(MEASURE_JS, [selector, index, done_src])
+        dt, ws = page.evaluate(MEASURE_JS, [selector, index, done_src])
         if dt < 0:
             raise RuntimeError(f"no DOM update within 10 s for {selector}")
         out.append(dt)
+        WS_MS.append(ws)
         if between:
             between()
     return out
@@ -123,16 +207,43 @@ def main() -> None:
     app = None
     try:
         db_url = pg.url("postgres")
-        email, ctx_id = _prepare(db_url, args.items)
+        email, ctx_id, small_id = _prepare(db_url, args.items)
         fcntl.flock(lock, fcntl.LOCK_EX)  # one running app per checkout: `reflex run` builds into `.web`
         app = AppProcess(data_dir=workdir / "data", database_url=db_url, render_url="http://127.0.0.1:9",
                          env_extra={"RATE_LIMIT_API": "10000/minute", "RATE_LIMIT_LOGIN": "10000/minute"}).start()
         results: dict[str, list[float]] = {}
+        traffic: dict[str, dict] = {}
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
 
-            # Baseline: the light /login page, a wrong password each time (the form stays put).
-            anon = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+            def new_page():
+                pg = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+                pg.add_init_script(WS_CLOCK_JS)
+                return pg
+
+            # Baseline: the empty /dev/ping page, one button flipping one state var shown in the page.
+            ping = new_page()
+            ping_log = FrameLog(ping)
+            ping.goto(f"{app.url}/dev/ping", wait_until="networkidle")
+            ping.wait_for_selector("#ping-out", timeout=60000)
+            flipped = "const out = document.querySelector('#ping-out'); return out.textContent !== out.dataset.was;"
+            mark_ping = "() => { const o = document.querySelector('#ping-out'); o.dataset.was = o.textContent; }"
+
+            def ping_samples(n: int) -> list[float]:  # marked before each click, like the thumbs below
+                out = []
+                for _ in range(n):
+                    ping.evaluate(mark_ping)
+                    out += _samples(ping, 1, "#ping-button", 0, flipped)
+                return out
+
+            ping_samples(3)  # warm-up
+            ping_log.reset()
+            results["empty page (/dev/ping): toggle → text"] = ping_samples(args.n)
+            traffic["empty page (/dev/ping): toggle → text"] = ping_log.summary(args.n)
+
+            # For continuity with earlier runs: the light /login page, a wrong password each time (the form stays put).
+            anon = new_page()
+            anon_log = FrameLog(anon)
             anon.goto(f"{app.url}/login", wait_until="networkidle")
             anon.fill("#login-form input[name=email]", "nobody@example.com")
             anon.fill("#login-form input[name=password]", "wrong password 123")
@@ -144,10 +255,13 @@ def main() -> None:
                 anon.wait_for_selector("[role=alert]", timeout=15000)
 
             _samples(anon, 3, button, 0, busy, settle)  # warm-up
+            anon_log.reset()
             results["login page: Sign in → loading state"] = _samples(anon, args.n, button, 0, busy, settle)
+            traffic["login page: Sign in → loading state"] = anon_log.summary(args.n)  # includes the posts' answers
 
             # The chat: sign in for real, open the chat with its items.
-            page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+            page = new_page()
+            log = FrameLog(page)
             page.goto(f"{app.url}/login", wait_until="networkidle")
             page.fill("#login-form input[name=email]", email)
             page.fill("#login-form input[name=password]", PASSWORD)
@@ -168,7 +282,9 @@ def main() -> None:
 
             shown = page.locator(thumbs).count()
             rate_samples(3)
+            log.reset()
             results[f"chat, {shown * 2} items shown: thumbs up → pressed"] = rate_samples(args.n)
+            traffic[f"chat, {shown * 2} items shown: thumbs up → pressed"] = log.summary(args.n)
 
             while page.locator("text=Load earlier").count():
                 before = page.locator(thumbs).count()
@@ -176,7 +292,9 @@ def main() -> None:
                 page.wait_for_function(f"() => document.querySelectorAll('{thumbs}').length > {before}", timeout=30000)
             shown = page.locator(thumbs).count()
             rate_samples(3)
+            log.reset()
             results[f"chat, {shown * 2} items shown: thumbs up → pressed"] = rate_samples(args.n)
+            traffic[f"chat, {shown * 2} items shown: thumbs up → pressed"] = log.summary(args.n)
 
             # The same page, a trivial handler (ContextsState.start_rename sets one field): page weight vs handler.
             def cancel() -> None:
@@ -185,8 +303,24 @@ def main() -> None:
 
             opened = "return document.querySelector('[aria-label=\"Chat name\"]') !== null;"
             _samples(page, 3, '[aria-label^="Rename chat"]', 0, opened, cancel)
-            results[f"chat, {shown * 2} items shown: rename → name field (trivial handler)"] = _samples(
+            log.reset()
+            name = f"chat, {shown * 2} items shown: rename → name field (trivial handler)"
+            results[name] = _samples(page, args.n, '[aria-label^="Rename chat"]', 0, opened, cancel)
+            traffic[name] = log.summary(args.n)  # includes the cancel clicks' deltas
+
+            # The same two cases on a chat with 2 items: what the page's size adds, separated from the UI's own cost.
+            page.goto(f"{app.url}/chat/{small_id}", wait_until="networkidle")
+            page.wait_for_function(f"() => document.querySelector('[data-chat-id=\"{small_id}\"]') && "
+                                   f"document.querySelectorAll('{thumbs}').length === 1", timeout=60000)
+            rate_samples(3)
+            log.reset()
+            results["chat, 2 items shown: thumbs up → pressed"] = rate_samples(args.n)
+            traffic["chat, 2 items shown: thumbs up → pressed"] = log.summary(args.n)
+            _samples(page, 3, '[aria-label^="Rename chat"]', 0, opened, cancel)
+            log.reset()
+            results["chat, 2 items shown: rename → name field"] = _samples(
                 page, args.n, '[aria-label^="Rename chat"]', 0, opened, cancel)
+            traffic["chat, 2 items shown: rename → name field"] = log.summary(args.n)
             browser.close()
     finally:
         if app:
@@ -196,20 +330,26 @@ def main() -> None:
         pg.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
-    base_name = next(iter(results))
-    base_p50 = statistics.median(results[base_name])
+    base_p50 = statistics.median(results["empty page (/dev/ping): toggle → text"])
+    login_p50 = statistics.median(results["login page: Sign in → loading state"])
     table = []
     for name, values in results.items():
         table.append({"case": name, "n": len(values), "p50_ms": pct(values, 50), "p95_ms": pct(values, 95),
-                      "ratio_p50_vs_light_page": round(statistics.median(values) / base_p50, 2)})
-    body = {"rows": table, "target": "chat round trip p50 ≤ 1.5 × light page",
+                      "ratio_p50_vs_empty_page": round(statistics.median(values) / base_p50, 2),
+                      "ratio_p50_vs_login_page": round(statistics.median(values) / login_p50, 2),
+                      **traffic.get(name, {})})
+    body = {"rows": table, "target": "chat round trip p50 ≤ 1.5 × the empty page (/dev/ping), same run",
             "machine": {"cpus": os.cpu_count(), "loadavg_at_end": [round(x, 2) for x in os.getloadavg()],
                         "note": "PostgreSQL, the app and Chromium on one shared host"}}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(body, indent=1))
-    print("| case | n | p50 ms | p95 ms | p50 vs light page |\n| --- | --- | --- | --- | --- |")
+    print("| case | n | p50 ms | p95 ms | p50 vs empty page | p50 vs /login | click → 1st message p50 ms "
+          "| bytes received / sample |\n| --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in table:
-        print(f"| {r['case']} | {r['n']} | {r['p50_ms']} | {r['p95_ms']} | {r['ratio_p50_vs_light_page']}× |")
+        print(f"| {r['case']} | {r['n']} | {r['p50_ms']} | {r['p95_ms']} | {r['ratio_p50_vs_empty_page']}× "
+              f"| {r['ratio_p50_vs_login_page']}× | {r.get('click_to_first_message_p50_ms')} | {r.get('bytes_per_sample', '')} |")
+    for r in table:
+        print(f"{r['case']}: delta vars {r.get('delta_vars')}")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,9 @@ def register_pages(app: rx.App) -> None:
 
         app.add_page(mailbox.mailbox_page, route="/dev/mailbox", title="Mailbox (development) · Chat3D",
                      on_load=mailbox.MailboxState.load)
+        from chat3d.pages import ping
+
+        app.add_page(ping.ping_page, route="/dev/ping", title="Ping (development) · Chat3D")  # bench/ui_bench.py baseline
 
 
 def register_waitlist_admin_pages(app: rx.App) -> None:
