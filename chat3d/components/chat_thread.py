@@ -78,7 +78,7 @@ def _progress(item: ItemView) -> rx.Component:
     )
 
 
-def _regenerate_menu(item: ItemView) -> rx.Component:
+def _regenerate_menu(item: ItemView, codegen_models) -> rx.Component:
     return rx.menu.root(
         rx.menu.trigger(
             rx.icon_button(rx.icon("chevron-down", size=14), size="1", variant="ghost", color_scheme="gray",
@@ -87,36 +87,36 @@ def _regenerate_menu(item: ItemView) -> rx.Component:
         rx.menu.content(
             rx.text("Regenerate with", size="1", color_scheme="gray", padding="0.25em 0.75em"),
             rx.foreach(
-                ComposerState.codegen_models,
+                codegen_models,
                 lambda m: rx.menu.item(m, on_select=ThreadState.regenerate(item.id, m)),
             ),
         ),
     )
 
 
-def _actions(item: ItemView) -> rx.Component:
+def _actions(item: ItemView, rating, selected, codegen_models) -> rx.Component:
     return rx.hstack(
         rx.icon_button(
             rx.icon("thumbs-up", size=14), size="1",
-            variant=rx.cond(item.rating == 1, "solid", "ghost"),
-            color_scheme=rx.cond(item.rating == 1, "green", "gray"),
-            aria_label="Good answer", aria_pressed=rx.cond(item.rating == 1, "true", "false"),
+            variant=rx.cond(rating == 1, "solid", "ghost"),
+            color_scheme=rx.cond(rating == 1, "green", "gray"),
+            aria_label="Good answer", aria_pressed=rx.cond(rating == 1, "true", "false"),
             on_click=ThreadState.rate(item.id, 1),
         ),
         rx.icon_button(
             rx.icon("thumbs-down", size=14), size="1",
-            variant=rx.cond(item.rating == -1, "solid", "ghost"),
-            color_scheme=rx.cond(item.rating == -1, "red", "gray"),
-            aria_label="Bad answer", aria_pressed=rx.cond(item.rating == -1, "true", "false"),
+            variant=rx.cond(rating == -1, "solid", "ghost"),
+            color_scheme=rx.cond(rating == -1, "red", "gray"),
+            aria_label="Bad answer", aria_pressed=rx.cond(rating == -1, "true", "false"),
             on_click=ThreadState.rate(item.id, -1),
         ),
         rx.button(rx.icon("refresh-cw", size=14), "Regenerate", size="1", variant="ghost", color_scheme="gray",
                   on_click=ThreadState.regenerate(item.id, "")),
-        _regenerate_menu(item),
+        _regenerate_menu(item, codegen_models),
         rx.cond(
             item.has_model,
             rx.button(rx.icon("box", size=14), "Show model", size="1",
-                      variant=rx.cond(WorkbenchState.item_id == item.id, "soft", "ghost"),
+                      variant=rx.cond(selected, "soft", "ghost"),
                       on_click=WorkbenchState.select_item(item.id)),
         ),
         spacing="2",
@@ -125,8 +125,7 @@ def _actions(item: ItemView) -> rx.Component:
     )
 
 
-def _assistant_bubble(item: ItemView) -> rx.Component:
-    selected = WorkbenchState.item_id == item.id
+def _assistant_bubble(item: ItemView, rating, selected, codegen_models) -> rx.Component:
     return rx.box(
         rx.hstack(
             rx.icon("box", size=16, color="var(--accent-9)"),
@@ -151,7 +150,7 @@ def _assistant_bubble(item: ItemView) -> rx.Component:
         rx.cond(item.metrics_line != "", rx.text(item.metrics_line, size="1", color_scheme="gray",
                                                   data_testid="metrics-line", margin_y="0.25em")),
         rx.cond(item.models_label != "", rx.text(item.models_label, size="1", color_scheme="gray")),
-        rx.cond(~item.pending, _actions(item)),
+        rx.cond(~item.pending, _actions(item, rating, selected, codegen_models)),
         padding="0.75em 1em",
         border_radius="var(--radius-4)",
         border=rx.cond(selected, "1px solid var(--accent-8)", "1px solid var(--gray-a5)"),
@@ -164,8 +163,19 @@ def _assistant_bubble(item: ItemView) -> rx.Component:
     )
 
 
+@rx.memo
+def item_bubble(item: rx.Var[ItemView], rating: rx.Var[int], selected: rx.Var[bool],
+                codegen_models: rx.Var[list[str]]) -> rx.Component:
+    """One bubble as its own React.memo component. Everything it shows comes in as props (no state context
+    inside), so a delta that leaves this item's object, rating and selection alone does not re-render it:
+    rating one answer of 200 re-renders one bubble, not 200 (Reflex's applyDelta keeps unchanged list
+    elements' identity, so a re-sent list re-renders only the items that changed)."""
+    return rx.cond(item.role == "user", _user_bubble(item), _assistant_bubble(item, rating, selected, codegen_models))
+
+
 def _bubble(item: ItemView) -> rx.Component:
-    return rx.cond(item.role == "user", _user_bubble(item), _assistant_bubble(item))
+    return item_bubble(item=item, rating=ThreadState.ratings.get(item.id, 0), selected=WorkbenchState.item_id == item.id,
+                       codegen_models=ComposerState.codegen_models)
 
 
 def empty_state() -> rx.Component:

@@ -76,11 +76,16 @@ class AuthState(rx.State):
             return None
 
     def _set_user(self, user: User | None) -> None:
-        self.user_id = str(user.id) if user else ""
-        self.user_email = user.email if user else ""
-        self.user_role = user.role if user else ""
-        self.display_name = (user.display_name or "") if user else ""
-        self.auth_checked = True
+        values = {
+            "user_id": str(user.id) if user else "",
+            "user_email": user.email if user else "",
+            "user_role": user.role if user else "",
+            "display_name": (user.display_name or "") if user else "",
+            "auth_checked": True,
+        }
+        for name, value in values.items():
+            if getattr(self, name) != value:  # Reflex sends every assigned var: unchanged ones stay out of the delta
+                setattr(self, name, value)
 
     def _current_user_id(self) -> uuid.UUID | None:
         user = self._current_user()

@@ -63,6 +63,10 @@ class ThreadState(rx.State):
     active_id: str = ""
     chat_name: str = ""
     items: list[ItemView] = []
+    # item id -> -1 / 1 for rated items (absent = not rated). Kept apart from `items` so rating one answer sends
+    # this small dict, not the whole list; the thumbs read it (`ratings.get(item.id, 0)`). ItemView.rating is
+    # only the value read from the database when the item was loaded.
+    ratings: dict[str, int] = {}
     total: int = 0
     first_offset: int = 0
     loaded: bool = False
@@ -129,6 +133,8 @@ class ThreadState(rx.State):
         self.total = total
         self.first_offset = start
         self.items = views + [_plain(i) for i in self.items] if earlier else views
+        loaded = {v.id: v.rating for v in views if v.rating}
+        self.ratings = {**self.ratings, **loaded} if earlier else loaded
 
     def _latest_model_item(self) -> str:
         return next((i.id for i in reversed(self.items) if i.has_model), "")
@@ -200,8 +206,18 @@ class ThreadState(rx.State):
 
     # --- live updates -------------------------------------------------------------------------------
 
+    def _set_rating(self, item_id: str, rating: int) -> None:
+        """One entry of `ratings` (assigned only when it changes, so an unchanged rating sends nothing)."""
+        if self.ratings.get(item_id, 0) == rating:
+            return
+        ratings = {k: v for k, v in self.ratings.items() if k != item_id}
+        if rating:
+            ratings[item_id] = rating
+        self.ratings = ratings
+
     def _replace_or_append(self, view: ItemView) -> bool:
         """Put a fresh view in place; True when it was new (appended)."""
+        self._set_rating(view.id, view.rating)
         for idx, existing in enumerate(self.items):
             if existing.id == view.id:
                 items = [_plain(i) for i in self.items]
@@ -346,18 +362,36 @@ class ThreadState(rx.State):
 
     @rx.event
     async def rate(self, item_id: str, value: int):
-        """Thumbs up/down; choosing the same thumb again clears it."""
-        uid = await self._uid()
-        if uid is None:
+        """Thumbs up/down; choosing the same thumb again clears it.
+
+        Optimistic: the thumbs change at once (a first delta with only `ratings`), then the signed-in user is
+        re-checked and the rating written through the domain (which checks the item is the user's, in this
+        chat), off the event loop so the first delta leaves while the database works; the stored value is
+        shown, and on any refusal the previous rating comes back (with a toast)."""
+        if value not in (-1, 1) or not any(i.id == item_id and i.role == "assistant" for i in self.get_value("items")):
             return
-        current = next((i.rating for i in self.items if i.id == item_id), 0)
-        rating = 0 if current == value else value
-        try:
+        before = self.ratings.get(item_id, 0)
+        rating = 0 if before == value else value
+        self._set_rating(item_id, rating)
+        yield
+        auth = await self.get_state(AuthState)
+        context_id = self.active_id
+
+        def write() -> tuple[object, int]:
+            user = auth._current_user()  # a database read: in this thread too
+            if user is None:
+                return None, before
             with session_scope() as s:
-                chats.rate_item(s, uid, self.active_id, item_id, rating)
+                return user, int(chats.rate_item(s, user.id, context_id, item_id, rating).rating or 0)
+
+        try:
+            user, stored = await asyncio.to_thread(write)
         except DomainError as exc:
-            return rx.toast.error(str(exc))
-        self._reload_item(uid, item_id)
+            self._set_rating(item_id, before)
+            yield rx.toast.error(str(exc))
+            return
+        auth._set_user(user)
+        self._set_rating(item_id, stored)  # only `ratings` changes: the item list is not re-sent
 
     @rx.event
     async def regenerate(self, item_id: str, codegen_model: str = ""):

@@ -1,0 +1,144 @@
+"""ThreadState ratings: thumbs toggle and persist, one answer's rating never touches another, and a rating sends
+only the small `ratings` dict (not the item list, not the unchanged signed-in user).
+
+The handlers run on a real Reflex state tree (no browser) against a clean PostgreSQL database, with the signed-in
+user patched in (AuthState reads it from the cookie), like tests/state/test_notifications.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import reflex as rx
+from sqlmodel import Session
+
+from chat3d.db.models import ChatItem, ItemRole
+from chat3d.domain import chats
+from chat3d.state.auth import AuthState
+from chat3d.state.chat import ThreadState
+from tests.domain.conftest import accounts_env, db, make_user  # noqa: F401  (fixtures)
+
+
+def run(handler):
+    """Run a handler to the end (rate yields once: the optimistic delta, then the write)."""
+    async def drain():
+        return [out async for out in handler]
+    return asyncio.run(drain())
+
+
+@pytest.fixture
+def chat(db: Session, make_user, monkeypatch: pytest.MonkeyPatch):  # noqa: F811
+    """A signed-in user's chat with two answers; `tree()` builds a fresh state tree (a new tab) on it."""
+    user = make_user("rater@example.com")
+    who = {"user": user}
+    monkeypatch.setattr(AuthState, "_current_user", lambda self: who["user"])
+    ctx = chats.create_context(db, user.id, name="Rated")
+    answers = []
+    for i in range(2):
+        chats.add_item(db, ctx, ItemRole.user, [{"type": "text", "text": f"prompt {i}"}])
+        answers.append(str(chats.add_item(db, ctx, ItemRole.assistant, [{"type": "text", "text": f"answer {i}"}]).id))
+    db.commit()
+
+    def tree() -> ThreadState:
+        root = rx.State(_reflex_internal_init=True)
+        thread = root.get_substate(ThreadState.get_full_name().split(".")[1:])
+        thread._load_items(user.id, str(ctx.id))
+        thread.active_id = str(ctx.id)
+        asyncio.run(thread._uid())  # signed in, as after the page load
+        root._clean()
+        return thread
+
+    tree.who = who
+    return user, answers, tree
+
+
+def _stored(db: Session, item_id: str) -> int:
+    db.expire_all()
+    return db.get(ChatItem, item_id).rating
+
+
+def test_thumbs_toggle_and_persist(db: Session, chat) -> None:
+    _user, (first, _second), tree = chat
+    thread = tree()
+    assert thread.ratings == {}
+
+    run(thread.rate(first, 1))
+    assert thread.ratings == {first: 1} and _stored(db, first) == 1
+    run(thread.rate(first, 1))  # the same thumb again clears it
+    assert thread.ratings == {} and _stored(db, first) == 0
+    run(thread.rate(first, -1))
+    run(thread.rate(first, 1))  # the other thumb replaces it
+    assert thread.ratings == {first: 1} and _stored(db, first) == 1
+
+
+def test_rating_one_answer_leaves_the_other_alone(db: Session, chat) -> None:
+    _user, (first, second), tree = chat
+    thread = tree()
+    run(thread.rate(second, -1))
+    run(thread.rate(first, 1))
+    assert thread.ratings == {first: 1, second: -1}
+    run(thread.rate(first, 1))
+    assert thread.ratings == {second: -1}
+    assert (_stored(db, first), _stored(db, second)) == (0, -1)
+
+
+def test_a_reloaded_chat_shows_the_stored_ratings(db: Session, chat) -> None:
+    _user, (first, second), tree = chat
+    run(tree().rate(second, 1))
+    reopened = tree()  # a new tab / a reload reads them back from the database
+    assert reopened.ratings == {second: 1}
+    assert {i.id: i.rating for i in reopened.items if i.role == "assistant"} == {first: 0, second: 1}
+
+
+def test_a_rating_sends_only_the_ratings_dict(db: Session, chat) -> None:
+    _user, (first, _second), tree = chat
+    thread = tree()
+    items_before = thread.items
+    run(thread.rate(first, 1))
+    delta = thread.parent_state.get_delta()
+    assert list(delta) == [ThreadState.get_full_name()], delta  # AuthState's unchanged user is not re-sent
+    assert list(delta[ThreadState.get_full_name()]) == ["ratings" + "_rx_state_"]
+    assert thread.items is items_before or thread.items == items_before
+
+
+def test_a_rating_on_a_foreign_item_is_refused(db: Session, chat, make_user) -> None:  # noqa: F811
+    _user, (first, _second), tree = chat
+    thread = tree()
+    thread.active_id = str(chats.create_context(db, make_user("other@example.com").id, name="theirs").id)
+    db.commit()
+    outs = run(thread.rate(first, 1))  # the thumb flips at once, then the write is refused: undone, with a toast
+    assert thread.ratings == {} and _stored(db, first) == 0
+    assert any(o is not None for o in outs)
+
+
+def test_a_rating_flips_before_the_write_and_ignores_unknown_items(db: Session, chat) -> None:
+    _user, (first, _second), tree = chat
+    thread = tree()
+    handler = thread.rate(first, 1)
+    asyncio.run(handler.__anext__())  # the first yield: what the browser gets before the database write
+    assert thread.ratings == {first: 1} and _stored(db, first) == 0
+    asyncio.run(handler.aclose())
+
+    thread = tree()
+    prompt = next(i.id for i in thread.items if i.role == "user")
+    for item_id, value in ((prompt, 1), ("not-an-item", 1), (first, 5)):
+        run(thread.rate(item_id, value))
+        assert thread.ratings == {}
+
+
+def test_a_reloaded_item_brings_its_stored_rating(db: Session, chat) -> None:
+    user, (first, _second), tree = chat
+    thread = tree()
+    chats.rate_item(db, user.id, thread.active_id, first, -1)  # e.g. rated through the API in another tab
+    db.commit()
+    thread._reload_item(user.id, first)
+    assert thread.ratings == {first: -1}
+
+
+def test_a_rating_after_signing_out_is_undone(db: Session, chat) -> None:
+    _user, (first, _second), tree = chat
+    thread = tree()
+    tree.who["user"] = None  # the session ended in another tab
+    run(thread.rate(first, 1))
+    assert thread.ratings == {} and _stored(db, first) == 0
