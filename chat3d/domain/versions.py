@@ -164,7 +164,8 @@ def _remap_files(session: Session, segments: list[dict], ctx: ChatContext, new_i
     """Deep-copied segments whose file refs point at new rows for the same bytes on disk."""
     segments = copy.deepcopy(segments)
     for seg in segments:
-        for ref in seg.get("files") or []:
+        # `inputs`: an imported file the version's program reads (chat3d.domain.imports).
+        for ref in [*(seg.get("files") or []), *(seg.get("inputs") or [])]:
             try:
                 src = session.get(StoredFile, uuid.UUID(str(ref.get("id"))))
             except ValueError:

@@ -73,7 +73,7 @@ def converse(messages: list[Message], tools: list[ToolSpec]) -> tuple[str, list[
         return _after_tool(last.content, _latest_spec(messages)), []
     request = last.content
     on_import = _latest_import(messages[:-1])
-    if on_import is not None and detect_family(request) is None:
+    if on_import is not None and (imp.parse_change(request) or detect_family(request) is None):
         return _converse_imported(request, on_import, messages, tools)
     spec, intro = _requested_spec(request, _latest_spec(messages[:-1]))
     if spec is None:
@@ -175,7 +175,7 @@ def generate_code(messages: list[Message]) -> str:
     request = _CODE_BLOCK.sub("", user_turns[-1] if user_turns else "")
     imported_code = next((code for m in reversed(messages) for code in reversed(_code_blocks(m.content))
                           if imp.is_imported_program(code)), None)
-    if imported_code is not None and detect_family(request) is None:
+    if imported_code is not None and imp.MARKER.search(request.split("Design brief:", 1)[-1].strip()):
         if _FAILURE.search(request):  # a repair: fall back to the imported part as it was loaded
             return imp.base_program(imported_code)
         change = imp.parse_change(request.split("Previous program:", 1)[0])
