@@ -3,7 +3,7 @@
     python bench/sse_bench.py [--streams 1000] [--rate 500] [--duration 20] [--client-procs 2]
 
 Starts throwaway PostgreSQL and Redis (tests/support/servers.py), migrates a database, creates the users
-and their login tokens with the real session code, and starts one uvicorn worker on `create_api()`
+and their login tokens with the real session code, and starts one worker process on `create_api()` (granian, as Reflex runs it in production; `--server uvicorn` for comparison)
 (tests/events/appserver.py: the app plus the event-bus lifespan). Then:
 
 * client processes (asyncio, raw sockets, HTTP/1.1 + chunked + SSE framing) hold the streams, one per user;
@@ -189,6 +189,14 @@ def _pct(values: list[float], p: float) -> float:
     return values[k]
 
 
+def _worker_pid(pid: int) -> int:
+    """The process that serves requests: granian's single worker is a child of its supervisor."""
+    import psutil
+
+    children = psutil.Process(pid).children()
+    return children[0].pid if len(children) == 1 else pid
+
+
 def _rss(pid: int) -> int:
     import psutil
 
@@ -233,6 +241,8 @@ def main() -> None:
     ap.add_argument("--publisher-threads", type=int, default=4)
     ap.add_argument("--connect-concurrency", type=int, default=20)
     ap.add_argument("--heartbeat", type=float, default=15.0, help="EVENTS_HEARTBEAT_S of the worker (the product default is 15)")
+    ap.add_argument("--server", choices=("granian", "uvicorn"), default="granian",
+                    help="the worker's HTTP server (granian is what Reflex runs the app's backend on in production)")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
 
@@ -256,12 +266,13 @@ def main() -> None:
         reset_settings_cache()
         tokens_file, users_file = _prepare(db_url, args.streams, workdir)
 
-        server = ApiServer(env).start(workdir)
+        server = ApiServer(env, server=args.server).start(workdir)
+        worker_pid = _worker_pid(server.proc.pid)
         import httpx
 
         for _ in range(20):  # warm the worker (imports, pools) before the baseline
             httpx.get(f"{server.url}/health", timeout=5)
-        rss_before = _rss(server.proc.pid)
+        rss_before = _rss(worker_pid)
 
         connect_started = time.monotonic()
         per = -(-args.streams // args.client_procs)
@@ -281,12 +292,13 @@ def main() -> None:
             time.sleep(0.25)
         connect_s = time.monotonic() - connect_started
         time.sleep(1.0)
-        rss_streams = _rss(server.proc.pid)
+        rss_streams = _rss(worker_pid)
         import psutil
 
-        worker = psutil.Process(server.proc.pid)
+        worker = psutil.Process(worker_pid)
         worker.cpu_percent(None)
 
+        gc_before = _bus_state(server.url).get("gc")
         pub_out = workdir / "published.json"
         subprocess.run(
             [sys.executable, __file__, "_publish", "--users", str(users_file), "--rate", str(args.rate),
@@ -295,7 +307,7 @@ def main() -> None:
         )
         worker_cpu = worker.cpu_percent(None)
         time.sleep(3.0)  # drain
-        rss_after = _rss(server.proc.pid)
+        rss_after = _rss(worker_pid)
         bus_state = _bus_state(server.url)
         for c in clients:
             c.send_signal(signal.SIGTERM)
@@ -352,9 +364,11 @@ def main() -> None:
             "memory_per_stream_after_run_kb": round((rss_after - rss_before) / args.streams / 1024, 1),
             "worker_cpu_percent_during_publish": round(worker_cpu, 1),
             "heartbeat_s": args.heartbeat,
+            "server": args.server,
             "heartbeats_seen": client_state["heartbeats"],
             "client_errors": client_state["errors"][:10],
             "bus": bus_state,
+            "worker_gc_before_publishing": gc_before,
             "machine": {"cpus": os.cpu_count(), "loadavg_at_end": os.getloadavg(),
                         "note": "everything (PostgreSQL, Redis, the worker, clients, publisher) on one host"},
         }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 
@@ -28,6 +29,17 @@ def prepare_database() -> None:
     seed_admin()
 
 
+def freeze_startup_heap() -> None:
+    """Move everything alive after start-up (modules, compiled pages, settings) out of the collector's reach.
+
+    Those objects live as long as the process, yet every full garbage collection walked them: with a
+    thousand open event streams a full pass then stops the event loop for tens of milliseconds, which is
+    what an event's worst-case delivery time pays. Frozen, a full pass walks only what came later.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 @contextlib.asynccontextmanager
 async def app_lifespan() -> AsyncIterator[None]:
     """Reflex lifespan task (the mounted FastAPI app's own startup hooks never run under Reflex)."""
@@ -37,6 +49,7 @@ async def app_lifespan() -> AsyncIterator[None]:
 
     await asyncio.to_thread(prepare_database)
     await start_event_bus()
+    freeze_startup_heap()
     stop = asyncio.Event()
     loops: list[asyncio.Task] = []
     if not get_settings().redis_url:
