@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from chat3d.components.chat_import import import_dialog
 from chat3d.state.chat import ThreadState
 from chat3d.state.chat_composer import PROMPT_ID, UPLOAD_ID, ComposerState
 from chat3d.state.chat_view import FileView
@@ -83,6 +84,7 @@ def composer() -> rx.Component:
                     aria_label="Attach image (click or drop files here)",
                     role="button",
                 ),
+                import_dialog(),
                 _model_select("Conversation model", ComposerState.conversation_models,
                               ComposerState.conversation_model, ComposerState.set_conversation_model),
                 _model_select("Code model", ComposerState.codegen_models, ComposerState.codegen_model,

@@ -1,0 +1,88 @@
+"""Import a STEP/STL file as the start of a new chat, from the workspace's "Import STEP/STL" dialog.
+
+The upload handler only checks the file (by content, IMPORT_MAX_BYTES) and parks its bytes in storage;
+the render runs in a background task (it can take a while for a detailed mesh) so the tab's state lock
+is never held for it. On success the tab goes to the new chat, whose current version is the imported part.
+"""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from chat3d.domain.errors import DomainError
+from chat3d.state.auth import AuthState
+
+IMPORT_UPLOAD_ID = "import-upload"
+
+
+class ImportState(rx.State):
+    open: bool = False
+    busy: bool = False
+    error: str = ""
+    filename: str = ""
+    # Backend only: the parked upload's path under the storage root.
+    _staged_path: str = ""
+
+    @rx.var
+    def limit_text(self) -> str:
+        from chat3d.domain.imports import max_bytes
+
+        return f"{max_bytes() / (1024 * 1024):g} MB"
+
+    @rx.event
+    def set_open(self, value: bool):
+        if self.busy:
+            return  # stays open until the import ends
+        self.open, self.error = bool(value), ""
+
+    @rx.event
+    async def handle_import(self, files: list[rx.UploadFile]):
+        from chat3d.domain import files as stored
+        from chat3d.domain import imports
+
+        uid = (await self.get_state(AuthState))._current_user_id()
+        if uid is None or self.busy or not files:
+            return
+        upload = files[0]
+        name = stored.safe_filename(upload.name or "", "imported file")
+        data = await upload.read()
+        try:
+            imports.validate_cad_upload(data)
+        except DomainError as exc:
+            self.error = f"{name}: {exc.message}"
+            return rx.clear_selected_files(IMPORT_UPLOAD_ID)
+        blob = stored.write_blob(uid, data, "upload")
+        self._staged_path, self.filename, self.busy, self.error = blob.storage_path, name, True, ""
+        return [rx.clear_selected_files(IMPORT_UPLOAD_ID), ImportState.run_import]
+
+    @rx.event(background=True)
+    async def run_import(self):
+        from chat3d.domain import files as stored
+        from chat3d.pipeline.imports import import_file
+        from chat3d.state.chat_contexts import ContextsState
+
+        async with self:
+            uid = (await self.get_state(AuthState))._current_user_id()
+            path, name, self._staged_path = self._staged_path, self.filename, ""
+        if uid is None or not path:
+            async with self:
+                self.busy = False
+            return
+        try:
+            data = (stored.storage_root() / path).read_bytes()
+            result = await import_file(uid, data, name)
+        except DomainError as exc:
+            async with self:
+                self.busy, self.error = False, exc.message
+            return
+        except Exception:
+            async with self:
+                self.busy, self.error = False, "Something went wrong while importing; try again."
+            return
+        finally:
+            stored.remove_stored_paths([path])
+        async with self:
+            self.busy, self.open, self.error = False, False, ""
+            contexts = await self.get_state(ContextsState)
+            contexts._reload(uid)
+        yield rx.redirect(f"/chat/{result.context_id}")
