@@ -1,6 +1,7 @@
 """CAD power features in the browser: a parameter slider re-renders the offline plate, measuring between two
 corners reads its length, an edited program with an error shows the error and keeps the version, versions
-with thumbnails, a share link works signed out and stops when revoked, the section plane."""
+with thumbnails (and the chat's current one in the contexts pane), a share link with a title and an expiry
+works signed out, says when it has expired, and stops when revoked; the section plane."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from tests.browser.conftest import ARTIFACTS
 
 PLATE = "a 80 x 50 x 5 mm plate with four 4 mm holes"
 RUN_TIMEOUT = 90_000
+PASSWORD = "a-long-test-password"
 
 
 def _shot(page: Page, name: str) -> None:
@@ -20,13 +22,27 @@ def _shot(page: Page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"cad-{name}.png"))
 
 
-def _sign_up(page: Page, base: str) -> None:
+def _sign_up(page: Page, base: str) -> str:
+    email = f"cad-{uuid.uuid4().hex[:8]}@example.com"
     page.goto(base + "/register")
-    page.get_by_label("Email").fill(f"cad-{uuid.uuid4().hex[:8]}@example.com")
+    page.get_by_label("Email").fill(email)
     page.get_by_label("Display name").fill("Cad")
-    page.get_by_label("Password").fill("a-long-test-password")
+    page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Create account").click()
     page.wait_for_url(re.compile(r"/chat/?$"), timeout=30_000)
+    return email
+
+
+def _expire_share(database_url: str, title: str) -> None:
+    """Move a link's expiry into the past, as time would."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE shares SET expires_at = now() - interval '1 minute' WHERE title = :t"), {"t": title})
+    finally:
+        engine.dispose()
 
 
 def _measure(page: Page, a_mm: list[float], b_mm: list[float]) -> str:
@@ -50,7 +66,7 @@ def _measure(page: Page, a_mm: list[float], b_mm: list[float]) -> str:
 
 def test_cad_tools(running_app, page: Page, browser) -> None:
     base = running_app.url
-    _sign_up(page, base)
+    email = _sign_up(page, base)
     expect(page.get_by_test_id("empty-state")).to_be_visible(timeout=30_000)
     page.get_by_role("button", name=f"Try: {PLATE}").click()  # creates the chat and sends at once
     page.wait_for_url(re.compile(r"/chat/[0-9a-f-]{36}$"), timeout=30_000)
@@ -60,6 +76,14 @@ def test_cad_tools(running_app, page: Page, browser) -> None:
     expect(viewer.locator("[data-status=ready]")).to_be_visible(timeout=60_000)
     overlay = page.get_by_test_id("dims-overlay")
     expect(overlay).to_have_text("80.0 × 50.0 × 5.0 mm")
+    # The contexts pane shows the chat's current version as a thumbnail (the owner's SVG, loaded).
+    chat_thumb = page.get_by_test_id("chat-row").first.get_by_test_id("chat-thumb")
+    expect(chat_thumb).to_be_visible(timeout=30_000)
+    expect(chat_thumb).to_have_attribute("src", re.compile(r"^/api/files/[0-9a-f-]{36}$"))
+    expect(chat_thumb).to_have_js_property("complete", True)
+    assert chat_thumb.evaluate("img => img.naturalWidth") > 0
+    first_thumb = chat_thumb.get_attribute("src")
+    page.get_by_test_id("chat-row").first.screenshot(path=str(ARTIFACTS / "cad-contexts-row.png"))
     panel = page.get_by_test_id("parameters-panel")
     expect(panel.get_by_test_id("param-row")).to_have_count(5)
     _shot(page, "parameters")
@@ -75,6 +99,8 @@ def test_cad_tools(running_app, page: Page, browser) -> None:
     expect(page.get_by_test_id("assistant-bubble").nth(1)).to_contain_text("You set length to 90.0 mm.")
     expect(length_row.get_by_role("spinbutton")).to_have_value("90.0")
     expect(viewer.locator("[data-status=ready]")).to_be_visible(timeout=60_000)
+    # The new version is the current one: its thumbnail replaces the old one in the contexts pane, live.
+    expect(chat_thumb).not_to_have_attribute("src", first_thumb, timeout=15_000)
     _shot(page, "slider-changed")
 
     # A number field commits with Enter.
@@ -130,26 +156,91 @@ def test_cad_tools(running_app, page: Page, browser) -> None:
     rows.nth(2).get_by_role("button", name="Compare").click()
     expect(page.get_by_test_id("version-compare")).to_contain_text("Version 1 → Version 3")
     expect(page.get_by_test_id("version-compare")).to_contain_text("length")
+    # Share with a title and a 7-day expiry.
     page.get_by_role("button", name="Share Version 3").click()
-    link = page.get_by_test_id("share-url")
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_role("heading", name="Share Version 3")).to_be_visible()
+    dialog.get_by_label("Title").fill("x" * 10)
+    dialog.get_by_role("radio", name="On a date").click()
+    dialog.get_by_role("button", name="Create link").click()
+    expect(dialog.get_by_role("alert")).to_have_text("Choose the date the link expires.")  # a clear refusal
+    dialog.get_by_label("Title").fill("Plate for Sam")
+    dialog.get_by_role("radio", name="7 days").click()
+    expect(dialog.get_by_role("alert")).to_have_count(0)
+    _shot(page, "share-dialog")
+    dialog.get_by_role("button", name="Create link").click()
+    link = dialog.get_by_test_id("share-url")
     expect(link).to_have_value(re.compile(r"/share/[A-Za-z0-9_-]{20,}$"))
     url = link.input_value()
+    share_row = dialog.get_by_test_id("share-row").filter(has_text="Version 3 · Plate for Sam")
+    expect(share_row).to_contain_text("Expires in 7 days")
+    expect(share_row).to_contain_text("active")
     _shot(page, "share-created")
 
     guest = browser.new_context(viewport={"width": 1100, "height": 800})
     gp = guest.new_page()
     try:
         gp.goto(url)
-        expect(gp.get_by_test_id("model-dims")).to_have_text("90.0 × 40.0 × 5.0 mm", timeout=30_000)
+        expect(gp.get_by_test_id("share-title")).to_have_text("Plate for Sam", timeout=30_000)
+        expect(gp.get_by_test_id("model-dims")).to_have_text("90.0 × 40.0 × 5.0 mm")
         expect(gp.get_by_test_id("model-viewer").locator("[data-status=ready]")).to_be_visible(timeout=60_000)
         expect(gp.get_by_role("link", name="Download STEP")).to_be_visible()
         body = gp.content()
         assert "80 x 50 x 5 mm plate" not in body and "Cad" not in gp.locator("body").inner_text()
         gp.screenshot(path=str(ARTIFACTS / "cad-share-page.png"))
 
-        page.get_by_role("button", name="Revoke").click()
-        expect(page.get_by_text("revoked")).to_be_visible(timeout=10_000)
+        share_row.get_by_role("button", name="Revoke link Version 3 · Plate for Sam").click()
+        expect(share_row).to_contain_text("revoked", timeout=10_000)
+        expect(share_row.get_by_role("button")).to_have_count(0)
         gp.reload()
         expect(gp.get_by_test_id("share-missing")).to_be_visible(timeout=30_000)
+        expect(gp.get_by_test_id("share-title")).to_have_count(0)
+
+        # A second link, one day, then time passes: the page says it has expired; the owner sees "expired".
+        dialog.get_by_role("button", name="Done").click()
+        expect(dialog).to_be_hidden()
+        page.get_by_role("button", name="Share Version 2").click()
+        dialog.get_by_label("Title").fill("Soon gone")
+        dialog.get_by_role("radio", name="1 day").click()
+        dialog.get_by_role("button", name="Create link").click()
+        expect(link).to_have_value(re.compile(r"/share/[A-Za-z0-9_-]{20,}$"))
+        soon = link.input_value()
+        expect(dialog.get_by_test_id("share-row").filter(has_text="Soon gone")).to_contain_text("Expires in 1 day")
+        _expire_share(running_app.database_url, "Soon gone")
+        gp.goto(soon)
+        expect(gp.get_by_test_id("share-expired")).to_contain_text("This link has expired", timeout=30_000)
+        gp.screenshot(path=str(ARTIFACTS / "cad-share-expired.png"))
+        dialog.get_by_role("button", name="Done").click()
+        page.get_by_role("tab", name="Details").click()
+        page.get_by_role("tab", name="Versions").click()
+        expect(page.get_by_test_id("versions-panel").get_by_test_id("share-row").filter(has_text="Soon gone")).to_contain_text(
+            "expired", timeout=10_000)
     finally:
         guest.close()
+
+    # The contexts pane and the share dialog on a phone in the dark theme.
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, color_scheme="dark", is_mobile=True,
+                                has_touch=True)
+    pp = phone.new_page()
+    try:
+        pp.goto(base + "/login")
+        pp.get_by_label("Email").fill(email)
+        pp.get_by_label("Password").fill(PASSWORD)
+        pp.get_by_role("button", name="Sign in").click()
+        pp.wait_for_url(re.compile(r"/chat/[0-9a-f-]{36}$"), timeout=30_000)
+        switch = pp.get_by_test_id("pane-switch")
+        switch.get_by_role("radio", name="Chats").click()
+        phone_thumb = pp.get_by_test_id("chat-row").first.get_by_test_id("chat-thumb")
+        expect(phone_thumb).to_be_visible(timeout=30_000)
+        expect(phone_thumb).to_have_js_property("complete", True)
+        pp.screenshot(path=str(ARTIFACTS / "cad-phone-dark-contexts.png"))
+        switch.get_by_role("radio", name="Preview").click()
+        pp.get_by_role("tab", name="Versions").click()
+        pp.get_by_role("button", name="Share Version 3").click()
+        pp.get_by_role("dialog").get_by_label("Title").fill("Phone link")
+        pp.get_by_role("dialog").get_by_role("radio", name="On a date").click()
+        expect(pp.get_by_label("Expiry date")).to_be_visible()
+        pp.wait_for_timeout(300)
+        pp.screenshot(path=str(ARTIFACTS / "cad-phone-dark-share-dialog.png"))
+    finally:
+        phone.close()
