@@ -1,7 +1,7 @@
 """The event bus: committed events ("user U has event N, after event P") from writers to U's streams.
 
 A message carries the event's envelope and its predecessor P, the recipient's previous event id
-(`store._predecessors`). A stream whose last delivered id is P sends the envelope as it is: nothing can
+(`store.record_many`). A stream whose last delivered id is P sends the envelope as it is: nothing can
 be missing in between. Any other stream (it missed a message, messages crossed, the payload did not
 fit) reads `events_after(last_delivered_id)` from the table, which is the source of truth. So a lost,
 duplicated or reordered message can delay an event but never lose, duplicate or reorder one.

@@ -39,6 +39,12 @@ from chat3d.domain.errors import NotFound
 from chat3d.events.types import ALL_EVENT_TYPES, UNREAD_BADGE_TYPES
 
 _T = Notification.__table__
+# The recipient's previous event, as a RETURNING column of the INSERT into `notifications` (written out:
+# SQLAlchemy does not correlate a subquery inside RETURNING with the INSERT's own table).
+_PREDECESSOR = sa.literal_column(
+    "(SELECT max(earlier.id) FROM notifications AS earlier"
+    " WHERE earlier.user_id = notifications.user_id AND earlier.id < notifications.id)"
+)
 _ADVISORY_NAMESPACE = b"chat3d.events:"
 DEFAULT_BATCH = 500
 
@@ -100,7 +106,15 @@ def record_event(
 def record_many(
     session: Session, events: Iterable[tuple[uuid.UUID, str, dict[str, Any] | None]], *, publish: bool = True
 ) -> list[Notification]:
-    """Record several events in one transaction, locking all recipients first in a stable order."""
+    """Record several events in one transaction, locking all recipients first in a stable order.
+
+    One INSERT ... RETURNING gives each row its id and its predecessor, the id of the recipient's
+    previous event: read by the same statement after the recipients' locks are held (PostgreSQL) or
+    while the write lock is (SQLite), so no other writer can commit an event for them in between and the
+    answer is exact. The predecessor travels with the bus message and lets a stream whose cursor equals
+    it send the event straight from the message instead of reading the table (`chat3d.events.stream`).
+    Returns the rows (transient objects carrying the ids), in the order given.
+    """
     events = [(_as_uuid(u), t, p) for u, t, p in events]
     for _, event_type, _ in events:
         if event_type not in ALL_EVENT_TYPES:
@@ -108,41 +122,23 @@ def record_many(
     if not events:
         return []
     _lock_recipients(session, [u for u, _, _ in events])
-    rows = [Notification(user_id=u, event_type=t, payload=dict(p or {})) for u, t, p in events]
-    session.add_all(rows)
-    session.flush()
+    session.flush()  # rows this transaction added through the ORM (a new user, say) exist before ours refer to them
+    now = utcnow()
+    params = [{"user_id": u, "event_type": t, "payload": dict(p or {}), "created_at": now} for u, t, p in events]
+    returned = session.execute(sa.insert(_T).returning(_T.c.id, _PREDECESSOR, sort_by_parameter_order=True), params).all()
+    rows = [Notification(id=int(r[0]), **p) for r, p in zip(returned, params)]
     if publish:
         from chat3d.events.bus import publish_after_commit
 
-        for row, prev_id in zip(rows, _predecessors(session, rows)):
+        # Rows of one statement may not see each other: chain a recipient's new rows in id order.
+        first_prev = {int(r[0]): int(r[1] or 0) for r in returned}
+        last: dict[uuid.UUID, int] = {}
+        for row in sorted(rows, key=lambda r: r.id):
+            prev_id = last.get(row.user_id, first_prev[row.id])
+            last[row.user_id] = row.id
             env = envelope(row.id, row.event_type, row.payload, row.created_at)
             publish_after_commit(session, row.user_id, row.id, envelope=env, prev_id=prev_id)
     return rows
-
-
-def _predecessors(session: Session, rows: list[Notification]) -> list[int]:
-    """Each new row's predecessor: the id of the recipient's previous event (0 when none).
-
-    Read after the INSERT, while the recipients' locks are held (PostgreSQL) or the write lock is
-    (SQLite), so no other writer can commit an event for these recipients in between: the answer is
-    exact. It travels with the bus message and lets a stream whose cursor equals it deliver the event
-    straight from the message instead of reading the table (`chat3d.events.stream`).
-    """
-    new_ids = [int(r.id) for r in rows]
-    users = sorted({r.user_id for r in rows})
-    before = dict(
-        session.execute(
-            sa.select(_T.c.user_id, sa.func.max(_T.c.id))
-            .where(_T.c.user_id.in_(users), _T.c.id.not_in(new_ids))
-            .group_by(_T.c.user_id)
-        ).all()
-    )
-    last: dict[uuid.UUID, int] = {u: int(before.get(u) or 0) for u in users}
-    prev_of: dict[int, int] = {}
-    for row in sorted(rows, key=lambda r: r.id):
-        prev_of[row.id] = last[row.user_id]
-        last[row.user_id] = int(row.id)
-    return [prev_of[r.id] for r in rows]
 
 
 def record_for_admins(session: Session, event_type: str, payload: dict[str, Any] | None = None) -> list[Notification]:
