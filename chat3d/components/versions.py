@@ -92,8 +92,15 @@ def _share_form() -> rx.Component:
             rx.input(id="share-title", name="title", max_length=200, placeholder="e.g. Bracket for the bike rack",
                      width="100%"),
             rx.text("Link expires", weight="medium", size="2", id="share-expiry-label", margin_top="0.5em"),
-            rx.radio_group(EXPIRY_CHOICES, value=VersionsState.share_expiry, on_change=VersionsState.set_share_expiry,
-                           direction="row", spacing="3", aria_labelledby="share-expiry-label"),
+            rx.radio_group.root(
+                rx.flex(
+                    *[rx.text(rx.flex(rx.radio_group.item(value=choice), choice, spacing="2", align="center"), as_="label",
+                              size="2", white_space="nowrap") for choice in EXPIRY_CHOICES],
+                    wrap="wrap", column_gap="1em", row_gap="0.5em",
+                ),
+                value=VersionsState.share_expiry, on_change=VersionsState.set_share_expiry,
+                aria_labelledby="share-expiry-label",
+            ),
             rx.cond(
                 VersionsState.share_expiry == "On a date",
                 rx.hstack(

@@ -241,6 +241,8 @@ def test_cad_tools(running_app, page: Page, browser) -> None:
         pp.get_by_role("dialog").get_by_role("radio", name="On a date").click()
         expect(pp.get_by_label("Expiry date")).to_be_visible()
         pp.wait_for_timeout(300)
+        box = pp.get_by_role("dialog").bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box  # nothing pushes the dialog sideways
         pp.screenshot(path=str(ARTIFACTS / "cad-phone-dark-share-dialog.png"))
     finally:
         phone.close()
