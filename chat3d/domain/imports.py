@@ -33,7 +33,7 @@ def max_bytes() -> int:
 
 
 def _mb(n: int) -> str:
-    return f"{n / (1024 * 1024):g} MB"
+    return f"{n / (1024 * 1024):.3g} MB"
 
 
 def sniff_cad(data: bytes) -> str | None:
@@ -67,7 +67,7 @@ def validate_cad_upload(data: bytes) -> str:
         raise InvalidInput("The file is empty.")
     cap = max_bytes()
     if len(data) > cap:
-        raise InvalidInput(f"Imported files can be at most {_mb(cap)}; this one is {_mb(len(data))}.")
+        raise InvalidInput(f"Imported files can be at most {_mb(cap)}; this one is larger.")
     fmt = sniff_cad(data)
     if fmt is None:
         if len(data) == 84 and struct.unpack_from("<I", data, 80)[0] == 0:  # a binary STL of zero triangles

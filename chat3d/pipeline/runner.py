@@ -20,6 +20,7 @@ from sqlmodel import Session
 from chat3d.db.engine import session_scope
 from chat3d.db.models import ChatContext, ChatItem, FileKind, ItemRole, Query, QueryState, utcnow
 from chat3d.domain import chats, files, imports, versions
+from chat3d.domain.errors import DomainError
 from chat3d.llm.base import Completion, ImageInput, Message, ProviderError, Usage
 from chat3d.llm.codeblock import extract_code
 from chat3d.llm.prompts import load_prompt
@@ -94,7 +95,10 @@ def _load(session: Session, query_id: uuid.UUID, worker_id: str) -> RunContext |
     base = versions.current_version(session, ctx, before=cutoff)
     previous_code = ((versions.model_of(base) or {}).get("code") or None) if base is not None else None
     input_refs = imports.inputs_of(versions.model_of(base)) if base is not None else []
-    input_files = imports.load_inputs(session, q.owner_id, input_refs) if input_refs else []
+    try:
+        input_files = imports.load_inputs(session, q.owner_id, input_refs) if input_refs else []
+    except DomainError:  # the imported file is gone: the render then names the missing file
+        input_files = []
     if previous_code is None:
         previous_code = next(
             (m.get("code") for i in reversed(past) if i.role == ItemRole.assistant.value and (m := chats.model_segment(i)) and m.get("code")),

@@ -45,7 +45,7 @@ class ImportState(rx.State):
             return
         upload = files[0]
         name = stored.safe_filename(upload.name or "", "imported file")
-        data = await upload.read()
+        data = await upload.read(imports.max_bytes() + 1)  # one byte over is enough to say "too big"
         try:
             imports.validate_cad_upload(data)
         except DomainError as exc:

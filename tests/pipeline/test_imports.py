@@ -101,3 +101,20 @@ async def test_model_gets_the_imported_program_and_the_file(owner, scripted) -> 
     with session_scope() as s:
         rows = s.exec(select(ChatItem).where(ChatItem.context_id == item.context_id)).all()
         assert len(rows) == 4
+
+
+async def test_a_lost_imported_file_fails_clearly_and_keeps_the_version(owner) -> None:
+    from chat3d.db.models import StoredFile
+    from chat3d.domain import files
+
+    user_id, _ = owner
+    imported = await imports.import_file(user_id, block_files()["step"], "block.step")
+    _, model = _current_model(imported.context_id)
+    with session_scope() as s:
+        files.absolute_path(s.get(StoredFile, __import__("uuid").UUID(model["inputs"][0]["id"]))).unlink()
+    item = await _prompt(user_id, imported.context_id, "add a 6 mm hole")
+    error = next((s for s in item.segments if s["type"] == "error"), None)
+    assert error is not None, [s.get("code") for s in item.segments]
+    assert "block.step" in error["message"] and error["kind"] == "import"
+    current, _ = _current_model(imported.context_id)
+    assert str(current.id) == imported.item_id

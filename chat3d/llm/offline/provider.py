@@ -175,9 +175,10 @@ def generate_code(messages: list[Message]) -> str:
     request = _CODE_BLOCK.sub("", user_turns[-1] if user_turns else "")
     imported_code = next((code for m in reversed(messages) for code in reversed(_code_blocks(m.content))
                           if imp.is_imported_program(code)), None)
+    latest_code = next((code for m in reversed(messages) for code in reversed(_code_blocks(m.content)) if code.strip()), "")
+    if _FAILURE.search(request) and "Design brief:" not in request and imp.is_imported_program(latest_code):
+        return imp.base_program(latest_code)  # a repair: fall back to the imported part as it was loaded
     if imported_code is not None and imp.MARKER.search(request.split("Design brief:", 1)[-1].strip()):
-        if _FAILURE.search(request):  # a repair: fall back to the imported part as it was loaded
-            return imp.base_program(imported_code)
         change = imp.parse_change(request.split("Previous program:", 1)[0])
         return imp.apply_change(imported_code, change) if change else imported_code
     previous = next(
