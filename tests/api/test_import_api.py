@@ -53,6 +53,14 @@ def test_step_import_makes_a_chat_with_an_imported_version(live_api: TestClient,
     src = live_api.get(f"/api/files/{model['inputs'][0]['id']}", headers=me)
     assert src.status_code == 200 and src.content == block_files()["step"]
 
+    # A share link shows the imported part's files, but never the original file or its name.
+    token = live_api.post(f"/api/chat/items/{out['itemId']}/share", json={}, headers=me).json()["token"]
+    public = TestClient(live_api.app)
+    shared = public.get(f"/api/share/{token}")
+    assert shared.status_code == 200 and "glb" in {f["format"] for f in shared.json()["files"]}
+    assert model["inputs"][0]["id"] not in shared.text and "Bracket" not in shared.text
+    assert public.get(f"/api/share/{token}/files/{model['inputs'][0]['id']}").status_code == 404
+
     # Someone else can neither read the chat nor import into it.
     make_user("other@example.com")
     other = _login(live_api, "other@example.com")
