@@ -176,6 +176,7 @@ class VersionsState(rx.State):
 
     @rx.event
     async def restore(self, item_id: str):
+        from chat3d.state.chat_contexts import ContextsState
         from chat3d.state.chat_workbench import WorkbenchState
 
         uid = await self._uid()
@@ -188,6 +189,7 @@ class VersionsState(rx.State):
             return rx.toast.error(exc.message)
         self._reload(uid, self.context_id)
         (await self.get_state(WorkbenchState))._show_item(uid, item_id)
+        (await self.get_state(ContextsState))._reload(uid)  # the chat's thumbnail is now this version's
         return rx.toast.success("The next prompt builds on this version.")
 
     @rx.event
