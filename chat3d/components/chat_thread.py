@@ -65,9 +65,9 @@ def _chip(label) -> rx.Component:
     )
 
 
-def _progress(item: ItemView) -> rx.Component:
+def _progress(item: ItemView, chips) -> rx.Component:
     return rx.hstack(
-        rx.foreach(item.progress, _chip),
+        rx.foreach(chips, _chip),
         rx.cond(item.pending, rx.spinner(size="1")),
         spacing="1",
         wrap="wrap",
@@ -125,7 +125,8 @@ def _actions(item: ItemView, rating, selected, codegen_models) -> rx.Component:
     )
 
 
-def _assistant_bubble(item: ItemView, rating, selected, codegen_models) -> rx.Component:
+def _assistant_bubble(item: ItemView, rating, selected, codegen_models, chips, streamed) -> rx.Component:
+    text = rx.cond(streamed != "", streamed, item.text)
     return rx.box(
         rx.hstack(
             rx.icon("box", size=16, color="var(--accent-9)"),
@@ -133,8 +134,8 @@ def _assistant_bubble(item: ItemView, rating, selected, codegen_models) -> rx.Co
             rx.cond(item.version_label != "", rx.badge(item.version_label, variant="outline", size="1")),
             spacing="2", align="center",
         ),
-        rx.cond(item.progress.length() > 0, _progress(item)),
-        rx.cond(item.text != "", _markdown(item.text)),
+        rx.cond(chips.length() > 0, _progress(item, chips)),
+        rx.cond(text != "", _markdown(text)),
         rx.cond(
             item.error != "",
             rx.callout.root(
@@ -164,18 +165,25 @@ def _assistant_bubble(item: ItemView, rating, selected, codegen_models) -> rx.Co
 
 
 @rx.memo
-def item_bubble(item: rx.Var[ItemView], rating: rx.Var[int], selected: rx.Var[bool],
-                codegen_models: rx.Var[list[str]]) -> rx.Component:
+def item_bubble(item: rx.Var[ItemView], rating: rx.Var[int], selected: rx.Var[bool], codegen_models: rx.Var[list[str]],
+                chips: rx.Var[list[str]], streamed: rx.Var[str]) -> rx.Component:
     """One bubble as its own React.memo component. Everything it shows comes in as props (no state context
-    inside), so a delta that leaves this item's object, rating and selection alone does not re-render it:
-    rating one answer of 200 re-renders one bubble, not 200 (Reflex's applyDelta keeps unchanged list
-    elements' identity, so a re-sent list re-renders only the items that changed)."""
-    return rx.cond(item.role == "user", _user_bubble(item), _assistant_bubble(item, rating, selected, codegen_models))
+    inside), so a delta that leaves this item's object, rating, chips, streamed text and selection alone does
+    not re-render it: rating one answer of 200 re-renders one bubble, not 200. (Reflex's applyDelta keeps
+    unchanged values' identity, so even a re-sent list re-renders only the items that changed.)"""
+    return rx.cond(item.role == "user", _user_bubble(item),
+                   _assistant_bubble(item, rating, selected, codegen_models, chips, streamed))
 
 
 def _bubble(item: ItemView) -> rx.Component:
-    return item_bubble(item=item, rating=ThreadState.ratings.get(item.id, 0), selected=WorkbenchState.item_id == item.id,
-                       codegen_models=ComposerState.codegen_models)
+    return item_bubble(
+        item=item,
+        rating=ThreadState.ratings.get(item.id, 0),
+        selected=WorkbenchState.item_id == item.id,
+        codegen_models=ComposerState.codegen_models,
+        chips=ThreadState.progress.get(item.id, item.progress),  # live chips, else the item's own
+        streamed=ThreadState.streaming.get(item.id, ""),  # a pending answer's text so far
+    )
 
 
 def empty_state() -> rx.Component:

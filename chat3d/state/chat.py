@@ -25,6 +25,7 @@ from chat3d.state.chat_view import (
 
 PAGE_SIZE = 50
 WATCH_LIMIT_S = 900.0
+LET_DELTA_LEAVE = 5  # event-loop turns an optimistic handler yields before its database work
 
 
 def _plain(value):
@@ -67,11 +68,14 @@ class ThreadState(rx.State):
     # this small dict, not the whole list; the thumbs read it (`ratings.get(item.id, 0)`). ItemView.rating is
     # only the value read from the database when the item was loaded.
     ratings: dict[str, int] = {}
+    # Live per-item updates, also apart from `items` (a running query's chips, its streamed text): item id ->
+    # the chip timeline seen in this tab / the text streamed so far. The bubble shows them over the item's own.
+    progress: dict[str, list[str]] = {}
+    streaming: dict[str, str] = {}
     total: int = 0
     first_offset: int = 0
     loaded: bool = False
     error: str = ""
-    _progress: dict[str, list[str]] = {}
     _versions: dict[str, int] = {}
     _units: str = "mm"  # the open chat's units; answers show inches first in an inch chat
     _watching: list[str] = []
@@ -111,7 +115,7 @@ class ThreadState(rx.State):
         else:
             version = self._versions.get(item_id, 1)
         return item_view(item_id, item.role, item.segments, rating=item.rating, version=version,
-                         progress=self._progress.get(item_id), query_state=st, query_round=rnd, units=self._units)
+                         progress=self.get_value("progress").get(item_id), query_state=st, query_round=rnd, units=self._units)
 
     def _load_items(self, uid: uuid.UUID, context_id: str, *, earlier: bool = False) -> None:
         with session_scope() as s:
@@ -172,7 +176,7 @@ class ThreadState(rx.State):
             composer._load_models(None)
             return
         if cid != self.active_id:
-            self.items, self._progress, self._versions = [], {}, {}
+            self.items, self.progress, self.streaming, self._versions = [], {}, {}, {}
         try:
             self._load_items(uid, cid)
         except DomainError as exc:
@@ -218,6 +222,8 @@ class ThreadState(rx.State):
     def _replace_or_append(self, view: ItemView) -> bool:
         """Put a fresh view in place; True when it was new (appended)."""
         self._set_rating(view.id, view.rating)
+        if not view.pending and view.id in self.streaming:  # its final text is in the view now
+            self.streaming = {k: v for k, v in self.get_value("streaming").items() if k != view.id}
         for idx, existing in enumerate(self.items):
             if existing.id == view.id:
                 items = [_plain(i) for i in self.items]
@@ -239,21 +245,19 @@ class ThreadState(rx.State):
         return view
 
     def _set_progress(self, item_id: str, label: str) -> None:
-        self._progress[item_id] = add_progress(self._progress.get(item_id, []), label)
-        items = [_plain(i) for i in self.items]
-        for idx, it in enumerate(items):
-            if it.id == item_id:
-                items[idx] = dataclasses.replace(_plain(it), progress=list(self._progress[item_id]))
-                self.items = items
-                break
+        """One more chip for an item: only `progress` is sent (and only when the timeline changed)."""
+        current = self.get_value("progress")
+        chips = add_progress(list(current.get(item_id, [])), label)
+        if chips != current.get(item_id):
+            self.progress = {**current, item_id: chips}
 
     def _set_stream_text(self, item_id: str, text: str) -> None:
-        items = [_plain(i) for i in self.items]
-        for idx, it in enumerate(items):
-            if it.id == item_id and it.pending:
-                items[idx] = dataclasses.replace(_plain(it), text=text)
-                self.items = items
-                break
+        """The text streamed so far for a pending item: only `streaming` is sent, never the item list."""
+        if not any(i.id == item_id and i.pending for i in self.get_value("items")):
+            return
+        current = self.get_value("streaming")
+        if current.get(item_id) != text:
+            self.streaming = {**current, item_id: text}
 
     @rx.event
     async def on_event(self, event: dict):
@@ -384,6 +388,8 @@ class ThreadState(rx.State):
             with session_scope() as s:
                 return user, int(chats.rate_item(s, user.id, context_id, item_id, rating).rating or 0)
 
+        for _ in range(LET_DELTA_LEAVE):  # let the socket's writer task send the first delta before the database
+            await asyncio.sleep(0)      # work (in a thread, but it holds the GIL while in Python) competes with it
         try:
             user, stored = await asyncio.to_thread(write)
         except DomainError as exc:

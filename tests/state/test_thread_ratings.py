@@ -142,3 +142,34 @@ def test_a_rating_after_signing_out_is_undone(db: Session, chat) -> None:
     tree.who["user"] = None  # the session ended in another tab
     run(thread.rate(first, 1))
     assert thread.ratings == {} and _stored(db, first) == 0
+
+
+def test_live_chips_and_streamed_text_leave_the_item_list_alone(db: Session, chat) -> None:
+    user, (first, _second), tree = chat
+    thread = tree()
+    pending = chats.add_item(db, chats.get_context(db, user.id, thread.active_id), ItemRole.assistant,
+                             [{"type": "pending", "queryId": "00000000-0000-0000-0000-000000000001"}])
+    db.commit()
+    thread._reload_item(user.id, str(pending.id))  # a new answer starts: appended once
+    thread.parent_state._clean()
+    items_before = [i.id for i in thread.items]
+
+    thread._set_progress(str(pending.id), "Writing code")
+    thread._set_stream_text(str(pending.id), "Here is")
+    thread._set_stream_text(first, "not pending: ignored")
+    delta = thread.parent_state.get_delta()[ThreadState.get_full_name()]
+    assert sorted(delta) == ["progress_rx_state_", "streaming_rx_state_"]
+    assert thread.progress == {str(pending.id): ["Writing code"]}
+    assert thread.streaming == {str(pending.id): "Here is"}
+    assert [i.id for i in thread.items] == items_before
+    thread.parent_state._clean()
+
+    thread._set_progress(str(pending.id), "Writing code")  # the same step again: nothing to send
+    assert thread.parent_state.get_delta() == {}
+
+    db.get(ChatItem, pending.id).segments = [{"type": "text", "text": "Here is your part."}]
+    db.commit()
+    thread._reload_item(user.id, str(pending.id))  # finished: the stored text replaces the streamed one
+    assert thread.streaming == {}
+    view = next(i for i in thread.items if i.id == str(pending.id))
+    assert view.text == "Here is your part." and view.progress == ["Writing code"]
