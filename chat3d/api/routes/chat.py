@@ -26,8 +26,8 @@ class ContextOut(CamelModel):
     units: str
     created_at: datetime
     updated_at: datetime
-    # The current version's isometric SVG (`/api/files/{id}`, owner only); null until the chat has a model.
-    thumbnail_url: str | None = None
+    thumbnail_url: str | None = Field(default=None, description=(
+        "The current version's isometric SVG thumbnail (`/api/files/{id}`, owner only); null until the chat has a model."))
 
 
 def _context_out(ctx: ChatContext, thumbnails: dict[uuid.UUID, uuid.UUID | None]) -> ContextOut:
