@@ -32,6 +32,8 @@ def test_import_stl_starts_a_chat_with_the_part(running_app, page: Page) -> None
     expect(dialog.get_by_role("alert")).to_contain_text("Only STEP (.step, .stp) and STL files can be imported",
                                                         timeout=30_000)
     expect(page.get_by_test_id("chat-row")).to_have_count(0)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "import-refused.png"))
 
     # A real binary STL: a new chat opens on the imported part.
     _dialog_input(page).set_input_files({"name": "block.stl", "mimeType": "model/stl", "buffer": block_files()["stl"]})
@@ -46,7 +48,6 @@ def test_import_stl_starts_a_chat_with_the_part(running_app, page: Page) -> None
     expect(viewer).to_contain_text(BLOCK_DIMS, timeout=30_000)
     _canvas_shows_a_part(page)
     expect(page.get_by_test_id("chat-row").first).to_contain_text("block")
-    ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "import-stl.png"))
 
     # A follow-up (offline model) edits around the imported part: same outer size, a new version.
