@@ -156,6 +156,13 @@ def test_cad_tools(running_app, page: Page, browser) -> None:
     rows.nth(2).get_by_role("button", name="Compare").click()
     expect(page.get_by_test_id("version-compare")).to_contain_text("Version 1 → Version 3")
     expect(page.get_by_test_id("version-compare")).to_contain_text("length")
+    # "Build on this" makes version 1 current: the contexts pane shows its thumbnail; version 3 again after.
+    v1_thumb, v3_thumb = rows.nth(2).locator("img").get_attribute("src"), rows.first.locator("img").get_attribute("src")
+    expect(chat_thumb).to_have_attribute("src", v3_thumb)
+    rows.nth(2).get_by_role("button", name="Build on Version 1").click()
+    expect(chat_thumb).to_have_attribute("src", v1_thumb, timeout=10_000)
+    rows.first.get_by_role("button", name="Build on Version 3").click()
+    expect(chat_thumb).to_have_attribute("src", v3_thumb, timeout=10_000)
     # Share with a title and a 7-day expiry.
     page.get_by_role("button", name="Share Version 3").click()
     dialog = page.get_by_role("dialog")
