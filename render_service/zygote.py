@@ -137,9 +137,13 @@ class Zygote:
         except OSError:
             pass
         st_r, st_w = os.pipe()
+        # Warm the spare (see runner.warm_worker) only while a CPU is free: with every pool slot
+        # busy, warming would take more CPU from the running jobs than it later saves.
+        busy = sum(1 for x in self.workers if x.job_id is not None)
+        warm = busy + len(self.pending) < self.spares_target
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the worker
-            self._worker_main(w, job_r, st_w)
+            self._worker_main(w, job_r, st_w, warm)
         os.close(job_r)
         os.close(st_w)
         os.set_blocking(st_r, False)
@@ -153,7 +157,7 @@ class Zygote:
         self.sel.register(st_r, selectors.EVENT_READ, ("status", w))
         self.workers.append(w)
 
-    def _worker_main(self, w: Worker, job_r: int, st_w: int) -> None:
+    def _worker_main(self, w: Worker, job_r: int, st_w: int, warm: bool = True) -> None:
         """In the forked worker: build the wall, report ready, run one job. Never returns."""
         code = 3
         try:
@@ -182,6 +186,10 @@ class Zygote:
             os.environ.clear()
             os.environ.update(WORKER_ENV, HOME=home, TMPDIR=home)
             sandbox.redirect_stdio()
+            if warm:
+                # Inside the finished wall and before saying ready (off any job's path): render a
+                # small trusted part once, so the job does not pay first-use costs in this process.
+                runner.warm_worker()
             os.write(st_w, b"ready\n")
             runner.serve_one(job_r, s.timeout_cap_s, sandbox.set_parent_death_signal, st_w)
             code = 0
@@ -392,8 +400,10 @@ class Zygote:
         self.send({"op": "hello", "mode": self.mode, "seccomp": sandbox.seccomp_available()})
         try:
             while True:
-                self._maintain()
+                # Dispatch first: a job that just arrived goes to a ready spare before any new spare
+                # is forked (a fork of this ~1 GB process would otherwise sit on the job's path).
                 self._dispatch()
+                self._maintain()
                 now = time.monotonic()
                 timeout = 1.0
                 for w in self.workers:
