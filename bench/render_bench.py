@@ -3,6 +3,13 @@
 Measures, on the shared 22-part corpus, per-part latency at concurrency 1 (median of --reps) and
 corpus throughput at concurrency 4 (load generator in its own process). Prints a markdown table and
 writes bench/results/render.json. Run: ``.venv/bin/python -m bench.render_bench [--quick]``.
+
+Fairness: all three modes produce the same outputs with the same settings: FORMATS (STL, STEP, 3MF,
+GLB; no SVG thumbnail, no source file) through the one ``runner.build_and_export``, and the bench
+checks that ours returns exactly the formats bare wrote. Ours additionally runs the service's AST
+pre-check (its own cost, counted as overhead). Before each timed request the bench waits until the
+service is idle (no job running, its spare workers ready), so a latency sample never shares the CPUs
+with the previous job's clean-up or spare preparation, for any of the three modes.
 """
 
 from __future__ import annotations
@@ -62,6 +69,16 @@ def start(cmd: list[str], env: dict, url: str) -> subprocess.Popen:
         time.sleep(0.2)
     proc.kill()
     raise RuntimeError(f"{cmd} did not start")
+
+
+def settle(client, spares: int, limit_s: float = 3.0) -> None:
+    """Wait until the service is idle: nothing running and `spares` spare workers ready."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        h = client.get("/health").json()
+        if h.get("busy", 0) == 0 and h.get("workers_ready", spares) >= spares:
+            return
+        time.sleep(0.01)
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -161,6 +178,7 @@ def main() -> None:
     base_port, port = free_port(), free_port()
     base_url, url = f"http://127.0.0.1:{base_port}", f"http://127.0.0.1:{port}"
     senv = dict(env, RENDER_PORT=str(port), RENDER_LOG_LEVEL="WARNING")
+    spares = int(env.get("RENDER_POOL_SIZE") or os.cpu_count() or 1)  # the zygote's idle spare count
     base_proc = start([py, "-m", "bench.baseline_exec_service", "--port", str(base_port)], env, base_url)
     proc = start([py, "-m", "render_service"], senv, url)
     samples: dict[str, dict[str, list[float]]] = {m: {n: [] for n in parts} for m in ("bare", "baseline", "ours")}
@@ -176,17 +194,22 @@ def main() -> None:
             for rep in range(reps):
                 print(f"rep {rep + 1}/{reps}...", file=sys.stderr)
                 for name, code in parts.items():
+                    settle(oc, spares)
+                    time.sleep(0.05)
                     t = time.perf_counter()
                     doc = build_and_export(code, FORMATS, tmp, check=False)
                     samples["bare"][name].append(time.perf_counter() - t)
                     assert doc["ok"], (name, doc)
                     for mode, client in (("baseline", bc), ("ours", oc)):
+                        settle(oc, spares)
                         time.sleep(0.05)
                         t = time.perf_counter()
                         r = client.post("/render", json={"code": code, "formats": FORMATS})
                         body = r.json()
                         samples[mode][name].append(time.perf_counter() - t)
                         assert r.status_code == 200, (mode, name, r.text[:500])
+                        got = [f["format"] for f in body["files"]]
+                        assert sorted(got) == sorted(doc["files"]), (mode, name, got, doc["files"])
                         if mode == "ours":
                             inner[name].append(body["metrics"]["build_s"] + body["metrics"]["export_s"])
         shutil.rmtree(tmp, ignore_errors=True)
