@@ -23,8 +23,16 @@ def _codeblock(value, **props) -> rx.Component:
     return rx.code_block(value, can_copy=True, margin_y="0.75em", wrap_long_lines=True, **props)
 
 
-def _markdown(text) -> rx.Component:
+@rx.memo
+def markdown_text(text: rx.Var[str]) -> rx.Component:
+    """A bubble's markdown as its own React.memo component: it re-renders only when its text changes. (rx.markdown
+    builds its component map anew on every render, so re-rendering it re-parses the text and remounts its DOM:
+    without this, pressing a thumb rebuilt that answer's whole text.)"""
     return rx.markdown(text, component_map={"pre": _codeblock})
+
+
+def _markdown(text) -> rx.Component:
+    return markdown_text(text=text)
 
 
 def _attachment(f: FileView) -> rx.Component:
