@@ -145,6 +145,16 @@ def test_workspace_desktop_light(running_app, page: Page) -> None:
     expect(second.get_by_test_id("metrics-line")).to_contain_text(PLATE_DIMS)
     expect(page.get_by_test_id("assistant-bubble").first.get_by_role("button", name="Good answer")).to_have_attribute(
         "aria-pressed", "true")
+    # Ratings are per answer: the new version starts unrated, and rating it leaves the first one as it was.
+    first = page.get_by_test_id("assistant-bubble").first
+    expect(second.get_by_role("button", name="Good answer")).to_have_attribute("aria-pressed", "false")
+    second.get_by_role("button", name="Bad answer").click()
+    expect(second.get_by_role("button", name="Bad answer")).to_have_attribute("aria-pressed", "true")
+    expect(first.get_by_role("button", name="Good answer")).to_have_attribute("aria-pressed", "true")
+    expect(first.get_by_role("button", name="Bad answer")).to_have_attribute("aria-pressed", "false")
+    second.get_by_role("button", name="Bad answer").click()  # the same thumb again clears it
+    expect(second.get_by_role("button", name="Bad answer")).to_have_attribute("aria-pressed", "false")
+    expect(first.get_by_role("button", name="Good answer")).to_have_attribute("aria-pressed", "true")
     page.get_by_role("tab", name="Files").click()
     file_urls += [a.get_attribute("href") for a in page.locator("a[download]").all()]
     _shot(page, "desktop-regenerated")
