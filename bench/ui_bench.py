@@ -18,6 +18,10 @@ the browser-visible latency of one Reflex event round trip (WebSocket → handle
 * the same chat page, a trivial handler: the rename button until the name field shows
   (`ContextsState.start_rename`), which separates the page's weight from the rating handler's cost.
 
+Every click comes SETTLE_MS after the previous sample ended (a person does not click twice within a few ms): the
+rating shows before its database write finishes, and a click landing during that write would wait for the tab's
+state lock, measuring the previous click.
+
 Every case also records what the server sent while it ran (Playwright sees the WebSocket frames): the
 bytes received per sample and which state vars the deltas carried, so a slow case shows its delta size.
 
@@ -186,9 +190,13 @@ WS_MS: list[float] = []  # per sample since the last reset: click → first WebS
 SENT_MS: list[float] = []  # … click → the event's WebSocket message sent
 
 
+SETTLE_MS = 100  # idle time before every click, in every case: each sample starts with the last event's work done
+
+
 def _samples(page, n: int, selector: str, index: int, done_src: str, between=None) -> list[float]:
     out = []
     for _ in range(n):
+        page.wait_for_timeout(SETTLE_MS)  # e.g. an optimistic rating's database write, after its DOM change
         dt, ws, sent = page.evaluate(MEASURE_JS, [selector, index, done_src])
         if dt < 0:
             raise RuntimeError(f"no DOM update within 10 s for {selector}")
