@@ -13,9 +13,9 @@ from chat3d.state.chat_view import EXAMPLE_PROMPTS, FileView, ItemView
 from chat3d.state.chat_workbench import WorkbenchState
 
 BUBBLE_STYLE = {
-    # Long histories: the browser skips layout and paint of bubbles that are off screen.
-    "content_visibility": "auto",
-    "contain_intrinsic_size": "auto 120px",
+    # No `content-visibility: auto` here: with 200 bubbles it made Chromium restyle and re-lay out the thread three
+    # times per update (its off-screen bookkeeping runs an intersection pass each frame), which held the main
+    # thread for ~10 ms after every click before the answer's delta could be handled (bench/ui_bench.py).
 }
 
 
