@@ -13,8 +13,9 @@ the browser-visible latency of one Reflex event round trip (WebSocket → handle
 * the light `/login` page, kept for continuity with earlier runs (it was the baseline before /dev/ping): the
   Sign in button turns into its loading state (`LoginState.submit` sets `submitting`; the form posts afterwards).
 * chat with 50 items shown (the first page of the thread), and with all --items shown ("Load earlier" until
-  the whole history is loaded): thumbs up on the last answer until `aria-pressed` flips (`ThreadState.rate`:
-  a database write, then one entry of the small `ratings` dict; the item list is not re-sent);
+  the whole history is loaded): thumbs up on the last answer until `aria-pressed` flips (`RatingsState.rate`:
+  one entry of its small `ratings` dict, then a database write; the item list is not re-sent, and only the
+  rated answer's thumbs re-render);
 * the same chat page, a trivial handler: the rename button until the name field shows
   (`ContextsState.start_rename`), which separates the page's weight from the rating handler's cost.
 

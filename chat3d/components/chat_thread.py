@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import reflex as rx
+from reflex.event import passthrough_event_spec
 
 from chat3d.components.chat_composer import units_picker
 
 from chat3d.state.auth import AuthState
-from chat3d.state.chat import ThreadState
+from chat3d.state.chat import RatingsState, ThreadState
 from chat3d.state.chat_composer import ComposerState
 from chat3d.state.chat_view import EXAMPLE_PROMPTS, FileView, ItemView
 from chat3d.state.chat_workbench import WorkbenchState
@@ -102,25 +103,35 @@ def _regenerate_menu(item: ItemView, codegen_models) -> rx.Component:
     )
 
 
-def _actions(item: ItemView, rating, selected, codegen_models) -> rx.Component:
+class RatingThumbs(rx.Component):
+    """One answer's thumbs (assets/chat3d_thumbs.jsx): reads its own entry of RatingsState.ratings from the state
+    store with a selector, so a rating re-renders that answer's thumbs and nothing else on the page, however many
+    answers are shown (a Reflex component reading RatingsState would re-render on every rating, one per answer)."""
+
+    library = rx.asset("chat3d_thumbs.jsx").importable_path
+    tag = "RatingThumbs"
+
+    item_id: rx.Var[str]
+    state_name: rx.Var[str]
+    on_rate: rx.EventHandler[passthrough_event_spec(int)]
+
+
+def _thumbs(item: ItemView) -> rx.Component:
+    return RatingThumbs.create(item_id=item.id, state_name=RatingsState.get_full_name(),
+                               on_rate=lambda value: RatingsState.rate(item.id, value))
+
+
+def _actions(item: ItemView, selected, codegen_models) -> rx.Component:
     return rx.hstack(
-        rx.icon_button(
-            rx.icon("thumbs-up", size=14), size="1",
-            variant=rx.cond(rating == 1, "solid", "ghost"),
-            color_scheme=rx.cond(rating == 1, "green", "gray"),
-            aria_label="Good answer", aria_pressed=rx.cond(rating == 1, "true", "false"),
-            on_click=ThreadState.rate(item.id, 1),
+        _thumbs(item),
+        rx.cond(
+            item.can_regenerate,  # an imported part or an edited version has no request to run again
+            rx.fragment(
+                rx.button(rx.icon("refresh-cw", size=14), "Regenerate", size="1", variant="ghost", color_scheme="gray",
+                          on_click=ThreadState.regenerate(item.id, "")),
+                _regenerate_menu(item, codegen_models),
+            ),
         ),
-        rx.icon_button(
-            rx.icon("thumbs-down", size=14), size="1",
-            variant=rx.cond(rating == -1, "solid", "ghost"),
-            color_scheme=rx.cond(rating == -1, "red", "gray"),
-            aria_label="Bad answer", aria_pressed=rx.cond(rating == -1, "true", "false"),
-            on_click=ThreadState.rate(item.id, -1),
-        ),
-        rx.button(rx.icon("refresh-cw", size=14), "Regenerate", size="1", variant="ghost", color_scheme="gray",
-                  on_click=ThreadState.regenerate(item.id, "")),
-        _regenerate_menu(item, codegen_models),
         rx.cond(
             item.has_model,
             rx.button(rx.icon("box", size=14), "Show model", size="1",
@@ -133,7 +144,7 @@ def _actions(item: ItemView, rating, selected, codegen_models) -> rx.Component:
     )
 
 
-def _assistant_bubble(item: ItemView, rating, selected, codegen_models, chips, streamed) -> rx.Component:
+def _assistant_bubble(item: ItemView, selected, codegen_models, chips, streamed) -> rx.Component:
     text = rx.cond(streamed != "", streamed, item.text)
     return rx.box(
         rx.hstack(
@@ -159,7 +170,7 @@ def _assistant_bubble(item: ItemView, rating, selected, codegen_models, chips, s
         rx.cond(item.metrics_line != "", rx.text(item.metrics_line, size="1", color_scheme="gray",
                                                   data_testid="metrics-line", margin_y="0.25em")),
         rx.cond(item.models_label != "", rx.text(item.models_label, size="1", color_scheme="gray")),
-        rx.cond(~item.pending, _actions(item, rating, selected, codegen_models)),
+        rx.cond(~item.pending, _actions(item, selected, codegen_models)),
         padding="0.75em 1em",
         border_radius="var(--radius-4)",
         border=rx.cond(selected, "1px solid var(--accent-8)", "1px solid var(--gray-a5)"),
@@ -173,20 +184,19 @@ def _assistant_bubble(item: ItemView, rating, selected, codegen_models, chips, s
 
 
 @rx.memo
-def item_bubble(item: rx.Var[ItemView], rating: rx.Var[int], selected: rx.Var[bool], codegen_models: rx.Var[list[str]],
+def item_bubble(item: rx.Var[ItemView], selected: rx.Var[bool], codegen_models: rx.Var[list[str]],
                 chips: rx.Var[list[str]], streamed: rx.Var[str]) -> rx.Component:
-    """One bubble as its own React.memo component. Everything it shows comes in as props (no state context
-    inside), so a delta that leaves this item's object, rating, chips, streamed text and selection alone does
-    not re-render it: rating one answer of 200 re-renders one bubble, not 200. (Reflex's applyDelta keeps
-    unchanged values' identity, so even a re-sent list re-renders only the items that changed.)"""
+    """One bubble as its own React.memo component. Everything it shows comes in as props (the thumbs inside
+    read RatingsState themselves), so a delta that leaves this item's object, chips, streamed text and selection
+    alone does not re-render it, and a rating re-renders no bubble at all. (Reflex's applyDelta keeps unchanged
+    values' identity, so even a re-sent list re-renders only the items that changed.)"""
     return rx.cond(item.role == "user", _user_bubble(item),
-                   _assistant_bubble(item, rating, selected, codegen_models, chips, streamed))
+                   _assistant_bubble(item, selected, codegen_models, chips, streamed))
 
 
 def _bubble(item: ItemView) -> rx.Component:
     return item_bubble(
         item=item,
-        rating=ThreadState.ratings.get(item.id, 0),
         selected=WorkbenchState.item_id == item.id,
         codegen_models=ComposerState.codegen_models,
         chips=ThreadState.progress.get(item.id, item.progress),  # live chips, else the item's own

@@ -41,6 +41,27 @@ def context_id_from_path(path: str) -> str:
     return ""
 
 
+def _rerunnable(session, item_ids: list[str]) -> set[str]:
+    """Which of these answers have a request behind them that Regenerate can run again (the rule of
+    `queries.regenerate`): an imported part or an edited version has none."""
+    from sqlmodel import or_, select
+
+    from chat3d.db.models import Query
+
+    ids = []
+    for i in item_ids:
+        try:
+            ids.append(uuid.UUID(i))
+        except ValueError:
+            continue
+    if not ids:
+        return set()
+    rows = session.exec(select(Query.assistant_item_id, Query.regenerates_item_id)
+                        .where(or_(Query.assistant_item_id.in_(ids), Query.regenerates_item_id.in_(ids)))).all()
+    wanted = {str(i) for i in ids}
+    return {str(v) for row in rows for v in row if v is not None and str(v) in wanted}
+
+
 def _query_states(session, owner_id: uuid.UUID, query_ids: list[str]) -> dict[str, tuple[str, int]]:
     from sqlmodel import select
 
@@ -58,16 +79,92 @@ def _query_states(session, owner_id: uuid.UUID, query_ids: list[str]) -> dict[st
     return {str(r.id): (r.state, r.round) for r in rows}
 
 
+class RatingsState(rx.State):
+    """The open chat's thumbs: item id -> -1 / 1 for rated answers (absent = not rated).
+
+    A state of its own, apart from ThreadState: a rating event loads, changes and sends only this small state, and
+    in the browser only the thumbs components subscribe to it, so pressing a thumb re-renders that answer's thumbs
+    and nothing else (not the thread's list, not the other components reading ThreadState). ThreadState keeps it
+    in step whenever it loads or reloads items (`_loaded`, `_reloaded`); ItemView.rating is only the value read from
+    the database when the item was loaded."""
+
+    ratings: dict[str, int] = {}
+    _context_id: str = ""
+    _answers: list[str] = []  # the open chat's loaded answers: the items a thumb may rate
+
+    def _set(self, item_id: str, rating: int) -> None:
+        """One entry of `ratings` (assigned only when it changes, so an unchanged rating sends nothing)."""
+        if self.ratings.get(item_id, 0) == rating:
+            return
+        ratings = {k: v for k, v in self.ratings.items() if k != item_id}
+        if rating:
+            ratings[item_id] = rating
+        self.ratings = ratings
+
+    def _loaded(self, context_id: str, views: list[ItemView], *, earlier: bool = False) -> None:
+        """Items of `context_id` were loaded (a page, or an earlier page added in front)."""
+        answers = [v.id for v in views if v.role == "assistant"]
+        loaded = {v.id: v.rating for v in views if v.rating}
+        if earlier and context_id == self._context_id:
+            self._answers = [*answers, *self._answers]
+            loaded = {**self.ratings, **loaded}
+        else:
+            self._answers = answers
+        self._context_id = context_id
+        if loaded != self.ratings:
+            self.ratings = loaded
+
+    def _reloaded(self, context_id: str, view: ItemView) -> None:
+        """One item of the open chat was (re)loaded: its stored rating, and it may be rated."""
+        if context_id != self._context_id:
+            return
+        if view.role == "assistant" and view.id not in self._answers:
+            self._answers = [*self._answers, view.id]
+        self._set(view.id, view.rating)
+
+    @rx.event
+    async def rate(self, item_id: str, value: int):
+        """Thumbs up/down; choosing the same thumb again clears it.
+
+        Optimistic: the thumbs change at once (a first delta with only `ratings`), then the signed-in user is
+        re-checked and the rating written through the domain (which checks the item is the user's, in this
+        chat), off the event loop so the first delta leaves while the database works; the stored value is
+        shown, and on any refusal the previous rating comes back (with a toast). Only this small state (and
+        AuthState, for the user) is loaded: not the thread's items."""
+        if value not in (-1, 1) or item_id not in self._answers:
+            return
+        before = self.ratings.get(item_id, 0)
+        rating = 0 if before == value else value
+        self._set(item_id, rating)
+        yield
+        auth = await self.get_state(AuthState)
+        context_id = self._context_id
+
+        def write() -> tuple[object, int]:
+            user = auth._current_user()  # a database read: in this thread too
+            if user is None:
+                return None, before
+            with session_scope() as s:
+                return user, int(chats.rate_item(s, user.id, context_id, item_id, rating).rating or 0)
+
+        for _ in range(LET_DELTA_LEAVE):  # let the socket's writer task send the first delta before the database
+            await asyncio.sleep(0)      # work (in a thread, but it holds the GIL while in Python) competes with it
+        try:
+            user, stored = await asyncio.to_thread(write)
+        except DomainError as exc:
+            self._set(item_id, before)
+            yield rx.toast.error(str(exc))
+            return
+        auth._set_user(user)
+        self._set(item_id, stored)  # only `ratings` changes
+
+
 class ThreadState(rx.State):
-    """The open chat and its items (the latest PAGE_SIZE, more on "Load earlier")."""
+    """The open chat and its items (the latest PAGE_SIZE, more on "Load earlier"); the thumbs are RatingsState's."""
 
     active_id: str = ""
     chat_name: str = ""
     items: list[ItemView] = []
-    # item id -> -1 / 1 for rated items (absent = not rated). Kept apart from `items` so rating one answer sends
-    # this small dict, not the whole list; the thumbs read it (`ratings.get(item.id, 0)`). ItemView.rating is
-    # only the value read from the database when the item was loaded.
-    ratings: dict[str, int] = {}
     # Live per-item updates, also apart from `items` (a running query's chips, its streamed text): item id ->
     # the chip timeline seen in this tab / the text streamed so far. The bubble shows them over the item's own.
     progress: dict[str, list[str]] = {}
@@ -102,11 +199,14 @@ class ThreadState(rx.State):
 
     # --- building views ------------------------------------------------------------------------
 
-    def _view(self, session, uid: uuid.UUID, item, states: dict[str, tuple[str, int]] | None = None) -> ItemView:
+    def _view(self, session, uid: uuid.UUID, item, states: dict[str, tuple[str, int]] | None = None,
+              rerunnable: set[str] | None = None) -> ItemView:
         item_id = str(item.id)
         qid = pending_query_id(item.segments)
         if qid and states is None:
             states = _query_states(session, uid, [qid])
+        if rerunnable is None:
+            rerunnable = _rerunnable(session, [item_id]) if item.role == "assistant" else set()
         st, rnd = (states or {}).get(qid, ("", 0))
         if item.regenerated_from_id:
             root = str(item.regenerated_from_id)
@@ -115,9 +215,10 @@ class ThreadState(rx.State):
         else:
             version = self._versions.get(item_id, 1)
         return item_view(item_id, item.role, item.segments, rating=item.rating, version=version,
-                         progress=self.get_value("progress").get(item_id), query_state=st, query_round=rnd, units=self._units)
+                         progress=self.get_value("progress").get(item_id), query_state=st, query_round=rnd,
+                         units=self._units, can_regenerate=item_id in rerunnable)
 
-    def _load_items(self, uid: uuid.UUID, context_id: str, *, earlier: bool = False) -> None:
+    async def _load_items(self, uid: uuid.UUID, context_id: str, *, earlier: bool = False) -> None:
         with session_scope() as s:
             ctx = chats.get_context(s, uid, context_id)
             self.chat_name = ctx.name
@@ -131,14 +232,15 @@ class ThreadState(rx.State):
                 limit = PAGE_SIZE
             page = chats.list_items(s, uid, ctx.id, limit=limit, offset=start)
             states = _query_states(s, uid, [q for i in page.items if (q := pending_query_id(i.segments))])
+            rerunnable = _rerunnable(s, [str(i.id) for i in page.items if i.role == "assistant"])
             if not earlier:
                 self._versions = {}
-            views = [self._view(s, uid, i, states) for i in page.items]
+            views = [self._view(s, uid, i, states, rerunnable) for i in page.items]
+            context_id = str(ctx.id)
         self.total = total
         self.first_offset = start
         self.items = views + [_plain(i) for i in self.items] if earlier else views
-        loaded = {v.id: v.rating for v in views if v.rating}
-        self.ratings = {**self.ratings, **loaded} if earlier else loaded
+        (await self.get_state(RatingsState))._loaded(context_id, views, earlier=earlier)
 
     def _latest_model_item(self) -> str:
         return next((i.id for i in reversed(self.items) if i.has_model), "")
@@ -171,6 +273,7 @@ class ThreadState(rx.State):
             if last_id:
                 return rx.redirect(f"/chat/{last_id}", replace=True)
             self.active_id, self.chat_name, self.items, self.total, self.first_offset = "", "", [], 0, 0
+            (await self.get_state(RatingsState))._loaded("", [])
             self.loaded = True
             workbench._clear()
             composer._load_models(None)
@@ -178,9 +281,10 @@ class ThreadState(rx.State):
         if cid != self.active_id:
             self.items, self.progress, self.streaming, self._versions = [], {}, {}, {}
         try:
-            self._load_items(uid, cid)
+            await self._load_items(uid, cid)
         except DomainError as exc:
             self.active_id, self.items, self.total, self.first_offset = "", [], 0, 0
+            (await self.get_state(RatingsState))._loaded("", [])
             self.loaded = True
             self.error = str(exc)
             workbench._clear()
@@ -204,24 +308,14 @@ class ThreadState(rx.State):
         if uid is None or not self.active_id or self.first_offset <= 0:
             return
         try:
-            self._load_items(uid, self.active_id, earlier=True)
+            await self._load_items(uid, self.active_id, earlier=True)
         except DomainError as exc:
             self.error = str(exc)
 
     # --- live updates -------------------------------------------------------------------------------
 
-    def _set_rating(self, item_id: str, rating: int) -> None:
-        """One entry of `ratings` (assigned only when it changes, so an unchanged rating sends nothing)."""
-        if self.ratings.get(item_id, 0) == rating:
-            return
-        ratings = {k: v for k, v in self.ratings.items() if k != item_id}
-        if rating:
-            ratings[item_id] = rating
-        self.ratings = ratings
-
     def _replace_or_append(self, view: ItemView) -> bool:
         """Put a fresh view in place; True when it was new (appended)."""
-        self._set_rating(view.id, view.rating)
         if not view.pending and view.id in self.streaming:  # its final text is in the view now
             self.streaming = {k: v for k, v in self.get_value("streaming").items() if k != view.id}
         for idx, existing in enumerate(self.items):
@@ -234,7 +328,7 @@ class ThreadState(rx.State):
         self.total += 1
         return True
 
-    def _reload_item(self, uid: uuid.UUID, item_id: str) -> ItemView | None:
+    async def _reload_item(self, uid: uuid.UUID, item_id: str) -> ItemView | None:
         try:
             with session_scope() as s:
                 item = chats.get_item(s, uid, item_id, self.active_id)
@@ -242,6 +336,7 @@ class ThreadState(rx.State):
         except DomainError:
             return None
         self._replace_or_append(view)
+        (await self.get_state(RatingsState))._reloaded(self.active_id, view)
         return view
 
     def _set_progress(self, item_id: str, label: str) -> None:
@@ -289,13 +384,13 @@ class ThreadState(rx.State):
                 return
             self._set_progress(item_id, state_label(state, int(payload.get("round") or 0)))
             if state in TERMINAL:
-                view = self._reload_item(uid, item_id)
+                view = await self._reload_item(uid, item_id)
                 if view is not None and view.has_model:
                     (await self.get_state(WorkbenchState))._show_item(uid, view.id)
             return
         item_id = str(payload.get("itemId") or "")
         known = any(i.id == item_id for i in self.items)
-        view = self._reload_item(uid, item_id)
+        view = await self._reload_item(uid, item_id)
         if view is None:
             return
         if payload.get("role") == "user" or not known or (view.has_model and not view.pending):
@@ -353,7 +448,7 @@ class ThreadState(rx.State):
                     self._set_progress(item_id, state_label(state, rnd))
                     still_pending = any(i.id == item_id and i.pending for i in self.items)
                     if still_pending:
-                        view = self._reload_item(uid, item_id)
+                        view = await self._reload_item(uid, item_id)
                         if view is not None and view.has_model:
                             (await self.get_state(WorkbenchState))._show_item(uid, view.id)
                 return
@@ -363,41 +458,6 @@ class ThreadState(rx.State):
                 self._watching = [q for q in self._watching if q != query_id]
 
     # --- actions on answers --------------------------------------------------------------------------
-
-    @rx.event
-    async def rate(self, item_id: str, value: int):
-        """Thumbs up/down; choosing the same thumb again clears it.
-
-        Optimistic: the thumbs change at once (a first delta with only `ratings`), then the signed-in user is
-        re-checked and the rating written through the domain (which checks the item is the user's, in this
-        chat), off the event loop so the first delta leaves while the database works; the stored value is
-        shown, and on any refusal the previous rating comes back (with a toast)."""
-        if value not in (-1, 1) or not any(i.id == item_id and i.role == "assistant" for i in self.get_value("items")):
-            return
-        before = self.ratings.get(item_id, 0)
-        rating = 0 if before == value else value
-        self._set_rating(item_id, rating)
-        yield
-        auth = await self.get_state(AuthState)
-        context_id = self.active_id
-
-        def write() -> tuple[object, int]:
-            user = auth._current_user()  # a database read: in this thread too
-            if user is None:
-                return None, before
-            with session_scope() as s:
-                return user, int(chats.rate_item(s, user.id, context_id, item_id, rating).rating or 0)
-
-        for _ in range(LET_DELTA_LEAVE):  # let the socket's writer task send the first delta before the database
-            await asyncio.sleep(0)      # work (in a thread, but it holds the GIL while in Python) competes with it
-        try:
-            user, stored = await asyncio.to_thread(write)
-        except DomainError as exc:
-            self._set_rating(item_id, before)
-            yield rx.toast.error(str(exc))
-            return
-        auth._set_user(user)
-        self._set_rating(item_id, stored)  # only `ratings` changes: the item list is not re-sent
 
     @rx.event
     async def regenerate(self, item_id: str, codegen_model: str = ""):
@@ -414,7 +474,7 @@ class ThreadState(rx.State):
         except DomainError as exc:
             return rx.toast.error(str(exc))
         await get_jobs().enqueue(qid)  # after the commit
-        self._reload_item(uid, aid)
+        await self._reload_item(uid, aid)
         return [ThreadState.watch_query(str(qid), aid), rx.scroll_to("thread-end")]
 
     @rx.event
@@ -435,4 +495,4 @@ class ThreadState(rx.State):
         await get_jobs().cancel(query_uuid)
         if item_id:
             self._set_progress(item_id, state_label("cancelled"))
-            self._reload_item(uid, item_id)
+            await self._reload_item(uid, item_id)

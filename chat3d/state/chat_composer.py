@@ -118,7 +118,7 @@ class ComposerState(rx.State):
             self.error = str(exc)
             return
         self.units = value
-        thread._load_items(uid, thread.active_id)
+        await thread._load_items(uid, thread.active_id)
 
     @rx.event
     async def handle_upload(self, files: list[rx.UploadFile]):
@@ -200,7 +200,7 @@ class ComposerState(rx.State):
         contexts = await self.get_state(ContextsState)
         contexts._reload(uid)
         events: list = [rx.set_value(PROMPT_ID, "")]
-        thread._load_items(uid, cid)
+        await thread._load_items(uid, cid)
         if new_chat:
             # The page for the new chat keeps these items and their live progress (same chat id).
             thread.active_id, thread.loaded = cid, True

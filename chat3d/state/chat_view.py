@@ -80,6 +80,9 @@ class ItemView:
     warnings: list[str] = field(default_factory=list)
     rating: int = 0
     version_label: str = ""
+    # Whether Regenerate can run this answer's request again: False for an imported part or an edited version,
+    # which have no request behind them (queries.regenerate would refuse).
+    can_regenerate: bool = False
     attachments: list[FileView] = field(default_factory=list)
 
 
@@ -269,6 +272,7 @@ def models_label(run: dict | None) -> str:
 def item_view(
     item_id: str, role: str, segments: list[dict], *, rating: int = 0, version: int = 1,
     progress: list[str] | None = None, query_state: str = "", query_round: int = 0, units: str = "mm",
+    can_regenerate: bool = False,
 ) -> ItemView:
     """One bubble: text, progress chips, error, metrics line and attachments."""
     pending = _seg(segments, "pending")
@@ -298,6 +302,7 @@ def item_view(
         rating=int(rating or 0),
         version_label=f"Version {version}" if version > 1 else "",
         attachments=[file_view(f) for f in (attach or {}).get("files") or []],
+        can_regenerate=bool(can_regenerate) and role == "assistant",
     )
 
 

@@ -150,7 +150,7 @@ class WorkbenchState(rx.State):
         self.edit_error, self.edit_error_line = "", 0
         thread = await self.get_state(ThreadState)
         if result.context_id == thread.active_id:
-            thread._reload_item(uid, result.item_id)
+            await thread._reload_item(uid, result.item_id)
         self._show_item(uid, result.item_id)
         versions = await self.get_state(VersionsState)
         versions._reload(uid, result.context_id)

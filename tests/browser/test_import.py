@@ -44,6 +44,10 @@ def test_import_stl_starts_a_chat_with_the_part(running_app, page: Page) -> None
     expect(page.get_by_test_id("user-bubble")).to_contain_text("Imported block.stl")
     answer = page.get_by_test_id("assistant-bubble").first
     expect(answer).to_contain_text(BLOCK_DIMS)
+    # The imported part has no request behind it: it can be rated, but Regenerate is not offered.
+    expect(answer.get_by_role("button", name="Good answer")).to_be_visible()
+    expect(answer.get_by_role("button", name="Regenerate", exact=True)).to_have_count(0)
+    expect(answer.get_by_role("button", name="Regenerate with another code model")).to_have_count(0)
     viewer = page.get_by_test_id("model-viewer")
     expect(viewer).to_contain_text(BLOCK_DIMS, timeout=30_000)
     _canvas_shows_a_part(page)
@@ -56,5 +60,7 @@ def test_import_stl_starts_a_chat_with_the_part(running_app, page: Page) -> None
     prompt.press("Enter")
     _wait_completed(page, 1)
     expect(page.get_by_test_id("assistant-bubble").last).to_contain_text("60.0 × 30.0 × 20.0 mm")
+    follow_up = page.get_by_test_id("assistant-bubble").last
+    expect(follow_up.get_by_role("button", name="Regenerate", exact=True)).to_be_visible()  # it has a request
     expect(viewer).to_contain_text("60.0 × 30.0 × 20.0 mm", timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "import-stl-taller.png"))
