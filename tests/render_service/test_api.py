@@ -87,8 +87,33 @@ def test_glb_one_node_per_solid(service):
     gltf = pygltflib.GLTF2.load_from_bytes(glb)
     mesh_nodes = [n for n in gltf.nodes if n.mesh is not None]
     assert len(mesh_nodes) == 2
+    # The viewer colours and lists parts by their `solid_N` node (assets/chat3d_viewer.jsx, partKey): each solid
+    # is its own node with its own mesh, named solid_1, solid_2, and reachable from the scene's root.
+    assert sorted(n.name for n in mesh_nodes) == ["solid_1", "solid_2"]
+    assert len({n.mesh for n in mesh_nodes}) == 2
+    assert _scene_node_names(gltf) >= {"solid_1", "solid_2"}
     assert files["3mf"][:2] == b"PK"
     assert len(files["stl"]) > 84
+
+
+def test_glb_single_solid_is_solid_1(service):
+    with service.client() as c:
+        r = c.post("/render", json={"code": CUBE, "formats": ["glb"]})
+    assert r.status_code == 200, r.text
+    gltf = pygltflib.GLTF2.load_from_bytes(files_by_format(r.json())["glb"])
+    assert [n.name for n in gltf.nodes if n.mesh is not None] == ["solid_1"]
+    assert "solid_1" in _scene_node_names(gltf)
+
+
+def _scene_node_names(gltf) -> set[str]:
+    """Names of every node under the default scene's roots (what three's GLTFLoader turns into objects)."""
+    seen: set[str] = set()
+    stack = list(gltf.scenes[gltf.scene or 0].nodes)
+    while stack:
+        node = gltf.nodes[stack.pop()]
+        seen.add(node.name)
+        stack.extend(node.children or [])
+    return seen
 
 
 def test_stdout_captured(service):
