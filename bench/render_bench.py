@@ -241,7 +241,7 @@ def main() -> None:
         summary[f"{label}_p50_ms"] = pct(list(d.values()), 0.5) * 1e3
         summary[f"{label}_p95_ms"] = pct(list(d.values()), 0.95) * 1e3
     if base_tp and ours_tp:
-        summary["throughput_c4"] = {"baseline": base_tp, "ours": ours_tp,
+        summary["throughput_c4"] = {"baseline": base_tp, "ours": ours_tp, "concurrency": args.concurrency,
                                     "ratio": ours_tp["jobs_per_s"] / base_tp["jobs_per_s"]}
     summary["p50_ratio_ours_vs_bare"] = summary["ours_p50_ms"] / summary["bare_p50_ms"]
     summary["targets"] = {

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # `make bench`: every benchmark in turn, each printing its table (JSON in bench/results/).
 # Run on a quiet machine: the figures are wall-clock and the machine has 2 cores.
-# A failing benchmark is reported and the others still run; the exit code is non-zero if any failed.
+# A failing benchmark is reported and the others still run. Last, bench/summary.py prints one table of every
+# target from bench/results/*.json; the exit code is non-zero if any benchmark failed or any target was missed.
 # Shorter runs: LOAD_BENCH_ARGS="--duration 30", FUZZ_BENCH_ARGS="--examples 50", UI_BENCH_ARGS="--n 10".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh || exit 1
 source scripts/env.sh
 export CHAT3D_ENV=test
+python -m bench.summary --record-start  # the run's start time and load average, for the summary's header
 
 failed=()
 run() {
@@ -27,7 +29,16 @@ run "UI round trip in Chromium: light page vs. a chat with 200 items" python -m 
 # shellcheck disable=SC2086
 run "API fuzzing (long run)" python -m bench.fuzz_bench ${FUZZ_BENCH_ARGS:-}
 
+echo "== summary: every target =="
+python -m bench.summary
+summary_rc=$?
+status=0
 if [ ${#failed[@]} -gt 0 ]; then
   printf 'FAILED: %s\n' "${failed[@]}"
-  exit 1
+  status=1
 fi
+if [ $summary_rc -ne 0 ]; then
+  [ $summary_rc -eq 1 ] && echo "targets missed: see TARGETS MISSED above" || echo "FAILED: the summary (exit $summary_rc)"
+  status=1
+fi
+exit $status
