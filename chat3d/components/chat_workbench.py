@@ -17,12 +17,14 @@ def _no_model(text: str) -> rx.Component:
 
 
 def _preview() -> rx.Component:
+    shown_url = rx.cond(WorkbenchState.previewing, WorkbenchState.preview_glb_url, WorkbenchState.glb_url)
     return rx.cond(
         WorkbenchState.has_model,
         rx.vstack(
             rx.box(
-                model_viewer(url=WorkbenchState.glb_url, size_mm=WorkbenchState.size_mm,
-                             dark=rx.color_mode_cond(False, True), key=WorkbenchState.glb_url),
+                model_viewer(url=shown_url, size_mm=rx.cond(WorkbenchState.previewing, WorkbenchState.preview_size_mm,
+                                                             WorkbenchState.size_mm),
+                             dark=rx.color_mode_cond(False, True), key=shown_url),
                 flex="1",
                 min_height="280px",
                 width="100%",
@@ -34,8 +36,10 @@ def _preview() -> rx.Component:
             ),
             rx.hstack(
                 rx.icon("ruler", size=14, color="var(--gray-10)"),
-                rx.text(WorkbenchState.dims, size="2", weight="medium", data_testid="model-dims"),
-                rx.cond(WorkbenchState.edited_by_you, rx.badge("edited by you", variant="soft", size="1")),
+                rx.text(rx.cond(WorkbenchState.previewing, WorkbenchState.preview_dims, WorkbenchState.dims),
+                        size="2", weight="medium", data_testid="model-dims"),
+                rx.cond(WorkbenchState.previewing, rx.badge("preview", color_scheme="amber", variant="soft", size="1"),
+                        rx.cond(WorkbenchState.edited_by_you, rx.badge("edited by you", variant="soft", size="1"))),
                 spacing="2", align="center",
             ),
             parameters_panel(),

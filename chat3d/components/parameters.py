@@ -1,7 +1,8 @@
 """The Parameters panel: one slider and number field per named parameter of the shown version's program.
 
-A committed change (slider released, key press on the slider, Enter in the field) renders a new version
-without a model call; the rendered size shows above the sliders.
+A change (a slider moving, debounced, or released; a key press on it; Enter in a number field or leaving it)
+renders a preview without a model call: the viewer and the size above the sliders show it at once. "Keep as
+new version" stores that render as a version; "Discard" returns to the stored one.
 """
 
 from __future__ import annotations
@@ -10,26 +11,31 @@ import reflex as rx
 
 from chat3d.state.chat_workbench import ParamView, WorkbenchState
 
+DEBOUNCE_MS = 300  # a moving slider previews once it rests this long (and again when released)
+
 
 def _key(p: ParamView, suffix: str):
     return WorkbenchState.item_id + "-" + p.name + "-" + WorkbenchState.code_nonce.to_string() + suffix
 
 
 def _row(p: ParamView) -> rx.Component:
-    busy = WorkbenchState.rendering != ""
+    busy = (WorkbenchState.rendering == "code") | (WorkbenchState.rendering == "keeping")
     return rx.hstack(
         rx.text(p.label, size="1", width="8.5em", flex_shrink="0", overflow="hidden", text_overflow="ellipsis",
                 white_space="nowrap", title=p.description),
         rx.slider(
             default_value=[p.value], min=p.min, max=p.max, step=p.step,
-            on_value_commit=lambda v: WorkbenchState.commit_slider(p.name, v),
+            on_change=lambda v: WorkbenchState.preview_slider(p.name, v).debounce(DEBOUNCE_MS),
+            on_value_commit=lambda v: WorkbenchState.preview_slider(p.name, v),
             disabled=busy, size="1", flex="1", min_width="60px",
             aria_label=p.label, key=_key(p, "s"), data_param=p.name,
         ),
         rx.form(
+            # keyed by its text too: it follows the slider's previewed value
             rx.input(name=p.name, default_value=p.text, type="number", step=p.step, size="1", width="6.5em",
-                     aria_label=p.label + " value", key=_key(p, "n"), disabled=busy),
-            on_submit=WorkbenchState.commit_number,
+                     aria_label=p.label + " value", key=_key(p, "n") + p.text, disabled=busy,
+                     on_blur=lambda text: WorkbenchState.preview_field(p.name, text)),
+            on_submit=WorkbenchState.preview_number,
             reset_on_submit=False,
         ),
         rx.text(p.unit, size="1", color_scheme="gray", width="2.2em", flex_shrink="0"),
@@ -45,8 +51,25 @@ def parameters_panel() -> rx.Component:
                 rx.text("Parameters", size="2", weight="bold"),
                 rx.cond(WorkbenchState.rendering == "parameters", rx.spinner(size="1")),
                 rx.spacer(),
-                rx.text(WorkbenchState.dims, size="1", color_scheme="gray", data_testid="param-dims"),
+                rx.text(rx.cond(WorkbenchState.previewing, WorkbenchState.preview_dims, WorkbenchState.dims),
+                        size="1", color_scheme="gray", data_testid="param-dims"),
                 align="center", width="100%",
+            ),
+            rx.cond(
+                WorkbenchState.previewing,
+                rx.hstack(
+                    rx.badge("Preview, not saved", color_scheme="amber", variant="soft", size="1"),
+                    rx.spacer(),
+                    rx.button(rx.icon("check", size=14), "Keep as new version", size="1",
+                              loading=WorkbenchState.rendering == "keeping",
+                              disabled=WorkbenchState.rendering == "parameters",
+                              on_click=WorkbenchState.keep_preview),
+                    rx.button("Discard", size="1", variant="soft", color_scheme="gray",
+                              disabled=WorkbenchState.rendering == "keeping",
+                              on_click=WorkbenchState.discard_preview),
+                    align="center", width="100%", wrap="wrap", spacing="2", margin_y="0.25em",
+                    data_testid="param-preview",
+                ),
             ),
             rx.cond(
                 (WorkbenchState.edit_error != "") & (WorkbenchState.tab == "preview"),
@@ -54,7 +77,8 @@ def parameters_panel() -> rx.Component:
                            data_testid="param-error"),
             ),
             rx.vstack(rx.foreach(WorkbenchState.params, _row), spacing="1", width="100%", margin_top="0.25em"),
-            rx.text("Each change renders a new version (no model call).", size="1", color_scheme="gray"),
+            rx.text("Changes preview at once (no model call); keep them to make a new version.", size="1",
+                    color_scheme="gray"),
             width="100%",
             max_height="38vh",
             overflow_y="auto",

@@ -1,5 +1,5 @@
-"""Housekeeping of rows that only grow: events and notifications, login sessions, the mail outbox; and
-per-user storage accounting.
+"""Housekeeping of rows that only grow: events and notifications, login sessions, the mail outbox, unkept
+slider previews; and per-user storage accounting.
 
 `chat3d.domain.deletion.run_retention_jobs` purges deleted accounts and expired exports; this module prunes
 the rest (docs/operations.md lists the periods). Each prune is one DELETE with an age condition, so it is
@@ -19,7 +19,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from chat3d.db.engine import get_engine
-from chat3d.db.models import Notification, OutboxMessage, OutboxStatus, StoredFile, User, UserSession
+from chat3d.db.models import FileKind, Notification, OutboxMessage, OutboxStatus, StoredFile, User, UserSession
+from chat3d.domain.files import remove_stored_paths
 from chat3d.events.store import prune_events
 from chat3d.events.types import UNREAD_BADGE_TYPES
 
@@ -31,6 +32,7 @@ UNREAD_NOTIFICATIONS_KEEP = timedelta(days=365)
 ENDED_SESSIONS_KEEP = timedelta(days=30)  # after expiry or revocation: the sessions list and audit questions
 SENT_MAIL_KEEP = timedelta(days=30)
 FAILED_MAIL_KEEP = timedelta(days=90)
+UNKEPT_PREVIEW_KEEP = timedelta(days=1)  # a slider preview nobody kept or discarded (the tab was closed)
 HOUSEKEEPING_INTERVAL_S = 3600.0
 
 
@@ -79,12 +81,26 @@ def prune_outbox(session: Session, now: datetime | None = None) -> int:
     return int(result.rowcount or 0)
 
 
+def prune_unkept_previews(session: Session, now: datetime | None = None) -> list[str]:
+    """Model files attached to no version and older than a day: previews (chat3d.pipeline.edits) left behind
+    by a closed tab. Returns their paths, to remove from disk after commit. Uploads and exports are other kinds."""
+    t = StoredFile.__table__.c
+    gone = session.execute(
+        sa.delete(StoredFile.__table__)
+        .where(t.kind == FileKind.model.value, t.item_id.is_(None), t.query_id.is_(None),
+               t.created_at < _now(now) - UNKEPT_PREVIEW_KEEP)
+        .returning(t.storage_path)
+    )
+    return [row[0] for row in gone]
+
+
 @dataclass(frozen=True)
 class HousekeepingReport:
     events: int
     notifications: int
     sessions: int
     outbox: int
+    previews: int = 0
 
 
 def run_housekeeping_once(now: datetime | None = None) -> HousekeepingReport:
@@ -96,7 +112,10 @@ def run_housekeeping_once(now: datetime | None = None) -> HousekeepingReport:
             sessions=prune_sessions(session, now),
             outbox=prune_outbox(session, now),
         )
+        preview_paths = prune_unkept_previews(session, now)
         session.commit()
+    if preview_paths:
+        report = HousekeepingReport(**{**vars(report), "previews": remove_stored_paths(preview_paths)})
     if any(vars(report).values()):
         log.info("housekeeping: pruned %s", vars(report))
     return report

@@ -1,12 +1,16 @@
 """The user's own changes to a version: edited code or new parameter values, re-rendered without a model call.
 
-A successful render appends a new assistant item (a new version) whose model segment says who made it
-(`"editedBy": "you"`, `"origin": "edited" | "parameters"`), linked to the source version through
-`regenerated_from_id`, and makes it the chat's current version, so the next prompt iterates on it. A
-program that fails to render appends nothing: the error (kind, message, line) goes back to the caller and
-the previous version stays current.
+Two steps, so a change can be looked at before it is kept:
+- `preview_edit` / `preview_parameters` render the change and store its files for the viewer, attached to no
+  version (a `Preview`); nothing in the chat changes. `discard_preview` deletes them; a preview nobody kept
+  or discarded is pruned by housekeeping (`chat3d.domain.retention.prune_unkept_previews`).
+- `keep_preview` turns a preview into a new assistant item (a new version) whose model segment says who
+  made it (`"editedBy": "you"`, `"origin": "edited" | "parameters"`), linked to the source version through
+  `regenerated_from_id`, and makes it the chat's current version, so the next prompt iterates on it.
 
-The render runs outside any database transaction; only the two short reads/writes around it hold one.
+`render_edit` / `render_parameters` do both at once (the REST routes and the Code tab's "Render"). A program
+that fails to render stores nothing: the error (kind, message, line) goes back to the caller and the previous
+version stays current. The render runs outside any database transaction; only short reads/writes hold one.
 """
 
 from __future__ import annotations
@@ -16,12 +20,13 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Callable, Literal, TypeVar
 
-from sqlmodel import Session
+import sqlalchemy as sa
+from sqlmodel import Session, select
 
 from chat3d.db.engine import session_scope
-from chat3d.db.models import ChatItem, FileKind, ItemRole
+from chat3d.db.models import ChatItem, FileKind, ItemRole, StoredFile
 from chat3d.domain import chats, files, imports, versions
-from chat3d.domain.errors import DomainError, InvalidInput
+from chat3d.domain.errors import DomainError, InvalidInput, NotFound
 from chat3d.domain.parameters import apply_parameters, extract_parameters, format_value
 from chat3d.events import types as ev
 from chat3d.events.store import record_event
@@ -52,17 +57,30 @@ class EditResult:
                 "error": self.error}
 
 
+@dataclass
+class Preview:
+    """A change that rendered but is not a version yet. Its files are the owner's, in the source's chat, and
+    attached to no item; it is held by whoever asked for it (the workbench's backend state) until kept."""
+
+    owner_id: uuid.UUID
+    source_item_id: str
+    context_id: str
+    code: str
+    origin: Origin
+    values: dict[str, float]
+    metrics: dict
+    files: list[dict]  # [{"id", "format", "filename", "size"}]
+
+    def file_id(self, fmt: str) -> str:
+        return next((f["id"] for f in self.files if f["format"] == fmt), "")
+
+
 async def _db(fn: Callable[[Session], T]) -> T:
     def run() -> T:
         with session_scope() as session:
             return fn(session)
 
     return await asyncio.to_thread(run)
-
-
-def _source(session: Session, owner_id: uuid.UUID, item_id: uuid.UUID | str) -> tuple[ChatItem, dict]:
-    item, model = versions.get_version(session, owner_id, item_id)
-    return item, model
 
 
 def _describe_changes(code_before: str, values: dict[str, float]) -> str:
@@ -75,25 +93,30 @@ def _describe_changes(code_before: str, values: dict[str, float]) -> str:
     return "You set " + ", ".join(parts) + "." if parts else "You re-rendered the model."
 
 
-async def render_edit(
-    owner_id: uuid.UUID, assistant_item_id: uuid.UUID | str, code: str, *, origin: Origin = "edited",
-    values: dict[str, float] | None = None, client: RenderClient | None = None,
-) -> EditResult:
-    """Render `code` as a new version of the given version; nothing is stored when it fails."""
-    if origin not in ("edited", "parameters"):
-        raise InvalidInput("Unknown kind of edit.")
+def _check_code(code: str) -> None:
     if not code or not code.strip():
         raise InvalidInput("The program is empty.")
     if len(code) > MAX_CODE:
         raise InvalidInput(f"A program can have at most {MAX_CODE:,} characters.")
 
-    def load(session: Session) -> tuple[uuid.UUID, dict, list[tuple[str, bytes]]]:
-        item, model = _source(session, owner_id, assistant_item_id)
+
+async def preview_edit(
+    owner_id: uuid.UUID, assistant_item_id: uuid.UUID | str, code: str, *, origin: Origin = "edited",
+    values: dict[str, float] | None = None, client: RenderClient | None = None,
+) -> Preview | EditResult:
+    """Render `code` as a change of the given version and store its files unattached: a `Preview`, or a
+    failed `EditResult` (nothing stored) when the program does not render."""
+    if origin not in ("edited", "parameters"):
+        raise InvalidInput("Unknown kind of edit.")
+    _check_code(code)
+
+    def load(session: Session) -> tuple[uuid.UUID, list[tuple[str, bytes]]]:
+        item, model = versions.get_version(session, owner_id, assistant_item_id)
         chats.get_context(session, owner_id, item.context_id)
         # An imported file the source version reads goes along with the edited program too.
-        return item.context_id, dict(model), imports.load_inputs(session, owner_id, imports.inputs_of(model))
+        return item.context_id, imports.load_inputs(session, owner_id, imports.inputs_of(model))
 
-    context_id, source_model, input_files = await _db(load)
+    context_id, input_files = await _db(load)
     try:
         result = await (client or RenderClient()).render(code, formats=MODEL_FORMATS, user_id=str(owner_id),
                                                           inputs=input_files or None)
@@ -104,56 +127,131 @@ async def render_edit(
                           error={"kind": result.kind, "message": result.message, "line": result.line})
     assert isinstance(result, RenderSuccess)
     blobs = await asyncio.gather(*(asyncio.to_thread(files.write_blob, owner_id, f.data, f.format) for f in result.files))
-    text = _describe_changes(str(source_model.get("code") or ""), values or {}) if origin == "parameters" else \
-        "You edited the program and re-rendered it."
 
-    def store(session: Session) -> EditResult:
-        source, model = _source(session, owner_id, assistant_item_id)
-        ctx = chats.get_context(session, owner_id, source.context_id)
-        item = chats.add_item(session, ctx, ItemRole.assistant, [], regenerated_from_id=source.id)
+    def record(session: Session) -> list[dict]:
         refs = []
         for f, blob in zip(result.files, blobs):
             row = files.record_blob(session, owner_id, blob, fmt=f.format, filename=f.filename, kind=FileKind.model,
-                                    context_id=ctx.id, item_id=item.id)
+                                    context_id=context_id)
             refs.append({"id": str(row.id), "format": row.format, "filename": row.filename, "size": row.size})
+        return refs
+
+    try:
+        refs = await _db(record)
+    except Exception:
+        await asyncio.to_thread(files.remove_stored_paths, [b.storage_path for b in blobs])
+        raise
+    return Preview(owner_id=owner_id, source_item_id=str(assistant_item_id), context_id=str(context_id), code=code,
+                   origin=origin, values=dict(values or {}), metrics=result.metrics, files=refs)
+
+
+def _unkept_rows(session: Session, preview: Preview) -> list[StoredFile]:
+    ids = [uuid.UUID(f["id"]) for f in preview.files]
+    rows = list(session.exec(select(StoredFile).where(StoredFile.id.in_(ids))).all()) if ids else []
+    if len(rows) != len(ids) or any(r.owner_id != preview.owner_id or r.item_id is not None for r in rows):
+        raise NotFound("This preview is no longer available; change the value again.")
+    return rows
+
+
+async def keep_preview(preview: Preview) -> EditResult:
+    """Store a preview as a new version (no render): its files join a new assistant item, which becomes the
+    chat's current version."""
+    owner_id = preview.owner_id
+
+    def store(session: Session) -> EditResult:
+        source, model = versions.get_version(session, owner_id, preview.source_item_id)
+        ctx = chats.get_context(session, owner_id, source.context_id)
+        rows = _unkept_rows(session, preview)
+        item = chats.add_item(session, ctx, ItemRole.assistant, [], regenerated_from_id=source.id)
+        for row in rows:
+            row.item_id, row.context_id = item.id, ctx.id
+            session.add(row)
+        text = _describe_changes(str(model.get("code") or ""), preview.values) if preview.origin == "parameters" \
+            else "You edited the program and re-rendered it."
         brief = str(model.get("brief") or "")
         # A tool call the conversation model sees in later turns: what changed and the new size.
         call = {"id": f"edit_{item.id.hex[:16]}", "arguments": {
             "brief": (brief + "\n\n" if brief else "") + f"(Then changed by the user: {text})",
         }}
+        inputs = imports.inputs_of(model)
         item.segments = [
             {"type": "text", "text": text},
-            {"type": "model", "files": refs, "metrics": result.metrics, "code": code, "brief": brief,
-             "expectedBboxMm": None, "toolCall": call, "warnings": [], "editedBy": "you", "origin": origin,
-             "sourceItemId": str(source.id), **({"parameters": dict(values)} if values else {}),
-             **({"inputs": imports.inputs_of(model)} if imports.inputs_of(model) else {})},
+            {"type": "model", "files": preview.files, "metrics": preview.metrics, "code": preview.code,
+             "brief": brief, "expectedBboxMm": None, "toolCall": call, "warnings": [], "editedBy": "you",
+             "origin": preview.origin, "sourceItemId": str(source.id),
+             **({"parameters": dict(preview.values)} if preview.values else {}),
+             **({"inputs": inputs} if inputs else {})},
         ]
         session.add(item)
         versions.set_current(session, ctx, item)
         session.flush()
         record_event(session, owner_id, ev.CHAT_ITEM_UPDATED, {"contextId": str(ctx.id), "itemId": str(item.id), "role": item.role})
-        return EditResult(ok=True, item_id=str(item.id), context_id=str(ctx.id), metrics=result.metrics)
+        return EditResult(ok=True, item_id=str(item.id), context_id=str(ctx.id), metrics=preview.metrics)
 
+    return await _db(store)
+
+
+def discard_preview_files(session: Session, preview: Preview) -> list[str]:
+    """Delete a preview's rows (only while no version holds them); return the paths to remove after commit."""
+    ids = [uuid.UUID(f["id"]) for f in preview.files]
+    if not ids:
+        return []
+    t = StoredFile.__table__.c
+    gone = session.execute(
+        sa.delete(StoredFile.__table__)
+        .where(t.id.in_(ids), t.owner_id == preview.owner_id, t.item_id.is_(None))
+        .returning(t.storage_path)
+    )
+    return [row[0] for row in gone]
+
+
+async def discard_preview(preview: Preview) -> None:
+    paths = await _db(lambda s: discard_preview_files(s, preview))
+    await asyncio.to_thread(files.remove_stored_paths, paths)
+
+
+async def render_edit(
+    owner_id: uuid.UUID, assistant_item_id: uuid.UUID | str, code: str, *, origin: Origin = "edited",
+    values: dict[str, float] | None = None, client: RenderClient | None = None,
+) -> EditResult:
+    """Render `code` and keep it as a new version of the given version; nothing is stored when it fails."""
+    preview = await preview_edit(owner_id, assistant_item_id, code, origin=origin, values=values, client=client)
+    if isinstance(preview, EditResult):
+        return preview
     try:
-        return await _db(store)
+        return await keep_preview(preview)
     except Exception:
-        await asyncio.to_thread(files.remove_stored_paths, [b.storage_path for b in blobs])
+        await discard_preview(preview)
         raise
+
+
+def parameter_code(session: Session, owner_id: uuid.UUID, assistant_item_id: uuid.UUID | str,
+                   values: dict[str, float]) -> str:
+    """The version's program with `values` set (each checked against its declared range)."""
+    if not values:
+        raise InvalidInput("Choose at least one parameter to change.")
+    _, model = versions.get_version(session, owner_id, assistant_item_id)
+    code = str(model.get("code") or "")
+    if not code:
+        raise InvalidInput("This version has no program to change.")
+    return apply_parameters(code, values)
+
+
+async def preview_parameters(
+    owner_id: uuid.UUID, assistant_item_id: uuid.UUID | str, values: dict[str, float], *, client: RenderClient | None = None,
+) -> Preview | EditResult:
+    """Render a version with new parameter values, not kept yet (the workbench's sliders)."""
+    if not values:
+        raise InvalidInput("Choose at least one parameter to change.")
+    code = await _db(lambda s: parameter_code(s, owner_id, assistant_item_id, values))
+    return await preview_edit(owner_id, assistant_item_id, code, origin="parameters", values=values, client=client)
 
 
 async def render_parameters(
     owner_id: uuid.UUID, assistant_item_id: uuid.UUID | str, values: dict[str, float], *, client: RenderClient | None = None,
 ) -> EditResult:
-    """Set parameters of a version's program (checked against their ranges) and render the result."""
+    """Set parameters of a version's program (checked against their ranges), render and keep the result."""
     if not values:
         raise InvalidInput("Choose at least one parameter to change.")
-
-    def load(session: Session) -> str:
-        _, model = _source(session, owner_id, assistant_item_id)
-        return str(model.get("code") or "")
-
-    code = await _db(load)
-    if not code:
-        raise InvalidInput("This version has no program to change.")
-    new_code = apply_parameters(code, values)
-    return await render_edit(owner_id, assistant_item_id, new_code, origin="parameters", values=values, client=client)
+    code = await _db(lambda s: parameter_code(s, owner_id, assistant_item_id, values))
+    return await render_edit(owner_id, assistant_item_id, code, origin="parameters", values=values, client=client)

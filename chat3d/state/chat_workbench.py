@@ -1,21 +1,24 @@
 """The workbench (Preview / Parameters / Code / Versions / Files / Details of the selected answer) and the
 mobile pane switch.
 
-Edits re-render without a model call (chat3d.pipeline.edits). Decision: every *committed* change makes a
-new version: a slider commits when it is released (or on a key press), a number field on Enter or blur,
-the code editor on "Render". A program that fails to render shows its error inline and stores nothing,
-so the version list only ever holds models that built.
+Edits re-render without a model call (chat3d.pipeline.edits). Parameters preview first: moving a slider
+(debounced while it moves), releasing it, or a number field's Enter/blur renders the change and shows it in
+the viewer with its size, as a preview that is not a version; "Keep" stores that very render as a new version,
+"Discard" goes back to the stored one (so exploring values does not fill the version list). The code editor's
+"Render" keeps its result at once. A program that fails to render shows its error inline and stores nothing.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import reflex as rx
 
 from chat3d.db.engine import session_scope
 from chat3d.domain import chats
+from chat3d.domain import files as files_domain
 from chat3d.domain.errors import DomainError
 from chat3d.domain.parameters import ParameterError, extract_parameters, format_value
 from chat3d.state.auth import AuthState
@@ -72,7 +75,14 @@ class WorkbenchState(rx.State):
     rendering: str = ""  # "", "code" or "parameters"
     edit_error: str = ""
     edit_error_line: int = 0
-    code_nonce: int = 0  # bumps to reset the editor to the stored program
+    code_nonce: int = 0  # bumps to reset the editor and the sliders to the stored program
+    # A parameter preview on show (not a version until kept): what the viewer shows instead of the stored model.
+    preview_glb_url: str = ""
+    preview_dims: str = ""
+    preview_size_mm: list[float] = []
+    preview_values: dict[str, float] = {}  # every parameter the preview changed, by name
+    _preview: Any = None  # chat3d.pipeline.edits.Preview of the shown preview
+    _asked: dict = {}  # the values the user asked for last (a render in flight may be older)
 
     @rx.var
     def has_model(self) -> bool:
@@ -82,10 +92,27 @@ class WorkbenchState(rx.State):
     def has_params(self) -> bool:
         return len(self.params) > 0
 
+    @rx.var
+    def previewing(self) -> bool:
+        return self.preview_glb_url != ""
+
     def _clear(self) -> None:
+        self._drop_preview()
         self.item_id, self.context_id, self.glb_url, self.dims, self.size_mm, self.code = "", "", "", [], [], ""
         self.files, self.details, self.params, self.edited_by_you = [], [], [], False
         self.edit_error, self.edit_error_line = "", 0
+
+    def _drop_preview(self) -> None:
+        """Forget the shown preview and delete its files (they belong to no version)."""
+        from chat3d.pipeline import edits
+
+        preview, self._preview, self._asked = self._preview, None, {}
+        self.preview_glb_url, self.preview_dims, self.preview_size_mm, self.preview_values = "", "", [], {}
+        self.params = param_views(self.code)
+        if preview is not None:
+            with session_scope() as s:
+                paths = edits.discard_preview_files(s, preview)
+            files_domain.remove_stored_paths(paths)
 
     def _show_item(self, uid: uuid.UUID, item_id: str) -> bool:
         try:
@@ -107,8 +134,11 @@ class WorkbenchState(rx.State):
         self.params = param_views(info.code)
         self.edited_by_you = model.get("editedBy") == "you"
         if changed:
+            self._drop_preview()
             self.edit_error, self.edit_error_line = "", 0
             self.code_nonce += 1
+        elif self.preview_values:
+            self._show_values(self.preview_values)
         return True
 
     @rx.event
@@ -183,48 +213,88 @@ class WorkbenchState(rx.State):
         for event in events:
             yield event
 
-    async def _render_params(self, values: dict[str, float]) -> list:
+    def _stored_values(self) -> dict[str, float]:
+        return {p.name: p.value for p in param_views(self.code)}
+
+    def _show_values(self, values: dict[str, float]) -> None:
+        """The parameter rows show `values` over the stored ones (same keys: the sliders are not remounted)."""
+        rows = param_views(self.code)
+        for row in rows:
+            if row.name in values:
+                row.value, row.text = values[row.name], format_value(values[row.name], row.integer)
+        self.params = rows
+
+    async def _preview_params(self, values: dict[str, float]) -> None:
+        """Render the shown version with the values asked for so far as a preview. While one renders, newer
+        values wait and the newest render next: dragging costs at most one render in flight and one queued."""
         from chat3d.pipeline import edits
+        from chat3d.pipeline.edits import Preview
 
         async with self:
-            if self.rendering or not self.item_id:
-                return []
+            if not self.item_id or self.rendering in ("code", "keeping"):
+                return
             uid = (await self.get_state(AuthState))._current_user_id()
             if uid is None:
-                return []
-            current = {p.name: p.value for p in self.params}
-            values = {k: v for k, v in values.items() if float(v) != current.get(k)}
-            if not values:
-                return []
-            item_id, self.rendering, self.edit_error, self.edit_error_line = self.item_id, "parameters", "", 0
-        try:
-            result = await edits.render_parameters(uid, item_id, values)
-        except DomainError as exc:
+                return
+            stored = self._stored_values()
+            asked = {**self._asked, **{k: float(v) for k, v in values.items() if k in stored}}
+            self._asked = {k: v for k, v in asked.items() if v != stored[k]}
+            if self.rendering == "parameters":
+                return  # the running render picks the new values up when it ends
+            if not self._asked:
+                self._drop_preview()
+                return
+            if self._preview is not None and self._asked == self.preview_values:
+                return  # already on show
+            item_id, wanted = self.item_id, dict(self._asked)
+            self.rendering, self.edit_error, self.edit_error_line = "parameters", "", 0
+        while True:
+            error, result = "", None
+            try:
+                result = await edits.preview_parameters(uid, item_id, wanted)
+            except DomainError as exc:
+                error = exc.message
+            except Exception:
+                error = "Something went wrong while rendering; try again."
+            stale = result
             async with self:
-                self.rendering, self.edit_error = "", exc.message
-                self.code_nonce += 1  # puts the sliders back on the stored values
-            return []
-        except Exception:
-            async with self:
-                self.rendering, self.edit_error = "", "Something went wrong while rendering; try again."
-            return []
-        async with self:
-            self.rendering = ""
-            if not result.ok:
-                self.code_nonce += 1
-            return await self._after_edit(uid, result)
+                again = False
+                if self.item_id == item_id:  # (another answer may have been selected meanwhile)
+                    if isinstance(result, Preview):
+                        stale, self._preview = self._preview, result
+                        info = model_info("", [{"type": "model", "files": result.files, "metrics": result.metrics}])
+                        self.preview_glb_url, self.preview_dims = (info.glb_url, info.dims) if info else ("", "")
+                        self.preview_size_mm = info.size_mm if info else []
+                        self.preview_values = dict(wanted)
+                        self._show_values(wanted)
+                    else:  # the values failed: say why; what is shown stays, and so do its sliders
+                        err = (result.error or {}) if result is not None else {}
+                        self.edit_error = str(err.get("message") or error or "The program failed.")
+                        self.edit_error_line = int(err.get("line") or 0)
+                        if self._asked == wanted:
+                            self._asked = dict(self.preview_values)
+                            self._show_values(self.preview_values)
+                            self.code_nonce += 1
+                    if self._asked != wanted:
+                        wanted, again = dict(self._asked), True
+                        if not wanted:
+                            self._drop_preview()
+                            again = False
+                            self.code_nonce += 1
+                if not again:
+                    self.rendering = ""
+            if isinstance(stale, Preview):
+                await edits.discard_preview(stale)
+            if not again:
+                return
 
     @rx.event(background=True)
-    async def commit_slider(self, name: str, value: list[float]):
-        """A slider released (or moved with the keyboard): render that value as a new version."""
-        if not value:
-            return
-        for event in await self._render_params({name: float(value[0])}) or []:
-            yield event
+    async def preview_slider(self, name: str, value: list[float]):
+        """A slider moved (debounced) or released: preview that value."""
+        if value:
+            await self._preview_params({name: float(value[0])})
 
-    @rx.event(background=True)
-    async def commit_number(self, form: dict):
-        """A parameter's number field submitted with Enter: {name: text}."""
+    async def _preview_typed(self, form: dict) -> None:
         values: dict[str, float] = {}
         for name, text in (form or {}).items():
             try:
@@ -233,8 +303,51 @@ class WorkbenchState(rx.State):
                 async with self:
                     self.edit_error = f"{name} must be a number."
                 return
-        for event in await self._render_params(values) or []:
+        await self._preview_params(values)
+
+    @rx.event(background=True)
+    async def preview_number(self, form: dict):
+        """A parameter's number field submitted with Enter: {name: text}."""
+        await self._preview_typed(form)
+
+    @rx.event(background=True)
+    async def preview_field(self, name: str, text: str):
+        """A parameter's number field left (blur): preview its value."""
+        await self._preview_typed({name: text})
+
+    @rx.event(background=True)
+    async def keep_preview(self):
+        """Store the shown preview as a new version (no second render)."""
+        from chat3d.pipeline import edits
+
+        async with self:
+            preview = self._preview
+            uid = (await self.get_state(AuthState))._current_user_id()
+            if preview is None or self.rendering or uid is None or preview.owner_id != uid:
+                return
+            self.rendering = "keeping"
+        try:
+            result = await edits.keep_preview(preview)
+        except DomainError as exc:
+            async with self:
+                self.rendering, self.edit_error = "", exc.message
+            return
+        async with self:
+            self.rendering = ""
+            self._preview, self._asked = None, {}  # its files now belong to the new version
+            self.preview_glb_url, self.preview_dims, self.preview_size_mm, self.preview_values = "", "", [], {}
+            events = await self._after_edit(uid, result)
+        for event in events:
             yield event
+
+    @rx.event
+    def discard_preview(self):
+        """Back to the stored version: the sliders and the viewer show it again."""
+        if self.rendering == "keeping":
+            return
+        self._drop_preview()
+        self.edit_error, self.edit_error_line = "", 0
+        self.code_nonce += 1
 
 
 class LayoutState(rx.State):

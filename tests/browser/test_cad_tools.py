@@ -1,5 +1,5 @@
-"""CAD power features in the browser: a parameter slider re-renders the offline plate, measuring between two
-corners reads its length, an edited program with an error shows the error and keeps the version, versions
+"""CAD power features in the browser: a parameter slider previews the offline plate (Keep stores it as a
+version, Discard goes back), measuring between two corners reads its length, an edited program with an error shows the error and keeps the version, versions
 with thumbnails (and the chat's current one in the contexts pane), a share link with a title and an expiry
 works signed out, says when it has expired, and stops when revoked; the section plane."""
 
@@ -88,26 +88,53 @@ def test_cad_tools(running_app, page: Page, browser) -> None:
     expect(panel.get_by_test_id("param-row")).to_have_count(5)
     _shot(page, "parameters")
 
-    # A slider change (keyboard: PageUp = ten steps of 1 mm) renders version 2 without a model call.
+    # A slider change (keyboard: PageUp = ten steps of 1 mm) previews at once without a model call: the
+    # viewer, its overlay and the size above the sliders show 90 mm, but nothing is stored yet.
     length_row = panel.get_by_test_id("param-row").filter(has_text="length").first
     thumb = length_row.get_by_role("slider")
     thumb.focus()
     thumb.press("PageUp")
     expect(overlay).to_have_text("90.0 × 50.0 × 5.0 mm", timeout=60_000)
     expect(page.get_by_test_id("param-dims")).to_have_text("90.0 × 50.0 × 5.0 mm")
-    expect(page.get_by_test_id("assistant-bubble")).to_have_count(2)
-    expect(page.get_by_test_id("assistant-bubble").nth(1)).to_contain_text("You set length to 90.0 mm.")
+    expect(panel.get_by_test_id("param-preview")).to_contain_text("Preview, not saved")
     expect(length_row.get_by_role("spinbutton")).to_have_value("90.0")
     expect(viewer.locator("[data-status=ready]")).to_be_visible(timeout=60_000)
+    _shot(page, "slider-preview")
+    expect(page.get_by_test_id("assistant-bubble")).to_have_count(1)
+    expect(chat_thumb).to_have_attribute("src", first_thumb)
+    # Keeping it stores that render as version 2, the current one.
+    panel.get_by_role("button", name="Keep as new version").click()
+    expect(page.get_by_test_id("assistant-bubble")).to_have_count(2, timeout=30_000)
+    expect(page.get_by_test_id("assistant-bubble").nth(1)).to_contain_text("You set length to 90.0 mm.")
+    expect(panel.get_by_test_id("param-preview")).to_have_count(0)
+    expect(page.get_by_test_id("model-dims")).to_have_text("90.0 × 50.0 × 5.0 mm")
+    expect(length_row.get_by_role("spinbutton")).to_have_value("90.0")
     # The new version is the current one: its thumbnail replaces the old one in the contexts pane, live.
     expect(chat_thumb).not_to_have_attribute("src", first_thumb, timeout=15_000)
     _shot(page, "slider-changed")
 
-    # A number field commits with Enter.
+    # A number field previews with Enter; Discard goes back to the stored version.
+    width_box = panel.get_by_test_id("param-row").filter(has_text="width").first.get_by_role("spinbutton")
+    width_box.fill("30")
+    width_box.press("Enter")
+    expect(overlay).to_have_text("90.0 × 30.0 × 5.0 mm", timeout=60_000)
+    panel.get_by_role("button", name="Discard").click()
+    expect(overlay).to_have_text("90.0 × 50.0 × 5.0 mm", timeout=30_000)
+    expect(panel.get_by_test_id("param-preview")).to_have_count(0)
+    expect(width_box).to_have_value("50.0")
+    expect(page.get_by_test_id("assistant-bubble")).to_have_count(2)
+    # Leaving a number field previews too; two changes in a row render the newest values; keep → version 3.
+    width_box = panel.get_by_test_id("param-row").filter(has_text="width").first.get_by_role("spinbutton")
+    width_box.fill("45")
+    width_box.press("Enter")
     width_box = panel.get_by_test_id("param-row").filter(has_text="width").first.get_by_role("spinbutton")
     width_box.fill("40")
-    width_box.press("Enter")
+    width_box.blur()
     expect(overlay).to_have_text("90.0 × 40.0 × 5.0 mm", timeout=60_000)
+    expect(panel.get_by_test_id("param-preview")).to_be_visible()
+    panel.get_by_role("button", name="Keep as new version").click()
+    expect(page.get_by_test_id("assistant-bubble")).to_have_count(3, timeout=30_000)
+    expect(page.get_by_test_id("assistant-bubble").nth(2)).to_contain_text("You set width to 40.0 mm.")
     expect(viewer.locator("[data-status=ready]")).to_be_visible(timeout=60_000)
 
     # Measure corner to corner along X in the top view: the plate's length, 90 mm.

@@ -75,7 +75,7 @@ def test_housekeeping_prunes_only_what_is_old(session: Session) -> None:
     assert {s.id for s in session.exec(select(UserSession)).all()} == {live_id, recent_id}
     assert not old_ids & {s.id for s in session.exec(select(UserSession)).all()}
     assert {m.id for m in session.exec(select(OutboxMessage)).all()} == mail_ids["keep"]
-    assert retention.run_housekeeping_once(NOW) == retention.HousekeepingReport(0, 0, 0, 0)
+    assert retention.run_housekeeping_once(NOW) == retention.HousekeepingReport(0, 0, 0, 0, 0)
 
 
 def test_the_housekeeping_loop_is_a_worker_job_and_stops(session: Session) -> None:
@@ -105,3 +105,35 @@ def test_storage_is_accounted_per_user(session: Session) -> None:
     assert retention.storage_of_user(session, big.id) == (2, 3500)
     totals = retention.storage_totals(session)
     assert (totals["files"], totals["bytes"]) == (3, 3510) and totals["topUsers"][0]["email"] == "big@example.com"
+
+
+def test_housekeeping_removes_unkept_previews_after_a_day(session: Session) -> None:
+    """A slider preview's files belong to no version; left behind (tab closed) they go after a day, while
+    model files of versions, uploads and exports of the same age stay."""
+    from chat3d.db.models import ItemRole, StoredFile
+    from chat3d.domain import chats
+
+    user = _user(session, "previews@example.com")
+    ctx = chats.create_context(session, user.id)
+    item = chats.add_item(session, ctx, ItemRole.assistant, [])
+
+    def stored(kind: FileKind, age: timedelta, item_id=None) -> tuple:
+        row = files.store_bytes(session, user.id, b"x" * 10, fmt="glb", filename="m.glb", kind=kind,
+                                context_id=ctx.id, item_id=item_id)
+        row.created_at = NOW - age
+        session.add(row)
+        return row.id, files.absolute_path(row)
+
+    old_preview = stored(FileKind.model, timedelta(days=2))
+    new_preview = stored(FileKind.model, timedelta(hours=2))
+    old_version_file = stored(FileKind.model, timedelta(days=30), item.id)
+    old_upload = stored(FileKind.upload, timedelta(days=30))
+    session.commit()
+    assert old_preview[1].exists()
+
+    report = retention.run_housekeeping_once(NOW)
+    assert report.previews == 1
+    left = {r.id for r in session.exec(select(StoredFile)).all()}
+    assert left == {new_preview[0], old_version_file[0], old_upload[0]}
+    assert not old_preview[1].exists()
+    assert new_preview[1].exists() and old_version_file[1].exists() and old_upload[1].exists()

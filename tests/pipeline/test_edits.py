@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from chat3d.db.engine import session_scope
 from chat3d.db.models import ChatContext, ChatItem, StoredFile
-from chat3d.domain import chats, versions
+from chat3d.domain import chats, files, versions
 from chat3d.domain.errors import InvalidInput, NotFound
 from chat3d.pipeline import edits, queries
 from chat3d.pipeline.runner import QueryRunner
@@ -127,3 +127,71 @@ async def test_next_prompt_iterates_on_the_edited_version(owner, scripted) -> No
     # The conversation model saw the edit as a tool call with the new size.
     conv = [r for r in scripted.requests if r.model == "scripted-conversation"][-1]
     assert any("140.0 × 50.0 × 5.0" in (m.content or "") for m in conv.messages if m.role == "tool")
+
+
+async def test_a_preview_changes_nothing_until_kept(owner, scripted) -> None:
+    user_id, ctx_id = owner
+    source = await _first_version(owner, scripted)
+    before = [i.id for i in _items(ctx_id)]
+
+    preview = await edits.preview_parameters(user_id, source, {"length": 100})
+    assert isinstance(preview, edits.Preview)
+    assert preview.metrics["bbox_size_mm"] == pytest.approx([100, 50, 5], abs=0.01)
+    glb = preview.file_id("glb")
+    with session_scope() as s:
+        # The viewer can load the preview's files (they are the owner's), but the chat has no new version.
+        assert files.get_file(s, user_id, glb).item_id is None
+        assert [i.id for i in _items(ctx_id)] == before
+        assert versions.current_version(s, s.get(ChatContext, ctx_id)).id == source
+        assert len(versions.list_versions(s, user_id, ctx_id)) == 1
+
+    kept = await edits.keep_preview(preview)
+    assert kept.ok and kept.metrics["bbox_size_mm"] == pytest.approx([100, 50, 5], abs=0.01)
+    with session_scope() as s:
+        item = s.get(ChatItem, uuid.UUID(kept.item_id))
+        model = chats.model_segment(item)
+        # The kept version holds the very files that were previewed (no second render).
+        assert model["files"] == preview.files and files.get_file(s, user_id, glb).item_id == item.id
+        assert model["origin"] == "parameters" and model["parameters"] == {"length": 100}
+        assert chats.text_of(item) == "You set length to 100.0 mm."
+        assert versions.current_version(s, s.get(ChatContext, ctx_id)).id == item.id
+    # A preview is kept once: its files now belong to a version.
+    with pytest.raises(NotFound):
+        await edits.keep_preview(preview)
+    await edits.discard_preview(preview)  # and discarding it afterwards cannot take them from the version
+    with session_scope() as s:
+        assert files.get_file(s, user_id, glb).item_id == uuid.UUID(kept.item_id)
+        assert files.absolute_path(files.get_file(s, user_id, glb)).exists()
+
+
+async def test_a_discarded_preview_leaves_no_file_behind(owner, scripted) -> None:
+    user_id, ctx_id = owner
+    source = await _first_version(owner, scripted)
+    preview = await edits.preview_parameters(user_id, source, {"width": 30, "thickness": 3})
+    assert isinstance(preview, edits.Preview)
+    with session_scope() as s:
+        paths = [files.absolute_path(files.get_file(s, user_id, f["id"])) for f in preview.files]
+    assert paths and all(p.exists() for p in paths)
+
+    await edits.discard_preview(preview)
+    with session_scope() as s:
+        for f in preview.files:
+            with pytest.raises(NotFound):
+                files.get_file(s, user_id, f["id"])
+    assert not any(p.exists() for p in paths)
+    with pytest.raises(NotFound, match="no longer available"):
+        await edits.keep_preview(preview)
+    assert len(_items(ctx_id)) == 2
+
+
+async def test_a_preview_that_fails_to_render_stores_nothing(owner, scripted) -> None:
+    user_id, ctx_id = owner
+    source = await _first_version(owner, scripted)
+    with session_scope() as s:
+        count = len(s.exec(select(StoredFile).where(StoredFile.owner_id == user_id)).all())
+    failed = await edits.preview_edit(user_id, source, PLATE.replace("Box(", "Bx("), origin="edited")
+    assert isinstance(failed, edits.EditResult) and not failed.ok and "Bx" in failed.error["message"]
+    with pytest.raises(InvalidInput, match="at most 500"):
+        await edits.preview_parameters(user_id, source, {"length": 900})
+    with session_scope() as s:
+        assert len(s.exec(select(StoredFile).where(StoredFile.owner_id == user_id)).all()) == count
