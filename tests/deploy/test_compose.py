@@ -60,3 +60,16 @@ def test_app_waits_for_healthy_dependencies(compose: dict) -> None:
         }
     env = compose["services"]["app"]["environment"]
     assert env["CHAT3D_ENV"] == "production" and env["REDIS_URL"].startswith("redis://")
+
+
+def test_app_runs_several_reflex_workers_on_the_redis_state_manager(compose: dict) -> None:
+    """Reflex 0.10.1 prod runs granian with GRANIAN_WORKERS workers (reflex/utils/exec.py); several workers only
+    share tabs' state through Reflex's Redis state manager, which rxconfig.py enables from REDIS_URL."""
+    env = compose["services"]["app"]["environment"]
+    assert str(env["REFLEX_USE_GRANIAN"]).lower() == "true"
+    assert int(env["GRANIAN_WORKERS"]) > 1
+    assert env["REDIS_URL"].startswith("redis://")
+    result = _config({"JWT_SECRET": "test-secret-value", "APP_WORKERS": "6"})  # the .env override
+    assert result.returncode == 0, result.stderr
+    overridden = yaml.safe_load(result.stdout)
+    assert int(overridden["services"]["app"]["environment"]["GRANIAN_WORKERS"]) == 6

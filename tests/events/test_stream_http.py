@@ -3,6 +3,9 @@
 Two app processes share one PostgreSQL database and one Redis. The test process writes events the way
 domain code does (`record_event` + commit, which publishes on Redis after the commit), or asks app process
 A to write one (`/__test/publish`) so that A's after-commit publish must reach a stream held by B.
+
+Frames are parsed with httpx-sse (a maintained, spec-following SSE client), not with a parser of our own; the raw
+bytes are also recorded (by a tapping transport) to check the exact wire framing.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from httpx_sse import ServerSentEvent, aconnect_sse
 from sqlmodel import Session
 
 from chat3d.db.engine import engine_for, get_engine, session_scope
@@ -26,7 +30,6 @@ from chat3d.settings import reset_settings_cache
 from tests.conftest import TEMPLATE_DB, _admin_exec, database_url_for
 from tests.events.appserver import ApiServer
 from tests.events.conftest import make_user
-from tests.events.sse import SseEvent, SseParser, iter_sse
 from tests.support.servers import ThrowawayRedis
 
 HEARTBEAT_S = 2.0
@@ -96,17 +99,58 @@ async def record(user_id: uuid.UUID, n: int = 1, event_type: str = T.CHAT_ITEM_U
     return await asyncio.to_thread(_record, user_id, n, event_type)
 
 
+class _Tap(httpx.AsyncByteStream):
+    """A response body that records the raw bytes it passes on (the parser never sees a difference)."""
+
+    def __init__(self, inner: httpx.AsyncByteStream, sink: list[bytes]):
+        self.inner, self.sink = inner, sink
+
+    async def __aiter__(self):
+        async for chunk in self.inner:
+            self.sink.append(chunk)
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class TappingTransport(httpx.AsyncBaseTransport):
+    """httpx's own transport, with each response body recorded into `raw`."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.raw: list[bytes] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        response.stream = _Tap(response.stream, self.raw)
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
 class Stream:
-    """An open /api/events/stream; a reader task parses frames into a queue (None marks the end)."""
+    """An open /api/events/stream, parsed by httpx-sse; a reader task puts its events in a queue (None marks the end).
+
+    The server's first frame (`retry:` only) marks the stream live. Frames without data (that one, heartbeats) are
+    not queued: a browser's EventSource dispatches nothing for them."""
 
     def __init__(self, base_url: str, token: str | None = None, *, last_event_id: int | None = None,
                  query: str = "", cookie: bool = False):
         self.base_url, self.token, self.last_event_id, self.query, self.cookie = base_url, token, last_event_id, query, cookie
-        self.queue: asyncio.Queue[SseEvent | None] = asyncio.Queue()
-        self.parser = SseParser()
-        self.raw_lines: list[str] = []
+        self.queue: asyncio.Queue[ServerSentEvent | None] = asyncio.Queue()
+        self.transport = TappingTransport()
         self.response: httpx.Response | None = None
         self.live = asyncio.Event()
+        self.retry: int | None = None
+        self.last_id = ""  # the last event ID, as an EventSource would resend it on reconnect
+        self.empty_frames = 0
+
+    @property
+    def raw_lines(self) -> list[str]:
+        """The body so far, split into lines (the server ends lines with LF)."""
+        return b"".join(self.transport.raw).decode("utf-8").split("\n")
 
     async def __aenter__(self) -> "Stream":
         headers = {}
@@ -117,23 +161,27 @@ class Stream:
             headers["Authorization"] = f"Bearer {self.token}"
         if self.last_event_id is not None:
             headers["Last-Event-ID"] = str(self.last_event_id)
-        self.client = httpx.AsyncClient(base_url=self.base_url, timeout=httpx.Timeout(10, read=None), cookies=cookies)
-        request = self.client.build_request("GET", f"/api/events/stream{self.query}", headers=headers)
-        self.response = await self.client.send(request, stream=True)
+        self.client = httpx.AsyncClient(base_url=self.base_url, timeout=httpx.Timeout(10, read=None), cookies=cookies,
+                                        transport=self.transport)
+        self._sse = aconnect_sse(self.client, "GET", f"/api/events/stream{self.query}", headers=headers)
+        self.source = await self._sse.__aenter__()
+        self.response = self.source.response
         self.task = asyncio.create_task(self._read())
         return self
-
-    async def _lines(self):
-        async for line in self.response.aiter_lines():
-            self.raw_lines.append(line)
-            if line.startswith("retry:"):
-                self.live.set()  # the server's first frame: its starting cursor is fixed
-            yield line
 
     async def _read(self) -> None:
         try:
             if self.response.status_code == 200:
-                async for event in iter_sse(self._lines(), self.parser):
+                async for event in self.source.aiter_sse():
+                    self.last_id = event.id
+                    if event.retry is not None:
+                        self.retry = event.retry
+                        self.live.set()  # the server's first frame: its starting cursor is fixed
+                    if not event.data:
+                        # httpx-sse 0.4.3 also yields a blank line after a retry-only frame or a `: hb` comment once
+                        # an id was seen (florimondmanca/httpx-sse#35); the spec, and browsers, dispatch nothing.
+                        self.empty_frames += 1
+                        continue
                     await self.queue.put(event)
         except (httpx.HTTPError, asyncio.CancelledError):
             pass
@@ -143,7 +191,7 @@ class Stream:
     async def ready(self, timeout: float = 5.0) -> None:
         await asyncio.wait_for(self.live.wait(), timeout)
 
-    async def next(self, timeout: float = 5.0) -> SseEvent | None:
+    async def next(self, timeout: float = 5.0) -> ServerSentEvent | None:
         return await asyncio.wait_for(self.queue.get(), timeout)
 
     async def take(self, n: int, timeout: float = 5.0) -> list[dict]:
@@ -164,12 +212,12 @@ class Stream:
     async def __aexit__(self, *exc) -> None:
         self.task.cancel()
         await asyncio.gather(self.task, return_exceptions=True)
-        await self.response.aclose()
+        await self._sse.__aexit__(None, None, None)
         await self.client.aclose()
 
 
-def _envelope(event: SseEvent) -> dict:
-    body = json.loads(event.data)
+def _envelope(event: ServerSentEvent) -> dict:
+    body = event.json()
     assert event.id == str(body["id"]) and event.event == body["type"]
     return body
 
@@ -185,18 +233,28 @@ async def test_frames_parse_and_headers_are_right(stack, alice) -> None:
         assert r.headers["content-type"].startswith("text/event-stream")
         assert r.headers["cache-control"] == "no-cache" and r.headers["x-accel-buffering"] == "no"
         await s.ready()
+        assert s.retry == 3000  # the first frame, as httpx-sse parsed it
         ids = await record(user_id, 2, T.NOTIFICATION_CREATED)
-        got = await s.take(2)
-        assert [e["id"] for e in got] == ids
-        assert got[0]["type"] == T.NOTIFICATION_CREATED and got[0]["payload"]["text"] == "line1\nline2"
-        assert set(got[0]) == {"id", "type", "payload", "createdAt"} and got[0]["createdAt"].endswith("Z")
-        # One `data:` line per event, even with newlines in the payload; a heartbeat comment arrives.
+        events = [await s.next(), await s.next()]
+        # Each event as a standard SSE parser (httpx-sse) reads it: id = the event id, event = its type, data = one
+        # JSON envelope carrying both again.
+        for event, event_id in zip(events, ids):
+            assert isinstance(event, ServerSentEvent)
+            assert (event.id, event.event) == (str(event_id), T.NOTIFICATION_CREATED)
+            body = json.loads(event.data)
+            assert set(body) == {"id", "type", "payload", "createdAt"}
+            assert body["id"] == event_id and body["type"] == T.NOTIFICATION_CREATED
+            assert body["payload"]["text"] == "line1\nline2" and body["createdAt"].endswith("Z")
+        assert s.last_id == str(ids[-1])
+        # On the wire: one `data:` line per event, even with newlines in the payload; a heartbeat comment arrives
+        # (and no event with data comes of it).
         assert await s.nothing_for(HEARTBEAT_S + 0.5)
-        assert "hb" in s.parser.comments
-        data_lines = [line for line in s.raw_lines if line.startswith("data:")]
-        assert len(data_lines) == 2 and s.parser.retry == 3000
-        frame_start = s.raw_lines.index(f"id: {ids[0]}")
-        assert s.raw_lines[frame_start:frame_start + 4] == [
+        lines = s.raw_lines
+        assert lines[:2] == ["retry: 3000", ""] and ": hb" in lines
+        data_lines = [line for line in lines if line.startswith("data:")]
+        assert len(data_lines) == 2
+        frame_start = lines.index(f"id: {ids[0]}")
+        assert lines[frame_start:frame_start + 4] == [
             f"id: {ids[0]}", f"event: {T.NOTIFICATION_CREATED}", data_lines[0], ""]
 
 
@@ -214,6 +272,25 @@ async def test_stream_requires_sign_in_and_accepts_the_session_cookie(stack, ali
         await s.ready()
         ids = await record(user_id, 1)
         assert [e["id"] for e in await s.take(1)] == ids
+
+
+async def test_a_token_in_the_url_is_never_accepted(stack, alice) -> None:
+    """No tokens in URLs (they end up in logs, history and Referer): a valid JWT as a query parameter, with no
+    Authorization header and no cookie, is refused on the stream and on the replay route alike."""
+    user_id, token = alice
+    async with httpx.AsyncClient(base_url=stack["a"].url, timeout=10) as c:
+        # The token itself is good: the same JWT in the header is accepted by both routes.
+        assert (await c.get("/api/events/replay", headers={"Authorization": f"Bearer {token}"})).status_code == 200
+        async with c.stream("GET", "/api/events/stream", headers={"Authorization": f"Bearer {token}"}) as ok:
+            assert ok.status_code == 200
+        for path in ("/api/events/stream", "/api/events/replay"):
+            for name in ("token", "access_token", "jwt", "chat3d_session", "authorization", "auth"):
+                for value in (token, f"Bearer {token}"):
+                    r = await c.get(path, params={name: value})
+                    assert r.status_code == 401, (path, name, r.status_code)
+                    assert "error" in r.json() and not r.headers["content-type"].startswith("text/event-stream")
+                    assert "set-cookie" not in r.headers  # nor is the URL token turned into a session cookie
+        assert not c.cookies
 
 
 async def test_a_user_never_receives_another_users_events(stack, alice, bob) -> None:
@@ -238,7 +315,7 @@ async def test_reconnect_with_last_event_id_replays_exactly_the_missed_events_th
         await s.ready()
         (first,) = await record(user_id, 1)
         (got,) = await s.take(1)
-        last_seen = int(s.parser.last_event_id)
+        last_seen = int(s.last_id)
         assert got["id"] == first == last_seen
     missed = await record(user_id, 5)
     async with Stream(stack["b"].url, token, last_event_id=last_seen) as s:
