@@ -1,0 +1,177 @@
+"""ThreadState.on_event: the chat page follows the SSE events the domain records (the app shell's EventSource
+forwards each one). An item changed in the database shows up in the open chat, a query's stage moves its progress
+chip; an event for another chat, an unknown or foreign item, or off the chat pages changes nothing.
+
+The events fed in are the envelopes the domain wrote (`queries.submit_query` / `transition` / `finish`, read back
+with `store.events_after`, exactly what /api/events/stream sends). The handlers run on a real Reflex state tree (no
+browser) against a clean PostgreSQL database, with the signed-in user patched in, like test_thread_ratings.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+import reflex as rx
+from reflex.istate.data import ReflexURL, RouterData
+from sqlmodel import Session
+
+from chat3d.db.models import ItemRole, Query, QueryState
+from chat3d.domain import chats
+from chat3d.events import store
+from chat3d.events import types as T
+from chat3d.pipeline import queries
+from chat3d.state.auth import AuthState
+from chat3d.state.chat import ThreadState
+from chat3d.state.chat_contexts import ContextsState  # noqa: F401  (on_event refreshes it: in the tree from the start)
+from chat3d.state.chat_workbench import WorkbenchState  # noqa: F401
+from chat3d.state.chat_view import state_label
+from tests.domain.conftest import accounts_env, db, make_user  # noqa: F401  (fixtures)
+
+
+def _router_at(path: str) -> RouterData:
+    """The tab's router as Reflex sets it when the browser is at `path` (ThreadState reads `router.url.path`)."""
+    return RouterData(url=ReflexURL(f"http://localhost:3000{path}"))
+
+
+@pytest.fixture
+def chat(db: Session, make_user, monkeypatch: pytest.MonkeyPatch):  # noqa: F811
+    """A signed-in user's chat with one exchange, open in a tab at /chat/<id>; `feed()` hands that tab every event
+    recorded for the user since the last feed, in order, as the SSE stream would."""
+    user = make_user("live@example.com")
+    monkeypatch.setattr(AuthState, "_current_user", lambda self: user)
+    ctx = chats.create_context(db, user.id, name="Live")
+    chats.add_item(db, ctx, ItemRole.user, [{"type": "text", "text": "a plate"}])
+    chats.add_item(db, ctx, ItemRole.assistant, [{"type": "text", "text": "Here is a plate."}])
+    db.commit()
+
+    root = rx.State(_reflex_internal_init=True)
+    root.router = _router_at(f"/chat/{ctx.id}")
+    assert root.router.url.path == f"/chat/{ctx.id}"
+    thread = root.get_substate(ThreadState.get_full_name().split(".")[1:])
+    asyncio.run(thread._load_items(user.id, str(ctx.id)))
+    thread.active_id = str(ctx.id)
+    root._clean()
+    cursor = {"id": store.latest_event_id(db, user.id)}
+
+    def feed(expect_types: list[str] | None = None) -> list:
+        events = store.events_after(db, user.id, cursor["id"])
+        if expect_types is not None:
+            assert [e["type"] for e in events] == expect_types
+        returned = []
+        for envelope in events:
+            cursor["id"] = envelope["id"]
+            returned.append(asyncio.run(thread.on_event(envelope)))
+        return returned
+
+    return user, ctx, thread, feed
+
+
+def _item(thread: ThreadState, item_id: str):
+    return next((i for i in thread.items if i.id == item_id), None)
+
+
+def test_a_new_answer_appears_and_its_progress_chip_follows_the_query(db: Session, chat) -> None:
+    user, ctx, thread, feed = chat
+    before = [i.id for i in thread.items]
+    assert thread.progress == {}
+
+    sub = queries.submit_query(db, user.id, ctx.id, "a 20 mm cube")  # prompt + pending answer + queued query
+    qid, prompt_id, answer_id = sub.query.id, str(sub.user_item.id), str(sub.assistant_item.id)
+    db.commit()
+    returned = feed([T.CHAT_QUERY_STATE, T.CHAT_ITEM_UPDATED, T.CHAT_ITEM_UPDATED])
+
+    assert [i.id for i in thread.items] == [*before, prompt_id, answer_id]
+    assert thread.total == len(before) + 2
+    assert _item(thread, prompt_id).text == "a 20 mm cube" and _item(thread, prompt_id).role == "user"
+    answer = _item(thread, answer_id)
+    assert answer.role == "assistant" and answer.pending and answer.query_id == str(qid)
+    assert thread.is_running and thread.running_query_id == str(qid)
+    assert thread.progress == {answer_id: [state_label("queued")]}
+    # The new pending answer starts its live watcher, and the thread scrolls to it.
+    assert any(getattr(e, "handler", None) and e.handler.fn.__name__ == "watch_query" for e in returned[-1])
+
+    q = db.get(Query, qid)
+    assert queries.transition(db, q, QueryState.codegen)
+    db.commit()
+    feed([T.CHAT_QUERY_STATE])
+    assert thread.progress[answer_id] == ["Queued", "Writing code"]
+    assert _item(thread, answer_id).pending  # a stage change alone does not reload the answer
+
+    queries.transition(db, q, QueryState.repairing, round_=2)
+    db.commit()
+    feed([T.CHAT_QUERY_STATE])
+    assert thread.progress[answer_id][-1] == "Repairing 2"
+
+    queries.finish(db, q, QueryState.completed, "", segments=[{"type": "text", "text": "Here is your cube."}])
+    db.commit()
+    feed([T.CHAT_ITEM_UPDATED, T.CHAT_QUERY_STATE])
+    answer = _item(thread, answer_id)
+    assert answer.text == "Here is your cube." and not answer.pending
+    assert not thread.is_running
+    assert thread.progress[answer_id][-1] == "Completed"
+    assert [i.id for i in thread.items] == [*before, prompt_id, answer_id]  # replaced in place, not appended
+
+
+def test_an_existing_item_changed_in_the_database_is_refreshed(db: Session, chat) -> None:
+    user, ctx, thread, _feed = chat
+    answer_id = next(i.id for i in thread.items if i.role == "assistant")
+    item = chats.get_item(db, user.id, answer_id)
+    item.segments = [{"type": "text", "text": "An edited plate."}]
+    db.add(item)
+    db.commit()
+    asyncio.run(thread.on_event({"id": 1, "type": T.CHAT_ITEM_UPDATED, "createdAt": "",
+                                 "payload": {"contextId": str(ctx.id), "itemId": answer_id, "role": "assistant"}}))
+    assert _item(thread, answer_id).text == "An edited plate." and len(thread.items) == 2
+
+
+def test_events_for_another_chat_or_unknown_items_change_nothing(db: Session, chat, make_user) -> None:  # noqa: F811
+    user, ctx, thread, feed = chat
+    root = thread.parent_state
+    snapshot = (list(thread.items), dict(thread.progress), thread.total)
+
+    other = chats.create_context(db, user.id, name="Other")  # the same user's other chat: its own query runs
+    db.commit()
+    sub = queries.submit_query(db, user.id, other.id, "a cylinder")
+    db.commit()
+    queries.transition(db, db.get(Query, sub.query.id), QueryState.codegen)
+    db.commit()
+    feed([T.CHAT_QUERY_STATE, T.CHAT_ITEM_UPDATED, T.CHAT_ITEM_UPDATED, T.CHAT_QUERY_STATE])
+
+    stranger = make_user("stranger@example.com")
+    theirs = chats.create_context(db, stranger.id, name="Theirs")
+    foreign = chats.add_item(db, theirs, ItemRole.assistant, [{"type": "text", "text": "not yours"}])
+    db.commit()
+    active = str(ctx.id)
+    for payload in (
+        {"contextId": active, "itemId": str(uuid.uuid4()), "role": "assistant"},  # no such item
+        {"contextId": active, "itemId": str(foreign.id), "role": "assistant"},  # another user's item, spoofed chat
+        {"contextId": active, "itemId": "not-an-id"},
+        {"contextId": str(theirs.id), "itemId": str(foreign.id), "role": "assistant"},
+    ):
+        asyncio.run(thread.on_event({"id": 1, "type": T.CHAT_ITEM_UPDATED, "payload": payload, "createdAt": ""}))
+    for event in (
+        {"type": T.CHAT_QUERY_STATE, "payload": {"contextId": str(other.id), "state": "codegen",
+                                                  "assistantItemId": str(sub.assistant_item.id)}},
+        {"type": T.CHAT_QUERY_STATE, "payload": {"contextId": active, "state": "codegen"}},  # names no item
+        {"type": T.NOTIFICATION_CREATED, "payload": {"contextId": active, "itemId": str(foreign.id)}},
+        {"type": T.CHAT_ITEM_UPDATED, "payload": "not a dict"},
+        "not an event",
+    ):
+        asyncio.run(thread.on_event(event))
+    assert (list(thread.items), dict(thread.progress), thread.total) == snapshot
+    assert ThreadState.get_full_name() not in root.get_delta()  # nothing at all to send for the thread
+
+    # Off the chat pages the same tab ignores even its open chat's events (the chat page reloads on load) ...
+    root.router = _router_at("/settings")
+    mine = chats.add_item(db, chats.get_context(db, user.id, ctx.id), ItemRole.assistant, [{"type": "text", "text": "late"}])
+    db.commit()
+    event = {"id": 1, "type": T.CHAT_ITEM_UPDATED, "createdAt": "",
+             "payload": {"contextId": active, "itemId": str(mine.id), "role": "assistant"}}
+    asyncio.run(thread.on_event(event))
+    assert (list(thread.items), thread.total) == (snapshot[0], snapshot[2])
+    # ... and back on the chat page it takes it: the cases above were refused for what they named, not by accident.
+    root.router = _router_at(f"/chat/{ctx.id}")
+    asyncio.run(thread.on_event(event))
+    assert thread.items[-1].id == str(mine.id) and thread.items[-1].text == "late"
