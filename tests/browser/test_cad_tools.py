@@ -108,6 +108,7 @@ def test_cad_tools(running_app, page: Page, browser) -> None:
     expect(page.get_by_test_id("assistant-bubble").nth(1)).to_contain_text("You set length to 90.0 mm.")
     expect(panel.get_by_test_id("param-preview")).to_have_count(0)
     expect(page.get_by_test_id("model-dims")).to_have_text("90.0 × 50.0 × 5.0 mm")
+    expect(page.get_by_test_id("model-viewer").get_by_text("edited by you", exact=True)).to_be_visible()
     expect(length_row.get_by_role("spinbutton")).to_have_value("90.0")
     # The new version is the current one: its thumbnail replaces the old one in the contexts pane, live.
     expect(chat_thumb).not_to_have_attribute("src", first_thumb, timeout=15_000)
