@@ -177,10 +177,14 @@ function Model({ url, sizeKey, edges, grid, view, nonce, dark, onInfo, measuring
       const b = prepared.box;
       const axis = section.axis;
       const t = Math.min(Math.max(section.pos, 0), 1);
+      // The plane sweeps from just below the part (0: nothing left, not even the face lying on the boundary,
+      // which would otherwise stay as a sliver) to its far side (1: all of it).
+      const eps = 1e-3 * Math.max(b.max.x - b.min.x, b.max.y - b.min.y, b.max.z - b.min.z);
+      const at = (lo, hi) => lo - eps * (1 - t) + t * (hi - lo);
       // model X -> world +x, model Y -> world -z, model Z -> world +y
-      if (axis === "x") planes = [new THREE.Plane(new THREE.Vector3(-1, 0, 0), b.min.x + t * (b.max.x - b.min.x))];
-      if (axis === "z") planes = [new THREE.Plane(new THREE.Vector3(0, -1, 0), b.min.y + t * (b.max.y - b.min.y))];
-      if (axis === "y") planes = [new THREE.Plane(new THREE.Vector3(0, 0, 1), -(b.max.z - t * (b.max.z - b.min.z)))];
+      if (axis === "x") planes = [new THREE.Plane(new THREE.Vector3(-1, 0, 0), at(b.min.x, b.max.x))];
+      if (axis === "z") planes = [new THREE.Plane(new THREE.Vector3(0, -1, 0), at(b.min.y, b.max.y))];
+      if (axis === "y") planes = [new THREE.Plane(new THREE.Vector3(0, 0, 1), at(-b.max.z, -b.min.z))];
     }
     [...prepared.materials, prepared.edgeMaterial].forEach((m) => { m.clippingPlanes = planes; m.needsUpdate = true; });
     invalidate();
@@ -191,18 +195,31 @@ function Model({ url, sizeKey, edges, grid, view, nonce, dark, onInfo, measuring
     return { x: ((v.x + 1) / 2) * size.width, y: ((1 - v.y) / 2) * size.height };
   }, [camera, size.width, size.height]);
 
-  // A small hook for tests and scripts: where a model point (mm) is on the canvas, in CSS pixels.
+  // A small hook for tests and scripts: where a model point (mm) is on the canvas, in CSS pixels; and
+  // `tools()`, a read-only snapshot of what the viewer tools have set on the scene: the section's clipping
+  // planes (world normal + constant, as three applies them), each part's colour and visibility, whether any
+  // edge lines are drawn, and how many frames have been rendered (to wait for a redraw).
   useEffect(() => {
     window.chat3dViewer = {
       screenOf: (mm) => project(toWorld(prepared.root, prepared.mmPerUnit, mm)),
       modelOf: (world) => toModelMm(prepared.root, prepared.mmPerUnit, new THREE.Vector3(...world)),
+      tools: () => ({
+        clipping: (prepared.materials[0].clippingPlanes || []).map((p) => ({ normal: p.normal.toArray(), constant: p.constant })),
+        parts: prepared.parts.map((p) => ({ key: p.key, name: p.name, color: p.color, visible: p.meshes.every((m) => m.visible) })),
+        edges: prepared.lines.some((l) => l.visible),
+        frames: gl.info.render.frame,
+      }),
     };
     return () => { if (window.chat3dViewer && window.chat3dViewer.screenOf) delete window.chat3dViewer; };
-  }, [prepared, project]);
+  }, [prepared, project, gl]);
 
   const handleClick = useCallback((event) => {
     if (!measuring || !onPick) return;
     if (event.delta > 4) return; // the end of an orbit drag, not a pick
+    // three's raycaster also hits hidden parts and what the section cuts away: skip those hits without
+    // stopping propagation, so the handler runs again with the next (farther) hit under the pointer.
+    for (let o = event.object; o; o = o.parent) if (!o.visible) return;
+    if ((prepared.materials[0].clippingPlanes || []).some((pl) => pl.distanceToPoint(event.point) < -1e-4 * prepared.maxMm)) return;
     event.stopPropagation();
     let point = event.point.clone();
     // Snap to the nearest corner of the hit triangle when it is within 14 px of the click on screen.
