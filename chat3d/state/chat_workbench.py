@@ -259,28 +259,30 @@ class WorkbenchState(rx.State):
             stale = result
             async with self:
                 again = False
-                if self.item_id == item_id:  # (another answer may have been selected meanwhile)
-                    if isinstance(result, Preview):
-                        stale, self._preview = self._preview, result
-                        info = model_info("", [{"type": "model", "files": result.files, "metrics": result.metrics}])
-                        self.preview_glb_url, self.preview_dims = (info.glb_url, info.dims) if info else ("", "")
-                        self.preview_size_mm = info.size_mm if info else []
-                        self.preview_values = dict(wanted)
-                        self._show_values(wanted)
-                    else:  # the values failed: say why; what is shown stays, and so do its sliders
-                        err = (result.error or {}) if result is not None else {}
-                        self.edit_error = str(err.get("message") or error or "The program failed.")
-                        self.edit_error_line = int(err.get("line") or 0)
-                        if self._asked == wanted:
-                            self._asked = dict(self.preview_values)
-                            self._show_values(self.preview_values)
-                            self.code_nonce += 1
-                    if self._asked != wanted:
-                        wanted, again = dict(self._asked), True
-                        if not wanted:
-                            self._drop_preview()
-                            again = False
-                            self.code_nonce += 1
+                if self.item_id != item_id:
+                    pass  # another answer was selected meanwhile: this render is not wanted
+                elif not self._asked:
+                    # Discarded, or moved back to the stored values, while it rendered.
+                    if self._preview is not None:
+                        self._drop_preview()
+                        self.code_nonce += 1
+                elif isinstance(result, Preview):
+                    stale, self._preview = self._preview, result
+                    info = model_info("", [{"type": "model", "files": result.files, "metrics": result.metrics}])
+                    self.preview_glb_url, self.preview_dims = (info.glb_url, info.dims) if info else ("", "")
+                    self.preview_size_mm = info.size_mm if info else []
+                    self.preview_values = dict(wanted)
+                    self._show_values(wanted)
+                else:  # the values failed: say why; what is shown stays, and so do its sliders
+                    err = (result.error or {}) if result is not None else {}
+                    self.edit_error = str(err.get("message") or error or "The program failed.")
+                    self.edit_error_line = int(err.get("line") or 0)
+                    if self._asked == wanted:
+                        self._asked = dict(self.preview_values)
+                        self._show_values(self.preview_values)
+                        self.code_nonce += 1
+                if self.item_id == item_id and self._asked and self._asked != wanted:
+                    wanted, again = dict(self._asked), True  # newer values arrived: render them next
                 if not again:
                     self.rendering = ""
             if isinstance(stale, Preview):

@@ -138,6 +138,21 @@ def test_cad_tools(running_app, page: Page, browser) -> None:
     expect(page.get_by_test_id("assistant-bubble").nth(2)).to_contain_text("You set width to 40.0 mm.")
     expect(viewer.locator("[data-status=ready]")).to_be_visible(timeout=60_000)
 
+    # Dragging a slider previews while the pointer is still down (debounced), not only on release.
+    thickness = panel.get_by_test_id("param-row").filter(has_text="thickness").first.get_by_role("slider")
+    box = thickness.bounding_box()
+    assert box
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2 + 25, box["y"] + box["height"] / 2, steps=5)
+    expect(overlay).not_to_have_text("90.0 × 40.0 × 5.0 mm", timeout=60_000)
+    expect(panel.get_by_test_id("param-preview")).to_be_visible()
+    page.mouse.up()
+    panel.get_by_role("button", name="Discard").click()
+    expect(overlay).to_have_text("90.0 × 40.0 × 5.0 mm", timeout=30_000)
+    expect(page.get_by_test_id("assistant-bubble")).to_have_count(3)
+    expect(viewer.locator("[data-status=ready]")).to_be_visible(timeout=60_000)
+
     # Measure corner to corner along X in the top view: the plate's length, 90 mm.
     page.get_by_role("button", name="Top view").click()
     page.get_by_role("button", name="Measure", exact=True).click()
