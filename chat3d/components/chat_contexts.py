@@ -26,28 +26,57 @@ def _thumb(url) -> rx.Component:
     )
 
 
-def _row(row: ContextRow) -> rx.Component:
-    active = ContextsState.active_id == row.id
+# The inline rename editor is plain elements styled by one rule set on the pane (RENAME_CSS), not a Radix
+# TextField + two IconButtons with per-element emotion classes: it mounts fewer nodes and no per-element styles.
+RENAME_CSS = {
+    "& .ctx-rename": {"display": "flex", "gap": "var(--space-1)", "width": "100%", "align_items": "center"},
+    "& .ctx-rename-input": {
+        "flex": "1", "min_width": "0", "height": "var(--space-6)", "padding": "0 var(--space-2)",
+        "font": "inherit", "font_size": "var(--font-size-2)", "color": "var(--gray-12)",
+        "background": "var(--color-surface)", "border": "1px solid var(--gray-a7)",
+        "border_radius": "var(--radius-2)", "outline": "none",
+    },
+    "& .ctx-rename-input:focus": {"outline": "2px solid var(--focus-8)", "outline_offset": "-1px"},
+    "& .ctx-rename-btn": {
+        "display": "inline-flex", "align_items": "center", "justify_content": "center", "flex_shrink": "0",
+        "width": "var(--space-6)", "height": "var(--space-6)", "padding": "0", "border": "none",
+        "border_radius": "var(--radius-2)", "cursor": "pointer",
+    },
+    "& .ctx-rename-btn:focus-visible": {"outline": "2px solid var(--focus-8)", "outline_offset": "2px"},
+    "& .ctx-rename-save": {"background": "var(--accent-9)", "color": "var(--accent-contrast)"},
+    "& .ctx-rename-save:hover": {"background": "var(--accent-10)"},
+    "& .ctx-rename-cancel": {"background": "var(--gray-a3)", "color": "var(--gray-a11)"},
+    "& .ctx-rename-cancel:hover": {"background": "var(--gray-a4)"},
+}
+
+
+def _rename_form(row) -> rx.Component:
+    return rx.el.form(
+        rx.el.input(name="name", default_value=row.name, aria_label="Chat name", auto_focus=True, max_length=200,
+                    on_key_down=ContextsState.rename_key, class_name="ctx-rename-input"),
+        rx.el.button(rx.icon("check", size=16), type="submit", aria_label="Save name",
+                     class_name="ctx-rename-btn ctx-rename-save"),
+        rx.el.button(rx.icon("x", size=16), type="button", aria_label="Cancel rename",
+                     class_name="ctx-rename-btn ctx-rename-cancel", on_click=ContextsState.cancel_rename),
+        on_submit=ContextsState.rename,
+        reset_on_submit=False,
+        class_name="ctx-rename",
+    )
+
+
+@rx.memo
+def context_row(row: rx.Var[ContextRow], editing: rx.Var[bool], active: rx.Var[bool]) -> rx.Component:
+    """One chat row as its own React.memo component fed by props: opening, closing or saving a rename
+    re-renders only the rows whose `editing`/`active` flag or row object changed (Reflex's applyDelta keeps
+    unchanged rows' identity), not all of up to 200 rows."""
     return rx.fragment(
         rx.cond(
             row.show_header,
             rx.text(row.group, size="1", weight="medium", color_scheme="gray", padding="0.75em 0.5em 0.25em"),
         ),
         rx.cond(
-            ContextsState.editing_id == row.id,
-            rx.form(
-                rx.hstack(
-                    rx.input(name="name", default_value=row.name, aria_label="Chat name", auto_focus=True,
-                             max_length=200, on_key_down=ContextsState.rename_key, size="2", width="100%"),
-                    rx.icon_button(rx.icon("check", size=16), type="submit", aria_label="Save name", size="2"),
-                    rx.icon_button(rx.icon("x", size=16), type="button", aria_label="Cancel rename", size="2",
-                                   variant="soft", color_scheme="gray", on_click=ContextsState.cancel_rename),
-                    spacing="1", width="100%",
-                ),
-                on_submit=ContextsState.rename,
-                reset_on_submit=False,
-                width="100%",
-            ),
+            editing,
+            _rename_form(row),
             rx.hstack(
                 rx.link(
                     rx.hstack(
@@ -81,6 +110,10 @@ def _row(row: ContextRow) -> rx.Component:
             ),
         ),
     )
+
+
+def _row(row: ContextRow) -> rx.Component:
+    return context_row(row=row, editing=ContextsState.editing_id == row.id, active=ContextsState.active_id == row.id)
 
 
 def _delete_dialog() -> rx.Component:
@@ -138,4 +171,5 @@ def contexts_pane() -> rx.Component:
         height="100%",
         width="100%",
         padding="1em 0.75em",
+        style=RENAME_CSS,
     )

@@ -63,7 +63,8 @@ class ContextsState(rx.State):
     @rx.event
     def start_rename(self, context_id: str):
         self.editing_id = context_id
-        self.error = ""
+        if self.error:  # only when set: an unchanged var is not re-sent (one var in the usual delta)
+            self.error = ""
 
     @rx.event
     def cancel_rename(self):
