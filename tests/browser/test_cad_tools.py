@@ -296,3 +296,16 @@ def test_cad_tools(running_app, page: Page, browser) -> None:
         pp.screenshot(path=str(ARTIFACTS / "cad-phone-dark-share-dialog.png"))
     finally:
         phone.close()
+
+    # Fork from version 2: a new chat opens with the history up to that version and nothing after it.
+    source_url = page.url
+    page.get_by_role("tab", name="Versions").click()
+    page.get_by_role("button", name="Fork from Version 2").click()
+    page.wait_for_url(lambda u: re.search(r"/chat/[0-9a-f-]{36}$", u) is not None and u != source_url, timeout=30_000)
+    expect(page.get_by_test_id("assistant-bubble")).to_have_count(2, timeout=30_000)
+    expect(page.get_by_test_id("assistant-bubble").nth(1)).to_contain_text("You set length to 90.0 mm.")
+    expect(page.get_by_text("You set width to 40.0 mm.")).to_have_count(0)
+    expect(page.get_by_test_id("chat-row")).to_have_count(2)
+    page.get_by_role("tab", name="Preview").click()
+    expect(page.get_by_test_id("model-dims")).to_have_text("90.0 × 50.0 × 5.0 mm", timeout=30_000)
+    _shot(page, "forked")
