@@ -37,7 +37,7 @@ class ContextsState(rx.State):
 
     @rx.event
     async def set_search(self, value: str):
-        self.search = value[:200]
+        self.search = value.replace("\x00", "")[:200]  # (the database refuses NUL in text)
         uid = await self._uid()
         if uid is not None:
             self._reload(uid)

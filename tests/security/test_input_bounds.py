@@ -69,3 +69,23 @@ def test_huge_offsets_and_ids_are_refused_with_400(accounts_env, make_user) -> N
     answers = _answers(api, make_user)
     server_errors = {k: v for k, v in answers.items() if v >= 500}
     assert server_errors == {}
+
+
+def test_text_with_a_nul_character_is_refused_with_400_and_nothing_changes(accounts_env, make_user) -> None:
+    """PostgreSQL cannot store NUL in text (the long fuzz run found a 500 on login and on the chat search):
+    every route answers a clear 400 instead, and what was stored stays as it was."""
+    api = TestClient(create_api(), raise_server_exceptions=False)
+    make_user("nul@example.com")
+    bad = api.post("/api/auth/login", json={"email": "nul\x00@example.com", "password": PASSWORD})
+    assert bad.status_code == 400 and "NUL" in bad.json()["error"]
+    token = api.post("/api/auth/login", json={"email": "nul@example.com", "password": PASSWORD}).json()["token"]
+    api.cookies.clear()
+    headers = {"Authorization": f"Bearer {token}"}
+    ctx = api.post("/api/chat/contexts", json={"name": "Bracket"}, headers=headers).json()["id"]
+
+    search = api.get("/api/chat/contexts", params={"q": "Bra\x00"}, headers=headers)
+    assert search.status_code == 400 and "NUL" in search.json()["error"]
+    rename = api.patch(f"/api/chat/contexts/{ctx}", json={"name": "New\x00name"}, headers=headers)
+    assert rename.status_code == 400 and "NUL" in rename.json()["error"]
+    listed = api.get("/api/chat/contexts", headers=headers).json()["items"]
+    assert [c["name"] for c in listed] == ["Bracket"]
