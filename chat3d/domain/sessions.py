@@ -103,6 +103,50 @@ def resolve_token(
     return user, jti
 
 
+def tokens_still_valid(session: Session, checks: list[tuple[str, uuid.UUID]]) -> list[bool]:
+    """For long-lived streams re-checking at their heartbeat: does each (token, user id) still name a live
+    session of that active user? The rules of `resolve_token`, for a whole batch in one revocation look-up
+    (a Redis pipeline, or one query), one query for the accounts and one conditional last-seen update,
+    instead of several round trips per stream. A refusal goes through `resolve_token` once more, so it is
+    recorded as a security event as before."""
+    now = utcnow()
+    claims: list[tuple[str, uuid.UUID] | None] = []
+    for token, user_id in checks:
+        try:
+            c = _decode(token)
+            claims.append((c["jti"], user_id) if uuid.UUID(c["sub"]) == user_id else None)
+        except (jwt.PyJWTError, ValueError, KeyError):
+            claims.append(None)
+    jtis = sorted({c[0] for c in claims if c})
+    uids = {c[1] for c in claims if c}
+    cache = _revocation_cache()
+    if not jtis:
+        live: set[str] = set()
+    elif cache is not None:
+        pipe = cache.pipeline(transaction=False)
+        for jti in jtis:
+            pipe.exists(_REVOKED_KEY.format(jti))
+        live = {jti for jti, revoked in zip(jtis, pipe.execute()) if not revoked}
+    else:
+        live = set(session.exec(select(UserSession.jti).where(
+            UserSession.jti.in_(jtis), UserSession.revoked_at.is_(None))).all())
+    active = set(session.exec(select(User.id).where(User.id.in_(uids), User.status == UserStatus.active.value)).all()) \
+        if uids else set()
+    answers = [bool(c and c[0] in live and c[1] in active) for c in claims]
+    seen = sorted({c[0] for c, ok in zip(claims, answers) if c and ok})
+    if seen:  # last_seen_at to the minute, as for requests: only rows older than that are written
+        session.exec(update(UserSession).where(UserSession.jti.in_(seen),
+                                               UserSession.last_seen_at < now - LAST_SEEN_RESOLUTION)
+                     .values(last_seen_at=now))
+    for (token, _), ok in zip(checks, answers):
+        if not ok:
+            try:
+                resolve_token(session, token)  # records why it was refused
+            except Unauthorized:
+                pass
+    return answers
+
+
 def _utc(moment: datetime) -> datetime:
     """SQLite hands back naive datetimes; every stored moment is UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

@@ -181,3 +181,47 @@ def test_last_active_admin_is_protected(db: Session, make_user) -> None:
     with pytest.raises(Conflict):
         ensure_not_last_admin(db, first)
     ensure_not_last_admin(db, second)  # an inactive admin is never the last one
+
+
+@pytest.mark.parametrize("with_redis", [False, True])
+def test_stream_rechecks_in_one_batch_follow_the_same_rules(db: Session, make_user, redis_url, monkeypatch,
+                                                              with_redis: bool) -> None:
+    """`tokens_still_valid` (a heartbeat's batch of stream re-checks) answers as `user_from_token` would for
+    each token: a live session of that active user → True; logged out, another user's id, a deactivated
+    account, garbage → False, refusals recorded as security events; a live session's last_seen_at is kept."""
+    from datetime import timedelta
+
+    from chat3d.db.models import User, UserStatus, utcnow
+    from chat3d.domain.sessions import tokens_still_valid
+
+    if with_redis:
+        monkeypatch.setenv("REDIS_URL", redis_url)
+        reset_settings_cache()
+    alice, bob = make_user("alice@example.com"), make_user("bob@example.com")
+    live, _ = authenticate(db, "alice@example.com", PASSWORD)
+    gone, _ = authenticate(db, "alice@example.com", PASSWORD)
+    bobs, _ = authenticate(db, "bob@example.com", PASSWORD)
+    db.commit()
+    logout(db, gone)
+    before = len(list_security_events(db)[0])
+    for row in db.exec(select(UserSession)).all():
+        row.last_seen_at = utcnow() - timedelta(minutes=5)
+        db.add(row)
+    db.commit()
+    checks = [(live, alice.id), (gone, alice.id), (live, bob.id), (bobs, bob.id), ("garbage", alice.id)]
+    assert tokens_still_valid(db, checks) == [True, False, False, True, False]
+    db.commit()
+    seen = {r.jti: r.last_seen_at for r in db.exec(select(UserSession)).all()}
+    _, live_jti = resolve_token(db, live)
+    assert seen[live_jti] > utcnow() - timedelta(minutes=1)
+    # The refusals were recorded (alice's valid token offered for bob is no security event of its own).
+    events = list_security_events(db)[0]
+    assert sorted(e.details["reason"] for e in events[: len(events) - before]) == ["DecodeError", "session revoked"]
+
+    deactivated = db.get(User, bob.id)
+    deactivated.status = UserStatus.deactivated.value
+    db.add(deactivated)
+    db.commit()
+    assert tokens_still_valid(db, [(bobs, bob.id), (live, alice.id)]) == [False, True]
+    db.commit()
+    assert list_security_events(db, event_type="token.refused")[0][0].details["reason"] == "account missing or not active"

@@ -30,8 +30,8 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from chat3d.api.deps import CurrentUser, DbSession, credentials
 from chat3d.db.engine import session_scope
-from chat3d.domain.errors import DomainError, InvalidInput
-from chat3d.domain.sessions import user_from_token
+from chat3d.domain.errors import InvalidInput
+from chat3d.domain.sessions import tokens_still_valid
 from chat3d.events import store
 from chat3d.events.stream import HEARTBEAT, READY, CheckBatcher, StreamConfig, user_event_stream
 
@@ -59,19 +59,14 @@ def _last_event_id(request: Request, from_query: int | None) -> int | None:
 
 def _tokens_still_valid(requests: list[tuple[str, uuid.UUID]]) -> list[bool]:
     """For each (token, user id): False when the token is revoked/expired or the account is no longer
-    active (`user_from_token` refuses it); True when it is fine, or when we cannot tell (database or
-    Redis hiccup: keep the stream and check again at the next heartbeat). One session for the batch."""
-    results: list[bool] = []
+    active; True when it is fine, or when we cannot tell (database or Redis hiccup: keep the stream and
+    check again at the next heartbeat). The whole batch in one database session (`tokens_still_valid`)."""
     try:
         with session_scope() as session:
-            for token, user_id in requests:
-                try:
-                    results.append(user_from_token(session, token).id == user_id)
-                except DomainError:
-                    results.append(False)
+            return tokens_still_valid(session, requests)
     except Exception as exc:
-        log.warning("events: could not re-check %d stream sessions (%s)", len(requests) - len(results), exc)
-    return results + [True] * (len(requests) - len(results))
+        log.warning("events: could not re-check %d stream sessions (%s)", len(requests), exc)
+        return [True] * len(requests)
 
 
 _checkers: dict[Any, CheckBatcher] = {}
