@@ -210,12 +210,8 @@ async def discard_preview(preview: Preview) -> None:
     await asyncio.to_thread(files.remove_stored_paths, paths)
 
 
-async def render_edit(
-    owner_id: uuid.UUID, assistant_item_id: uuid.UUID | str, code: str, *, origin: Origin = "edited",
-    values: dict[str, float] | None = None, client: RenderClient | None = None,
-) -> EditResult:
-    """Render `code` and keep it as a new version of the given version; nothing is stored when it fails."""
-    preview = await preview_edit(owner_id, assistant_item_id, code, origin=origin, values=values, client=client)
+async def _keep(preview: Preview | EditResult) -> EditResult:
+    """Keep a fresh preview as a version at once (a failed render passes through); its files go if that fails."""
     if isinstance(preview, EditResult):
         return preview
     try:
@@ -225,8 +221,17 @@ async def render_edit(
         raise
 
 
-def parameter_code(session: Session, owner_id: uuid.UUID, assistant_item_id: uuid.UUID | str,
-                   values: dict[str, float]) -> str:
+async def render_edit(
+    owner_id: uuid.UUID, assistant_item_id: uuid.UUID | str, code: str, *, origin: Origin = "edited",
+    values: dict[str, float] | None = None, client: RenderClient | None = None,
+) -> EditResult:
+    """Render `code` and keep it as a new version of the given version; nothing is stored when it fails."""
+    return await _keep(await preview_edit(owner_id, assistant_item_id, code, origin=origin, values=values,
+                                          client=client))
+
+
+def _parameter_code(session: Session, owner_id: uuid.UUID, assistant_item_id: uuid.UUID | str,
+                    values: dict[str, float]) -> str:
     """The version's program with `values` set (each checked against its declared range)."""
     if not values:
         raise InvalidInput("Choose at least one parameter to change.")
@@ -241,9 +246,7 @@ async def preview_parameters(
     owner_id: uuid.UUID, assistant_item_id: uuid.UUID | str, values: dict[str, float], *, client: RenderClient | None = None,
 ) -> Preview | EditResult:
     """Render a version with new parameter values, not kept yet (the workbench's sliders)."""
-    if not values:
-        raise InvalidInput("Choose at least one parameter to change.")
-    code = await _db(lambda s: parameter_code(s, owner_id, assistant_item_id, values))
+    code = await _db(lambda s: _parameter_code(s, owner_id, assistant_item_id, values))
     return await preview_edit(owner_id, assistant_item_id, code, origin="parameters", values=values, client=client)
 
 
@@ -251,7 +254,4 @@ async def render_parameters(
     owner_id: uuid.UUID, assistant_item_id: uuid.UUID | str, values: dict[str, float], *, client: RenderClient | None = None,
 ) -> EditResult:
     """Set parameters of a version's program (checked against their ranges), render and keep the result."""
-    if not values:
-        raise InvalidInput("Choose at least one parameter to change.")
-    code = await _db(lambda s: parameter_code(s, owner_id, assistant_item_id, values))
-    return await render_edit(owner_id, assistant_item_id, code, origin="parameters", values=values, client=client)
+    return await _keep(await preview_parameters(owner_id, assistant_item_id, values, client=client))

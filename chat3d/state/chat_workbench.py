@@ -72,7 +72,7 @@ class WorkbenchState(rx.State):
     params: list[ParamView] = []
     edited_by_you: bool = False
     # Editing: a render in flight, and the last render error (shown inline; nothing was stored).
-    rendering: str = ""  # "", "code" or "parameters"
+    rendering: str = ""  # "", "code", "parameters" (a preview) or "keeping"
     edit_error: str = ""
     edit_error_line: int = 0
     code_nonce: int = 0  # bumps to reset the editor and the sliders to the stored program
