@@ -98,7 +98,11 @@ def test_waitlist_tab_follows_confirmations_and_other_admins_approvals(running_a
     expect(other_row).to_be_visible(timeout=30_000)
     # Through "Approve selected" (audited as waitlist.bulk_approve, so the console test's audit check of a
     # single waitlist.approve row is not disturbed by this one).
-    other_row.get_by_role("checkbox").check()
+    # The box is controlled by the server's selection: it shows ticked after the round trip, so click and wait
+    # for it (Playwright's check() reads the state at once and fails when the server answers a little later).
+    box = other_row.get_by_role("checkbox")
+    box.click()
+    expect(box).to_be_checked(timeout=30_000)
     second.get_by_role("button", name=re.compile(r"Approve selected \(1\)")).click()
     expect(second.get_by_role("status")).to_contain_text("Approved 1", timeout=30_000)
 
