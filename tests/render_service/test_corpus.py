@@ -3,13 +3,17 @@ named kind, hostile programs are contained (pre-check on, and off so the OS wall
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import re
 import socket
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
+from lib3mf import Lib3MF
 
 from render_helpers import CORPUS, SECRET_VALUE
 
@@ -41,6 +45,27 @@ def render(svc, code: str, **kw):
         return c.post("/render", json={"code": code, **kw})
 
 
+def read_3mf(data: bytes) -> list[tuple[str, np.ndarray, np.ndarray, bool]]:
+    """Each mesh object of a 3MF as (name, vertices, triangles, manifold and oriented), read by lib3mf."""
+    wrapper = Lib3MF.Wrapper(os.path.join(os.path.dirname(Lib3MF.__file__), "lib3mf"))
+    model = wrapper.CreateModel()
+    model.QueryReader("3mf").ReadFromBuffer(data)
+    assert model.GetUnit() == Lib3MF.ModelUnit.MilliMeter
+    meshes, it = [], model.GetMeshObjects()
+    while it.MoveNext():
+        mesh = it.GetCurrentMeshObject()
+        vertices = np.array([v.Coordinates[:] for v in mesh.GetVertices()], dtype=np.float64)
+        triangles = np.array([t.Indices[:] for t in mesh.GetTriangleIndices()], dtype=np.int64)
+        meshes.append((mesh.GetName(), vertices, triangles, mesh.IsManifoldAndOriented()))
+    assert model.GetBuildItems().Count() == len(meshes)  # every object is printed, once
+    return meshes
+
+
+def mesh_volume(vertices: np.ndarray, triangles: np.ndarray) -> float:
+    a, b, c = (vertices[triangles[:, i]] for i in range(3))
+    return float(np.einsum("ij,ij->i", a, np.cross(b, c)).sum() / 6)
+
+
 def assert_cube_ok(svc):
     with svc.client() as c:
         h = c.get("/health")
@@ -62,6 +87,15 @@ def test_part_renders(service, path):
     assert m["solids"] == want["solids"]
     assert [f["format"] for f in doc["files"]] == ["stl", "step", "3mf", "glb"]
     assert all(f["size"] > 0 for f in doc["files"])
+    # The 3MF a user prints: one closed, outward-facing mesh per solid, the part's size and volume.
+    data = base64.b64decode(next(f for f in doc["files"] if f["format"] == "3mf")["content_base64"])
+    meshes = read_3mf(data)
+    assert [name for name, *_ in meshes] == [f"solid_{i}" for i in range(1, want["solids"] + 1)]
+    assert all(closed for *_, closed in meshes), "a 3MF mesh is open or inside out"
+    vertices = np.concatenate([v for _, v, _, _ in meshes])
+    assert (vertices.max(0) - vertices.min(0)) == pytest.approx(want["bbox_size_mm"], abs=0.3)
+    volume = sum(mesh_volume(v, t) for _, v, t, _ in meshes)
+    assert volume == pytest.approx(want["volume_mm3"], rel=0.03)  # the facets cut chords off curved faces
 
 
 @pytest.mark.parametrize("path", BROKEN, ids=lambda p: p.name)
