@@ -1,7 +1,8 @@
 """Render benchmark: bare build+export vs. the in-process exec baseline vs. the sandboxed service.
 
 Measures, on the shared 22-part corpus, per-part latency at concurrency 1 (median of --reps) and
-corpus throughput at concurrency 4 (load generator in its own process). Prints a markdown table and
+corpus throughput at concurrency 4 (load generator in its own process; the median of --tp-runs interleaved
+baseline/ours pairs). Prints a markdown table and
 writes bench/results/render.json. Run: ``.venv/bin/python -m bench.render_bench [--quick]``.
 
 Fairness: all three modes produce the same outputs with the same settings: FORMATS (STL, STEP, 3MF,
@@ -157,6 +158,7 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=None)
     ap.add_argument("--concurrency", type=int, default=4)
     ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--tp-runs", type=int, default=3, help="interleaved baseline/ours throughput pairs (median)")
     ap.add_argument("--loadgen", metavar="URL")
     args = ap.parse_args()
     if args.loadgen:
@@ -213,8 +215,19 @@ def main() -> None:
                         if mode == "ours":
                             inner[name].append(body["metrics"]["build_s"] + body["metrics"]["export_s"])
         shutil.rmtree(tmp, ignore_errors=True)
-        base_tp = run_loadgen(base_url, args.concurrency, args.rounds) if not args.quick else None
-        ours_tp = run_loadgen(url, args.concurrency, args.rounds) if not args.quick else None
+        base_tp = ours_tp = None
+        if not args.quick:
+            # Interleaved pairs, and the pair with the median ratio is reported: one run of ~15 s on this
+            # shared 2-CPU machine varied by +-15 % from run to run, more than the difference measured.
+            pairs = []
+            for run in range(args.tp_runs):
+                print(f"throughput pair {run + 1}/{args.tp_runs}...", file=sys.stderr)
+                b = run_loadgen(base_url, args.concurrency, args.rounds)
+                o = run_loadgen(url, args.concurrency, args.rounds)
+                pairs.append((o["jobs_per_s"] / b["jobs_per_s"], b, o))
+            pairs.sort(key=lambda pair: pair[0])
+            _, base_tp, ours_tp = pairs[len(pairs) // 2]
+            tp_ratios = [round(r, 3) for r, _, _ in pairs]
     finally:
         stop(proc)
         stop(base_proc)
@@ -242,7 +255,8 @@ def main() -> None:
         summary[f"{label}_p95_ms"] = pct(list(d.values()), 0.95) * 1e3
     if base_tp and ours_tp:
         summary["throughput_c4"] = {"baseline": base_tp, "ours": ours_tp, "concurrency": args.concurrency,
-                                    "ratio": ours_tp["jobs_per_s"] / base_tp["jobs_per_s"]}
+                                    "ratio": ours_tp["jobs_per_s"] / base_tp["jobs_per_s"],
+                                    "ratios_of_all_pairs": tp_ratios}
     summary["p50_ratio_ours_vs_bare"] = summary["ours_p50_ms"] / summary["bare_p50_ms"]
     summary["targets"] = {
         "p50_le_1.15x_bare": summary["p50_ratio_ours_vs_bare"] <= 1.15,
@@ -270,7 +284,8 @@ def main() -> None:
         tp = summary["throughput_c4"]
         lines.append(f"- throughput at concurrency {args.concurrency}: baseline {tp['baseline']['jobs_per_s']:.2f} jobs/s "
                      f"({tp['baseline']['errors']} errors), ours {tp['ours']['jobs_per_s']:.2f} jobs/s "
-                     f"({tp['ours']['errors']} errors): **{tp['ratio']:.2f}×** (target ≥ 1.5)")
+                     f"({tp['ours']['errors']} errors): **{tp['ratio']:.2f}×** (target ≥ 1.5; median of "
+                     f"{len(tp['ratios_of_all_pairs'])} interleaved pairs: {tp['ratios_of_all_pairs']})")
     table = "\n".join(lines)
     print(table)
     out = REPO / "bench" / "results"
