@@ -9,7 +9,9 @@ comparison measures the sandbox and transport overhead only.
 from __future__ import annotations
 
 import builtins
+import ctypes
 import errno
+import functools
 import gc
 import io
 import json
@@ -21,7 +23,10 @@ import time
 import traceback
 
 import build123d as bd
+import numpy as np
+from lib3mf import Lib3MF
 from OCP.Standard import Standard_Failure
+from OCP.StlAPI import StlAPI_Writer
 
 from . import precheck
 
@@ -274,18 +279,14 @@ def export_all(shape, formats: list[str], out_dir: str, m: dict) -> dict[str, st
     return files
 
 
-STL_RECORD = None  # numpy dtype of one binary STL triangle, made on first use (numpy loads lazily)
+STL_RECORD = np.dtype([("normal", "<f4", 3), ("corners", "<f4", (3, 3)), ("attr", "<u2")])  # binary STL
 MERGE_PER_MM = 1e5  # 3MF corners closer than 10 nm are one vertex
-_LIB3MF = None  # one lib3mf wrapper per process: making one loads its function table (up to 0.17 s)
 
 
-def lib3mf_wrapper():
-    global _LIB3MF
-    if _LIB3MF is None:
-        from lib3mf import Lib3MF
-
-        _LIB3MF = Lib3MF.Wrapper(os.path.join(os.path.dirname(Lib3MF.__file__), "lib3mf"))
-    return _LIB3MF
+@functools.cache
+def lib3mf_wrapper() -> Lib3MF.Wrapper:
+    """One lib3mf wrapper per process: making one loads its function table (up to 0.17 s)."""
+    return Lib3MF.Wrapper(os.path.join(os.path.dirname(Lib3MF.__file__), "lib3mf"))
 
 
 def export_3mf(shape, path: str, scratch_dir: str) -> bool:
@@ -296,15 +297,6 @@ def export_3mf(shape, path: str, scratch_dir: str) -> bool:
     dumps each solid's existing triangulation (C++, milliseconds), numpy merges the shared corners,
     and lib3mf (the 3MF Consortium's library) writes the package.
     """
-    global STL_RECORD
-    import ctypes
-
-    import numpy as np
-    from lib3mf import Lib3MF
-    from OCP.StlAPI import StlAPI_Writer
-
-    if STL_RECORD is None:
-        STL_RECORD = np.dtype([("normal", "<f4", 3), ("corners", "<f4", (3, 3)), ("attr", "<u2")])
     model = lib3mf_wrapper().CreateModel()
     model.SetUnit(Lib3MF.ModelUnit.MilliMeter)
     scratch = os.path.join(scratch_dir, ".solid.stl")
@@ -551,7 +543,7 @@ def warm_up() -> None:
     import OCP.HLRBRep  # noqa: F401
     import resource  # noqa: F401
 
-    for mod in ("numpy", "lib3mf", "ocpsvg", "svgpathtools", "ezdxf", "random", "itertools", "functools", "copy", "typing"):
+    for mod in ("lib3mf", "ocpsvg", "svgpathtools", "ezdxf", "random", "itertools", "functools", "copy", "typing"):
         try:
             __import__(mod)
         except ImportError:
@@ -572,7 +564,6 @@ def _warm_occt() -> None:
     import tempfile
 
     from OCP.BRepMesh import BRepMesh_IncrementalMesh
-    from OCP.StlAPI import StlAPI_Writer
 
     shape = bd.Box(10, 10, 10)
     metrics(shape)
