@@ -212,13 +212,17 @@ def _error(kind: str, message: str, line=None, detail: str = "") -> dict:
 
 
 def collect(status: dict, formats: list[str], code: str, settings: Settings) -> dict:
-    """Turn the zygote's exit report plus the job folder into the response document."""
-    job_dir = status.get("dir")
-    try:
-        return _collect(status, formats, code, settings, job_dir)
-    finally:
-        if job_dir:
-            shutil.rmtree(job_dir, ignore_errors=True)
+    """Turn the zygote's exit report plus the job folder into the response document.
+
+    The folder stays: the caller removes it with `remove_job_dir` once the response is sent, so
+    deleting the job's files is not on the user's wait.
+    """
+    return _collect(status, formats, code, settings, status.get("dir"))
+
+
+def remove_job_dir(status: dict) -> None:
+    if status.get("dir"):
+        shutil.rmtree(status["dir"], ignore_errors=True)
 
 
 def _collect(status: dict, formats: list[str], code: str, settings: Settings, job_dir: str | None) -> dict:

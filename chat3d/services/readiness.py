@@ -11,10 +11,10 @@ import asyncio
 import time
 from typing import Any, Awaitable, Callable
 
-import httpx
 from sqlalchemy import text
 
 from chat3d.db.engine import get_engine
+from chat3d.services.outbound_http import async_client
 from chat3d.settings import get_settings
 
 PROBE_TIMEOUT_S = 2.0
@@ -40,7 +40,7 @@ async def _probe_redis() -> None:
 
 
 async def _probe_render() -> None:
-    async with httpx.AsyncClient(timeout=PROBE_TIMEOUT_S) as client:
+    async with async_client(timeout=PROBE_TIMEOUT_S) as client:
         resp = await client.get(f"{get_settings().effective_render_url}/health")
         resp.raise_for_status()
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from chat3d.services.outbound_http import async_client
 from chat3d.settings import get_settings
 
 DEFAULT_FORMATS = ("stl", "step", "3mf", "glb", "py")
@@ -64,7 +65,7 @@ class RenderClient:
         if inputs:
             body["inputs"] = [{"name": n, "content_base64": base64.b64encode(d).decode()} for n, d in inputs]
         headers = {"X-Chat3D-User": user_id} if user_id else {}
-        async with httpx.AsyncClient(base_url=self.base_url, timeout=httpx.Timeout(cap + 30, connect=3)) as client:
+        async with async_client(base_url=self.base_url, timeout=httpx.Timeout(cap + 30, connect=3)) as client:
             for attempt in range(self.busy_retries + 1):
                 try:
                     resp = await client.post("/render", json=body, headers=headers)

@@ -39,6 +39,11 @@ class Service:
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    @property
+    def jobs_dir(self) -> Path:
+        """Where the zygote makes one folder per worker (RENDER_WORK_DIR/jobs, see _start)."""
+        return self.log_path.with_name(self.log_path.stem + "-work") / "jobs"
+
 
 def _start(name: str, tmp: Path, **env_overrides: str) -> Service:
     port = free_port()

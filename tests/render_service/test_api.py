@@ -185,3 +185,23 @@ def test_overload_503(service_small):
     assert results["b"].status_code == 422 and results["c"].status_code == 422
     with service_small.client() as c:
         assert c.post("/render", json={"code": CUBE, "formats": ["stl"]}).status_code == 200
+
+
+def test_finished_jobs_leave_no_folder_behind(service):
+    """The job folder is deleted after the response is sent (off the user's wait), for good and failed
+    jobs alike: once the service is idle, only the spare workers' own folders remain."""
+    broken = "from build123d import *\nresult = Box(1, 1, 1) +\n"
+    with service.client() as c:
+        for code in (CUBE, broken, MULTI, "from build123d import *\nraise ValueError('no')\n", CUBE):
+            r = c.post("/render", json={"code": code, "formats": ["stl", "step"]})
+            assert r.status_code in (200, 422), r.text
+        deadline = time.monotonic() + 10
+        while True:
+            health = c.get("/health").json()
+            folders = sorted(p.name for p in service.jobs_dir.iterdir())
+            if health["busy"] == 0 and len(folders) == health["workers_ready"]:
+                break
+            assert time.monotonic() < deadline, (health, folders)
+            time.sleep(0.05)
+    for name in folders:  # a spare's folder holds nothing yet
+        assert list((service.jobs_dir / name).iterdir()) == [], name
