@@ -113,7 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             t_start = time.perf_counter()
             try:
                 mesh_formats = [f for f in formats if f != "py"]
-                status = await z.run(job_id, code, mesh_formats, timeout_s, s.precheck, inputs)
+                status = await z.run(job_id, code, mesh_formats, timeout_s, s.precheck, inputs, backlog=a.queued)
                 try:
                     doc = await asyncio.to_thread(collect, status, formats, code, s)
                 except BaseException:

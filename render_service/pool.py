@@ -128,12 +128,14 @@ class ZygoteClient:
             asyncio.create_task(self.start())
 
     async def run(self, job_id: str, code: str, formats: list[str], timeout_s: float, precheck: bool,
-                  inputs: list[tuple[str, bytes]] | None = None) -> dict:
+                  inputs: list[tuple[str, bytes]] | None = None, backlog: int = 0) -> dict:
+        """`backlog`: requests waiting behind this one, so the zygote knows a queue exists (it sees only
+        dispatched jobs) and spends no CPU warming spares while one does."""
         code_b = code.encode()
         inputs = inputs or []
         # Input files travel after the code as raw bytes; the header gives each one's name and length.
         header = {"op": "job", "id": job_id, "timeout_s": timeout_s, "formats": formats,
-                  "precheck": precheck, "code_len": len(code_b),
+                  "precheck": precheck, "code_len": len(code_b), "backlog": backlog,
                   "inputs": [{"name": n, "size": len(d)} for n, d in inputs]}
         fut = asyncio.get_running_loop().create_future()
         self.futures[job_id] = fut
