@@ -18,8 +18,9 @@ import uuid
 from collections import defaultdict
 from contextlib import asynccontextmanager
 
+import orjson
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, ORJSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.background import BackgroundTask
 
 from .pool import ZygoteClient, collect, remove_job_dir
@@ -141,8 +142,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log.debug("job=%s code=%r", job_id, code)
         # orjson: the body is mostly base64 text, which the standard encoder scans ~10x slower.
         # The job folder is removed after the response is sent (BackgroundTask).
-        return ORJSONResponse(doc, status_code=200 if doc["ok"] else 422,
-                              background=BackgroundTask(remove_job_dir, status))
+        return Response(orjson.dumps(doc), status_code=200 if doc["ok"] else 422, media_type="application/json",
+                        background=BackgroundTask(remove_job_dir, status))
 
     return app
 

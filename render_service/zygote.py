@@ -143,14 +143,20 @@ class Zygote:
         # later saves (~45 ms to save ~20).
         busy = sum(1 for x in self.workers if x.job_id is not None)
         warm = busy + len(self.pending) + self.backlog < self.spares_target
-        pid = os.fork()
+        # As root the worker is forked straight into its own pid namespace; otherwise it forks a
+        # second time inside its namespaces and that short-lived helper reports the worker's pid.
+        direct = self.mode == "minimal" or self.as_root  # no helper process between zygote and worker
+        if self.mode == "namespaces" and self.as_root:
+            pid = sandbox.fork_in_new_pid_namespace()
+        else:
+            pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the worker
             self._worker_main(w, job_r, st_w, warm)
         os.close(job_r)
         os.close(st_w)
         os.set_blocking(st_r, False)
         w.job_w, w.status_r = job_w, st_r
-        if self.mode == "namespaces":
+        if not direct:
             w.interm = pid
         else:
             w.gpid = pid
@@ -172,11 +178,12 @@ class Zygote:
             s = self.s
             sandbox.apply_rlimits(s.memory_mb, s.max_output_mb, int(s.timeout_cap_s) + 5, s.nproc, s.nofile)
             if self.mode == "namespaces":
-                sandbox.enter_namespaces(self.plan, w.dir, w.uid, w.uid)
-                inner = os.fork()
-                if inner:
-                    os.write(st_w, f"pid {inner}\n".encode())
-                    os._exit(0)
+                sandbox.enter_namespaces(self.plan, w.dir, w.uid, w.uid, new_pid_ns=not self.as_root)
+                if not self.as_root:
+                    inner = os.fork()
+                    if inner:
+                        os.write(st_w, f"pid {inner}\n".encode())
+                        os._exit(0)
                 home = "/job"
             else:
                 sandbox.drop_bounding_set()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -35,5 +36,20 @@ def service_nocheck(tmp_session):
 def service_small(tmp_session):
     """One worker, one queue slot, one job per user: for 503/429 tests."""
     svc = _start("small", tmp_session, RENDER_POOL_SIZE="1", RENDER_QUEUE_SIZE="1", RENDER_PER_USER_JOBS="1")
+    yield svc
+    _stop(svc)
+
+
+UNPRIVILEGED = ("unshare", "--user", "--map-user=1000", "--map-group=1000")
+
+
+@pytest.fixture(scope="session")
+def service_unprivileged(tmp_session):
+    """The service as an ordinary user (uid 1000 in a user namespace, no capabilities), as in a
+    container: each worker then makes its own user namespace and forks once more to be pid 1 (the
+    root service forks workers straight into their pid namespace). Pre-check off: the OS wall alone."""
+    if os.geteuid() != 0 or subprocess.run([*UNPRIVILEGED, "true"], capture_output=True).returncode != 0:
+        pytest.skip("needs root and unprivileged user namespaces to play an ordinary user")
+    svc = _start("unprivileged", tmp_session, prefix=UNPRIVILEGED, RENDER_PRECHECK="off")
     yield svc
     _stop(svc)

@@ -45,7 +45,8 @@ class Service:
         return self.log_path.with_name(self.log_path.stem + "-work") / "jobs"
 
 
-def _start(name: str, tmp: Path, **env_overrides: str) -> Service:
+def _start(name: str, tmp: Path, prefix: tuple[str, ...] = (), **env_overrides: str) -> Service:
+    """Start `python -m render_service` (after `prefix`, e.g. an `unshare` command) and wait until healthy."""
     port = free_port()
     secret_file = tmp / f"{name}-root-only-secret.txt"
     secret_file.write_text(f"ROOT-ONLY-{SECRET_VALUE}\n")
@@ -61,7 +62,7 @@ def _start(name: str, tmp: Path, **env_overrides: str) -> Service:
     env.update(env_overrides)
     log_path = tmp / f"{name}.log"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "render_service"],
+        [*prefix, sys.executable, "-m", "render_service"],
         cwd=REPO,
         env=env,
         stdout=open(log_path, "wb"),

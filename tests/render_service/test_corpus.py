@@ -149,10 +149,13 @@ class Listener:
 HOSTILE_CASES = [(p.name, p.read_text()) for p in HOSTILE] + sorted(EXTRA_HOSTILE.items())
 
 
-@pytest.mark.parametrize("precheck", ["on", "off"])
+SERVICE_FOR = {"on": "service", "off": "service_nocheck", "off-unprivileged": "service_unprivileged"}
+
+
+@pytest.mark.parametrize("precheck", list(SERVICE_FOR))
 @pytest.mark.parametrize("name,code", HOSTILE_CASES, ids=[n for n, _ in HOSTILE_CASES])
 def test_hostile_contained(request, precheck, name, code):
-    svc = request.getfixturevalue("service" if precheck == "on" else "service_nocheck")
+    svc = request.getfixturevalue(SERVICE_FOR[precheck])
     markers = set(re.findall(r"/tmp/chat3d_pwned_\w+(?:\.\w+)?", code))
     for m in markers:
         Path(m).unlink(missing_ok=True)
@@ -176,3 +179,26 @@ def test_hostile_contained(request, precheck, name, code):
         assert r.status_code == 422 and r.json()["error"]["kind"] in ("timeout", "memory", "output_too_large")
     assert_cube_ok(svc)
     assert svc.proc.poll() is None
+
+
+@pytest.mark.parametrize("fixture", ["service_nocheck", "service_unprivileged"])
+def test_worker_is_pid_1_of_its_own_namespaces(request, fixture):
+    """Root service: forked straight into a new pid namespace; ordinary user: via its own user namespace
+    and a second fork. Either way the program is pid 1 with a private root and no network."""
+    svc = request.getfixturevalue(fixture)
+    with svc.client() as c:
+        assert c.get("/health").json()["sandbox"] == "namespaces"
+    probe = (
+        "import os, socket\n"
+        "try:\n    socket.create_connection(('127.0.0.1', 1), timeout=1); net = 'up'\n"
+        "except OSError as e:\n    net = type(e).__name__\n"
+        "raise RuntimeError(f'pid={os.getpid()} root={sorted(os.listdir(\"/\"))} net={net}')\n"
+    )
+    for _ in range(2):  # a fresh worker each time
+        r = render(svc, probe, timeout_s=10)
+        assert r.status_code == 422, r.text[:500]
+        msg = r.json()["error"]["message"]
+        assert "pid=1 " in msg, msg
+        assert "'etc'" not in msg and "'proc'" not in msg and "'job'" in msg, msg
+        assert "net=up" not in msg, msg
+    assert_cube_ok(svc)
