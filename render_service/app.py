@@ -1,4 +1,4 @@
-"""FastAPI app: request validation, admission control (pool, queue, per-user cap), logging.
+"""FastAPI app: request validation, admission control (pool and burst slots, queue, per-user cap), logging.
 
 Requests are parsed by hand (not pydantic models) so malformed input is always a 400 with our
 error shape, never FastAPI's 422, which is reserved for "your program failed".
@@ -38,15 +38,58 @@ def _bad(message: str) -> JSONResponse:
 
 
 class Admission:
-    """Pool slots + bounded queue + per-user concurrency; counts for /health."""
+    """Who runs when: pool slots (one job per CPU), burst slots, a bounded queue, a per-user cap.
+
+    A job holds a pool slot until it has run `long_job_s`; then it lets one queued job start beside it,
+    up to `pool_size + burst_slots` jobs at once. Short parts therefore never wait behind a heavy one
+    (the CPUs are shared instead), while a stream of short jobs still runs one per CPU. Both gates
+    are FIFO semaphores, so jobs start in the order they came.
+    """
 
     def __init__(self, s: Settings):
         self.s = s
-        self.sem = asyncio.Semaphore(s.pool_size)
+        self.running = asyncio.Semaphore(s.pool_size + s.burst_slots)
+        self.cpu = asyncio.Semaphore(s.pool_size)
         self.busy = 0
         self.queued = 0
         self.done = 0
         self.per_user: dict[str, int] = defaultdict(int)
+
+    def full(self) -> bool:
+        return self.busy + self.queued >= self.s.pool_size + self.s.burst_slots + self.s.queue_size
+
+    @asynccontextmanager
+    async def slot(self):
+        """Wait for a turn (counted in `queued`), then run (counted in `busy`)."""
+        self.queued += 1
+        try:
+            await self.running.acquire()
+            try:
+                await self.cpu.acquire()
+            except BaseException:
+                self.running.release()
+                raise
+        finally:
+            self.queued -= 1
+        holds_cpu = True
+
+        def yield_cpu() -> None:
+            nonlocal holds_cpu
+            if holds_cpu:
+                holds_cpu = False
+                self.cpu.release()
+
+        turned_long = asyncio.get_running_loop().call_later(self.s.long_job_s, yield_cpu) if self.s.burst_slots else None
+        self.busy += 1
+        try:
+            yield
+        finally:
+            if turned_long:
+                turned_long.cancel()
+            yield_cpu()
+            self.running.release()
+            self.busy -= 1
+            self.done += 1
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -96,7 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                         "message": f"At most {s.per_user_jobs} renders at once per user."}},
                 status_code=429, headers=retry,
             )
-        if a.busy + a.queued >= s.pool_size + s.queue_size:
+        if a.full():
             return JSONResponse(
                 {"ok": False, "error": {"kind": "overloaded", "message": "The render service is busy; retry shortly."}},
                 status_code=503, headers=retry,
@@ -105,14 +148,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if user is not None:
             a.per_user[user] += 1
         try:
-            a.queued += 1
-            try:
-                await a.sem.acquire()
-            finally:
-                a.queued -= 1
-            a.busy += 1
-            t_start = time.perf_counter()
-            try:
+            async with a.slot():
+                t_start = time.perf_counter()
                 mesh_formats = [f for f in formats if f != "py"]
                 status = await z.run(job_id, code, mesh_formats, timeout_s, s.precheck, inputs, backlog=a.queued)
                 try:
@@ -120,10 +157,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 except BaseException:
                     remove_job_dir(status)
                     raise
-            finally:
-                a.busy -= 1
-                a.done += 1
-                a.sem.release()
         finally:
             if user is not None:
                 a.per_user[user] -= 1

@@ -40,7 +40,9 @@ class Settings:
     max_code_kb: int = 256
     max_input_files: int = 4
     max_input_mb: int = 32
-    pool_size: int = 2
+    pool_size: int = 2  # jobs that each get a CPU
+    burst_slots: int = 2  # more jobs that may run beside ones that have run long_job_s (see app.Admission)
+    long_job_s: float = 0.5
     queue_size: int = 8
     per_user_jobs: int = 2
     precheck: bool = True
@@ -68,6 +70,8 @@ class Settings:
             max_input_files=max(0, _env_int("RENDER_MAX_INPUT_FILES", 4)),
             max_input_mb=max(1, _env_int("RENDER_MAX_INPUT_MB", 32)),
             pool_size=max(1, pool),
+            burst_slots=max(0, _env_int("RENDER_BURST_SLOTS", max(1, pool))),
+            long_job_s=max(0.0, _env_float("RENDER_LONG_JOB_S", 0.5)),
             queue_size=max(0, _env_int("RENDER_QUEUE_SIZE", 4 * max(1, pool))),
             per_user_jobs=max(1, _env_int("RENDER_PER_USER_JOBS", 2)),
             precheck=_env_bool("RENDER_PRECHECK", True),

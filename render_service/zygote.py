@@ -75,7 +75,7 @@ class Zygote:
         self.pending: list[tuple[dict, bytearray]] = []
         self.workers: list[Worker] = []
         self.as_root = os.geteuid() == 0
-        n_slots = settings.pool_size * 2 + 2
+        n_slots = settings.pool_size * 2 + settings.burst_slots + 2  # running jobs, spares, exiting workers
         self.free_slots = list(range(n_slots))
         self.spares_target = settings.pool_size
         self.seq = 0

@@ -34,8 +34,17 @@ def service_nocheck(tmp_session):
 
 @pytest.fixture(scope="session")
 def service_small(tmp_session):
-    """One worker, one queue slot, one job per user: for 503/429 tests."""
-    svc = _start("small", tmp_session, RENDER_POOL_SIZE="1", RENDER_QUEUE_SIZE="1", RENDER_PER_USER_JOBS="1")
+    """One worker, no burst slot, one queue slot, one job per user: for 503/429 tests."""
+    svc = _start("small", tmp_session, RENDER_POOL_SIZE="1", RENDER_BURST_SLOTS="0", RENDER_QUEUE_SIZE="1",
+                 RENDER_PER_USER_JOBS="1")
+    yield svc
+    _stop(svc)
+
+
+@pytest.fixture(scope="session")
+def service_burst(tmp_session):
+    """One pool slot and one burst slot: a job that has run 0.3 s lets the next one start beside it."""
+    svc = _start("burst", tmp_session, RENDER_POOL_SIZE="1", RENDER_BURST_SLOTS="1", RENDER_LONG_JOB_S="0.3")
     yield svc
     _stop(svc)
 

@@ -187,6 +187,27 @@ def test_overload_503(service_small):
         assert c.post("/render", json={"code": CUBE, "formats": ["stl"]}).status_code == 200
 
 
+def test_a_small_part_does_not_wait_behind_a_long_one(service_burst, service_small):
+    """With a burst slot, a cube sent while a runaway program holds the only pool slot comes back long
+    before that program's deadline; without one (service_small) it waits for the deadline."""
+    for svc, user, waits in ((service_burst, "erin", False), (service_small, "frank", True)):
+        results = {}
+        t = _post_async(svc, user, results, "slow", timeout_s=4)
+        _wait_for(svc, busy=1)
+        start = time.monotonic()
+        with svc.client() as c:
+            r = c.post("/render", json={"code": CUBE, "formats": ["stl"]}, headers={"X-Chat3D-User": user + "2"})
+        took = time.monotonic() - start
+        slow_still_running = t.is_alive()
+        t.join()
+        assert r.status_code == 200, r.text
+        assert results["slow"].json()["error"]["kind"] == "timeout"
+        if waits:
+            assert not slow_still_running and took > 2, took
+        else:
+            assert slow_still_running and took < 3, took
+
+
 def test_finished_jobs_leave_no_folder_behind(service):
     """The job folder is deleted after the response is sent (off the user's wait), for good and failed
     jobs alike: once the service is idle, only the spare workers' own folders remain."""
