@@ -9,7 +9,11 @@ before `element.click()` and again in the MutationObserver callback that sees th
 the browser-visible latency of one Reflex event round trip (WebSocket → handler → state delta → React render).
 
 * baseline, empty page: `/dev/ping` (chat3d/pages/ping.py, development only like `/dev/mailbox`) — one button
-  whose handler flips one state var shown as "on"/"off"; nothing else on the page. Every ratio is against it.
+  whose handler flips one state var shown as "on"/"off"; nothing else on the page. Every ratio is against it,
+  measured *interleaved*: each sample of a case comes right after one sample of the empty page (its own tab,
+  open throughout), and the case's ratio is its p50 over the p50 of the empty-page samples taken beside it. The
+  machine's speed drifts from minute to minute (the empty page alone measured 3.5–6.2 ms in four runs of one
+  day), so a baseline measured minutes before a case is no fair denominator.
 * the light `/login` page, kept for continuity with earlier runs (it was the baseline before /dev/ping): the
   Sign in button turns into its loading state (`LoginState.submit` sets `submitting`; the form posts afterwards).
 * chat with 50 items shown (the first page of the thread), and with all --items shown ("Load earlier" until
@@ -27,6 +31,7 @@ Every case also records what the server sent while it ran (Playwright sees the W
 bytes received per sample and which state vars the deltas carried, so a slow case shows its delta size.
 
 Prints p50/p95 per case and the ratio to the empty page (target ≤ 1.5×); writes bench/results/ui.json.
+--n 40 samples per case by default (with as many empty-page samples beside them).
 """
 
 from __future__ import annotations
@@ -145,6 +150,8 @@ class FrameLog:
         self.frames = 0
         self.vars: dict[str, int] = {}
         self.first = ""
+        self.ws_ms: list[float] = []  # per sample since the last reset: click → first WebSocket message back
+        self.sent_ms: list[float] = []  # … click → the event's WebSocket message sent
         page.on("websocket", lambda ws: ws.on("framereceived", self._frame))
 
     def _frame(self, payload) -> None:
@@ -172,12 +179,12 @@ class FrameLog:
 
     def reset(self) -> None:
         self.bytes, self.frames, self.vars, self.first = 0, 0, {}, ""
-        WS_MS.clear()
-        SENT_MS.clear()
+        self.ws_ms.clear()
+        self.sent_ms.clear()
 
     def summary(self, n: int) -> dict:
-        ws = [v for v in WS_MS if v >= 0]
-        sent = [v for v in SENT_MS if v >= 0]
+        ws = [v for v in self.ws_ms if v >= 0]
+        sent = [v for v in self.sent_ms if v >= 0]
         out = {"click_to_event_sent_p50_ms": round(statistics.median(sent), 1) if sent else None,
                "click_to_first_message_p50_ms": round(statistics.median(ws), 1) if ws else None,
                "bytes_per_sample": round(self.bytes / max(n, 1)), "frames_per_sample": round(self.frames / max(n, 1), 1),
@@ -187,14 +194,10 @@ class FrameLog:
         return out
 
 
-WS_MS: list[float] = []  # per sample since the last reset: click → first WebSocket message back
-SENT_MS: list[float] = []  # … click → the event's WebSocket message sent
-
-
 SETTLE_MS = 100  # idle time before every click, in every case: each sample starts with the last event's work done
 
 
-def _samples(page, n: int, selector: str, index: int, done_src: str, between=None) -> list[float]:
+def _samples(page, log: FrameLog, n: int, selector: str, index: int, done_src: str, between=None) -> list[float]:
     out = []
     for _ in range(n):
         page.wait_for_timeout(SETTLE_MS)  # e.g. an optimistic rating's database write, after its DOM change
@@ -202,8 +205,8 @@ def _samples(page, n: int, selector: str, index: int, done_src: str, between=Non
         if dt < 0:
             raise RuntimeError(f"no DOM update within 10 s for {selector}")
         out.append(dt)
-        WS_MS.append(ws)
-        SENT_MS.append(sent)
+        log.ws_ms.append(ws)
+        log.sent_ms.append(sent)
         if between:
             between()
     return out
@@ -211,7 +214,7 @@ def _samples(page, n: int, selector: str, index: int, done_src: str, between=Non
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--n", type=int, default=30)
+    parser.add_argument("--n", type=int, default=40)
     parser.add_argument("--items", type=int, default=200)
     args = parser.parse_args()
 
@@ -235,6 +238,7 @@ def main() -> None:
         app = AppProcess(data_dir=workdir / "data", database_url=db_url, render_url="http://127.0.0.1:9",
                          env_extra={"RATE_LIMIT_API": "10000/minute", "RATE_LIMIT_LOGIN": "10000/minute"}).start()
         results: dict[str, list[float]] = {}
+        beside: dict[str, list[float]] = {}  # case -> the empty-page samples interleaved with it
         load_earlier: list[float] = []
         traffic: dict[str, dict] = {}
         with sync_playwright() as pw:
@@ -259,13 +263,20 @@ def main() -> None:
                 out = []
                 for _ in range(n):
                     ping.evaluate(mark_ping)
-                    out += _samples(ping, 1, "#ping-button", 0, flipped)
+                    out += _samples(ping, ping_log, 1, "#ping-button", 0, flipped)
                 return out
 
+            def interleaved(name: str, log: FrameLog, take, n: int) -> None:
+                """n samples of a case (`take(1)` takes one), each right after one empty-page sample."""
+                log.reset()
+                values, pings = [], []
+                for _ in range(n):
+                    pings += ping_samples(1)
+                    values += take(1)
+                results[name], beside[name], traffic[name] = values, pings, log.summary(n)
+
             ping_samples(3)  # warm-up
-            ping_log.reset()
-            results["empty page (/dev/ping): toggle → text"] = ping_samples(args.n)
-            traffic["empty page (/dev/ping): toggle → text"] = ping_log.summary(args.n)
+            ping_log.reset()  # from here on it logs the interleaved samples of every case
 
             # For continuity with earlier runs: the light /login page, a wrong password each time (the form stays put).
             anon = new_page()
@@ -280,10 +291,10 @@ def main() -> None:
                 anon.wait_for_function(f"() => !document.querySelector('{button}').disabled", timeout=15000)
                 anon.wait_for_selector("[role=alert]", timeout=15000)
 
-            _samples(anon, 3, button, 0, busy, settle)  # warm-up
-            anon_log.reset()
-            results["login page: Sign in → loading state"] = _samples(anon, args.n, button, 0, busy, settle)
-            traffic["login page: Sign in → loading state"] = anon_log.summary(args.n)  # includes the posts' answers
+            _samples(anon, anon_log, 3, button, 0, busy, settle)  # warm-up
+            # (its traffic includes the posts' answers)
+            interleaved("login page: Sign in → loading state", anon_log,
+                        lambda k: _samples(anon, anon_log, k, button, 0, busy, settle), args.n)
 
             # The chat: sign in for real, open the chat with its items.
             page = new_page()
@@ -304,14 +315,14 @@ def main() -> None:
                 out = []
                 for _ in range(n):
                     page.evaluate(mark)
-                    out += _samples(page, 1, thumbs, -1, flips)
+                    out += _samples(page, log, 1, thumbs, -1, flips)
                 return out
 
+            for tab in (ping, page):  # a hidden tab would be throttled
+                assert tab.evaluate("document.visibilityState") == "visible"
             shown = page.locator(thumbs).count()
             rate_samples(3)
-            log.reset()
-            results[f"chat, {shown * 2} items shown: thumbs up → pressed"] = rate_samples(args.n)
-            traffic[f"chat, {shown * 2} items shown: thumbs up → pressed"] = log.summary(args.n)
+            interleaved(f"chat, {shown * 2} items shown: thumbs up → pressed", log, rate_samples, args.n)
 
             # "Load earlier" three times, each click → its 50 items in the DOM (page weight as the list grows)
             while page.locator("text=Load earlier").count():
@@ -323,9 +334,7 @@ def main() -> None:
                 load_earlier.append(round(dt, 1))
             shown = page.locator(thumbs).count()
             rate_samples(3)
-            log.reset()
-            results[f"chat, {shown * 2} items shown: thumbs up → pressed"] = rate_samples(args.n)
-            traffic[f"chat, {shown * 2} items shown: thumbs up → pressed"] = log.summary(args.n)
+            interleaved(f"chat, {shown * 2} items shown: thumbs up → pressed", log, rate_samples, args.n)
 
             # The same page, a trivial handler (ContextsState.start_rename sets one field): page weight vs handler.
             def cancel() -> None:
@@ -333,25 +342,22 @@ def main() -> None:
                 page.wait_for_selector('[aria-label="Chat name"]', state="detached", timeout=15000)
 
             opened = "return document.querySelector('[aria-label=\"Chat name\"]') !== null;"
-            _samples(page, 3, '[aria-label^="Rename chat"]', 0, opened, cancel)
-            log.reset()
-            name = f"chat, {shown * 2} items shown: rename → name field (trivial handler)"
-            results[name] = _samples(page, args.n, '[aria-label^="Rename chat"]', 0, opened, cancel)
-            traffic[name] = log.summary(args.n)  # includes the cancel clicks' deltas
+
+            def rename_samples(k: int) -> list[float]:  # (the traffic includes the cancel clicks' deltas)
+                return _samples(page, log, k, '[aria-label^="Rename chat"]', 0, opened, cancel)
+
+            rename_samples(3)
+            interleaved(f"chat, {shown * 2} items shown: rename → name field (trivial handler)", log,
+                        rename_samples, args.n)
 
             # The same two cases on a chat with 2 items: what the page's size adds, separated from the UI's own cost.
             page.goto(f"{app.url}/chat/{small_id}", wait_until="networkidle")
             page.wait_for_function(f"() => document.querySelector('[data-chat-id=\"{small_id}\"]') && "
                                    f"document.querySelectorAll('{thumbs}').length === 1", timeout=60000)
             rate_samples(3)
-            log.reset()
-            results["chat, 2 items shown: thumbs up → pressed"] = rate_samples(args.n)
-            traffic["chat, 2 items shown: thumbs up → pressed"] = log.summary(args.n)
-            _samples(page, 3, '[aria-label^="Rename chat"]', 0, opened, cancel)
-            log.reset()
-            results["chat, 2 items shown: rename → name field"] = _samples(
-                page, args.n, '[aria-label^="Rename chat"]', 0, opened, cancel)
-            traffic["chat, 2 items shown: rename → name field"] = log.summary(args.n)
+            interleaved("chat, 2 items shown: thumbs up → pressed", log, rate_samples, args.n)
+            rename_samples(3)
+            interleaved("chat, 2 items shown: rename → name field", log, rename_samples, args.n)
             browser.close()
     finally:
         if app:
@@ -361,24 +367,27 @@ def main() -> None:
         pg.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
-    base_p50 = statistics.median(results["empty page (/dev/ping): toggle → text"])
-    login_p50 = statistics.median(results["login page: Sign in → loading state"])
+    pings = [v for values in beside.values() for v in values]
+    results = {"empty page (/dev/ping): toggle → text": pings, **results}
+    beside["empty page (/dev/ping): toggle → text"] = pings
+    traffic["empty page (/dev/ping): toggle → text"] = ping_log.summary(len(pings))
     table = []
     for name, values in results.items():
+        base_p50 = statistics.median(beside[name])
         table.append({"case": name, "n": len(values), "p50_ms": pct(values, 50), "p95_ms": pct(values, 95),
+                      "empty_page_p50_ms": round(base_p50, 2),
                       "ratio_p50_vs_empty_page": round(statistics.median(values) / base_p50, 2),
-                      "ratio_p50_vs_login_page": round(statistics.median(values) / login_p50, 2),
                       **traffic.get(name, {})})
-    body = {"rows": table, "load_earlier_ms": load_earlier, "target": "chat round trip p50 ≤ 1.5 × the empty page (/dev/ping), same run",
+    body = {"rows": table, "load_earlier_ms": load_earlier, "target": "chat round trip p50 ≤ 1.5 × the empty page (/dev/ping), sampled interleaved with it",
             "machine": {"cpus": os.cpu_count(), "loadavg_at_end": [round(x, 2) for x in os.getloadavg()],
                         "note": "PostgreSQL, the app and Chromium on one shared host"}}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(body, indent=1))
-    print("| case | n | p50 ms | p95 ms | p50 vs empty page | p50 vs /login | click → sent p50 ms | click → 1st message p50 ms "
-          "| bytes received / sample |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| case | n | p50 ms | p95 ms | empty page beside it, p50 ms | p50 vs empty page | click → sent p50 ms "
+          "| click → 1st message p50 ms | bytes received / sample |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in table:
-        print(f"| {r['case']} | {r['n']} | {r['p50_ms']} | {r['p95_ms']} | {r['ratio_p50_vs_empty_page']}× "
-              f"| {r['ratio_p50_vs_login_page']}× | {r.get('click_to_event_sent_p50_ms')} "
+        print(f"| {r['case']} | {r['n']} | {r['p50_ms']} | {r['p95_ms']} | {r['empty_page_p50_ms']} "
+              f"| {r['ratio_p50_vs_empty_page']}× | {r.get('click_to_event_sent_p50_ms')} "
               f"| {r.get('click_to_first_message_p50_ms')} | {r.get('bytes_per_sample', '')} |")
     print(f"Load earlier (click → 50 more items in the DOM), ms: {load_earlier}")
     for r in table:

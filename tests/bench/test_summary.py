@@ -173,3 +173,12 @@ def test_record_start_goes_in_the_header(tmp_path: Path) -> None:
     assert "not recorded" not in out.split("\n\n")[1]
     # The fabricated files are older than the recorded start: each row says so.
     assert "before this run" in row(rows, "fuzzing")[3]
+
+
+def test_ui_rows_name_the_empty_page_sampled_beside_them(tmp_path: Path) -> None:
+    """Interleaved runs record each case's own empty-page p50; a row shows that figure, not the run's overall one."""
+    results = good_results()
+    results["ui.json"]["rows"][3]["empty_page_p50_ms"] = 4.2
+    _code, out, rows = summarise(write(tmp_path, results))
+    assert "the empty page (4.2 ms)" in row(rows, "200 items", "thumbs up")[1]
+    assert "the empty page (3.5 ms)" in row(rows, "50 items", "thumbs up")[1]  # older file: the run's empty-page row
