@@ -62,8 +62,8 @@ PR_SET_CHILD_SUBREAPER = 36
 SECBITS_LOCKED_NOROOT = 0x2F  # NOROOT|NOROOT_LOCKED|NO_SETUID_FIXUP|..._LOCKED|KEEP_CAPS_LOCKED
 
 _SYSCALLS = {
-    "x86_64": {"pivot_root": 155, "capset": 126},
-    "aarch64": {"pivot_root": 41, "capset": 91},
+    "x86_64": {"pivot_root": 155, "capset": 126, "sched_setattr": 314, "sched_getattr": 315},
+    "aarch64": {"pivot_root": 41, "capset": 91, "sched_setattr": 274, "sched_getattr": 275},
 }
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -327,6 +327,41 @@ def drop_capabilities() -> None:
         "capset",
     )
     prctl(PR_SET_NO_NEW_PRIVS, 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Scheduling: not part of the wall, a hint that render jobs are CPU-bound batch work
+
+
+class SchedAttr(ctypes.Structure):
+    """``struct sched_attr``, first version (48 bytes)."""
+
+    _fields_ = [
+        ("size", ctypes.c_uint32),
+        ("sched_policy", ctypes.c_uint32),
+        ("sched_flags", ctypes.c_uint64),
+        ("sched_nice", ctypes.c_int32),
+        ("sched_priority", ctypes.c_uint32),
+        ("sched_runtime", ctypes.c_uint64),
+        ("sched_deadline", ctypes.c_uint64),
+        ("sched_period", ctypes.c_uint64),
+    ]
+
+
+def set_time_slice(ms: float) -> bool:
+    """Ask for turns of `ms` on the CPU instead of the kernel default (1.4 ms on our 2-CPU VM).
+
+    EEVDF custom slice, Linux >= 6.12; older kernels ignore it. When more jobs than CPUs run, each
+    then refills its caches less often: 2.6 % more corpus throughput at concurrency 4 (14 of 16
+    interleaved pairs). A shorter-slice task that wakes (the web server, the zygote) still preempts.
+    Best effort: False when not applied. Threads and processes the job starts inherit it; the zygote
+    keeps the default."""
+    nr = _SYSCALLS.get(platform.machine(), {}).get("sched_setattr")
+    if ms <= 0 or nr is None:
+        return False
+    attr = SchedAttr(size=ctypes.sizeof(SchedAttr), sched_policy=os.SCHED_OTHER,
+                     sched_nice=os.getpriority(os.PRIO_PROCESS, 0), sched_runtime=int(ms * 1_000_000))
+    return _libc.syscall(ctypes.c_long(nr), 0, ctypes.byref(attr), 0) == 0
 
 
 # ---------------------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ class Settings:
     pool_size: int = 2  # jobs that each get a CPU
     burst_slots: int = 2  # more jobs that may run beside ones that have run long_job_s (see app.Admission)
     long_job_s: float = 0.5
+    job_slice_ms: float = 20.0  # scheduler time slice asked for each worker (see sandbox.set_time_slice)
     queue_size: int = 8
     per_user_jobs: int = 2
     precheck: bool = True
@@ -72,6 +73,7 @@ class Settings:
             pool_size=max(1, pool),
             burst_slots=max(0, _env_int("RENDER_BURST_SLOTS", max(1, pool))),
             long_job_s=max(0.0, _env_float("RENDER_LONG_JOB_S", 0.5)),
+            job_slice_ms=max(0.0, _env_float("RENDER_JOB_SLICE_MS", 20.0)),
             queue_size=max(0, _env_int("RENDER_QUEUE_SIZE", 4 * max(1, pool))),
             per_user_jobs=max(1, _env_int("RENDER_PER_USER_JOBS", 2)),
             precheck=_env_bool("RENDER_PRECHECK", True),

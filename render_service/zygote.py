@@ -176,6 +176,7 @@ class Zygote:
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # oversized writes fail with EFBIG instead
             sandbox.set_parent_death_signal()
             s = self.s
+            sandbox.set_time_slice(s.job_slice_ms)
             sandbox.apply_rlimits(s.memory_mb, s.max_output_mb, int(s.timeout_cap_s) + 5, s.nproc, s.nofile)
             if self.mode == "namespaces":
                 sandbox.enter_namespaces(self.plan, w.dir, w.uid, w.uid, new_pid_ns=not self.as_root)
