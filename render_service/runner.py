@@ -22,13 +22,16 @@ import sys
 import time
 import traceback
 
-import build123d as bd
 import numpy as np
 from lib3mf import Lib3MF
 from OCP.Standard import Standard_Failure
 from OCP.StlAPI import StlAPI_Writer
 
 from . import precheck
+from .lazy_sklearn import deferred_sklearn
+
+with deferred_sklearn():
+    import build123d as bd
 
 EXPORT_FORMATS = ("stl", "step", "3mf", "glb", "svg")
 ANGULAR_DEFLECTION = 0.25  # rad; ~14 deg, smooth enough for a browser viewer
