@@ -359,7 +359,7 @@ def set_time_slice(ms: float) -> bool:
     nr = _SYSCALLS.get(platform.machine(), {}).get("sched_setattr")
     if ms <= 0 or nr is None:
         return False
-    attr = SchedAttr(size=ctypes.sizeof(SchedAttr), sched_policy=os.SCHED_OTHER,
+    attr = SchedAttr(size=ctypes.sizeof(SchedAttr), sched_policy=os.sched_getscheduler(0),
                      sched_nice=os.getpriority(os.PRIO_PROCESS, 0), sched_runtime=int(ms * 1_000_000))
     return _libc.syscall(ctypes.c_long(nr), 0, ctypes.byref(attr), 0) == 0
 
