@@ -121,11 +121,21 @@ def measure_http(url: str, parts: dict[str, str], reps: int) -> dict[str, float]
     return {n: statistics.median(v) for n, v in out.items()}
 
 
+def cpu_seconds() -> dict[str, float]:
+    """Machine-wide CPU time so far, from /proc/stat: user, system (incl. interrupts), idle, steal."""
+    f = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    tick = os.sysconf("SC_CLK_TCK")
+    return {"user": (f[0] + f[1]) / tick, "system": (f[2] + f[5] + f[6]) / tick, "idle": (f[3] + f[4]) / tick,
+            "steal": (f[7] if len(f) > 7 else 0) / tick}
+
+
 def loadgen(url: str, concurrency: int, rounds: int) -> dict:
     """Runs in its own process: every part `rounds` times through `concurrency` client threads.
 
     Each thread keeps one connection, made before the clock starts: a new httpx client costs ~45 ms
     of CPU (its TLS context), which on 2 CPUs would be taken from the service being measured.
+    Also returns where the machine's CPU time went while the clock ran (`cpu_s`): it shows whether a
+    mode lost time to idle CPUs or to kernel work, not only that it was slower.
     """
     import threading
 
@@ -154,12 +164,13 @@ def loadgen(url: str, concurrency: int, rounds: int) -> dict:
         for i in range(concurrency):
             ex.submit(connect, i)
         ready.wait()  # every pool thread holds its client (and so stays busy until all have one)
-        t = time.perf_counter()
+        before, t = cpu_seconds(), time.perf_counter()
         list(ex.map(one, codes))
-        elapsed = time.perf_counter() - t
+        elapsed, after = time.perf_counter() - t, cpu_seconds()
     for c in clients:
         c.close()
-    return {"jobs": len(codes), "errors": errors, "elapsed_s": elapsed, "jobs_per_s": len(codes) / elapsed}
+    return {"jobs": len(codes), "errors": errors, "elapsed_s": elapsed, "jobs_per_s": len(codes) / elapsed,
+            "cpu_s": {k: round(after[k] - before[k], 2) for k in before}}
 
 
 def run_loadgen(url: str, concurrency: int, rounds: int) -> dict:
@@ -248,6 +259,10 @@ def main() -> None:
             _, base_tp, ours_tp = pairs[len(pairs) // 2]
             tp_ratios = [round(r, 3) for r, _, _ in pairs]
             tp_pairs = [{"baseline": round(b["elapsed_s"], 2), "ours": round(o["elapsed_s"], 2)} for _, b, o in pairs]
+            # Where the machine's CPU time went while each mode ran (median per field over its runs).
+            tp_cpu = {mode: {k: round(statistics.median(run[i]["cpu_s"][k] for run in pairs), 2)
+                             for k in pairs[0][1]["cpu_s"]}
+                      for i, mode in ((1, "baseline"), (2, "ours"))}
     finally:
         stop(proc)
         stop(base_proc)
@@ -276,7 +291,8 @@ def main() -> None:
     if base_tp and ours_tp:
         summary["throughput_c4"] = {"baseline": base_tp, "ours": ours_tp, "concurrency": args.concurrency,
                                     "ratio": ours_tp["jobs_per_s"] / base_tp["jobs_per_s"],
-                                    "ratios_of_all_pairs": tp_ratios, "pairs_elapsed_s": tp_pairs}
+                                    "ratios_of_all_pairs": tp_ratios, "pairs_elapsed_s": tp_pairs,
+                                    "cpu_s_median": tp_cpu}
     summary["p50_ratio_ours_vs_bare"] = summary["ours_p50_ms"] / summary["bare_p50_ms"]
     summary["targets"] = {
         "p50_le_1.15x_bare": summary["p50_ratio_ours_vs_bare"] <= 1.15,
@@ -306,6 +322,9 @@ def main() -> None:
                      f"({tp['baseline']['errors']} errors), ours {tp['ours']['jobs_per_s']:.2f} jobs/s "
                      f"({tp['ours']['errors']} errors): **{tp['ratio']:.2f}×** (target ≥ 1.5; median of "
                      f"{len(tp['ratios_of_all_pairs'])} interleaved pairs: {tp['ratios_of_all_pairs']})")
+        for mode, cpu in tp["cpu_s_median"].items():
+            lines.append(f"  - machine CPU while {mode} ran a corpus (median): user {cpu['user']:.2f} s, system "
+                         f"{cpu['system']:.2f} s, idle {cpu['idle']:.2f} s, steal {cpu['steal']:.2f} s")
     table = "\n".join(lines)
     print(table)
     out = REPO / "bench" / "results"

@@ -101,6 +101,11 @@ def render_rows(d: dict) -> list[tuple]:
                      f" ({ours.get('errors', '?')} / {base.get('errors', '?')} errors)"
                      + (f"; median of pairs {tp['ratios_of_all_pairs']}" if tp.get("ratios_of_all_pairs") else ""),
                      _ge(tp["ratio"], 1.5) and errors == 0))
+        cpu = tp.get("cpu_s_median")
+        if cpu:
+            rows.append(("… where the machine's CPU went during one corpus, baseline / ours (median; diagnostic)", "—",
+                         "; ".join(f"{k} {_f(cpu['baseline'][k], 2)} / {_f(cpu['ours'][k], 2)} s"
+                                   for k in ("user", "system", "idle", "steal")), None))
     else:
         rows.append(("render throughput at concurrency 4, ours vs in-process exec baseline", "≥ 1.5 ×",
                      "not measured (a --quick run)", None))

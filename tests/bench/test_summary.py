@@ -182,3 +182,19 @@ def test_ui_rows_name_the_empty_page_sampled_beside_them(tmp_path: Path) -> None
     _code, out, rows = summarise(write(tmp_path, results))
     assert "the empty page (4.2 ms)" in row(rows, "200 items", "thumbs up")[1]
     assert "the empty page (3.5 ms)" in row(rows, "50 items", "thumbs up")[1]  # older file: the run's empty-page row
+
+
+def test_render_cpu_split_is_shown_beside_the_throughput_and_not_judged(tmp_path: Path) -> None:
+    results = good_results()
+    results["render.json"]["summary"]["throughput_c4"]["cpu_s_median"] = {
+        "baseline": {"user": 6.79, "system": 0.33, "idle": 4.53, "steal": 0.0},
+        "ours": {"user": 6.84, "system": 0.96, "idle": 0.75, "steal": 0.0},
+    }
+    code, out, rows = summarise(write(tmp_path, results))
+    assert code == 0, out
+    cells = row(rows, "where the machine's CPU went")
+    assert cells[0] == "—" and cells[2] == "—"
+    assert "system 0.33 / 0.96 s" in cells[1] and "idle 4.53 / 0.75 s" in cells[1]
+    # Without the split (results of an older bench) there is no such row.
+    code, _, rows = summarise(write(tmp_path / "old", good_results()))
+    assert code == 0 and not [m for m in rows if "CPU went" in m]
