@@ -1,5 +1,7 @@
 """The tab's live event connection: an EventSource (assets/chat3d_events.jsx) forwarding each event to the
 Reflex handler of its group. `app_shell` mounts it once for signed-in pages; pages never mount their own.
+The connection is kept across page changes (events arriving in between are held for the next page), and
+replaced when the signed-in user changes.
 
 Groups (the JSX maps event types to these props): `on_chat` (chat.item.updated, chat.query.state),
 `on_notification` (notification.created), `on_admin` (admin.settings.updated, admin.waitlist.updated),
@@ -17,6 +19,7 @@ class EventStream(rx.NoSSRComponent):
     tag = "EventStream"
 
     url: rx.Var[str]
+    stream_key: rx.Var[str]  # whose stream: the connection is kept across page changes for the same key only
     on_chat: rx.EventHandler[passthrough_event_spec(dict)]
     on_notification: rx.EventHandler[passthrough_event_spec(dict)]
     on_admin: rx.EventHandler[passthrough_event_spec(dict)]
@@ -36,6 +39,7 @@ def live_events() -> rx.Component:
 
     return event_stream(
         url="/api/events/stream",
+        stream_key=AuthState.user_id,
         on_chat=ThreadState.on_event,
         on_notification=NotificationState.on_event,
         on_admin=AdminState.on_live_event,

@@ -1,8 +1,8 @@
 """One user's live event stream as an async iterator, independent of HTTP framing.
 
-`user_event_stream` yields envelopes (dicts) in id order and `HEARTBEAT` markers. It is async all the
-way: an idle stream is one coroutine waiting on its listener's flag, not a thread. Table reads run on a
-small dedicated thread pool (`EVENTS_READ_THREADS`, default 8), which bounds how many database
+`user_event_stream` yields one `Ready(cursor)`, then envelopes (dicts) in id order and `HEARTBEAT`
+markers. It is async all the way: an idle stream is one coroutine waiting on its listener's flag, not a
+thread. Table reads run on a small dedicated thread pool (`EVENTS_READ_THREADS`, default 8), which bounds how many database
 connections streams use at once however many streams are open.
 
 Algorithm: register the listener first, then resolve the starting cursor (Last-Event-ID, or "now" =
@@ -28,6 +28,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -43,7 +44,16 @@ T = TypeVar("T")
 log = logging.getLogger("chat3d.events.stream")
 
 HEARTBEAT = object()  # yielded when the stream should send a keep-alive comment
-READY = object()  # yielded once, when the starting cursor is known and the stream is live
+
+
+@dataclass(frozen=True)
+class Ready:
+    """Yielded once, when the starting cursor is known and the stream is live. `cursor` is the id the stream
+    continues after: sent as the first frame's `id:`, so a browser that reconnects before any event arrived
+    resends it as Last-Event-ID and misses nothing."""
+
+    cursor: int
+
 
 
 class StreamConfig:
@@ -275,7 +285,7 @@ async def user_event_stream(
     listener = bus.listen(user_id)  # before resolving the cursor, so no wake-up can fall in between
     try:
         cursor = await resolve_start(user_id, last_event_id)
-        yield READY
+        yield Ready(cursor)
         # Spread heartbeats (and their session re-checks) over time: streams opened together, e.g. after a
         # deploy, would otherwise re-check in one burst every interval. Never later than the interval.
         next_heartbeat = time.monotonic() + config.heartbeat_s * random.uniform(0.5, 1.0)

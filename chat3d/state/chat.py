@@ -339,6 +339,19 @@ class ThreadState(rx.State):
         (await self.get_state(RatingsState))._reloaded(self.active_id, view)
         return view
 
+    async def _answer_finished(self, uid: uuid.UUID, view: ItemView | None) -> bool:
+        """An answer that is no longer pending and has a model: show it in the workbench and refresh the contexts
+        pane (the chat's order and its current version's thumbnail). Called by whichever path sees the end first:
+        the SSE item event, the SSE state event, or the watcher's poll when the stream missed both."""
+        from chat3d.state.chat_contexts import ContextsState
+        from chat3d.state.chat_workbench import WorkbenchState
+
+        if view is None or view.pending or not view.has_model:
+            return False
+        (await self.get_state(ContextsState))._reload(uid)
+        (await self.get_state(WorkbenchState))._show_item(uid, view.id)
+        return True
+
     def _set_progress(self, item_id: str, label: str) -> None:
         """One more chip for an item: only `progress` is sent (and only when the timeline changed)."""
         current = self.get_value("progress")
@@ -359,7 +372,6 @@ class ThreadState(rx.State):
         """One SSE event (forwarded by the app shell's EventSource, on every signed-in page): refresh what it
         names; off the chat pages there is nothing to refresh (the chat page reloads on load)."""
         from chat3d.state.chat_contexts import ContextsState
-        from chat3d.state.chat_workbench import WorkbenchState
 
         if not isinstance(event, dict):
             return
@@ -383,21 +395,18 @@ class ThreadState(rx.State):
             if not item_id:
                 return
             self._set_progress(item_id, state_label(state, int(payload.get("round") or 0)))
-            if state in TERMINAL:
-                view = await self._reload_item(uid, item_id)
-                if view is not None and view.has_model:
-                    (await self.get_state(WorkbenchState))._show_item(uid, view.id)
+            if state in TERMINAL and any(i.id == item_id and i.pending for i in self.items):  # its item event was missed
+                await self._answer_finished(uid, await self._reload_item(uid, item_id))
             return
         item_id = str(payload.get("itemId") or "")
         known = any(i.id == item_id for i in self.items)
         view = await self._reload_item(uid, item_id)
         if view is None:
             return
-        if payload.get("role") == "user" or not known or (view.has_model and not view.pending):
-            (await self.get_state(ContextsState))._reload(uid)  # order, and the current version's thumbnail
+        finished = await self._answer_finished(uid, view)
+        if not finished and (payload.get("role") == "user" or not known):
+            (await self.get_state(ContextsState))._reload(uid)  # the chat moves to the top of the pane
         events: list = []
-        if view.has_model and not view.pending:
-            (await self.get_state(WorkbenchState))._show_item(uid, view.id)
         if view.pending and view.query_id:
             events.append(ThreadState.watch_query(view.query_id, view.id))
         if not known:
@@ -408,7 +417,6 @@ class ThreadState(rx.State):
     async def watch_query(self, query_id: str, item_id: str):
         """While a query runs: relay its streamed text and keep its chip current (even without SSE)."""
         from chat3d.pipeline import live
-        from chat3d.state.chat_workbench import WorkbenchState
 
         async with self:
             if query_id in self._watching:
@@ -448,9 +456,7 @@ class ThreadState(rx.State):
                     self._set_progress(item_id, state_label(state, rnd))
                     still_pending = any(i.id == item_id and i.pending for i in self.items)
                     if still_pending:
-                        view = await self._reload_item(uid, item_id)
-                        if view is not None and view.has_model:
-                            (await self.get_state(WorkbenchState))._show_item(uid, view.id)
+                        await self._answer_finished(uid, await self._reload_item(uid, item_id))
                 return
         finally:
             live.unsubscribe(query_id, queue)

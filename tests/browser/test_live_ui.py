@@ -2,8 +2,9 @@
 
 (a) the admin console's waitlist tab shows a newly confirmed entry and another admin's approval without a
 reload; (b) a settings change by another admin appears without a reload (no polling left); (c) a
-notification raises the bell's badge live, the popover and the notification center show it, "Mark all
-read" clears it; (d) a suspended user's open /chat tab lands on /login with the deactivation message.
+notification raises the bell's badge live, the popover and the notification center show it (over the same
+stream: a page change keeps the tab's connection), "Mark all read" clears it; (d) a suspended user's open
+/chat tab lands on /login with the deactivation message.
 Screenshots go to test-artifacts/live-*.png.
 """
 
@@ -146,6 +147,8 @@ def test_bell_badge_counts_live_and_center_marks_all_read(running_app, page) -> 
     assert resp.status_code == 200, resp.text
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    streams: list[str] = []
+    page.on("request", lambda r: streams.append(r.url) if "/api/events/stream" in r.url else None)
 
     _sign_in(page, url, ADMIN_EMAIL, ADMIN_PASSWORD)
     bell = page.get_by_role("button", name=re.compile(r"^Notifications"))
@@ -168,9 +171,12 @@ def test_bell_badge_counts_live_and_center_marks_all_read(running_app, page) -> 
     expect(popover.get_by_text(email)).to_be_visible()
     _shot(page, "bell-popover")
 
-    # The center shows it emphasised; "Mark all read" clears the badge.
+    # The center shows it emphasised; "Mark all read" clears the badge. The tab keeps its one stream across the
+    # page change (a new one would start at "now" and miss what happened in between).
+    assert len(streams) == 1, streams
     popover.get_by_role("link", name="View all notifications").click()
     page.wait_for_url(re.compile(r"/notifications$"), timeout=30_000)
+    _assert_not_reloaded(page)
     first = page.get_by_test_id("notification-row").first
     expect(first).to_contain_text(email, timeout=30_000)
     expect(first).to_have_attribute("data-unread", "true")
@@ -190,6 +196,7 @@ def test_bell_badge_counts_live_and_center_marks_all_read(running_app, page) -> 
     expect(page.get_by_test_id("notification-row").first).to_contain_text(second_email, timeout=LIVE_TIMEOUT)
     expect(page.get_by_test_id("notification-row").first).to_have_attribute("data-unread", "true")
     _assert_not_reloaded(page)
+    assert len(streams) == 1, streams
     page.get_by_test_id("notification-row").first.get_by_role("button", name="Mark read").click()
     expect(page.get_by_test_id("bell-badge")).to_have_count(0, timeout=10_000)
     _shot(page, "center-read", full_page=True)

@@ -18,7 +18,7 @@ from chat3d.events import bus as bus_mod
 from chat3d.events import store
 from chat3d.events import types as T
 from chat3d.events.bus import EventBus
-from chat3d.events.stream import HEARTBEAT, READY, StreamConfig, batch_reader, user_event_stream
+from chat3d.events.stream import HEARTBEAT, Ready, StreamConfig, batch_reader, user_event_stream
 
 
 class _Published:
@@ -53,7 +53,7 @@ async def _take(stream, n: int, timeout: float = 5.0) -> list[dict]:
     async with asyncio.timeout(timeout):
         while len(out) < n:
             item = await anext(stream)
-            if item is not READY and item is not HEARTBEAT:
+            if not isinstance(item, Ready) and item is not HEARTBEAT:
                 out.append(item)
     return out
 
@@ -83,7 +83,7 @@ def test_each_published_event_names_the_recipients_previous_event(app_env, user_
 async def test_an_up_to_date_stream_sends_live_events_without_reading_the_table(app_env, user_factory) -> None:
     user = user_factory()
     stream = user_event_stream(user.id, None, config=_config())
-    assert await anext(stream) is READY
+    assert isinstance(await anext(stream), Ready)
     reader = batch_reader()
     got: list[dict] = []
     consumer = asyncio.create_task(_collect(stream, got, 5))
@@ -108,7 +108,7 @@ async def test_a_gap_makes_the_stream_read_the_table(app_env, user_factory) -> N
     """An event whose message never arrived (here: never published) is read from the table first."""
     user = user_factory()
     stream = user_event_stream(user.id, None, config=_config())
-    assert await anext(stream) is READY
+    assert isinstance(await anext(stream), Ready)
     got: list[dict] = []
     consumer = asyncio.create_task(_collect(stream, got, 2))
     await asyncio.sleep(0.2)
@@ -126,7 +126,7 @@ async def test_crossed_and_duplicated_messages_deliver_each_event_once_in_order(
     user = user_factory()
     bus = bus_mod.get_bus()
     stream = user_event_stream(user.id, None, config=_config())
-    assert await anext(stream) is READY
+    assert isinstance(await anext(stream), Ready)
     got: list[dict] = []
     consumer = asyncio.create_task(_collect(stream, got, 3))
     await asyncio.sleep(0.2)  # the stream's first read is done: from here only messages move it
@@ -168,14 +168,14 @@ async def test_concurrent_publishers_for_the_same_users_lose_and_repeat_nothing(
     users = [user_factory() for _ in range(3)]
     streams = [user_event_stream(u.id, None, config=_config()) for u in users]
     for stream in streams:
-        assert await anext(stream) is READY
+        assert isinstance(await anext(stream), Ready)
     per_thread = 40
     expected_total = 4 * per_thread  # each thread writes per_thread events spread over the users
     got: list[list[dict]] = [[] for _ in users]
 
     async def follow(i: int) -> None:
         async for item in streams[i]:
-            if item is READY or item is HEARTBEAT:
+            if isinstance(item, Ready) or item is HEARTBEAT:
                 continue
             got[i].append(item)
             if sum(len(g) for g in got) == expected_total:

@@ -227,6 +227,7 @@ def _envelope(event: ServerSentEvent) -> dict:
 
 async def test_frames_parse_and_headers_are_right(stack, alice) -> None:
     user_id, token = alice
+    (before,) = await record(user_id, 1)  # the stream starts after this one ("now")
     async with Stream(stack["a"].url, token) as s:
         r = s.response
         assert r.status_code == 200
@@ -250,7 +251,8 @@ async def test_frames_parse_and_headers_are_right(stack, alice) -> None:
         # (and no event with data comes of it).
         assert await s.nothing_for(HEARTBEAT_S + 0.5)
         lines = s.raw_lines
-        assert lines[:2] == ["retry: 3000", ""] and ": hb" in lines
+        # The first frame names the starting cursor (a browser resends it if it reconnects before any event).
+        assert lines[:3] == [f"id: {before}", "retry: 3000", ""] and ": hb" in lines
         data_lines = [line for line in lines if line.startswith("data:")]
         assert len(data_lines) == 2
         frame_start = lines.index(f"id: {ids[0]}")
@@ -338,6 +340,22 @@ async def test_without_last_event_id_the_stream_starts_now(stack, alice) -> None
         assert await s.nothing_for(0.3)
         new = await record(user_id, 1)
         assert [e["id"] for e in await s.take(1)] == new
+
+
+async def test_a_stream_dropped_before_any_event_resumes_from_its_first_frame(stack, alice) -> None:
+    """A browser's EventSource resends the last `id:` it read: the first frame's cursor when no event came yet.
+    Events recorded while it was away arrive after the reconnect instead of being skipped as "before now"."""
+    user_id, token = alice
+    (old,) = await record(user_id, 1)
+    async with Stream(stack["a"].url, token) as s:
+        await s.ready()
+        assert s.last_id == str(old)
+        assert await s.nothing_for(0.2)
+        resend = int(s.last_id)
+    missed = await record(user_id, 2)
+    async with Stream(stack["b"].url, token, last_event_id=resend) as s:
+        assert [e["id"] for e in await s.take(2)] == missed
+        assert await s.nothing_for(0.2)
 
 
 # --- two processes, Redis outage ---------------------------------------------------------------------------

@@ -18,14 +18,14 @@ from reflex.istate.data import ReflexURL, RouterData
 from sqlmodel import Session
 
 from chat3d.db.models import ItemRole, Query, QueryState
-from chat3d.domain import chats
+from chat3d.domain import chats, files
 from chat3d.events import store
 from chat3d.events import types as T
 from chat3d.pipeline import queries
 from chat3d.state.auth import AuthState
 from chat3d.state.chat import ThreadState
-from chat3d.state.chat_contexts import ContextsState  # noqa: F401  (on_event refreshes it: in the tree from the start)
-from chat3d.state.chat_workbench import WorkbenchState  # noqa: F401
+from chat3d.state.chat_contexts import ContextsState  # on_event refreshes it: in the tree from the start
+from chat3d.state.chat_workbench import WorkbenchState
 from chat3d.state.chat_view import state_label
 from tests.domain.conftest import accounts_env, db, make_user  # noqa: F401  (fixtures)
 
@@ -112,6 +112,50 @@ def test_a_new_answer_appears_and_its_progress_chip_follows_the_query(db: Sessio
     assert not thread.is_running
     assert thread.progress[answer_id][-1] == "Completed"
     assert [i.id for i in thread.items] == [*before, prompt_id, answer_id]  # replaced in place, not appended
+
+
+def _finish_with_model(db: Session, user, ctx, q: Query) -> str:
+    """End a query the way the runner does: the answer's rendered files (with its SVG thumbnail), then `finish`."""
+    refs = []
+    for fmt in ("glb", "svg"):
+        row = files.store_bytes(db, user.id, f"<{fmt}/>".encode(), fmt=fmt, filename=f"model.{fmt}",
+                                context_id=ctx.id, item_id=q.assistant_item_id, query_id=q.id)
+        refs.append({"id": str(row.id), "format": fmt, "filename": row.filename, "size": row.size})
+    queries.finish(db, q, QueryState.completed, "Done", segments=[
+        {"type": "text", "text": "Here is your cube."},
+        {"type": "model", "files": refs, "code": "result = None", "metrics": {"bbox_size_mm": [20, 20, 20]}},
+    ])
+    db.commit()
+    return next(r["id"] for r in refs if r["format"] == "svg")
+
+
+@pytest.mark.parametrize("delivered", ["both", "state only"])
+def test_a_finished_model_shows_in_the_workbench_and_as_the_chats_thumbnail(db: Session, chat, delivered) -> None:
+    """Whichever of the two closing events reaches the tab (a stream that reconnected may miss one), the answer
+    stops being pending, the workbench shows its model and the contexts pane shows its SVG as the chat's thumbnail."""
+    user, ctx, thread, feed = chat
+    root = thread.parent_state
+    contexts = root.get_substate(ContextsState.get_full_name().split(".")[1:])
+    workbench = root.get_substate(WorkbenchState.get_full_name().split(".")[1:])
+    contexts._reload(user.id)
+    assert [r.thumb_url for r in contexts.rows] == [""]
+    sub = queries.submit_query(db, user.id, ctx.id, "a 20 mm cube")
+    answer_id = str(sub.assistant_item.id)
+    db.commit()
+    feed()
+    assert _item(thread, answer_id).pending
+
+    svg_id = _finish_with_model(db, user, ctx, db.get(Query, sub.query.id))
+    events = store.events_after(db, user.id, store.latest_event_id(db, user.id) - 2)
+    assert [e["type"] for e in events] == [T.CHAT_ITEM_UPDATED, T.CHAT_QUERY_STATE]
+    for envelope in events if delivered == "both" else events[1:]:
+        asyncio.run(thread.on_event(envelope))
+
+    answer = _item(thread, answer_id)
+    assert not answer.pending and answer.has_model and answer.text == "Here is your cube."
+    assert thread.progress[answer_id][-1] == "Completed"
+    assert [r.thumb_url for r in contexts.rows] == [f"/api/files/{svg_id}"]
+    assert workbench.item_id == answer_id
 
 
 def test_an_existing_item_changed_in_the_database_is_refreshed(db: Session, chat) -> None:

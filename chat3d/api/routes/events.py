@@ -11,7 +11,9 @@ Where it starts: after `Last-Event-ID` (the header a browser's EventSource resen
 `?lastEventId=` for clients that cannot set headers; the header wins when both are present. Missed events
 are replayed first, in id order, then the stream goes live with no gap and no duplicate. Without either,
 the stream starts at "now" (the caller's newest event id): a fresh page loads current state over REST.
-The first frame, `retry: 3000`, is sent once the starting point is fixed (the stream is live from then on).
+The first frame, `id: <starting cursor>` and `retry: 3000` with no data, is sent once the starting point is
+fixed (the stream is live from then on): a browser that reconnects before any event arrived resends that id
+as Last-Event-ID, so nothing recorded while it was away is lost.
 A `: hb` comment is sent every heartbeat (15 s); each heartbeat also re-checks the token and the
 account, so a revoked session or a deactivated user's stream ends within one heartbeat, or at once when
 an `account.status.changed` event arrives.
@@ -33,7 +35,7 @@ from chat3d.db.engine import session_scope
 from chat3d.domain.errors import InvalidInput
 from chat3d.domain.sessions import tokens_still_valid
 from chat3d.events import store
-from chat3d.events.stream import HEARTBEAT, READY, CheckBatcher, StreamConfig, user_event_stream
+from chat3d.events.stream import HEARTBEAT, CheckBatcher, Ready, StreamConfig, user_event_stream
 
 log = logging.getLogger("chat3d.events.api")
 
@@ -106,8 +108,8 @@ async def stream_route(
 
     async def frames():
         async for item in user_event_stream(user_id, start, still_allowed=still_allowed, config=StreamConfig()):
-            if item is READY:  # the first frame: the stream is live from here on
-                yield ServerSentEvent(retry=RECONNECT_MS, sep="\n")
+            if isinstance(item, Ready):  # the first frame: the stream is live from here on
+                yield ServerSentEvent(id=str(item.cursor), retry=RECONNECT_MS, sep="\n")
             elif item is HEARTBEAT:
                 yield ServerSentEvent(comment="hb", sep="\n")
             else:
