@@ -208,6 +208,17 @@ def count_after(session: Session, user_id: uuid.UUID, after_id: int) -> int:
     )
 
 
+def last_id_at_or_before(session: Session, user_id: uuid.UUID, moment: datetime) -> int:
+    """The recipient's newest event id created at or before `moment`, 0 when none: where `since` replays from."""
+    moment = moment.astimezone(timezone.utc)
+    if not _is_postgres(session):  # SQLite keeps naive UTC text; compare like with like
+        moment = moment.replace(tzinfo=None)
+    value = session.execute(
+        sa.select(sa.func.max(_T.c.id)).where(_T.c.user_id == _as_uuid(user_id), _T.c.created_at <= moment)
+    ).scalar_one()
+    return int(value or 0)
+
+
 def latest_event_id(session: Session, user_id: uuid.UUID) -> int:
     """The recipient's newest event id, 0 when none: where a stream without Last-Event-ID starts ("now")."""
     value = session.execute(sa.select(sa.func.max(_T.c.id)).where(_T.c.user_id == _as_uuid(user_id))).scalar_one()

@@ -15,6 +15,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import datetime, timezone
 
 import httpx
 import pytest
@@ -442,6 +443,30 @@ async def test_a_deactivated_users_stream_closes_on_the_status_event(stack, alic
 
 
 # --- REST --------------------------------------------------------------------------------------------------
+
+
+async def test_replay_since_a_time_starts_after_it_and_the_later_bound_wins(stack, alice) -> None:
+    """`since` replays only events created after that moment (with `afterId`, the later bound wins); a value that is
+    not an ISO time is a clear 400, not a silent replay from the start."""
+    a_id, a_token = alice
+    before = await record(a_id, 2)
+    await asyncio.sleep(0.05)
+    moment = datetime.now(timezone.utc)
+    await asyncio.sleep(0.05)
+    after = await record(a_id, 3)
+    stamp = moment.isoformat().replace("+00:00", "Z")
+    async with httpx.AsyncClient(base_url=stack["a"].url, headers={"Authorization": f"Bearer {a_token}"}) as c:
+        r = (await c.get("/api/events/replay", params={"since": stamp})).json()
+        assert [i["id"] for i in r["items"]] == after and r["total"] == 3
+        naive = moment.replace(tzinfo=None).isoformat()  # no zone: taken as UTC
+        assert [i["id"] for i in (await c.get("/api/events/replay", params={"since": naive})).json()["items"]] == after
+        r = (await c.get("/api/events/replay", params={"since": stamp, "afterId": after[1]})).json()
+        assert [i["id"] for i in r["items"]] == [after[2]]  # afterId is later here
+        r = (await c.get("/api/events/replay", params={"since": stamp, "afterId": before[0]})).json()
+        assert [i["id"] for i in r["items"]] == after  # since is later here
+        for bad in ("yesterday", "2026-13-45T00:00:00Z", "12345"):
+            r = await c.get("/api/events/replay", params={"since": bad})
+            assert r.status_code == 400 and "ISO 8601" in r.json()["error"], r.text
 
 
 async def test_replay_and_notification_routes(stack, alice, bob) -> None:

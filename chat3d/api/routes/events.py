@@ -25,6 +25,7 @@ import asyncio
 import json
 import logging
 import uuid
+from datetime import datetime, timezone
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -124,7 +125,22 @@ def replay_route(
     session: DbSession,
     after_id: Annotated[int, Query(alias="afterId", ge=0, le=MAX_EVENT_ID)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    since: Annotated[str | None, Query(max_length=64)] = None,
 ) -> dict[str, Any]:
-    """The caller's events after `afterId`, oldest first; `total` counts all of them (page with the last id)."""
+    """The caller's events after `afterId` and created after `since` (ISO 8601), oldest first.
+
+    With both, the later bound wins. `total` counts all of them (page on with the last id as `afterId`).
+    """
+    if since is not None:
+        after_id = max(after_id, store.last_id_at_or_before(session, user.id, _parse_since(since)))
     items = store.events_after(session, user.id, after_id, limit)
     return {"items": items, "total": store.count_after(session, user.id, after_id)}
+
+
+def _parse_since(value: str) -> datetime:
+    """An ISO 8601 time; one without a zone is taken as UTC. Anything else is a clear 400."""
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput("since must be an ISO 8601 time such as 2026-12-04T15:00:00Z") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
