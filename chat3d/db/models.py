@@ -71,6 +71,7 @@ class ActionType(str, enum.Enum):
     data_export = "data_export"
     account_delete = "account_delete"
     account_reactivate = "account_reactivate"
+    email_verification = "email_verification"
 
 
 class ActionStatus(str, enum.Enum):
@@ -179,7 +180,7 @@ class AppSettings(SQLModel, table=True):
     waitlist_enabled: bool = Field(default=False)
     invitations_enabled: bool = Field(default=True)
     invitation_waitlist_required: bool = Field(default=False)
-    invitation_quota_per_user: int = Field(default=5)
+    invitation_quota_per_user: int = Field(default=3)  # invitation mails per user per 30 days
     updated_by: uuid.UUID | None = _fk("users.id", "SET NULL", index=False)
     updated_at: datetime = _ts()
 
@@ -466,6 +467,34 @@ class Share(SQLModel, table=True):
     views: int = Field(default=0)
     last_viewed_at: datetime | None = _ts(nullable=True)
     created_at: datetime = _ts()
+
+
+class DeploymentKey(SQLModel, table=True):
+    """A signing key generated once for a deployment when no environment variable provides it.
+
+    Every process of the deployment reads the same row, so tokens signed by one process verify in another,
+    and restarts keep sessions. A restore needs this table (or the matching environment variables).
+    """
+
+    __tablename__ = "deployment_keys"
+
+    name: str = Field(max_length=64, primary_key=True)
+    value: str = Field(max_length=255)
+    created_at: datetime = _ts()
+
+
+class InvitationSend(SQLModel, table=True):
+    """One invitation mail sent: the quota and the per-recipient limit count these, whatever became of the row."""
+
+    __tablename__ = "invitation_sends"
+    __table_args__ = (sa.Index("ix_invitation_sends_inviter_id_sent_at", "inviter_id", "sent_at"),
+                      sa.Index("ix_invitation_sends_recipient_sent_at", "recipient", "sent_at"))
+
+    id: uuid.UUID = _uuid_pk()
+    # SET NULL: a deleted inviter's sends still count against the recipient's 24-hour limit.
+    inviter_id: uuid.UUID | None = _fk("users.id", "SET NULL", index=False)
+    recipient: str = Field(max_length=320)
+    sent_at: datetime = _ts()
 
 
 metadata = SQLModel.metadata
