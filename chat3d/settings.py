@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     xai_api_key: str = ""
     xai_base_url: str = "https://api.x.ai/v1"
     ollama_base_url: str = ""
+    ollama_token: str = ""  # bearer token for a protected Ollama (a proxy in front of it)
     llm_models_file: Path | None = None
     default_conversation_model: str = "offline-conversation"
     default_codegen_model: str = "offline-templates"

@@ -25,11 +25,19 @@ from chat3d.llm.base import (
 LABEL = "Ollama"
 
 
+def auth_headers(token: str) -> dict[str, str]:
+    """A bearer token for an Ollama behind an authenticating proxy (`OLLAMA_TOKEN`); none when unset."""
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
 class OllamaProvider(LLMProvider):
-    def __init__(self, base_url: str, *, max_retries: int = 2, timeout_s: float = 120.0):
+    def __init__(self, base_url: str, *, token: str = "", max_retries: int = 2, timeout_s: float = 120.0):
         # The ollama SDK has no retry policy of its own; httpx retries failed connection attempts.
         self._client = ollama.AsyncClient(
-            host=base_url, timeout=timeout_s, transport=httpx.AsyncHTTPTransport(retries=max_retries)
+            host=base_url,
+            timeout=timeout_s,
+            transport=httpx.AsyncHTTPTransport(retries=max_retries),
+            headers=auth_headers(token),
         )
         self._timeout_s = timeout_s
 

@@ -57,7 +57,9 @@ def configured_models(settings: Settings) -> list[ModelSpec]:
 
 def available_models(settings: Settings, *, probe_ollama: bool = True) -> list[ModelSpec]:
     """Models usable now: their key is set (or Ollama answers), plus the offline ones."""
-    ollama_up = bool(settings.ollama_base_url) and (not probe_ollama or _ollama_reachable(settings.ollama_base_url))
+    ollama_up = bool(settings.ollama_base_url) and (
+        not probe_ollama or _ollama_reachable(settings.ollama_base_url, settings.ollama_token)
+    )
     usable = {
         "offline": True,
         "openai": bool(settings.openai_api_key),
@@ -103,7 +105,10 @@ def get_provider(spec: ModelSpec, settings: Settings) -> LLMProvider:
             (settings.anthropic_api_key, settings.anthropic_base_url),
             lambda: AnthropicProvider(settings.anthropic_api_key, settings.anthropic_base_url, timeout_s=timeout),
         ),
-        "ollama": ((settings.ollama_base_url,), lambda: OllamaProvider(settings.ollama_base_url, timeout_s=timeout)),
+        "ollama": (
+            (settings.ollama_base_url, settings.ollama_token),
+            lambda: OllamaProvider(settings.ollama_base_url, token=settings.ollama_token, timeout_s=timeout),
+        ),
         "offline": ((), OfflineProvider),
     }
     config, make = factories[spec.provider]
@@ -153,8 +158,11 @@ def _spec_from_entry(entry: dict, settings: Settings) -> ModelSpec:
     )
 
 
-def _ollama_reachable(base_url: str) -> bool:
+def _ollama_reachable(base_url: str, token: str = "") -> bool:
+    from chat3d.llm.ollama_provider import auth_headers
+
     try:
-        return httpx.get(f"{base_url.rstrip('/')}/api/version", timeout=OLLAMA_PROBE_TIMEOUT_S).is_success
+        url = f"{base_url.rstrip('/')}/api/version"
+        return httpx.get(url, headers=auth_headers(token), timeout=OLLAMA_PROBE_TIMEOUT_S).is_success
     except httpx.HTTPError:
         return False

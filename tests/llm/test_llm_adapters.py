@@ -282,6 +282,14 @@ async def test_ollama_sends_history_tool_results_and_images(fake_server):
     ]
 
 
+async def test_ollama_token_goes_as_a_bearer_header_only_when_set(fake_server):
+    """`OLLAMA_TOKEN` reaches a protected Ollama (a proxy checking `Authorization`) through the real SDK."""
+    for token, expected in (("s3cret-token", "Bearer s3cret-token"), ("", None)):
+        fake_server.queue(Reply(body=ollama_part("ok", done=True, done_reason="stop")))
+        await ask(make_provider("ollama", fake_server.url, token=token))
+        assert fake_server.received[-1].headers.get("authorization") == expected
+
+
 async def test_ollama_streams_ndjson_with_tool_calls(fake_server):
     call = {"function": {"name": "create_3d_model", "arguments": {"brief": "a tray"}}}
     fake_server.queue(
