@@ -106,7 +106,9 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         """DATABASE_URL, or the embedded SQLite file under DATA_DIR."""
-        return self.database_url or f"sqlite:///{(self.data_dir / 'chat3d.db').resolve()}"
+        if self.database_url:
+            return normalize_database_url(self.database_url)
+        return f"sqlite:///{(self.data_dir / 'chat3d.db').resolve()}"
 
     @property
     def effective_storage_dir(self) -> Path:
@@ -138,6 +140,17 @@ class Settings(BaseSettings):
     def secure_cookies(self) -> bool:
         """Cookies carry `Secure` when the app is served over HTTPS."""
         return self.app_base_url.startswith("https")
+
+
+def normalize_database_url(url: str) -> str:
+    """`postgres://…` and `postgresql://…` (the usual forms) get the installed driver, psycopg2.
+
+    SQLAlchemy 2.1 picks psycopg 3 for a PostgreSQL URL without a driver, and that is not installed.
+    """
+    for scheme in ("postgres://", "postgresql://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg2://" + url[len(scheme):]
+    return url
 
 
 @functools.lru_cache

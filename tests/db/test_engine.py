@@ -31,3 +31,20 @@ def test_connection_killed_while_idle_is_replaced_without_an_error(fresh_databas
         new_pid = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
         assert conn.execute(sa.text("SELECT count(*) FROM users")).scalar_one() == 0
     assert new_pid != pid
+
+
+def test_usual_postgresql_url_forms_connect_through_the_installed_driver(pg_admin_url: str) -> None:
+    """`postgresql://` and `postgres://` (what hosting providers and most docs give) work as DATABASE_URL; SQLAlchemy
+    alone would reach for psycopg 3, which is not installed, and fail before connecting."""
+    from chat3d.settings import Settings
+
+    rest = pg_admin_url.split("://", 1)[1]
+    for scheme in ("postgresql", "postgres"):
+        url = Settings(database_url=f"{scheme}://{rest}").effective_database_url
+        engine = sa.create_engine(url)
+        try:
+            with engine.connect() as conn:
+                assert conn.execute(sa.text("SELECT 1")).scalar_one() == 1
+        finally:
+            engine.dispose()
+    assert Settings(database_url="sqlite:////tmp/x.db").effective_database_url == "sqlite:////tmp/x.db"
