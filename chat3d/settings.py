@@ -29,8 +29,14 @@ class Settings(BaseSettings):
     database_url: str = ""
     redis_url: str = ""
     cors_allowed_origins: str = ""
+    # Serve /api/docs and /api/openapi.json; unset = on in development and test, off in production.
+    api_docs: bool | None = None
 
-    jwt_secret: str = DEFAULT_JWT_SECRET
+    # Signing/encryption keys (issue 21): from the environment when set; otherwise generated once per deployment and
+    # stored in the database (chat3d.domain.keys). Only CHAT3D_ENV=test falls back to well-known values.
+    jwt_secret: str = ""
+    link_signing_key: str = ""  # waitlist status/unsubscribe links and the trusted-device cookie
+    credential_key: str = ""  # encrypts stored credentials (issue 26)
     jwt_issuer: str = "chat3d"
     jwt_audience: str = "chat3d-app"
     jwt_expiry_minutes: int = 7 * 24 * 60
@@ -70,6 +76,11 @@ class Settings(BaseSettings):
     # `limits` rate strings, e.g. "10/minute" or "3 per 2 seconds".
     rate_limit_login: str = "10/minute"
     rate_limit_register: str = "10/minute"
+    # Failed sign-ins: per client IP (any account), and per account from clients it has not seen before.
+    rate_limit_login_ip: str = "30/10 minutes"
+    rate_limit_login_account: str = "10/10 minutes"
+    # Open registration confirms the address by mail before the account works; off only for closed deployments.
+    registration_email_verification: bool = True
     rate_limit_api: str = "300/minute"
     smtp_timeout_s: float = 10.0
     outbox_poll_interval_s: float = 2.0
@@ -97,8 +108,9 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> "Settings":
-        if self.chat3d_env == "production" and self.jwt_secret == DEFAULT_JWT_SECRET:
-            raise ValueError("JWT_SECRET must be set to a private value when CHAT3D_ENV=production")
+        if self.chat3d_env != "test" and DEFAULT_JWT_SECRET in (self.jwt_secret, self.link_signing_key, self.credential_key):
+            raise ValueError("JWT_SECRET (and the other keys) must be private values; leave them unset to have "
+                             "one generated and stored for this deployment")
         if self.bcrypt_rounds < 12 and self.chat3d_env != "test":
             raise ValueError("BCRYPT_ROUNDS below 12 is only allowed when CHAT3D_ENV=test")
         return self
@@ -126,6 +138,10 @@ class Settings(BaseSettings):
     @property
     def cors_origins(self) -> list[str]:
         return [o.strip() for o in self.cors_allowed_origins.split(",") if o.strip()]
+
+    @property
+    def api_docs_enabled(self) -> bool:
+        return self.api_docs if self.api_docs is not None else self.chat3d_env != "production"
 
     @property
     def smtp_enabled(self) -> bool:

@@ -1,8 +1,10 @@
 """Login sessions: each login is a signed JWT (HS256) plus a user_sessions row named by its jti.
 
-The table is the source of truth for revocation. With REDIS_URL set, every revocation is also written to
-Redis (key per jti, expiring with the token) and requests check Redis instead of the table. The user is
-reloaded on every request, so deactivation and role changes act at once.
+The table is the source of truth: a token is good only while its row exists, belongs to the token's `sub`,
+has not expired (`expires_at`) and is not revoked. With REDIS_URL set, every revocation is also written to
+Redis (key per jti, expiring with the token) and checked as well, so no process accepts a revoked token
+even before its table read. The user is reloaded on every request, so deactivation and role changes act
+at once. The signing key comes from chat3d.domain.keys.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sqlmodel import Session, select, update
 
 from chat3d.db.models import User, UserSession, UserStatus, utcnow
 from chat3d.domain.errors import NotFound, Unauthorized
+from chat3d.domain.keys import JWT, key
 from chat3d.domain.pagination import paginate
 from chat3d.domain.security_events import record_security_event
 from chat3d.settings import get_settings
@@ -56,13 +59,13 @@ def start_session(session: Session, user: User, *, ip: str | None, user_agent: s
         "sub": str(user.id), "role": user.role, "jti": jti, "iss": settings.jwt_issuer,
         "aud": settings.jwt_audience, "iat": now, "exp": expires_at,
     }
-    return jwt.encode(claims, settings.jwt_secret, algorithm=ALGORITHM)
+    return jwt.encode(claims, key(JWT), algorithm=ALGORITHM)
 
 
 def _decode(token: str) -> dict:
     settings = get_settings()
     return jwt.decode(
-        token, settings.jwt_secret, algorithms=[ALGORITHM], audience=settings.jwt_audience,
+        token, key(JWT), algorithms=[ALGORITHM], audience=settings.jwt_audience,
         issuer=settings.jwt_issuer, options={"require": REQUIRED_CLAIMS},
     )
 
@@ -88,15 +91,17 @@ def resolve_token(
     sub = claims["sub"]
     jti = claims["jti"]
     cache = _revocation_cache()
-    row = None
-    if cache is not None:
+    row = session.exec(select(UserSession).where(UserSession.jti == jti)).first()
+    revoked = row is None or row.revoked_at is not None
+    if cache is not None and not revoked:
         revoked = bool(cache.exists(_REVOKED_KEY.format(jti)))
-    else:
-        row = session.exec(select(UserSession).where(UserSession.jti == jti)).first()
-        revoked = row is None or row.revoked_at is not None
     user = session.get(User, user_id)
     if revoked:
-        raise refuse("token.revoked", "session revoked", sub, user)
+        raise refuse("token.revoked", "session revoked" if row else "no such session", sub, user)
+    if row.user_id != user_id:  # a token re-signed for another account: the session is not theirs
+        raise refuse("token.refused", "session belongs to another user", sub, None)
+    if _utc(row.expires_at) <= utcnow():
+        raise refuse("token.refused", "session expired", sub, user)
     if user is None or user.status != UserStatus.active.value:
         raise refuse("token.refused", "account missing or not active", sub, user)
     _touch(session, jti, row, cache)
@@ -105,8 +110,9 @@ def resolve_token(
 
 def tokens_still_valid(session: Session, checks: list[tuple[str, uuid.UUID]]) -> list[bool]:
     """For long-lived streams re-checking at their heartbeat: does each (token, user id) still name a live
-    session of that active user? The rules of `resolve_token`, for a whole batch in one revocation look-up
-    (a Redis pipeline, or one query), one query for the accounts and one conditional last-seen update,
+    session of that active user? The rules of `resolve_token` (row exists, belongs to `sub`, not expired,
+    not revoked), for a whole batch in one query for the rows (plus a Redis pipeline for revocations), one
+    query for the accounts and one conditional last-seen update,
     instead of several round trips per stream. A refusal goes through `resolve_token` once more, so it is
     recorded as a security event as before."""
     now = utcnow()
@@ -120,19 +126,21 @@ def tokens_still_valid(session: Session, checks: list[tuple[str, uuid.UUID]]) ->
     jtis = sorted({c[0] for c in claims if c})
     uids = {c[1] for c in claims if c}
     cache = _revocation_cache()
-    if not jtis:
-        live: set[str] = set()
-    elif cache is not None:
+    # jti -> owner, for rows neither revoked nor expired: the same three checks as resolve_token.
+    owners: dict[str, uuid.UUID] = dict(session.exec(select(UserSession.jti, UserSession.user_id).where(
+        UserSession.jti.in_(jtis), UserSession.revoked_at.is_(None), UserSession.expires_at > now)).all()) \
+        if jtis else {}
+    if cache is not None and owners:
+        names = sorted(owners)
         pipe = cache.pipeline(transaction=False)
-        for jti in jtis:
+        for jti in names:
             pipe.exists(_REVOKED_KEY.format(jti))
-        live = {jti for jti, revoked in zip(jtis, pipe.execute()) if not revoked}
-    else:
-        live = set(session.exec(select(UserSession.jti).where(
-            UserSession.jti.in_(jtis), UserSession.revoked_at.is_(None))).all())
+        for jti, revoked in zip(names, pipe.execute()):
+            if revoked:
+                owners.pop(jti)
     active = set(session.exec(select(User.id).where(User.id.in_(uids), User.status == UserStatus.active.value)).all()) \
         if uids else set()
-    answers = [bool(c and c[0] in live and c[1] in active) for c in claims]
+    answers = [bool(c and owners.get(c[0]) == c[1] and c[1] in active) for c in claims]
     seen = sorted({c[0] for c, ok in zip(claims, answers) if c and ok})
     if seen:  # last_seen_at to the minute, as for requests: only rows older than that are written
         session.exec(update(UserSession).where(UserSession.jti.in_(seen),

@@ -48,7 +48,9 @@ JOIN_ANSWER = "Thanks! Check your inbox: we sent you an email to confirm your ad
 
 
 def _sign(purpose: str, value: str) -> str:
-    key = hashlib.sha256(("chat3d:" + purpose + ":" + get_settings().jwt_secret).encode()).digest()
+    from chat3d.domain.keys import LINKS, key as deployment_key
+
+    key = hashlib.sha256(("chat3d:" + purpose + ":" + deployment_key(LINKS)).encode()).digest()
     mac = hmac.new(key, value.encode(), hashlib.sha256).digest()[:18]
     return base64.urlsafe_b64encode(mac).decode().rstrip("=")
 

@@ -84,13 +84,16 @@ def test_ready_requires_redis_when_configured(app_env, monkeypatch) -> None:
 
 
 def test_production_refuses_default_jwt_secret(monkeypatch) -> None:
+    """The well-known example value is refused outside `test`; no value at all means "generate one" (keys.py)."""
     from pydantic import ValidationError
 
-    from chat3d.settings import Settings
+    from chat3d.settings import DEFAULT_JWT_SECRET, Settings
 
     monkeypatch.setenv("CHAT3D_ENV", "production")
-    monkeypatch.delenv("JWT_SECRET", raising=False)
+    monkeypatch.setenv("JWT_SECRET", DEFAULT_JWT_SECRET)
     with pytest.raises(ValidationError, match="JWT_SECRET"):
         Settings(_env_file=None)
+    monkeypatch.delenv("JWT_SECRET", raising=False)
+    assert Settings(_env_file=None).jwt_secret == ""
     monkeypatch.setenv("JWT_SECRET", "a-long-private-value")
     assert Settings(_env_file=None).chat3d_env == "production"
