@@ -15,6 +15,10 @@ Two modes, chosen by `settings.redis_url`:
   meanwhile `bus.live` is False and streams poll the table every `poll_interval_s`; on (re)connect every
   listener is woken to re-read, so anything published while the channel was down is delivered.
 
+The same bus relays the ephemeral text of running queries (`publish_text` / `watch_text`, used by
+`chat3d.pipeline.live`) on a second channel: never stored, so a missed message only means the page
+shows the final text when the answer's event arrives.
+
 Listeners coalesce: a listener is a flag, the highest event id announced so far and a short buffer of
 envelopes, so five messages that arrive while its stream is busy cause one pass, not five.
 """
@@ -38,6 +42,8 @@ from chat3d.settings import get_settings
 log = logging.getLogger("chat3d.events.bus")
 
 CHANNEL = "chat3d:events"
+TEXT_CHANNEL = "chat3d:live-text"  # ephemeral text of running queries: `<query id>\n<text so far>`
+MAX_TEXT_MESSAGE = 256 * 1024  # longer text is not relayed; the answer's final text arrives as an event
 _PENDING_KEY = "chat3d.events.pending"
 MAX_MESSAGE_PAYLOAD = 8192  # larger envelopes travel as a bare wake-up; the stream reads the table
 _BUFFER = 64  # envelopes a listener keeps between two passes of its stream; beyond that it re-reads
@@ -132,6 +138,7 @@ class EventBus:
         self.redis_url = redis_url
         self.reconnect_max_s = reconnect_max_s
         self._listeners: dict[uuid.UUID, set[Listener]] = {}
+        self._text_watchers: dict[str, dict[asyncio.Queue[str], asyncio.AbstractEventLoop]] = {}
         self._lock = threading.Lock()
         self._task: asyncio.Task | None = None
         self._live = not redis_url
@@ -202,6 +209,55 @@ class EventBus:
                 except RuntimeError:  # loop closed between the check and the call
                     pass
 
+    # --- live text (ephemeral: never stored, never replayed) ---------------------------------------------
+
+    def watch_text(self, query_id: str) -> asyncio.Queue[str]:
+        """A queue holding the newest text of a running query, from whichever process runs it."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[str] = asyncio.Queue(maxsize=1)
+        with self._lock:
+            self._text_watchers.setdefault(query_id, {})[queue] = loop
+        self._ensure_subscriber(loop)
+        return queue
+
+    def unwatch_text(self, query_id: str, queue: asyncio.Queue[str]) -> None:
+        with self._lock:
+            group = self._text_watchers.get(query_id)
+            if group is not None:
+                group.pop(queue, None)
+                if not group:
+                    del self._text_watchers[query_id]
+
+    def publish_text(self, query_id: str, text_so_far: str) -> None:
+        """Relay a running query's text so far. With Redis it goes through the channel only (one ordered
+        path, also back to this process); when Redis is unreachable, to this process's watchers alone."""
+        if self.uses_redis and len(text_so_far) <= MAX_TEXT_MESSAGE:
+            if self._redis_publish(f"{query_id}\n{text_so_far}", TEXT_CHANNEL):
+                return
+        self._deliver_text(query_id, text_so_far)
+
+    def _deliver_text(self, query_id: str, text: str) -> None:
+        with self._lock:
+            targets = list(self._text_watchers.get(query_id, {}).items())
+        try:
+            current = asyncio.get_running_loop()
+        except RuntimeError:
+            current = None
+        for queue, loop in targets:
+            if loop is current:
+                _put_newest(queue, text)
+            elif not loop.is_closed():
+                try:
+                    loop.call_soon_threadsafe(_put_newest, queue, text)
+                except RuntimeError:  # loop closed between the check and the call
+                    pass
+
+    def _on_text(self, data: bytes | str) -> None:
+        text = data.decode(errors="replace") if isinstance(data, bytes) else data
+        query_id, sep, body = text.partition("\n")
+        if sep:
+            self._deliver_text(query_id, body)
+
     # --- publishing ------------------------------------------------------------------------------------
 
     def publish(
@@ -228,18 +284,20 @@ class EventBus:
         if self.uses_redis:
             self._redis_publish(f"{user_id.hex}:{event_id}:{int(prev_id)}:{text}" if text else f"{user_id.hex}:{event_id}")
 
-    def _redis_publish(self, message: str) -> None:
+    def _redis_publish(self, message: str, channel: str = CHANNEL) -> bool:
         # After a failure, skip Redis for a moment instead of blocking every commit on a dead server;
         # subscribers are polling the table meanwhile and resync on reconnect.
         if time.monotonic() < self._publish_paused_until:
             self.stats["publish_failures"] += 1
-            return
+            return False
         try:
-            self._client().publish(CHANNEL, message)
+            self._client().publish(channel, message)
         except Exception as exc:  # redis.RedisError, OSError
             self.stats["publish_failures"] += 1
             self._publish_paused_until = time.monotonic() + 1.0
             log.warning("event bus: publish to Redis failed (%s); streams fall back to polling", exc)
+            return False
+        return True
 
     def _client(self) -> Any:
         if self._sync_client is None:
@@ -330,7 +388,7 @@ class EventBus:
             )
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(CHANNEL)
+                await pubsub.subscribe(CHANNEL, TEXT_CHANNEL)
                 if not first:
                     self.stats["reconnects"] += 1
                 first = False
@@ -339,7 +397,10 @@ class EventBus:
                 while True:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
                     if message is not None and message.get("type") == "message":
-                        self._on_message(message["data"])
+                        if message.get("channel") in (TEXT_CHANNEL, TEXT_CHANNEL.encode()):
+                            self._on_text(message["data"])
+                        else:
+                            self._on_message(message["data"])
             except asyncio.CancelledError:
                 self._live = False
                 raise
@@ -355,6 +416,16 @@ class EventBus:
                         pass
             await asyncio.sleep(backoff * (1 + random.random() / 2))
             backoff = min(backoff * 2, self.reconnect_max_s)
+
+
+def _put_newest(queue: asyncio.Queue[str], text: str) -> None:
+    """Keep only the newest text: a slow page skips intermediate states, never shows an old one last."""
+    if queue.full():
+        try:
+            queue.get_nowait()
+        except asyncio.QueueEmpty:
+            pass
+    queue.put_nowait(text)
 
 
 # --- the process's bus ---------------------------------------------------------------------------------

@@ -87,3 +87,52 @@ async def test_redis_carries_wake_ups_between_buses_and_survives_a_restart() -> 
         await b.stop()
         server.stop()
     assert listener.closed  # stopping the bus ends its streams
+
+
+async def test_live_text_from_another_process_reaches_a_watcher_through_redis(monkeypatch) -> None:
+    """A query run by a worker process streams to the page's process: its text goes through Redis (before, live
+    text stayed inside the process that ran the query, so with worker processes a chat never streamed)."""
+    import subprocess
+    import sys
+
+    from chat3d.pipeline import live
+    from chat3d.settings import reset_settings_cache
+
+    server = ThrowawayRedis().start()
+    monkeypatch.setenv("REDIS_URL", server.url)
+    reset_settings_cache()
+    query_id = str(uuid.uuid4())
+    worker = (
+        "import sys, time\n"
+        "from chat3d.pipeline import live\n"
+        "for text in ('Making', 'Making a', 'Making a tray.'):\n"
+        "    live.publish_text(sys.argv[1], text)\n"
+        "    time.sleep(0.05)\n"
+    )
+    try:
+        queue = live.subscribe(query_id)
+        await _eventually(lambda: bus_mod.get_bus().live)
+        proc = await asyncio.to_thread(
+            subprocess.run, [sys.executable, "-c", worker, query_id], capture_output=True, text=True, timeout=60
+        )
+        assert proc.returncode == 0, proc.stderr
+        seen: list[str] = []
+        while not seen or seen[-1] != "Making a tray.":
+            seen.append(await asyncio.wait_for(queue.get(), 10))
+        assert all(a in b for a, b in zip(seen, seen[1:]))  # newest kept, never an older text after a newer one
+        live.unsubscribe(query_id, queue)
+        assert bus_mod.get_bus()._text_watchers == {}
+    finally:
+        await bus_mod.stop_event_bus()
+        server.stop()
+        monkeypatch.delenv("REDIS_URL")
+        reset_settings_cache()
+
+
+async def test_live_text_without_redis_reaches_watchers_in_the_process() -> None:
+    bus = EventBus("")
+    queue = bus.watch_text("q1")
+    other = bus.watch_text("q2")
+    await asyncio.to_thread(bus.publish_text, "q1", "Hello")  # from a worker thread
+    assert await asyncio.wait_for(queue.get(), 5) == "Hello"
+    assert other.empty()
