@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from sqlmodel import Session, select
+from sqlmodel import Session, select, update
 
 from chat3d.db.models import Role, User, UserStatus
 from chat3d.domain.errors import Conflict, InvalidInput
@@ -32,11 +32,15 @@ def get_user_by_email(session: Session, email: str) -> User | None:
 def ensure_not_last_admin(session: Session, user: User) -> None:
     """Refuse to deactivate, demote or delete `user` when they are the last active admin.
 
-    The active admins are locked (FOR UPDATE on PostgreSQL) so two admins removing each other at once
-    cannot both pass.
+    Atomic on both databases, so two admins removing each other at once cannot both pass. PostgreSQL: the
+    active admins are locked (FOR UPDATE) before counting. SQLite ignores FOR UPDATE and runs a plain SELECT
+    outside any transaction, so a no-op UPDATE of the user's row first takes the database's single write lock:
+    the count then sees every earlier change, and a concurrent guard waits until this transaction ends.
     """
     if user.role != Role.admin.value or user.status != UserStatus.active.value:
         return
+    if session.get_bind().dialect.name == "sqlite":
+        session.exec(update(User).where(User.id == user.id).values(role=User.role))
     admins = session.exec(
         select(User.id).where(User.role == Role.admin.value, User.status == UserStatus.active.value).with_for_update()
     ).all()

@@ -121,3 +121,52 @@ def test_with_redis_a_jti_without_a_row_is_refused(accounts_env, make_user, redi
     forged = _resign(own, get_settings().jwt_secret, jti=uuid.uuid4().hex)
     assert api.get("/api/auth/me", headers=_bearer(forged)).status_code == 401
     assert tokens_still_valid(db, [(forged, user.id), (own, user.id)]) == [False, True]
+
+
+# --- 11: the last-admin guard holds on SQLite too ---------------------------------------------------------------
+
+
+def test_two_admins_demoting_each_other_at_once_on_sqlite_leave_one(accounts_env, tmp_path, monkeypatch) -> None:
+    """SQLite ignores FOR UPDATE; before, both demotions passed the guard and the deployment had no admin left."""
+    from chat3d.db.engine import engine_for, get_engine
+    from chat3d.db.migrate import upgrade_to_head
+    from chat3d.domain.passwords import hash_password
+
+    url = f"sqlite:///{tmp_path / 'admins.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    reset_settings_cache()
+    upgrade_to_head(url)
+    try:
+        with Session(get_engine(), expire_on_commit=False) as db:
+            a = User(email="a@example.com", password_hash=hash_password(PASSWORD), role=Role.admin.value)
+            b = User(email="b@example.com", password_hash=hash_password(PASSWORD), role=Role.admin.value)
+            db.add_all([a, b])
+            db.commit()
+        app = create_api()
+        tokens = {u.id: _login(TestClient(app), u.email) for u in (a, b)}
+        for _ in range(12):
+            with Session(get_engine()) as db:
+                for u in db.exec(select(User)).all():
+                    u.role = Role.admin.value
+                    db.add(u)
+                db.commit()
+            barrier = threading.Barrier(2)
+            codes: list[int] = []
+
+            def demote(actor: User, target: User) -> None:
+                with TestClient(app, raise_server_exceptions=False) as client:
+                    barrier.wait(30)
+                    codes.append(client.patch(f"/api/admin/users/{target.id}/role", json={"role": "user"},
+                                              headers=_bearer(tokens[actor.id])).status_code)
+
+            threads = [threading.Thread(target=demote, args=pair) for pair in ((a, b), (b, a))]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
+            with Session(get_engine()) as db:
+                admins = db.exec(select(User).where(User.role == Role.admin.value)).all()
+            assert len(admins) == 1, f"admins left: {len(admins)}, answers {codes}"
+            assert sorted(codes) in ([200, 401], [200, 403], [200, 409]), codes
+    finally:
+        engine_for(url).dispose()
