@@ -103,7 +103,7 @@ def test_settings_are_validated_audited_and_announced_to_admins(db: Session, roo
     events = db.exec(select(Notification).where(Notification.event_type == "admin.settings.updated")).all()
     assert len(events) == 2 and events[0].payload["waitlist_enabled"] is True
     (log,) = db.exec(select(AdminAuditLog)).all()
-    assert log.details["changes"] == {"waitlist_enabled": [False, True], "invitation_quota_per_user": [5, 0]}
+    assert log.details["changes"] == {"waitlist_enabled": [False, True], "invitation_quota_per_user": [3, 0]}
     admin_domain.update_settings(db, root, {"waitlist_enabled": True})  # no change, no event, no entry
     db.commit()
     assert len(_actions(db)) == 1
