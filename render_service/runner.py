@@ -1,17 +1,17 @@
-"""What a worker does once the sandbox is up: run the program, classify failures, measure, export.
+"""What a worker does once the sandbox is up: run the program, classify failures, save the geometry.
 
-Runs inside the job folder (cwd). Writes ``model.<ext>`` files and ``result.json``; the web server
-reads them back with its own checks and never trusts this process's claims about paths or sizes.
-The same ``build_and_export`` is used by the benchmark's "bare" and "baseline" modes, so the
-comparison measures the sandbox and transport overhead only.
+Runs inside the job folder (cwd) and writes only ``model.brep`` (the result shape, OCCT binary BRep)
+and ``result.json`` (ok flag, error kind/message, log). Both are untrusted: this process ran the
+user's program, which may have replaced any function here. Every file the app keeps, and every
+metric, is made by the trusted post-render step (``postrender.finish``) in another process from the
+BRep alone. ``build_and_export`` (build here, then finish in-process) is what the benchmark's "bare"
+and "baseline" modes run, so the comparison measures the sandbox and transport overhead only.
 """
 
 from __future__ import annotations
 
 import builtins
-import ctypes
 import errno
-import functools
 import gc
 import io
 import json
@@ -21,20 +21,18 @@ import os
 import sys
 import time
 import traceback
+from pathlib import Path
 
-import numpy as np
-from lib3mf import Lib3MF
 from OCP.Standard import Standard_Failure
 from OCP.StlAPI import StlAPI_Writer
 
-from . import precheck
+from . import postrender, precheck
 from .lazy_sklearn import deferred_sklearn
 
 with deferred_sklearn():
     import build123d as bd
 
-EXPORT_FORMATS = ("stl", "step", "3mf", "glb", "svg")
-ANGULAR_DEFLECTION = 0.25  # rad; ~14 deg, smooth enough for a browser viewer
+EXPORT_FORMATS = postrender.MODEL_FORMATS + ("png",)  # what build_and_export can make (via postrender)
 DETAIL_CAP = 8000
 MODEL_FILENAME = "<model>"
 
@@ -219,147 +217,6 @@ def extract_result(namespace: dict):
     return result
 
 
-def metrics(shape) -> dict:
-    bb = shape.bounding_box()
-    mn, mx = bb.min, bb.max
-    return {
-        "bbox_size_mm": [round(bb.size.X, 4), round(bb.size.Y, 4), round(bb.size.Z, 4)],
-        "bbox_min_mm": [round(mn.X, 4), round(mn.Y, 4), round(mn.Z, 4)],
-        "bbox_max_mm": [round(mx.X, 4), round(mx.Y, 4), round(mx.Z, 4)],
-        "volume_mm3": round(shape.volume, 4),
-        "area_mm2": round(shape.area, 4),
-        "solids": len(shape.solids()),
-        "faces": len(shape.faces()),
-        "edges": len(shape.edges()),
-        "valid": bool(shape.is_valid),
-    }
-
-
-def linear_deflection(m: dict) -> float:
-    """Tessellation tolerance scaled to the part: fine for small parts, bounded for big ones."""
-    diag = math.sqrt(sum(v * v for v in m["bbox_size_mm"]))
-    return min(0.5, max(0.01, diag * 0.0005))
-
-
-def export_all(shape, formats: list[str], out_dir: str, m: dict) -> dict[str, str]:
-    """Tessellate once, then write every requested format from that mesh. Returns fmt -> filename."""
-    lin, ang = linear_deflection(m), ANGULAR_DEFLECTION
-    files: dict[str, str] = {}
-    mesh_formats = {"stl", "3mf", "glb"} & set(formats)
-    if mesh_formats:
-        shape.mesh(lin, ang)
-    for fmt in formats:
-        name = f"model.{fmt}"
-        path = os.path.join(out_dir, name)
-        if fmt == "stl":
-            ok = bd.export_stl(shape, path, tolerance=lin, angular_tolerance=ang)
-        elif fmt == "step":
-            ok = bd.export_step(shape, path)
-        elif fmt == "3mf":
-            ok = export_3mf(shape, path, out_dir)
-        elif fmt == "svg":
-            ok = export_svg(shape, path)
-        elif fmt == "glb":
-            continue  # last: export_gltf cleans the triangulation afterwards
-        else:
-            continue
-        if not ok or not os.path.exists(path):
-            raise JobError("geometry", f"Exporting {fmt.upper()} failed.")
-        files[fmt] = name
-    if "glb" in formats:
-        path = os.path.join(out_dir, "model.glb")
-        solids = shape.solids()
-        if len(solids) > 1:
-            for i, solid in enumerate(solids, 1):
-                solid.label = f"solid_{i}"
-            node = bd.Compound(children=list(solids), label="model")
-        else:
-            node = solids[0]
-            node.label = "solid_1"
-        if not bd.export_gltf(node, path, binary=True, linear_deflection=lin, angular_deflection=ang):
-            raise JobError("geometry", "Exporting GLB failed.")
-        files["glb"] = "model.glb"
-    return files
-
-
-STL_RECORD = np.dtype([("normal", "<f4", 3), ("corners", "<f4", (3, 3)), ("attr", "<u2")])  # binary STL
-MERGE_PER_MM = 1e5  # 3MF corners closer than 10 nm are one vertex
-
-
-@functools.cache
-def lib3mf_wrapper() -> Lib3MF.Wrapper:
-    """One lib3mf wrapper per process: making one loads its function table (up to 0.17 s)."""
-    return Lib3MF.Wrapper(os.path.join(os.path.dirname(Lib3MF.__file__), "lib3mf"))
-
-
-def export_3mf(shape, path: str, scratch_dir: str) -> bool:
-    """Write a 3MF with one mesh object per solid (named solid_N, as in the GLB) from the mesh made above.
-
-    build123d's Mesher.add_shape meshes a deep copy of the shape again and then walks every vertex in
-    Python: 1.5-2 s on the corpus's heavy parts, half of their export time. Here OCCT's own STL writer
-    dumps each solid's existing triangulation (C++, milliseconds), numpy merges the shared corners,
-    and lib3mf (the 3MF Consortium's library) writes the package.
-    """
-    model = lib3mf_wrapper().CreateModel()
-    model.SetUnit(Lib3MF.ModelUnit.MilliMeter)
-    scratch = os.path.join(scratch_dir, ".solid.stl")
-    writer = StlAPI_Writer()
-    writer.ASCIIMode = False
-    try:
-        for i, solid in enumerate(shape.solids(), 1):
-            if not writer.Write(solid.wrapped, scratch):
-                return False
-            with open(scratch, "rb") as fh:
-                data = fh.read()
-            corners = np.frombuffer(data, dtype=STL_RECORD, offset=84)["corners"].reshape(-1, 3)
-            # Corners of neighbouring triangles are one mesh node; along a seam OCCT may write it as 0 and
-            # -3.7e-16, so corners are merged on a 10 nm grid (build123d rounds to 1e-6 mm for the same reason).
-            grid = np.round(corners.astype(np.float64) * MERGE_PER_MM).astype(np.int64)
-            keys = np.ascontiguousarray(grid).view(np.dtype((np.void, 24))).ravel()
-            _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-            vertices = np.ascontiguousarray(corners[first], dtype=np.float32)
-            triangles = inverse.reshape(-1, 3).astype(np.uint32)
-            keep = (triangles[:, 0] != triangles[:, 1]) & (triangles[:, 1] != triangles[:, 2]) & (
-                triangles[:, 0] != triangles[:, 2])  # slivers whose corners rounded together
-            triangles = np.ascontiguousarray(triangles[keep])
-            if len(vertices) < 3 or not len(triangles):
-                continue
-            mesh = model.AddMeshObject()
-            mesh.SetName(f"solid_{i}")
-            # The same C call as MeshObject.SetGeometry, on our arrays: that wrapper first copies every
-            # vertex into a new ctypes object (0.2 s for 55,000 triangles). lib3mf is pinned for this.
-            lib = mesh._wrapper
-            lib.checkError(mesh, lib.lib.lib3mf_meshobject_setgeometry(
-                mesh._handle, ctypes.c_uint64(len(vertices)), (Lib3MF.Position * len(vertices)).from_buffer(vertices),
-                ctypes.c_uint64(len(triangles)), (Lib3MF.Triangle * len(triangles)).from_buffer(triangles)))
-            model.AddBuildItem(mesh, lib3mf_wrapper().GetIdentityTransform())
-    finally:
-        if os.path.exists(scratch):
-            os.unlink(scratch)
-    if not model.GetMeshObjects().Count():
-        return False
-    model.QueryWriter("3mf").WriteToFile(path)
-    return True
-
-
-def export_svg(shape, path: str) -> bool:
-    """Isometric hidden-line drawing, scaled to a ~200 unit thumbnail."""
-    bb = shape.bounding_box()
-    center = bb.center()
-    dist = max(bb.diagonal, 1.0) * 3
-    origin = center + bd.Vector(1, -1, 1).normalized() * dist
-    visible, hidden = shape.project_to_viewport(origin, viewport_up=(0, 0, 1), look_at=center)
-    extent = max(bb.diagonal, 1e-6)
-    exporter = bd.ExportSVG(scale=200.0 / extent, margin=5)
-    exporter.add_layer("Visible", line_weight=0.5)
-    exporter.add_layer("Hidden", line_color=(160, 160, 160), line_type=bd.LineType.ISO_DOT, line_weight=0.3)
-    exporter.add_shape(visible, layer="Visible")
-    if hidden:
-        exporter.add_shape(hidden, layer="Hidden")
-    exporter.write(path)
-    return True
-
-
 def write_inputs(inputs: list[tuple[str, bytes]], out_dir: str) -> None:
     """Write the job's input files (imported STEP/STL: plain data) into the job folder, inside the sandbox.
 
@@ -448,35 +305,53 @@ def _checked_readers(input_names: list[str]) -> None:
     bd.Mesher.read = read
 
 
-def build_and_export(code: str, formats: list[str], out_dir: str, check: bool = True,
-                     input_names: list[str] | None = None) -> dict:
-    """Full job without any sandbox: returns the result document (also used by the benchmark)."""
+def build_job(code: str, out_dir: str, check: bool = True, input_names: list[str] | None = None) -> dict:
+    """Run the program and save its result shape as ``model.brep`` in out_dir; returns the result document.
+
+    Untrusted by design (the program ran in this process): the document carries only ok, error and log,
+    and the service takes nothing from it but the error. The BRep is written without triangulation or
+    names, so what crosses over to the post step is geometry.
+    """
     t0 = time.perf_counter()
     log = ""
     try:
         _checked_readers(input_names or [])
         shape, log = run_program(code, check)
-        m = metrics(shape)
-        t1 = time.perf_counter()
-        m["build_s"] = round(t1 - t0, 4)
         try:
-            files = export_all(shape, [f for f in formats if f in EXPORT_FORMATS], out_dir, m)
-        except JobError:
-            raise
-        except BaseException as exc:  # noqa: BLE001
-            err = classify(exc)
-            if err.kind == "runtime":
-                err.kind = "geometry"
-                err.message = f"Export failed: {exc}"
-            raise err from None
-        m["export_s"] = round(time.perf_counter() - t1, 4)
-        return {"ok": True, "files": files, "metrics": m, "log": log}
+            postrender.write_brep(shape, os.path.join(out_dir, postrender.BREP_NAME))
+        except OSError as exc:
+            if exc.errno in (errno.EFBIG, errno.ENOSPC, errno.EDQUOT):
+                raise JobError("output_too_large", "The model is larger than the job's disk limit.") from None
+            raise JobError("geometry", f"Saving the model failed: {exc.strerror or exc}") from None
+        except Exception as exc:  # noqa: BLE001
+            raise JobError("geometry", f"Saving the model failed: {type(exc).__name__}: {exc}") from None
+        return {"ok": True, "log": log, "build_s": round(time.perf_counter() - t0, 4)}
     except JobError as err:
         return {
             "ok": False,
             "error": {"kind": err.kind, "message": err.message, "line": err.line, "detail": err.detail},
             "log": log,
         }
+
+
+def build_and_export(code: str, formats: list[str], out_dir: str, check: bool = True,
+                     input_names: list[str] | None = None) -> dict:
+    """The whole job in one process, no sandbox: build_job, then postrender.finish on its BRep.
+
+    For the benchmark's bare/baseline modes and tests only: the service runs the two halves in
+    separate processes. Returns {"ok", "files": {fmt: name}, "metrics", "log"} or {"ok": False, "error"}.
+    """
+    doc = build_job(code, out_dir, check, input_names)
+    if not doc["ok"]:
+        return doc
+    t1 = time.perf_counter()
+    post = postrender.finish(Path(out_dir), Path(out_dir), max_output_bytes=1 << 30,
+                             formats={f for f in formats if f in EXPORT_FORMATS})
+    if not post["ok"]:
+        return {"ok": False, "error": {"kind": post["kind"], "message": post["message"], "line": None, "detail": ""},
+                "log": doc["log"]}
+    m = postrender.metrics_doc(post) | {"build_s": doc["build_s"], "export_s": round(time.perf_counter() - t1, 4)}
+    return {"ok": True, "files": post["files"], "metrics": m, "log": doc["log"]}
 
 
 def serve_one(job_fd: int, cpu_cap_s: float, on_job=None, notify_fd: int = -1) -> None:
@@ -516,8 +391,7 @@ def serve_one(job_fd: int, cpu_cap_s: float, on_job=None, notify_fd: int = -1) -
     except JobError as err:
         doc = {"ok": False, "error": {"kind": err.kind, "message": err.message, "line": None, "detail": ""}, "log": ""}
     else:
-        doc = build_and_export(code, job["formats"], os.getcwd(), job.get("precheck", True),
-                               input_names=[n for n, _ in inputs])
+        doc = build_job(code, os.getcwd(), job.get("precheck", True), input_names=[n for n, _ in inputs])
     data = json.dumps(doc).encode()
     fd = os.open("result.json.tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     try:
@@ -546,7 +420,10 @@ def warm_up() -> None:
     import OCP.HLRBRep  # noqa: F401
     import resource  # noqa: F401
 
-    for mod in ("lib3mf", "ocpsvg", "svgpathtools", "ezdxf", "random", "itertools", "functools", "copy", "typing"):
+    import OCP.BinTools  # noqa: F401
+
+    for mod in ("lib3mf", "PIL.Image", "PIL.PngImagePlugin", "ocpsvg", "svgpathtools", "ezdxf", "random",
+                "itertools", "functools", "copy", "typing"):
         try:
             __import__(mod)
         except ImportError:
@@ -561,21 +438,26 @@ def warm_up() -> None:
 
 
 def _warm_occt() -> None:
-    """Run each exporter once, single-threaded, so workers skip first-use initialisation
-    (STEP schema, XCAF, lib3mf: ~120 ms). Parallel OCCT paths are avoided on purpose: they would
-    start a thread pool in the zygote, which a forked child would inherit broken."""
+    """Run each step of a job and of the post step once, single-threaded, so forked workers skip
+    first-use initialisation (STEP schema, XCAF, lib3mf, BRep I/O: ~120 ms). Parallel OCCT paths are
+    avoided on purpose: they would start a thread pool in the zygote, which a forked child would
+    inherit broken. Only a trusted box is used; no job data ever reaches this process."""
     import tempfile
 
+    import numpy as np
     from OCP.BRepMesh import BRepMesh_IncrementalMesh
 
     shape = bd.Box(10, 10, 10)
-    metrics(shape)
-    BRepMesh_IncrementalMesh(shape.wrapped, 0.05, False, ANGULAR_DEFLECTION, False)
-
     with tempfile.TemporaryDirectory() as d:
+        postrender.write_brep(shape, os.path.join(d, postrender.BREP_NAME))
+        shape = postrender.parse_brep(postrender.read_brep(Path(d), 1 << 20))
+        postrender.measure(shape)
+        BRepMesh_IncrementalMesh(shape.wrapped, 0.05, False, postrender.ANGULAR_DEFLECTION, False)
         StlAPI_Writer().Write(shape.wrapped, os.path.join(d, "w.stl"))
         bd.export_step(shape, os.path.join(d, "w.step"))
-        export_3mf(shape, os.path.join(d, "w.3mf"), d)  # meshed above: no OCCT thread starts
+        tris = postrender._solid_triangles(shape.solids()[0], os.path.join(d, ".s.stl"))  # meshed above
+        postrender.export_3mf([tris], os.path.join(d, "w.3mf"))
+        postrender.render_png(np.asarray(tris), os.path.join(d, "w.png"), px=16)
     if len(os.listdir("/proc/self/task")) > 1:
         raise RuntimeError("zygote warm-up started threads; fork would be unsafe")
 
@@ -591,7 +473,7 @@ result = p.part
 """
 
 
-def warm_worker(formats: tuple[str, ...] = EXPORT_FORMATS) -> None:
+def warm_worker(formats: tuple[str, ...] = ()) -> None:
     """In a spare worker, inside its finished sandbox, before it reports ready: render WARM_PROGRAM
     once into a scratch folder of the job folder, then delete it.
 
@@ -605,7 +487,7 @@ def warm_worker(formats: tuple[str, ...] = EXPORT_FORMATS) -> None:
     scratch = os.path.join(os.getcwd(), ".warm")
     try:
         os.mkdir(scratch, 0o700)
-        build_and_export(WARM_PROGRAM, list(formats), scratch, check=True)
+        build_job(WARM_PROGRAM, scratch, check=True)
     except Exception:  # noqa: BLE001 - warming is an optimisation; the job runs either way
         pass
     finally:

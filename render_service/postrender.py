@@ -1,0 +1,397 @@
+"""The trusted post-render step: everything the app keeps is made here, from the job's geometry only.
+
+The job's worker runs the user's program and leaves ``model.brep`` (OCCT binary BRep of the result) in
+its folder; it can also leave anything else, and it may have replaced any function in its own process.
+So nothing it wrote is passed on: this step runs in a fresh process that never ran user code, parses the
+BRep with OCCT (drops any triangulation it carries), recomputes size, volume and solid count, tessellates
+once and writes STL, GLB, 3MF, STEP and a PNG thumbnail with our own code into ``out_dir``. The only
+thing that crosses over from the job is geometry: no program byte reaches an output file, a file name or
+a metric.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import functools
+import io
+import math
+import os
+import stat
+import time
+from pathlib import Path
+
+import numpy as np
+from lib3mf import Lib3MF
+from OCP.BinTools import BinTools
+from OCP.BRepTools import BRepTools
+from OCP.StlAPI import StlAPI_Writer
+from OCP.TopoDS import TopoDS_Shape
+
+from .lazy_sklearn import deferred_sklearn
+
+with deferred_sklearn():
+    import build123d as bd
+
+BREP_NAME = "model.brep"
+MODEL_FORMATS = ("stl", "step", "3mf", "glb")  # model files the post step writes; "png" is the thumbnail
+OUTPUT_NAMES = {"stl": "model.stl", "step": "model.step", "3mf": "model.3mf", "glb": "model.glb", "png": "model.png"}
+ANGULAR_DEFLECTION = 0.25  # rad; ~14 deg, smooth enough for a browser viewer
+THUMB_PX = 256  # the PNG thumbnail is THUMB_PX x THUMB_PX, RGBA with a transparent background
+STL_RECORD = np.dtype([("normal", "<f4", 3), ("corners", "<f4", (3, 3)), ("attr", "<u2")])  # binary STL
+MERGE_PER_MM = 1e5  # 3MF corners closer than 10 nm are one vertex
+
+
+class PostError(Exception):
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind, self.message = kind, message
+
+
+def write_brep(shape, path: str) -> None:
+    """Worker side: the result shape as binary BRep, geometry only (no triangulation, no names)."""
+    from OCP.BinTools import BinTools_FormatVersion
+
+    wrapped = shape.wrapped if hasattr(shape, "wrapped") else shape
+    if not BinTools.Write_s(wrapped, path, False, False, BinTools_FormatVersion.BinTools_FormatVersion_CURRENT):
+        raise OSError(errno.EIO, "writing the BRep failed")
+
+
+def read_brep(src_dir: Path, cap: int) -> bytes:
+    """The job's model.brep: no symlink, a regular file, at most ``cap`` bytes (the job wrote it)."""
+    dir_fd = os.open(src_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        try:
+            fd = os.open(BREP_NAME, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+        except FileNotFoundError:
+            raise PostError("crashed", "The program ended without leaving a model.") from None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise PostError("crashed", "The job's model file is a link, not a file.") from None
+            raise
+    finally:
+        os.close(dir_fd)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise PostError("crashed", "The job's model file is not a regular file.")
+        if st.st_size > cap:
+            raise PostError("output_too_large", f"The model is larger than the {cap // (1024 * 1024)} MB limit.")
+        chunks, total = [], 0
+        while True:
+            chunk = os.read(fd, min(1 << 20, cap + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > cap:
+                raise PostError("output_too_large", f"The model is larger than the {cap // (1024 * 1024)} MB limit.")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def parse_brep(data: bytes):
+    """Bytes -> build123d shape; only OCCT's parser sees the bytes. Cached meshes are dropped."""
+    wrapped = TopoDS_Shape()
+    try:
+        BinTools.Read_s(wrapped, io.BytesIO(data))
+    except Exception as exc:  # noqa: BLE001 - any parser failure is a damaged model
+        raise PostError("geometry", f"The model could not be read back: {type(exc).__name__}.") from None
+    if wrapped.IsNull():
+        raise PostError("empty", "The resulting shape is empty.")
+    BRepTools.Clean_s(wrapped, True)
+    try:
+        return bd.Shape.cast(wrapped)
+    except Exception as exc:  # noqa: BLE001
+        raise PostError("geometry", f"The model could not be read back: {type(exc).__name__}.") from None
+
+
+def measure(shape) -> dict:
+    """Size, volume, solid count and validity, computed here from the parsed geometry."""
+    solids = shape.solids()
+    if not solids:
+        if shape.faces() or shape.edges():
+            raise PostError("not_a_shape", "`result` has no solids: it is a 2D or wire shape, not a 3D part.")
+        raise PostError("empty", "The resulting shape is empty: it has no solids and zero volume.")
+    volume = float(shape.volume)
+    if not (math.isfinite(volume) and volume > 1e-9):
+        raise PostError("empty", "The resulting shape is empty: its volume is zero.")
+    bb = shape.bounding_box()
+    mn, mx = bb.min, bb.max
+    size = [bb.size.X, bb.size.Y, bb.size.Z]
+    if not all(math.isfinite(v) for v in (*size, mn.X, mn.Y, mn.Z)):
+        raise PostError("geometry", "The model's bounding box is not finite.")
+    return {
+        "size": [round(v, 4) for v in size],
+        "bbox": {"min": [round(mn.X, 4), round(mn.Y, 4), round(mn.Z, 4)],
+                 "max": [round(mx.X, 4), round(mx.Y, 4), round(mx.Z, 4)]},
+        "volume": round(volume, 4),
+        "solids": len(solids),
+        "valid": bool(shape.is_valid),
+    }
+
+
+def linear_deflection(size: list[float]) -> float:
+    """Tessellation tolerance scaled to the part: fine for small parts, bounded for big ones."""
+    diag = math.sqrt(sum(v * v for v in size))
+    return min(0.5, max(0.01, diag * 0.0005))
+
+
+def _solid_triangles(solid, scratch: str) -> np.ndarray:
+    """One solid's existing triangulation as an (n, 3, 3) float32 array of corners, via OCCT's STL writer."""
+    writer = StlAPI_Writer()
+    writer.ASCIIMode = False
+    if not writer.Write(solid.wrapped, scratch):
+        raise PostError("geometry", "Tessellating the model failed.")
+    with open(scratch, "rb") as fh:
+        data = fh.read()
+    os.unlink(scratch)
+    return np.frombuffer(data, dtype=STL_RECORD, offset=84)["corners"]
+
+
+@functools.cache
+def lib3mf_wrapper() -> Lib3MF.Wrapper:
+    """One lib3mf wrapper per process: making one loads its function table (up to 0.17 s)."""
+    return Lib3MF.Wrapper(os.path.join(os.path.dirname(Lib3MF.__file__), "lib3mf"))
+
+
+def export_3mf(per_solid: list[np.ndarray], path: str) -> bool:
+    """A 3MF with one mesh object per solid (named solid_N, as in the GLB) from the mesh made once.
+
+    numpy merges the corners neighbouring triangles share (OCCT may write one seam node as 0 and
+    -3.7e-16, so they are merged on a 10 nm grid), and lib3mf (the 3MF Consortium's library) writes
+    the package. build123d's Mesher would mesh a copy again and walk every vertex in Python (1.5-2 s
+    on the corpus's heavy parts).
+    """
+    model = lib3mf_wrapper().CreateModel()
+    model.SetUnit(Lib3MF.ModelUnit.MilliMeter)
+    for i, tris in enumerate(per_solid, 1):
+        corners = tris.reshape(-1, 3)
+        grid = np.round(corners.astype(np.float64) * MERGE_PER_MM).astype(np.int64)
+        keys = np.ascontiguousarray(grid).view(np.dtype((np.void, 24))).ravel()
+        _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        vertices = np.ascontiguousarray(corners[first], dtype=np.float32)
+        triangles = inverse.reshape(-1, 3).astype(np.uint32)
+        keep = (triangles[:, 0] != triangles[:, 1]) & (triangles[:, 1] != triangles[:, 2]) & (
+            triangles[:, 0] != triangles[:, 2])  # slivers whose corners rounded together
+        triangles = np.ascontiguousarray(triangles[keep])
+        if len(vertices) < 3 or not len(triangles):
+            continue
+        mesh = model.AddMeshObject()
+        mesh.SetName(f"solid_{i}")
+        # The same C call as MeshObject.SetGeometry, on our arrays: that wrapper first copies every
+        # vertex into a new ctypes object (0.2 s for 55,000 triangles). lib3mf is pinned for this.
+        lib = mesh._wrapper
+        lib.checkError(mesh, lib.lib.lib3mf_meshobject_setgeometry(
+            mesh._handle, ctypes.c_uint64(len(vertices)), (Lib3MF.Position * len(vertices)).from_buffer(vertices),
+            ctypes.c_uint64(len(triangles)), (Lib3MF.Triangle * len(triangles)).from_buffer(triangles)))
+        model.AddBuildItem(mesh, lib3mf_wrapper().GetIdentityTransform())
+    if not model.GetMeshObjects().Count():
+        return False
+    model.QueryWriter("3mf").WriteToFile(path)
+    return True
+
+
+def _zbuffer(x: np.ndarray, y: np.ndarray, z: np.ndarray, colours: np.ndarray, side: int) -> np.ndarray:
+    """Fill triangles (pixel-space corners x, y; depth z, larger is nearer) into a side x side RGBA image.
+
+    Vectorised scanline: each triangle's rows are cut against its three edges to a span, the spans'
+    pixel centres are the candidates (about as many as the pixels covered), and per pixel the nearest
+    wins. Triangles go in chunks so memory stays bounded whatever the mesh.
+    """
+    zbuf = np.full(side * side, -np.inf)
+    rgba = np.zeros((side * side, 4), np.uint8)
+    d = (x[:, 1] - x[:, 0]) * (y[:, 2] - y[:, 0]) - (x[:, 2] - x[:, 0]) * (y[:, 1] - y[:, 0])
+    usable = np.flatnonzero(np.abs(d) > 1e-12)
+    x, y, z, colours, d = x[usable], y[usable], z[usable], colours[usable], d[usable]
+    # Depth is linear in screen space: z = a*x + b*y + c per triangle.
+    a = ((z[:, 1] - z[:, 0]) * (y[:, 2] - y[:, 0]) - (z[:, 2] - z[:, 0]) * (y[:, 1] - y[:, 0])) / d
+    b = ((x[:, 1] - x[:, 0]) * (z[:, 2] - z[:, 0]) - (x[:, 2] - x[:, 0]) * (z[:, 1] - z[:, 0])) / d
+    c = z[:, 0] - a * x[:, 0] - b * y[:, 0]
+    r0 = np.clip(np.ceil(y.min(1) - 0.5), 0, side).astype(np.int64)  # rows whose centre is inside
+    r1 = np.clip(np.floor(y.max(1) - 0.5), -1, side - 1).astype(np.int64)
+    rows = np.maximum(r1 - r0 + 1, 0)
+    cum = np.cumsum(rows)
+    start, budget = 0, 1 << 18
+    while start < len(rows):
+        base = cum[start - 1] if start else 0
+        stop = max(start + 1, int(np.searchsorted(cum, base + budget, side="right")))
+        n = rows[start:stop]
+        tri = np.repeat(np.arange(start, stop), n)
+        start = stop
+        if not len(tri):
+            continue
+        cy = r0[tri] + (np.arange(len(tri)) - np.repeat(np.cumsum(n) - n, n)) + 0.5
+        lo = np.full(len(tri), np.inf)
+        hi = np.full(len(tri), -np.inf)
+        for i, j in ((0, 1), (1, 2), (2, 0)):
+            ya, yb, xa, xb = y[tri, i], y[tri, j], x[tri, i], x[tri, j]
+            cross = ((ya - cy) * (yb - cy) <= 0) & (ya != yb)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                xi = xa + (cy - ya) * (xb - xa) / (yb - ya)
+            lo = np.where(cross, np.minimum(lo, xi), lo)
+            hi = np.where(cross, np.maximum(hi, xi), hi)
+        c0 = np.clip(np.ceil(lo - 0.5), 0, side).astype(np.int64)
+        c1 = np.clip(np.floor(hi - 0.5), -1, side - 1).astype(np.int64)
+        m = np.maximum(c1 - c0 + 1, 0)
+        if not m.sum():
+            continue
+        span = np.repeat(np.arange(len(tri)), m)
+        col = c0[span] + (np.arange(len(span)) - np.repeat(np.cumsum(m) - m, m))
+        row = (cy[span] - 0.5).astype(np.int64)
+        t = tri[span]
+        depth = a[t] * (col + 0.5) + b[t] * cy[span] + c[t]
+        pid = row * side + col
+        np.maximum.at(zbuf, pid, depth)  # per pixel, the nearest depth so far
+        win = depth >= zbuf[pid]
+        rgba[pid[win], :3] = colours[t[win]]
+        rgba[pid[win], 3] = 255
+    return rgba.reshape(side, side, 4)
+
+
+def render_png(triangles: np.ndarray, path: str, px: int = THUMB_PX) -> None:
+    """Isometric flat-shaded thumbnail (the view the old SVG drawing had), drawn on the CPU with numpy.
+
+    Back faces culled, a z-buffer at twice the size, then 2x2 averaged (anti-aliasing); Pillow encodes
+    the PNG. Background transparent, so it sits on light and dark pages alike.
+    """
+    from PIL import Image
+
+    tris = triangles.astype(np.float64).reshape(-1, 3, 3)
+    view = np.array([1.0, -1.0, 1.0]) / math.sqrt(3.0)  # towards the camera
+    right = np.cross(-view, [0.0, 0.0, 1.0])
+    right /= np.linalg.norm(right)
+    up = np.cross(right, -view)
+    normals = np.cross(tris[:, 1] - tris[:, 0], tris[:, 2] - tris[:, 0])
+    lengths = np.linalg.norm(normals, axis=1)
+    keep = ((normals @ view) > 0) & (lengths > 0) & np.isfinite(lengths)
+    tris, normals = tris[keep], normals[keep] / lengths[keep, None]
+    side = 2 * px
+    if len(tris):
+        sx, sy, depth = tris @ right, tris @ up, tris @ view
+        span_x, span_y = sx.max() - sx.min(), sy.max() - sy.min()
+        margin = 0.06 * side
+        k = (side - 2 * margin) / max(span_x, span_y, 1e-9)
+        x = (sx - sx.min()) * k + (side - span_x * k) / 2
+        y = side - ((sy - sy.min()) * k + (side - span_y * k) / 2)
+        light = np.array([0.35, -0.55, 0.76])
+        light /= np.linalg.norm(light)
+        shade = 0.35 + 0.65 * np.clip(normals @ light, 0.0, 1.0)
+        colours = np.clip(shade[:, None] * np.array([120.0, 150.0, 190.0]) + 40, 0, 255).astype(np.uint8)
+        big = _zbuffer(x, y, depth, colours, side)
+    else:
+        big = np.zeros((side, side, 4), np.uint8)
+    # 2x2 average with premultiplied alpha, so edges fade to transparent instead of to black.
+    alpha = big[..., 3].astype(np.uint32)
+    pre = big[..., :3].astype(np.uint32) * alpha[..., None]
+    rgb = pre[0::2, 0::2] + pre[1::2, 0::2] + pre[0::2, 1::2] + pre[1::2, 1::2]
+    a4 = alpha[0::2, 0::2] + alpha[1::2, 0::2] + alpha[0::2, 1::2] + alpha[1::2, 1::2]
+    out = np.empty((px, px, 4), np.uint8)
+    out[..., :3] = rgb // np.maximum(a4, 1)[..., None]
+    out[..., 3] = (a4 + 2) // 4
+    Image.fromarray(out, "RGBA").save(path, format="PNG")
+
+
+def _export_glb(shape, path: str, lin: float) -> bool:
+    """GLB with our own node names (solid_N): nothing named by the program reaches the file."""
+    solids = shape.solids()
+    if len(solids) > 1:
+        for i, solid in enumerate(solids, 1):
+            solid.label = f"solid_{i}"
+        node = bd.Compound(children=list(solids), label="model")
+    else:
+        node = solids[0]
+        node.label = "solid_1"
+    return bool(bd.export_gltf(node, path, binary=True, linear_deflection=lin, angular_deflection=ANGULAR_DEFLECTION))
+
+
+def export(shape, size: list[float], out_dir: str, formats: set[str], cap: int) -> dict[str, str]:
+    """Tessellate once, then write every requested format (and the PNG thumbnail) into out_dir."""
+    lin = linear_deflection(size)
+    files: dict[str, str] = {}
+
+    def done(fmt: str, ok) -> None:
+        path = os.path.join(out_dir, OUTPUT_NAMES[fmt])
+        if not ok or not os.path.isfile(path):
+            raise PostError("geometry", f"Exporting {fmt.upper()} failed.")
+        if os.path.getsize(path) > cap:
+            raise PostError("output_too_large",
+                            f"The {fmt.upper()} output is larger than the {cap // (1024 * 1024)} MB limit.")
+        files[fmt] = OUTPUT_NAMES[fmt]
+
+    shape.mesh(lin, ANGULAR_DEFLECTION)
+    scratch = os.path.join(out_dir, ".solid.stl")
+    per_solid = [_solid_triangles(s, scratch) for s in shape.solids()]
+    if "stl" in formats:
+        done("stl", bd.export_stl(shape, os.path.join(out_dir, "model.stl"), tolerance=lin,
+                                  angular_tolerance=ANGULAR_DEFLECTION))
+    if "step" in formats:
+        done("step", bd.export_step(shape, os.path.join(out_dir, "model.step")))
+    if "3mf" in formats:
+        done("3mf", export_3mf(per_solid, os.path.join(out_dir, "model.3mf")))
+    if "png" in formats:
+        render_png(np.concatenate(per_solid) if per_solid else np.zeros((0, 3, 3), np.float32),
+                   os.path.join(out_dir, "model.png"))
+        done("png", True)
+    if "glb" in formats:  # last: export_gltf cleans the triangulation afterwards
+        done("glb", _export_glb(shape, os.path.join(out_dir, "model.glb"), lin))
+    return files
+
+
+def finish(src_dir: Path, out_dir: Path, *, max_output_bytes: int, formats: set[str]) -> dict:
+    """Make the job's outputs from its geometry. Runs no user code; trusts nothing in src_dir.
+
+    Returns ``{"ok": True, "size", "volume", "solids", "bbox", "valid", "files": {fmt: filename}, "post_s"}``
+    or ``{"ok": False, "kind", "message"}``. ``formats``: any of stl/step/3mf/glb/png (others are ignored).
+    """
+    t0 = time.perf_counter()
+    try:
+        shape = parse_brep(read_brep(Path(src_dir), max_output_bytes))
+        m = measure(shape)
+        try:
+            files = export(shape, m["size"], os.fspath(out_dir), set(formats) & set(OUTPUT_NAMES), max_output_bytes)
+        except OSError as exc:
+            if exc.errno in (errno.EFBIG, errno.ENOSPC, errno.EDQUOT):
+                raise PostError("output_too_large", "The outputs are larger than the job's disk limit.") from None
+            raise
+        except PostError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - an OCCT failure on odd geometry
+            raise PostError("geometry", f"Export failed: {type(exc).__name__}: {exc}"[:500]) from None
+        return {"ok": True, **m, "files": files, "post_s": round(time.perf_counter() - t0, 4)}
+    except PostError as err:
+        return {"ok": False, "kind": err.kind, "message": err.message}
+
+
+def metrics_doc(post: dict) -> dict:
+    """The render service's response ``metrics`` from a successful finish() answer (names the app reads)."""
+    return {
+        "bbox_size_mm": list(post["size"]),
+        "bbox_min_mm": list(post["bbox"]["min"]),
+        "bbox_max_mm": list(post["bbox"]["max"]),
+        "volume_mm3": post["volume"],
+        "solids": post["solids"],
+        "valid": post["valid"],
+    }
+
+
+def warm() -> None:
+    """For a spare post-render process: run finish() once on a trusted 10 mm box, in a scratch folder.
+
+    Faults in OCCT's, lib3mf's and Pillow's first-use costs (STEP schema, XCAF, mesher) off the job's path.
+    """
+    import shutil
+    import tempfile
+
+    d = tempfile.mkdtemp(prefix=".warm-post-", dir=os.getcwd() if os.access(os.getcwd(), os.W_OK) else None)
+    try:
+        src, out = os.path.join(d, "src"), os.path.join(d, "out")
+        os.mkdir(src, 0o700)
+        os.mkdir(out, 0o700)
+        write_brep(bd.Box(10, 10, 10), os.path.join(src, BREP_NAME))
+        finish(Path(src), Path(out), max_output_bytes=16 << 20, formats=set(OUTPUT_NAMES))
+    except Exception:  # noqa: BLE001 - warming is an optimisation
+        pass
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
