@@ -365,7 +365,7 @@ def confirm_action(
             raise _not_applicable(session, action, "This link sets a new password: open it on the reset page.", ip=ip)
         return _apply_password(session, action, user, action.payload["password_hash"], signed_in, current_jti, ip)
     if kind == ActionType.email_change.value:
-        return _apply_email_change(session, action, user, ip)
+        return _apply_email_change(session, action, user, ip, signed_in, current_jti)
     if kind == ActionType.data_export.value:
         _require_active_for(session, action, user, ip)
         action.payload = {**action.payload, "export_state": EXPORT_QUEUED}
@@ -422,7 +422,11 @@ def _apply_password(
     return ConfirmResult(action.type, "Your password is changed. Sign in with your new password.", signed_out=True)
 
 
-def _apply_email_change(session: Session, action, user: User, ip: str | None) -> ConfirmResult:
+def _apply_email_change(
+    session: Session, action, user: User, ip: str | None, signed_in: User | None = None, current_jti: str | None = None
+) -> ConfirmResult:
+    """Switch the address. Links mailed to the old address (a reset, an export...) stop working and every other
+    session ends: whoever controlled the old mailbox or a stolen session keeps nothing."""
     _require_active_for(session, action, user, ip)
     new_email = normalize_email(action.payload.get("new_email", ""))
     taken = "Another account already uses this email address. Your address was not changed."
@@ -440,10 +444,21 @@ def _apply_email_change(session: Session, action, user: User, ip: str | None) ->
             session.flush()
     except sa.exc.IntegrityError:  # another account took the address between our check and the write
         raise Conflict(taken) from None
-    _complete(session, action, user, ip)
+    session.execute(
+        sa.update(_AA)
+        .where(_AA.c.user_id == user.id, _AA.c.status == ActionStatus.pending.value, _AA.c.id != action.id)
+        .values(status=ActionStatus.cancelled.value)
+    )
+    keep_current = signed_in is not None and signed_in.id == user.id and current_jti
+    ended = revoke_other_sessions(session, user.id, current_jti) if keep_current else revoke_all_sessions(session, user.id)
+    _complete(session, action, user, ip, sessions_ended=ended)
     enqueue_mail(session, old_email, "email_changed_notice",
                  _mail_context(user, new_email=mask_email(new_email)), user_id=user.id)
-    return ConfirmResult(action.type, f"Your email address is now {new_email}.", extra={"email": new_email})
+    if keep_current:
+        return ConfirmResult(action.type, f"Your email address is now {new_email}. Your other sessions were signed out.",
+                             extra={"email": new_email})
+    return ConfirmResult(action.type, f"Your email address is now {new_email}. Sign in with it to continue.",
+                         signed_out=True, extra={"email": new_email})
 
 
 def _apply_deletion(session: Session, action, user: User, ip: str | None) -> ConfirmResult:

@@ -170,3 +170,38 @@ def test_two_admins_demoting_each_other_at_once_on_sqlite_leave_one(accounts_env
             assert sorted(codes) in ([200, 401], [200, 403], [200, 409]), codes
     finally:
         engine_for(url).dispose()
+
+
+# --- 9: an email change cancels pending links and ends other sessions -------------------------------------------
+
+
+def _mail_token(db: Session, template: str, to: str | None = None) -> str:
+    from urllib.parse import parse_qs, urlsplit
+
+    from chat3d.db.models import OutboxMessage
+
+    db.expire_all()
+    query = select(OutboxMessage).where(OutboxMessage.template == template)
+    if to:
+        query = query.where(OutboxMessage.to_email == to)
+    mail = db.exec(query.order_by(OutboxMessage.created_at.desc())).first()
+    assert mail is not None, template
+    return parse_qs(urlsplit(mail.context["link"]).query)["token"][0]
+
+
+def test_a_reset_link_to_the_old_address_dies_with_an_email_change(api, db, make_user) -> None:
+    make_user("old@example.com")
+    here, elsewhere = _login(api, "old@example.com"), _login(api, "old@example.com")
+    # Whoever reads the old mailbox asks for a reset link there...
+    assert api.post("/api/auth/password-reset/request", json={"email": "old@example.com"}).status_code == 202
+    reset = _mail_token(db, "password_reset")
+    # ...then the owner moves to a new address and confirms from this session.
+    assert api.post("/api/profile/change-email/request", headers=_bearer(here),
+                    json={"newEmail": "new@example.com", "currentPassword": PASSWORD}).status_code == 202
+    done = api.post("/api/profile/actions/confirm", headers=_bearer(here),
+                    json={"token": _mail_token(db, "email_change_confirm")})
+    assert done.status_code == 200, done.text
+    used = api.post("/api/auth/password-reset/confirm", json={"token": reset, "newPassword": "a brand new passphrase"})
+    assert used.status_code == 410 and used.json()["detail"]["reason"] == "cancelled"
+    assert api.get("/api/auth/me", headers=_bearer(elsewhere)).status_code == 401
+    assert api.get("/api/auth/me", headers=_bearer(here)).json()["email"] == "new@example.com"
