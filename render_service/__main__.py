@@ -8,12 +8,15 @@ import os
 import uvicorn
 
 from .app import create_app
+from .sandbox import set_dumpable
 from .settings import Settings
 
 
 def main() -> None:
     level = os.environ.get("RENDER_LOG_LEVEL", "INFO").upper()
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # Non-dumpable: a job running under our uid (minimal mode) cannot read our memory or environment.
+    set_dumpable(False)
     settings = Settings.from_env()
     uvicorn.run(
         create_app(settings),

@@ -10,6 +10,7 @@ import asyncio
 import base64
 import binascii
 import hashlib
+import hmac
 import json
 import logging
 import math
@@ -30,7 +31,8 @@ from .settings import Settings
 log = logging.getLogger("render_service")
 
 DEFAULT_FORMATS = ["stl", "step", "3mf", "glb"]
-ALLOWED_FORMATS = {"stl", "step", "3mf", "glb", "py", "svg"}
+ALLOWED_FORMATS = {"stl", "step", "3mf", "glb", "py", "png"}
+RETIRED_FORMATS = {"svg"}  # no longer made (the thumbnail is model.png); still accepted and skipped
 
 
 def _bad(message: str) -> JSONResponse:
@@ -107,10 +109,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Chat3D render service", lifespan=lifespan)
 
+    def authorized(request: Request) -> bool | None:
+        """True with the right bearer token, None when no token is configured (test settings only),
+        False otherwise. Constant-time comparison."""
+        if not s.service_token:
+            return None
+        auth = request.headers.get("authorization", "")
+        scheme, _, given = auth.partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), s.service_token.encode())
+
     @app.get("/health")
     async def health(request: Request):
         z: ZygoteClient = request.app.state.zygote
         a: Admission = request.app.state.adm
+        # The zygote must answer a ping: a stopped or wedged zygote is not healthy.
+        if not await z.ping(2.0):
+            return JSONResponse({"status": "unavailable", "message": "the worker zygote does not answer",
+                                 "sandbox": z.mode}, status_code=503)
         return {
             "status": "ok",
             "workers_ready": z.ready,
@@ -126,12 +141,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         z: ZygoteClient = request.app.state.zygote
         a: Admission = request.app.state.adm
         t0 = time.perf_counter()
+        auth = authorized(request)
+        if auth is False or (auth is None and not s.allow_anonymous):
+            message = ("A valid `Authorization: Bearer <RENDER_SERVICE_TOKEN>` header is required."
+                       if auth is False else "The render service has no RENDER_SERVICE_TOKEN set; it refuses renders.")
+            return JSONResponse({"ok": False, "error": {"kind": "unauthorized", "message": message}},
+                                status_code=401, headers={"WWW-Authenticate": "Bearer"})
         parsed = _parse(await request.body(), s)
         if isinstance(parsed, JSONResponse):
             return parsed
         code, formats, timeout_s, inputs = parsed
 
-        user = request.headers.get("x-chat3d-user")
+        # Who the job is for counts only when the caller proved it is the app.
+        user = request.headers.get("x-chat3d-user") if auth else None
         retry = {"Retry-After": str(s.retry_after_s)}
         if user is not None and a.per_user[user] >= s.per_user_jobs:
             return JSONResponse(
@@ -150,10 +172,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             async with a.slot():
                 t_start = time.perf_counter()
-                mesh_formats = [f for f in formats if f != "py"]
+                mesh_formats = [f for f in formats if f not in ("py", *RETIRED_FORMATS)]
                 status = await z.run(job_id, code, mesh_formats, timeout_s, s.precheck, inputs, backlog=a.queued)
                 try:
-                    doc = await asyncio.to_thread(collect, status, formats, code, s)
+                    doc = await asyncio.to_thread(collect, status, [f for f in formats if f not in RETIRED_FORMATS],
+                                                  code, s)
                 except BaseException:
                     remove_job_dir(status)
                     raise
@@ -165,10 +188,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         t_end = time.perf_counter()
         err = doc.get("error") or {}
         log.info(
-            "job=%s ok=%s kind=%s queue_s=%.3f run_s=%.3f total_s=%.3f build_s=%s export_s=%s "
+            "job=%s ok=%s kind=%s queue_s=%.3f run_s=%.3f total_s=%.3f build_s=%s post_s=%s "
             "code_bytes=%d code_sha=%s formats=%s inputs=%d input_bytes=%d user=%s",
             job_id, doc["ok"], err.get("kind", "-"), t_start - t0, t_end - t_start, t_end - t0,
-            (doc.get("metrics") or {}).get("build_s"), (doc.get("metrics") or {}).get("export_s"),
+            (doc.get("metrics") or {}).get("build_s"), (doc.get("metrics") or {}).get("post_s"),
             len(code), hashlib.sha256(code.encode()).hexdigest()[:12], ",".join(formats),
             len(inputs), sum(len(d) for _, d in inputs), user or "-",
         )
@@ -200,7 +223,7 @@ def _parse(body: bytes, s: Settings):
         formats = DEFAULT_FORMATS
     if not isinstance(formats, list) or not all(isinstance(f, str) for f in formats):
         return _bad("`formats` must be a list of strings.")
-    unknown = [f for f in formats if f not in ALLOWED_FORMATS]
+    unknown = [f for f in formats if f not in ALLOWED_FORMATS | RETIRED_FORMATS]
     if unknown:
         return _bad(f"Unknown format(s): {', '.join(map(str, unknown))}. Allowed: {', '.join(sorted(ALLOWED_FORMATS))}.")
     formats = list(dict.fromkeys(formats))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import errno
+import fcntl
 import hashlib
 import json
 import logging
@@ -26,7 +27,10 @@ from .settings import Settings
 
 log = logging.getLogger("render_service.pool")
 
-MEDIA = {"stl": "model.stl", "step": "model.step", "3mf": "model.3mf", "glb": "model.glb", "svg": "model.svg"}
+F_ADD_SEALS = 1033
+F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE = 1, 2, 4, 8
+
+MEDIA = {"stl": "model.stl", "step": "model.step", "3mf": "model.3mf", "glb": "model.glb", "png": "model.png"}
 RESULT_CAP = 4 * 1024 * 1024
 KINDS = {
     "syntax", "name", "forbidden", "no_result", "not_a_shape", "empty", "geometry",
@@ -53,9 +57,15 @@ class ZygoteClient:
         self.closing = False
         self.reader_task: asyncio.Task | None = None
         self.fatal: str | None = None
+        self.job_sock: socket.socket | None = None
+        self.pings: dict[int, asyncio.Future] = {}
+        self.ping_seq = 0
 
     async def start(self, wait_s: float = 120.0) -> None:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        # Jobs travel on their own socket as file descriptors (see zygote.py): the zygote never reads them.
+        job_parent, job_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        job_parent.settimeout(10)
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "LANG": "C.UTF-8",
@@ -69,13 +79,17 @@ class ZygoteClient:
             env["PYTHONPATH"] = os.environ["PYTHONPATH"]
         root = str(Path(__file__).resolve().parent.parent)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "render_service.zygote", str(child.fileno())],
-            pass_fds=[child.fileno()],
+            [sys.executable, "-m", "render_service.zygote", str(child.fileno()), str(job_child.fileno())],
+            pass_fds=[child.fileno(), job_child.fileno()],
             env=env,
             cwd=root,
             start_new_session=True,
         )
         child.close()
+        job_child.close()
+        if self.job_sock is not None:
+            self.job_sock.close()
+        self.job_sock = job_parent
         self.hello = asyncio.Event()
         reader, self.writer = await asyncio.open_unix_connection(sock=parent)
         self.reader_task = asyncio.create_task(self._read_loop(reader))
@@ -97,6 +111,10 @@ class ZygoteClient:
                     self.hello.set()
                 elif op == "stats":
                     self.ready = msg["ready"]
+                elif op == "pong":
+                    fut = self.pings.pop(msg.get("n"), None)
+                    if fut is not None and not fut.done():
+                        fut.set_result(True)
                 elif op == "done":
                     fut = self.futures.pop(msg["id"], None)
                     if fut is not None and not fut.done():
@@ -127,25 +145,42 @@ class ZygoteClient:
             await asyncio.sleep(0.5)
             asyncio.create_task(self.start())
 
+    async def ping(self, deadline_s: float = 2.0) -> bool:
+        """True if the zygote answers within `deadline_s` (it is not stopped, wedged or gone)."""
+        if self.writer is None or self.fatal:
+            return False
+        self.ping_seq += 1
+        n = self.ping_seq
+        fut = asyncio.get_running_loop().create_future()
+        self.pings[n] = fut
+        try:
+            async with self.send_lock:
+                self.writer.write(json.dumps({"op": "ping", "n": n}).encode() + b"\n")
+                await asyncio.wait_for(self.writer.drain(), deadline_s)
+            await asyncio.wait_for(fut, deadline_s)
+            return True
+        except (asyncio.TimeoutError, OSError, RuntimeError):
+            return False
+        finally:
+            self.pings.pop(n, None)
+
     async def run(self, job_id: str, code: str, formats: list[str], timeout_s: float, precheck: bool,
                   inputs: list[tuple[str, bytes]] | None = None, backlog: int = 0) -> dict:
         """`backlog`: requests waiting behind this one, so the zygote knows a queue exists (it sees only
         dispatched jobs) and spends no CPU warming spares while one does."""
-        code_b = code.encode()
         inputs = inputs or []
-        # Input files travel after the code as raw bytes; the header gives each one's name and length.
-        header = {"op": "job", "id": job_id, "timeout_s": timeout_s, "formats": formats,
-                  "precheck": precheck, "code_len": len(code_b), "backlog": backlog,
-                  "inputs": [{"name": n, "size": len(d)} for n, d in inputs]}
         fut = asyncio.get_running_loop().create_future()
         self.futures[job_id] = fut
-        async with self.send_lock:
-            if self.writer is None:
-                raise RuntimeError("zygote not running")
-            self.writer.write(json.dumps(header).encode() + b"\n" + code_b)
-            for _, data in inputs:
-                self.writer.write(data)
-            await self.writer.drain()
+        if self.job_sock is None or self.writer is None:
+            self.futures.pop(job_id, None)
+            raise RuntimeError("zygote not running")
+        try:
+            await asyncio.to_thread(self._send_job, self.job_sock, job_id, code, formats, timeout_s, precheck,
+                                    inputs, backlog)
+        except OSError:
+            self.futures.pop(job_id, None)
+            return {"op": "done", "dir": None, "zygote_lost": True, "timed_out": False,
+                    "exit_code": None, "signal": None, "wall_s": 0}
         try:
             # The zygote enforces the deadline; this only guards against a wedged zygote.
             return await asyncio.wait_for(asyncio.shield(fut), timeout_s + 30)
@@ -153,6 +188,27 @@ class ZygoteClient:
             self.futures.pop(job_id, None)
             return {"op": "done", "dir": None, "zygote_lost": True, "timed_out": True,
                     "exit_code": None, "signal": None, "wall_s": timeout_s}
+
+    @staticmethod
+    def _send_job(sock: socket.socket, job_id: str, code: str, formats: list[str], timeout_s: float,
+                  precheck: bool, inputs: list[tuple[str, bytes]], backlog: int) -> None:
+        """Write the job (parameters, code, inputs) into a sealed memfd and pass only the descriptor:
+        the zygote forwards it to a spare worker, which reads it inside its sandbox."""
+        code_b = code.encode()
+        params = {"id": job_id, "timeout_s": timeout_s, "formats": formats, "precheck": precheck,
+                  "code_len": len(code_b), "inputs": [{"name": n, "size": len(d)} for n, d in inputs]}
+        fd = os.memfd_create(f"job-{job_id}", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+        try:
+            for part in (json.dumps(params).encode(), b"\n", code_b, *(d for _, d in inputs)):
+                view = memoryview(part)
+                while view:
+                    view = view[os.write(fd, view):]
+            os.lseek(fd, 0, os.SEEK_SET)
+            fcntl.fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
+            header = {"op": "job", "id": job_id, "timeout_s": timeout_s, "formats": formats, "backlog": backlog}
+            socket.send_fds(sock, [json.dumps(header).encode()], [fd])
+        finally:
+            os.close(fd)
 
     async def close(self) -> None:
         self.closing = True
@@ -227,26 +283,54 @@ def remove_job_dir(status: dict) -> None:
         shutil.rmtree(status["dir"], ignore_errors=True)
 
 
-def _collect(status: dict, formats: list[str], code: str, settings: Settings, job_dir: str | None) -> dict:
-    if status.get("zygote_lost") or not job_dir:
+def _metrics(post: dict) -> dict:
+    """The response's metrics, only from the trusted post step's answer (names the app reads)."""
+    def nums(v, n):
+        return [float(x) for x in v][:n] if isinstance(v, list) else None
+    bbox = post.get("bbox") if isinstance(post.get("bbox"), dict) else {}
+    return {
+        "bbox_size_mm": nums(post.get("size"), 3),
+        "bbox_min_mm": nums(bbox.get("min"), 3),
+        "bbox_max_mm": nums(bbox.get("max"), 3),
+        "volume_mm3": float(post["volume"]) if isinstance(post.get("volume"), (int, float)) else None,
+        "solids": int(post["solids"]) if isinstance(post.get("solids"), int) else None,
+        "valid": bool(post.get("valid", True)),
+        "post_s": float(post["post_s"]) if isinstance(post.get("post_s"), (int, float)) else None,
+    }
+
+
+def _collect(status: dict, formats: list[str], code: str, settings: Settings, out_dir: str | None) -> dict:
+    """`out_dir` is the post step's output folder: the job never could open it. From the job itself only
+    its result.json (copied there as job-result.json by the post step) is read, for its error kind,
+    message and log, all validated."""
+    if status.get("disk_full"):
+        return _error("output_too_large",
+                      f"The program wrote more than the job's disk limit ({settings.job_disk_mb} MB in total).")
+    if status.get("zygote_lost") or not out_dir:
         if status.get("timed_out"):
             return _error("timeout", "The render did not finish in time.")
-        return _error("crashed", "The render worker was lost; please retry.")
+        if status.get("exit_code") is None and status.get("signal") is None:
+            return _error("crashed", "The render worker was lost; please retry.")
     timeout_msg = f"Stopped at the time limit ({status['wall_s']:.1f} s). Simplify the model or reduce counts."
-    dir_fd = os.open(job_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    if status.get("timed_out"):
+        return _error("timeout", timeout_msg)
+    dir_fd = os.open(out_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC) if out_dir else -1
     try:
-        doc = None
-        try:
-            raw = _read_safely(dir_fd, "result.json", RESULT_CAP)
-            doc = json.loads(raw) if raw else None
-            if not isinstance(doc, dict):
-                doc = None
-        except (ValueError, OverflowError, OSError, UnicodeDecodeError):
-            doc = None
+        doc = post = None
+        if dir_fd >= 0:
+            for name in ("job-result.json", "post.json"):
+                try:
+                    raw = _read_safely(dir_fd, name, RESULT_CAP)
+                    value = json.loads(raw) if raw else None
+                except (ValueError, OverflowError, OSError, UnicodeDecodeError):
+                    value = None
+                if name == "post.json":
+                    post = value if isinstance(value, dict) else None
+                else:
+                    doc = value if isinstance(value, dict) else None
         sig = status.get("signal")
-        if status.get("timed_out") or sig == signal.SIGXCPU:
-            if not (doc and doc.get("ok") is True and not status.get("timed_out")):
-                return _error("timeout", timeout_msg)
+        if sig == signal.SIGXCPU and not (doc and doc.get("ok") is True):
+            return _error("timeout", timeout_msg)
         if doc is None:
             if sig:
                 name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
@@ -255,16 +339,25 @@ def _collect(status: dict, formats: list[str], code: str, settings: Settings, jo
                 "crashed",
                 f"The program ended without producing a result (exit status {status.get('exit_code')}).",
             )
+        log_text = scrub(str(doc.get("log", ""))[: settings.log_cap_kb * 1024], None)
         if doc.get("ok") is not True:
             err = doc.get("error") if isinstance(doc.get("error"), dict) else {}
             kind = err.get("kind") if err.get("kind") in KINDS else "runtime"
             line = err.get("line") if isinstance(err.get("line"), int) else None
             return _error(
                 kind,
-                scrub(str(err.get("message", "The program failed."))[:2000], job_dir),
+                scrub(str(err.get("message", "The program failed."))[:2000], None),
                 line,
-                scrub(str(err.get("detail", ""))[-8000:], job_dir),
-            ) | {"log": scrub(str(doc.get("log", ""))[: settings.log_cap_kb * 1024], job_dir)}
+                scrub(str(err.get("detail", ""))[-8000:], None),
+            ) | {"log": log_text}
+        if status.get("post_timed_out"):
+            return _error("timeout", "Making the model files took too long. Simplify the model.")
+        if post is None:
+            return _error("crashed", "The model files could not be made from the result.")
+        if post.get("ok") is not True:
+            kind = post.get("kind") if post.get("kind") in KINDS else "geometry"
+            return _error(kind, str(post.get("message", "The model files could not be made."))[:2000]) | {"log": log_text}
+        made = post.get("files") if isinstance(post.get("files"), dict) else {}
         cap = settings.max_output_mb * 1024 * 1024
         files = []
         for fmt in formats:
@@ -273,6 +366,8 @@ def _collect(status: dict, formats: list[str], code: str, settings: Settings, jo
                 name = "model.py"
             else:
                 name = MEDIA[fmt]
+                if made.get(fmt) != name:
+                    return _error("crashed", f"The {fmt.upper()} output is missing.")
                 try:
                     data = _read_safely(dir_fd, name, cap)
                 except OverflowError:
@@ -293,12 +388,7 @@ def _collect(status: dict, formats: list[str], code: str, settings: Settings, jo
                     "content_base64": base64.b64encode(data).decode(),
                 }
             )
-        metrics = doc.get("metrics") if isinstance(doc.get("metrics"), dict) else {}
-        return {
-            "ok": True,
-            "files": files,
-            "metrics": metrics,
-            "log": scrub(str(doc.get("log", ""))[: settings.log_cap_kb * 1024], job_dir),
-        }
+        return {"ok": True, "files": files, "metrics": _metrics(post), "log": log_text}
     finally:
-        os.close(dir_fd)
+        if dir_fd >= 0:
+            os.close(dir_fd)

@@ -37,6 +37,8 @@ CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEW_ALL = (CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWCGROUP)
 
 MS_RDONLY = 1
 MS_NOSUID = 2
@@ -102,6 +104,14 @@ def set_subreaper() -> None:
 
 def set_parent_death_signal(sig: int = signal.SIGKILL) -> None:
     prctl(PR_SET_PDEATHSIG, sig)
+
+
+def set_dumpable(on: bool) -> None:
+    """Non-dumpable: no same-uid process may ptrace us or open our /proc/<pid>/{mem,cwd,root,fd,environ}.
+
+    The server, the zygote and every worker run this way. A worker in the ordinary-user mode turns it
+    back on only while it writes its own /proc/self/uid_map (those files belong to root otherwise)."""
+    prctl(PR_SET_DUMPABLE, 1 if on else 0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -214,6 +224,24 @@ def _remount_ro(target: str) -> None:
     _mount(None, target, None, flags)
 
 
+def private_mount_namespace() -> None:
+    """The zygote (root, single-threaded) moves into its own mount namespace, where it mounts one
+    tmpfs per job folder; the host and the server never see those mounts."""
+    _check(_libc.unshare(CLONE_NEWNS), "unshare(mount)")
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+
+
+def mount_tmpfs(path: str, size_mb: int, uid: int) -> None:
+    """A job folder of at most `size_mb` MB in total (data) and a bounded number of files."""
+    inodes = max(1024, size_mb * 16)
+    _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+           f"size={size_mb}m,nr_inodes={inodes},mode=0700,uid={uid},gid={uid}")
+
+
+def unmount(path: str) -> None:
+    _libc.umount2(path.encode(), MNT_DETACH)
+
+
 def fork_in_new_pid_namespace() -> int:
     """Root only: ``os.fork()`` into a child that is pid 1 of a new pid namespace.
 
@@ -237,7 +265,8 @@ def fork_in_new_pid_namespace() -> int:
         os.close(own)
 
 
-def enter_namespaces(plan: Plan, job_dir: str, uid: int, gid: int, new_pid_ns: bool = True) -> None:
+def enter_namespaces(plan: Plan, job_dir: str, uid: int, gid: int, new_pid_ns: bool = True,
+                     out_dir: str | None = None) -> None:
     """Unshare, build the private root, pivot into it, drop to the job uid.
 
     As root: mount + net + ipc + uts namespaces are created by real root (no user namespace needed,
@@ -246,7 +275,7 @@ def enter_namespaces(plan: Plan, job_dir: str, uid: int, gid: int, new_pid_ns: b
     As an ordinary user (containers): a user namespace is created first, mapping only our own uid,
     which grants just enough power over the new mount namespace; capabilities are dropped later by
     ``drop_capabilities``. A pid namespace is unshared too, and the caller forks next: that child
-    is pid 1 of it.
+    is pid 1 of it. With `out_dir` (the post-render step) /job is read-only and /out writable.
     """
     flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | (CLONE_NEWPID if new_pid_ns else 0)
     as_root = os.geteuid() == 0
@@ -254,10 +283,14 @@ def enter_namespaces(plan: Plan, job_dir: str, uid: int, gid: int, new_pid_ns: b
         _check(_libc.unshare(flags), "unshare")
     else:
         my_uid, my_gid = os.geteuid(), os.getegid()
-        _check(_libc.unshare(flags | CLONE_NEWUSER), "unshare")
-        _write("/proc/self/setgroups", "deny")
-        _write("/proc/self/uid_map", f"0 {my_uid} 1")
-        _write("/proc/self/gid_map", f"0 {my_gid} 1")
+        set_dumpable(True)  # our /proc/self files are root's while non-dumpable: the maps could not be written
+        try:
+            _check(_libc.unshare(flags | CLONE_NEWUSER), "unshare")
+            _write("/proc/self/setgroups", "deny")
+            _write("/proc/self/uid_map", f"0 {my_uid} 1")
+            _write("/proc/self/gid_map", f"0 {my_gid} 1")
+        finally:
+            set_dumpable(False)
 
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     root = plan.stage_dir
@@ -282,7 +315,15 @@ def enter_namespaces(plan: Plan, job_dir: str, uid: int, gid: int, new_pid_ns: b
         _mount(dev, dest, None, MS_BIND)
     os.makedirs(root + "/job", mode=0o755, exist_ok=True)
     _mount(job_dir, root + "/job", None, MS_BIND)
-    _mount(None, root + "/job", None, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    job_flags = MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | MS_NOEXEC
+    if out_dir is not None:
+        # The trusted post-render step: the job's folder read-only, its own output folder writable.
+        _mount(None, root + "/job", None, job_flags | MS_RDONLY)
+        os.makedirs(root + "/out", mode=0o755, exist_ok=True)
+        _mount(out_dir, root + "/out", None, MS_BIND)
+        _mount(None, root + "/out", None, job_flags)
+    else:
+        _mount(None, root + "/job", None, job_flags)
 
     os.chdir(root)
     _check(_libc.syscall(ctypes.c_long(_SYSCALLS[platform.machine()]["pivot_root"]), b".", b"."), "pivot_root")
@@ -370,6 +411,7 @@ def set_time_slice(ms: float) -> bool:
 _SCMP_ACT_ALLOW = 0x7FFF0000
 _SCMP_CMP_NE = 1
 _SCMP_CMP_EQ = 4
+_SCMP_CMP_MASKED_EQ = 7
 AF_UNIX = 1
 
 
@@ -429,6 +471,16 @@ DENIED_SYSCALLS = (
     "listen",
     "accept",
     "accept4",
+    # Signals and handles aimed at other processes (the zygote, the server, other jobs).
+    "rt_sigqueueinfo",
+    "rt_tgsigqueueinfo",
+    "pidfd_open",
+    "pidfd_getfd",
+    "pidfd_send_signal",
+    "process_madvise",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
 )
 
 
@@ -462,6 +514,16 @@ def install_seccomp() -> bool:
         cmp = (_ScmpArgCmp * 1)(_ScmpArgCmp(0, _SCMP_CMP_NE, os.getpid(), 0))
         if lib.seccomp_rule_add_array(ctx, errno_action, nr, 1, cmp) < 0:
             raise SandboxError("seccomp rule tgkill")
+        # clone with any CLONE_NEW* flag: EPERM (threads and plain forks still work). clone3 passes its
+        # flags in memory, which seccomp cannot read: ENOSYS, so glibc falls back to clone.
+        nr = lib.seccomp_syscall_resolve_name(b"clone")
+        for flag in CLONE_NEW_ALL:
+            cmp = (_ScmpArgCmp * 1)(_ScmpArgCmp(0, _SCMP_CMP_MASKED_EQ, flag, flag))
+            if lib.seccomp_rule_add_array(ctx, errno_action, nr, 1, cmp) < 0:
+                raise SandboxError("seccomp rule clone")
+        nr = lib.seccomp_syscall_resolve_name(b"clone3")
+        if nr >= 0 and lib.seccomp_rule_add_array(ctx, 0x00050000 | errno.ENOSYS, nr, 0, None) < 0:
+            raise SandboxError("seccomp rule clone3")
         if lib.seccomp_load(ctx) < 0:
             raise SandboxError("seccomp_load")
     finally:

@@ -54,6 +54,10 @@ class Settings:
     nofile: int = 256
     log_cap_kb: int = 64
     retry_after_s: int = 2
+    job_disk_mb: int = 128  # total bytes a job's folder may hold (0: no budget; see docs/render-sandbox.md)
+    # Shared secret the app sends as `Authorization: Bearer ...`; never passed to the zygote.
+    service_token: str = dataclasses.field(default="", repr=False)
+    allow_anonymous: bool = False  # test settings only (CHAT3D_ENV=test): /render without a token
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -84,10 +88,14 @@ class Settings:
             nofile=_env_int("RENDER_NOFILE", 256),
             log_cap_kb=_env_int("RENDER_LOG_CAP_KB", 64),
             retry_after_s=_env_int("RENDER_RETRY_AFTER_S", 2),
+            job_disk_mb=max(0, _env_int("RENDER_JOB_DISK_MB", 128)),
+            service_token=os.environ.get("RENDER_SERVICE_TOKEN", "").strip(),
+            allow_anonymous=os.environ.get("CHAT3D_ENV", "").strip().lower() == "test",
         )
 
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self))
+        """For the zygote: everything but the token (it never needs it)."""
+        return json.dumps(dataclasses.asdict(self) | {"service_token": ""})
 
     @classmethod
     def from_json(cls, raw: str) -> "Settings":

@@ -2,19 +2,32 @@
 
 Why: importing build123d/OCP costs ~3 s; a fork of a warm process costs ~10 ms. The web server is
 multithreaded (uvicorn, thread pools), where fork() is unsafe, so it never forks: it starts this
-process and talks to it over a unix socketpair. The zygote never runs user code: workers are forked
-*ahead of time* (spares), each builds its sandbox and waits on a pipe; a job is one pipe write.
+process and talks to it over unix sockets. The zygote never runs user code and never reads job data:
+workers are forked *ahead of time* (spares), each builds its sandbox and waits on its own socket; a
+job is one file descriptor passed along.
 
-Protocol (JSON lines on the socket; a job header is followed by ``code_len`` raw bytes):
-  server -> zygote  {"op": "job", "id", "timeout_s", "formats", "precheck", "code_len", "backlog"} + code
-  zygote -> server  {"op": "hello", "mode", "seccomp"} | {"op": "stats", "ready", "busy"}
-                    {"op": "done", "id", "dir", "exit_code", "signal", "timed_out", "wall_s"}
-                    {"op": "fatal", "message"}
+No user bytes in this process: the server writes each job (code, inputs, formats) into a sealed memfd
+and passes the *descriptor* (SCM_RIGHTS) with a header holding only the job id, its time limit and
+formats from a fixed set; the zygote forwards the descriptor to a ready spare, which reads it inside
+its sandbox. So no later fork inherits another job's program, in used or freed memory.
+
+After the job's process is killed (or exits), a fresh sandboxed post-render process is forked from
+here, running only service code: it reads the job folder read-only and writes everything the server
+returns into an output folder the job never could open (render_service.postrender.finish).
+
+Protocol:
+  control socket (JSON lines, both ways)
+    server -> zygote  {"op": "ping", "n"}
+    zygote -> server  {"op": "hello", "mode", "seccomp"} | {"op": "stats", "ready", "busy"} | {"op": "pong", "n"}
+                      {"op": "done", "id", "dir", "exit_code", "signal", "timed_out", "disk_full", "post",
+                       "post_timed_out", "wall_s"}     ("dir": the output folder; "post": the step ran)
+                      {"op": "fatal", "message"}
+  job socket (SOCK_SEQPACKET, server -> zygote): {"op": "job", "id", "timeout_s", "formats", "backlog"}
+    with exactly one memfd attached.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
@@ -22,16 +35,21 @@ import selectors
 import shutil
 import signal
 import socket
+import stat
 import sys
 import time
 import traceback
+from pathlib import Path
 
-from . import runner, sandbox
+from . import postrender, runner, sandbox
 from .settings import Settings
 
 log = logging.getLogger("render_service.zygote")
 
-F_SETPIPE_SZ = 1031
+KNOWN_FORMATS = ("stl", "step", "3mf", "glb", "png")
+STATUS_CAP = 64 * 1024  # bytes a job may write to its status pipe before the zygote stops reading it
+RESULT_CAP = 4 * 1024 * 1024
+DISK_POLL_S = 0.2
 WORKER_ENV = {
     "PATH": "/nonexistent",
     "LANG": "C.UTF-8",
@@ -45,14 +63,18 @@ WORKER_ENV = {
 
 class Worker:
     __slots__ = (
-        "slot", "uid", "dir", "job_w", "status_r", "status_buf", "interm", "gpid", "pidfd",
-        "ready_flag", "job_id", "deadline", "timed_out", "t_start", "failed_msg", "reported",
+        "slot", "uid", "dir", "job_sock", "status_r", "status_buf", "status_bytes", "status_tail", "interm",
+        "gpid", "pidfd", "ready_flag", "job_id", "deadline", "timed_out", "t_start", "failed_msg", "reported",
+        "formats", "job_status", "job_ended", "disk_full", "tmpfs", "next_disk_check", "out_dir",
+        "post_pid", "post_pidfd", "post_deadline", "post_timed_out",
     )
 
     def __init__(self, slot: int, uid: int, job_dir: str):
         self.slot, self.uid, self.dir = slot, uid, job_dir
-        self.job_w = self.status_r = self.interm = self.gpid = self.pidfd = -1
+        self.job_sock = self.status_r = self.interm = self.gpid = self.pidfd = -1
         self.status_buf = b""
+        self.status_bytes = 0
+        self.status_tail = b""
         self.ready_flag = False
         self.job_id: str | None = None
         self.deadline = 0.0
@@ -60,6 +82,16 @@ class Worker:
         self.t_start = 0.0
         self.failed_msg = ""
         self.reported = False
+        self.formats: list[str] = []
+        self.job_status: int | None = None
+        self.job_ended = False  # the job's process was killed or exited
+        self.disk_full = False
+        self.tmpfs = False
+        self.next_disk_check = 0.0
+        self.out_dir = ""
+        self.post_pid = self.post_pidfd = -1
+        self.post_deadline = 0.0
+        self.post_timed_out = False
 
     @property
     def ready(self) -> bool:
@@ -67,12 +99,14 @@ class Worker:
 
 
 class Zygote:
-    def __init__(self, settings: Settings, sock: socket.socket):
+    def __init__(self, settings: Settings, sock: socket.socket, job_sock: socket.socket):
         self.s = settings
         self.sock = sock
+        self.job_sock = job_sock
         self.sel = selectors.DefaultSelector()
-        self.inbuf = bytearray()
-        self.pending: list[tuple[dict, bytearray]] = []
+        self.inbuf = b""
+        self.rbuf = bytearray(65536)  # status-pipe reads land here (reused: job bytes never pile up)
+        self.pending: list[tuple[dict, int]] = []  # (header without job data, memfd)
         self.workers: list[Worker] = []
         self.as_root = os.geteuid() == 0
         n_slots = settings.pool_size * 2 + settings.burst_slots + 2  # running jobs, spares, exiting workers
@@ -85,12 +119,24 @@ class Zygote:
         self.last_stats: tuple[int, int] | None = None
         self.work_dir = os.path.abspath(settings.work_dir)
         self.jobs_dir = os.path.join(self.work_dir, "jobs")
+        self.out_root = os.path.join(self.work_dir, "out")
         os.makedirs(self.jobs_dir, exist_ok=True)
+        os.makedirs(self.out_root, exist_ok=True)
         # Workers run as other uids: they must traverse (not list) these folders.
         os.chmod(self.work_dir, 0o711)
         os.chmod(self.jobs_dir, 0o711)
+        os.chmod(self.out_root, 0o711)
         self.plan = sandbox.build_plan(os.path.join(self.work_dir, ".root"))
         self.mode = self._choose_mode()
+        # Root with namespaces: every job folder is its own size-limited tmpfs, mounted in this
+        # process's private mount namespace (the server never reads job folders, only output folders).
+        self.tmpfs_jobs = self.mode == "namespaces" and self.as_root and settings.job_disk_mb > 0
+        if self.tmpfs_jobs:
+            try:
+                sandbox.private_mount_namespace()
+            except sandbox.SandboxError as exc:
+                log.warning("no private mount namespace for job tmpfs (%s); polling job folders instead", exc)
+                self.tmpfs_jobs = False
 
     # ------------------------------------------------------------------ setup
     def _uid(self, slot: int) -> int:
@@ -123,20 +169,29 @@ class Zygote:
             self.sock.setblocking(False)
 
     # ------------------------------------------------------------------ spares
-    def spawn(self) -> None:
-        slot = self.free_slots.pop(0)
-        uid = self._uid(slot)
+    def _make_job_dir(self, uid: int) -> str:
         self.seq += 1
         job_dir = os.path.join(self.jobs_dir, f"{os.getpid()}-{self.seq}")
         os.mkdir(job_dir, 0o700)
+        if self.tmpfs_jobs:
+            sandbox.mount_tmpfs(job_dir, self.s.job_disk_mb, uid)
         if self.as_root:
             os.chown(job_dir, uid, uid)
+        return job_dir
+
+    def _remove_job_dir(self, w: Worker) -> None:
+        if w.tmpfs:
+            sandbox.unmount(w.dir)
+            w.tmpfs = False
+        shutil.rmtree(w.dir, ignore_errors=True)
+
+    def spawn(self) -> None:
+        slot = self.free_slots.pop(0)
+        uid = self._uid(slot)
+        job_dir = self._make_job_dir(uid)
         w = Worker(slot, uid, job_dir)
-        job_r, job_w = os.pipe()
-        try:
-            fcntl.fcntl(job_w, F_SETPIPE_SZ, 1 << 20)
-        except OSError:
-            pass
+        w.tmpfs = self.tmpfs_jobs
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         st_r, st_w = os.pipe()
         # Warm the spare (see runner.warm_worker) only while a CPU is free: with every pool slot
         # busy, or requests queued in the server, warming would take more CPU from the jobs than it
@@ -151,11 +206,11 @@ class Zygote:
         else:
             pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the worker
-            self._worker_main(w, job_r, st_w, warm)
-        os.close(job_r)
+            self._worker_main(w, theirs.fileno(), st_w, warm)
+        theirs.close()
         os.close(st_w)
         os.set_blocking(st_r, False)
-        w.job_w, w.status_r = job_w, st_r
+        w.job_sock, w.status_r = mine.detach(), st_r
         if not direct:
             w.interm = pid
         else:
@@ -165,22 +220,38 @@ class Zygote:
         self.sel.register(st_r, selectors.EVENT_READ, ("status", w))
         self.workers.append(w)
 
-    def _worker_main(self, w: Worker, job_r: int, st_w: int, warm: bool = True) -> None:
-        """In the forked worker: build the wall, report ready, run one job. Never returns."""
+    def _forget_in_child(self) -> None:
+        """In a freshly forked child: drop every reference to the zygote's state (other workers, the
+        pending list, sockets), so a program walking frames or gc.get_objects() finds empty shells."""
+        for other in self.workers:
+            for name in Worker.__slots__:
+                try:
+                    delattr(other, name)
+                except AttributeError:
+                    pass
+        self.workers.clear()
+        self.pending.clear()
+        self.free_slots.clear()
+        self.__dict__.clear()
+
+    def _worker_main(self, w: Worker, job_fd: int, st_w: int, warm: bool = True) -> None:
+        """In the forked worker: build the wall, report ready, wait for the job's memfd, run it. Never returns."""
         code = 3
         try:
-            sandbox.close_fds([job_r, st_w])
+            sandbox.close_fds([job_fd, st_w])
+            s, plan, mode, as_root, job_dir, uid = self.s, self.plan, self.mode, self.as_root, w.dir, w.uid
+            self._forget_in_child()
+            del w
             os.setsid()
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP):
                 signal.signal(sig, signal.SIG_DFL)
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # oversized writes fail with EFBIG instead
             sandbox.set_parent_death_signal()
-            s = self.s
             sandbox.set_time_slice(s.job_slice_ms)
             sandbox.apply_rlimits(s.memory_mb, s.max_output_mb, int(s.timeout_cap_s) + 5, s.nproc, s.nofile)
-            if self.mode == "namespaces":
-                sandbox.enter_namespaces(self.plan, w.dir, w.uid, w.uid, new_pid_ns=not self.as_root)
-                if not self.as_root:
+            if mode == "namespaces":
+                sandbox.enter_namespaces(plan, job_dir, uid, uid, new_pid_ns=not as_root)
+                if not as_root:
                     inner = os.fork()
                     if inner:
                         os.write(st_w, f"pid {inner}\n".encode())
@@ -188,9 +259,10 @@ class Zygote:
                 home = "/job"
             else:
                 sandbox.drop_bounding_set()
-                sandbox.drop_uid(w.uid, w.uid)
-                os.chdir(w.dir)
-                home = w.dir
+                sandbox.drop_uid(uid, uid)
+                os.chdir(job_dir)
+                home = job_dir
+            sandbox.set_dumpable(False)  # changing uid re-evaluates it: say it again
             sandbox.drop_capabilities()
             sandbox.install_seccomp()
             os.environ.clear()
@@ -201,7 +273,10 @@ class Zygote:
                 # small trusted part once, so the job does not pay first-use costs in this process.
                 runner.warm_worker()
             os.write(st_w, b"ready\n")
-            runner.serve_one(job_r, s.timeout_cap_s, sandbox.set_parent_death_signal, st_w)
+            job = _receive_fd(job_fd)
+            if job < 0:
+                os._exit(0)  # the zygote closed our socket without a job
+            runner.serve_one(job, s.timeout_cap_s, sandbox.set_parent_death_signal, st_w)
             code = 0
         except BaseException:  # noqa: BLE001
             if st_w >= 0:
@@ -213,18 +288,25 @@ class Zygote:
 
     def _on_status(self, w: Worker) -> None:
         try:
-            chunk = os.read(w.status_r, 65536)
+            n = os.readv(w.status_r, [self.rbuf])
         except BlockingIOError:
             return
-        if chunk:
-            w.status_buf += chunk
-            if len(w.status_buf) > 65536:
-                w.status_buf = w.status_buf[-4096:]
-            while b"\n" in w.status_buf:
-                line, w.status_buf = w.status_buf.split(b"\n", 1)
+        if n and w.job_id is not None:
+            # After dispatch only the program could be writing: look for "done" and nothing else,
+            # linear in the bytes read, and stop listening after STATUS_CAP bytes.
+            w.status_bytes += n
+            if self.rbuf.find(b"done\n", 0, n) >= 0 or (w.status_tail + bytes(self.rbuf[:min(n, 5)])).find(b"done\n") >= 0:
+                if not w.job_ended:
+                    self._job_over(w, None, completed=True)
+            w.status_tail = bytes(self.rbuf[max(0, n - 4):n])
+            if w.status_bytes > STATUS_CAP and w.status_r >= 0:
+                self._close_status(w)  # its exit is still seen through the pidfd
+            return
+        if n:
+            lines = (w.status_buf + bytes(self.rbuf[:n])).split(b"\n")
+            w.status_buf = lines.pop()[-4096:]
+            for line in lines:
                 text = line.decode(errors="replace")
-                if w.job_id is not None and text != "done":
-                    continue  # after dispatch only the program could be writing: trust nothing else
                 if text.startswith("pid ") and w.gpid < 0 and self.mode == "namespaces":
                     w.gpid = int(text[4:])
                     w.pidfd = os.pidfd_open(w.gpid)
@@ -232,23 +314,22 @@ class Zygote:
                 elif text == "ready":
                     w.ready_flag = True
                     self.fail_streak = 0
-                elif text == "done" and w.job_id is not None and not w.reported:
-                    # Result is on disk: report now, kill the (pid namespace of the) worker,
-                    # reap it later. Only the program itself could fake this, to its own loss.
-                    self._kill(w)
-                    self._report(w, None, completed=True)
                 elif text.startswith("error "):
                     w.failed_msg = text[6:].replace("\\n", "\n")
             return
-        self.sel.unregister(w.status_r)
-        os.close(w.status_r)
-        w.status_r = -1
-        if not w.ready_flag:
+        self._close_status(w)
+        if not w.ready_flag and w.job_id is None:
             log.error("worker failed to start: %s", w.failed_msg[-1500:] or "no message")
             self.fail_streak += 1
             self.next_spawn_at = time.monotonic() + min(5.0, 0.1 * 2**self.fail_streak)
             if w.gpid > 0:
                 self._kill(w)
+
+    def _close_status(self, w: Worker) -> None:
+        if w.status_r >= 0:
+            self.sel.unregister(w.status_r)
+            os.close(w.status_r)
+            w.status_r = -1
 
     def _reap_intermediates(self) -> None:
         for w in self.workers:
@@ -280,44 +361,181 @@ class Zygote:
             _, status = os.waitpid(w.gpid, 0)
         except ChildProcessError:
             status = None
-        self._finish(w, status)
+        self.sel.unregister(w.pidfd)
+        os.close(w.pidfd)
+        w.pidfd = -1
+        w.gpid = -1
+        self._close_status(w)
+        if w.job_sock >= 0:
+            os.close(w.job_sock)
+            w.job_sock = -1
+        if self.mode == "minimal" and self.as_root:
+            self._sweep_uid(w.uid)
+        if w.job_id is None:
+            self._finish(w, status)
+        elif not w.job_ended:
+            self._job_over(w, status)
+        elif w.post_pid < 0 and w.reported:
+            self._finish(w, status)
+        elif w.post_pid < 0 and not w.out_dir:
+            self._start_post(w)  # minimal mode: the post step starts only once the job's uid is empty
+
+    def _job_over(self, w: Worker, status: int | None, completed: bool = False) -> None:
+        """The job's program is finished (said "done", exited, or was stopped): kill what is left of
+        it, then run the trusted post-render step (unless it timed out)."""
+        w.job_ended = True
+        if completed:
+            w.job_status = 0
+        elif status is not None:
+            w.job_status = status
+        if w.gpid > 0:
+            self._kill(w)
+        self._check_disk(w, final=w.gpid < 0)
+        if w.timed_out or w.disk_full:
+            self._report(w)
+            if w.gpid < 0:
+                self._finish(w, status)
+            return
+        # Namespaces: the job's pid namespace dies with its pid 1 and the output folder is not in its
+        # mount namespace, so the post step may start now. Minimal: wait until the uid is swept.
+        if self.mode == "namespaces" or w.gpid < 0:
+            self._start_post(w)
+
+    def _start_post(self, w: Worker) -> None:
+        self.seq += 1
+        out = os.path.join(self.out_root, f"{os.getpid()}-{self.seq}")
+        os.mkdir(out, 0o700)
+        if self.as_root:
+            os.chown(out, w.uid, w.uid)
+        w.out_dir = out
+        st_r, st_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the post-render process
+            self._post_main(w, st_w)
+        os.close(st_w)
+        os.close(st_r)
+        w.post_pid = pid
+        w.post_pidfd = os.pidfd_open(pid)
+        w.post_deadline = time.monotonic() + max(10.0, self.s.timeout_cap_s)
+        self.sel.register(w.post_pidfd, selectors.EVENT_READ, ("post", w))
+
+    def _post_main(self, w: Worker, st_w: int) -> None:
+        """In the post-render process: a sandbox like a worker's, the job folder read-only, the
+        output folder writable; only service code runs. Never returns."""
+        code = 3
+        try:
+            sandbox.close_fds([st_w])
+            s, plan, mode, job_dir, out_dir, uid = self.s, self.plan, self.mode, w.dir, w.out_dir, w.uid
+            formats = set(w.formats) | {"png"}
+            self._forget_in_child()
+            del w
+            os.setsid()
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP):
+                signal.signal(sig, signal.SIG_DFL)
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            sandbox.set_parent_death_signal()
+            sandbox.apply_rlimits(s.memory_mb, s.max_output_mb, int(s.timeout_cap_s) + 5, s.nproc, s.nofile)
+            if mode == "namespaces":
+                sandbox.enter_namespaces(plan, job_dir, uid, uid, new_pid_ns=False, out_dir=out_dir)
+                src, out = "/job", "/out"
+            else:
+                sandbox.drop_bounding_set()
+                sandbox.drop_uid(uid, uid)
+                src, out = job_dir, out_dir
+            sandbox.set_dumpable(False)
+            sandbox.drop_capabilities()
+            sandbox.install_seccomp()
+            os.environ.clear()
+            os.environ.update(WORKER_ENV, HOME=out, TMPDIR=out)
+            sandbox.redirect_stdio()
+            os.chdir(out)
+            _copy_capped(src, "result.json", out, "job-result.json", RESULT_CAP)
+            answer = postrender.finish(Path(src), Path(out), max_output_bytes=s.max_output_mb * 1024 * 1024,
+                                       formats=formats)
+            data = json.dumps(answer).encode()
+            fd = os.open(os.path.join(out, "post.json"), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            try:
+                os.write(fd, data)
+            finally:
+                os.close(fd)
+            code = 0
+        except BaseException:  # noqa: BLE001
+            pass
+        os._exit(code)
+
+    def _on_post_exit(self, w: Worker) -> None:
+        try:
+            os.waitpid(w.post_pid, 0)
+        except ChildProcessError:
+            pass
+        self.sel.unregister(w.post_pidfd)
+        os.close(w.post_pidfd)
+        w.post_pidfd = w.post_pid = -1
+        self._report(w, post=True)
+        if w.gpid < 0:
+            self._finish(w, None)
+
+    def _check_disk(self, w: Worker, final: bool = False) -> None:
+        """The job folder's total size against RENDER_JOB_DISK_MB: a full tmpfs, or (elsewhere) a walk
+        of the folder, which stops the job as soon as it passes the budget."""
+        budget = self.s.job_disk_mb * 1024 * 1024
+        if budget <= 0 or w.disk_full:
+            return
+        if w.tmpfs:
+            try:
+                st = os.statvfs(w.dir)
+            except OSError:
+                return
+            w.disk_full = st.f_bavail * st.f_frsize < 64 * 1024 or st.f_favail < 8
+            return
+        if _tree_bytes(w.dir, budget) > budget:
+            w.disk_full = True
+            if w.gpid > 0:
+                self._kill(w)
 
     def _finish(self, w: Worker, status: int | None) -> None:
         if w.pidfd >= 0:
             self.sel.unregister(w.pidfd)
             os.close(w.pidfd)
             w.pidfd = -1
-        if w.status_r >= 0:
-            self.sel.unregister(w.status_r)
-            os.close(w.status_r)
-            w.status_r = -1
-        if w.job_w >= 0:
-            os.close(w.job_w)
-            w.job_w = -1
-        if self.mode == "minimal" and self.as_root:
-            self._sweep_uid(w.uid)
+        if w.post_pidfd >= 0:
+            self.sel.unregister(w.post_pidfd)
+            os.close(w.post_pidfd)
+            w.post_pidfd = -1
+        self._close_status(w)
+        if w.job_sock >= 0:
+            os.close(w.job_sock)
+            w.job_sock = -1
+        if w not in self.workers:
+            return
         self.workers.remove(w)
         self.free_slots.append(w.slot)
-        if w.job_id is None:
-            shutil.rmtree(w.dir, ignore_errors=True)
-            return
-        if not w.reported:
-            self._report(w, status)
+        self._remove_job_dir(w)
+        if w.job_id is not None and not w.reported:
+            if status is not None and w.job_status is None:
+                w.job_status = status
+            self._report(w)
 
-    def _report(self, w: Worker, status: int | None, completed: bool = False) -> None:
+    def _report(self, w: Worker, post: bool = False) -> None:
+        if w.reported:
+            return
         w.reported = True
+        if not post and w.out_dir:
+            shutil.rmtree(w.out_dir, ignore_errors=True)
         msg = {
             "op": "done",
             "id": w.job_id,
-            "dir": w.dir,
+            "dir": w.out_dir if post else None,
             "exit_code": None,
             "signal": None,
             "timed_out": w.timed_out,
+            "disk_full": w.disk_full,
+            "post": post,
+            "post_timed_out": w.post_timed_out,
             "wall_s": round(time.monotonic() - w.t_start, 4),
         }
-        if completed:
-            msg["exit_code"] = 0
-        elif status is not None:
+        status = w.job_status
+        if status is not None:
             if os.WIFSIGNALED(status):
                 msg["signal"] = os.WTERMSIG(status)
             elif os.WIFEXITED(status):
@@ -338,61 +556,76 @@ class Zygote:
 
     # ------------------------------------------------------------------ jobs
     def _on_socket(self) -> bool:
+        """Control messages from the server (small JSON lines; no job data travels here)."""
         try:
-            chunk = self.sock.recv(1 << 20)
+            chunk = self.sock.recv(65536)
         except BlockingIOError:
             return True
         if not chunk:
             return False
-        self.inbuf += chunk
-        while True:
-            nl = self.inbuf.find(b"\n")
-            if nl < 0:
-                return True
-            header = json.loads(bytes(self.inbuf[:nl]))
-            total = nl + 1 + int(header.get("code_len", 0)) + sum(int(f["size"]) for f in header.get("inputs", []))
-            if len(self.inbuf) < total:
-                return True
-            code = bytearray(self.inbuf[nl + 1 : total])
-            self.inbuf[:total] = bytes(total)  # scrub: later forks must not inherit other jobs' code
-            del self.inbuf[:total]
-            if header.get("op") == "job":
-                self.backlog = max(0, int(header.get("backlog", 0)))
-                self.pending.append((header, code))
+        lines = (self.inbuf + chunk).split(b"\n")
+        self.inbuf = lines.pop()
+        for line in lines:
+            msg = json.loads(line)
+            if msg.get("op") == "ping":
+                self.send({"op": "pong", "n": msg.get("n")})
+        return True
+
+    def _on_job_socket(self) -> bool:
+        """A job: its header (id, time limit, formats) and one memfd whose contents we never read."""
+        try:
+            data, fds, _flags, _addr = socket.recv_fds(self.job_sock, 4096, 4)
+        except BlockingIOError:
+            return True
+        if not data and not fds:
+            return False
+        try:
+            header = json.loads(data)
+            job = {
+                "id": str(header["id"])[:64],
+                "timeout_s": float(header["timeout_s"]),
+                "formats": [f for f in KNOWN_FORMATS if f in header.get("formats", [])],
+            }
+            self.backlog = max(0, int(header.get("backlog", 0)))
+        except (ValueError, KeyError, TypeError):
+            job = None
+        if job is None or len(fds) != 1:
+            for fd in fds:
+                os.close(fd)
+            if job is not None:
+                self.send({"op": "done", "id": job["id"], "dir": None, "exit_code": None, "signal": None,
+                           "timed_out": False, "disk_full": False, "post": False, "post_timed_out": False,
+                           "wall_s": 0})
+            return True
+        os.set_inheritable(fds[0], False)
+        self.pending.append((job, fds[0]))
+        return True
 
     def _dispatch(self) -> None:
         while self.pending:
             w = next((w for w in self.workers if w.ready), None)
             if w is None:
                 return
-            header, code = self.pending.pop(0)
-            job = {k: header[k] for k in ("id", "timeout_s", "formats", "precheck")}
-            job["code_len"] = int(header.get("code_len", len(code)))
-            job["inputs"] = header.get("inputs", [])
-            payload = json.dumps(job).encode() + b"\n" + bytes(code)
-            code[:] = bytes(len(code))
-            w.job_id = header["id"]
+            job, fd = self.pending.pop(0)
+            w.job_id = job["id"]
+            w.formats = job["formats"]
             w.t_start = time.monotonic()
-            w.deadline = w.t_start + float(header["timeout_s"])
+            w.deadline = w.t_start + job["timeout_s"]
+            w.next_disk_check = w.t_start + DISK_POLL_S
+            to_worker = socket.socket(fileno=w.job_sock)
+            w.job_sock = -1
             try:
-                os.write(w.job_w, payload) if len(payload) < (1 << 20) else self._write_all(w.job_w, payload)
+                socket.send_fds(to_worker, [b"j"], [fd])
             except OSError:
                 pass  # the worker died; its exit is reported as a crash
-            os.close(w.job_w)
-            w.job_w = -1
-            del payload
-
-    @staticmethod
-    def _write_all(fd: int, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            n = os.write(fd, view)
-            view = view[n:]
+            finally:
+                os.close(fd)
+                to_worker.close()
 
     def _maintain(self) -> None:
         now = time.monotonic()
         spares = sum(1 for w in self.workers if w.job_id is None)
-        busy = sum(1 for w in self.workers if w.job_id is not None)
+        busy = sum(1 for w in self.workers if w.job_id is not None and not w.job_ended)
         # Keep one spare per idle pool slot (at least one): forking while jobs run would steal
         # CPU from them, so replacements are mostly made between jobs.
         target = max(1, self.spares_target - busy) + len(self.pending)
@@ -400,14 +633,15 @@ class Zygote:
             self.spawn()
             spares += 1
         ready = sum(1 for w in self.workers if w.ready)
-        busy = sum(1 for w in self.workers if w.job_id is not None)
         if (ready, busy) != self.last_stats:
             self.last_stats = (ready, busy)
             self.send({"op": "stats", "ready": ready, "busy": busy})
 
     def run(self) -> None:
         self.sock.setblocking(False)
+        self.job_sock.setblocking(False)
         self.sel.register(self.sock, selectors.EVENT_READ, ("sock", None))
+        self.sel.register(self.job_sock, selectors.EVENT_READ, ("jobs", None))
         self.send({"op": "hello", "mode": self.mode, "seccomp": sandbox.seccomp_available()})
         try:
             while True:
@@ -418,8 +652,12 @@ class Zygote:
                 now = time.monotonic()
                 timeout = 1.0
                 for w in self.workers:
-                    if w.job_id is not None and not w.timed_out and not w.reported:
+                    if w.job_id is not None and not w.job_ended:
                         timeout = min(timeout, max(0.0, w.deadline - now))
+                        if not w.tmpfs and self.s.job_disk_mb > 0:
+                            timeout = min(timeout, max(0.0, w.next_disk_check - now))
+                    if w.post_pid > 0:
+                        timeout = min(timeout, max(0.0, w.post_deadline - now))
                     if w.interm > 0:
                         timeout = min(timeout, 0.02)
                 if self.pending or any(w.job_id is None for w in self.workers) and self.next_spawn_at > now:
@@ -429,35 +667,120 @@ class Zygote:
                     if kind == "sock":
                         if not self._on_socket():
                             return
+                    elif kind == "jobs":
+                        if not self._on_job_socket():
+                            return
                     elif kind == "status":
                         if w in self.workers and w.status_r >= 0:
                             self._on_status(w)
                     elif kind == "exit":
                         if w in self.workers and w.pidfd >= 0:
                             self._on_exit(w)
+                    elif kind == "post":
+                        if w in self.workers and w.post_pidfd >= 0:
+                            self._on_post_exit(w)
                 self._reap_intermediates()
                 now = time.monotonic()
-                for w in self.workers:
-                    if w.job_id is not None and not w.timed_out and not w.reported and now >= w.deadline:
-                        w.timed_out = True
-                        self._kill(w)
+                for w in list(self.workers):
+                    if w.job_id is not None and not w.job_ended:
+                        if now >= w.deadline:
+                            w.timed_out = True
+                            self._job_over(w, None)
+                        elif not w.tmpfs and now >= w.next_disk_check:
+                            w.next_disk_check = now + DISK_POLL_S
+                            self._check_disk(w)
+                            if w.disk_full:
+                                self._job_over(w, None)
+                    elif w.post_pid > 0 and now >= w.post_deadline and not w.post_timed_out:
+                        w.post_timed_out = True
+                        try:
+                            os.kill(w.post_pid, signal.SIGKILL)
+                        except ProcessLookupError:
+                            pass
         finally:
             for w in list(self.workers):
                 if w.gpid > 0:
                     self._kill(w)
-                shutil.rmtree(w.dir, ignore_errors=True)
+                if w.post_pid > 0:
+                    try:
+                        os.kill(w.post_pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                self._remove_job_dir(w)
+
+
+def _receive_fd(sock_fd: int) -> int:
+    """Worker side: wait for the job's memfd on our own socket; -1 if the socket closed."""
+    sock = socket.socket(fileno=sock_fd)
+    try:
+        _data, fds, _flags, _addr = socket.recv_fds(sock, 16, 1)
+    finally:
+        sock.close()
+    return fds[0] if fds else -1
+
+
+def _copy_capped(src_dir: str, name: str, out_dir: str, out_name: str, cap: int) -> None:
+    """Post step: copy one job-written file (no links, regular, at most `cap` bytes) if present."""
+    try:
+        fd = os.open(os.path.join(src_dir, name), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > cap:
+            return
+        data = os.read(fd, cap + 1)
+        if len(data) > cap:
+            return
+    finally:
+        os.close(fd)
+    out = os.open(os.path.join(out_dir, out_name), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        os.write(out, data)
+    finally:
+        os.close(out)
+
+
+def _tree_bytes(path: str, stop_above: int) -> int:
+    """Disk used under `path` (blocks; every entry counts at least one 4 KiB block), without following
+    links; stops counting once past `stop_above`."""
+    total = 0
+    stack = [path]
+    while stack and total <= stop_above:
+        d = stack.pop()
+        try:
+            fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            with os.scandir(fd) as it:
+                for entry in it:
+                    try:
+                        st = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    total += max(st.st_blocks * 512, 4096)
+                    if stat.S_ISDIR(st.st_mode):
+                        stack.append(os.path.join(d, entry.name))
+                    if total > stop_above:
+                        break
+        finally:
+            os.close(fd)
+    return total
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    sandbox.set_dumpable(False)  # no same-uid job may read or write this process's memory
     settings = Settings.from_json(os.environ.pop("RENDER_ZYGOTE_SETTINGS"))
     sock = socket.socket(fileno=int(sys.argv[1]))
+    job_sock = socket.socket(fileno=int(sys.argv[2]))
     sandbox.set_subreaper()
     sandbox.set_parent_death_signal(signal.SIGTERM)
     runner.warm_up()
-    Zygote(settings, sock).run()
+    Zygote(settings, sock, job_sock).run()
 
 
 if __name__ == "__main__":
