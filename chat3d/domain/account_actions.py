@@ -31,7 +31,7 @@ from chat3d.domain.passwords import check_password_rules, hash_password, verify_
 from chat3d.domain.security_events import record_security_event
 from chat3d.domain.sessions import revoke_all_sessions, revoke_other_sessions
 from chat3d.domain.tokens import hash_token, new_token
-from chat3d.domain.users import check_email, ensure_not_last_admin, get_user_by_email, normalize_email
+from chat3d.domain.users import check_email, clean_line, ensure_not_last_admin, get_user_by_email, normalize_email
 from chat3d.events.store import record_event
 from chat3d.events.types import ACCOUNT_STATUS_CHANGED
 from chat3d.settings import get_settings
@@ -528,7 +528,7 @@ def update_profile(
     """Change the display name and/or the marketing consent (no confirmation mail needed)."""
     _require_active(user)
     if display_name is not None:
-        cleaned = " ".join(display_name.split())
+        cleaned = clean_line(display_name)
         if len(cleaned) > MAX_DISPLAY_NAME:
             raise InvalidInput(f"A display name can have at most {MAX_DISPLAY_NAME} characters.")
         user.display_name = cleaned

@@ -16,7 +16,7 @@ from chat3d.db.models import AdminAuditLog, AppSettings, Role, User, UserStatus,
 from chat3d.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from chat3d.domain.pagination import paginate
 from chat3d.domain.sessions import revoke_all_sessions
-from chat3d.domain.users import ensure_not_last_admin
+from chat3d.domain.users import clean_line, ensure_not_last_admin
 
 SETTING_FIELDS = ("waitlist_enabled", "invitations_enabled", "invitation_waitlist_required", "invitation_quota_per_user")
 MAX_QUOTA = 10_000
@@ -134,7 +134,7 @@ def deactivate_user(
     session: Session, admin: User, user_id: uuid.UUID | str, reason: str, *, ip: str | None = None
 ) -> User:
     """Suspend an account: signs it out everywhere, schedules nothing (deactivated_until stays empty)."""
-    reason = (reason or "").strip()
+    reason = clean_line(reason)
     if not reason:
         raise InvalidInput("Give a reason for the suspension (the user may ask).")
     if len(reason) > 500:

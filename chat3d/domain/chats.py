@@ -72,7 +72,9 @@ def create_context(
 
 
 def _clean_name(name: str) -> str:
-    cleaned = re.sub(r"\s+", " ", name).strip()
+    from chat3d.domain.users import clean_line  # control characters out (issue 21, item 15)
+
+    cleaned = clean_line(name)
     if not cleaned:
         raise InvalidInput("A chat name cannot be empty.")
     if len(cleaned) > MAX_NAME:

@@ -16,7 +16,7 @@ from chat3d.domain.policy import get_app_settings
 from chat3d.domain.ratelimit import enforce_rate_limit
 from chat3d.domain.sessions import start_session
 from chat3d.domain.tokens import hash_token, new_token
-from chat3d.domain.users import check_email, get_user_by_email
+from chat3d.domain.users import check_email, clean_line, get_user_by_email
 from chat3d.settings import get_settings
 
 DEFAULT_TOKEN_TTL = timedelta(days=7)
@@ -96,7 +96,7 @@ def register(
         raise Forbidden("Registration is by invitation only; join the waitlist to get a registration link.")
     if get_user_by_email(session, email):
         raise Conflict(ALREADY_REGISTERED)
-    user = User(email=email, password_hash=password_hash, display_name=(display_name or "").strip()[:120])
+    user = User(email=email, password_hash=password_hash, display_name=clean_line(display_name)[:120])
     session.add(user)
     try:
         session.flush()

@@ -53,7 +53,9 @@ def create_share(session: Session, owner_id: uuid.UUID, item_id: uuid.UUID | str
                  expires_in_days: int | None = None, expires_at: datetime | None = None) -> CreatedShare:
     """A new link; it expires after `expires_in_days` or at `expires_at` (naive = UTC), or never."""
     item, _ = versions.get_version(session, owner_id, item_id)
-    clean_title = " ".join((title or "").split()) or None
+    from chat3d.domain.users import clean_line  # control characters out (issue 21, item 15)
+
+    clean_title = clean_line(title) or None
     if clean_title and len(clean_title) > MAX_TITLE:
         raise InvalidInput(f"A title can have at most {MAX_TITLE} characters.")
     if expires_in_days is not None and expires_at is not None:

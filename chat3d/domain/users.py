@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
-import re
+import unicodedata
 
+from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session, select, update
 
 from chat3d.db.models import Role, User, UserStatus
 from chat3d.domain.errors import Conflict, InvalidInput
 
-# Deliberately loose: one @, no spaces, a dot in the domain. The confirmation mail is the real check.
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Bidirectional overrides and isolates: they make "evil.exe" read as "exe.live" in mails and lists.
+_BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
+
+
+def clean_line(text: str | None) -> str:
+    """User text for one line (names, titles, reasons): control characters (C0, C1, DEL, bidi overrides)
+    removed, runs of whitespace (CR/LF included) made one space, trimmed. A name can then never add a line
+    to a mail header or a log, nor reorder what a reader sees."""
+    kept = []
+    for ch in text or "":
+        if ch.isspace():
+            kept.append(" ")
+        elif unicodedata.category(ch) != "Cc" and ch not in _BIDI:
+            kept.append(ch)
+    return " ".join("".join(kept).split())
 
 
 def normalize_email(email: str) -> str:
@@ -18,10 +32,18 @@ def normalize_email(email: str) -> str:
 
 
 def check_email(email: str) -> str:
-    """The normalised email, or InvalidInput when it cannot be an address."""
+    """The normalised email, or InvalidInput when it cannot be an address.
+
+    `email-validator` checks the form (no display names, angle brackets, quoting, control characters or
+    reserved domains); deliverability is the confirmation mail's job, not a DNS query's.
+    """
     normalized = normalize_email(email)
-    if len(normalized) > 320 or not _EMAIL.match(normalized):
+    if len(normalized) > 320:
         raise InvalidInput("Enter a valid email address.")
+    try:
+        validate_email(normalized, check_deliverability=False)
+    except EmailNotValidError:
+        raise InvalidInput("Enter a valid email address.") from None
     return normalized
 
 

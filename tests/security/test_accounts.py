@@ -205,3 +205,33 @@ def test_a_reset_link_to_the_old_address_dies_with_an_email_change(api, db, make
     assert used.status_code == 410 and used.json()["detail"]["reason"] == "cancelled"
     assert api.get("/api/auth/me", headers=_bearer(elsewhere)).status_code == 401
     assert api.get("/api/auth/me", headers=_bearer(here)).json()["email"] == "new@example.com"
+
+
+# --- 15: control characters out of user text; addresses checked by email-validator -------------------------------
+
+
+HOSTILE_NAME = "Eve\r\nBcc: all@example.com\x1b[31m\u202egnp.exe\x00"
+
+
+def test_control_characters_never_reach_stored_names(api, db, make_user) -> None:
+    resp = api.post("/api/auth/register", json={"email": "eve@example.com", "password": PASSWORD,
+                                                 "displayName": HOSTILE_NAME.replace("\x00", "")})
+    assert resp.status_code in (201, 202), resp.text
+    db.expire_all()
+    stored = db.exec(select(User).where(User.email == "eve@example.com")).one().display_name
+    assert stored == "Eve Bcc: all@example.com[31mgnp.exe"
+    make_user("ann@example.com")
+    token = _login(api, "ann@example.com")
+    patched = api.patch("/api/profile", headers=_bearer(token), json={"displayName": "Ann\u2028\x07\u2066x\t y"})
+    assert patched.status_code == 200 and patched.json()["displayName"] == "Ann x y"
+
+
+@pytest.mark.parametrize("address", ["a<b>@example.com", "Jane <jane@example.com>", "x@example.com>",
+                                     '"quoted"@example.com', "a@localhost.local", "a\u202e@example.com"])
+def test_addresses_with_brackets_or_controls_are_refused(api, make_user, address) -> None:
+    register = api.post("/api/auth/register", json={"email": address, "password": PASSWORD})
+    assert register.status_code == 400 and "valid email" in register.json()["error"]
+    make_user("inviter@example.com")
+    token = _login(api, "inviter@example.com")
+    invite = api.post("/api/invitations", headers=_bearer(token), json={"emails": [address]})
+    assert invite.status_code == 400, invite.text
