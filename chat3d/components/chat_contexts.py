@@ -13,7 +13,7 @@ THUMB = "36px"
 
 
 def _thumb(url) -> rx.Component:
-    """The current version's isometric SVG (decorative: the name beside it is the link's text), or a neutral
+    """The current version's isometric PNG (decorative: the name beside it is the link's text), or a neutral
     box icon while the chat has no model."""
     frame = {"width": THUMB, "height": THUMB, "flex_shrink": "0", "border_radius": "var(--radius-2)",
              "border": "1px solid var(--gray-a5)"}

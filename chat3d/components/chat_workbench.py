@@ -124,7 +124,7 @@ def _files() -> rx.Component:
             size="1",
             width="100%",
         ),
-        _no_model("Downloads (STL, STEP, 3MF, GLB, source, SVG drawing) appear here."),
+        _no_model("Downloads (STL, STEP, 3MF, GLB, source) appear here."),
     )
 
 

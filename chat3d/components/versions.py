@@ -1,4 +1,4 @@
-"""The Versions tab: thumbnails (the render service's isometric SVG), compare, restore, fork, and the share
+"""The Versions tab: thumbnails (the render service's isometric PNG), compare, restore, fork, and the share
 dialog (title, expiry, the new link once, the chat's links with their expiry and revoke)."""
 
 from __future__ import annotations

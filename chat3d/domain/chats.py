@@ -86,7 +86,7 @@ def _clean_name(name: str) -> str:
 class ContextPage:
     items: list[ChatContext]
     total: int
-    # chat id -> file id of the SVG thumbnail of its current version (None: no model yet, or no SVG);
+    # chat id -> file id of the PNG thumbnail of its current version (None: no model yet, or no PNG);
     # filled only when asked for (`list_contexts(..., thumbnails=True)`).
     thumbnails: dict[uuid.UUID, uuid.UUID | None] = field(default_factory=dict)
 
@@ -115,13 +115,14 @@ def _aware(ts: datetime | None) -> datetime | None:
 
 
 def current_thumbnails(session: Session, contexts: list[ChatContext]) -> dict[uuid.UUID, uuid.UUID | None]:
-    """For each chat, the SVG thumbnail file of its *current* version, in ONE query for all the chats.
+    """For each chat, the PNG thumbnail file of its *current* version, in ONE query for all the chats.
 
     Same rule as chat3d.domain.versions.pick_current (tested against it): the newest version, unless the
     chat pins one (`current_version_item_id`) and no version was created after the pin. A version is an
     assistant item with rendered (`kind = model`) files, so the files table finds them without reading
     any item's JSON: per chat, rank the versions newest first, keep the newest and the pinned one, and
-    left-join each one's SVG.
+    left-join each one's PNG (drawn by the render service's post step; a version from before it has none,
+    and its stored SVG, written by the program, is never used).
     """
     if not contexts:
         return {}
@@ -136,31 +137,31 @@ def current_thumbnails(session: Session, contexts: list[ChatContext]) -> dict[uu
         .where(ChatItem.context_id.in_(ids), ChatItem.role == ItemRole.assistant.value, has_files)
         .subquery()
     )
-    svg = aliased(StoredFile)
+    png = aliased(StoredFile)
     q = (
-        select(ranked.c.cid, ranked.c.iid, ranked.c.at, ranked.c.rn, svg.id)
+        select(ranked.c.cid, ranked.c.iid, ranked.c.at, ranked.c.rn, png.id)
         .join(ChatContext, ChatContext.id == ranked.c.cid)
-        .outerjoin(svg, sa.and_(svg.item_id == ranked.c.iid, svg.format == "svg", svg.kind == FileKind.model.value))
+        .outerjoin(png, sa.and_(png.item_id == ranked.c.iid, png.format == "png", png.kind == FileKind.model.value))
         .where(sa.or_(ranked.c.rn == 1, ranked.c.iid == ChatContext.current_version_item_id))
     )
     latest: dict[uuid.UUID, tuple[datetime, uuid.UUID | None]] = {}
     pinned: dict[uuid.UUID, uuid.UUID | None] = {}
     by_id = {c.id: c for c in contexts}
-    for cid, iid, at, rn, svg_id in session.exec(q).all():
+    for cid, iid, at, rn, thumb_id in session.exec(q).all():
         if rn == 1:
-            latest.setdefault(cid, (at, svg_id))
+            latest.setdefault(cid, (at, thumb_id))
         if iid == by_id[cid].current_version_item_id:
-            pinned.setdefault(cid, svg_id)
+            pinned.setdefault(cid, thumb_id)
     out: dict[uuid.UUID, uuid.UUID | None] = {}
     for ctx in contexts:
         if ctx.id not in latest:
             out[ctx.id] = None
             continue
-        at, svg_id = latest[ctx.id]
+        at, thumb_id = latest[ctx.id]
         pin_at = _aware(ctx.current_version_at)
         if ctx.id in pinned and pin_at is not None and not _aware(at) > pin_at:
-            svg_id = pinned[ctx.id]
-        out[ctx.id] = svg_id
+            thumb_id = pinned[ctx.id]
+        out[ctx.id] = thumb_id
     return out
 
 

@@ -23,8 +23,9 @@ from chat3d.domain.tokens import hash_token, new_token
 
 MAX_EXPIRY_DAYS = 365
 MAX_TITLE = 200
-# Formats a share offers; the program text (`py`) is the owner's work too, and shared on purpose.
-SHARED_FORMATS = ("glb", "stl", "step", "3mf", "svg", "py")
+# Formats a share offers; the program text (`py`) is the owner's work too, and shared on purpose. `png` is the
+# thumbnail the share page shows. A stored `svg` (older versions) is never offered: the program wrote it.
+SHARED_FORMATS = ("glb", "stl", "step", "3mf", "py", "png")
 
 
 GONE = "This link does not exist or is no longer shared."

@@ -109,11 +109,13 @@ def list_versions(session: Session, owner_id: uuid.UUID, context_id: uuid.UUID |
     out = []
     for n, item in enumerate(items, start=1):
         model = model_of(item) or {}
-        svg, glb = file_ref(model, "svg"), file_ref(model, "glb")
+        # The PNG the render service's post step drew; a version from before it (SVG only) has none and gets
+        # the neutral icon: a stored SVG was written by the program and is never shown.
+        png, glb = file_ref(model, "png"), file_ref(model, "glb")
         out.append(VersionView(
             item_id=str(item.id), number=n, origin=origin_of(item, model), created_at=item.created_at,
             current=current is not None and item.id == current.id, metrics=model.get("metrics") or {},
-            thumbnail_file_id=svg["id"] if svg else None, glb_file_id=glb["id"] if glb else None,
+            thumbnail_file_id=png["id"] if png else None, glb_file_id=glb["id"] if glb else None,
             parameters=parameter_values(str(model.get("code") or "")),
         ))
     return out

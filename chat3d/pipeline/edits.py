@@ -30,7 +30,7 @@ from chat3d.domain.errors import DomainError, InvalidInput, NotFound
 from chat3d.domain.parameters import apply_parameters, extract_parameters, format_value
 from chat3d.events import types as ev
 from chat3d.events.store import record_event
-from chat3d.pipeline.runner import MODEL_FORMATS
+from chat3d.pipeline.runner import MODEL_FORMATS, kept_outputs
 from chat3d.services.render_client import RenderClient, RenderFailure, RenderSuccess, RenderUnavailable
 
 T = TypeVar("T")
@@ -126,6 +126,7 @@ async def preview_edit(
         return EditResult(ok=False, context_id=str(context_id),
                           error={"kind": result.kind, "message": result.message, "line": result.line})
     assert isinstance(result, RenderSuccess)
+    result = kept_outputs(result, code)
     blobs = await asyncio.gather(*(asyncio.to_thread(files.write_blob, owner_id, f.data, f.format) for f in result.files))
 
     def record(session: Session) -> list[dict]:

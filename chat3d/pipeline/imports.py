@@ -17,7 +17,7 @@ from chat3d.db.engine import session_scope
 from chat3d.domain import chats, files, imports
 from chat3d.domain.errors import DomainError
 from chat3d.pipeline.edits import RenderServiceDown
-from chat3d.pipeline.runner import MODEL_FORMATS
+from chat3d.pipeline.runner import MODEL_FORMATS, kept_outputs
 from chat3d.services.render_client import RenderClient, RenderFailure, RenderSuccess, RenderUnavailable
 
 
@@ -80,6 +80,7 @@ async def import_file(
             message = f"{display} could not be turned into a part: {result.message}"
         raise ImportFailed(message, {"kind": result.kind})
     assert isinstance(result, RenderSuccess)
+    result = kept_outputs(result, code)
     blobs = await asyncio.gather(
         asyncio.to_thread(files.write_blob, owner_id, data, fmt),
         *(asyncio.to_thread(files.write_blob, owner_id, f.data, f.format) for f in result.files),

@@ -8,7 +8,9 @@ at the next step.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+import math
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -28,12 +30,49 @@ from chat3d.llm import registry
 from chat3d.llm.tools import CREATE_3D_MODEL
 from chat3d.pipeline import live, prompting
 from chat3d.pipeline.queries import TERMINAL_STATES, finish, transition
-from chat3d.services.render_client import RenderClient, RenderFailure, RenderSuccess, RenderUnavailable
+from chat3d.services.render_client import RenderClient, RenderedFile, RenderFailure, RenderSuccess, RenderUnavailable
 from chat3d.settings import get_settings
 
 log = logging.getLogger("chat3d.pipeline")
 T = TypeVar("T")
-MODEL_FORMATS = ("stl", "step", "3mf", "glb", "py", "svg")  # svg: isometric line drawing, the version thumbnail
+# png: the version thumbnail, drawn by the render service's trusted post step (SVG thumbnails are retired:
+# a program could write one). py: the program we sent, stored from our own copy (see kept_outputs).
+MODEL_FORMATS = ("stl", "step", "3mf", "glb", "py", "png")
+METRIC_KEYS = ("bbox_size_mm", "bbox_min_mm", "bbox_max_mm", "volume_mm3", "solids", "valid")
+
+
+def checked_metrics(raw: Any) -> dict:
+    """The render's metrics as the app keeps them: only the values the post step computes from the
+    geometry (size, extent, volume, solid count, validity), each type-checked; anything else is dropped."""
+    raw = raw if isinstance(raw, dict) else {}
+
+    def vec(v: Any) -> list[float] | None:
+        if isinstance(v, list) and len(v) == 3 and all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                                                       and math.isfinite(x) for x in v):
+            return [float(x) for x in v]
+        return None
+
+    out: dict[str, Any] = {k: vec(raw.get(k)) for k in ("bbox_size_mm", "bbox_min_mm", "bbox_max_mm")}
+    vol = raw.get("volume_mm3")
+    out["volume_mm3"] = float(vol) if isinstance(vol, (int, float)) and not isinstance(vol, bool) \
+        and math.isfinite(vol) and vol >= 0 else None
+    solids = raw.get("solids")
+    out["solids"] = solids if isinstance(solids, int) and not isinstance(solids, bool) and solids >= 0 else None
+    out["valid"] = raw.get("valid") if isinstance(raw.get("valid"), bool) else None
+    return out
+
+
+def kept_outputs(result: RenderSuccess, code: str) -> RenderSuccess:
+    """What the app stores from a successful render: the formats it asked for, each once, the `py` file
+    being the code the app submitted (never bytes read back from the job), and checked metrics."""
+    kept: dict[str, RenderedFile] = {}
+    for f in result.files:
+        if f.format in MODEL_FORMATS and f.format not in kept:
+            kept[f.format] = f
+    source = code.encode()
+    kept["py"] = RenderedFile(format="py", filename="model.py", data=source, sha256=hashlib.sha256(source).hexdigest())
+    return RenderSuccess(files=[kept[fmt] for fmt in MODEL_FORMATS if fmt in kept],
+                         metrics=checked_metrics(result.metrics), log=result.log)
 
 
 class Stopped(Exception):
@@ -269,6 +308,8 @@ class QueryRunner:
                                                          inputs=rc.input_files or None)
                 rc.timings["render_s"] += time.perf_counter() - t0
                 failure = result if isinstance(result, RenderFailure) else None
+                if isinstance(result, RenderSuccess):
+                    result = kept_outputs(result, code)
             if isinstance(result, RenderSuccess):
                 actual = result.metrics.get("bbox_size_mm")
                 mismatch = prompting.bbox_mismatch(expected, actual, settings.geometry_tolerance_pct, settings.geometry_tolerance_mm)

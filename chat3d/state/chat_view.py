@@ -31,8 +31,10 @@ EXAMPLE_PROMPTS = [
     "a tube 40 mm long, 20 mm outer diameter, 2 mm wall",
 ]
 
+# The model formats offered for download, in this order. Nothing else is listed: the PNG thumbnail is an
+# image, and an SVG stored with older versions was written by the program (never offered or shown again).
 FILE_ORDER = ["stl", "step", "3mf", "glb", "py"]
-FORMAT_LABELS = {"stl": "STL", "step": "STEP", "3mf": "3MF", "glb": "GLB", "py": "Source (build123d)", "svg": "SVG"}
+FORMAT_LABELS = {"stl": "STL", "step": "STEP", "3mf": "3MF", "glb": "GLB", "py": "Source (build123d)"}
 
 
 # --- shapes handed to the page ------------------------------------------------------------------
@@ -44,7 +46,7 @@ class ContextRow:
     name: str = ""
     group: str = ""
     show_header: bool = False
-    thumb_url: str = ""  # the current version's SVG (`/api/files/{id}`, owner only); "" = no model yet
+    thumb_url: str = ""  # the current version's PNG (`/api/files/{id}`, owner only); "" = no model yet
 
 
 @dataclass
@@ -311,7 +313,7 @@ def _sorted_files(refs: list[dict]) -> list[FileView]:
         fmt = ref.get("format", "")
         return FILE_ORDER.index(fmt) if fmt in FILE_ORDER else len(FILE_ORDER)
 
-    return [file_view(r) for r in sorted(refs, key=key)]
+    return [file_view(r) for r in sorted(refs, key=key) if r.get("format") in FILE_ORDER]
 
 
 def _num(v: Any, fmt: str = "{:.1f}") -> str:

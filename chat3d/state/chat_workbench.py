@@ -24,7 +24,6 @@ from chat3d.domain.parameters import ParameterError, extract_parameters, format_
 from chat3d.state.auth import AuthState
 from chat3d.state.chat_view import DetailRow, FileView, model_info
 
-THUMBNAIL_FORMATS = {"svg"}
 
 
 @dataclass
@@ -129,8 +128,7 @@ class WorkbenchState(rx.State):
         self.item_id, self.glb_url, self.dims, self.size_mm = info.item_id, info.glb_url, info.dims, info.size_mm
         self.context_id = context_id
         self.code, self.details = info.code, info.details
-        self.files = [f for f in info.files if f.format not in THUMBNAIL_FORMATS] + \
-            [f for f in info.files if f.format in THUMBNAIL_FORMATS]
+        self.files = list(info.files)  # model formats only (chat_view.FILE_ORDER): no thumbnail, no stored SVG
         self.params = param_views(info.code)
         self.edited_by_you = model.get("editedBy") == "you"
         if changed:

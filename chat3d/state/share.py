@@ -9,7 +9,7 @@ from chat3d.domain import shares
 from chat3d.domain.errors import DomainError
 from chat3d.state.chat_view import FORMAT_LABELS, FileView, format_area, format_dims, format_size, format_volume
 
-ORDER = ["stl", "step", "3mf", "glb", "py", "svg"]
+ORDER = ["stl", "step", "3mf", "glb", "py"]  # downloads offered; model.png is the page's thumbnail only
 
 
 def token_from_path(path: str) -> str:
@@ -55,11 +55,11 @@ class ShareState(rx.State):
                  f"Surface {format_area(metrics.get('area_mm2'))}" if metrics.get("area_mm2") is not None else "",
                  f"{metrics['solids']} solid(s)" if metrics.get("solids") is not None else ""]
         self.facts = [f for f in facts if f]
-        refs = sorted(view["files"], key=lambda f: ORDER.index(f["format"]) if f["format"] in ORDER else 99)
+        thumb = next((f for f in view["files"] if f["format"] == "png"), None)
+        refs = sorted((f for f in view["files"] if f["format"] in ORDER), key=lambda f: ORDER.index(f["format"]))
         self.files = [FileView(id=f["id"], url=base + f["id"], filename=f["filename"], format=f["format"],
                                label=FORMAT_LABELS.get(f["format"], f["format"].upper()), size_label=format_size(f["size"]))
                       for f in refs]
         glb = next((f for f in refs if f["format"] == "glb"), None)
-        svg = next((f for f in refs if f["format"] == "svg"), None)
         self.glb_url = base + glb["id"] if glb else ""
-        self.thumb_url = base + svg["id"] if svg else ""
+        self.thumb_url = base + thumb["id"] if thumb else ""  # the post step's PNG; none for older versions

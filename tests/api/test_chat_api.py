@@ -25,6 +25,7 @@ def _login(api: TestClient, email: str) -> dict[str, str]:
 def live_api(accounts_env, render_service, monkeypatch):
     """A client whose event loop stays up between requests, so queued jobs run in-process."""
     monkeypatch.setenv("RENDER_SERVICE_URL", render_service.url)
+    monkeypatch.setenv("RENDER_SERVICE_TOKEN", render_service.token)
     reset_settings_cache()
     set_jobs(None)
     with TestClient(create_api()) as client:
@@ -116,7 +117,7 @@ def test_prompt_to_files_through_the_api(live_api: TestClient, make_user) -> Non
     model = next(s for s in answer["segments"] if s["type"] == "model")
     assert model["metrics"]["bbox_size_mm"] == pytest.approx([80, 50, 5], abs=0.01)
     by_format = {f["format"]: f for f in model["files"]}
-    assert set(by_format) == {"stl", "step", "3mf", "glb", "py", "svg"}
+    assert set(by_format) == {"stl", "step", "3mf", "glb", "py", "png"}
 
     step = live_api.get(f"/api/files/{by_format['step']['id']}", headers=carol)
     assert step.status_code == 200 and step.content.startswith(b"ISO-10303-21")
@@ -168,19 +169,31 @@ def test_chat_list_has_the_current_versions_thumbnail(api: TestClient, alice, bo
         ctx = s.get(ChatContext, uuid.UUID(modelled))
         item = chats.add_item(s, ctx, ItemRole.assistant, [])
         refs = []
-        for fmt, data in (("glb", b"glb"), ("svg", b"<svg xmlns='http://www.w3.org/2000/svg'/>")):
+        png = io.BytesIO()
+        Image.new("RGBA", (4, 4), (90, 120, 160, 255)).save(png, format="PNG")
+        for fmt, data in (("glb", b"glb"), ("svg", b"<svg xmlns='http://www.w3.org/2000/svg'/>"), ("png", png.getvalue())):
             row = files.store_bytes(s, owner.id, data, fmt=fmt, filename=f"model.{fmt}", context_id=ctx.id, item_id=item.id)
             refs.append({"id": str(row.id), "format": fmt, "filename": row.filename, "size": row.size})
         item.segments = [{"type": "model", "files": refs, "code": "", "metrics": {}}]
         s.add(item)
-        svg_id = refs[1]["id"]
+        png_id = refs[2]["id"]
+        # A chat whose only version is from before PNG thumbnails: its stored SVG (program-written) is not used.
+        old = chats.create_context(s, owner.id, name="Old")
+        old_item = chats.add_item(s, old, ItemRole.assistant, [])
+        old_refs = []
+        for fmt, data in (("glb", b"glb"), ("svg", b"<svg xmlns='http://www.w3.org/2000/svg'><script>1</script></svg>")):
+            row = files.store_bytes(s, owner.id, data, fmt=fmt, filename=f"model.{fmt}", context_id=old.id, item_id=old_item.id)
+            old_refs.append({"id": str(row.id), "format": fmt, "filename": row.filename, "size": row.size})
+        old_item.segments = [{"type": "model", "files": old_refs, "code": "", "metrics": {}}]
+        s.add(old_item)
 
     listed = {c["name"]: c for c in api.get("/api/chat/contexts", headers=alice).json()["items"]}
-    assert listed["Plate"]["thumbnailUrl"] == f"/api/files/{svg_id}"
+    assert listed["Plate"]["thumbnailUrl"] == f"/api/files/{png_id}"
     assert listed["Empty"]["thumbnailUrl"] is None
-    assert api.get(f"/api/chat/contexts/{modelled}", headers=alice).json()["thumbnailUrl"] == f"/api/files/{svg_id}"
+    assert listed["Old"]["thumbnailUrl"] is None  # neutral icon
+    assert api.get(f"/api/chat/contexts/{modelled}", headers=alice).json()["thumbnailUrl"] == f"/api/files/{png_id}"
     # The thumbnail is the owner's file: served to her, 404 for anyone else.
     got = api.get(listed["Plate"]["thumbnailUrl"], headers=alice)
-    assert got.status_code == 200 and got.headers["content-type"].startswith("image/svg+xml")
+    assert got.status_code == 200 and got.headers["content-type"] == "image/png"
     assert api.get(listed["Plate"]["thumbnailUrl"], headers=bob).status_code == 404
     assert TestClient(api.app).get(listed["Plate"]["thumbnailUrl"]).status_code == 401

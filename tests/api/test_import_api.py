@@ -41,7 +41,7 @@ def test_step_import_makes_a_chat_with_an_imported_version(live_api: TestClient,
     assert model["origin"] == "imported"
     assert 'import_step("Bracket_v2.step")' in model["code"]
     assert model["inputs"][0]["name"] == "Bracket_v2.step"
-    assert {f["format"] for f in model["files"]} >= {"stl", "step", "3mf", "glb", "py", "svg"}
+    assert {f["format"] for f in model["files"]} >= {"stl", "step", "3mf", "glb", "py", "png"}
 
     versions = live_api.get(f"/api/chat/contexts/{out['contextId']}/versions", headers=me).json()["items"]
     assert len(versions) == 1 and versions[0]["origin"] == "imported" and versions[0]["current"]

@@ -27,7 +27,7 @@ def _chat_with_two_versions(email: str) -> tuple[str, str, str, list[str]]:
         for n in (1, 2):
             item = chats.add_item(s, ctx, ItemRole.assistant, [])
             refs = []
-            for fmt in ("glb", "stl", "step", "svg", "py"):
+            for fmt in ("glb", "stl", "step", "svg", "py", "png"):  # svg: an old version's program-written drawing
                 row = files.store_bytes(s, user.id, f"{fmt} of v{n}".encode(), fmt=fmt, filename=f"model.{fmt}",
                                         context_id=ctx.id, item_id=item.id)
                 refs.append({"id": str(row.id), "format": fmt, "filename": row.filename, "size": row.size})
@@ -39,7 +39,7 @@ def _chat_with_two_versions(email: str) -> tuple[str, str, str, list[str]]:
             s.flush()
             ids.append(str(item.id))
             if n == 2:
-                v2_files = [r["id"] for r in refs]
+                v2_files = [r["id"] for r in refs if r["format"] != "svg"]  # a stored SVG is never shared
         return str(ctx.id), ids[0], ids[1], v2_files
 
 
@@ -87,7 +87,10 @@ def test_share_link_signed_out_and_revoked(api: TestClient, alice) -> None:
     # No other files through this link: v1's files, another user's ids, junk.
     with session_scope() as s:
         v1_files = [f["id"] for f in chats.model_segment(s.get(ChatItem, uuid.UUID(v1)))["files"]]
-    for fid in [*v1_files, str(uuid.uuid4()), "not-a-uuid"]:
+    with session_scope() as s:
+        v2_svg = [f["id"] for f in chats.model_segment(s.get(ChatItem, uuid.UUID(v2)))["files"] if f["format"] == "svg"]
+    assert len(v2_svg) == 1
+    for fid in [*v1_files, *v2_svg, str(uuid.uuid4()), "not-a-uuid"]:
         resp = public.get(f"/api/share/{token}/files/{fid}")
         assert resp.status_code == 404 and "error" in resp.json()
     assert public.get("/api/share/not-a-real-token").status_code == 404

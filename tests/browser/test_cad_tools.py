@@ -76,7 +76,7 @@ def test_cad_tools(running_app, page: Page, browser) -> None:
     expect(viewer.locator("[data-status=ready]")).to_be_visible(timeout=60_000)
     overlay = page.get_by_test_id("dims-overlay")
     expect(overlay).to_have_text("80.0 × 50.0 × 5.0 mm")
-    # The contexts pane shows the chat's current version as a thumbnail (the owner's SVG, loaded).
+    # The contexts pane shows the chat's current version as a thumbnail (the owner's PNG, loaded).
     chat_thumb = page.get_by_test_id("chat-row").first.get_by_test_id("chat-thumb")
     expect(chat_thumb).to_be_visible(timeout=30_000)
     expect(chat_thumb).to_have_attribute("src", re.compile(r"^/api/files/[0-9a-f-]{36}$"))

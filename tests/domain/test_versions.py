@@ -22,7 +22,7 @@ def _code(length: float) -> str:
 def _version(s, ctx, length: float, **extra) -> ChatItem:
     item = chats.add_item(s, ctx, ItemRole.assistant, [], regenerated_from_id=extra.pop("regenerated_from_id", None))
     refs = []
-    for fmt in ("glb", "step", "svg"):
+    for fmt in ("glb", "step", "png"):
         row = files.store_bytes(s, ctx.owner_id, f"{fmt}-{length}".encode(), fmt=fmt, filename=f"model.{fmt}",
                                 context_id=ctx.id, item_id=item.id)
         refs.append({"id": str(row.id), "format": fmt, "filename": row.filename, "size": row.size})
@@ -140,7 +140,7 @@ def test_compare(chat) -> None:
 
 def _thumb_of(s, item_id) -> uuid.UUID:
     model = chats.model_segment(s.get(ChatItem, item_id))
-    return uuid.UUID(next(f["id"] for f in model["files"] if f["format"] == "svg"))
+    return uuid.UUID(next(f["id"] for f in model["files"] if f["format"] == "png"))
 
 
 def _current_thumbs(s, uid) -> dict:
@@ -148,7 +148,7 @@ def _current_thumbs(s, uid) -> dict:
 
 
 def test_chat_list_thumbnail_follows_the_current_version(chat) -> None:
-    """The chat list shows the current version's SVG: the newest, a restored one until a newer one is made."""
+    """The chat list shows the current version's PNG: the newest, a restored one until a newer one is made."""
     uid, cid, (v1, v2, v3) = chat
     with session_scope() as s:
         empty = chats.create_context(s, uid, name="No model yet").id
@@ -180,7 +180,8 @@ def test_chat_list_thumbnails_in_one_query_and_only_the_owners(chat) -> None:
             ctx = chats.create_context(s, uid, name=f"Chat {n}")
             _version(s, ctx, 10.0 + n)
             ids.append(ctx.id)
-        # Another user's chat never shows up, and a version without an SVG shows the placeholder.
+        # Another user's chat never shows up, and a version from before PNG thumbnails (only the SVG the
+        # program wrote) shows the placeholder: the SVG is never used.
         other = User(email="other@example.com")
         s.add(other)
         s.flush()
@@ -188,11 +189,14 @@ def test_chat_list_thumbnails_in_one_query_and_only_the_owners(chat) -> None:
         _version(s, foreign, 5.0)
         no_svg = chats.create_context(s, uid, name="Old render")
         item = _version(s, no_svg, 7.0)
-        for f in s.exec(select(StoredFile).where(StoredFile.item_id == item.id, StoredFile.format == "svg")).all():
+        for f in s.exec(select(StoredFile).where(StoredFile.item_id == item.id, StoredFile.format == "png")).all():
             s.delete(f)
+        svg = files.store_bytes(s, uid, b"<svg xmlns='http://www.w3.org/2000/svg'/>", fmt="svg", filename="model.svg",
+                                context_id=no_svg.id, item_id=item.id)
         model = chats.model_segment(item)
-        item.segments = [seg if seg is not model else {**model, "files": [f for f in model["files"] if f["format"] != "svg"]}
-                         for seg in item.segments]
+        kept = [f for f in model["files"] if f["format"] != "png"]
+        kept.append({"id": str(svg.id), "format": "svg", "filename": svg.filename, "size": svg.size})
+        item.segments = [seg if seg is not model else {**model, "files": kept} for seg in item.segments]
         s.add(item)
     with session_scope() as s:
         contexts = chats.list_contexts(s, uid).items

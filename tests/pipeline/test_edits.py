@@ -38,7 +38,7 @@ async def _first_version(owner, scripted) -> uuid.UUID:
         item = s.get(ChatItem, aid)
         model = chats.model_segment(item)
         assert model["metrics"]["bbox_size_mm"] == pytest.approx([80, 50, 5], abs=0.01)
-        assert "svg" in {f["format"] for f in model["files"]}
+        assert "png" in {f["format"] for f in model["files"]} and "svg" not in {f["format"] for f in model["files"]}
     return aid
 
 
@@ -65,7 +65,7 @@ async def test_slider_change_renders_a_new_version_with_the_new_size(owner, scri
         assert model["parameters"] == {"length": 120, "thickness": 8}
         assert "length = 120.0  # mm, overall length (X) [10..500]" in model["code"]
         assert "thickness = 8.0  # mm" in model["code"]
-        assert {f["format"] for f in model["files"]} == {"stl", "step", "3mf", "glb", "py", "svg"}
+        assert {f["format"] for f in model["files"]} == {"stl", "step", "3mf", "glb", "py", "png"}
         assert chats.text_of(item) == "You set length to 120.0 mm, thickness to 8.0 mm."
         stored = s.exec(select(StoredFile).where(StoredFile.item_id == item.id)).all()
         assert len(stored) == 6 and all(f.context_id == ctx_id for f in stored)

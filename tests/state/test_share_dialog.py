@@ -74,8 +74,8 @@ def test_contexts_rows_carry_the_current_versions_thumbnail(db: Session, tree) -
     contexts = sub(ContextsState)
     asyncio.run(contexts.set_search(""))
     by_name = {r.name: r for r in contexts.rows}
-    svg = next(f["id"] for f in chats.model_segment(db.get(ChatItem, uuid.UUID(v2)))["files"] if f["format"] == "svg")
-    assert by_name["Bracket"].thumb_url == f"/api/files/{svg}"
+    png = next(f["id"] for f in chats.model_segment(db.get(ChatItem, uuid.UUID(v2)))["files"] if f["format"] == "png")
+    assert by_name["Bracket"].thumb_url == f"/api/files/{png}"
     assert by_name["Empty"].thumb_url == ""
 
 

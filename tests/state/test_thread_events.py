@@ -115,9 +115,9 @@ def test_a_new_answer_appears_and_its_progress_chip_follows_the_query(db: Sessio
 
 
 def _finish_with_model(db: Session, user, ctx, q: Query) -> str:
-    """End a query the way the runner does: the answer's rendered files (with its SVG thumbnail), then `finish`."""
+    """End a query the way the runner does: the answer's rendered files (with its PNG thumbnail), then `finish`."""
     refs = []
-    for fmt in ("glb", "svg"):
+    for fmt in ("glb", "png"):
         row = files.store_bytes(db, user.id, f"<{fmt}/>".encode(), fmt=fmt, filename=f"model.{fmt}",
                                 context_id=ctx.id, item_id=q.assistant_item_id, query_id=q.id)
         refs.append({"id": str(row.id), "format": fmt, "filename": row.filename, "size": row.size})
@@ -126,13 +126,13 @@ def _finish_with_model(db: Session, user, ctx, q: Query) -> str:
         {"type": "model", "files": refs, "code": "result = None", "metrics": {"bbox_size_mm": [20, 20, 20]}},
     ])
     db.commit()
-    return next(r["id"] for r in refs if r["format"] == "svg")
+    return next(r["id"] for r in refs if r["format"] == "png")
 
 
 @pytest.mark.parametrize("delivered", ["both", "state only"])
 def test_a_finished_model_shows_in_the_workbench_and_as_the_chats_thumbnail(db: Session, chat, delivered) -> None:
     """Whichever of the two closing events reaches the tab (a stream that reconnected may miss one), the answer
-    stops being pending, the workbench shows its model and the contexts pane shows its SVG as the chat's thumbnail."""
+    stops being pending, the workbench shows its model and the contexts pane shows its PNG as the chat's thumbnail."""
     user, ctx, thread, feed = chat
     root = thread.parent_state
     contexts = root.get_substate(ContextsState.get_full_name().split(".")[1:])
@@ -145,7 +145,7 @@ def test_a_finished_model_shows_in_the_workbench_and_as_the_chats_thumbnail(db: 
     feed()
     assert _item(thread, answer_id).pending
 
-    svg_id = _finish_with_model(db, user, ctx, db.get(Query, sub.query.id))
+    thumb_id = _finish_with_model(db, user, ctx, db.get(Query, sub.query.id))
     events = store.events_after(db, user.id, store.latest_event_id(db, user.id) - 2)
     assert [e["type"] for e in events] == [T.CHAT_ITEM_UPDATED, T.CHAT_QUERY_STATE]
     for envelope in events if delivered == "both" else events[1:]:
@@ -154,7 +154,7 @@ def test_a_finished_model_shows_in_the_workbench_and_as_the_chats_thumbnail(db: 
     answer = _item(thread, answer_id)
     assert not answer.pending and answer.has_model and answer.text == "Here is your cube."
     assert thread.progress[answer_id][-1] == "Completed"
-    assert [r.thumb_url for r in contexts.rows] == [f"/api/files/{svg_id}"]
+    assert [r.thumb_url for r in contexts.rows] == [f"/api/files/{thumb_id}"]
     assert workbench.item_id == answer_id
 
 

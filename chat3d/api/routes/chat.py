@@ -27,7 +27,7 @@ class ContextOut(CamelModel):
     created_at: datetime
     updated_at: datetime
     thumbnail_url: str | None = Field(default=None, description=(
-        "The current version's isometric SVG thumbnail (`/api/files/{id}`, owner only); null until the chat has a model."))
+        "The current version's isometric PNG thumbnail (`/api/files/{id}`, owner only); null until the chat has a model."))
 
 
 def _context_out(ctx: ChatContext, thumbnails: dict[uuid.UUID, uuid.UUID | None]) -> ContextOut:
