@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     jwt_expiry_minutes: int = 7 * 24 * 60
 
     render_service_url: str = ""
+    # Shared secret for the render service (RENDER_SERVICE_TOKEN): sent as `Authorization: Bearer ...`.
+    render_service_token: str = ""
     render_host: str = "127.0.0.1"
     render_port: int = 8090
     render_timeout_s: float = 60.0

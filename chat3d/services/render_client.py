@@ -65,6 +65,9 @@ class RenderClient:
         if inputs:
             body["inputs"] = [{"name": n, "content_base64": base64.b64encode(d).decode()} for n, d in inputs]
         headers = {"X-Chat3D-User": user_id} if user_id else {}
+        token = get_settings().render_service_token
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
         async with async_client(base_url=self.base_url, timeout=httpx.Timeout(cap + 30, connect=3)) as client:
             for attempt in range(self.busy_retries + 1):
                 try:

@@ -39,6 +39,7 @@ def running_app(web_build_lock, pg_admin_url: str, migrated_template: str, rende
         data_dir=tmp_path_factory.mktemp("app-data"),
         database_url=database_url_for(pg_admin_url, "chat3d_browser"),
         render_url=render_service.url,
+        render_token=render_service.token,
         env_extra={"SEED_ADMIN_EMAIL": ADMIN_EMAIL, "SEED_ADMIN_PASSWORD": ADMIN_PASSWORD},
     ).start()
     yield app

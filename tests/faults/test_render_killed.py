@@ -46,6 +46,7 @@ def render(tmp_path):
 def test_render_killed_mid_job_fails_clearly_and_retry_works_after_restart(
         accounts_env, make_user, render, monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("RENDER_SERVICE_URL", render.url)
+    monkeypatch.setenv("RENDER_SERVICE_TOKEN", render.token)
     provider = scripted_llm.ScriptedProvider()
     scripted_llm.install(monkeypatch, provider)
     reset_settings_cache()
@@ -77,7 +78,7 @@ def test_render_killed_mid_job_fails_clearly_and_retry_works_after_restart(
             assert error["kind"] == "render_unavailable" and error["retryable"] is True
 
             # Back on the same address; Retry regenerates the answer.
-            restarted.append(RenderServiceProcess(port=render.port).start(tmp_path))  # the same address
+            restarted.append(RenderServiceProcess(port=render.port, token=render.token).start(tmp_path))  # the same address
             retry = api.post("/api/query/regenerate", json={"assistantItemId": sub["assistantItemId"]}, headers=h)
             assert retry.status_code == 202, retry.text
             done = _wait(api, retry.json()["queryId"], h, {"completed", "failed", "cancelled"}, timeout=90)

@@ -15,6 +15,7 @@ from tests.support import scripted_llm
 @pytest.fixture
 def pipeline_env(app_env, render_service, monkeypatch):
     monkeypatch.setenv("RENDER_SERVICE_URL", render_service.url)
+    monkeypatch.setenv("RENDER_SERVICE_TOKEN", render_service.token)
     reset_settings_cache()
     return app_env
 

@@ -32,9 +32,12 @@ class Service:
     proc: subprocess.Popen
     log_path: Path
     secret_file: Path
+    token: str = ""
 
     def client(self, timeout: float = 120.0) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=timeout)
+        """A client that authenticates as the app does (RENDER_SERVICE_TOKEN), when the service has a token."""
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        return httpx.Client(base_url=self.url, timeout=timeout, headers=headers)
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -58,6 +61,7 @@ def _start(name: str, tmp: Path, prefix: tuple[str, ...] = (), **env_overrides: 
         RENDER_POOL_SIZE="2",
         CHAT3D_TEST_SECRET=SECRET_VALUE,
         RENDER_WORK_DIR=str(tmp / f"{name}-work"),
+        RENDER_SERVICE_TOKEN=os.urandom(16).hex(),
     )
     env.update(env_overrides)
     log_path = tmp / f"{name}.log"
@@ -76,7 +80,7 @@ def _start(name: str, tmp: Path, prefix: tuple[str, ...] = (), **env_overrides: 
         try:
             r = httpx.get(url + "/health", timeout=2)
             if r.status_code == 200 and r.json()["workers_ready"] >= 1:
-                return Service(url, proc, log_path, secret_file)
+                return Service(url, proc, log_path, secret_file, env["RENDER_SERVICE_TOKEN"])
         except httpx.HTTPError:
             pass
         time.sleep(0.2)

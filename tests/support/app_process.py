@@ -51,13 +51,16 @@ class RenderServiceProcess:
     env_extra: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen | None = None
     log_path: Path | None = None
+    # The shared secret the app must send (RENDER_SERVICE_TOKEN); give the same value to the app.
+    token: str = field(default_factory=lambda: os.urandom(16).hex())
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, log_dir: Path) -> "RenderServiceProcess":
-        env = _base_env() | {"RENDER_HOST": "127.0.0.1", "RENDER_PORT": str(self.port)} | self.env_extra
+        env = _base_env() | {"RENDER_HOST": "127.0.0.1", "RENDER_PORT": str(self.port),
+                             "RENDER_SERVICE_TOKEN": self.token} | self.env_extra
         self.log_path = log_dir / f"render-{self.port}.log"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "render_service"], cwd=REPO_ROOT, env=env,
@@ -77,6 +80,7 @@ class AppProcess:
     data_dir: Path
     database_url: str
     render_url: str
+    render_token: str = ""  # the render service's RENDER_SERVICE_TOKEN
     port: int = field(default_factory=free_port)
     env_extra: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen | None = None
@@ -92,6 +96,7 @@ class AppProcess:
             "DATA_DIR": str(self.data_dir),
             "DATABASE_URL": self.database_url,
             "RENDER_SERVICE_URL": self.render_url,
+            "RENDER_SERVICE_TOKEN": self.render_token,
             "CHAT3D_ENV": "development",
         } | self.env_extra
         log = (self.data_dir / "app.log").open("w")

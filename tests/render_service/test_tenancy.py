@@ -1,0 +1,467 @@
+"""Tenancy: no job may see, change or outlive another (issue 20), attacked from inside real jobs.
+
+Pre-check off throughout: the OS wall and the process design alone must hold. Each case runs against
+the service as root with namespaces and as an ordinary user in a user namespace (conftest), plus the
+minimal mode as an ordinary user where a case is about what namespaces would otherwise hide.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import signal
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from render_helpers import CORPUS, _start, _stop
+from conftest import UNPRIVILEGED
+
+CUBE = (CORPUS / "parts" / "01_cube.py").read_text()
+MARK_PREFIX = "TENANCY-VICTIM-"
+
+
+@pytest.fixture(params=["root-namespaces", "user-namespaces"])
+def svc(request):
+    return request.getfixturevalue("service_nocheck" if request.param == "root-namespaces" else "service_unprivileged")
+
+
+@pytest.fixture(scope="module")
+def service_minimal_user(tmp_session):
+    """Minimal mode as an ordinary user: every job runs under the service's own uid (no namespaces)."""
+    svc = _start("minimal-user", tmp_session, prefix=UNPRIVILEGED, RENDER_PRECHECK="off", RENDER_SANDBOX="minimal")
+    yield svc
+    _stop(svc)
+
+
+def render(svc, code: str, timeout: float = 120, **extra) -> tuple[int, dict]:
+    with svc.client(timeout=timeout) as c:
+        r = c.post("/render", json={"code": code, "formats": ["stl"], **extra})
+    return r.status_code, r.json()
+
+
+def job_log(doc: dict) -> str:
+    assert doc.get("ok"), doc
+    return doc["log"]
+
+
+def zygote_pid(svc) -> int:
+    """The server's only child process."""
+    pid = svc.proc.pid
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    assert len(children) == 1, children
+    return int(children[0])
+
+
+def cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. Earlier jobs' programs in memory
+
+VICTIM = """\
+from build123d import *
+secret = "{mark}"  # {mark}
+with open("notes.txt") as fh:
+    assert fh.read().startswith("{prefix}")
+with BuildPart() as p:
+    Box(3, 4, 5)
+result = p.part
+print(len(secret))
+"""
+
+# Reads its own address space (the brk heap and every pymalloc arena near a live object) through
+# libc.write into a pipe (EFAULT, not a crash, on unmapped pages) and prints what follows MARK_PREFIX.
+SCANNER = """\
+import gc, os, sys
+ctypes = sys.modules.get("ctypes") or __import__("ctypes")
+from build123d import *
+libc = ctypes.CDLL(None, use_errno=True)
+libc.write.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t]
+libc.write.restype = ctypes.c_ssize_t
+libc.sbrk.restype = ctypes.c_void_p
+libc.sbrk.argtypes = [ctypes.c_long]
+r, w = os.pipe()
+CH = 65536
+def dump(addr):
+    n = libc.write(w, addr, CH)
+    if n <= 0:
+        return b""
+    out = bytearray()
+    while len(out) < n:
+        out += os.read(r, n - len(out))
+    return bytes(out)
+prefix = "TENANCY-" + "VICTIM-"
+needle = prefix.encode()
+hits, scanned = set(), 0
+def scan(blob):
+    global scanned
+    scanned += len(blob)
+    i = blob.find(needle)
+    while i >= 0:
+        tail = blob[i + len(needle): i + len(needle) + 32]
+        if len(tail) == 32 and all(c in b"0123456789abcdef" for c in tail):
+            hits.add(tail.decode())
+        i = blob.find(needle, i + 1)
+blocks = set()
+end = libc.sbrk(0)
+a = end - CH
+while True:
+    blob = dump(a)
+    if not blob:
+        break
+    scan(blob)
+    a -= CH
+for obj in gc.get_objects():
+    blocks.add(id(obj) >> 20)
+for mod in list(sys.modules.values()):  # objects the zygote made (frozen: not in gc.get_objects)
+    for value in list(getattr(mod, "__dict__", {}).values()):
+        blocks.add(id(value) >> 20)
+for b in sorted(blocks):
+    for off in range(0, 1 << 20, CH):
+        blob = dump((b << 20) + off)
+        if blob:
+            scan(blob)
+with BuildPart() as p:
+    Box(1, 1, 1)
+result = p.part
+print("SCANNED", scanned)
+print("HITS", " ".join(sorted(hits)))
+"""
+
+
+def test_heap_scan_finds_no_earlier_jobs_program(svc):
+    """A victim renders three times (code and input file carry a marker), then 8 jobs read their own
+    memory: none finds the victim's marker (the zygote never held it; workers fork from the zygote)."""
+    secret = secrets.token_hex(16)
+    mark = MARK_PREFIX + secret
+    code = VICTIM.format(mark=mark, prefix=MARK_PREFIX)
+    inputs = [{"name": "notes.txt", "content_base64": base64.b64encode((mark + "\n").encode()).decode()}]
+    for _ in range(3):
+        status, doc = render(svc, code, inputs=inputs)
+        assert status == 200, doc
+    found = []
+    for _ in range(8):
+        status, doc = render(svc, SCANNER)
+        log = job_log(doc)
+        scanned = int(log.split("SCANNED ")[1].split()[0])
+        assert scanned > 50 * 1024 * 1024, f"the scan read too little to mean anything: {scanned} bytes"
+        found.append(log.split("HITS")[1].split())
+    assert not any(secret in hits for hits in found), f"victim's marker found by {sum(secret in h for h in found)}/8 jobs"
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. Frames and objects
+
+WALKER = """\
+import gc, os, stat, sys
+from build123d import *
+found = []
+f = sys._getframe()
+frames = 0
+while f is not None:
+    frames += 1
+    for name, value in list(f.f_locals.items()):
+        kind = type(value).__name__
+        if kind in ("Zygote", "Worker"):
+            found.append(("frame", f.f_code.co_name, name, kind))
+    f = f.f_back
+def attrs(obj):
+    out = {}
+    for name in list(getattr(obj, "__dict__", {})) + list(getattr(type(obj), "__slots__", ())):
+        try:
+            out[name] = getattr(obj, name)
+        except AttributeError:
+            pass
+    return out
+zygotes, foreign_workers = [], []
+for obj in gc.get_objects():
+    kind = type(obj).__name__
+    if kind == "Zygote":
+        zygotes.append(sorted(attrs(obj)))
+    elif kind == "Worker" and attrs(obj).get("job_id") is not None:
+        foreign_workers.append(attrs(obj).get("job_id"))
+fds = []
+for fd in range(3, 1024):
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        continue
+    fds.append("sock" if stat.S_ISSOCK(st.st_mode) else "fifo" if stat.S_ISFIFO(st.st_mode) else "other")
+print("FRAMES", frames)
+print("ZYGOTE_ATTRS", [a for z in zygotes for a in z])
+print("FOREIGN_WORKERS", foreign_workers)
+print("FDS", fds)
+with BuildPart() as p:
+    Box(1, 1, 1)
+result = p.part
+"""
+
+SLEEPER = "import time\nfrom build123d import *\ntime.sleep({s})\nresult = Box(1, 1, 1)\n"
+
+
+def test_frame_walk_and_fds_reach_nothing_of_the_zygote_or_other_jobs(svc):
+    """While another job runs, a job walks its frames and gc.get_objects(): the zygote object it was
+    forked from is empty, no other job's worker record is reachable, and it holds no socket."""
+    other = threading.Thread(target=render, args=(svc, SLEEPER.format(s=4)))
+    other.start()
+    try:
+        time.sleep(1.0)
+        render(svc, CUBE)  # the next spare is forked while the other job runs
+        status, doc = render(svc, WALKER)
+    finally:
+        other.join()
+    log = job_log(doc)
+    assert "ZYGOTE_ATTRS []" in log, log
+    assert "FOREIGN_WORKERS []" in log, log
+    fds = log.split("FDS ")[1].splitlines()[0]
+    assert "sock" not in fds and fds.count("'") // 2 <= 1, fds  # at most its own status pipe
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. Signals and pidfds aimed at the zygote and the server
+
+ATTACKER = """\
+import os, sys, signal, threading
+ctypes = sys.modules.get("ctypes") or __import__("ctypes")
+from build123d import *
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+NR = {{"x86_64": dict(rt_sigqueueinfo=129, rt_tgsigqueueinfo=297, pidfd_open=434, pidfd_getfd=438,
+                       pidfd_send_signal=424, process_madvise=440, io_uring_setup=425, clone=56, clone3=435),
+      "aarch64": dict(rt_sigqueueinfo=138, rt_tgsigqueueinfo=240, pidfd_open=434, pidfd_getfd=438,
+                      pidfd_send_signal=424, process_madvise=440, io_uring_setup=425, clone=220, clone3=435)}}[os.uname().machine]
+info = (ctypes.c_int * 32)()
+results = {{}}
+def call(name, *args):
+    ctypes.set_errno(0)
+    ret = libc.syscall(ctypes.c_long(NR[name]), *[ctypes.c_long(a) for a in args])
+    results.setdefault(name, []).append((ret, ctypes.get_errno()))
+    return ret
+targets = [{zygote}, {server}, os.getpid(), 1]
+for pid in targets:
+    info[0] = signal.SIGSTOP
+    call("rt_sigqueueinfo", pid, signal.SIGSTOP, ctypes.addressof(info))
+    call("rt_tgsigqueueinfo", pid, pid, signal.SIGSTOP, ctypes.addressof(info))
+    fd = call("pidfd_open", pid, 0)
+    if fd >= 0:
+        call("pidfd_getfd", fd, 3, 0)
+        call("pidfd_send_signal", fd, signal.SIGSTOP, 0, 0)
+params = (ctypes.c_int * 30)()
+call("io_uring_setup", 4, ctypes.addressof(params))
+ret = call("clone", 0x10000000 | signal.SIGCHLD, 0, 0, 0, 0)  # CLONE_NEWUSER
+if ret == 0:
+    os._exit(0)
+args = (ctypes.c_uint64 * 11)()
+ret = call("clone3", ctypes.addressof(args), 88)
+if ret == 0:
+    os._exit(0)
+box = []
+t = threading.Thread(target=lambda: box.append(Box(2, 2, 2)))
+t.start(); t.join()
+print("RESULTS", results)
+print("THREAD_OK", bool(box))
+result = box[0]
+"""
+
+
+def test_signals_and_pidfds_at_zygote_and_server_are_refused(svc):
+    import errno
+
+    zpid = zygote_pid(svc)
+    status, doc = render(svc, ATTACKER.format(zygote=zpid, server=svc.proc.pid))
+    log = job_log(doc)
+    results = eval(log.split("RESULTS ")[1].splitlines()[0])  # noqa: S307 - our own job's printout
+    assert "THREAD_OK True" in log, log  # threads still start (clone without CLONE_NEW*)
+    for name in ("rt_sigqueueinfo", "rt_tgsigqueueinfo", "pidfd_open", "io_uring_setup", "clone"):
+        assert results[name] and all(ret == -1 and err == errno.EPERM for ret, err in results[name]), (name, results)
+    assert results["clone3"] == [(-1, errno.ENOSYS)], results
+    assert "pidfd_getfd" not in results and "pidfd_send_signal" not in results, results
+    assert Path(f"/proc/{zpid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "T", "zygote stopped"
+    assert httpx.get(svc.url + "/health", timeout=10).status_code == 200
+    status, doc = render(svc, CUBE)
+    assert status == 200, doc
+
+
+def test_health_fails_when_the_zygote_does_not_answer(service_nocheck):
+    zpid = zygote_pid(service_nocheck)
+    os.kill(zpid, signal.SIGSTOP)
+    try:
+        r = httpx.get(service_nocheck.url + "/health", timeout=15)
+        assert r.status_code == 503, r.text
+    finally:
+        os.kill(zpid, signal.SIGCONT)
+    assert httpx.get(service_nocheck.url + "/health", timeout=15).status_code == 200
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. Another job's folder through /proc/<pid>/cwd
+
+HOLDER = """\
+import time
+from build123d import *
+with open("held.txt", "w") as fh:
+    fh.write("{mark}")
+time.sleep(5)
+result = Box(1, 1, 1)
+"""
+
+PROWLER = """\
+import os
+from build123d import *
+seen, tried = [], 0
+if os.path.isdir("/proc"):
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == os.getpid():
+            continue
+        tried += 1
+        try:
+            with open(f"/proc/{name}/cwd/held.txt") as fh:
+                seen.append(fh.read())
+            with open(f"/proc/{name}/cwd/held.txt", "w") as fh:
+                fh.write("overwritten")
+        except OSError:
+            pass
+print("TRIED", tried)
+print("SEEN", seen)
+result = Box(1, 1, 1)
+"""
+
+
+@pytest.mark.parametrize("mode", ["root-namespaces", "user-namespaces", "user-minimal"])
+def test_another_jobs_folder_is_not_reachable_through_proc(mode, request):
+    svc = request.getfixturevalue({"root-namespaces": "service_nocheck", "user-namespaces": "service_unprivileged",
+                                   "user-minimal": "service_minimal_user"}[mode])
+    mark = MARK_PREFIX + secrets.token_hex(16)
+    holder: list = []
+    t = threading.Thread(target=lambda: holder.append(render(svc, HOLDER.format(mark=mark))))
+    t.start()
+    try:
+        time.sleep(1.5)
+        status, doc = render(svc, PROWLER)
+    finally:
+        t.join()
+    log = job_log(doc)
+    assert mark not in log, log
+    assert "SEEN []" in log, log
+    assert holder[0][0] == 200, holder
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. Status-pipe flood
+
+FLOODER = """\
+import os, stat, time
+from build123d import *
+n = {n}
+for fd in range(3, 256):
+    try:
+        if stat.S_ISFIFO(os.fstat(fd).st_mode) and n:
+            os.write(fd, b"\\n" * n)
+    except OSError:
+        pass
+time.sleep(0.3)
+result = Box(1, 1, 1)
+"""
+
+
+def test_status_pipe_flood_costs_the_zygote_linear_time(svc):
+    """Zygote CPU per flooded byte stays flat from 4 KiB to 64 KiB of newlines (it was quadratic),
+    and the next job succeeds. Minimum of 3 runs per size; /proc CPU times count in clock ticks."""
+    zpid = zygote_pid(svc)
+    tick = 1 / os.sysconf("SC_CLK_TCK")
+
+    def cost(n: int) -> float:
+        samples = []
+        for _ in range(3):
+            before = cpu_s(zpid)
+            status, doc = render(svc, FLOODER.format(n=n))
+            time.sleep(0.5)  # the replacement spare is forked and warmed
+            samples.append(cpu_s(zpid) - before)
+            assert status == 200, doc
+        return min(samples)
+
+    base, small, large = cost(0), cost(4096), cost(65536)
+    per_byte_small = max(small - base, tick) / 4096  # at least one tick: the clock's resolution
+    per_byte_large = max(large - base, 0.0) / 65536
+    ratio = per_byte_large / per_byte_small
+    print(f"zygote CPU: base {base:.3f}s, 4 KiB {small:.3f}s, 64 KiB {large:.3f}s, per-byte ratio {ratio:.2f}")
+    assert ratio < 2.0, (base, small, large, ratio)
+    status, doc = render(svc, CUBE)
+    assert status == 200, doc
+
+
+# ---------------------------------------------------------------------------------------------
+# 6. Disk filling across many files
+
+FILLER = """\
+import os
+from build123d import *
+block = b"x" * (1 << 20)
+written = 0
+try:
+    for i in range(400):
+        with open(f"fill-{i}.bin", "wb") as fh:
+            fh.write(block)
+        written += 1
+except OSError:
+    pass
+print("WRITTEN", written)
+result = Box(1, 1, 1)
+"""
+
+
+def test_filling_the_disk_across_many_files_is_output_too_large(svc):
+    """400 files of 1 MiB (each far under the per-file cap) pass the 128 MB per-job budget."""
+    status, doc = render(svc, FILLER)
+    assert status == 422 and doc["error"]["kind"] == "output_too_large", doc
+    status, doc = render(svc, CUBE)
+    assert status == 200, doc
+
+
+# ---------------------------------------------------------------------------------------------
+# 7. The service token
+
+
+@pytest.fixture(scope="module")
+def service_tokenless(tmp_session):
+    """Test settings without a token: /render is open, and X-Chat3D-User must then count for nothing."""
+    svc = _start("tokenless", tmp_session, RENDER_SERVICE_TOKEN="", RENDER_PRECHECK="off", RENDER_POOL_SIZE="1",
+                 RENDER_BURST_SLOTS="1",
+                 RENDER_PER_USER_JOBS="1", RENDER_LONG_JOB_S="0.1")
+    yield svc
+    _stop(svc)
+
+
+def test_render_requires_the_token(service_nocheck):
+    body = {"code": CUBE, "formats": ["stl"]}
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": service_nocheck.token},
+                    {"Authorization": f"Basic {service_nocheck.token}"}):
+        r = httpx.post(service_nocheck.url + "/render", json=body, headers=headers, timeout=60)
+        assert r.status_code == 401 and r.json()["error"]["kind"] == "unauthorized", (headers, r.text)
+    r = httpx.post(service_nocheck.url + "/render", json=body, timeout=60,
+                   headers={"Authorization": f"Bearer {service_nocheck.token}"})
+    assert r.status_code == 200, r.text
+
+
+def test_user_header_is_ignored_without_the_token(service_tokenless):
+    """Without a token, a caller could name any user to exhaust that user's per-user cap: ignored."""
+    results: list = []
+
+    def one() -> None:
+        r = httpx.post(service_tokenless.url + "/render", json={"code": SLEEPER.format(s=1.5), "formats": ["stl"]},
+                       headers={"X-Chat3D-User": "alice"}, timeout=60)
+        results.append(r.status_code)
+
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for t in threads:
+        t.start()
+        time.sleep(0.2)
+    for t in threads:
+        t.join()
+    assert results == [200, 200], results
