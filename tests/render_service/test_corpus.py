@@ -4,6 +4,7 @@ named kind, hostile programs are contained (pre-check on, and off so the OS wall
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import re
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from lib3mf import Lib3MF
+from PIL import Image
 
 from render_helpers import CORPUS, SECRET_VALUE
 
@@ -77,16 +79,26 @@ def assert_cube_ok(svc):
 
 @pytest.mark.parametrize("path", PARTS, ids=lambda p: p.name)
 def test_part_renders(service, path):
-    r = render(service, path.read_text())
+    r = render(service, path.read_text(), formats=["stl", "step", "3mf", "glb", "png"])
     assert r.status_code == 200, r.text[:3000]
     doc = r.json()
     want = MANIFEST[path.name]
-    m = doc["metrics"]
+    m = doc["metrics"]  # the post step's, recomputed from the BRep
     assert m["bbox_size_mm"] == pytest.approx(want["bbox_size_mm"], abs=0.1)
     assert m["volume_mm3"] == pytest.approx(want["volume_mm3"], rel=0.005)
     assert m["solids"] == want["solids"]
-    assert [f["format"] for f in doc["files"]] == ["stl", "step", "3mf", "glb"]
+    assert [f["format"] for f in doc["files"]] == ["stl", "step", "3mf", "glb", "png"]
     assert all(f["size"] > 0 for f in doc["files"])
+    step = base64.b64decode(next(f for f in doc["files"] if f["format"] == "step")["content_base64"])
+    assert step.startswith(b"ISO-10303-21;")
+    # The thumbnail: a real PNG of the promised size, with the part drawn in it (not blank).
+    png = base64.b64decode(next(f for f in doc["files"] if f["format"] == "png")["content_base64"])
+    with Image.open(io.BytesIO(png)) as im:
+        assert im.format == "PNG" and im.size == (256, 256)
+        pixels = np.asarray(im.convert("RGBA"))
+    drawn = pixels[..., 3] > 0
+    assert 0.05 < drawn.mean() < 0.95, "the thumbnail is blank or a full square"
+    assert len(np.unique(pixels[drawn][:, :3], axis=0)) > 2, "no shading: faces are indistinguishable"
     # The 3MF a user prints: one closed, outward-facing mesh per solid, the part's size and volume.
     data = base64.b64decode(next(f for f in doc["files"] if f["format"] == "3mf")["content_base64"])
     meshes = read_3mf(data)
