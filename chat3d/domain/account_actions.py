@@ -58,7 +58,10 @@ ACTION_LABELS = {
     ActionType.data_export.value: "Export your data",
     ActionType.account_delete.value: "Delete your account",
     ActionType.account_reactivate.value: "Reactivate your account",
+    ActionType.email_verification.value: "Confirm your email address",
 }
+# At most this many registration confirmations to one unconfirmed address per TOKEN_TTL (no mail bombing).
+MAX_VERIFICATION_MAILS = 3
 
 
 class TokenRefused(DomainError):
@@ -204,6 +207,30 @@ def request_email_change(
                  user_id=user.id)
     enqueue_mail(session, user.email, "email_change_notice",
                  _mail_context(user, new_email=mask_email(new_email), old_email=user.email), user_id=user.id)
+
+
+def create_email_verification(session: Session, user: User, password_hash: str, display_name: str) -> None:
+    """Mail a link that confirms the address of a `pending_registration` account and activates it with this
+    registration's password. Older links stay valid (each carries its own password), so someone registering
+    the same address later cannot cancel the owner's link; a few per day at most."""
+    since = utcnow() - TOKEN_TTL
+    recent = session.execute(
+        sa.select(sa.func.count()).select_from(_AA).where(
+            _AA.c.user_id == user.id, _AA.c.type == ActionType.email_verification.value, _AA.c.created_at > since)
+    ).scalar_one()
+    if recent >= MAX_VERIFICATION_MAILS:
+        record_security_event(session, "register.verification_throttled", user_id=user.id, email=user.email)
+        return
+    raw, token_hash = new_token()
+    session.add(AccountAction(
+        user_id=user.id, type=ActionType.email_verification.value, token_hash=token_hash,
+        payload={"password_hash": password_hash, "display_name": display_name},
+        status=ActionStatus.pending.value, expires_at=utcnow() + TOKEN_TTL,
+    ))
+    session.flush()
+    # No registrant-supplied text in this mail: the address is not confirmed yet, so it may not be theirs.
+    enqueue_mail(session, user.email, "registration_confirm",
+                 {"link": _link(CONFIRM_PATH, raw), "hours": int(TOKEN_TTL.total_seconds() // 3600)}, user_id=user.id)
 
 
 def request_data_export(session: Session, user: User) -> None:
@@ -373,6 +400,8 @@ def confirm_action(
         return ConfirmResult(kind, "Your export is being prepared. We will email you a download link when it is ready.")
     if kind == ActionType.account_delete.value:
         return _apply_deletion(session, action, user, ip)
+    if kind == ActionType.email_verification.value:
+        return _apply_verification(session, action, user, ip)
     if kind == ActionType.account_reactivate.value:
         if not can_self_reactivate(user):
             raise _not_applicable(session, action, "This account cannot be reactivated with this link. "
@@ -459,6 +488,26 @@ def _apply_email_change(
                              extra={"email": new_email})
     return ConfirmResult(action.type, f"Your email address is now {new_email}. Sign in with it to continue.",
                          signed_out=True, extra={"email": new_email})
+
+
+def _apply_verification(session: Session, action, user: User, ip: str | None) -> ConfirmResult:
+    """The address is confirmed: the account becomes active with the password chosen in this registration."""
+    if user.status != UserStatus.pending_registration.value:
+        raise _not_applicable(session, action, "This address is already confirmed: sign in.", ip=ip)
+    user.password_hash = action.payload.get("password_hash")
+    user.display_name = clean_line(action.payload.get("display_name"))[:MAX_DISPLAY_NAME]
+    user.status = UserStatus.active.value
+    user.updated_at = utcnow()
+    session.add(user)
+    session.execute(
+        sa.update(_AA)
+        .where(_AA.c.user_id == user.id, _AA.c.status == ActionStatus.pending.value, _AA.c.id != action.id)
+        .values(status=ActionStatus.cancelled.value)
+    )
+    _complete(session, action, user, ip)
+    enqueue_mail(session, user.email, "welcome", {"display_name": user.display_name or user.email}, user_id=user.id)
+    return ConfirmResult(action.type, "Your address is confirmed and your account is ready. Sign in to start.",
+                         extra={"email": user.email})
 
 
 def _apply_deletion(session: Session, action, user: User, ip: str | None) -> ConfirmResult:

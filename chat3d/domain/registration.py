@@ -1,4 +1,12 @@
-"""Creating accounts: open, or gated by a registration token bound to one email while the waitlist is on."""
+"""Creating accounts: open, or gated by a registration token bound to one email while the waitlist is on.
+
+Open registration never tells the caller whether an address is taken and never trusts an unconfirmed address:
+it answers "check your mail" either way. A new address gets an account in `pending_registration` and a link
+(an `email_verification` account action holding the chosen password's hash); the account works once the link
+is confirmed (account_actions.confirm_action). A taken address gets a mail telling its owner that someone tried
+to register it. A registration token (invitation or waitlist link) was itself mailed to the address, so with
+one the account is active at once; REGISTRATION_EMAIL_VERIFICATION=false does the same for closed deployments.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +14,11 @@ import uuid
 from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, update
+from sqlmodel import Session, func, select, update
 
-from chat3d.db.models import Invitation, InvitationStatus, RegistrationToken, TokenSource, User, utcnow
+from chat3d.db.models import (
+    Invitation, InvitationStatus, OutboxMessage, RegistrationToken, TokenSource, User, UserStatus, utcnow,
+)
 from chat3d.domain.errors import Conflict, Forbidden
 from chat3d.domain.outbox import enqueue_mail
 from chat3d.domain.passwords import check_password_rules, hash_password
@@ -22,6 +32,8 @@ from chat3d.settings import get_settings
 DEFAULT_TOKEN_TTL = timedelta(days=7)
 TOKEN_REFUSED = "This registration link is invalid, expired or already used."
 ALREADY_REGISTERED = "An account with this email already exists; sign in instead."
+CHECK_MAIL = ("Check your mail: we sent a link to confirm this address. Your account works once you have "
+              "opened it (valid for 24 hours).")
 
 
 def issue_registration_token(
@@ -80,8 +92,9 @@ def register(
     *,
     ip: str | None = None,
     user_agent: str | None = None,
-) -> tuple[str, User]:
-    """Create an active account and sign it in; returns (token, user) and queues the welcome mail.
+) -> tuple[str | None, User | None]:
+    """Register; returns (session token, user) when the account is usable now, (None, None) when the answer is
+    "check your mail" (open registration with verification on, whether or not the address was free).
 
     While the waitlist is on a registration token for this email is required; a token given while it
     is off is consumed all the same, so its invitation counts as accepted.
@@ -90,13 +103,17 @@ def register(
     email = check_email(email)
     check_password_rules(password)
     password_hash = hash_password(password)
+    name = clean_line(display_name)[:120]
     if registration_token:
         _consume_registration_token(session, registration_token, email)
     elif get_app_settings(session).waitlist_enabled:
         raise Forbidden("Registration is by invitation only; join the waitlist to get a registration link.")
+    elif get_settings().registration_email_verification:
+        _register_unconfirmed(session, email, password_hash, name, ip=ip)
+        return None, None
     if get_user_by_email(session, email):
         raise Conflict(ALREADY_REGISTERED)
-    user = User(email=email, password_hash=password_hash, display_name=clean_line(display_name)[:120])
+    user = User(email=email, password_hash=password_hash, display_name=name)
     session.add(user)
     try:
         session.flush()
@@ -106,10 +123,39 @@ def register(
     return start_session(session, user, ip=ip, user_agent=user_agent), user
 
 
+def _register_unconfirmed(session: Session, email: str, password_hash: str, name: str, *, ip: str | None) -> None:
+    """The mail does the talking: a confirmation link for a new (or still unconfirmed) address, a notice to the
+    owner of a taken one. The caller's answer is the same in both cases."""
+    from chat3d.domain.account_actions import create_email_verification
+    from chat3d.domain.security_events import record_security_event
+
+    user = get_user_by_email(session, email)
+    if user is not None and user.status != UserStatus.pending_registration.value:
+        record_security_event(session, "register.address_taken", user_id=user.id, email=email, ip=ip)
+        since = utcnow() - timedelta(hours=24)
+        told = session.exec(select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.to_email == email, OutboxMessage.template == "registration_attempt",
+            OutboxMessage.created_at > since)).one()
+        if not told:  # one notice a day is enough to warn the owner; more would be mail bombing
+            enqueue_mail(session, email, "registration_attempt", {}, user_id=user.id)
+        return
+    if user is None:
+        user = User(email=email, password_hash=None, display_name="", status=UserStatus.pending_registration.value)
+        try:
+            with session.begin_nested():
+                session.add(user)
+                session.flush()
+        except IntegrityError:  # a parallel registration of the same address created the row a moment ago
+            user = get_user_by_email(session, email)
+            if user is None or user.status != UserStatus.pending_registration.value:
+                return
+    # The password chosen here takes effect only through this link: whoever confirms from the mailbox gets the
+    # account with the password of the registration they confirm.
+    create_email_verification(session, user, password_hash, name)
+
+
 def email_for_registration_token(session: Session, raw: str) -> str | None:
     """The email a still-usable registration token is bound to (pre-fills the register page), else None."""
-    from sqlmodel import select
-
     token = session.exec(select(RegistrationToken).where(RegistrationToken.token_hash == hash_token(raw))).first()
     if token is None or token.revoked_at is not None or token.used_count >= token.max_uses:
         return None

@@ -48,6 +48,10 @@ def register_page() -> rx.Component:
             "Create your account",
             "Describe parts in plain language and get real CAD files.",
             error_callout(RegisterState.error),
+            rx.cond(
+                RegisterState.sent != "",
+                rx.callout(RegisterState.sent, icon="mail", color_scheme="green", id="register-check-mail", width="100%"),
+            ),
             rx.form(
                 rx.vstack(
                     rx.cond(
@@ -66,6 +70,7 @@ def register_page() -> rx.Component:
                 id="register-form",
                 on_submit=RegisterState.submit,
                 width="100%",
+                display=rx.cond(RegisterState.sent != "", "none", "block"),
             ),
             rx.text("Already have an account? ", rx.link("Sign in", href="/login"), size="2"),
         )

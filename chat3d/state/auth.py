@@ -209,6 +209,8 @@ class RegisterState(rx.State):
     error: str = ""
     submitting: bool = False
     token_email: str = ""
+    # The server's "check your mail" answer (202): the form is replaced by it.
+    sent: str = ""
 
     @rx.var
     def registration_token(self) -> str:
@@ -221,6 +223,7 @@ class RegisterState(rx.State):
         self.error = ""
         self.submitting = False
         self.token_email = ""
+        self.sent = ""
         token = self.registration_token
         if token:
             with session_scope() as session:
@@ -246,4 +249,9 @@ class RegisterState(rx.State):
         self.submitting = False
         if result.get("status") in (200, 201):
             return rx.call_script(navigate("/chat"))
+        if result.get("status") == 202:
+            from chat3d.domain.registration import CHECK_MAIL
+
+            self.sent = CHECK_MAIL
+            return
         self.error = result.get("error") or "Registration failed. Try again."

@@ -13,7 +13,7 @@ import httpx
 from playwright.sync_api import expect
 
 from tests.browser.conftest import ARTIFACTS
-from tests.support.mailbox import wait_for_mail as _mail
+from tests.support.mailbox import confirm_registration, wait_for_mail as _mail
 
 PASSWORD = "a-long-test-password"
 
@@ -25,9 +25,11 @@ def _path_of(mail: dict, part: str) -> str:
     return f"{parts.path}?{parts.query}"
 
 
-def _register(url: str, email: str) -> None:
-    resp = httpx.post(url + "/api/auth/register", json={"email": email, "password": PASSWORD, "displayName": "Lifecycle"})
-    assert resp.status_code == 201, resp.text
+def _register(app, email: str) -> None:
+    """Open registration: 202 "check your mail", then the owner confirms the mailed link."""
+    resp = httpx.post(app.url + "/api/auth/register", json={"email": email, "password": PASSWORD, "displayName": "Lifecycle"})
+    assert resp.status_code == 202, resp.text
+    confirm_registration(app.url, app.data_dir, email)
 
 
 def _sign_in(page, url: str, email: str, password: str = PASSWORD) -> None:
@@ -45,7 +47,7 @@ def _shot(page, name: str) -> None:
 def test_delete_confirm_refused_login_reactivate_login(running_app, page) -> None:
     url, data_dir = running_app.url, running_app.data_dir
     email = f"leaver-{uuid.uuid4().hex[:8]}@example.com"
-    _register(url, email)
+    _register(running_app, email)
     _sign_in(page, url, email)
     page.wait_for_url(re.compile(r"/chat"), timeout=30_000)
 
@@ -111,7 +113,7 @@ def test_delete_confirm_refused_login_reactivate_login(running_app, page) -> Non
 def test_forgot_password_reset_by_link_then_sign_in(running_app, page) -> None:
     url, data_dir = running_app.url, running_app.data_dir
     email = f"forgetful-{uuid.uuid4().hex[:8]}@example.com"
-    _register(url, email)
+    _register(running_app, email)
 
     page.goto(url + "/login")
     page.get_by_role("link", name="Forgot password?").click()

@@ -7,6 +7,8 @@ import uuid
 
 from playwright.sync_api import expect
 
+from tests.support.mailbox import registration_token
+
 
 def test_register_sign_out_sign_in_lands_on_next(running_app, page) -> None:
     email = f"maker-{uuid.uuid4().hex[:8]}@example.com"
@@ -17,6 +19,18 @@ def test_register_sign_out_sign_in_lands_on_next(running_app, page) -> None:
     page.get_by_label("Display name").fill("Maker")
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Create account").click()
+    # Open registration: the page says "check your mail"; the account works once the mailed link is confirmed.
+    expect(page.get_by_text("Check your mail")).to_be_visible(timeout=30_000)
+    expect(page.locator("#register-form")).to_be_hidden()
+    token = registration_token(running_app.data_dir, email)
+    page.goto(running_app.url + "/profile/actions/confirm?token=" + token)
+    expect(page.get_by_text("Confirm your email address")).to_be_visible(timeout=30_000)
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.get_by_text("Your address is confirmed")).to_be_visible(timeout=30_000)
+    page.goto(running_app.url + "/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(re.compile(r"/chat/?$"), timeout=30_000)
     expect(page.get_by_role("heading", name=re.compile("Welcome, Maker"))).to_be_visible(timeout=30_000)
 

@@ -22,14 +22,12 @@ def _shot(page: Page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"cad-{name}.png"))
 
 
-def _sign_up(page: Page, base: str) -> str:
+def _sign_up(page: Page, app) -> str:
+    """Register, confirm the mailed link, sign in (tests.support.mailbox.sign_up)."""
+    from tests.support.mailbox import sign_up
+
     email = f"cad-{uuid.uuid4().hex[:8]}@example.com"
-    page.goto(base + "/register")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Display name").fill("Cad")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Create account").click()
-    page.wait_for_url(re.compile(r"/chat/?$"), timeout=30_000)
+    sign_up(page, app, email, "Cad", PASSWORD)
     return email
 
 
@@ -66,7 +64,7 @@ def _measure(page: Page, a_mm: list[float], b_mm: list[float]) -> str:
 
 def test_cad_tools(running_app, page: Page, browser) -> None:
     base = running_app.url
-    email = _sign_up(page, base)
+    email = _sign_up(page, running_app)
     expect(page.get_by_test_id("empty-state")).to_be_visible(timeout=30_000)
     page.get_by_role("button", name=f"Try: {PLATE}").click()  # creates the chat and sends at once
     page.wait_for_url(re.compile(r"/chat/[0-9a-f-]{36}$"), timeout=30_000)

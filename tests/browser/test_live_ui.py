@@ -21,7 +21,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, ARTIFACTS
-from tests.support.mailbox import wait_for_mail as _mail
+from tests.support.mailbox import confirm_registration, wait_for_mail as _mail
 
 LIVE_TIMEOUT = 15_000  # a live change must arrive well within this, with no reload
 HEADERS = {"X-Chat3D-CSRF": "1"}
@@ -209,7 +209,8 @@ def test_suspended_user_is_signed_out_at_once(running_app, page, second) -> None
     password = "a-long-test-password"
     resp = httpx.post(url + "/api/auth/register", json={"email": email, "password": password, "displayName": "Suspended"},
                       headers=HEADERS)
-    assert resp.status_code == 201, resp.text
+    assert resp.status_code == 202, resp.text
+    confirm_registration(url, running_app.data_dir, email)
 
     _sign_in(page, url, email, password)
     expect(page.get_by_test_id("workspace")).to_be_visible(timeout=30_000)

@@ -95,13 +95,10 @@ def _click_model(page: Page, mm: list[float]) -> None:
 PROMPT = "Pick two points on the model (corners snap)"
 
 
-def _open_plate(page: Page, base: str) -> None:
-    page.goto(base + "/register")
-    page.get_by_label("Email").fill(f"viewer-{uuid.uuid4().hex[:8]}@example.com")
-    page.get_by_label("Display name").fill("Viewer")
-    page.get_by_label("Password").fill("a-long-test-password")
-    page.get_by_role("button", name="Create account").click()
-    page.wait_for_url(re.compile(r"/chat/?$"), timeout=30_000)
+def _open_plate(page: Page, app) -> None:
+    from tests.support.mailbox import sign_up
+
+    sign_up(page, app, f"viewer-{uuid.uuid4().hex[:8]}@example.com", "Viewer", "a-long-test-password")
     expect(page.get_by_test_id("empty-state")).to_be_visible(timeout=30_000)
     page.get_by_role("button", name=f"Try: {PLATE}").click()
     page.wait_for_url(re.compile(r"/chat/[0-9a-f-]{36}$"), timeout=30_000)
@@ -121,7 +118,7 @@ def _grid_off(page: Page) -> None:
 
 
 def test_section_plane_and_edges(running_app, page: Page) -> None:
-    _open_plate(page, running_app.url)
+    _open_plate(page, running_app)
     _grid_off(page)
     viewer = page.get_by_test_id("model-viewer")
     full = _view(page, "Top")
@@ -213,7 +210,7 @@ def test_section_plane_and_edges(running_app, page: Page) -> None:
 
 
 def test_part_list_show_hide(running_app, page: Page) -> None:
-    _open_plate(page, running_app.url)
+    _open_plate(page, running_app)
     viewer = page.get_by_test_id("model-viewer")
     expect(viewer.get_by_test_id("part-list")).to_have_count(0)  # one solid: no part list
 

@@ -23,13 +23,11 @@ def _shot(page: Page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"workspace-{name}.png"))
 
 
-def _sign_up(page: Page, base: str, name: str) -> None:
-    page.goto(base + "/register")
-    page.get_by_label("Email").fill(f"{name.lower()}-{uuid.uuid4().hex[:8]}@example.com")
-    page.get_by_label("Display name").fill(name)
-    page.get_by_label("Password").fill("a-long-test-password")
-    page.get_by_role("button", name="Create account").click()
-    page.wait_for_url(re.compile(r"/chat/?$"), timeout=30_000)
+def _sign_up(page: Page, app, name: str) -> None:
+    """Register, confirm the mailed link, sign in (tests.support.mailbox.sign_up)."""
+    from tests.support.mailbox import sign_up
+
+    sign_up(page, app, f"{name.lower()}-{uuid.uuid4().hex[:8]}@example.com", name, "a-long-test-password")
     expect(page.get_by_test_id("empty-state")).to_be_visible(timeout=30_000)
 
 
@@ -67,7 +65,7 @@ def _wait_completed(page: Page, count: int) -> None:
 
 def test_workspace_desktop_light(running_app, page: Page) -> None:
     base = running_app.url
-    _sign_up(page, base, "Plate")
+    _sign_up(page, running_app, "Plate")
 
     # Create a chat, then send the prompt from the composer with Enter.
     page.get_by_role("button", name="New chat").click()
@@ -184,7 +182,7 @@ def test_workspace_phone_dark(running_app, browser) -> None:
     page = context.new_page()
     try:
         base = running_app.url
-        _sign_up(page, base, "Phone")
+        _sign_up(page, running_app, "Phone")
         switch = page.get_by_test_id("pane-switch")
         expect(switch).to_be_visible()
         _shot(page, "phone-empty")

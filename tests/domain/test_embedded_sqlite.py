@@ -19,6 +19,7 @@ from tests.domain.conftest import PASSWORD
 def test_accounts_and_mail_on_sqlite(accounts_env, tmp_path, monkeypatch) -> None:
     url = f"sqlite:///{tmp_path / 'embedded.db'}"
     monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("REGISTRATION_EMAIL_VERIFICATION", "false")  # a closed deployment: signed in at once
     reset_settings_cache()
     upgrade_to_head(url)
     try:

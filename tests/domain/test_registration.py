@@ -7,14 +7,16 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, delete, select
 
 from chat3d.db.engine import get_engine
 from chat3d.db.models import AppSettings, Invitation, InvitationStatus, OutboxMessage, RegistrationToken, User
+from chat3d.domain.auth import authenticate
 from chat3d.domain.errors import Conflict, DomainError, Forbidden, InvalidInput
 from chat3d.domain.registration import issue_registration_token, register
 from chat3d.domain.sessions import user_from_token
 from chat3d.domain.tokens import hash_token
+from chat3d.settings import reset_settings_cache
 from tests.domain.conftest import PASSWORD
 
 
@@ -25,8 +27,21 @@ def _waitlist(db: Session, enabled: bool) -> None:
     db.commit()
 
 
-def test_open_registration_creates_a_signed_in_user_and_queues_the_welcome_mail(db: Session) -> None:
-    token, user = register(db, "  New@Example.COM ", PASSWORD, "Nina", ip="10.0.0.1")
+def test_open_registration_mails_a_link_that_activates_the_account(db: Session) -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    from chat3d.domain.account_actions import confirm_action
+
+    assert register(db, "  New@Example.COM ", PASSWORD, "Nina", ip="10.0.0.1") == (None, None)
+    db.commit()
+    pending = db.exec(select(User)).one()
+    assert (pending.status, pending.password_hash) == ("pending_registration", None)
+    link = db.exec(select(OutboxMessage)).one()
+    assert (link.to_email, link.template) == ("new@example.com", "registration_confirm") and "Nina" not in link.subject
+    confirm_action(db, parse_qs(urlsplit(link.context["link"]).query)["token"][0])
+    db.commit()
+    db.exec(delete(OutboxMessage).where(OutboxMessage.template == "registration_confirm"))
+    token, user = authenticate(db, "new@example.com", PASSWORD)
     db.commit()
     assert (user.email, user.role, user.status, user.display_name) == ("new@example.com", "user", "active", "Nina")
     assert user.password_hash and user.password_hash != PASSWORD
@@ -35,9 +50,14 @@ def test_open_registration_creates_a_signed_in_user_and_queues_the_welcome_mail(
     assert (mail.to_email, mail.template, mail.subject, mail.user_id) == ("new@example.com", "welcome", "Welcome to Chat3D", user.id)
 
 
-def test_duplicate_email_and_bad_input_are_refused(db: Session) -> None:
-    register(db, "a@example.com", PASSWORD)
-    db.commit()
+def test_duplicate_email_and_bad_input_are_refused(db: Session, make_user, monkeypatch) -> None:
+    make_user("a@example.com")
+    # Open registration answers the same for a taken address (tests/security/test_accounts.py); with
+    # verification off (closed deployments) a taken address is refused.
+    assert register(db, "A@example.com", PASSWORD) == (None, None)
+    db.rollback()
+    monkeypatch.setenv("REGISTRATION_EMAIL_VERIFICATION", "false")
+    reset_settings_cache()
     with pytest.raises(Conflict):
         register(db, "A@example.com", PASSWORD)
     db.rollback()

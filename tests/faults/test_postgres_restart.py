@@ -24,7 +24,9 @@ def pg(tmp_path, monkeypatch):
     url = server.url()
     upgrade_to_head(url)
     for key, value in {"DATABASE_URL": url, "DATA_DIR": str(tmp_path), "RENDER_SERVICE_URL": "http://127.0.0.1:9",
-                       "CHAT3D_ENV": "test", "BCRYPT_ROUNDS": "4", "JWT_SECRET": "pg-restart-secret-" + "x" * 32}.items():
+                       "CHAT3D_ENV": "test", "BCRYPT_ROUNDS": "4", "JWT_SECRET": "pg-restart-secret-" + "x" * 32,
+                       # signed in at registration (a closed deployment), so the test needs no mailbox
+                       "REGISTRATION_EMAIL_VERIFICATION": "false"}.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("REDIS_URL", raising=False)
     reset_settings_cache()

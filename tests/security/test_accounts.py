@@ -235,3 +235,51 @@ def test_addresses_with_brackets_or_controls_are_refused(api, make_user, address
     token = _login(api, "inviter@example.com")
     invite = api.post("/api/invitations", headers=_bearer(token), json={"emails": [address]})
     assert invite.status_code == 400, invite.text
+
+
+# --- 8: registration neither reveals accounts nor trusts an unconfirmed address ----------------------------------
+
+
+def test_registering_a_taken_address_answers_like_a_free_one_and_tells_the_owner(api, db, make_user) -> None:
+    from chat3d.db.models import OutboxMessage
+
+    make_user("owner@example.com")
+    taken = api.post("/api/auth/register", json={"email": "owner@example.com", "password": "another long passphrase",
+                                                  "displayName": "Visit evil.example now"})
+    free = api.post("/api/auth/register", json={"email": "fresh@example.com", "password": PASSWORD})
+    assert taken.status_code == free.status_code == 202
+    assert taken.json() == free.json() and "set-cookie" not in taken.headers and "set-cookie" not in free.headers
+    db.expire_all()
+    [notice] = db.exec(select(OutboxMessage).where(OutboxMessage.to_email == "owner@example.com")).all()
+    assert notice.template == "registration_attempt" and "evil" not in notice.subject
+    # The owner's password still works; the attempt's does not.
+    _login(api, "owner@example.com")
+    assert api.post("/api/auth/login", json={"email": "owner@example.com",
+                                             "password": "another long passphrase"}).status_code == 401
+
+
+def test_a_new_account_works_only_after_its_address_is_confirmed(api, db) -> None:
+    assert api.post("/api/auth/register", json={"email": "new@example.com", "password": PASSWORD,
+                                                 "displayName": "Nina"}).status_code == 202
+    link = _mail_token(db, "registration_confirm", "new@example.com")
+    # Someone else registers the same (unconfirmed) address with their password: the owner's link still works.
+    assert api.post("/api/auth/register", json={"email": "new@example.com",
+                                                 "password": "squatter long passphrase"}).status_code == 202
+    assert api.post("/api/auth/login", json={"email": "new@example.com", "password": PASSWORD}).status_code == 401
+    assert api.get("/api/profile/actions/preview", params={"token": link}).json()["label"] == "Confirm your email address"
+    done = api.post("/api/profile/actions/confirm", json={"token": link})
+    assert done.status_code == 200, done.text
+    me = api.get("/api/auth/me", headers=_bearer(_login(api, "new@example.com"))).json()
+    assert (me["status"], me["displayName"]) == ("active", "Nina")
+    assert api.post("/api/auth/login", json={"email": "new@example.com",
+                                             "password": "squatter long passphrase"}).status_code == 401
+    # The squatter's link is dead once the address is confirmed.
+    squat = _mail_token(db, "registration_confirm", "new@example.com")
+    assert api.post("/api/profile/actions/confirm", json={"token": squat}).status_code in (409, 410)
+
+
+def test_closed_deployments_can_turn_verification_off(api, monkeypatch) -> None:
+    monkeypatch.setenv("REGISTRATION_EMAIL_VERIFICATION", "false")
+    reset_settings_cache()
+    resp = api.post("/api/auth/register", json={"email": "staff@example.com", "password": PASSWORD})
+    assert resp.status_code == 201 and resp.json()["user"]["status"] == "active"

@@ -15,7 +15,7 @@ from chat3d.api.schemas import CamelModel, Page, Paging
 from chat3d.db.models import User
 from chat3d.domain import sessions
 from chat3d.domain.auth import authenticate
-from chat3d.domain.registration import register
+from chat3d.domain.registration import CHECK_MAIL, register
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -62,13 +62,24 @@ def _signed_in(response: Response, token: str, user: User) -> AuthOut:
     return AuthOut(token=token, user=UserOut.model_validate(user))
 
 
-@router.post("/register", status_code=201)
-def register_route(body: RegisterIn, request: Request, response: Response, session: DbSession) -> AuthOut:
+class CheckMailOut(CamelModel):
+    message: str
+
+
+@router.post("/register", status_code=201, responses={202: {"model": CheckMailOut}})
+def register_route(
+    body: RegisterIn, request: Request, response: Response, session: DbSession
+) -> AuthOut | CheckMailOut:
+    """201 and a session when the address is already proven (a registration link) or verification is off;
+    otherwise 202 "check your mail", the same answer whether or not the address has an account."""
     client = client_of(request)
     token, user = register(
         session, body.email, body.password, body.display_name, body.registration_token,
         ip=client.ip, user_agent=client.user_agent,
     )
+    if token is None or user is None:
+        response.status_code = 202
+        return CheckMailOut(message=CHECK_MAIL)
     return _signed_in(response, token, user)
 
 
