@@ -17,8 +17,16 @@ render_pid=""
 cleanup() { [ -n "$render_pid" ] && kill "$render_pid" 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 if [ -z "${RENDER_SERVICE_URL:-}" ]; then
+  # A fresh shared secret per run, given to both processes. The render service starts with an empty
+  # environment (env -i) plus its own RENDER_* settings and PATH: none of the shell's secrets reach it.
+  export RENDER_SERVICE_TOKEN=${RENDER_SERVICE_TOKEN:-$(python -c 'import secrets; print(secrets.token_hex(32))')}
   echo "==> render service on 127.0.0.1:$RENDER_PORT"
-  RENDER_HOST=127.0.0.1 python -m render_service > "$DATA_DIR/render-service.log" 2>&1 &
+  render_env=(PATH="$PATH" LANG=C.UTF-8 RENDER_HOST=127.0.0.1 RENDER_PORT="$RENDER_PORT"
+              RENDER_SERVICE_TOKEN="$RENDER_SERVICE_TOKEN")
+  while IFS='=' read -r name value; do
+    case "$name" in RENDER_HOST|RENDER_PORT|RENDER_SERVICE_TOKEN|RENDER_SERVICE_URL) ;; RENDER_*) render_env+=("$name=$value") ;; esac
+  done < <(env)
+  env -i "${render_env[@]}" python -m render_service > "$DATA_DIR/render-service.log" 2>&1 &
   render_pid=$!
 fi
 
