@@ -7,21 +7,28 @@
   in `pending_admin_approval` marked `invited_by` the inviter. The invitation is `waitlisted` until an
   admin approves (then `registration_sent`) or rejects (then `revoked`).
 
-The quota counts live invitations (pending, waitlisted, registration_sent); the inviter's user row is
-locked FOR UPDATE first, so parallel requests count one after another. A batch is all or nothing.
-Inviting someone who already has an account looks exactly like any other invitation to the inviter,
-but sends them nothing.
+The quota counts invitation *mails*: every send is a row in `invitation_sends` (re-invites included, whatever
+became of the invitation: revoked, expired, accepted), and a user may send `invitation_quota_per_user` of them
+in any 30 days (admins are not bound). Whoever sent it, one address gets at most one invitation mail per 24
+hours. The inviter's row is locked first (and, on PostgreSQL, each recipient's advisory lock), so parallel
+requests count one after another. A batch is all or nothing. Inviting someone who already has an account looks
+exactly like any other invitation to the inviter (and counts the same), but sends them nothing.
+
+The inviter's name is their own text: it stays out of the subject, and in the body its dots, slashes, colons
+and @ are replaced by look-alikes so no mail client turns it into a link.
 """
 
 from __future__ import annotations
 
 import uuid
+import zlib
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
 from sqlmodel import Session, col, func, select, update
 
 from chat3d.db.models import (
-    Invitation, InvitationStatus, RegistrationToken, Role, TokenSource, User, WaitlistEntry, WaitlistStatus, utcnow,
+    Invitation, InvitationSend, InvitationStatus, RegistrationToken, Role, TokenSource, User, WaitlistEntry, WaitlistStatus, utcnow,
 )
 from chat3d.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from chat3d.domain.outbox import enqueue_mail
@@ -29,11 +36,20 @@ from chat3d.domain.pagination import paginate
 from chat3d.domain.policy import get_app_settings
 from chat3d.domain.registration import issue_registration_token
 from chat3d.domain.tokens import hash_token
-from chat3d.domain.users import check_email, get_user_by_email
+from chat3d.domain.users import check_email, clean_line, get_user_by_email, lock_user
 from chat3d.domain.waitlist import REGISTRATION_TTL, expire_confirmations, get_or_create_entry, register_url, send_confirmation
 
 LIVE = (InvitationStatus.pending.value, InvitationStatus.waitlisted.value, InvitationStatus.registration_sent.value)
 MAX_BATCH = 50
+QUOTA_WINDOW = timedelta(days=30)
+RECIPIENT_WINDOW = timedelta(hours=24)
+# Characters that make mail clients see a link, and look-alikes that do not.
+_INERT = str.maketrans({".": "\u2024", "@": "\uff20", "/": "\u2215", ":": "\u2236"})
+
+
+def inert(text: str) -> str:
+    """User text for a mail body that no client can linkify (one line, no control characters)."""
+    return clean_line(text).translate(_INERT)
 
 
 def _is_admin(user: User) -> bool:
@@ -42,10 +58,11 @@ def _is_admin(user: User) -> bool:
 
 @dataclass
 class Usage:
-    used: int
+    used: int  # invitation mails sent in the last 30 days
     quota: int | None  # None: not quota-bound (admins)
     enabled: bool
     waitlist_required: bool
+    next_at: datetime | None = None  # when the oldest counted mail leaves the window (one more becomes free)
 
     @property
     def remaining(self) -> int | None:
@@ -67,21 +84,34 @@ def expire_stale(session: Session, inviter_id: uuid.UUID) -> None:
     )
 
 
-def _live_count(session: Session, inviter_id: uuid.UUID) -> int:
-    return int(session.exec(
-        select(func.count()).select_from(Invitation).where(Invitation.inviter_id == inviter_id, col(Invitation.status).in_(LIVE))
-    ).one())
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _sent(session: Session, inviter_id: uuid.UUID) -> tuple[int, datetime | None]:
+    """(mails this user sent in the quota window, when the oldest of them leaves it)."""
+    count, oldest = session.exec(
+        select(func.count(), func.min(InvitationSend.sent_at))
+        .where(InvitationSend.inviter_id == inviter_id, InvitationSend.sent_at > utcnow() - QUOTA_WINDOW)
+    ).one()
+    return int(count), (_aware(oldest) + QUOTA_WINDOW if oldest else None)
 
 
 def usage(session: Session, user: User) -> Usage:
     policy = get_app_settings(session)
     expire_stale(session, user.id)
+    used, next_at = _sent(session, user.id)
     return Usage(
-        used=_live_count(session, user.id),
+        used=used,
         quota=None if _is_admin(user) else policy.invitation_quota_per_user,
         enabled=policy.invitations_enabled or _is_admin(user),
         waitlist_required=policy.invitation_waitlist_required,
+        next_at=next_at,
     )
+
+
+def _day(moment: datetime) -> str:
+    return moment.strftime("%d %B %Y")
 
 
 def list_invitations(session: Session, user: User, *, limit: int = 50, offset: int = 0) -> tuple[list[Invitation], int]:
@@ -119,8 +149,13 @@ def create_invitations(
     if not policy.invitations_enabled and not admin:
         raise Forbidden("Invitations are turned off at the moment.")
     clean = _clean_emails(emails, inviter)
-    # Serialise this inviter's requests: the count below sees every earlier committed invitation.
-    inviter = session.exec(select(User).where(User.id == inviter.id).with_for_update()).one()
+    # Serialise this inviter's requests (and, on PostgreSQL, everyone's mails to these recipients): the counts
+    # below see every earlier committed send.
+    lock_user(session, inviter.id)
+    inviter = session.get(User, inviter.id)
+    if session.get_bind().dialect.name == "postgresql":
+        for email in sorted(clean):
+            session.exec(select(func.pg_advisory_xact_lock(zlib.crc32(email.encode()))))
     expire_stale(session, inviter.id)
     existing = {
         inv.email: inv for inv in session.exec(
@@ -130,17 +165,24 @@ def create_invitations(
     duplicates = [e for e in clean if e in existing and existing[e].status in LIVE]
     if duplicates:
         raise Conflict(f"Already invited: {', '.join(duplicates)}.", {"duplicates": duplicates})
+    now = utcnow()
+    recent = sorted(set(session.exec(select(InvitationSend.recipient).where(
+        col(InvitationSend.recipient).in_(clean), InvitationSend.sent_at > now - RECIPIENT_WINDOW)).all()))
+    if recent:
+        raise Conflict(f"An invitation was mailed to {', '.join(recent)} in the last 24 hours; try again tomorrow.",
+                       {"recent": recent})
     if not admin:
-        used = _live_count(session, inviter.id)
+        used, next_at = _sent(session, inviter.id)
         quota = policy.invitation_quota_per_user
         if used + len(clean) > quota:
             left = max(0, quota - used)
+            when = f", next on {_day(next_at)}" if next_at else ""
             raise Conflict(
-                f"That would exceed your invitation quota: {used} of {quota} used, {left} left.",
-                {"used": used, "quota": quota},
+                f"That would exceed your invitation quota: {quota} mails per 30 days, {left} left{when}.",
+                {"used": used, "quota": quota, "left": left, "nextAt": next_at.isoformat() if next_at else None},
             )
     source = TokenSource.admin_invite if admin else TokenSource.user_invite
-    inviter_name = inviter.display_name or inviter.email
+    inviter_name = inert(inviter.display_name or inviter.email)
     created: list[Invitation] = []
     for email in clean:
         inv = existing.get(email) or Invitation(inviter_id=inviter.id, email=email)
@@ -161,6 +203,8 @@ def create_invitations(
                 ).one()
                 enqueue_mail(session, email, "invitation", {"inviter_name": inviter_name, "register_url": register_url(raw)})
         session.add(inv)
+        # Counted whether or not a mail left (an existing account gets none): the inviter cannot tell the difference.
+        session.add(InvitationSend(inviter_id=inviter.id, recipient=email, sent_at=now))
         created.append(inv)
     session.flush()
     if admin:

@@ -51,6 +51,15 @@ def get_user_by_email(session: Session, email: str) -> User | None:
     return session.exec(select(User).where(User.email == normalize_email(email))).first()
 
 
+def lock_user(session: Session, user_id) -> None:
+    """Serialise work on one account until the transaction ends: FOR UPDATE on PostgreSQL; on SQLite (which
+    ignores it) a no-op UPDATE, which takes the database's write lock."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.exec(update(User).where(User.id == user_id).values(role=User.role))
+    else:
+        session.exec(select(User.id).where(User.id == user_id).with_for_update()).first()
+
+
 def ensure_not_last_admin(session: Session, user: User) -> None:
     """Refuse to deactivate, demote or delete `user` when they are the last active admin.
 

@@ -25,6 +25,7 @@ class InvitationState(AuthState):
     items: list[dict[str, str]] = []
     used: int = 0
     quota: int = -1  # -1: not limited (admins)
+    next_on: str = ""  # the day one more invitation mail becomes available ("" when none was sent)
     enabled: bool = True
     waitlist_required: bool = False
     emails: str = ""
@@ -34,7 +35,11 @@ class InvitationState(AuthState):
 
     @rx.var
     def quota_text(self) -> str:
-        return f"{self.used} open" if self.quota < 0 else f"{self.used} of {self.quota} used"
+        """ "N left, next on <date>": the quota counts mails sent in the last 30 days."""
+        if self.quota < 0:
+            return f"{self.used} sent in 30 days"
+        left = max(0, self.quota - self.used)
+        return f"{left} left, next on {self.next_on}" if self.next_on else f"{left} left"
 
     @rx.var
     def can_invite(self) -> bool:
@@ -59,6 +64,7 @@ class InvitationState(AuthState):
             for r in rows
         ]
         self.used, self.quota = u.used, (-1 if u.quota is None else u.quota)
+        self.next_on = u.next_at.strftime("%d %B %Y") if u.next_at else ""
         self.enabled, self.waitlist_required = u.enabled, u.waitlist_required
         self.loaded = True
 

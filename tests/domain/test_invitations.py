@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, select, update
 
 from chat3d.db.engine import get_engine
 from chat3d.db.models import (
+    InvitationSend,
     AppSettings, Invitation, InvitationStatus, OutboxMessage, RegistrationToken, User, WaitlistEntry, WaitlistStatus,
 )
 from chat3d.domain import invitations, waitlist
@@ -52,7 +54,7 @@ def test_direct_mode_mails_a_registration_link_and_acceptance_is_tracked(db: Ses
     db.commit()
     db.refresh(inv)
     assert inv.status == InvitationStatus.accepted.value
-    assert invitations.usage(db, inviter).used == 0
+    assert invitations.usage(db, inviter).used == 1  # the quota counts mails sent, accepted or not
 
 
 def test_waitlist_mode_sends_an_opt_in_link_and_follows_the_admin_decision(db: Session, inviter: User, make_user) -> None:
@@ -121,7 +123,8 @@ def test_revoked_invitation_link_is_refused_in_both_modes(db: Session, inviter: 
     with pytest.raises(Conflict):
         invitations.revoke_invitation(db, inviter, inv.id)
     db.rollback()
-    # Re-inviting after a revocation reuses the row with a fresh link.
+    # Re-inviting after a revocation reuses the row with a fresh link (a day later: one mail per address per day).
+    db.exec(update(InvitationSend).values(sent_at=InvitationSend.sent_at - timedelta(days=1)))
     (again,) = invitations.create_invitations(db, inviter, ["x@example.com"])
     db.commit()
     assert again.id == inv.id and again.status == InvitationStatus.registration_sent.value

@@ -283,3 +283,70 @@ def test_closed_deployments_can_turn_verification_off(api, monkeypatch) -> None:
     reset_settings_cache()
     resp = api.post("/api/auth/register", json={"email": "staff@example.com", "password": PASSWORD})
     assert resp.status_code == 201 and resp.json()["user"]["status"] == "active"
+
+
+# --- 5: invitations are not a mail relay --------------------------------------------------------------------------
+
+
+def _invite(api: TestClient, token: str, *emails: str):
+    return api.post("/api/invitations", headers=_bearer(token), json={"emails": list(emails)})
+
+
+def _a_day_passes(db: Session) -> None:
+    from sqlmodel import update
+
+    from chat3d.db.models import InvitationSend
+
+    db.exec(update(InvitationSend).values(sent_at=InvitationSend.sent_at - timedelta(hours=25)))
+    db.commit()
+
+
+def test_revoke_and_re_invite_cannot_exceed_the_quota(api, db, make_user) -> None:
+    """Before, revoking freed the slot and re-inviting mailed again, without end. Now each mail counts for 30 days."""
+    from chat3d.db.models import OutboxMessage
+
+    make_user("relay@example.com")
+    token = _login(api, "relay@example.com")
+    sent = 0
+    for _ in range(6):
+        resp = _invite(api, token, "target@example.com")
+        if resp.status_code != 201:
+            break
+        sent += 1
+        inv = resp.json()["items"][0]["id"]
+        assert api.delete(f"/api/invitations/{inv}", headers=_bearer(token)).status_code == 204
+        _a_day_passes(db)
+    assert sent == 3  # the default quota of a new install
+    assert resp.status_code == 409 and "0 left, next on" in resp.json()["error"]
+    page = api.get("/api/invitations", headers=_bearer(token)).json()
+    assert (page["used"], page["quota"]) == (3, 3) and page["nextAt"]
+    db.expire_all()
+    mails = db.exec(select(OutboxMessage).where(OutboxMessage.to_email == "target@example.com")).all()
+    assert len(mails) == 3
+
+
+def test_one_invitation_mail_per_address_per_day_across_inviters(api, db, make_user) -> None:
+    make_user("one@example.com")
+    make_user("two@example.com")
+    first, second = _login(api, "one@example.com"), _login(api, "two@example.com")
+    assert _invite(api, first, "popular@example.com").status_code == 201
+    again = _invite(api, second, "popular@example.com")
+    assert again.status_code == 409 and "last 24 hours" in again.json()["error"]
+    _a_day_passes(db)
+    assert _invite(api, second, "popular@example.com").status_code == 201
+
+
+def test_the_inviters_text_stays_out_of_the_subject_and_is_never_a_link(api, db, make_user) -> None:
+    from chat3d.db.models import OutboxMessage
+    from chat3d.mail.render import render_mail
+
+    make_user("spam@example.com", display_name="WIN! Visit https://evil.example/prize now")
+    token = _login(api, "spam@example.com")
+    assert _invite(api, token, "victim@example.com").status_code == 201
+    db.expire_all()
+    mail = db.exec(select(OutboxMessage).where(OutboxMessage.to_email == "victim@example.com")).one()
+    assert mail.subject == "You are invited to Chat3D"
+    rendered = render_mail(mail.template, mail.context)
+    assert "WIN!" in rendered.text  # the name is still there, for the reader...
+    assert all("evil" not in link for link in rendered.links)  # ...but nothing a client turns into a link
+    assert "evil.example" not in rendered.text and "evil.example" not in rendered.html

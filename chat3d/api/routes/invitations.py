@@ -26,8 +26,9 @@ class InvitationOut(CamelModel):
 class InvitationPage(CamelModel):
     items: list[InvitationOut]
     total: int
-    used: int
+    used: int  # invitation mails sent in the last 30 days
     quota: int | None
+    next_at: datetime | None  # when one more mail becomes available
     enabled: bool
     waitlist_required: bool
 
@@ -40,6 +41,7 @@ class InvitedOut(CamelModel):
     items: list[InvitationOut]
     used: int
     quota: int | None
+    next_at: datetime | None
 
 
 @router.get("")
@@ -48,7 +50,7 @@ def list_route(user: CurrentUser, session: DbSession, paging: Paging) -> Invitat
     u = invitations.usage(session, user)
     return InvitationPage(
         items=[InvitationOut.model_validate(r) for r in rows], total=total, used=u.used, quota=u.quota,
-        enabled=u.enabled, waitlist_required=u.waitlist_required,
+        next_at=u.next_at, enabled=u.enabled, waitlist_required=u.waitlist_required,
     )
 
 
@@ -56,7 +58,7 @@ def list_route(user: CurrentUser, session: DbSession, paging: Paging) -> Invitat
 def invite_route(body: InviteIn, request: Request, user: CurrentUser, session: DbSession) -> InvitedOut:
     rows = invitations.create_invitations(session, user, body.emails, ip=client_of(request).ip)
     u = invitations.usage(session, user)
-    return InvitedOut(items=[InvitationOut.model_validate(r) for r in rows], used=u.used, quota=u.quota)
+    return InvitedOut(items=[InvitationOut.model_validate(r) for r in rows], used=u.used, quota=u.quota, next_at=u.next_at)
 
 
 @router.delete("/{invitation_id}", status_code=204)
