@@ -63,18 +63,18 @@ def test_formats_subset_and_py(service):
         raw = base64.b64decode(f["content_base64"])
         assert f["size"] == len(raw) and f["sha256"] == hashlib.sha256(raw).hexdigest()
     assert doc["files"][0]["filename"] == "model.step"
-    m = doc["metrics"]
-    for key in ("bbox_min_mm", "bbox_max_mm", "area_mm2", "faces", "edges", "valid", "build_s", "export_s"):
-        assert key in m
-    assert m["faces"] == 6 and m["valid"] is True
+    m = doc["metrics"]  # the post step's, from the geometry
+    assert m["bbox_min_mm"] == pytest.approx([-10, -10, -10]) and m["bbox_max_mm"] == pytest.approx([10, 10, 10])
+    assert m["solids"] == 1 and m["valid"] is True
 
 
-def test_svg_thumbnail(service):
+def test_png_thumbnail_and_no_svg(service):
+    """The thumbnail is a PNG drawn by the post step; `svg` is retired (accepted, nothing made)."""
     with service.client() as c:
-        r = c.post("/render", json={"code": CUBE, "formats": ["svg"]})
+        r = c.post("/render", json={"code": CUBE, "formats": ["png", "svg"]})
     assert r.status_code == 200, r.text
-    svg = files_by_format(r.json())["svg"]
-    assert b"<svg" in svg and (b"<line" in svg or b"<path" in svg)
+    files = files_by_format(r.json())
+    assert list(files) == ["png"] and files["png"].startswith(b"\x89PNG\r\n\x1a\n")
 
 
 def test_glb_one_node_per_solid(service):
