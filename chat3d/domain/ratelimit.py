@@ -49,6 +49,28 @@ def enforce_rate_limit(
     raise RateLimited(f"Too many requests; try again in {retry_after} s.", retry_after)
 
 
+def budget_left(rate: str, name: str, *keys: str) -> bool:
+    """Whether one more hit of `name` for `keys` fits in `rate`, without counting it."""
+    limiter, _ = _current()
+    return limiter.test(parse(rate), name, *keys)
+
+
+def spend(rate: str, name: str, *keys: str) -> None:
+    """Count one hit (e.g. a failed sign-in) without refusing anything now."""
+    limiter, _ = _current()
+    limiter.hit(parse(rate), name, *keys)
+
+
+def refuse(session: Session, rate: str, name: str, *keys: str, message: str, email: str | None = None,
+           ip: str | None = None) -> RateLimited:
+    """The RateLimited error (with Retry-After) for a spent budget, recorded as a security event."""
+    limiter, _ = _current()
+    reset_at = limiter.get_window_stats(parse(rate), name, *keys).reset_time
+    retry_after = max(1, math.ceil(reset_at - time.time()))
+    record_security_event(session, "rate_limited", email=email, ip=ip, details={"limit": name, "rate": rate})
+    return RateLimited(f"{message} Try again in {retry_after} s.", retry_after)
+
+
 def reset_rate_limits() -> None:
     """Forget every counter (tests, and an admin unblocking after an incident)."""
     _current()[1].reset()

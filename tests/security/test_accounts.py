@@ -216,7 +216,9 @@ HOSTILE_NAME = "Eve\r\nBcc: all@example.com\x1b[31m\u202egnp.exe\x00"
 def test_control_characters_never_reach_stored_names(api, db, make_user) -> None:
     resp = api.post("/api/auth/register", json={"email": "eve@example.com", "password": PASSWORD,
                                                  "displayName": HOSTILE_NAME.replace("\x00", "")})
-    assert resp.status_code in (201, 202), resp.text
+    assert resp.status_code == 202, resp.text
+    token = _mail_token(db, "registration_confirm", "eve@example.com")
+    assert api.post("/api/profile/actions/confirm", json={"token": token}).status_code == 200
     db.expire_all()
     stored = db.exec(select(User).where(User.email == "eve@example.com")).one().display_name
     assert stored == "Eve Bcc: all@example.com[31mgnp.exe"
@@ -350,3 +352,59 @@ def test_the_inviters_text_stays_out_of_the_subject_and_is_never_a_link(api, db,
     assert "WIN!" in rendered.text  # the name is still there, for the reader...
     assert all("evil" not in link for link in rendered.links)  # ...but nothing a client turns into a link
     assert "evil.example" not in rendered.text and "evil.example" not in rendered.html
+
+
+# --- 12: login throttling per IP and per account; the owner's known clients stay in ------------------------------
+
+
+@pytest.fixture
+def tight_login_budgets(accounts_env, monkeypatch):
+    monkeypatch.setenv("RATE_LIMIT_LOGIN_IP", "5/10 minutes")
+    monkeypatch.setenv("RATE_LIMIT_LOGIN_ACCOUNT", "4/10 minutes")
+    reset_settings_cache()
+
+
+def _from(ip: str) -> TestClient:
+    return TestClient(create_api(), client=(ip, 40000))
+
+
+def test_many_ips_guessing_one_account_lock_out_strangers_but_not_the_owner(tight_login_budgets, make_user) -> None:
+    """Before, only (IP, email) was limited: a botnet had 10 guesses a minute per IP against one account."""
+    make_user("target@example.com")
+    owner = _from("10.0.0.1")
+    _login(owner, "target@example.com")  # an earlier session from this IP
+    laptop = _from("10.0.0.2")
+    laptop.post("/api/auth/login", json={"email": "target@example.com", "password": PASSWORD})
+    device = laptop.cookies.get("chat3d_device")
+    assert device
+    answers = [_from(f"203.0.113.{i}").post("/api/auth/login", json={"email": "target@example.com",
+                                                                       "password": f"guess number {i}"}).status_code
+               for i in range(8)]
+    assert answers[:4] == [401] * 4 and set(answers[4:]) == {429}
+    # A stranger with the right password waits too...
+    assert _from("198.51.100.7").post("/api/auth/login", json={"email": "target@example.com",
+                                                                "password": PASSWORD}).status_code == 429
+    # ...the owner does not: from an IP of one of their sessions, or with the device cookie from a new network.
+    assert owner.post("/api/auth/login", json={"email": "target@example.com", "password": PASSWORD}).status_code == 200
+    travelling = _from("192.0.2.50")
+    travelling.cookies.set("chat3d_device", device, path="/api/auth/login")
+    assert travelling.post("/api/auth/login", json={"email": "target@example.com", "password": PASSWORD}).status_code == 200
+    # A forged device cookie (another account's id, made-up signature) counts for nothing.
+    forged = _from("192.0.2.51")
+    forged.cookies.set("chat3d_device", device.rsplit(".", 1)[0] + ".0" * 16, path="/api/auth/login")
+    assert forged.post("/api/auth/login", json={"email": "target@example.com", "password": PASSWORD}).status_code == 429
+
+
+def test_one_ip_guessing_many_accounts_runs_out(tight_login_budgets, make_user) -> None:
+    make_user("mine@example.com")
+    attacker = _from("203.0.113.99")
+    answers = [attacker.post("/api/auth/login", json={"email": f"user{i}@example.com", "password": "guess guess"}
+                             ).status_code for i in range(7)]
+    assert answers[:5] == [401] * 5 and set(answers[5:]) == {429}
+    # Another person behind the same address waits too, unless their browser signed in to their account before.
+    mine = _from("203.0.113.99")
+    assert mine.post("/api/auth/login", json={"email": "mine@example.com", "password": PASSWORD}).status_code == 429
+    ok = _from("10.9.9.9")
+    ok.post("/api/auth/login", json={"email": "mine@example.com", "password": PASSWORD})
+    mine.cookies.set("chat3d_device", ok.cookies.get("chat3d_device"), path="/api/auth/login")
+    assert mine.post("/api/auth/login", json={"email": "mine@example.com", "password": PASSWORD}).status_code == 200

@@ -14,8 +14,9 @@ from chat3d.api.deps import (
 from chat3d.api.schemas import CamelModel, Page, Paging
 from chat3d.db.models import User
 from chat3d.domain import sessions
-from chat3d.domain.auth import authenticate
+from chat3d.domain.auth import authenticate, device_cookie
 from chat3d.domain.registration import CHECK_MAIL, register
+from chat3d.settings import get_settings
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -83,10 +84,18 @@ def register_route(
     return _signed_in(response, token, user)
 
 
+DEVICE_COOKIE = "chat3d_device"
+
+
 @router.post("/login")
 def login_route(body: LoginIn, request: Request, response: Response, session: DbSession) -> AuthOut:
+    """Signs in; the response also leaves a long-lived signed device cookie, so this browser is never locked out
+    of this account by other people's failed attempts (chat3d.domain.auth)."""
     client = client_of(request)
-    token, user = authenticate(session, body.email, body.password, client.ip, client.user_agent)
+    token, user = authenticate(session, body.email, body.password, client.ip, client.user_agent,
+                               device=request.cookies.get(DEVICE_COOKIE))
+    response.set_cookie(DEVICE_COOKIE, device_cookie(user), max_age=365 * 24 * 3600, path="/api/auth/login",
+                        httponly=True, samesite="lax", secure=get_settings().secure_cookies)
     return _signed_in(response, token, user)
 
 
