@@ -1,0 +1,226 @@
+"""Docker for tests: a daemon, a Debian base image and image builds, on machines without registry images.
+
+Tests that must exercise the shipped images (the render service's sandbox under a real Docker engine, the
+deployment later) use `DockerHost`:
+
+- `ensure_daemon()` uses the daemon that answers `docker info`; when none does and we are root with `dockerd`
+  installed, it starts one (log in the cache dir) and `close()` stops only that one.
+- `base_image()` returns the image the Dockerfiles are built FROM: `CHAT3D_BASE_IMAGE` when set, else the cached
+  `chat3d-base:bookworm`, else the registry's `python:3.11-slim-bookworm` when it can be pulled, else a Debian
+  bookworm made with `debootstrap --variant=minbase` and `docker import`ed under `chat3d-base:bookworm`. The
+  tarball is kept in the cache dir (`CHAT3D_CONTAINER_CACHE`, default /var/cache/chat3d), so a lost image is
+  re-imported without a download.
+- `build(tag, dockerfile)` builds from the repository root with `--build-arg BASE_IMAGE=<base>`; Docker's layer
+  cache makes a rebuild with unchanged inputs take seconds, and a fresh machine builds from nothing.
+
+`unavailable_reason()` says why Docker cannot be used here (no binary, not root and no daemon); callers skip
+with that reason and only then.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BASE_TAG = "chat3d-base:bookworm"
+REGISTRY_BASE = "python:3.11-slim-bookworm"
+CACHE_DIR = Path(os.environ.get("CHAT3D_CONTAINER_CACHE", "/var/cache/chat3d"))
+DEBIAN_MIRROR = os.environ.get("CHAT3D_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+
+
+class DockerUnavailable(RuntimeError):
+    pass
+
+
+def unavailable_reason() -> str | None:
+    """None when Docker can be used (a daemon answers, or we may start one); else a reason to skip."""
+    if shutil.which("docker") is None:
+        return "no docker client installed (apt-get install docker.io)"
+    if _daemon_answers():
+        return None
+    if os.geteuid() != 0:
+        return "no Docker daemon answers and starting one needs root"
+    if shutil.which("dockerd") is None:
+        return "no Docker daemon answers and dockerd is not installed (apt-get install docker.io)"
+    return None
+
+
+def _daemon_answers() -> bool:
+    try:
+        return subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True,
+                              timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def docker(*args: str, check: bool = True, timeout: float = 120, **kw) -> subprocess.CompletedProcess:
+    result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, **kw)
+    if check and result.returncode != 0:
+        raise DockerUnavailable(f"docker {' '.join(args[:3])} failed ({result.returncode}): {result.stderr[-2000:]}")
+    return result
+
+
+def image_exists(tag: str) -> bool:
+    return docker("image", "inspect", tag, check=False).returncode == 0
+
+
+def extra_ca_certs() -> str:
+    """The machine's locally added CAs (/usr/local/share/ca-certificates), for builds behind a TLS-inspecting
+    proxy: the Dockerfiles hand them to pip and npm for the build only."""
+    found = sorted(Path("/usr/local/share/ca-certificates").glob("**/*.crt"))
+    return "\n".join(p.read_text().strip() for p in found)
+
+
+@contextmanager
+def _cache_lock(name: str):
+    """Serialise base builds between concurrent test sessions on one machine."""
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    with open(CACHE_DIR / f"{name}.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@dataclass
+class DockerHost:
+    """One test session's use of Docker; `close()` undoes only what this object started or created."""
+
+    started_daemon: subprocess.Popen | None = None
+    networks: list[str] = field(default_factory=list)
+    containers: list[str] = field(default_factory=list)
+    build_seconds: dict[str, float] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ daemon
+    def ensure_daemon(self, timeout: float = 90) -> None:
+        reason = unavailable_reason()
+        if reason:
+            raise DockerUnavailable(reason)
+        if _daemon_answers():
+            return
+        CACHE_DIR.mkdir(parents=True, exist_ok=True)
+        log = open(CACHE_DIR / "dockerd.log", "ab")
+        self.started_daemon = subprocess.Popen(["dockerd"], stdout=log, stderr=subprocess.STDOUT,
+                                               stdin=subprocess.DEVNULL, start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.started_daemon.poll() is not None:
+                raise DockerUnavailable(f"dockerd exited with {self.started_daemon.returncode}; see {CACHE_DIR}/dockerd.log")
+            if _daemon_answers():
+                return
+            time.sleep(0.5)
+        raise DockerUnavailable(f"dockerd did not answer within {timeout}s; see {CACHE_DIR}/dockerd.log")
+
+    def close(self) -> None:
+        for name in reversed(self.containers):
+            docker("rm", "-f", "-v", name, check=False, timeout=60)
+        for net in reversed(self.networks):
+            docker("network", "rm", net, check=False, timeout=60)
+        self.containers.clear()
+        self.networks.clear()
+        if self.started_daemon is not None and self.started_daemon.poll() is None:
+            self.started_daemon.send_signal(signal.SIGTERM)
+            try:
+                self.started_daemon.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.started_daemon.kill()
+                self.started_daemon.wait()
+        self.started_daemon = None
+
+    # ------------------------------------------------------------------ images
+    def base_image(self) -> str:
+        given = os.environ.get("CHAT3D_BASE_IMAGE")
+        if given:
+            return given
+        with _cache_lock("base"):
+            if image_exists(BASE_TAG):
+                return BASE_TAG
+            if image_exists(REGISTRY_BASE) or docker("pull", REGISTRY_BASE, check=False, timeout=180).returncode == 0:
+                return REGISTRY_BASE
+            self._import_debian_base()
+            return BASE_TAG
+
+    def _import_debian_base(self) -> None:
+        """`debootstrap --variant=minbase bookworm`, tarred once into the cache dir, `docker import`ed."""
+        tarball = CACHE_DIR / "bookworm-minbase.tar"
+        if not tarball.exists():
+            if shutil.which("debootstrap") is None:
+                if os.geteuid() != 0:
+                    raise DockerUnavailable("no registry base image and no debootstrap (apt-get install debootstrap)")
+                subprocess.run(["apt-get", "install", "-y", "-qq", "debootstrap"], check=True, capture_output=True,
+                               env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"), timeout=600)
+            rootfs = CACHE_DIR / f"rootfs-{uuid.uuid4().hex[:8]}"
+            try:
+                subprocess.run(["debootstrap", "--variant=minbase", "bookworm", str(rootfs), DEBIAN_MIRROR],
+                               check=True, capture_output=True, timeout=1800)
+                partial = tarball.with_suffix(".partial")
+                subprocess.run(["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(partial), "."],
+                               check=True, capture_output=True, timeout=600)
+                partial.rename(tarball)
+            finally:
+                shutil.rmtree(rootfs, ignore_errors=True)
+        docker("import", "--change", 'CMD ["/bin/bash"]', "--change", "ENV LANG=C.UTF-8",
+               str(tarball), BASE_TAG, timeout=600)
+
+    def build(self, tag: str, dockerfile: str, context: Path = REPO_ROOT, timeout: float = 3600) -> str:
+        """Build `tag` on the base image (layer cache kept by Docker between runs); returns the tag."""
+        base = self.base_image()
+        t0 = time.monotonic()
+        result = subprocess.run(
+            ["docker", "build", "--build-arg", f"BASE_IMAGE={base}", "--build-arg", f"EXTRA_CA_CERTS={extra_ca_certs()}",
+             "-f", str(context / dockerfile), "-t", tag,
+             str(context)],
+            capture_output=True, text=True, timeout=timeout, env=dict(os.environ, DOCKER_BUILDKIT="0"),
+        )
+        self.build_seconds[tag] = time.monotonic() - t0
+        if result.returncode != 0:
+            raise DockerUnavailable(f"docker build {tag} failed:\n{result.stdout[-4000:]}\n{result.stderr[-3000:]}")
+        return tag
+
+    # ------------------------------------------------------------------ runtime
+    def network(self, prefix: str = "chat3d-test") -> str:
+        """A bridge network of our own (containers on it talk only to each other and the host)."""
+        name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        docker("network", "create", "--driver", "bridge", name)
+        self.networks.append(name)
+        return name
+
+    def run(self, image: str, *, name_prefix: str = "chat3d-test", options: list[str] = (), command: list[str] = (),
+            ) -> str:
+        """`docker run -d` with the given options; the container is removed by `close()`."""
+        name = f"{name_prefix}-{uuid.uuid4().hex[:8]}"
+        docker("run", "-d", "--name", name, *options, image, *command, timeout=120)
+        self.containers.append(name)
+        return name
+
+    def remove(self, name: str) -> None:
+        docker("rm", "-f", "-v", name, check=False, timeout=60)
+        if name in self.containers:
+            self.containers.remove(name)
+
+    def published_port(self, name: str, container_port: int) -> int:
+        out = docker("port", name, f"{container_port}/tcp").stdout.strip().splitlines()
+        for line in out:  # "127.0.0.1:49153"
+            host, _, port = line.rpartition(":")
+            if host == "127.0.0.1":
+                return int(port)
+        raise DockerUnavailable(f"{name}: port {container_port} not published on 127.0.0.1: {out}")
+
+    def logs(self, name: str) -> str:
+        result = docker("logs", "--tail", "200", name, check=False, timeout=60)
+        return result.stdout + result.stderr
+
+    def inspect(self, name: str) -> dict:
+        return json.loads(docker("inspect", name).stdout)[0]
