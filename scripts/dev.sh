@@ -30,5 +30,8 @@ if [ -z "${RENDER_SERVICE_URL:-}" ]; then
   render_pid=$!
 fi
 
-echo "==> Chat3D on http://localhost:$PORT  (mail outbox: http://localhost:$PORT/dev/mailbox)"
-reflex run --env prod --single-port --backend-port "$PORT" --frontend-port "$PORT"
+# Loopback only unless CHAT3D_HOST says otherwise (e.g. CHAT3D_HOST=0.0.0.0 to reach it from another machine):
+# a development app has a dev mailbox and well-known seed credentials. The container image binds 0.0.0.0 itself.
+export CHAT3D_HOST=${CHAT3D_HOST:-127.0.0.1}
+echo "==> Chat3D on http://localhost:$PORT, listening on $CHAT3D_HOST  (mail outbox: http://localhost:$PORT/dev/mailbox)"
+reflex run --env prod --single-port --backend-host "$CHAT3D_HOST" --backend-port "$PORT" --frontend-port "$PORT"

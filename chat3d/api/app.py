@@ -11,20 +11,26 @@ from chat3d.api.routes import chat, events, files, llm, notifications, query
 from chat3d.api.routes import invitations, waitlist
 from chat3d.api.routes import password_reset, profile
 from chat3d.api.routes import imports, shares, versions
-from chat3d.api.security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
+from chat3d.api.security import (
+    BodySizeLimitMiddleware, SecurityHeadersMiddleware, UploadGuardMiddleware, WebsocketOriginMiddleware,
+)
 from chat3d.domain.files import MAX_UPLOAD_BYTES
 from chat3d.domain.imports import max_bytes as import_max_bytes
 from chat3d.settings import get_settings
 
+COMPOSER_MAX_ATTACHMENTS = 4  # chat3d.state.chat_composer.MAX_ATTACHMENTS (not imported: it loads Reflex state)
+
 
 def create_api() -> FastAPI:
+    settings = get_settings()
+    docs = settings.api_docs_enabled  # API_DOCS; off by default in production (the route map is no one's business)
     api = FastAPI(
         title="Chat3D API",
         version="0.1.0",
-        docs_url="/api/docs",
+        docs_url="/api/docs" if docs else None,
         swagger_ui_oauth2_redirect_url=None,  # no OAuth2 flows; keeps every route under /api
         redoc_url=None,
-        openapi_url="/api/openapi.json",
+        openapi_url="/api/openapi.json" if docs else None,
     )
     api.add_middleware(BodySizeLimitMiddleware, limits={
         # multipart overhead on top of the 10 MB image cap
@@ -32,7 +38,12 @@ def create_api() -> FastAPI:
         "/api/chat/import": (import_max_bytes() + 64 * 1024,
                              f"Imported files can be at most {import_max_bytes() / (1024 * 1024):g} MB."),
     })
-    api.add_middleware(SecurityHeadersMiddleware, hsts=get_settings().secure_cookies)
+    # Reflex's own upload endpoint (composer images, CAD imports): signed-in only, capped before parsing.
+    upload_cap = max(COMPOSER_MAX_ATTACHMENTS * MAX_UPLOAD_BYTES, import_max_bytes()) + 256 * 1024
+    api.add_middleware(UploadGuardMiddleware, path="/_upload", cap=upload_cap,
+                       message=f"Uploads can be at most {upload_cap // (1024 * 1024)} MB at once.")
+    api.add_middleware(WebsocketOriginMiddleware)
+    api.add_middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies)
     install_error_handlers(api)
     api.include_router(auth.router)
     api.include_router(public.router)

@@ -28,8 +28,9 @@ def _codeblock(value, **props) -> rx.Component:
 def markdown_text(text: rx.Var[str]) -> rx.Component:
     """A bubble's markdown as its own React.memo component: it re-renders only when its text changes. (rx.markdown
     builds its component map anew on every render, so re-rendering it re-parses the text and remounts its DOM:
-    without this, pressing a thumb rebuilt that answer's whole text.)"""
-    return rx.markdown(text, component_map={"pre": _codeblock})
+    without this, pressing a thumb rebuilt that answer's whole text.) No raw HTML (`use_raw=False`): the text comes
+    from users and models, and `<iframe srcdoc>` or `<img onerror>` in it would run script in the reader's tab."""
+    return rx.markdown(text, component_map={"pre": _codeblock}, use_raw=False)
 
 
 def _markdown(text) -> rx.Component:

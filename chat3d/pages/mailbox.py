@@ -8,8 +8,23 @@ from chat3d.components.layout import public_shell
 from chat3d.settings import get_settings
 
 
+async def _admin_in_development(state: rx.State) -> bool:
+    """The outbox holds every account's reset and confirmation links: development only, and admins only.
+
+    Checked in every handler, not just on load, because a websocket client can send any event."""
+    from chat3d.db.models import Role
+    from chat3d.state.auth import AuthState
+
+    if get_settings().chat3d_env != "development":
+        return False
+    auth = await state.get_state(AuthState)
+    user = auth._current_user()
+    auth._set_user(user)
+    return user is not None and user.role == Role.admin.value
+
+
 class MailboxState(rx.State):
-    """Lists mail written to DATA_DIR/outbox; selecting one shows its text and links."""
+    """Lists mail written to DATA_DIR/outbox (to admins, in development); selecting one shows its text and links."""
 
     messages: list[dict[str, str]] = []
     selected_id: str = ""
@@ -19,8 +34,9 @@ class MailboxState(rx.State):
     links: list[str] = []
 
     @rx.event
-    def load(self):
-        if get_settings().chat3d_env != "development":
+    async def load(self):
+        if not await _admin_in_development(self):
+            self.messages, self.selected_id, self.subject, self.to, self.text, self.links = [], "", "", "", "", []
             return rx.redirect("/")
         from chat3d.domain.outbox import list_dev_mailbox
 
@@ -33,10 +49,12 @@ class MailboxState(rx.State):
             return MailboxState.open(self.messages[0]["id"])
 
     @rx.event
-    def open(self, message_id: str):
+    async def open(self, message_id: str):
         from chat3d.domain.errors import NotFound
         from chat3d.domain.outbox import read_dev_message
 
+        if not await _admin_in_development(self):
+            return
         try:
             m = read_dev_message(message_id)
         except NotFound:

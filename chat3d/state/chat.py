@@ -425,6 +425,17 @@ class ThreadState(rx.State):
             if uid is None:
                 return
             self._watching = [*self._watching, query_id]
+
+        def owned() -> bool:
+            with session_scope() as s:
+                return query_id in _query_states(s, uid, [query_id])
+
+        # Before subscribing: a client can send this event with any query id, and the live text of someone
+        # else's query must never reach this tab.
+        if not await asyncio.to_thread(owned):
+            async with self:
+                self._watching = [q for q in self._watching if q != query_id]
+            return
         queue = live.subscribe(query_id)
         try:
             deadline = time.monotonic() + WATCH_LIMIT_S

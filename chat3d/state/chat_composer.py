@@ -122,7 +122,7 @@ class ComposerState(rx.State):
 
     @rx.event
     async def handle_upload(self, files: list[rx.UploadFile]):
-        from chat3d.domain.files import safe_filename, store_bytes, validate_image_upload
+        from chat3d.domain.files import MAX_UPLOAD_BYTES, safe_filename, store_bytes, validate_image_upload
 
         uid = await self._uid()
         if uid is None:
@@ -133,7 +133,7 @@ class ComposerState(rx.State):
             if len(self.attachments) + len(added) >= MAX_ATTACHMENTS:
                 self.error = f"At most {MAX_ATTACHMENTS} images can be attached to one message."
                 break
-            data = await upload.read()
+            data = await upload.read(MAX_UPLOAD_BYTES + 1)  # one byte over is enough to say "too big"
             try:
                 fmt = validate_image_upload(data)
                 with session_scope() as s:

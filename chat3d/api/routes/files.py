@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from urllib.parse import quote
 
 from fastapi import APIRouter, BackgroundTasks, UploadFile
 from fastapi.responses import FileResponse
 
 from chat3d.api.deps import CurrentUser, DbSession
 from chat3d.api.schemas import CamelModel
+from chat3d.api.security import stored_file_headers
 from chat3d.db.models import FileKind
 from chat3d.domain import files
 from chat3d.domain.errors import InvalidInput
@@ -45,15 +45,11 @@ def download(file_id: str, user: CurrentUser, session: DbSession) -> FileRespons
     path = files.absolute_path(row)
     if not path.is_file():
         raise InvalidInput("This file is no longer stored.")
-    disposition = "inline" if row.format in {"png", "jpeg", "webp", "glb", "svg"} else "attachment"
-    return FileResponse(
-        path, media_type=row.content_type,
-        headers={
-            "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(row.filename)}",
-            "Cache-Control": "private, max-age=31536000, immutable",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+    # Copies cached under the old, inline headers are purged once per browser (chat3d.api.security.CACHE_EPOCH).
+    return FileResponse(path, media_type=row.content_type, headers={
+        **stored_file_headers(row.format, row.filename),
+        "Cache-Control": "private, max-age=31536000, immutable",
+    })
 
 
 @router.delete("/{file_id}", status_code=204)

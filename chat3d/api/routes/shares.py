@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
 
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
@@ -16,6 +15,7 @@ from pydantic import Field
 
 from chat3d.api.deps import CurrentUser, DbSession
 from chat3d.api.schemas import CamelModel
+from chat3d.api.security import stored_file_headers
 from chat3d.domain import files, shares
 from chat3d.domain.errors import NotFound
 
@@ -60,11 +60,10 @@ def shared_file(token: str, file_id: str, session: DbSession) -> FileResponse:
     path = files.absolute_path(row)
     if not path.is_file():
         raise NotFound("This file is no longer stored.")
-    disposition = "inline" if row.format in {"glb", "svg"} else "attachment"
     return FileResponse(path, media_type=row.content_type, headers={
-        "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(row.filename)}",
-        # Revocation must take effect at once: no shared caches, and browsers revalidate.
+        **stored_file_headers(row.format, row.filename),
+        # Revocation must take effect at once: no shared caches, and browsers revalidate (Starlette answers a
+        # revalidation with the full response, so a copy cached with older headers is replaced, never kept).
         "Cache-Control": "private, no-cache",
-        "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer",
     })
