@@ -66,7 +66,7 @@ class Worker:
         "slot", "uid", "dir", "job_sock", "status_r", "status_buf", "status_bytes", "status_tail", "interm",
         "gpid", "pidfd", "ready_flag", "job_id", "deadline", "timed_out", "t_start", "failed_msg", "reported",
         "formats", "job_status", "job_ended", "disk_full", "tmpfs", "next_disk_check", "out_dir",
-        "post_pid", "post_pidfd", "post_deadline", "post_timed_out",
+        "post_pid", "post_deadline", "post_timed_out",
     )
 
     def __init__(self, slot: int, uid: int, job_dir: str):
@@ -89,13 +89,26 @@ class Worker:
         self.tmpfs = False
         self.next_disk_check = 0.0
         self.out_dir = ""
-        self.post_pid = self.post_pidfd = -1
+        self.post_pid = -1
         self.post_deadline = 0.0
         self.post_timed_out = False
 
     @property
     def ready(self) -> bool:
         return self.ready_flag and self.interm == -1 and self.job_id is None and self.pidfd >= 0
+
+
+class PostSpare:
+    """A pre-forked post-render process: sandboxed around its own (empty) output folder, warmed with
+    postrender.warm(), waiting for one finished job's model.brep and result.json as descriptors."""
+
+    __slots__ = ("slot", "uid", "out_dir", "sock", "status_r", "pid", "pidfd", "ready", "worker")
+
+    def __init__(self, slot: int, uid: int, out_dir: str):
+        self.slot, self.uid, self.out_dir = slot, uid, out_dir
+        self.sock = self.status_r = self.pid = self.pidfd = -1
+        self.ready = False
+        self.worker: Worker | None = None
 
 
 class Zygote:
@@ -111,6 +124,10 @@ class Zygote:
         self.as_root = os.geteuid() == 0
         n_slots = settings.pool_size * 2 + settings.burst_slots + 2  # running jobs, spares, exiting workers
         self.free_slots = list(range(n_slots))
+        # Post-render spares have slots (and, as root, uids) of their own, after the workers'.
+        self.post_slots = list(range(n_slots + 1, n_slots + 1 + n_slots))
+        self.post_spares: list[PostSpare] = []
+        self.post_pending: list[Worker] = []
         self.spares_target = settings.pool_size
         self.seq = 0
         self.fail_streak = 0
@@ -229,9 +246,17 @@ class Zygote:
                     delattr(other, name)
                 except AttributeError:
                     pass
+        for other in self.post_spares:
+            for name in PostSpare.__slots__:
+                try:
+                    delattr(other, name)
+                except AttributeError:
+                    pass
         self.workers.clear()
         self.pending.clear()
         self.free_slots.clear()
+        self.post_spares.clear()
+        self.post_pending.clear()
         self.__dict__.clear()
 
     def _worker_main(self, w: Worker, job_fd: int, st_w: int, warm: bool = True) -> None:
@@ -402,33 +427,79 @@ class Zygote:
             self._start_post(w)
 
     def _start_post(self, w: Worker) -> None:
+        """Hand the finished job to a ready post spare (or queue it until one is ready)."""
+        if w not in self.post_pending:
+            self.post_pending.append(w)
+        self._dispatch_post()
+
+    def _dispatch_post(self) -> None:
+        while self.post_pending:
+            p = next((p for p in self.post_spares if p.ready and p.worker is None), None)
+            if p is None:
+                return
+            w = self.post_pending.pop(0)
+            if w not in self.workers or w.reported:
+                continue
+            # The zygote opens the two files (never reads them) and passes the descriptors on.
+            fds, names = [], []
+            for name in ("model.brep", "result.json"):
+                try:
+                    fds.append(os.open(os.path.join(w.dir, name), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC))
+                    names.append(name)
+                except OSError:
+                    pass
+            header = json.dumps({"files": names, "formats": w.formats}).encode()
+            to_post = socket.socket(fileno=p.sock)
+            p.sock = -1
+            try:
+                socket.send_fds(to_post, [header], fds) if fds else to_post.send(header)
+            except OSError:
+                pass  # the spare died: its exit reports the job
+            finally:
+                for fd in fds:
+                    os.close(fd)
+                to_post.close()
+            p.worker = w
+            w.out_dir = p.out_dir
+            w.post_pid = p.pid
+            w.post_deadline = time.monotonic() + max(10.0, self.s.timeout_cap_s)
+
+    def spawn_post(self) -> None:
+        slot = self.post_slots.pop(0)
+        uid = self._uid(slot)
         self.seq += 1
         out = os.path.join(self.out_root, f"{os.getpid()}-{self.seq}")
         os.mkdir(out, 0o700)
         if self.as_root:
-            os.chown(out, w.uid, w.uid)
-        w.out_dir = out
+            os.chown(out, uid, uid)
+        p = PostSpare(slot, uid, out)
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         st_r, st_w = os.pipe()
+        busy = sum(1 for x in self.workers if x.job_id is not None)
+        warm = busy + len(self.pending) + self.backlog < self.spares_target
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the post-render process
-            self._post_main(w, st_w)
+            self._post_main(p, theirs.fileno(), st_w, warm)
+        theirs.close()
         os.close(st_w)
-        os.close(st_r)
-        w.post_pid = pid
-        w.post_pidfd = os.pidfd_open(pid)
-        w.post_deadline = time.monotonic() + max(10.0, self.s.timeout_cap_s)
-        self.sel.register(w.post_pidfd, selectors.EVENT_READ, ("post", w))
+        os.set_blocking(st_r, False)
+        p.sock, p.status_r, p.pid = mine.detach(), st_r, pid
+        p.pidfd = os.pidfd_open(pid)
+        self.sel.register(p.pidfd, selectors.EVENT_READ, ("pexit", p))
+        self.sel.register(st_r, selectors.EVENT_READ, ("pstatus", p))
+        self.post_spares.append(p)
 
-    def _post_main(self, w: Worker, st_w: int) -> None:
-        """In the post-render process: a sandbox like a worker's, the job folder read-only, the
-        output folder writable; only service code runs. Never returns."""
+    def _post_main(self, p: PostSpare, sock_fd: int, st_w: int, warm: bool) -> None:
+        """In the post-render process: a sandbox like a worker's whose only writable folder is its own
+        output folder (at /job in namespaces mode); no job folder at all. Only service code runs: it
+        copies the job's model.brep and result.json from the descriptors it is given and calls
+        postrender.finish. Never returns."""
         code = 3
         try:
-            sandbox.close_fds([st_w])
-            s, plan, mode, job_dir, out_dir, uid = self.s, self.plan, self.mode, w.dir, w.out_dir, w.uid
-            formats = set(w.formats) | {"png"}
+            sandbox.close_fds([sock_fd, st_w])
+            s, plan, mode, as_root, out_dir, uid = self.s, self.plan, self.mode, self.as_root, p.out_dir, p.uid
             self._forget_in_child()
-            del w
+            del p
             os.setsid()
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP):
                 signal.signal(sig, signal.SIG_DFL)
@@ -436,41 +507,96 @@ class Zygote:
             sandbox.set_parent_death_signal()
             sandbox.apply_rlimits(s.memory_mb, s.max_output_mb, int(s.timeout_cap_s) + 5, s.nproc, s.nofile)
             if mode == "namespaces":
-                sandbox.enter_namespaces(plan, job_dir, uid, uid, new_pid_ns=False, out_dir=out_dir)
-                src, out = "/job", "/out"
+                sandbox.enter_namespaces(plan, out_dir, uid, uid, new_pid_ns=False)
+                out = "/job"
             else:
                 sandbox.drop_bounding_set()
                 sandbox.drop_uid(uid, uid)
-                src, out = job_dir, out_dir
+                os.chdir(out_dir)
+                out = out_dir
             sandbox.set_dumpable(False)
             sandbox.drop_capabilities()
             sandbox.install_seccomp()
             os.environ.clear()
             os.environ.update(WORKER_ENV, HOME=out, TMPDIR=out)
             sandbox.redirect_stdio()
-            os.chdir(out)
-            _copy_capped(src, "result.json", out, "job-result.json", RESULT_CAP)
+            if warm:
+                postrender.warm()  # trusted part in a scratch folder of our output folder, removed after
+            os.write(st_w, b"ready\n")
+            sock = socket.socket(fileno=sock_fd)
+            data, fds, _flags, _addr = socket.recv_fds(sock, 4096, 2)
+            sock.close()
+            if not data:
+                os._exit(0)
+            header = json.loads(data)
+            given = dict(zip(header.get("files", []), fds))
+            src = os.path.join(out, ".src")
+            os.mkdir(src, 0o700)
+            if "result.json" in given:
+                _copy_fd(given["result.json"], os.path.join(out, "job-result.json"), RESULT_CAP)
+            if "model.brep" in given:
+                _copy_fd(given["model.brep"], os.path.join(src, "model.brep"), s.max_output_mb * 1024 * 1024 + 1,
+                         skip_larger=False)
             answer = postrender.finish(Path(src), Path(out), max_output_bytes=s.max_output_mb * 1024 * 1024,
-                                       formats=formats)
-            data = json.dumps(answer).encode()
+                                       formats=set(f for f in header.get("formats", []) if f in KNOWN_FORMATS) | {"png"})
+            shutil.rmtree(src, ignore_errors=True)
             fd = os.open(os.path.join(out, "post.json"), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
             try:
-                os.write(fd, data)
+                os.write(fd, json.dumps(answer).encode())
             finally:
                 os.close(fd)
             code = 0
         except BaseException:  # noqa: BLE001
-            pass
+            if st_w >= 0:
+                try:
+                    os.write(st_w, ("error " + traceback.format_exc()[-2000:].replace("\n", "\\n") + "\n").encode())
+                except OSError:
+                    pass
         os._exit(code)
 
-    def _on_post_exit(self, w: Worker) -> None:
+    def _on_post_status(self, p: PostSpare) -> None:
         try:
-            os.waitpid(w.post_pid, 0)
+            n = os.readv(p.status_r, [self.rbuf])
+        except BlockingIOError:
+            return
+        if n:
+            # Only service code writes here ("ready" or an error before any job); bounded anyway.
+            chunk = bytes(self.rbuf[:min(n, 4096)])
+            if b"ready\n" in chunk and p.worker is None:
+                p.ready = True
+                self._dispatch_post()
+            elif chunk.startswith(b"error "):
+                log.error("post-render process failed: %s", chunk[6:].decode(errors="replace").replace("\\n", "\n")[-1500:])
+            return
+        self.sel.unregister(p.status_r)
+        os.close(p.status_r)
+        p.status_r = -1
+
+    def _on_post_exit(self, p: PostSpare) -> None:
+        try:
+            os.waitpid(p.pid, 0)
         except ChildProcessError:
             pass
-        self.sel.unregister(w.post_pidfd)
-        os.close(w.post_pidfd)
-        w.post_pidfd = w.post_pid = -1
+        self.sel.unregister(p.pidfd)
+        os.close(p.pidfd)
+        p.pidfd = -1
+        if p.status_r >= 0:
+            self.sel.unregister(p.status_r)
+            os.close(p.status_r)
+            p.status_r = -1
+        if p.sock >= 0:
+            os.close(p.sock)
+            p.sock = -1
+        self.post_spares.remove(p)
+        self.post_slots.append(p.slot)
+        w = p.worker
+        if w is None:
+            if not p.ready:
+                self.fail_streak += 1
+                self.next_spawn_at = time.monotonic() + min(5.0, 0.1 * 2**self.fail_streak)
+            shutil.rmtree(p.out_dir, ignore_errors=True)
+            return
+        w.post_pid = -1
         self._report(w, post=True)
         if w.gpid < 0:
             self._finish(w, None)
@@ -498,10 +624,6 @@ class Zygote:
             self.sel.unregister(w.pidfd)
             os.close(w.pidfd)
             w.pidfd = -1
-        if w.post_pidfd >= 0:
-            self.sel.unregister(w.post_pidfd)
-            os.close(w.post_pidfd)
-            w.post_pidfd = -1
         self._close_status(w)
         if w.job_sock >= 0:
             os.close(w.job_sock)
@@ -632,6 +754,12 @@ class Zygote:
         while spares < target and self.free_slots and now >= self.next_spawn_at:
             self.spawn()
             spares += 1
+        # Post spares: one per pool slot whose job could finish next, at least one, plus waiting jobs.
+        idle_posts = sum(1 for p in self.post_spares if p.worker is None)
+        post_target = max(1, min(self.spares_target, busy + 1)) + len(self.post_pending)
+        while idle_posts < post_target and self.post_slots and now >= self.next_spawn_at:
+            self.spawn_post()
+            idle_posts += 1
         ready = sum(1 for w in self.workers if w.ready)
         if (ready, busy) != self.last_stats:
             self.last_stats = (ready, busy)
@@ -676,8 +804,11 @@ class Zygote:
                     elif kind == "exit":
                         if w in self.workers and w.pidfd >= 0:
                             self._on_exit(w)
-                    elif kind == "post":
-                        if w in self.workers and w.post_pidfd >= 0:
+                    elif kind == "pstatus":
+                        if w in self.post_spares and w.status_r >= 0:
+                            self._on_post_status(w)
+                    elif kind == "pexit":
+                        if w in self.post_spares and w.pidfd >= 0:
                             self._on_post_exit(w)
                 self._reap_intermediates()
                 now = time.monotonic()
@@ -701,12 +832,13 @@ class Zygote:
             for w in list(self.workers):
                 if w.gpid > 0:
                     self._kill(w)
-                if w.post_pid > 0:
-                    try:
-                        os.kill(w.post_pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
                 self._remove_job_dir(w)
+            for p in self.post_spares:
+                try:
+                    os.kill(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                shutil.rmtree(p.out_dir, ignore_errors=True)
 
 
 def _receive_fd(sock_fd: int) -> int:
@@ -719,26 +851,29 @@ def _receive_fd(sock_fd: int) -> int:
     return fds[0] if fds else -1
 
 
-def _copy_capped(src_dir: str, name: str, out_dir: str, out_name: str, cap: int) -> None:
-    """Post step: copy one job-written file (no links, regular, at most `cap` bytes) if present."""
+def _copy_fd(src_fd: int, dest: str, cap: int, skip_larger: bool = True) -> None:
+    """Post step: copy a job-written file from its descriptor, regular files only. A file over `cap`
+    bytes is left out (`skip_larger`) or copied up to `cap` bytes (the reader then sees it is too big)."""
     try:
-        fd = os.open(os.path.join(src_dir, name), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
-        return
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > cap:
+        st = os.fstat(src_fd)
+        if not stat.S_ISREG(st.st_mode) or (skip_larger and st.st_size > cap):
             return
-        data = os.read(fd, cap + 1)
-        if len(data) > cap:
-            return
+        os.set_blocking(src_fd, True)
+        out = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        try:
+            left = cap
+            while left > 0:
+                chunk = os.read(src_fd, min(1 << 20, left))
+                if not chunk:
+                    break
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(out, view):]
+                left -= len(chunk)
+        finally:
+            os.close(out)
     finally:
-        os.close(fd)
-    out = os.open(os.path.join(out_dir, out_name), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    try:
-        os.write(out, data)
-    finally:
-        os.close(out)
+        os.close(src_fd)
 
 
 def _tree_bytes(path: str, stop_above: int) -> int:
