@@ -11,9 +11,10 @@ and passes the *descriptor* (SCM_RIGHTS) with a header holding only the job id, 
 formats from a fixed set; the zygote forwards the descriptor to a ready spare, which reads it inside
 its sandbox. So no later fork inherits another job's program, in used or freed memory.
 
-After the job's process is killed (or exits), a fresh sandboxed post-render process is forked from
-here, running only service code: it reads the job folder read-only and writes everything the server
-returns into an output folder the job never could open (render_service.postrender.finish).
+After the job's process is killed (or exits), a post spare (pre-forked from here like a worker,
+sandboxed around its own output folder, running only service code) gets the job's model.brep and
+result.json as descriptors and writes everything the server returns into that folder, which the job
+never could open (render_service.postrender.finish).
 
 Protocol:
   control socket (JSON lines, both ways)
