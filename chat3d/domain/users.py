@@ -15,15 +15,15 @@ _BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f"
 
 
 def clean_line(text: str | None) -> str:
-    """User text for one line (names, titles, reasons): control characters (C0, C1, DEL, bidi overrides)
-    removed, runs of whitespace (CR/LF included) made one space, trimmed. A name can then never add a line
+    """User text for one line (names, titles, reasons): control characters (C0 but NUL, C1, DEL, bidi
+    overrides) removed, runs of whitespace (CR/LF included) made one space, trimmed. A name can then never add a line
     to a mail header or a log, nor reorder what a reader sees."""
     kept = []
     for ch in text or "":
         if ch.isspace():
             kept.append(" ")
-        elif unicodedata.category(ch) != "Cc" and ch not in _BIDI:
-            kept.append(ch)
+        elif ch == "\x00" or (unicodedata.category(ch) != "Cc" and ch not in _BIDI):
+            kept.append(ch)  # NUL stays: the engine refuses it with a clear 400 (chat3d/db/engine.py)
     return " ".join("".join(kept).split())
 
 
