@@ -319,7 +319,7 @@ def settings_tab() -> rx.Component:
                     AdminState.set_s_invitation_waitlist_required, "setting-invite-waitlist"),
             rx.hstack(
                 rx.vstack(rx.el.label("Invitations per user", html_for="setting-quota", style={"fontWeight": 500}),
-                          _small("Open invitations a user may have at once (admins are not limited)."), spacing="0"),
+                          _small("Invitation mails a user may send in any 30 days (admins are not limited)."), spacing="0"),
                 rx.spacer(),
                 rx.input(id="setting-quota", type="number", min=0, step=1, value=AdminState.s_quota,
                          on_change=AdminState.set_s_quota, width="7em"),
