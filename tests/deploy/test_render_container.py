@@ -23,6 +23,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -87,9 +88,14 @@ def run_options(render: dict, tree: Path = TREE) -> list[str]:
 
 
 class RenderContainer:
+    """The running container, shaped like tests/render_service's `Service` (url, client(), proc.pid: the
+    server's pid as the host sees it), so H20a's tenancy cases can run against it unchanged."""
+
     def __init__(self, host: DockerHost, name: str):
         self.host, self.name = host, name
         self.url = f"http://127.0.0.1:{host.published_port(name, 8090)}"
+        self.token = TOKEN
+        self.proc = SimpleNamespace(pid=host.inspect(name)["State"]["Pid"])
 
     def client(self, timeout: float = 120) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=timeout, headers={"Authorization": f"Bearer {TOKEN}"})
@@ -297,3 +303,32 @@ def test_seccomp_profile_allows_the_namespace_calls_and_nothing_dangerous():
     assert {"read", "write", "openat", "mmap", "futex", "epoll_wait", "wait4", "execve"} <= allowed
     assert not {"ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd", "kexec_load", "init_module",
                 "bpf", "userfaultfd", "open_by_handle_at", "keyctl", "io_uring_setup", "fsopen"} & allowed
+
+
+# ---------------------------------------------------------------------------------------------
+# tests/render_service/test_tenancy.py's cases, against the container (their `svc` is our container).
+
+
+def _tenancy():
+    """That module, imported the way pytest imports it (tests/render_service has no __init__.py)."""
+    import importlib
+    import sys
+
+    folder = str(REPO_ROOT / "tests" / "render_service")
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    return importlib.import_module("test_tenancy")
+
+
+TENANCY_CASES = [
+    "test_heap_scan_finds_no_earlier_jobs_program",
+    "test_frame_walk_and_fds_reach_nothing_of_the_zygote_or_other_jobs",
+    "test_signals_and_pidfds_at_zygote_and_server_are_refused",
+    "test_status_pipe_flood_costs_the_zygote_linear_time",
+    "test_filling_the_disk_across_many_files_is_output_too_large",
+]
+
+
+@pytest.mark.parametrize("case", TENANCY_CASES)
+def test_tenancy_case_in_the_container(render_container, case):
+    getattr(_tenancy(), case)(render_container)
