@@ -282,14 +282,15 @@ def render_png(triangles: np.ndarray, path: str, px: int = THUMB_PX) -> None:
         big = _zbuffer(x, y, depth, colours, side)
     else:
         big = np.zeros((side, side, 4), np.uint8)
-    # 2x2 average with premultiplied alpha, so edges fade to transparent instead of to black.
-    alpha = big[..., 3].astype(np.uint32)
-    pre = big[..., :3].astype(np.uint32) * alpha[..., None]
-    rgb = pre[0::2, 0::2] + pre[1::2, 0::2] + pre[0::2, 1::2] + pre[1::2, 1::2]
-    a4 = alpha[0::2, 0::2] + alpha[1::2, 0::2] + alpha[0::2, 1::2] + alpha[1::2, 1::2]
+    # 2x2 average. A big pixel is either empty (all zero) or opaque, so the colour of a small pixel is the
+    # mean of its covered big pixels and its alpha their share: anti-aliased edges over a transparent page.
+    rgb = big[..., :3].astype(np.uint16)
+    covered = (big[..., 3] > 0).astype(np.uint16)
+    rgb = rgb[0::2, 0::2] + rgb[1::2, 0::2] + rgb[0::2, 1::2] + rgb[1::2, 1::2]
+    count = covered[0::2, 0::2] + covered[1::2, 0::2] + covered[0::2, 1::2] + covered[1::2, 1::2]
     out = np.empty((px, px, 4), np.uint8)
-    out[..., :3] = rgb // np.maximum(a4, 1)[..., None]
-    out[..., 3] = (a4 + 2) // 4
+    out[..., :3] = rgb // np.maximum(count, 1)[..., None]
+    out[..., 3] = (count * 255 + 2) // 4
     Image.fromarray(out, "RGBA").save(path, format="PNG")
 
 
