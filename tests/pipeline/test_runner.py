@@ -46,10 +46,15 @@ async def test_name_error_is_repaired_in_a_second_round(owner, scripted) -> None
     assert [s for s, _ in query_states(owner[0], qid)] == [
         "queued", "conversation", "codegen", "rendering", "repairing", "rendering", "completed",
     ]
+    # Kept: only the post step's metrics (checked), the PNG it drew, and our own copy of the program.
+    assert set(model["metrics"]) == {"bbox_size_mm", "bbox_min_mm", "bbox_max_mm", "volume_mm3", "solids", "valid"}
+    assert model["metrics"]["volume_mm3"] == pytest.approx(80 * 50 * 5, rel=1e-6) and model["metrics"]["solids"] == 1
     with session_scope() as s:
-        stored = s.get(StoredFile, __import__("uuid").UUID(model["files"][1]["id"]))
         from chat3d.domain.files import absolute_path
-        assert absolute_path(stored).read_bytes().startswith(b"ISO-10303-21")
+        by_format = {f["format"]: absolute_path(s.get(StoredFile, __import__("uuid").UUID(f["id"]))) for f in model["files"]}
+        assert by_format["step"].read_bytes().startswith(b"ISO-10303-21")
+        assert by_format["png"].read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+        assert by_format["py"].read_text() == model["code"] == PLATE
     run_seg = next(s for s in item.segments if s["type"] == "run")
     assert run_seg["usage"] == {"inputTokens": 500, "outputTokens": 180} and run_seg["costUsd"] > 0
 
