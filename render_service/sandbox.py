@@ -538,7 +538,12 @@ def namespaces_supported(plan: Plan, probe_dir: str, uid: int, gid: int) -> tupl
     """Fork a throwaway child that builds the full sandbox the way workers will; report whether it worked."""
     direct = os.geteuid() == 0
     r, w = os.pipe()
-    pid = fork_in_new_pid_namespace() if direct else os.fork()
+    try:
+        pid = fork_in_new_pid_namespace() if direct else os.fork()
+    except SandboxError as exc:  # root without CAP_SYS_ADMIN (a container not given it): no namespaces
+        os.close(r)
+        os.close(w)
+        return False, str(exc)
     if pid == 0:
         code = 1
         try:

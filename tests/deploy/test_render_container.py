@@ -114,15 +114,14 @@ class RenderContainer:
         return r.json()
 
 
-@pytest.fixture(scope="module")
-def render_container(docker_host: DockerHost, render_image: str) -> RenderContainer:
+def start_container(docker_host: DockerHost, image: str, compose_render: dict, *extra: str) -> RenderContainer:
     net = docker_host.network("chat3d-render-test")
-    opts = run_options(compose_render_service()) + [
+    opts = run_options(compose_render) + [
         "--network", net, "-p", "127.0.0.1::8090",
         "-e", f"RENDER_SERVICE_TOKEN={TOKEN}", "-e", "RENDER_PRECHECK=off", "-e", "RENDER_POOL_SIZE=2",
-        "-e", f"CHAT3D_TEST_SECRET={SERVER_SECRET}",
+        "-e", f"CHAT3D_TEST_SECRET={SERVER_SECRET}", *extra,
     ]
-    name = docker_host.run(render_image, name_prefix="chat3d-render-test", options=opts)
+    name = docker_host.run(image, name_prefix="chat3d-render-test", options=opts)
     svc = RenderContainer(docker_host, name)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -144,6 +143,22 @@ def render_container(docker_host: DockerHost, render_image: str) -> RenderContai
            f"s.bind(('127.0.0.1', {LISTENER_PORT})); s.listen(8)\n"
            "while True:\n    c, _ = s.accept(); open('/tmp/listener-accepted', 'a').write('x'); c.close()\n")
     return svc
+
+
+@pytest.fixture(scope="module")
+def render_container(docker_host: DockerHost, render_image: str) -> RenderContainer:
+    """The render service with docker-compose.yml's settings."""
+    return start_container(docker_host, render_image, compose_render_service())
+
+
+@pytest.fixture(scope="module")
+def render_container_swarm(docker_host: DockerHost, render_image: str) -> RenderContainer:
+    """As `docker stack deploy` runs the compose file: security_opt is ignored (Docker's default seccomp profile,
+    no no-new-privileges), so the operator must allow the minimal mode (RENDER_SANDBOX=auto or minimal)."""
+    render = compose_render_service()
+    render.pop("security_opt", None)
+    render["environment"] = dict(render.get("environment") or {}, RENDER_SANDBOX="auto")
+    return start_container(docker_host, render_image, render)
 
 
 def assert_cube_ok(svc: RenderContainer) -> None:
@@ -303,6 +318,20 @@ def test_seccomp_profile_allows_the_namespace_calls_and_nothing_dangerous():
     assert {"read", "write", "openat", "mmap", "futex", "epoll_wait", "wait4", "execve"} <= allowed
     assert not {"ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd", "kexec_load", "init_module",
                 "bpf", "userfaultfd", "open_by_handle_at", "keyctl", "io_uring_setup", "fsopen"} & allowed
+
+
+def test_under_swarm_jobs_are_still_separated_by_uid(render_container_swarm):
+    """Without the seccomp profile the service falls back to "minimal" mode, but as root: every job runs under a
+    uid of its own, so a concurrent job still cannot read or write its folder (through /proc/<pid>/cwd, /proc/<pid>/
+    root or the jobs folder), nor read the server's environment."""
+    h = render_container_swarm.health()
+    assert h["sandbox"] == "minimal" and h["seccomp"] is True, h
+    test_a_job_cannot_read_or_write_a_concurrent_jobs_folder(render_container_swarm)
+    r = render_container_swarm.render(EXTRA_HOSTILE["read_server_environ.py"], timeout_s=10)
+    assert r.status_code == 422 and SERVER_SECRET not in r.text and TOKEN not in r.text, r.text[:1000]
+    probe = "import os\nraise RuntimeError('uid=%d' % os.getuid())\n"
+    uids = {render_container_swarm.render(probe, timeout_s=10).json()["error"]["message"] for _ in range(2)}
+    assert all("uid=0" not in u for u in uids), uids
 
 
 # ---------------------------------------------------------------------------------------------
