@@ -539,13 +539,14 @@ class Zygote:
                 _copy_fd(given["model.brep"], os.path.join(src, "model.brep"), s.max_output_mb * 1024 * 1024 + 1,
                          skip_larger=False)
             answer = postrender.finish(Path(src), Path(out), max_output_bytes=s.max_output_mb * 1024 * 1024,
-                                       formats=set(f for f in header.get("formats", []) if f in KNOWN_FORMATS) | {"png"})
+                                       formats=set(f for f in header.get("formats", []) if f in KNOWN_FORMATS))
             shutil.rmtree(src, ignore_errors=True)
             fd = os.open(os.path.join(out, "post.json"), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
             try:
                 os.write(fd, json.dumps(answer).encode())
             finally:
                 os.close(fd)
+            os.write(st_w, b"done\n")  # the zygote reports now, without waiting for our exit
             code = 0
         except BaseException:  # noqa: BLE001
             if st_w >= 0:
@@ -566,6 +567,8 @@ class Zygote:
             if b"ready\n" in chunk and p.worker is None:
                 p.ready = True
                 self._dispatch_post()
+            elif b"done\n" in chunk and p.worker is not None:
+                self._post_done(p)
             elif chunk.startswith(b"error "):
                 log.error("post-render process failed: %s", chunk[6:].decode(errors="replace").replace("\\n", "\n")[-1500:])
             return
@@ -590,12 +593,18 @@ class Zygote:
             p.sock = -1
         self.post_spares.remove(p)
         self.post_slots.append(p.slot)
-        w = p.worker
-        if w is None:
+        if p.worker is None:
             if not p.ready:
                 self.fail_streak += 1
                 self.next_spawn_at = time.monotonic() + min(5.0, 0.1 * 2**self.fail_streak)
             shutil.rmtree(p.out_dir, ignore_errors=True)
+            return
+        self._post_done(p)
+
+    def _post_done(self, p: PostSpare) -> None:
+        """The post step wrote its answer (said "done") or exited: report the job, once."""
+        w = p.worker
+        if w is None or w.reported:
             return
         w.post_pid = -1
         self._report(w, post=True)
@@ -755,13 +764,20 @@ class Zygote:
         while spares < target and self.free_slots and now >= self.next_spawn_at:
             self.spawn()
             spares += 1
-        # Post spares: one per pool slot whose job could finish next, at least one, plus waiting jobs.
+        # Post spares: one per pool slot plus finished jobs waiting for one. A replacement is forked
+        # while no post step runs (a fork of this process would stall the loop that reports it),
+        # unless none is left.
         idle_posts = sum(1 for p in self.post_spares if p.worker is None)
-        post_target = max(1, min(self.spares_target, busy + 1)) + len(self.post_pending)
-        while idle_posts < post_target and self.post_slots and now >= self.next_spawn_at:
+        in_flight = any(p.worker is not None for p in self.post_spares)
+        post_target = self.spares_target + len(self.post_pending)
+        while idle_posts < post_target and self.post_slots and now >= self.next_spawn_at \
+                and (idle_posts == 0 or not in_flight):
             self.spawn_post()
             idle_posts += 1
+        # Ready means a job could start and finish now: a ready worker and a ready post spare.
         ready = sum(1 for w in self.workers if w.ready)
+        if not any(p.ready and p.worker is None for p in self.post_spares):
+            ready = 0
         if (ready, busy) != self.last_stats:
             self.last_stats = (ready, busy)
             self.send({"op": "stats", "ready": ready, "busy": busy})
