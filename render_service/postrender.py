@@ -138,11 +138,13 @@ def linear_deflection(size: list[float]) -> float:
     return min(0.5, max(0.01, diag * 0.0005))
 
 
-def _solid_triangles(solid, scratch: str) -> np.ndarray:
+def _solid_triangles(solid, scratch: str, cap: int = 1 << 62) -> np.ndarray:
     """One solid's existing triangulation as an (n, 3, 3) float32 array of corners, via OCCT's STL writer."""
     writer = StlAPI_Writer()
     writer.ASCIIMode = False
     if not writer.Write(solid.wrapped, scratch):
+        if os.path.isfile(scratch) and os.path.getsize(scratch) >= cap:  # cut off by RLIMIT_FSIZE
+            raise PostError("output_too_large", f"The mesh is larger than the {cap // (1024 * 1024)} MB limit.")
         raise PostError("geometry", "Tessellating the model failed.")
     with open(scratch, "rb") as fh:
         data = fh.read()
@@ -314,16 +316,17 @@ def export(shape, size: list[float], out_dir: str, formats: set[str], cap: int) 
 
     def done(fmt: str, ok) -> None:
         path = os.path.join(out_dir, OUTPUT_NAMES[fmt])
-        if not ok or not os.path.isfile(path):
-            raise PostError("geometry", f"Exporting {fmt.upper()} failed.")
-        if os.path.getsize(path) > cap:
+        # At the cap counts as too large: under RLIMIT_FSIZE a writer stops exactly there and reports failure.
+        if os.path.isfile(path) and os.path.getsize(path) >= cap:
             raise PostError("output_too_large",
                             f"The {fmt.upper()} output is larger than the {cap // (1024 * 1024)} MB limit.")
+        if not ok or not os.path.isfile(path):
+            raise PostError("geometry", f"Exporting {fmt.upper()} failed.")
         files[fmt] = OUTPUT_NAMES[fmt]
 
     shape.mesh(lin, ANGULAR_DEFLECTION)
     scratch = os.path.join(out_dir, ".solid.stl")
-    per_solid = [_solid_triangles(s, scratch) for s in shape.solids()]
+    per_solid = [_solid_triangles(s, scratch, cap) for s in shape.solids()]
     if "stl" in formats:
         done("stl", bd.export_stl(shape, os.path.join(out_dir, "model.stl"), tolerance=lin,
                                   angular_tolerance=ANGULAR_DEFLECTION))
@@ -350,19 +353,18 @@ def finish(src_dir: Path, out_dir: Path, *, max_output_bytes: int, formats: set[
     try:
         shape = parse_brep(read_brep(Path(src_dir), max_output_bytes))
         m = measure(shape)
-        try:
-            files = export(shape, m["size"], os.fspath(out_dir), set(formats) & set(OUTPUT_NAMES), max_output_bytes)
-        except OSError as exc:
-            if exc.errno in (errno.EFBIG, errno.ENOSPC, errno.EDQUOT):
-                raise PostError("output_too_large", "The outputs are larger than the job's disk limit.") from None
-            raise
-        except PostError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - an OCCT failure on odd geometry
-            raise PostError("geometry", f"Export failed: {type(exc).__name__}: {exc}"[:500]) from None
+        files = export(shape, m["size"], os.fspath(out_dir), set(formats) & set(OUTPUT_NAMES), max_output_bytes)
         return {"ok": True, **m, "files": files, "post_s": round(time.perf_counter() - t0, 4)}
     except PostError as err:
         return {"ok": False, "kind": err.kind, "message": err.message}
+    except MemoryError:
+        return {"ok": False, "kind": "memory", "message": "Making the model files ran out of memory (limit reached)."}
+    except OSError as exc:
+        if exc.errno in (errno.EFBIG, errno.ENOSPC, errno.EDQUOT):
+            return {"ok": False, "kind": "output_too_large", "message": "The outputs are larger than the job's disk limit."}
+        return {"ok": False, "kind": "geometry", "message": f"Making the model files failed: {exc.strerror or exc}"[:500]}
+    except Exception as exc:  # noqa: BLE001 - OCCT failing on odd geometry; the message names no path of ours
+        return {"ok": False, "kind": "geometry", "message": f"Making the model files failed: {type(exc).__name__}: {exc}"[:500]}
 
 
 def metrics_doc(post: dict) -> dict:

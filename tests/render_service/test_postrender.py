@@ -235,3 +235,28 @@ def test_a_brep_of_the_programs_own_making_is_only_geometry(request, fixture):
         assert r.json()["error"]["kind"] == "geometry" and MARK not in r.text
         ok = c.post("/render", json={"code": "from build123d import *\nresult = Box(5, 5, 5)\n", "formats": ["stl"]})
     assert ok.status_code == 200 and ok.json()["metrics"]["bbox_size_mm"] == pytest.approx([5, 5, 5])
+
+
+def test_finish_under_the_file_size_rlimit_says_output_too_large(tmp_path):
+    """In the service the post step runs under RLIMIT_FSIZE = the output cap: a writer cut off there is
+    output_too_large, not a vague export failure."""
+    import subprocess
+    import sys
+
+    import build123d as bd
+
+    src, out = _brep(tmp_path, bd.Sphere(50) - bd.Pos(10, 0, 0) * bd.Sphere(45))
+    cap = (src / postrender.BREP_NAME).stat().st_size + 4096
+    script = (
+        "import json, resource, signal, sys\nfrom pathlib import Path\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({cap}, {cap}))\n"
+        "from render_service import postrender\n"
+        f"print(json.dumps(postrender.finish(Path({str(src)!r}), Path({str(out)!r}), max_output_bytes={cap}, "
+        "formats={'stl', 'glb', '3mf', 'step', 'png'})))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          cwd=Path(postrender.__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr[-2000:]
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    assert got["ok"] is False and got["kind"] == "output_too_large", got
