@@ -99,7 +99,9 @@ def _user_for_update(session: Session, user_id: uuid.UUID | str) -> User:
         uid = user_id if isinstance(user_id, uuid.UUID) else uuid.UUID(str(user_id))
     except ValueError:
         raise NotFound("No such user.") from None
-    user = session.exec(select(User).where(User.id == uid).with_for_update()).first()
+    # FOR NO KEY UPDATE: the audit row's and security events' foreign keys take KEY SHARE locks on the acting
+    # admin's row; with FOR UPDATE, two admins acting on each other at once deadlocked (a 500 for one of them).
+    user = session.exec(select(User).where(User.id == uid).with_for_update(key_share=True)).first()
     if user is None:
         raise NotFound("No such user.")
     return user

@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 
 from email_validator import EmailNotValidError, validate_email
-from sqlmodel import Session, select, update
+from sqlmodel import Session, func, select, update
 
 from chat3d.db.models import Role, User, UserStatus
 from chat3d.domain.errors import Conflict, InvalidInput
@@ -60,20 +60,28 @@ def lock_user(session: Session, user_id) -> None:
         session.exec(select(User.id).where(User.id == user_id).with_for_update()).first()
 
 
+# Any constant: the PostgreSQL advisory lock that serialises every change to the set of active admins.
+_ADMIN_SET_LOCK = 0x63336461  # "c3da"
+
+
 def ensure_not_last_admin(session: Session, user: User) -> None:
     """Refuse to deactivate, demote or delete `user` when they are the last active admin.
 
-    Atomic on both databases, so two admins removing each other at once cannot both pass. PostgreSQL: the
-    active admins are locked (FOR UPDATE) before counting. SQLite ignores FOR UPDATE and runs a plain SELECT
-    outside any transaction, so a no-op UPDATE of the user's row first takes the database's single write lock:
-    the count then sees every earlier change, and a concurrent guard waits until this transaction ends.
+    Atomic on both databases, so two admins removing each other at once cannot both pass: every guard first
+    takes one lock for the whole set of admins, then counts (each statement sees what committed before it).
+    PostgreSQL: a transaction-scoped advisory lock. (Locking the admin rows FOR UPDATE deadlocked: each request
+    already held its target's row and waited for the other's.) SQLite ignores FOR UPDATE and reads outside any
+    transaction, so a no-op UPDATE of the user's row takes the database's single write lock instead.
     """
     if user.role != Role.admin.value or user.status != UserStatus.active.value:
         return
-    if session.get_bind().dialect.name == "sqlite":
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
         session.exec(update(User).where(User.id == user.id).values(role=User.role))
+    elif dialect == "postgresql":
+        session.exec(select(func.pg_advisory_xact_lock(_ADMIN_SET_LOCK)))
     admins = session.exec(
-        select(User.id).where(User.role == Role.admin.value, User.status == UserStatus.active.value).with_for_update()
+        select(User.id).where(User.role == Role.admin.value, User.status == UserStatus.active.value)
     ).all()
     if all(admin_id == user.id for admin_id in admins):
         raise Conflict("This is the last active admin; make another user admin first.")

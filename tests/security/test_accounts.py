@@ -126,6 +126,40 @@ def test_with_redis_a_jti_without_a_row_is_refused(accounts_env, make_user, redi
 # --- 11: the last-admin guard holds on SQLite too ---------------------------------------------------------------
 
 
+def _demote_each_other(rounds: int = 12) -> None:
+    """Two admins demote each other at the same moment, `rounds` times: exactly one admin must remain each time."""
+    from chat3d.db.engine import get_engine
+
+    with Session(get_engine(), expire_on_commit=False) as db:
+        a, b = db.exec(select(User).where(User.role == Role.admin.value).order_by(User.email)).all()
+    app = create_api()
+    tokens = {u.id: _login(TestClient(app), u.email) for u in (a, b)}
+    for _ in range(rounds):
+        with Session(get_engine()) as db:
+            for u in db.exec(select(User)).all():
+                u.role = Role.admin.value
+                db.add(u)
+            db.commit()
+        barrier = threading.Barrier(2)
+        codes: list[int] = []
+
+        def demote(actor: User, target: User) -> None:
+            with TestClient(app, raise_server_exceptions=False) as client:
+                barrier.wait(30)
+                codes.append(client.patch(f"/api/admin/users/{target.id}/role", json={"role": "user"},
+                                          headers=_bearer(tokens[actor.id])).status_code)
+
+        threads = [threading.Thread(target=demote, args=pair) for pair in ((a, b), (b, a))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        with Session(get_engine()) as db:
+            admins = db.exec(select(User).where(User.role == Role.admin.value)).all()
+        assert len(admins) == 1, f"admins left: {len(admins)}, answers {codes}"
+        assert sorted(codes) in ([200, 401], [200, 403], [200, 409]), codes
+
+
 def test_two_admins_demoting_each_other_at_once_on_sqlite_leave_one(accounts_env, tmp_path, monkeypatch) -> None:
     """SQLite ignores FOR UPDATE; before, both demotions passed the guard and the deployment had no admin left."""
     from chat3d.db.engine import engine_for, get_engine
@@ -138,38 +172,20 @@ def test_two_admins_demoting_each_other_at_once_on_sqlite_leave_one(accounts_env
     upgrade_to_head(url)
     try:
         with Session(get_engine(), expire_on_commit=False) as db:
-            a = User(email="a@example.com", password_hash=hash_password(PASSWORD), role=Role.admin.value)
-            b = User(email="b@example.com", password_hash=hash_password(PASSWORD), role=Role.admin.value)
-            db.add_all([a, b])
+            db.add_all([User(email=f"{n}@example.com", password_hash=hash_password(PASSWORD), role=Role.admin.value)
+                        for n in "ab"])
             db.commit()
-        app = create_api()
-        tokens = {u.id: _login(TestClient(app), u.email) for u in (a, b)}
-        for _ in range(12):
-            with Session(get_engine()) as db:
-                for u in db.exec(select(User)).all():
-                    u.role = Role.admin.value
-                    db.add(u)
-                db.commit()
-            barrier = threading.Barrier(2)
-            codes: list[int] = []
-
-            def demote(actor: User, target: User) -> None:
-                with TestClient(app, raise_server_exceptions=False) as client:
-                    barrier.wait(30)
-                    codes.append(client.patch(f"/api/admin/users/{target.id}/role", json={"role": "user"},
-                                              headers=_bearer(tokens[actor.id])).status_code)
-
-            threads = [threading.Thread(target=demote, args=pair) for pair in ((a, b), (b, a))]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join(60)
-            with Session(get_engine()) as db:
-                admins = db.exec(select(User).where(User.role == Role.admin.value)).all()
-            assert len(admins) == 1, f"admins left: {len(admins)}, answers {codes}"
-            assert sorted(codes) in ([200, 401], [200, 403], [200, 409]), codes
+        _demote_each_other()
     finally:
         engine_for(url).dispose()
+
+
+def test_two_admins_demoting_each_other_at_once_on_postgres_leave_one(make_user) -> None:
+    """Before, one of the two answered 500 here: both held their target's row FOR UPDATE, then waited on the
+    other's for the admin count or the audit row's foreign key (deadlock)."""
+    make_user("a@example.com", role=Role.admin.value)
+    make_user("b@example.com", role=Role.admin.value)
+    _demote_each_other()
 
 
 # --- 9: an email change cancels pending links and ends other sessions -------------------------------------------
