@@ -57,7 +57,8 @@ def lock_user(session: Session, user_id) -> None:
     if session.get_bind().dialect.name == "sqlite":
         session.exec(update(User).where(User.id == user_id).values(role=User.role))
     else:
-        session.exec(select(User.id).where(User.id == user_id).with_for_update()).first()
+        # FOR NO KEY UPDATE: serialises these callers without blocking rows that merely reference the user.
+        session.exec(select(User.id).where(User.id == user_id).with_for_update(key_share=True)).first()
 
 
 # Any constant: the PostgreSQL advisory lock that serialises every change to the set of active admins.
