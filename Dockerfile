@@ -1,20 +1,36 @@
 # Chat3D app image (Reflex single port) — also runs the workers with a different command.
-FROM --platform=linux/amd64 python:3.11-slim
+# The base is a build argument: the registry's python:3.11-slim-bookworm by default, or any Debian bookworm (the
+# tests build on one made with debootstrap: tests/support/containers.py). Python packages go to /opt/venv.
+ARG BASE_IMAGE=python:3.11-slim-bookworm
+FROM --platform=linux/amd64 ${BASE_IMAGE}
 
-ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 REFLEX_USE_SYSTEM_BUN=1 REFLEX_TELEMETRY_ENABLED=false \
-    PATH="/app/.tools/node_modules/.bin:${PATH}"
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends nodejs npm unzip \
+ARG PIP_RETRIES=5
+ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_RETRIES=${PIP_RETRIES} \
+    PIP_DEFAULT_TIMEOUT=120 REFLEX_USE_SYSTEM_BUN=1 REFLEX_TELEMETRY_ENABLED=false \
+    VIRTUAL_ENV=/opt/venv PATH="/opt/venv/bin:/app/.tools/node_modules/.bin:${PATH}"
+# A plain Debian base has no Python (or only the one nodejs pulls in): take Debian's python3 (3.11 on bookworm)
+# and its venv module.
+RUN apt-get update -o Acquire::Retries=5 \
+    && apt-get install -y --no-install-recommends -o Acquire::Retries=5 nodejs npm unzip ca-certificates \
+    && if ! python3 -c 'import ensurepip' 2>/dev/null; then \
+         apt-get install -y --no-install-recommends -o Acquire::Retries=5 python3 python3-venv; fi \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --create-home --uid 10001 chat3d
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY chat3d ./chat3d
 COPY render_service ./render_service
-RUN pip install --no-cache-dir .
+# PEM text of extra CAs the build machine's network needs (a TLS-inspecting proxy); used by pip and npm only.
+ARG EXTRA_CA_CERTS=""
+RUN python3 -m venv /opt/venv \
+    && cat /etc/ssl/certs/ca-certificates.crt > /tmp/build-ca.pem && printf '%s\n' "$EXTRA_CA_CERTS" >> /tmp/build-ca.pem \
+    && pip install --cert /tmp/build-ca.pem --retries "${PIP_RETRIES}" . \
+    && rm /tmp/build-ca.pem
 COPY . .
-RUN npm install --prefix .tools --no-audit --no-fund bun@1.4.5 \
-    && reflex export --frontend-only --no-zip \
+RUN cat /etc/ssl/certs/ca-certificates.crt > /tmp/build-ca.pem && printf '%s\n' "$EXTRA_CA_CERTS" >> /tmp/build-ca.pem \
+    && NODE_EXTRA_CA_CERTS=/tmp/build-ca.pem npm install --prefix .tools --no-audit --no-fund --fetch-retries=5 bun@1.4.5 \
+    && NODE_EXTRA_CA_CERTS=/tmp/build-ca.pem reflex export --frontend-only --no-zip \
+    && rm /tmp/build-ca.pem \
     && mkdir -p /data && chown -R chat3d /app /data
 USER chat3d
 EXPOSE 3000

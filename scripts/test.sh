@@ -7,6 +7,10 @@ need=()
 command -v chromium >/dev/null || need+=(chromium)
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v docker-compose >/dev/null || need+=(docker-compose)
+# tests/deploy runs the render image under a real Docker engine (tests/support/containers.py starts dockerd and
+# builds a Debian base with debootstrap when registry images cannot be pulled).
+command -v dockerd >/dev/null || need+=(docker.io)
+command -v debootstrap >/dev/null || need+=(debootstrap)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "==> installing ${need[*]} (Debian packages)"
