@@ -15,7 +15,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
@@ -420,6 +420,29 @@ async def test_a_revoked_sessions_stream_is_closed(stack, alice) -> None:
 def _logout(token: str) -> None:
     with session_scope() as session:
         assert auth_sessions.logout(session, token)
+
+
+def _expire_row(token: str) -> None:
+    """End the session server-side through its row's expires_at only (the JWT's own exp is days away)."""
+    import jwt
+    from sqlmodel import update
+
+    from chat3d.db.models import UserSession
+
+    jti = jwt.decode(token, options={"verify_signature": False})["jti"]
+    with session_scope() as session:
+        session.exec(update(UserSession).where(UserSession.jti == jti)
+                     .values(expires_at=datetime.now(timezone.utc) - timedelta(seconds=1)))
+
+
+async def test_a_stream_whose_session_row_expired_is_closed(stack, alice) -> None:
+    """Issue 21 (3): the heartbeat re-check honours the row's expires_at, as requests do; before, with Redis it
+    looked only for a revocation key and kept the stream open."""
+    user_id, token = alice
+    async with Stream(stack["a"].url, token) as s:
+        await s.ready()
+        await asyncio.to_thread(_expire_row, token)
+        assert await s.next(timeout=HEARTBEAT_S * 2 + 2) is None  # the stream ended
 
 
 def _deactivate(user_id: uuid.UUID) -> int:
