@@ -415,7 +415,7 @@ class ThreadState(rx.State):
 
     @rx.event(background=True)
     async def watch_query(self, query_id: str, item_id: str):
-        """While a query runs: relay its streamed text and keep its chip current (even without SSE)."""
+        """While a query runs: relay its streamed text (the live-text channel of the event bus) to this tab."""
         from chat3d.pipeline import live
 
         async with self:
@@ -438,37 +438,19 @@ class ThreadState(rx.State):
             return
         queue = live.subscribe(query_id)
         try:
+            # Progress and the finished answer arrive as events (chat.query.state, chat.item.updated), replayed
+            # after a reconnect by Last-Event-ID; this loop only relays text and ends once the item is answered.
             deadline = time.monotonic() + WATCH_LIMIT_S
-            next_check = time.monotonic() + 1.5
             while time.monotonic() < deadline:
                 try:
-                    text = await asyncio.wait_for(queue.get(), timeout=0.5)
+                    text = await asyncio.wait_for(queue.get(), timeout=1.0)
                 except asyncio.TimeoutError:
                     text = None
-                if text is not None:
-                    async with self:
-                        self._set_stream_text(item_id, text)
-                if time.monotonic() < next_check:
-                    continue
-                next_check = time.monotonic() + 1.5
-
-                def check() -> tuple[str, int] | None:
-                    with session_scope() as s:
-                        return _query_states(s, uid, [query_id]).get(query_id)
-
-                found = await asyncio.to_thread(check)
-                if found is None:
-                    return
-                state, rnd = found
                 async with self:
-                    if state in ACTIVE:
-                        self._set_progress(item_id, state_label(state, rnd))
-                        continue
-                    self._set_progress(item_id, state_label(state, rnd))
-                    still_pending = any(i.id == item_id and i.pending for i in self.items)
-                    if still_pending:
-                        await self._answer_finished(uid, await self._reload_item(uid, item_id))
-                return
+                    if not any(i.id == item_id and i.pending for i in self.items):
+                        return
+                    if text is not None:
+                        self._set_stream_text(item_id, text)
         finally:
             live.unsubscribe(query_id, queue)
             async with self:
