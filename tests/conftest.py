@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from chat3d.db.engine import engine_for
 from chat3d.db.migrate import upgrade_to_head
 from chat3d.settings import REPO_ROOT, reset_settings_cache
-from tests.support.app_process import RenderServiceProcess
+from tests.support.app_process import AppProcess, RenderServiceProcess
 from tests.support.servers import ThrowawayPostgres, ThrowawayRedis
 
 SHARED_DIR = Path(os.environ.get("CHAT3D_SHARED_DIR", REPO_ROOT.parent / "shared")).resolve()
@@ -146,3 +146,32 @@ def render_service(tmp_path_factory) -> Iterator[RenderServiceProcess]:
     svc = RenderServiceProcess().start(tmp_path_factory.mktemp("render"))
     yield svc
     svc.stop()
+
+
+@pytest.fixture(scope="session")
+def web_build_lock() -> Iterator[None]:
+    """One running app per checkout at a time: `reflex run` builds into the shared `.web` folder."""
+    import fcntl
+
+    with open(REPO_ROOT / ".web.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+        fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@pytest.fixture(scope="session")
+def running_app(web_build_lock, pg_admin_url: str, migrated_template: str, render_service, tmp_path_factory) -> Iterator[AppProcess]:
+    """The real app (`reflex run --env prod`), once per session, for tests/browser and tests/security alike."""
+    from tests.browser.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+
+    _admin_exec(pg_admin_url, "DROP DATABASE IF EXISTS chat3d_browser", "CREATE DATABASE chat3d_browser")
+    app = AppProcess(
+        data_dir=tmp_path_factory.mktemp("app-data"),
+        database_url=database_url_for(pg_admin_url, "chat3d_browser"),
+        render_url=render_service.url,
+        render_token=render_service.token,
+        env_extra={"SEED_ADMIN_EMAIL": ADMIN_EMAIL, "SEED_ADMIN_PASSWORD": ADMIN_PASSWORD},
+    ).start()
+    yield app
+    app.stop()
+    _admin_exec(pg_admin_url, "DROP DATABASE IF EXISTS chat3d_browser WITH (FORCE)")

@@ -6,20 +6,23 @@ import time
 
 from fastapi.testclient import TestClient
 
-from chat3d.api.security import CONTENT_SECURITY_POLICY
+from chat3d.api.security import content_security_policy
 from chat3d.domain.security_events import list_security_events
 from chat3d.settings import reset_settings_cache
 from tests.domain.conftest import PASSWORD
 
 
 def test_security_headers_on_every_response(api: TestClient) -> None:
+    policy = content_security_policy()
     for resp in (api.get("/health"), api.get("/api/nope"), api.get("/api/auth/me"), api.get("/api/public/config")):
-        assert resp.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+        assert resp.headers["content-security-policy"] == policy
         assert resp.headers["x-content-type-options"] == "nosniff"
         assert resp.headers["referrer-policy"] == "strict-origin-when-cross-origin"
         assert "strict-transport-security" not in resp.headers
-    for directive in ("frame-ancestors 'none'", "'unsafe-eval'", "ws: wss:", "blob:"):
-        assert directive in CONTENT_SECURITY_POLICY
+    for directive in ("frame-ancestors 'none'", "'unsafe-eval'", "connect-src 'self';", "worker-src 'self' blob:"):
+        assert directive in policy
+    script_src = next(d for d in policy.split("; ") if d.startswith("script-src"))
+    assert "'unsafe-inline'" not in script_src and "ws:" not in policy  # issue 21: measured, not permissive
 
 
 def test_hsts_only_behind_https(accounts_env, monkeypatch) -> None:

@@ -9,8 +9,6 @@ from pathlib import Path
 import pytest
 
 from chat3d.settings import REPO_ROOT
-from tests.conftest import _admin_exec, database_url_for
-from tests.support.app_process import AppProcess
 
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 CHROMIUM_ARGS = [
@@ -21,30 +19,8 @@ ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "correct-horse-battery-9"
 
 
-@pytest.fixture(scope="session")
-def web_build_lock() -> Iterator[None]:
-    """One running app per checkout at a time: `reflex run` builds into the shared `.web` folder."""
-    import fcntl
-
-    with open(REPO_ROOT / ".web.lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        yield
-        fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-@pytest.fixture(scope="session")
-def running_app(web_build_lock, pg_admin_url: str, migrated_template: str, render_service, tmp_path_factory) -> Iterator[AppProcess]:
-    _admin_exec(pg_admin_url, "DROP DATABASE IF EXISTS chat3d_browser", "CREATE DATABASE chat3d_browser")
-    app = AppProcess(
-        data_dir=tmp_path_factory.mktemp("app-data"),
-        database_url=database_url_for(pg_admin_url, "chat3d_browser"),
-        render_url=render_service.url,
-        render_token=render_service.token,
-        env_extra={"SEED_ADMIN_EMAIL": ADMIN_EMAIL, "SEED_ADMIN_PASSWORD": ADMIN_PASSWORD},
-    ).start()
-    yield app
-    app.stop()
-    _admin_exec(pg_admin_url, "DROP DATABASE IF EXISTS chat3d_browser WITH (FORCE)")
+# `web_build_lock` and `running_app` live in tests/conftest.py: tests/security attacks the same running app, and
+# one fixture definition keeps it to one app (and one hold on the lock) per session.
 
 
 # Module scope: Playwright's sync API keeps an event loop running in the main thread while it is open,

@@ -22,7 +22,6 @@ import pytest
 import websocket  # websocket-client: a raw client, as an attacker's script would use
 
 from chat3d.settings import reset_settings_cache
-from tests.browser.conftest import running_app, web_build_lock  # noqa: F401  (fixtures)
 from tests.conftest import _admin_exec, database_url_for
 from tests.support.app_process import AppProcess
 from tests.support.servers import free_port
@@ -96,12 +95,12 @@ class AppData:
 
 
 @pytest.fixture(scope="module")
-def app_data(running_app: AppProcess) -> Iterator[AppData]:  # noqa: F811
+def app_data(running_app: AppProcess) -> Iterator[AppData]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DATABASE_URL", running_app.database_url)
         mp.setenv("DATA_DIR", str(running_app.data_dir))
         mp.setenv("CHAT3D_ENV", "test")
-        mp.setenv("BCRYPT_ROUNDS", "4")
+        mp.setenv("BCRYPT_ROUNDS", "4")  # only in this process: it creates accounts, the app verifies them
         mp.delenv("REDIS_URL", raising=False)
         reset_settings_cache()
         try:
@@ -140,7 +139,7 @@ def test_stored_files_are_never_pages_of_our_origin(app_data: AppData) -> None:
     assert png.headers["content-security-policy"] == "default-src 'none'; sandbox"
 
 
-def test_copies_cached_with_the_old_headers_are_purged_once_per_browser(running_app: AppProcess) -> None:  # noqa: F811
+def test_copies_cached_with_the_old_headers_are_purged_once_per_browser(running_app: AppProcess) -> None:
     """Stored files were cached "immutable" for a year with inline headers: a browser's first page load now
     clears our origin's cache once (and remembers that it did), so none of those copies is reused."""
     first = httpx.get(f"{running_app.url}/")
@@ -154,7 +153,7 @@ def test_copies_cached_with_the_old_headers_are_purged_once_per_browser(running_
 # --- 4. CORS and the websocket ------------------------------------------------------------------------------------
 
 
-def test_cors_answers_only_our_own_origins(running_app: AppProcess) -> None:  # noqa: F811
+def test_cors_answers_only_our_own_origins(running_app: AppProcess) -> None:
     """A credentialed request from a foreign origin gets no CORS grant (the browser then hides the answer);
     the development origins on PORT still do."""
     port = urlsplit(running_app.url).port
@@ -173,7 +172,7 @@ def _ws_url(app: AppProcess) -> str:
     return app.url.replace("http://", "ws://") + f"/_event/?EIO=4&transport=websocket&token={uuid.uuid4()}"
 
 
-def test_the_reflex_websocket_refuses_foreign_origins(running_app: AppProcess) -> None:  # noqa: F811
+def test_the_reflex_websocket_refuses_foreign_origins(running_app: AppProcess) -> None:
     """A page on another origin cannot open the app's websocket (browsers apply no CORS to websockets, and the
     socket carries the user's cookie); our own origin, and clients that send no Origin, still connect."""
     for origin in (_foreign_origin(), "http://evil.example"):
@@ -331,7 +330,7 @@ def test_uploads_need_a_signed_in_user_and_are_capped_before_parsing(app_data: A
 # --- 14. API docs ------------------------------------------------------------------------------------------------
 
 
-def test_api_docs_are_served_only_where_turned_on(running_app: AppProcess) -> None:  # noqa: F811
+def test_api_docs_are_served_only_where_turned_on(running_app: AppProcess) -> None:
     """Development serves /api/docs and /api/openapi.json (the default outside production)."""
     assert httpx.get(f"{running_app.url}/api/openapi.json").json()["info"]["title"] == "Chat3D API"
     assert httpx.get(f"{running_app.url}/api/docs").status_code == 200
@@ -347,7 +346,7 @@ def production_api(pg_admin_url: str, migrated_template: str, tmp_path_factory) 
     _admin_exec(pg_admin_url, f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}")
     root = tmp_path_factory.mktemp("prod-api")
     env = {"DATABASE_URL": database_url_for(pg_admin_url, name), "DATA_DIR": str(root / "data"),
-           "CHAT3D_ENV": "production", "JWT_SECRET": uuid.uuid4().hex * 2, "REDIS_URL": "",
+           "CHAT3D_ENV": "production", "JWT_SECRET": uuid.uuid4().hex * 2, "REDIS_URL": "", "BCRYPT_ROUNDS": "12",
            "APP_BASE_URL": "https://chat3d.example", "RENDER_SERVICE_URL": "http://127.0.0.1:9"}
     server = ApiServer(env).start(root)
     try:
@@ -369,7 +368,7 @@ def test_production_grants_cors_to_app_base_url_only(monkeypatch: pytest.MonkeyP
     """What rxconfig hands Reflex in production: APP_BASE_URL's origin and nothing else (no localhost, never *)."""
     from chat3d.api.security import allowed_origins
 
-    for key, value in {"CHAT3D_ENV": "production", "JWT_SECRET": "x" * 64, "PORT": "3000",
+    for key, value in {"CHAT3D_ENV": "production", "JWT_SECRET": "x" * 64, "PORT": "3000", "BCRYPT_ROUNDS": "12",
                        "APP_BASE_URL": "https://chat3d.example/app/", "CORS_ALLOWED_ORIGINS": ""}.items():
         monkeypatch.setenv(key, value)
     reset_settings_cache()
