@@ -36,7 +36,8 @@ from chat3d.domain.pagination import paginate
 from chat3d.domain.policy import get_app_settings
 from chat3d.domain.registration import issue_registration_token
 from chat3d.domain.tokens import hash_token
-from chat3d.domain.users import check_email, clean_line, get_user_by_email, lock_user
+from chat3d.domain import users
+from chat3d.domain.users import check_email, clean_line, lock_user
 from chat3d.domain.waitlist import REGISTRATION_TTL, expire_confirmations, get_or_create_entry, register_url, send_confirmation
 
 LIVE = (InvitationStatus.pending.value, InvitationStatus.waitlisted.value, InvitationStatus.registration_sent.value)
@@ -189,7 +190,7 @@ def create_invitations(
         inv.registration_token_id = None
         inv.waitlist_entry_id = None
         inv.updated_at = utcnow()
-        has_account = get_user_by_email(session, email) is not None
+        has_account = users.has_account(session, email)
         if policy.invitation_waitlist_required and not admin:
             inv.status = InvitationStatus.waitlisted.value
             if not has_account:

@@ -111,7 +111,12 @@ def register(
     elif get_settings().registration_email_verification:
         _register_unconfirmed(session, email, password_hash, name, ip=ip)
         return None, None
-    if get_user_by_email(session, email):
+    existing = get_user_by_email(session, email)
+    if existing is not None and registration_token and existing.status == UserStatus.pending_registration.value:
+        # The token was mailed to this address, so its holder owns it: an unconfirmed registration (perhaps a
+        # squatter's) gives way, and its mailed links stop working.
+        return _activate_pending(session, existing, password_hash, name, ip=ip, user_agent=user_agent)
+    if existing is not None:
         raise Conflict(ALREADY_REGISTERED)
     user = User(email=email, password_hash=password_hash, display_name=name)
     session.add(user)
@@ -120,6 +125,22 @@ def register(
     except IntegrityError:  # the same email registered by a parallel request a moment ago
         raise Conflict(ALREADY_REGISTERED) from None
     enqueue_mail(session, email, "welcome", {"display_name": user.display_name or email}, user_id=user.id)
+    return start_session(session, user, ip=ip, user_agent=user_agent), user
+
+
+def _activate_pending(
+    session: Session, user: User, password_hash: str, name: str, *, ip: str | None, user_agent: str | None
+) -> tuple[str, User]:
+    from chat3d.db.models import AccountAction, ActionStatus, ActionType
+
+    session.exec(update(AccountAction).where(
+        AccountAction.user_id == user.id, AccountAction.type == ActionType.email_verification.value,
+        AccountAction.status == ActionStatus.pending.value).values(status=ActionStatus.cancelled.value))
+    user.password_hash, user.display_name, user.status = password_hash, name, UserStatus.active.value
+    user.updated_at = utcnow()
+    session.add(user)
+    session.flush()
+    enqueue_mail(session, user.email, "welcome", {"display_name": user.display_name or user.email}, user_id=user.id)
     return start_session(session, user, ip=ip, user_agent=user_agent), user
 
 

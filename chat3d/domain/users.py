@@ -51,6 +51,13 @@ def get_user_by_email(session: Session, email: str) -> User | None:
     return session.exec(select(User).where(User.email == normalize_email(email))).first()
 
 
+def has_account(session: Session, email: str) -> bool:
+    """Whether the address belongs to an account; an unconfirmed registration (anyone may start one for any
+    address) does not count, so it cannot stop invitations or the waitlist from reaching the real owner."""
+    user = get_user_by_email(session, email)
+    return user is not None and user.status != UserStatus.pending_registration.value
+
+
 def lock_user(session: Session, user_id) -> None:
     """Serialise work on one account until the transaction ends: FOR UPDATE on PostgreSQL; on SQLite (which
     ignores it) a no-op UPDATE, which takes the database's write lock."""

@@ -34,7 +34,7 @@ from chat3d.domain.outbox import enqueue_mail
 from chat3d.domain.pagination import paginate
 from chat3d.domain.ratelimit import enforce_rate_limit
 from chat3d.domain.tokens import hash_token, new_token
-from chat3d.domain.users import check_email, get_user_by_email, normalize_email
+from chat3d.domain.users import check_email, normalize_email
 from chat3d.settings import get_settings
 
 CONFIRM_TTL = timedelta(hours=24)
@@ -174,7 +174,9 @@ def join_waitlist(session: Session, email: str, marketing_consent: bool = False,
     """
     enforce_rate_limit(session, "waitlist", get_settings().rate_limit_register, ip or "-", ip=ip)
     email = check_email(email)
-    if get_user_by_email(session, email) is not None:
+    from chat3d.domain.users import has_account
+
+    if has_account(session, email):  # an unconfirmed registration is not an account (issue 21)
         enqueue_mail(session, email, "waitlist_account_exists", {"login_url": f"{get_settings().public_base_url}/login"})
         return
     entry, created = get_or_create_entry(session, email, marketing_consent=marketing_consent)

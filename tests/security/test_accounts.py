@@ -424,3 +424,29 @@ def test_one_ip_guessing_many_accounts_runs_out(tight_login_budgets, make_user) 
     ok.post("/api/auth/login", json={"email": "mine@example.com", "password": PASSWORD})
     mine.cookies.set("chat3d_device", ok.cookies.get("chat3d_device"), path="/api/auth/login")
     assert mine.post("/api/auth/login", json={"email": "mine@example.com", "password": PASSWORD}).status_code == 200
+
+
+def test_an_invitation_link_beats_a_squatters_unconfirmed_registration(api, db, make_user) -> None:
+    """Someone registers the invitee's address first (unconfirmed); the invitee's registration link still works
+    and the squatter's confirmation link dies."""
+    make_user("host@example.com")
+    host = _login(api, "host@example.com")
+    assert api.post("/api/auth/register", json={"email": "invitee@example.com",
+                                                 "password": "squatter long passphrase"}).status_code == 202
+    squat = _mail_token(db, "registration_confirm", "invitee@example.com")
+    # The unconfirmed registration does not count as an account: the invitation mail is sent.
+    assert _invite(api, host, "invitee@example.com").status_code == 201
+    from urllib.parse import parse_qs, urlsplit
+
+    from chat3d.db.models import OutboxMessage
+
+    invitation = db.exec(select(OutboxMessage).where(OutboxMessage.template == "invitation")).one()
+    raw = parse_qs(urlsplit(invitation.context["register_url"]).query)["token"][0]
+    ok = api.post("/api/auth/register", json={"email": "invitee@example.com", "password": PASSWORD,
+                                               "registrationToken": raw})
+    assert ok.status_code == 201, ok.text
+    api.cookies.clear()
+    assert api.post("/api/profile/actions/confirm", json={"token": squat}).status_code in (409, 410)
+    _login(api, "invitee@example.com")
+    assert api.post("/api/auth/login", json={"email": "invitee@example.com",
+                                             "password": "squatter long passphrase"}).status_code == 401
