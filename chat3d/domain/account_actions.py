@@ -31,7 +31,9 @@ from chat3d.domain.passwords import check_password_rules, hash_password, verify_
 from chat3d.domain.security_events import record_security_event
 from chat3d.domain.sessions import revoke_all_sessions, revoke_other_sessions
 from chat3d.domain.tokens import hash_token, new_token
-from chat3d.domain.users import check_email, clean_line, ensure_not_last_admin, get_user_by_email, normalize_email
+from chat3d.domain.users import (
+    check_email, clean_line, ensure_not_last_admin, get_user_by_email, has_account, normalize_email,
+)
 from chat3d.events.store import record_event
 from chat3d.events.types import ACCOUNT_STATUS_CHANGED
 from chat3d.settings import get_settings
@@ -198,8 +200,7 @@ def request_email_change(
     new_email = check_email(new_email)
     if new_email == user.email:
         raise InvalidInput("This is already your email address.")
-    other = get_user_by_email(session, new_email)
-    if other is not None:
+    if has_account(session, new_email):  # an unconfirmed registration of it does not count (issue 21)
         raise Conflict("Another account already uses this email address.")
     raw = _create_action(session, user, ActionType.email_change, {"new_email": new_email, "old_email": user.email})
     enqueue_mail(session, new_email, "email_change_confirm",
@@ -460,6 +461,11 @@ def _apply_email_change(
     new_email = normalize_email(action.payload.get("new_email", ""))
     taken = "Another account already uses this email address. Your address was not changed."
     other = get_user_by_email(session, new_email)
+    if other is not None and other.id != user.id and other.status == UserStatus.pending_registration.value:
+        # Someone registered this address without confirming it; its owner has just proven it: that goes.
+        session.delete(other)
+        session.flush()
+        other = None
     if other is not None and other.id != user.id:
         record_security_event(session, "account_action.refused", user_id=user.id, ip=ip,
                               details={"reason": "email_taken", "type": action.type})

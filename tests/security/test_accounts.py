@@ -450,3 +450,17 @@ def test_an_invitation_link_beats_a_squatters_unconfirmed_registration(api, db, 
     _login(api, "invitee@example.com")
     assert api.post("/api/auth/login", json={"email": "invitee@example.com",
                                              "password": "squatter long passphrase"}).status_code == 401
+
+
+def test_an_unconfirmed_registration_cannot_block_an_email_change(api, db, make_user) -> None:
+    make_user("mover@example.com")
+    token = _login(api, "mover@example.com")
+    assert api.post("/api/auth/register", json={"email": "wanted@example.com",
+                                                 "password": "squatter long passphrase"}).status_code == 202
+    asked = api.post("/api/profile/change-email/request", headers=_bearer(token),
+                     json={"newEmail": "wanted@example.com", "currentPassword": PASSWORD})
+    assert asked.status_code == 202, asked.text
+    done = api.post("/api/profile/actions/confirm", headers=_bearer(token),
+                    json={"token": _mail_token(db, "email_change_confirm")})
+    assert done.status_code == 200, done.text
+    assert api.get("/api/auth/me", headers=_bearer(token)).json()["email"] == "wanted@example.com"
