@@ -24,7 +24,7 @@ COPY render_service ./render_service
 ARG EXTRA_CA_CERTS=""
 RUN python3 -m venv /opt/venv \
     && cat /etc/ssl/certs/ca-certificates.crt > /tmp/build-ca.pem && printf '%s\n' "$EXTRA_CA_CERTS" >> /tmp/build-ca.pem \
-    && pip install --cert /tmp/build-ca.pem --retries "${PIP_RETRIES}" . \
+    && PIP_CERT=/tmp/build-ca.pem pip install --retries "${PIP_RETRIES}" . \
     && rm /tmp/build-ca.pem
 COPY . .
 RUN cat /etc/ssl/certs/ca-certificates.crt > /tmp/build-ca.pem && printf '%s\n' "$EXTRA_CA_CERTS" >> /tmp/build-ca.pem \
