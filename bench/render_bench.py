@@ -3,7 +3,8 @@
 Measures, on the shared 22-part corpus, per-part latency at concurrency 1 (median of --reps) and
 corpus throughput at concurrency 4 (load generator in its own process; the median of --tp-runs interleaved
 baseline/ours pairs). Prints a markdown table and
-writes bench/results/render.json. Run: ``.venv/bin/python -m bench.render_bench [--quick]``.
+writes bench/results/render.json. Full runs also measure a cube's latency alone and beside a job that
+floods its status pipe (a service of its own with the pre-check off; issue 20). Run: ``.venv/bin/python -m bench.render_bench [--quick]``.
 
 Fairness: all three modes produce the same outputs with the same settings: FORMATS (STL, STEP, 3MF,
 GLB; no SVG thumbnail, no source file) through the one ``runner.build_and_export``, and the bench
@@ -119,6 +120,64 @@ def measure_http(url: str, parts: dict[str, str], reps: int) -> dict[str, float]
                 out[name].append(time.perf_counter() - t)
                 assert r.status_code == 200, (name, r.text[:500])
     return {n: statistics.median(v) for n, v in out.items()}
+
+
+FLOODER = """\
+import os, stat, time
+from build123d import *
+pipes = []
+for fd in range(3, 256):
+    try:
+        if stat.S_ISFIFO(os.fstat(fd).st_mode):
+            pipes.append(fd)
+    except OSError:
+        pass
+t = time.time()
+while time.time() - t < {seconds}:
+    for fd in pipes:
+        try:
+            os.write(fd, b"\\n" * 65536)
+        except OSError:
+            pass
+    time.sleep(0.001)
+result = Box(1, 1, 1)
+"""
+
+
+def flood_latency(py: str, env: dict, code: str, n: int = 15) -> dict:
+    """Another job's latency (median of `n` renders of `code`) alone and beside a job that floods its
+    status pipe with newlines (issue 20). A service of its own: the flooder needs the pre-check off."""
+    import threading
+
+    import httpx
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = start([py, "-m", "render_service"], dict(env, RENDER_PORT=str(port), RENDER_LOG_LEVEL="WARNING",
+                                                   RENDER_PRECHECK="off"), url)
+    try:
+        with httpx.Client(base_url=url, timeout=120) as c:
+            def lat() -> float:
+                out = []
+                for _ in range(n):
+                    time.sleep(0.2)
+                    t = time.perf_counter()
+                    r = c.post("/render", json={"code": code, "formats": FORMATS})
+                    out.append(time.perf_counter() - t)
+                    assert r.status_code == 200, r.text[:300]
+                return statistics.median(out) * 1e3
+
+            c.post("/render", json={"code": code, "formats": FORMATS})
+            alone = lat()
+            flood = threading.Thread(target=lambda: httpx.post(url + "/render", timeout=120, json={
+                "code": FLOODER.format(seconds=n * 0.6), "formats": ["stl"], "timeout_s": 60}))
+            flood.start()
+            time.sleep(0.5)
+            beside = lat()
+            flood.join()
+    finally:
+        stop(proc)
+    return {"alone_ms": alone, "beside_flood_ms": beside, "ratio": beside / alone}
 
 
 def cpu_seconds() -> dict[str, float]:
@@ -267,6 +326,7 @@ def main() -> None:
     finally:
         stop(proc)
         stop(base_proc)
+    flood = None if args.quick else flood_latency(py, env, parts.get("01_cube.py", next(iter(parts.values()))))
     bare, baseline, ours = ({n: statistics.median(v) for n, v in samples[m].items()} for m in ("bare", "baseline", "ours"))
     ours_inner = {n: statistics.median(v) for n, v in inner.items()}
 
@@ -294,6 +354,8 @@ def main() -> None:
                                     "ratio": ours_tp["jobs_per_s"] / base_tp["jobs_per_s"],
                                     "ratios_of_all_pairs": tp_ratios, "pairs_elapsed_s": tp_pairs,
                                     "cpu_s_median": tp_cpu}
+    if flood:
+        summary["status_flood"] = flood
     summary["p50_ratio_ours_vs_bare"] = summary["ours_p50_ms"] / summary["bare_p50_ms"]
     summary["targets"] = {
         "p50_le_1.15x_bare": summary["p50_ratio_ours_vs_bare"] <= 1.15,
@@ -326,6 +388,9 @@ def main() -> None:
         for mode, cpu in tp["cpu_s_median"].items():
             lines.append(f"  - machine CPU while {mode} ran a corpus (median): user {cpu['user']:.2f} s, system "
                          f"{cpu['system']:.2f} s, idle {cpu['idle']:.2f} s, steal {cpu['steal']:.2f} s")
+    if flood:
+        lines.append(f"- a cube beside a job flooding its status pipe (median): {flood['alone_ms']:.0f} ms alone, "
+                     f"{flood['beside_flood_ms']:.0f} ms beside the flood ({flood['ratio']:.2f}×)")
     table = "\n".join(lines)
     print(table)
     out = REPO / "bench" / "results"
