@@ -37,7 +37,7 @@ BREP_NAME = "model.brep"
 MODEL_FORMATS = ("stl", "step", "3mf", "glb")  # model files the post step writes; "png" is the thumbnail
 OUTPUT_NAMES = {"stl": "model.stl", "step": "model.step", "3mf": "model.3mf", "glb": "model.glb", "png": "model.png"}
 ANGULAR_DEFLECTION = 0.25  # rad; ~14 deg, smooth enough for a browser viewer
-THUMB_PX = 256  # the PNG thumbnail is THUMB_PX x THUMB_PX, RGBA with a transparent background
+THUMB_PX = 128  # the PNG thumbnail is THUMB_PX x THUMB_PX, RGBA, transparent background (shown at 36-64 px)
 STL_RECORD = np.dtype([("normal", "<f4", 3), ("corners", "<f4", (3, 3)), ("attr", "<u2")])  # binary STL
 MERGE_PER_MM = 1e5  # 3MF corners closer than 10 nm are one vertex
 

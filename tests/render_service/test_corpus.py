@@ -91,10 +91,10 @@ def test_part_renders(service, path):
     assert all(f["size"] > 0 for f in doc["files"])
     step = base64.b64decode(next(f for f in doc["files"] if f["format"] == "step")["content_base64"])
     assert step.startswith(b"ISO-10303-21;")
-    # The thumbnail: a real PNG of the promised size, with the part drawn in it (not blank).
+    # The thumbnail: a real PNG of the promised size (128 px), with the part drawn in it (not blank).
     png = base64.b64decode(next(f for f in doc["files"] if f["format"] == "png")["content_base64"])
     with Image.open(io.BytesIO(png)) as im:
-        assert im.format == "PNG" and im.size == (256, 256)
+        assert im.format == "PNG" and im.size == (128, 128)
         pixels = np.asarray(im.convert("RGBA"))
     drawn = pixels[..., 3] > 0
     assert 0.05 < drawn.mean() < 0.95, "the thumbnail is blank or a full square"
