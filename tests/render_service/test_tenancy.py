@@ -401,10 +401,10 @@ def test_status_pipe_flood_costs_the_zygote_linear_time(svc):
     print(f"zygote CPU per job: no flood {base:.3f}s, 256 x 4 KiB {small:.3f}s, 16 x 64 KiB {large:.3f}s; "
           f"per-byte ratio {ratio:.2f}")
     assert ratio < 2.0, (base, small, large, ratio)
-    # And bounded per job: a flooding job costs the zygote no more than twice the work it does for
-    # any job (forking a spare and the post step), at least two clock ticks. Before, the zygote parsed
-    # every flooded line: ~1 s of its CPU per MiB, while every other job waited on it.
-    assert max(small, large) - base <= 2 * max(base, 2 * tick), (base, small, large)
+    # And bounded per job: a flooding job costs the zygote no more than three times the work it does
+    # for any job (forking a spare and a post spare), at least two clock ticks. Before, the zygote
+    # parsed every flooded line: ~1 s of its CPU per MiB, while every other job waited on it.
+    assert max(small, large) - base <= 3 * max(base, 2 * tick), (base, small, large)
     status, doc = render(svc, CUBE)
     assert status == 200, doc
 
