@@ -61,7 +61,8 @@ def test_login_and_registration_limits_over_http(api: TestClient, monkeypatch) -
     monkeypatch.setenv("RATE_LIMIT_REGISTER", "2/minute")
     reset_settings_cache()
     for i in range(2):
-        assert api.post("/api/auth/register", json={"email": f"u{i}@example.com", "password": PASSWORD}).status_code == 201
+        # 202 "check your mail": open registration confirms the address first (issue 21)
+        assert api.post("/api/auth/register", json={"email": f"u{i}@example.com", "password": PASSWORD}).status_code == 202
     blocked = api.post("/api/auth/register", json={"email": "u9@example.com", "password": PASSWORD})
     assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) > 0
 
