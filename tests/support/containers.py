@@ -179,7 +179,7 @@ class DockerHost:
         base = self.base_image()
         t0 = time.monotonic()
         result = subprocess.run(
-            ["docker", "build", "--build-arg", f"BASE_IMAGE={base}", "--build-arg", f"EXTRA_CA_CERTS={extra_ca_certs()}",
+            ["docker", "build", "--force-rm", "--build-arg", f"BASE_IMAGE={base}", "--build-arg", f"EXTRA_CA_CERTS={extra_ca_certs()}",
              "-f", str(context / dockerfile), "-t", tag,
              str(context)],
             capture_output=True, text=True, timeout=timeout, env=dict(os.environ, DOCKER_BUILDKIT="0"),
