@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 
@@ -100,3 +101,25 @@ def test_app_runs_several_reflex_workers_on_the_redis_state_manager(compose: dic
     assert result.returncode == 0, result.stderr
     overridden = yaml.safe_load(result.stdout)
     assert int(overridden["services"]["app"]["environment"]["GRANIAN_WORKERS"]) == 6
+
+
+def _documented_names() -> set[str]:
+    """Names .env.example documents: `NAME=value` lines and commented `# NAME=value` examples."""
+    names = set()
+    for line in (REPO_ROOT / ".env.example").read_text().splitlines():
+        m = re.match(r"^#?\s*([A-Z][A-Z0-9_]*)=", line)
+        if m:
+            names.add(m.group(1))
+    return names
+
+
+def test_env_example_documents_every_compose_variable_and_every_setting() -> None:
+    """An operator copying .env.example sees every knob: each `${…}` docker-compose.yml reads and each field of
+    the app's Settings (the render service's RENDER_* settings are documented in docs/render-sandbox.md)."""
+    from chat3d.settings import Settings
+
+    compose_vars = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", (REPO_ROOT / "docker-compose.yml").read_text()))
+    settings = {name.upper() for name in Settings.model_fields}
+    documented = _documented_names()
+    assert not compose_vars - documented, f"docker-compose.yml reads undocumented: {sorted(compose_vars - documented)}"
+    assert not settings - documented, f"Settings fields missing from .env.example: {sorted(settings - documented)}"
