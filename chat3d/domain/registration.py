@@ -58,8 +58,35 @@ def issue_registration_token(
     return raw
 
 
-def _consume_registration_token(session: Session, raw: str, email: str) -> uuid.UUID:
-    """Use the token once, atomically: one conditional UPDATE, so parallel uses cannot exceed max_uses."""
+def _refused_token(session: Session, raw: str, email: str, ip: str | None) -> Forbidden:
+    """Record why a registration link was refused (forged, expired, reused, revoked or for another address;
+    never the token) and say no, the same way for every reason."""
+    from chat3d.domain.security_events import record_security_event
+
+    token = session.exec(select(RegistrationToken).where(RegistrationToken.token_hash == hash_token(raw))).first()
+    details: dict = {}
+    if token is None:
+        reason = "unknown token"
+    else:
+        details = {"tokenId": str(token.id), "source": token.source}
+        expires = token.expires_at if token.expires_at.tzinfo else token.expires_at.replace(tzinfo=utcnow().tzinfo)
+        if token.revoked_at is not None:
+            reason = "revoked"
+        elif token.used_count >= token.max_uses:
+            reason = "reused"
+        elif expires <= utcnow():
+            reason = "expired"
+        else:
+            reason = "other address"
+    record_security_event(session, "registration_token.refused", email=email, ip=ip, details={"reason": reason, **details})
+    return Forbidden(TOKEN_REFUSED)
+
+
+def _consume_registration_token(session: Session, raw: str, email: str, *, ip: str | None = None) -> uuid.UUID:
+    """Use the token once, atomically: one conditional UPDATE, so parallel uses cannot exceed max_uses.
+    Success and refusal each leave a security event (token id and reason, never the token)."""
+    from chat3d.domain.security_events import record_in_transaction
+
     now = utcnow()
     token_id = session.exec(
         update(RegistrationToken)
@@ -74,7 +101,8 @@ def _consume_registration_token(session: Session, raw: str, email: str) -> uuid.
         .returning(RegistrationToken.id)
     ).scalar_one_or_none()
     if token_id is None:
-        raise Forbidden(TOKEN_REFUSED)
+        raise _refused_token(session, raw, email, ip)
+    record_in_transaction(session, "registration_token.consumed", email=email, ip=ip, details={"tokenId": str(token_id)})
     session.exec(
         update(Invitation)
         .where(Invitation.registration_token_id == token_id)
@@ -105,7 +133,7 @@ def register(
     password_hash = hash_password(password)
     name = clean_line(display_name)[:120]
     if registration_token:
-        _consume_registration_token(session, registration_token, email)
+        _consume_registration_token(session, registration_token, email, ip=ip)
     elif get_app_settings(session).waitlist_enabled:
         raise Forbidden("Registration is by invitation only; join the waitlist to get a registration link.")
     elif get_settings().registration_email_verification:

@@ -203,8 +203,32 @@ def entry_for_confirmation(session: Session, raw: str) -> WaitlistEntry | None:
     return session.get(WaitlistEntry, token.entry_id)
 
 
-def confirm_email(session: Session, raw: str) -> WaitlistEntry:
-    """Use a confirmation link once (one conditional UPDATE) and move the entry to pending_admin_approval."""
+def _refused_confirmation(session: Session, raw: str, ip: str | None) -> Forbidden:
+    """Record why a confirmation link was refused (forged, expired or reused; never the token) and say no."""
+    from chat3d.domain.security_events import record_security_event
+
+    token = session.exec(
+        select(WaitlistConfirmationToken).where(WaitlistConfirmationToken.token_hash == hash_token(raw or ""))
+    ).first()
+    if token is None:
+        reason, details = "unknown token", {}
+    else:
+        reason = "reused" if token.consumed_at is not None else "expired"
+        details = {"tokenId": str(token.id), "entryId": str(token.entry_id)}
+    entry = session.get(WaitlistEntry, token.entry_id) if token is not None else None
+    record_security_event(session, "waitlist_token.refused", email=entry.email if entry else None, ip=ip,
+                          details={"reason": reason, **details})
+    return Forbidden(CONFIRM_REFUSED)
+
+
+def confirm_email(session: Session, raw: str, *, ip: str | None = None) -> WaitlistEntry:
+    """Use a confirmation link once (one conditional UPDATE) and move the entry to pending_admin_approval.
+
+    Both outcomes leave a security event (`waitlist_token.consumed` / `waitlist_token.refused`): who used
+    which link, and attempts with forged, expired or reused ones; never the token itself.
+    """
+    from chat3d.domain.security_events import record_in_transaction
+
     now = utcnow()
     entry_id = session.exec(
         update(WaitlistConfirmationToken)
@@ -217,8 +241,10 @@ def confirm_email(session: Session, raw: str) -> WaitlistEntry:
         .returning(WaitlistConfirmationToken.entry_id)
     ).scalar_one_or_none()
     if entry_id is None:
-        raise Forbidden(CONFIRM_REFUSED)
+        raise _refused_confirmation(session, raw, ip)
     entry = session.exec(select(WaitlistEntry).where(WaitlistEntry.id == entry_id).with_for_update()).one()
+    record_in_transaction(session, "waitlist_token.consumed", email=entry.email, ip=ip,
+                          details={"entryId": str(entry.id)})
     if entry.status == WaitlistStatus.pending_email_confirmation.value:
         entry.status = WaitlistStatus.pending_admin_approval.value
         entry.email_confirmed_at = now

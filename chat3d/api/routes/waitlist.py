@@ -54,14 +54,14 @@ def join_route(body: JoinIn, request: Request, session: DbSession) -> MessageOut
 
 
 @router.get("/confirm-email")
-def confirm_get_route(token: str, session: DbSession) -> StatusOut:
+def confirm_get_route(token: str, request: Request, session: DbSession) -> StatusOut:
     """For API clients; mail links point at the /waitlist/confirm page, which confirms only on a button press."""
-    return _status(waitlist.confirm_email(session, token))
+    return _status(waitlist.confirm_email(session, token, ip=client_of(request).ip))
 
 
 @router.post("/confirm-email")
-def confirm_post_route(body: TokenIn, session: DbSession) -> StatusOut:
-    return _status(waitlist.confirm_email(session, body.token))
+def confirm_post_route(body: TokenIn, request: Request, session: DbSession) -> StatusOut:
+    return _status(waitlist.confirm_email(session, body.token, ip=client_of(request).ip))
 
 
 @router.get("/status")
