@@ -25,6 +25,7 @@ const ROUTES = {
   "admin.settings.updated": "onAdmin",
   "admin.waitlist.updated": "onAdmin",
   "account.status.changed": "onAccount",
+  "invitation.updated": "onInvitation",
 };
 
 let shared = null; // the tab's connection: { url, key, handlers, held, ... }

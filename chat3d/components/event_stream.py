@@ -5,7 +5,7 @@ replaced when the signed-in user changes.
 
 Groups (the JSX maps event types to these props): `on_chat` (chat.item.updated, chat.query.state),
 `on_notification` (notification.created), `on_admin` (admin.settings.updated, admin.waitlist.updated),
-`on_account` (account.status.changed). `on_closed` fires when the browser gives up on the stream.
+`on_account` (account.status.changed), `on_invitation` (invitation.updated). `on_closed` fires when the browser gives up on the stream.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ class EventStream(rx.NoSSRComponent):
     on_notification: rx.EventHandler[passthrough_event_spec(dict)]
     on_admin: rx.EventHandler[passthrough_event_spec(dict)]
     on_account: rx.EventHandler[passthrough_event_spec(dict)]
+    on_invitation: rx.EventHandler[passthrough_event_spec(dict)]
     on_closed: rx.EventHandler[no_args_event_spec]
 
 
@@ -35,6 +36,7 @@ def live_events() -> rx.Component:
     from chat3d.state.admin import AdminState
     from chat3d.state.auth import AuthState
     from chat3d.state.chat import ThreadState
+    from chat3d.state.invitations import InvitationState
     from chat3d.state.notifications import NotificationState
 
     return event_stream(
@@ -44,5 +46,6 @@ def live_events() -> rx.Component:
         on_notification=NotificationState.on_event,
         on_admin=AdminState.on_live_event,
         on_account=AuthState.on_account_event,
+        on_invitation=InvitationState.on_event,
         on_closed=AuthState.stream_closed,
     )

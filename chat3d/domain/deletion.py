@@ -171,8 +171,11 @@ def run_retention_once() -> None:
 
     purge_due_accounts()
     delete_expired_exports()
+    from chat3d.domain.invitations import expire_stale
+
     with Session(get_engine()) as session:
         expire_stale_actions(session)
+        expire_stale(session)  # invitations whose link ran out: their inviters get the event (issue 24)
         session.commit()
 
 

@@ -70,19 +70,52 @@ class Usage:
         return None if self.quota is None else max(0, self.quota - self.used)
 
 
-def expire_stale(session: Session, inviter_id: uuid.UUID) -> None:
-    """Invitations whose registration link ran out are `expired` (and stop counting against the quota)."""
+_BELL = {
+    InvitationStatus.accepted.value: ("invitation.accepted", "{email} accepted your invitation"),
+    InvitationStatus.expired.value: ("invitation.expired", "Your invitation to {email} expired"),
+}
+
+
+def tell_inviters(session: Session, changed: list[tuple[uuid.UUID, uuid.UUID, str, str]]) -> None:
+    """Record `invitation.updated` for each (inviter id, invitation id, email, new status), in the caller's
+    transaction (durable and replayable); accepted and expired ones also ring the inviter's bell."""
+    from chat3d.events.store import record_many
+    from chat3d.events.types import INVITATION_UPDATED, NOTIFICATION_CREATED
+
+    events = []
+    for inviter_id, inv_id, email, status in changed:
+        events.append((inviter_id, INVITATION_UPDATED, {"invitationId": str(inv_id), "email": email, "status": status}))
+        if status in _BELL:
+            kind, title = _BELL[status]
+            events.append((inviter_id, NOTIFICATION_CREATED, {
+                "kind": kind, "title": title.format(email=email), "body": email, "link": "/invitations",
+                "invitationId": str(inv_id)}))
+    if events:
+        record_many(session, events)
+
+
+def _set_status(session: Session, where: list, status: str) -> list[tuple[uuid.UUID, uuid.UUID, str, str]]:
+    """UPDATE the matching invitations to `status`; returns what changed, for `tell_inviters`."""
+    rows = session.exec(
+        update(Invitation).where(*where).values(status=status, updated_at=utcnow())
+        .returning(Invitation.inviter_id, Invitation.id, Invitation.email)
+    ).all()
+    return [(r[0], r[1], r[2], status) for r in rows]
+
+
+def expire_stale(session: Session, inviter_id: uuid.UUID | None = None) -> int:
+    """Invitations whose registration link ran out are `expired` (and stop counting against the quota).
+
+    Runs when the inviter's list or quota is read and, for everyone (`inviter_id` None), in the worker's
+    retention sweep; whichever notices first records the event. Returns how many expired."""
     now = utcnow()
     stale = select(RegistrationToken.id).where(RegistrationToken.expires_at <= now, RegistrationToken.used_count == 0)
-    session.exec(
-        update(Invitation)
-        .where(
-            Invitation.inviter_id == inviter_id,
-            Invitation.status == InvitationStatus.registration_sent.value,
-            col(Invitation.registration_token_id).in_(stale),
-        )
-        .values(status=InvitationStatus.expired.value, updated_at=now)
-    )
+    where = [Invitation.status == InvitationStatus.registration_sent.value, col(Invitation.registration_token_id).in_(stale)]
+    if inviter_id is not None:
+        where.append(Invitation.inviter_id == inviter_id)
+    changed = _set_status(session, where, InvitationStatus.expired.value)
+    tell_inviters(session, changed)
+    return len(changed)
 
 
 def _aware(moment: datetime) -> datetime:
@@ -255,6 +288,7 @@ def revoke_invitation(session: Session, inviter: User, invitation_id: uuid.UUID 
     inv.updated_at = now
     session.add(inv)
     session.flush()
+    tell_inviters(session, [(inv.inviter_id, inv.id, inv.email, inv.status)])
     if _is_admin(inviter):
         from chat3d.domain.admin import audit
 

@@ -103,11 +103,10 @@ def _consume_registration_token(session: Session, raw: str, email: str, *, ip: s
     if token_id is None:
         raise _refused_token(session, raw, email, ip)
     record_in_transaction(session, "registration_token.consumed", email=email, ip=ip, details={"tokenId": str(token_id)})
-    session.exec(
-        update(Invitation)
-        .where(Invitation.registration_token_id == token_id)
-        .values(status=InvitationStatus.accepted.value, updated_at=now)
-    )
+    from chat3d.domain.invitations import _set_status, tell_inviters
+
+    tell_inviters(session, _set_status(session, [Invitation.registration_token_id == token_id],
+                                       InvitationStatus.accepted.value))
     return token_id
 
 

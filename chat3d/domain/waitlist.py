@@ -352,11 +352,15 @@ def _approve(session: Session, admin: User, entry: WaitlistEntry) -> None:
     entry.updated_at = now
     session.add(entry)
     # An invitee's invitation follows: consuming this token marks it accepted (registration.py).
-    session.exec(
+    from chat3d.domain.invitations import tell_inviters
+
+    moved = session.exec(
         update(Invitation)
         .where(Invitation.waitlist_entry_id == entry.id, Invitation.status == InvitationStatus.waitlisted.value)
         .values(status=InvitationStatus.registration_sent.value, registration_token_id=token_id, updated_at=now)
-    )
+        .returning(Invitation.inviter_id, Invitation.id, Invitation.email)
+    ).all()
+    tell_inviters(session, [(r[0], r[1], r[2], InvitationStatus.registration_sent.value) for r in moved])
     _send(session, entry, "waitlist_approved", {"register_url": register_url(raw)})
 
 
@@ -385,12 +389,10 @@ def reject_entry(session: Session, admin: User, entry_id: uuid.UUID | str, *, ip
     session.add(entry)
     expire_confirmations(session, entry.id)
     # The inviter's invitation stops being live (and stops counting against their quota).
-    session.exec(
-        update(Invitation)
-        .where(Invitation.waitlist_entry_id == entry.id, col(Invitation.status).in_(
-            [InvitationStatus.waitlisted.value, InvitationStatus.pending.value]))
-        .values(status=InvitationStatus.revoked.value, updated_at=now)
-    )
+    from chat3d.domain.invitations import _set_status, tell_inviters
+
+    tell_inviters(session, _set_status(session, [Invitation.waitlist_entry_id == entry.id, col(Invitation.status).in_(
+        [InvitationStatus.waitlisted.value, InvitationStatus.pending.value])], InvitationStatus.revoked.value))
     if previous == WaitlistStatus.pending_admin_approval.value:  # an unconfirmed address gets no mail
         _send(session, entry, "waitlist_rejected", {})
     audit(session, admin, "waitlist.reject", "waitlist_entry", entry.id, {"email": entry.email, "was": previous}, ip=ip)

@@ -17,10 +17,14 @@ ADMIN_SETTINGS_UPDATED = "admin.settings.updated"
 # a newly confirmed entry is a `notification.created` with kind "waitlist.pending" instead).
 ADMIN_WAITLIST_UPDATED = "admin.waitlist.updated"
 ACCOUNT_STATUS_CHANGED = "account.status.changed"
+# To the inviter when one of their invitations changes status (accepted, revoked, expired, waitlist → link sent):
+# payload {invitationId, email, status}; the invitation manager re-reads. Accepted and expired also ring the
+# bell (a `notification.created` with kind "invitation.accepted" / "invitation.expired").
+INVITATION_UPDATED = "invitation.updated"
 
 ALL_EVENT_TYPES: frozenset[str] = frozenset(
     {CHAT_ITEM_UPDATED, CHAT_QUERY_STATE, NOTIFICATION_CREATED, ADMIN_SETTINGS_UPDATED, ADMIN_WAITLIST_UPDATED,
-     ACCOUNT_STATUS_CHANGED}
+     ACCOUNT_STATUS_CHANGED, INVITATION_UPDATED}
 )
 
 # Types that count toward the unread badge and appear in the notification list.

@@ -76,6 +76,15 @@ class InvitationState(AuthState):
             self._refresh(user)
 
     @rx.event
+    def on_event(self, event: dict):
+        """`invitation.updated` from the stream: an open invitation manager re-reads (status, quota)."""
+        if not isinstance(event, dict) or event.get("type") != "invitation.updated" or not self.loaded:
+            return
+        user = self._user()
+        if user is not None:
+            self._refresh(user)
+
+    @rx.event
     def set_emails(self, value: str):
         self.emails = value[:5000]
 
