@@ -190,6 +190,11 @@ def _revoke(session: Session, rows: list[UserSession]) -> int:
         r.revoked_at = now
         session.add(r)
     session.flush()
+    if live:  # durable: the revoked session's stream ends on it at once, whichever process holds it
+        from chat3d.events.store import record_many
+        from chat3d.events.types import SESSION_REVOKED
+
+        record_many(session, [(r.user_id, SESSION_REVOKED, {"jti": r.jti}) for r in live])
     return len(live)
 
 

@@ -14,7 +14,8 @@ cannot overlap or leave a gap, and an event that committed late with a lower id 
 recipient, see `store`) would still be picked up by the next read. Most live events then cost no table
 read at all; the read is the fallback after a gap, a reconnect, a heartbeat or a crossed message. The wait's timeout is the heartbeat interval
 while the bus is live and the polling interval while it is not (Redis down); each heartbeat also
-re-reads the table and re-checks access, so a revoked session's stream ends within one heartbeat.
+re-reads the table and re-checks access, so a revoked session's stream ends within one heartbeat (at once on
+the `account.session.revoked` event naming it). A re-check that cannot answer holds delivery until one does.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from sqlmodel import Session
 from chat3d.db.engine import get_engine
 from chat3d.events import store
 from chat3d.events.bus import EventBus, get_bus
-from chat3d.events.types import ACCOUNT_STATUS_CHANGED
+from chat3d.events.types import ACCOUNT_STATUS_CHANGED, SESSION_REVOKED
 from chat3d.settings import get_settings
 
 T = TypeVar("T")
@@ -244,11 +245,11 @@ class CheckBatcher:
                 try:
                     answers = await run_check(self.check_many, [a for a, _ in batch])
                 except Exception:
-                    log.exception("events: access re-check failed; streams stay open until the next one")
-                    answers = [True] * len(batch)
+                    log.exception("events: access re-check failed; streams hold delivery until one answers")
+                    answers = [None] * len(batch)
                 for (_, future), ok in zip(batch, answers):
                     if not future.done():
-                        future.set_result(bool(ok))
+                        future.set_result(None if ok is None else bool(ok))
         finally:
             self._running = False
 
@@ -260,25 +261,65 @@ async def resolve_start(user_id: uuid.UUID, last_event_id: int | None) -> int:
     return await read_db(store.latest_event_id, user_id)
 
 
+HELD_RETRY_S = 0.25  # while a re-check could not answer, ask again this often (plus the batcher's gather)
+
+
 def _close_if_refused(listener: Any, check: asyncio.Future) -> None:
-    if not check.cancelled() and check.exception() is None and check.result() is False:
+    if check.cancelled() or check.exception() is not None:
+        return
+    if check.result() is False:
         listener.close()
+    elif check.result() is None:
+        listener.notify(None)  # wake the stream: it holds delivery until a check answers
+
+
+def _unanswered(check: asyncio.Future | None) -> bool:
+    """The heartbeat's re-check finished without an answer (database or Redis error)."""
+    return bool(check is not None and check.done() and not check.cancelled() and check.exception() is None
+                and check.result() is None)
+
+
+async def _until_answered(still_allowed: Callable[[], Awaitable[bool | None]], listener: Any) -> bool:
+    """Ask again until the check answers; nothing is delivered meanwhile, and an outage keeps the stream."""
+    while not listener.closed:
+        await asyncio.sleep(HELD_RETRY_S)
+        answer = await still_allowed()
+        if answer is not None:
+            return answer
+    return False
+
+
+def _ends_session(item: dict[str, Any], session_jti: str | None) -> bool:
+    if session_jti is None or item.get("type") != SESSION_REVOKED:
+        return False
+    payload = item.get("payload")
+    return isinstance(payload, dict) and payload.get("jti") == session_jti
 
 
 async def user_event_stream(
     user_id: uuid.UUID,
     last_event_id: int | None,
     *,
-    still_allowed: Callable[[], Awaitable[bool]] | None = None,
+    still_allowed: Callable[[], Awaitable[bool | None]] | None = None,
     bus: EventBus | None = None,
     config: StreamConfig | None = None,
+    session_jti: str | None = None,
 ) -> AsyncIterator[Any]:
     """Yield the user's events after `last_event_id` (or from now), then live ones, with heartbeats.
 
     `still_allowed` runs every heartbeat (beside the stream: the stream ends as soon as it answers False)
     and is awaited after an `account.status.changed` event; False ends the stream (revoked session,
-    deactivated user).
+    deactivated user). None means it could not tell (database locked or away): the stream then delivers
+    nothing until a check answers, asking again every `HELD_RETRY_S`, and stays open meanwhile.
+    An `account.session.revoked` event naming `session_jti` ends the stream at once (not delivered).
     """
+
+    async def allowed_now() -> bool:
+        answer = await still_allowed()
+        if answer is None:
+            answer = await _until_answered(still_allowed, listener)
+        return bool(answer)
+
     bus = bus or get_bus()
     config = config or StreamConfig()
     reader = batch_reader()
@@ -293,14 +334,25 @@ async def user_event_stream(
         read_failed = False
         check: asyncio.Future | None = None  # the heartbeat's access re-check, while it runs
         while not listener.closed:
+            if _unanswered(check):
+                check = None
+                if not await _until_answered(still_allowed, listener):
+                    return
+                must_read = True
             if must_read:
                 listener.resync = False
                 listener.drop_buffer()  # the read below returns everything buffered so far, and more
                 recheck = False
                 try:
-                    while True:
+                    held = False
+                    while not held:
                         batch = await reader.read(user_id, cursor, config.batch)
                         for item in batch:
+                            if _unanswered(check) or listener.closed:
+                                held = True  # the loop's top holds or ends; the rest is read again after
+                                break
+                            if _ends_session(item, session_jti):
+                                return
                             cursor = item["id"]
                             if item["type"] == ACCOUNT_STATUS_CHANGED:
                                 recheck = True
@@ -312,8 +364,10 @@ async def user_event_stream(
                     if not read_failed:
                         log.warning("events: stream read failed (%s); retrying every %.1fs", exc, config.poll_s)
                     read_failed = True
-                if recheck and still_allowed is not None and not await still_allowed():
+                if recheck and still_allowed is not None and not await allowed_now():
                     return
+                if held:
+                    continue
             now = time.monotonic()
             if now >= next_heartbeat:
                 if still_allowed is not None and (check is None or check.done()):
@@ -334,11 +388,16 @@ async def user_event_stream(
                 # Up to date and the next events came with their predecessor: send them from the message.
                 recheck = False
                 for item in listener.take_direct(cursor):
+                    if _unanswered(check) or listener.closed:
+                        listener.resync = True  # held: read from the cursor once a check answers
+                        break
+                    if _ends_session(item, session_jti):
+                        return
                     cursor = item["id"]
                     if item["type"] == ACCOUNT_STATUS_CHANGED:
                         recheck = True
                     yield item
-                if recheck and still_allowed is not None and not await still_allowed():
+                if recheck and still_allowed is not None and not await allowed_now():
                     return
             must_read = listener.wants_read(cursor) or (not woke and polling)
     finally:

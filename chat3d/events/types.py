@@ -21,10 +21,14 @@ ACCOUNT_STATUS_CHANGED = "account.status.changed"
 # payload {invitationId, email, status}; the invitation manager re-reads. Accepted and expired also ring the
 # bell (a `notification.created` with kind "invitation.accepted" / "invitation.expired").
 INVITATION_UPDATED = "invitation.updated"
+# To the account's owner when one of its sessions is revoked (sign-out, "sign out elsewhere", a revoke in the
+# sessions list, password change, deactivation): payload {jti}. The stream of that session ends at once;
+# the others can refresh their sessions list.
+SESSION_REVOKED = "account.session.revoked"
 
 ALL_EVENT_TYPES: frozenset[str] = frozenset(
     {CHAT_ITEM_UPDATED, CHAT_QUERY_STATE, NOTIFICATION_CREATED, ADMIN_SETTINGS_UPDATED, ADMIN_WAITLIST_UPDATED,
-     ACCOUNT_STATUS_CHANGED, INVITATION_UPDATED}
+     ACCOUNT_STATUS_CHANGED, INVITATION_UPDATED, SESSION_REVOKED}
 )
 
 # Types that count toward the unread badge and appear in the notification list.

@@ -16,7 +16,8 @@ fixed (the stream is live from then on): a browser that reconnects before any ev
 as Last-Event-ID, so nothing recorded while it was away is lost.
 A `: hb` comment is sent every heartbeat (15 s); each heartbeat also re-checks the token and the
 account, so a revoked session or a deactivated user's stream ends within one heartbeat, or at once when
-an `account.status.changed` event arrives.
+an `account.status.changed` event (or an `account.session.revoked` naming this session's jti) arrives. A
+re-check that cannot answer (database locked or away) holds delivery, retried within 1 s, without closing.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from chat3d.api.deps import CurrentUser, DbSession, credentials
+from chat3d.api.deps import CurrentAuth, CurrentUser, DbSession, credentials
 from chat3d.db.engine import session_scope
 from chat3d.domain.errors import InvalidInput
 from chat3d.domain.sessions import tokens_still_valid
@@ -60,16 +61,17 @@ def _last_event_id(request: Request, from_query: int | None) -> int | None:
     return value
 
 
-def _tokens_still_valid(requests: list[tuple[str, uuid.UUID]]) -> list[bool]:
+def _tokens_still_valid(requests: list[tuple[str, uuid.UUID]]) -> list[bool | None]:
     """For each (token, user id): False when the token is revoked/expired or the account is no longer
-    active; True when it is fine, or when we cannot tell (database or Redis hiccup: keep the stream and
-    check again at the next heartbeat). The whole batch in one database session (`tokens_still_valid`)."""
+    active; True when it is fine; None when we cannot tell (database locked or away, Redis hiccup): the
+    stream stays open but delivers nothing until a check answers (never counted as a pass). The whole
+    batch in one database session (`tokens_still_valid`)."""
     try:
         with session_scope() as session:
             return tokens_still_valid(session, requests)
     except Exception as exc:
         log.warning("events: could not re-check %d stream sessions (%s)", len(requests), exc)
-        return [True] * len(requests)
+        return [None] * len(requests)
 
 
 _checkers: dict[Any, CheckBatcher] = {}
@@ -97,18 +99,19 @@ def _frame(item: dict[str, Any]) -> ServerSentEvent:
 @router.get("/stream", response_class=EventSourceResponse)
 async def stream_route(
     request: Request,
-    user: CurrentUser,
+    auth: CurrentAuth,
     last_event_id: Annotated[int | None, Query(alias="lastEventId", ge=0, le=MAX_EVENT_ID)] = None,
 ) -> EventSourceResponse:
     start = _last_event_id(request, last_event_id)
-    user_id = user.id
+    user_id, jti = auth.user.id, auth.jti
     token = credentials(request)[0]  # present: CurrentUser already authenticated it
 
-    async def still_allowed() -> bool:
+    async def still_allowed() -> bool | None:
         return await _checker().check(token, user_id)
 
     async def frames():
-        async for item in user_event_stream(user_id, start, still_allowed=still_allowed, config=StreamConfig()):
+        async for item in user_event_stream(user_id, start, still_allowed=still_allowed, config=StreamConfig(),
+                                           session_jti=jti):
             if isinstance(item, Ready):  # the first frame: the stream is live from here on
                 yield ServerSentEvent(id=str(item.cursor), retry=RECONNECT_MS, sep="\n")
             elif item is HEARTBEAT:
