@@ -26,6 +26,8 @@ const ROUTES = {
   "admin.waitlist.updated": "onAdmin",
   "account.status.changed": "onAccount",
   "invitation.updated": "onInvitation",
+  "account.role.changed": "onAccount",
+  "settings.public.updated": "onSettings",
 };
 
 let shared = null; // the tab's connection: { url, key, handlers, held, ... }
@@ -56,6 +58,11 @@ function openConnection(url, key) {
   const connect = () => {
     const source = new EventSource(withCursor(url, conn.lastId), { withCredentials: true });
     Object.keys(ROUTES).forEach((t) => source.addEventListener(t, forward));
+    // Public-settings broadcasts are not stored: after any reconnect the page re-reads the settings.
+    source.addEventListener("open", () => {
+      if (conn.opened && conn.handlers) deliver({ type: "settings.public.updated", payload: null, reconnected: true });
+      conn.opened = true;
+    });
     source.addEventListener("error", () => {
       if (source.readyState !== EventSource.CLOSED || conn.retry !== null || conn.closed) return;
       const onClosed = conn.handlers && conn.handlers.current.onClosed;

@@ -5,7 +5,9 @@ replaced when the signed-in user changes.
 
 Groups (the JSX maps event types to these props): `on_chat` (chat.item.updated, chat.query.state),
 `on_notification` (notification.created), `on_admin` (admin.settings.updated, admin.waitlist.updated),
-`on_account` (account.status.changed), `on_invitation` (invitation.updated). `on_closed` fires when the browser gives up on the stream.
+`on_account` (account.status.changed, account.role.changed), `on_invitation` (invitation.updated),
+`on_settings` (settings.public.updated: an ephemeral broadcast, and also sent by the bridge itself after
+every reconnect, since a broadcast missed while away is not replayed). `on_closed` fires when the browser gives up on the stream.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class EventStream(rx.NoSSRComponent):
     on_admin: rx.EventHandler[passthrough_event_spec(dict)]
     on_account: rx.EventHandler[passthrough_event_spec(dict)]
     on_invitation: rx.EventHandler[passthrough_event_spec(dict)]
+    on_settings: rx.EventHandler[passthrough_event_spec(dict)]
     on_closed: rx.EventHandler[no_args_event_spec]
 
 
@@ -47,5 +50,6 @@ def live_events() -> rx.Component:
         on_admin=AdminState.on_live_event,
         on_account=AuthState.on_account_event,
         on_invitation=InvitationState.on_event,
+        on_settings=InvitationState.on_event,
         on_closed=AuthState.stream_closed,
     )

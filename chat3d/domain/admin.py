@@ -177,6 +177,10 @@ def change_role(session: Session, admin: User, user_id: uuid.UUID | str, role: s
     session.add(user)
     session.flush()
     audit(session, admin, "user.role", "user", user.id, {"email": user.email, "from": previous, "to": new_role}, ip=ip)
+    from chat3d.events.store import record_event
+    from chat3d.events.types import ACCOUNT_ROLE_CHANGED
+
+    record_event(session, user.id, ACCOUNT_ROLE_CHANGED, {"role": new_role})  # their open pages follow at once
     return user
 
 
@@ -239,8 +243,31 @@ def update_settings(session: Session, admin: User, changes: dict[str, Any], *, i
     session.add(row)
     session.flush()
     audit(session, admin, "settings.update", "app_settings", "1", {"changes": diff}, ip=ip)
-    payload = {k: v for k, v in settings_view(row).items() if k in SETTING_FIELDS}
+    from chat3d.events.bus import broadcast_after_commit
+    from chat3d.events.store import iso_utc
+
+    payload = public_settings(row)
     record_for_admins(session, ADMIN_SETTINGS_UPDATED, {**payload, "updatedBy": admin.email,
-                                                        "updatedAt": row.updated_at.isoformat()})
+                                                        "updatedAt": iso_utc(row.updated_at)})
+    broadcast_after_commit(session, public_settings_envelope(row))  # every open page; not stored
     return row
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+def public_settings(row: AppSettings) -> dict[str, Any]:
+    """The settings every page may know, keyed in camelCase like every event payload."""
+    return {_camel(field): getattr(row, field) for field in SETTING_FIELDS}
+
+
+def public_settings_envelope(row: AppSettings) -> dict[str, Any]:
+    """The ephemeral `settings.public.updated` envelope (no id: not a stored event)."""
+    from chat3d.events.store import iso_utc
+    from chat3d.events.types import PUBLIC_SETTINGS_UPDATED
+
+    return {"id": None, "type": PUBLIC_SETTINGS_UPDATED, "payload": public_settings(row),
+            "createdAt": iso_utc(row.updated_at)}
 

@@ -42,6 +42,7 @@ from chat3d.settings import get_settings
 log = logging.getLogger("chat3d.events.bus")
 
 CHANNEL = "chat3d:events"
+BROADCAST_CHANNEL = "chat3d:broadcast"  # ephemeral events for every open stream (public settings): `<envelope JSON>`
 TEXT_CHANNEL = "chat3d:live-text"  # ephemeral text of running queries: `<query id>\n<text so far>`
 MAX_TEXT_MESSAGE = 256 * 1024  # longer text is not relayed; the answer's final text arrives as an event
 _PENDING_KEY = "chat3d.events.pending"
@@ -63,7 +64,7 @@ class Announced:
 class Listener:
     """One stream's mailbox on one event loop: a coalescing wake-up flag and the highest hinted id."""
 
-    __slots__ = ("user_id", "loop", "hint", "resync", "closed", "_flag", "_buffer")
+    __slots__ = ("user_id", "loop", "hint", "resync", "closed", "_flag", "_buffer", "_broadcasts")
 
     def __init__(self, user_id: uuid.UUID, loop: asyncio.AbstractEventLoop):
         self.user_id = user_id
@@ -73,6 +74,16 @@ class Listener:
         self.closed = False
         self._flag = asyncio.Event()
         self._buffer: list[Announced] = []
+        self._broadcasts: list[dict[str, Any]] = []
+
+    def broadcast(self, envelope: dict[str, Any]) -> None:
+        """Runs on the listener's loop: an ephemeral envelope for this stream (kept newest 20)."""
+        self._broadcasts = (self._broadcasts + [envelope])[-20:]
+        self._flag.set()
+
+    def take_broadcasts(self) -> list[dict[str, Any]]:
+        out, self._broadcasts = self._broadcasts, []
+        return out
 
     def notify(self, event: Announced | None) -> None:
         """Runs on the listener's loop. `None` asks for a re-read (reconnect, mode change)."""
@@ -208,6 +219,40 @@ class EventBus:
                     listener.loop.call_soon_threadsafe(listener.notify, event)
                 except RuntimeError:  # loop closed between the check and the call
                     pass
+
+    # --- broadcasts (ephemeral: never stored, never replayed; a reconnecting page re-reads) --------------
+
+    def publish_broadcast(self, envelope: dict[str, Any]) -> None:
+        """Send an envelope (no id) to every open stream of every process. With Redis through the channel
+        only (back to this process too); when Redis is unreachable, to this process's streams alone."""
+        text = json.dumps(envelope, separators=(",", ":"), ensure_ascii=False, default=str)
+        if self.uses_redis and self._redis_publish(text, BROADCAST_CHANNEL):
+            return
+        self._deliver_broadcast(envelope)
+
+    def _deliver_broadcast(self, envelope: dict[str, Any]) -> None:
+        with self._lock:
+            targets = [l for group in self._listeners.values() for l in group]
+        try:
+            current = asyncio.get_running_loop()
+        except RuntimeError:
+            current = None
+        for listener in targets:
+            if listener.loop is current:
+                listener.broadcast(envelope)
+            elif not listener.loop.is_closed():
+                try:
+                    listener.loop.call_soon_threadsafe(listener.broadcast, envelope)
+                except RuntimeError:
+                    pass
+
+    def _on_broadcast(self, data: bytes | str) -> None:
+        try:
+            envelope = json.loads(data)
+        except ValueError:
+            return
+        if isinstance(envelope, dict) and isinstance(envelope.get("type"), str):
+            self._deliver_broadcast(envelope)
 
     # --- live text (ephemeral: never stored, never replayed) ---------------------------------------------
 
@@ -388,7 +433,7 @@ class EventBus:
             )
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(CHANNEL, TEXT_CHANNEL)
+                await pubsub.subscribe(CHANNEL, TEXT_CHANNEL, BROADCAST_CHANNEL)
                 if not first:
                     self.stats["reconnects"] += 1
                 first = False
@@ -399,6 +444,8 @@ class EventBus:
                     if message is not None and message.get("type") == "message":
                         if message.get("channel") in (TEXT_CHANNEL, TEXT_CHANNEL.encode()):
                             self._on_text(message["data"])
+                        elif message.get("channel") in (BROADCAST_CHANNEL, BROADCAST_CHANNEL.encode()):
+                            self._on_broadcast(message["data"])
                         else:
                             self._on_message(message["data"])
             except asyncio.CancelledError:
@@ -469,8 +516,21 @@ def publish_after_commit(
     session.info.setdefault(_PENDING_KEY, []).append((user_id, int(event_id), envelope, prev_id))
 
 
+_BROADCAST_KEY = "chat3d.events.pending_broadcasts"
+
+
+def broadcast_after_commit(session: OrmSession, envelope: dict[str, Any]) -> None:
+    """Broadcast an ephemeral envelope to every open stream once `session` commits; dropped on rollback."""
+    session.info.setdefault(_BROADCAST_KEY, []).append(envelope)
+
+
 @sa_event.listens_for(OrmSession, "after_commit")
 def _publish_pending(session: OrmSession) -> None:
+    for envelope in session.info.pop(_BROADCAST_KEY, None) or []:
+        try:
+            get_bus().publish_broadcast(envelope)
+        except Exception:
+            log.exception("event bus: broadcast failed")
     pending = session.info.pop(_PENDING_KEY, None)
     if not pending:
         return
@@ -485,3 +545,4 @@ def _publish_pending(session: OrmSession) -> None:
 @sa_event.listens_for(OrmSession, "after_rollback")
 def _drop_pending(session: OrmSession) -> None:
     session.info.pop(_PENDING_KEY, None)
+    session.info.pop(_BROADCAST_KEY, None)

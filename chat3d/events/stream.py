@@ -339,6 +339,8 @@ async def user_event_stream(
                 if not await _until_answered(still_allowed, listener):
                     return
                 must_read = True
+            for envelope in listener.take_broadcasts():  # ephemeral (no id): the cursor does not move
+                yield envelope
             if must_read:
                 listener.resync = False
                 listener.drop_buffer()  # the read below returns everything buffered so far, and more

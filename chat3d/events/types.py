@@ -25,10 +25,16 @@ INVITATION_UPDATED = "invitation.updated"
 # sessions list, password change, deactivation): payload {jti}. The stream of that session ends at once;
 # the others can refresh their sessions list.
 SESSION_REVOKED = "account.session.revoked"
+# To the user whose role an admin changed: payload {role}; their pages re-read who they are at once.
+ACCOUNT_ROLE_CHANGED = "account.role.changed"
+# EPHEMERAL, not a table row: broadcast on the bus to every open stream when an admin changes the public
+# settings (payload: the settings in camelCase). Frames carry no id; every new or resumed stream starts with
+# one holding the current settings, so a page that was away re-reads them on reconnect.
+PUBLIC_SETTINGS_UPDATED = "settings.public.updated"
 
 ALL_EVENT_TYPES: frozenset[str] = frozenset(
     {CHAT_ITEM_UPDATED, CHAT_QUERY_STATE, NOTIFICATION_CREATED, ADMIN_SETTINGS_UPDATED, ADMIN_WAITLIST_UPDATED,
-     ACCOUNT_STATUS_CHANGED, INVITATION_UPDATED, SESSION_REVOKED}
+     ACCOUNT_STATUS_CHANGED, INVITATION_UPDATED, SESSION_REVOKED, ACCOUNT_ROLE_CHANGED}
 )
 
 # Types that count toward the unread badge and appear in the notification list.

@@ -129,8 +129,8 @@ class AuthState(rx.State):
         and an active user with a live session stays where they are. Suspension and self-deletion revoke
         every session in the same transaction that records the event, so the re-check fails at once.
         """
-        if not isinstance(event, dict) or event.get("type") != "account.status.changed":
-            return
+        if not isinstance(event, dict) or event.get("type") not in ("account.status.changed", "account.role.changed"):
+            return  # a role change (issue 24) re-reads the user too: role-gated pages follow at once
         user = self._current_user()
         if user is not None and user.status == UserStatus.active.value:
             self._set_user(user)

@@ -77,8 +77,10 @@ class InvitationState(AuthState):
 
     @rx.event
     def on_event(self, event: dict):
-        """`invitation.updated` from the stream: an open invitation manager re-reads (status, quota)."""
-        if not isinstance(event, dict) or event.get("type") != "invitation.updated" or not self.loaded:
+        """`invitation.updated` or `settings.public.updated` (a broadcast, or the bridge after a reconnect):
+        an open invitation manager re-reads its list, quota and the invitation settings."""
+        if not isinstance(event, dict) or not self.loaded or \
+                event.get("type") not in ("invitation.updated", "settings.public.updated"):
             return
         user = self._user()
         if user is not None:

@@ -56,7 +56,8 @@ def test_admin_actions_work_and_each_is_in_the_audit_log(api: TestClient, db: Se
         "deactivated", "spam", admin.id, None)
     assert api.get("/api/auth/me", headers=target_h).status_code == 401
     assert all(s.revoked_at for s in db.exec(select(UserSession).where(UserSession.user_id == target.id)).all())
-    event = db.exec(select(Notification).where(Notification.user_id == target.id)).one()
+    event = db.exec(select(Notification).where(Notification.user_id == target.id,
+                                               Notification.event_type == "account.status.changed")).one()
     assert (event.event_type, event.payload["status"]) == ("account.status.changed", "deactivated")
     assert api.patch(f"/api/admin/users/{admin.id}/deactivate", json={"reason": "x"}, headers=h).status_code == 403
 

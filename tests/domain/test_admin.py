@@ -35,7 +35,9 @@ def test_suspension_revokes_sessions_records_reason_and_schedules_nothing(db: Se
     assert (user.status, user.deactivation_reason, user.deactivated_by, user.deactivated_until) == (
         "deactivated", "abuse", root.id, None)
     assert all(s.revoked_at for s in db.exec(select(UserSession).where(UserSession.user_id == user.id)).all())
-    assert db.exec(select(Notification).where(Notification.user_id == user.id)).one().event_type == "account.status.changed"
+    # The status change, and (issue 24) one account.session.revoked per revoked session.
+    types = [n.event_type for n in db.exec(select(Notification).where(Notification.user_id == user.id)).all()]
+    assert types.count("account.status.changed") == 1 and set(types) <= {"account.status.changed", "account.session.revoked"}
     log = db.exec(select(AdminAuditLog)).one()
     assert (log.action, log.actor_id, log.target_id, log.ip, log.details["reason"]) == (
         "user.deactivate", root.id, str(user.id), "10.1.1.1", "abuse")
@@ -101,7 +103,7 @@ def test_settings_are_validated_audited_and_announced_to_admins(db: Session, roo
     row = db.get(AppSettings, 1)
     assert (row.waitlist_enabled, row.invitation_quota_per_user, row.updated_by) == (True, 0, root.id)
     events = db.exec(select(Notification).where(Notification.event_type == "admin.settings.updated")).all()
-    assert len(events) == 2 and events[0].payload["waitlist_enabled"] is True
+    assert len(events) == 2 and events[0].payload["waitlistEnabled"] is True
     (log,) = db.exec(select(AdminAuditLog)).all()
     assert log.details["changes"] == {"waitlist_enabled": [False, True], "invitation_quota_per_user": [3, 0]}
     admin_domain.update_settings(db, root, {"waitlist_enabled": True})  # no change, no event, no entry

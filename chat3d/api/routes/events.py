@@ -88,6 +88,9 @@ def _checker() -> CheckBatcher:
 
 
 def _frame(item: dict[str, Any]) -> ServerSentEvent:
+    if item.get("id") is None:  # ephemeral broadcast: no `id:`, so the client's Last-Event-ID stays put
+        return ServerSentEvent(data=json.dumps(item, separators=(",", ":"), ensure_ascii=False, default=str),
+                               event=item["type"], sep="\n")
     return ServerSentEvent(
         data=json.dumps(item, separators=(",", ":"), ensure_ascii=False, default=str),
         event=item["type"],
