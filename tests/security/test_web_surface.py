@@ -380,3 +380,31 @@ def test_production_grants_cors_to_app_base_url_only(monkeypatch: pytest.MonkeyP
     finally:
         monkeypatch.undo()
         reset_settings_cache()
+
+
+def _listening_addresses(port: int) -> set[str]:
+    """Local addresses with a TCP socket in LISTEN on `port`, read from the kernel's tables (no traffic sent)."""
+    import ipaddress
+
+    found = set()
+    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except FileNotFoundError:
+            continue
+        for line in lines:
+            local, state = line.split()[1], line.split()[3]
+            host_hex, port_hex = local.split(":")
+            if state != "0A" or int(port_hex, 16) != port:
+                continue
+            raw = bytes.fromhex(host_hex)
+            # The kernel prints each 32-bit word in host (little-endian) order.
+            raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+            found.add(str(ipaddress.ip_address(raw)) if width == 32 else str(ipaddress.IPv4Address(raw)))
+    return found
+
+
+def test_make_dev_listens_on_loopback_only(running_app: AppProcess) -> None:
+    """The session app is `make dev` itself (scripts/dev.sh). It listens on 127.0.0.1 unless CHAT3D_HOST says
+    otherwise; before, it listened on every address, so anyone on the network reached its mailbox and seed admin."""
+    assert _listening_addresses(running_app.port) == {"127.0.0.1"}

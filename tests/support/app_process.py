@@ -1,4 +1,5 @@
-"""The real app as a user gets it: `reflex run --env prod --single-port` plus its render service.
+"""The real app as a user gets it: `make dev` (scripts/dev.sh: `reflex run --env prod --single-port`) plus its
+render service.
 
 Used by browser and end-to-end tests. Each instance has its own port, data dir and database.
 """
@@ -100,9 +101,9 @@ class AppProcess:
             "CHAT3D_ENV": "development",
         } | self.env_extra
         log = (self.data_dir / "app.log").open("w")
+        # scripts/dev.sh itself (what `make dev` runs), with the render service given by RENDER_SERVICE_URL.
         self.proc = subprocess.Popen(
-            [str(BIN / "reflex"), "run", "--env", "prod", "--single-port",
-             "--backend-port", str(self.port), "--frontend-port", str(self.port)],
+            ["bash", str(REPO_ROOT / "scripts" / "dev.sh")],
             cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         deadline = time.monotonic() + timeout
