@@ -219,3 +219,59 @@ def test_events_for_another_chat_or_unknown_items_change_nothing(db: Session, ch
     root.router = _router_at(f"/chat/{ctx.id}")
     asyncio.run(thread.on_event(event))
     assert thread.items[-1].id == str(mine.id) and thread.items[-1].text == "late"
+
+
+class _Background:
+    """What Reflex hands a background handler as `self`: the state, made writable inside `async with self`."""
+
+    def __init__(self, state) -> None:
+        object.__setattr__(self, "_state", state)
+
+    def __getattr__(self, name):
+        return getattr(self._state, name)
+
+    def __setattr__(self, name, value) -> None:
+        setattr(self._state, name, value)
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc) -> bool:
+        return False
+
+
+def test_watch_query_relays_only_the_owners_live_text(db: Session, chat, make_user, monkeypatch) -> None:  # noqa: F811
+    """A client can send `watch_query` with any query id. The owner's tab gets its query's streamed text; a tab
+    signed in as someone else gets nothing and leaves no subscription behind (before, it subscribed first and
+    checked later, so another user's text streamed into it)."""
+    from chat3d.events.bus import get_bus
+    from chat3d.pipeline import live
+
+    owner, ctx, thread, _ = chat
+    sub = queries.submit_query(db, owner.id, ctx.id, "a 20 mm cube")
+    qid, answer_id = str(sub.query.id), str(sub.assistant_item.id)
+    db.commit()
+    asyncio.run(thread._load_items(owner.id, str(ctx.id)))
+    watch = ThreadState.watch_query.fn
+
+    async def watch_while_streaming(as_user) -> dict:
+        monkeypatch.setattr(AuthState, "_current_user", lambda self: as_user)
+        thread.streaming, thread._watching = {}, []
+        task = asyncio.create_task(watch(_Background(thread), qid, answer_id))
+        for _ in range(50):  # until the watcher is listening (or has given up)
+            if task.done() or get_bus()._text_watchers.get(qid):
+                break
+            await asyncio.sleep(0.02)
+        live.publish_text(qid, "SECRET cube text")
+        await asyncio.sleep(0.3)
+        seen = dict(thread.streaming)
+        subscribed = bool(get_bus()._text_watchers.get(qid))
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return {"seen": seen, "subscribed": subscribed}
+
+    mine = asyncio.run(watch_while_streaming(owner))
+    assert mine == {"seen": {answer_id: "SECRET cube text"}, "subscribed": True}
+    stranger = make_user("stranger@example.com")
+    theirs = asyncio.run(watch_while_streaming(stranger))
+    assert theirs == {"seen": {}, "subscribed": False}
