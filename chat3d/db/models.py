@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 
@@ -122,8 +123,43 @@ def _uuid_pk() -> Any:
     return Field(default_factory=uuid.uuid4, primary_key=True)
 
 
+class UTCDateTime(sa.TypeDecorator):
+    """A moment in UTC, read back timezone-aware on every database (SQLite included), so API times carry a zone.
+
+    PostgreSQL stores `timestamptz`. SQLite has no zone: values are written as naive UTC (what existing rows
+    hold, and what makes its text comparisons right) and given `tzinfo=UTC` when read. A naive value
+    handed in is taken as UTC."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def coerce_compared_value(self, op: Any, value: Any) -> Any:
+        """`column - timedelta(...)` is interval arithmetic, not a moment to convert."""
+        if isinstance(value, timedelta):
+            return sa.Interval()
+        return self
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+# JSONB on PostgreSQL (indexable, compact, compared by value); JSON text elsewhere.
+JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
+# The password hash of an account that has no password of its own yet (an unconfirmed registration, a seeded or
+# test account): no password matches it, so nobody signs in with it until a real hash replaces it.
+NO_PASSWORD = "!"
+
+
 def _ts(nullable: bool = False, default: bool = True) -> Any:
-    kwargs: dict[str, Any] = {"sa_type": sa.DateTime(timezone=True), "nullable": nullable}
+    kwargs: dict[str, Any] = {"sa_type": UTCDateTime(), "nullable": nullable}
     if default and not nullable:
         kwargs["default_factory"] = utcnow
     else:
@@ -141,7 +177,7 @@ def _fk(target: str, ondelete: str, nullable: bool = True, index: bool = True) -
 
 
 def _json(nullable: bool = False) -> Any:
-    return Field(default_factory=dict, sa_type=sa.JSON, nullable=nullable)
+    return Field(default_factory=dict, sa_type=JSONType, nullable=nullable)
 
 
 class User(SQLModel, table=True):
@@ -153,9 +189,9 @@ class User(SQLModel, table=True):
 
     id: uuid.UUID = _uuid_pk()
     email: str = Field(max_length=320, unique=True, index=True)
-    password_hash: str | None = Field(default=None, max_length=255)
+    password_hash: str = Field(default=NO_PASSWORD, max_length=255)  # NOT NULL: every account has one
     display_name: str = Field(default="", max_length=120)
-    role: str = Field(default=Role.user.value, max_length=16)
+    role: str = Field(default=Role.user.value, max_length=16, index=True)
     status: str = Field(default=UserStatus.active.value, max_length=32, index=True)
     # Set only while a self-requested deletion waits out its grace window; an admin's suspension leaves it empty.
     deactivated_until: datetime | None = _ts(nullable=True)
@@ -324,7 +360,7 @@ class ChatItem(SQLModel, table=True):
     context_id: uuid.UUID = _fk("chat_contexts.id", "CASCADE", nullable=False, index=False)
     owner_id: uuid.UUID = _fk("users.id", "CASCADE", nullable=False)
     role: str = Field(max_length=16)
-    segments: list = Field(default_factory=list, sa_type=sa.JSON)
+    segments: list = Field(default_factory=list, sa_type=JSONType)
     rating: int = Field(default=0)
     regenerated_from_id: uuid.UUID | None = _fk("chat_items.id", "SET NULL", index=False)
     created_at: datetime = _ts()

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select, update
 
 from chat3d.db.models import (
-    Invitation, InvitationStatus, OutboxMessage, RegistrationToken, TokenSource, User, UserStatus, utcnow,
+    NO_PASSWORD, Invitation, InvitationStatus, OutboxMessage, RegistrationToken, TokenSource, User, UserStatus, utcnow,
 )
 from chat3d.domain.errors import Conflict, Forbidden
 from chat3d.domain.outbox import enqueue_mail
@@ -188,7 +188,8 @@ def _register_unconfirmed(session: Session, email: str, password_hash: str, name
             enqueue_mail(session, email, "registration_attempt", {}, user_id=user.id)
         return
     if user is None:
-        user = User(email=email, password_hash=None, display_name="", status=UserStatus.pending_registration.value)
+        user = User(email=email, password_hash=NO_PASSWORD, display_name="",
+                    status=UserStatus.pending_registration.value)
         try:
             with session.begin_nested():
                 session.add(user)

@@ -124,3 +124,48 @@ def test_deleting_a_user_never_fails_on_references(session) -> None:
     audit = session.exec(sa.select(AdminAuditLog)).one()[0]
     assert audit.actor_id is None and audit.action == "user.deactivate"
     assert session.get(AppSettings, 1).updated_by is None
+
+
+def test_the_chain_has_exactly_one_head() -> None:
+    """Two revisions on one parent (parallel work) would leave `alembic upgrade head` ambiguous."""
+    from alembic.script import ScriptDirectory
+
+    assert ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads() == ["0005"]
+
+
+def test_schema_parity_0005(empty_pg_database: str, tmp_path) -> None:
+    """Issue 24 item 7: users.role indexed, JSONB on PostgreSQL, password_hash NOT NULL (a NULL written before the
+    revision becomes the no-password marker), and timestamps read back with a zone on SQLite too."""
+    from datetime import timezone
+
+    from alembic import command
+    from sqlmodel import Session
+
+    command.upgrade(alembic_config(empty_pg_database), "0004")
+    eng = sa.create_engine(empty_pg_database)
+    with eng.begin() as conn:
+        conn.execute(sa.text("INSERT INTO users (id, email, password_hash, display_name, role, status, marketing_consent,"
+                             " created_at, updated_at) VALUES (:id, 'p@example.com', NULL, '', 'user',"
+                             " 'pending_registration', false, now(), now())"), {"id": uuid.uuid4()})
+    upgrade_to_head(empty_pg_database)
+    inspector = sa.inspect(eng)
+    assert any(ix["column_names"] == ["role"] for ix in inspector.get_indexes("users"))
+    columns = {c["name"]: c for c in inspector.get_columns("users")}
+    assert columns["password_hash"]["nullable"] is False
+    payload = {c["name"]: c for c in inspector.get_columns("notifications")}["payload"]
+    assert payload["type"].__class__.__name__ == "JSONB"
+    with eng.connect() as conn:
+        assert conn.execute(sa.text("SELECT password_hash FROM users")).scalar_one() == models.NO_PASSWORD
+    downgrade_to_base(empty_pg_database)
+    eng.dispose()
+
+    url = f"sqlite:///{tmp_path / 'tz.db'}"
+    upgrade_to_head(url)
+    lite = sa.create_engine(url)
+    with Session(lite) as session:
+        session.add(models.User(email="tz@example.com"))
+        session.commit()
+        user = session.exec(sa.select(models.User)).one()[0]
+        session.expire_all()
+        assert user.created_at.tzinfo is not None and user.created_at.utcoffset() == timezone.utc.utcoffset(None)
+    lite.dispose()

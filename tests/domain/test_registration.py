@@ -35,7 +35,7 @@ def test_open_registration_mails_a_link_that_activates_the_account(db: Session) 
     assert register(db, "  New@Example.COM ", PASSWORD, "Nina", ip="10.0.0.1") == (None, None)
     db.commit()
     pending = db.exec(select(User)).one()
-    assert (pending.status, pending.password_hash) == ("pending_registration", None)
+    assert (pending.status, pending.password_hash) == ("pending_registration", "!")  # no password matches it yet
     link = db.exec(select(OutboxMessage)).one()
     assert (link.to_email, link.template) == ("new@example.com", "registration_confirm") and "Nina" not in link.subject
     confirm_action(db, parse_qs(urlsplit(link.context["link"]).query)["token"][0])

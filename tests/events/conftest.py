@@ -7,7 +7,7 @@ import uuid
 import pytest
 from sqlmodel import Session
 
-from chat3d.db.models import Role, User, UserStatus
+from chat3d.db.models import NO_PASSWORD, Role, User, UserStatus
 
 
 def make_user(session: Session, *, role: str = Role.user.value, status: str = UserStatus.active.value,
@@ -16,7 +16,7 @@ def make_user(session: Session, *, role: str = Role.user.value, status: str = Us
         email=email or f"u-{uuid.uuid4().hex[:10]}@example.test",
         role=role,
         status=status,
-        password_hash=password_hash,
+        password_hash=password_hash or NO_PASSWORD,
     )
     session.add(user)
     session.commit()
