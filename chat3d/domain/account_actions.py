@@ -526,6 +526,10 @@ def _apply_deletion(session: Session, action, user: User, ip: str | None) -> Con
     user.deactivated_by = user.id
     user.updated_at = now
     session.add(user)
+    # Before the revocations, so each open stream delivers it before ending on its session's revocation.
+    record_event(session, user.id, ACCOUNT_STATUS_CHANGED, {
+        "status": user.status, "reason": SELF_DELETION, "deactivatedUntil": _utc(user.deactivated_until).isoformat(),
+    })
     ended = revoke_all_sessions(session, user.id)
     # Whatever else was pending (an email change, an export) no longer applies.
     session.execute(
@@ -535,9 +539,6 @@ def _apply_deletion(session: Session, action, user: User, ip: str | None) -> Con
         .values(status=ActionStatus.cancelled.value)
     )
     _complete(session, action, user, ip, sessions_ended=ended)
-    record_event(session, user.id, ACCOUNT_STATUS_CHANGED, {
-        "status": user.status, "reason": SELF_DELETION, "deactivatedUntil": _utc(user.deactivated_until).isoformat(),
-    })
     until = _until_text(user.deactivated_until)
     enqueue_mail(session, user.email, "account_deleted",
                  _mail_context(user, until=until, reactivate_url=f"{get_settings().public_base_url}{REACTIVATE_PATH}"),

@@ -154,10 +154,12 @@ def deactivate_user(
     user.updated_at = utcnow()
     session.add(user)
     session.flush()
+    # The status event comes before the revocations: each open stream delivers it (the page shows why it was
+    # signed out) and then ends on its own session's revocation.
+    _status_event(session, user, reason)
     ended = revoke_all_sessions(session, user.id)
     audit(session, admin, "user.deactivate", "user", user.id,
           {"email": user.email, "reason": reason, "sessionsRevoked": ended}, ip=ip)
-    _status_event(session, user, reason)
     return user
 
 
