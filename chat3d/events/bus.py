@@ -207,18 +207,9 @@ class EventBus:
 
     @staticmethod
     def _wake(targets: list[Listener], event: Announced | None) -> None:
-        try:
-            current = asyncio.get_running_loop()
-        except RuntimeError:
-            current = None
+        current = _running_loop()
         for listener in targets:
-            if listener.loop is current:
-                listener.notify(event)
-            elif not listener.loop.is_closed():
-                try:
-                    listener.loop.call_soon_threadsafe(listener.notify, event)
-                except RuntimeError:  # loop closed between the check and the call
-                    pass
+            _call_on(listener.loop, current, listener.notify, event)
 
     # --- broadcasts (ephemeral: never stored, never replayed; a reconnecting page re-reads) --------------
 
@@ -233,18 +224,9 @@ class EventBus:
     def _deliver_broadcast(self, envelope: dict[str, Any]) -> None:
         with self._lock:
             targets = [l for group in self._listeners.values() for l in group]
-        try:
-            current = asyncio.get_running_loop()
-        except RuntimeError:
-            current = None
+        current = _running_loop()
         for listener in targets:
-            if listener.loop is current:
-                listener.broadcast(envelope)
-            elif not listener.loop.is_closed():
-                try:
-                    listener.loop.call_soon_threadsafe(listener.broadcast, envelope)
-                except RuntimeError:
-                    pass
+            _call_on(listener.loop, current, listener.broadcast, envelope)
 
     def _on_broadcast(self, data: bytes | str) -> None:
         try:
@@ -284,18 +266,9 @@ class EventBus:
     def _deliver_text(self, query_id: str, text: str) -> None:
         with self._lock:
             targets = list(self._text_watchers.get(query_id, {}).items())
-        try:
-            current = asyncio.get_running_loop()
-        except RuntimeError:
-            current = None
+        current = _running_loop()
         for queue, loop in targets:
-            if loop is current:
-                _put_newest(queue, text)
-            elif not loop.is_closed():
-                try:
-                    loop.call_soon_threadsafe(_put_newest, queue, text)
-                except RuntimeError:  # loop closed between the check and the call
-                    pass
+            _call_on(loop, current, _put_newest, queue, text)
 
     def _on_text(self, data: bytes | str) -> None:
         text = data.decode(errors="replace") if isinstance(data, bytes) else data
@@ -463,6 +436,24 @@ class EventBus:
                         pass
             await asyncio.sleep(backoff * (1 + random.random() / 2))
             backoff = min(backoff * 2, self.reconnect_max_s)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _call_on(loop: asyncio.AbstractEventLoop, current: asyncio.AbstractEventLoop | None, fn: Any, *args: Any) -> None:
+    """Run `fn(*args)` on `loop`: now when that is the running loop, else thread-safely; a closed loop is skipped."""
+    if loop is current:
+        fn(*args)
+    elif not loop.is_closed():
+        try:
+            loop.call_soon_threadsafe(fn, *args)
+        except RuntimeError:  # loop closed between the check and the call
+            pass
 
 
 def _put_newest(queue: asyncio.Queue[str], text: str) -> None:
