@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import errno
 import fcntl
 import hashlib
 import json
@@ -18,12 +17,12 @@ import os
 import shutil
 import signal
 import socket
-import stat
 import subprocess
 import sys
 from pathlib import Path
 
 from .settings import Settings
+from .untrusted_files import read_untrusted
 
 log = logging.getLogger("render_service.pool")
 
@@ -235,36 +234,6 @@ def scrub(text: str, job_dir: str | None) -> str:
     return text
 
 
-def _read_safely(dir_fd: int, name: str, cap: int) -> bytes | None:
-    """Open a worker-written file: no symlinks, no FIFOs/devices, bounded size. None if absent."""
-    try:
-        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise ValueError(f"{name} is a symlink") from None
-        raise
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise ValueError(f"{name} is not a regular file")
-        if st.st_size > cap:
-            raise OverflowError(name)
-        chunks, total = [], 0
-        while True:
-            chunk = os.read(fd, min(1 << 20, cap + 1 - total))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            total += len(chunk)
-            if total > cap:
-                raise OverflowError(name)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
-
-
 def _error(kind: str, message: str, line=None, detail: str = "") -> dict:
     return {"ok": False, "error": {"kind": kind, "message": message, "line": line, "detail": detail}}
 
@@ -320,7 +289,7 @@ def _collect(status: dict, formats: list[str], code: str, settings: Settings, ou
         if dir_fd >= 0:
             for name in ("job-result.json", "post.json"):
                 try:
-                    raw = _read_safely(dir_fd, name, RESULT_CAP)
+                    raw = read_untrusted(dir_fd, name, RESULT_CAP)
                     value = json.loads(raw) if raw else None
                 except (ValueError, OverflowError, OSError, UnicodeDecodeError):
                     value = None
@@ -369,7 +338,7 @@ def _collect(status: dict, formats: list[str], code: str, settings: Settings, ou
                 if made.get(fmt) != name:
                     return _error("crashed", f"The {fmt.upper()} output is missing.")
                 try:
-                    data = _read_safely(dir_fd, name, cap)
+                    data = read_untrusted(dir_fd, name, cap)
                 except OverflowError:
                     return _error(
                         "output_too_large",

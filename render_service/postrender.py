@@ -17,7 +17,6 @@ import functools
 import io
 import math
 import os
-import stat
 import time
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from OCP.StlAPI import StlAPI_Writer
 from OCP.TopoDS import TopoDS_Shape
 
 from .lazy_sklearn import deferred_sklearn
+from .untrusted_files import read_untrusted
 
 with deferred_sklearn():
     import build123d as bd
@@ -61,34 +61,18 @@ def read_brep(src_dir: Path, cap: int) -> bytes:
     """The job's model.brep: no symlink, a regular file, at most ``cap`` bytes (the job wrote it)."""
     dir_fd = os.open(src_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        try:
-            fd = os.open(BREP_NAME, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
-        except FileNotFoundError:
-            raise PostError("crashed", "The program ended without leaving a model.") from None
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise PostError("crashed", "The job's model file is a link, not a file.") from None
-            raise
+        data = read_untrusted(dir_fd, BREP_NAME, cap)
+    except ValueError as exc:
+        link = "symlink" in str(exc)
+        raise PostError("crashed", "The job's model file is a link, not a file." if link
+                        else "The job's model file is not a regular file.") from None
+    except OverflowError:
+        raise PostError("output_too_large", f"The model is larger than the {cap // (1024 * 1024)} MB limit.") from None
     finally:
         os.close(dir_fd)
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise PostError("crashed", "The job's model file is not a regular file.")
-        if st.st_size > cap:
-            raise PostError("output_too_large", f"The model is larger than the {cap // (1024 * 1024)} MB limit.")
-        chunks, total = [], 0
-        while True:
-            chunk = os.read(fd, min(1 << 20, cap + 1 - total))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            total += len(chunk)
-            if total > cap:
-                raise PostError("output_too_large", f"The model is larger than the {cap // (1024 * 1024)} MB limit.")
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
+    if data is None:
+        raise PostError("crashed", "The program ended without leaving a model.")
+    return data
 
 
 def parse_brep(data: bytes):
