@@ -534,6 +534,60 @@ def install_seccomp() -> bool:
 # ---------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Wall:
+    """What one sandboxed process gets: its folder and uid, the limits, and which layers this host allows."""
+
+    plan: Plan
+    mode: str  # "namespaces" or "minimal"
+    folder: str  # the only writable folder (the job folder, or a post spare's output folder)
+    uid: int
+    memory_mb: int
+    max_output_mb: int
+    cpu_s: int
+    nproc: int
+    nofile: int
+    env: dict[str, str]
+    slice_ms: float | None = None  # scheduler slice to ask for; None keeps the kernel's default
+    fork_into_pid_ns: bool = False  # not root: unshare a pid namespace here and fork once more
+
+
+def enter_wall(wall: Wall, status_fd: int) -> str:
+    """Every layer, in order, for a process the zygote just forked (a job worker or a post spare).
+
+    Returns the process's home folder (`/job` inside namespaces). With `fork_into_pid_ns` the calling process
+    becomes a short-lived helper: it reports its child's pid on `status_fd` and exits here.
+    """
+    os.setsid()
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # oversized writes fail with EFBIG instead
+    set_parent_death_signal()
+    if wall.slice_ms is not None:
+        set_time_slice(wall.slice_ms)
+    apply_rlimits(wall.memory_mb, wall.max_output_mb, wall.cpu_s, wall.nproc, wall.nofile)
+    if wall.mode == "namespaces":
+        enter_namespaces(wall.plan, wall.folder, wall.uid, wall.uid, new_pid_ns=wall.fork_into_pid_ns)
+        if wall.fork_into_pid_ns:
+            inner = os.fork()
+            if inner:
+                os.write(status_fd, f"pid {inner}\n".encode())
+                os._exit(0)
+        home = "/job"
+    else:
+        drop_bounding_set()
+        drop_uid(wall.uid, wall.uid)
+        os.chdir(wall.folder)
+        home = wall.folder
+    set_dumpable(False)  # changing uid re-evaluates it: say it again
+    drop_capabilities()
+    install_seccomp()
+    os.environ.clear()
+    os.environ.update(wall.env, HOME=home, TMPDIR=home)
+    redirect_stdio()
+    return home
+
+
 def namespaces_supported(plan: Plan, probe_dir: str, uid: int, gid: int) -> tuple[bool, str]:
     """Fork a throwaway child that builds the full sandbox the way workers will; report whether it worked."""
     direct = os.geteuid() == 0

@@ -238,6 +238,12 @@ class Zygote:
         self.sel.register(st_r, selectors.EVENT_READ, ("status", w))
         self.workers.append(w)
 
+    def _wall(self, folder: str, uid: int, *, slice_ms: float | None = None,
+              fork_into_pid_ns: bool = False) -> sandbox.Wall:
+        s = self.s
+        return sandbox.Wall(self.plan, self.mode, folder, uid, s.memory_mb, s.max_output_mb, int(s.timeout_cap_s) + 5,
+                            s.nproc, s.nofile, WORKER_ENV, slice_ms=slice_ms, fork_into_pid_ns=fork_into_pid_ns)
+
     def _forget_in_child(self) -> None:
         """In a freshly forked child: drop every reference to the zygote's state (other workers, the
         pending list, sockets), so a program walking frames or gc.get_objects() finds empty shells."""
@@ -265,35 +271,12 @@ class Zygote:
         code = 3
         try:
             sandbox.close_fds([job_fd, st_w])
-            s, plan, mode, as_root, job_dir, uid = self.s, self.plan, self.mode, self.as_root, w.dir, w.uid
+            s = self.s
+            wall = self._wall(w.dir, w.uid, slice_ms=s.job_slice_ms,
+                              fork_into_pid_ns=self.mode == "namespaces" and not self.as_root)
             self._forget_in_child()
             del w
-            os.setsid()
-            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP):
-                signal.signal(sig, signal.SIG_DFL)
-            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # oversized writes fail with EFBIG instead
-            sandbox.set_parent_death_signal()
-            sandbox.set_time_slice(s.job_slice_ms)
-            sandbox.apply_rlimits(s.memory_mb, s.max_output_mb, int(s.timeout_cap_s) + 5, s.nproc, s.nofile)
-            if mode == "namespaces":
-                sandbox.enter_namespaces(plan, job_dir, uid, uid, new_pid_ns=not as_root)
-                if not as_root:
-                    inner = os.fork()
-                    if inner:
-                        os.write(st_w, f"pid {inner}\n".encode())
-                        os._exit(0)
-                home = "/job"
-            else:
-                sandbox.drop_bounding_set()
-                sandbox.drop_uid(uid, uid)
-                os.chdir(job_dir)
-                home = job_dir
-            sandbox.set_dumpable(False)  # changing uid re-evaluates it: say it again
-            sandbox.drop_capabilities()
-            sandbox.install_seccomp()
-            os.environ.clear()
-            os.environ.update(WORKER_ENV, HOME=home, TMPDIR=home)
-            sandbox.redirect_stdio()
+            sandbox.enter_wall(wall, st_w)
             if warm:
                 # Inside the finished wall and before saying ready (off any job's path): render a
                 # small trusted part once, so the job does not pay first-use costs in this process.
@@ -498,29 +481,11 @@ class Zygote:
         code = 3
         try:
             sandbox.close_fds([sock_fd, st_w])
-            s, plan, mode, as_root, out_dir, uid = self.s, self.plan, self.mode, self.as_root, p.out_dir, p.uid
+            s = self.s
+            wall = self._wall(p.out_dir, p.uid)
             self._forget_in_child()
             del p
-            os.setsid()
-            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP):
-                signal.signal(sig, signal.SIG_DFL)
-            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-            sandbox.set_parent_death_signal()
-            sandbox.apply_rlimits(s.memory_mb, s.max_output_mb, int(s.timeout_cap_s) + 5, s.nproc, s.nofile)
-            if mode == "namespaces":
-                sandbox.enter_namespaces(plan, out_dir, uid, uid, new_pid_ns=False)
-                out = "/job"
-            else:
-                sandbox.drop_bounding_set()
-                sandbox.drop_uid(uid, uid)
-                os.chdir(out_dir)
-                out = out_dir
-            sandbox.set_dumpable(False)
-            sandbox.drop_capabilities()
-            sandbox.install_seccomp()
-            os.environ.clear()
-            os.environ.update(WORKER_ENV, HOME=out, TMPDIR=out)
-            sandbox.redirect_stdio()
+            out = sandbox.enter_wall(wall, st_w)
             if warm:
                 postrender.warm()  # trusted part in a scratch folder of our output folder, removed after
             os.write(st_w, b"ready\n")
