@@ -232,7 +232,8 @@ def main() -> None:
         render = RenderServiceProcess().start(workdir)
         users_raw = _prepare(db_url, args.users)
         env = {
-            "DATABASE_URL": db_url, "DATA_DIR": str(workdir / "data"), "RENDER_SERVICE_URL": render.url, "REDIS_URL": "",
+            "DATABASE_URL": db_url, "DATA_DIR": str(workdir / "data"), "RENDER_SERVICE_URL": render.url,
+            "RENDER_SERVICE_TOKEN": render.token, "REDIS_URL": "",
             "CHAT3D_ENV": "test", "JWT_SECRET": os.environ["JWT_SECRET"],
             "DEFAULT_CONVERSATION_MODEL": "offline-conversation", "DEFAULT_CODEGEN_MODEL": "offline-templates",
         }

@@ -100,7 +100,7 @@ def main() -> None:
     render = RenderServiceProcess().start(tmp)
     try:
         os.environ.update(DATABASE_URL=pg.url(), DATA_DIR=str(tmp / "data"), RENDER_SERVICE_URL=render.url,
-                          CHAT3D_ENV="test", REDIS_URL="")
+                          RENDER_SERVICE_TOKEN=render.token, CHAT3D_ENV="test", REDIS_URL="")
         from chat3d.db.migrate import upgrade_to_head
         from chat3d.settings import reset_settings_cache
 

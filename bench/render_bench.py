@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -36,6 +37,9 @@ if str(REPO) not in sys.path:
 SHARED = Path(os.environ.get("CHAT3D_SHARED_DIR", REPO.parent / "shared"))
 CORPUS = SHARED / "render-corpus" / "parts"
 FORMATS = ["stl", "step", "3mf", "glb"]
+# The render service refuses renders without its token (RENDER_SERVICE_TOKEN); the benches start it with this one.
+TOKEN = os.environ.get("CHAT3D_BENCH_RENDER_TOKEN") or secrets.token_hex(16)  # the load generator inherits it
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 QUICK_PARTS = ["01_cube.py", "03_filleted_block.py", "05_l_bracket.py", "09_hex_nut.py", "13_shaft_with_keyway.py",
                "17_algebra_bracket.py", "21_multi_body_assembly.py", "04_flange.py"]
 
@@ -110,7 +114,7 @@ def measure_http(url: str, parts: dict[str, str], reps: int) -> dict[str, float]
     import httpx
 
     out: dict[str, list[float]] = {n: [] for n in parts}
-    with httpx.Client(base_url=url, timeout=300) as c:
+    with httpx.Client(base_url=url, timeout=300, headers=AUTH) as c:
         c.post("/render", json={"code": parts[next(iter(parts))], "formats": FORMATS})  # warm
         for _ in range(reps):
             for name, code in parts.items():
@@ -156,7 +160,7 @@ def flood_latency(py: str, env: dict, code: str, n: int = 15) -> dict:
     proc = start([py, "-m", "render_service"], dict(env, RENDER_PORT=str(port), RENDER_LOG_LEVEL="WARNING",
                                                    RENDER_PRECHECK="off"), url)
     try:
-        with httpx.Client(base_url=url, timeout=120) as c:
+        with httpx.Client(base_url=url, timeout=120, headers=AUTH) as c:
             def lat() -> float:
                 out = []
                 for _ in range(n):
@@ -169,7 +173,7 @@ def flood_latency(py: str, env: dict, code: str, n: int = 15) -> dict:
 
             c.post("/render", json={"code": code, "formats": FORMATS})
             alone = lat()
-            flood = threading.Thread(target=lambda: httpx.post(url + "/render", timeout=120, json={
+            flood = threading.Thread(target=lambda: httpx.post(url + "/render", timeout=120, headers=AUTH, json={
                 "code": FLOODER.format(seconds=n * 0.6), "formats": ["stl"], "timeout_s": 60}))
             flood.start()
             time.sleep(0.5)
@@ -207,7 +211,7 @@ def loadgen(url: str, concurrency: int, rounds: int) -> dict:
     ready = threading.Barrier(concurrency + 1)
 
     def connect(_: int) -> None:
-        local.client = httpx.Client(base_url=url, timeout=600)
+        local.client = httpx.Client(base_url=url, timeout=600, headers=AUTH)
         local.client.get("/health")
         clients.append(local.client)
         ready.wait()
@@ -236,7 +240,7 @@ def run_loadgen(url: str, concurrency: int, rounds: int) -> dict:
     out = subprocess.run(
         [sys.executable, str(Path(__file__).resolve()), "--loadgen", url, "--concurrency", str(concurrency),
          "--rounds", str(rounds)],
-        cwd=REPO, capture_output=True, text=True, check=True,
+        cwd=REPO, capture_output=True, text=True, check=True, env=dict(os.environ, CHAT3D_BENCH_RENDER_TOKEN=TOKEN),
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -259,7 +263,7 @@ def main() -> None:
         files = [f for f in files if f.name in QUICK_PARTS]
     parts = {f.name: f.read_text() for f in files}
     reps = args.reps or (1 if args.quick else 4)  # 2 reps let one noisy minute move the p50 ratio by 0.1+
-    env = dict(os.environ)
+    env = dict(os.environ, RENDER_SERVICE_TOKEN=TOKEN)  # the service refuses renders without its token
     py = sys.executable
 
     from render_service.runner import build_and_export
@@ -276,7 +280,7 @@ def main() -> None:
     inner: dict[str, list[float]] = {n: [] for n in parts}
     try:
         tmp = tempfile.mkdtemp()
-        with httpx.Client(base_url=base_url, timeout=600) as bc, httpx.Client(base_url=url, timeout=600) as oc:
+        with httpx.Client(base_url=base_url, timeout=600, headers=AUTH) as bc, httpx.Client(base_url=url, timeout=600, headers=AUTH) as oc:
             warm = parts[next(iter(parts))]
             build_and_export(warm, FORMATS, tmp, check=False)
             bc.post("/render", json={"code": warm, "formats": FORMATS})
