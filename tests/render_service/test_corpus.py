@@ -10,6 +10,7 @@ import os
 import re
 import socket
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -68,10 +69,17 @@ def mesh_volume(vertices: np.ndarray, triangles: np.ndarray) -> float:
     return float(np.einsum("ij,ij->i", a, np.cross(b, c)).sum() / 6)
 
 
-def assert_cube_ok(svc):
+def assert_cube_ok(svc, recover_s: float = 60.0):
+    """The service is healthy again (within `recover_s`: /health answers 503 while the zygote is being replaced,
+    e.g. after a fork bomb starved its uid of processes) and renders a cube."""
+    deadline = time.monotonic() + recover_s
     with svc.client() as c:
-        h = c.get("/health")
-        assert h.status_code == 200 and h.json()["status"] == "ok"
+        while True:
+            h = c.get("/health")
+            if h.status_code == 200 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert h.status_code == 200 and h.json()["status"] == "ok", h.text
     r = render(svc, CUBE, formats=["stl"])
     assert r.status_code == 200, r.text[:2000]
     assert r.json()["metrics"]["bbox_size_mm"] == pytest.approx([20, 20, 20], abs=0.1)
