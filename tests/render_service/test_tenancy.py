@@ -378,6 +378,8 @@ result = Box(1, 1, 1)
 """
 
 
+@pytest.mark.xfail(strict=False, reason="open bug (issue 20): in 2 of 3 full fresh-clone runs one render in this test "
+                   "got no answer within 120 s (httpx.ReadTimeout); not reproduced alone or in tests/render_service runs")
 def test_status_pipe_flood_costs_the_zygote_linear_time(svc):
     """The zygote's CPU time per flooded byte is the same for floods of 4 KiB and of 64 KiB (1 MiB of
     newlines either way: 256 x 4 KiB or 16 x 64 KiB), a job's flood costs the zygote a bounded amount
