@@ -111,6 +111,10 @@ def input_name(filename: str, fmt: str) -> str:
     base = files.safe_filename(filename or "", "")
     stem = base.rsplit(".", 1)[0] if "." in base else base
     stem = re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_-")[:60].strip("_-")
+    if stem.lower() in ("model", "result"):
+        # The render job writes its own model.* and result.json next to the inputs, so the service refuses those
+        # names: a Chat3D download (`model.step`) is read as `imported_model.step`.
+        stem = f"imported_{stem}"
     return f"{stem or 'imported'}.{fmt}"
 
 

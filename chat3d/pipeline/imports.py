@@ -8,6 +8,7 @@ item or file is left behind.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from dataclasses import dataclass
 
@@ -19,6 +20,8 @@ from chat3d.domain.errors import DomainError
 from chat3d.pipeline.edits import RenderServiceDown
 from chat3d.pipeline.runner import MODEL_FORMATS, kept_outputs
 from chat3d.services.render_client import RenderClient, RenderFailure, RenderSuccess, RenderUnavailable
+
+log = logging.getLogger(__name__)
 
 
 class ImportFailed(DomainError):
@@ -69,7 +72,10 @@ async def import_file(
         result = await (client or RenderClient()).render(code, formats=MODEL_FORMATS, user_id=str(owner_id),
                                                           inputs=[(name, data)])
     except RenderUnavailable as exc:
-        raise RenderServiceDown(str(exc)) from None
+        # The service's own words (an HTTP status, its field rules) mean nothing to the person importing: log them.
+        log.warning("import of %s: render service unavailable: %s", display, exc)
+        raise RenderServiceDown(f"{display} could not be imported right now: the model service is unavailable. "
+                                "Nothing was saved; try again in a minute.") from None
     if isinstance(result, RenderFailure):
         if result.kind == "timeout":
             message = (f"{display} took too long to load; a mesh with very many triangles is slow to turn into a "

@@ -9,6 +9,7 @@ import pytest
 from chat3d.domain import imports
 from chat3d.domain.errors import InvalidInput
 from chat3d.settings import reset_settings_cache
+from render_service.precheck import valid_input_name
 from tests.support.cad_files import CORRUPT_STEP, block_files
 
 
@@ -57,12 +58,15 @@ def test_size_cap_comes_from_settings(monkeypatch) -> None:
     ("..\\..\\evil name.stl", "stl", "evil_name.stl"),
     ("....", "stl", "imported.stl"),
     ("", "step", "imported.step"),
-    ("model.stl", "stl", "model.stl"),
+    ("model.stl", "stl", "imported_model.stl"),  # Chat3D's own download (the render job writes model.*)
+    ("model.step", "step", "imported_model.step"),
+    ("result.json.step", "step", "result_json.step"),
 ])
 def test_input_names_are_bare(given, fmt, expected) -> None:
     name = imports.input_name(given, fmt)
     assert name == expected
     assert "/" not in name and ".." not in name
+    assert valid_input_name(name), name  # the render service accepts it
 
 
 def test_program_loads_the_file_by_its_bare_name() -> None:
