@@ -40,9 +40,22 @@ async def _probe_redis() -> None:
 
 
 async def _probe_render() -> None:
-    async with async_client(timeout=PROBE_TIMEOUT_S) as client:
-        resp = await client.get(f"{get_settings().effective_render_url}/health")
-        resp.raise_for_status()
+    """Every replica behind RENDER_SERVICE_URL (one per DNS record): ready while at least one answers."""
+    from chat3d.services.render_client import resolve_replicas
+
+    urls = await resolve_replicas(get_settings().effective_render_url)
+    if not urls:
+        raise RuntimeError(f"{get_settings().effective_render_url} does not resolve")
+
+    async def one(url: str) -> None:
+        async with async_client(timeout=PROBE_TIMEOUT_S) as client:
+            resp = await client.get(f"{url}/health")
+            resp.raise_for_status()
+
+    results = await asyncio.gather(*(one(u) for u in urls), return_exceptions=True)
+    failures = [r for r in results if isinstance(r, BaseException)]
+    if len(failures) == len(urls):
+        raise failures[0]
 
 
 async def _run(name: str, probe: Callable[[], Awaitable[None]]) -> dict[str, Any]:
