@@ -9,6 +9,8 @@ specific one and no newer version has been made since (`ChatContext.current_vers
 from __future__ import annotations
 
 import copy
+import re
+import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -230,3 +232,48 @@ def get_item_or_none(session: Session, owner_id: uuid.UUID, item_id: str) -> Cha
         return chats.get_item(session, owner_id, item_id)
     except NotFound:
         return None
+
+
+def _slug(text: str, *, ascii_only: bool) -> str:
+    """`Flansch Größe 3` -> `flansch-größe-3` (or `flansch-grosse-3` ASCII): letters and digits joined by '-'."""
+    text = unicodedata.normalize("NFKD" if ascii_only else "NFC", (text or "").casefold() if ascii_only else text or "")
+    if ascii_only:  # accents dropped after NFKD split them off; casefold already made ß "ss"
+        text = text.encode("ascii", "ignore").decode("ascii")
+    words = re.findall(r"[^\W_]+", text.lower())
+    return "-".join(words)[:80].strip("-")
+
+
+def download_names(session: Session, row: StoredFile) -> tuple[str, str] | None:
+    """A rendered file's download name after its chat and version (`flange-v3.step`): (ASCII fallback, UTF-8).
+
+    None for files that are not a version's model output (uploads, exports keep their own names). The chat's
+    name is private, so only the owner's download route uses this (a share link names files otherwise)."""
+    if row.kind != "model" or row.item_id is None or row.context_id is None:
+        return None
+    ctx = session.get(ChatContext, row.context_id)
+    if ctx is None:
+        return None
+    ids = [v.id for v in version_items(session, ctx)]
+    suffix = f"-v{ids.index(row.item_id) + 1}" if row.item_id in ids else ""
+    ext = f".{row.format}" if row.format else ""
+    utf8 = (_slug(ctx.name, ascii_only=False) or "model") + suffix + ext
+    ascii_name = (_slug(ctx.name, ascii_only=True) or "model") + suffix + ext
+    return ascii_name, utf8
+
+
+def _program(code: str) -> str:
+    return "\n".join(line.rstrip() for line in (code or "").strip().splitlines())
+
+
+def identical_version(session: Session, item_id: uuid.UUID | None, code: str) -> int:
+    """The number of version `item_id` when its program is `code` (ignoring trailing blanks), else 0.
+
+    A regeneration that writes the very same program (a deterministic model answers the same request the same
+    way) would store a copy that differs in nothing: the runner says so instead (chat3d.pipeline.runner)."""
+    item = session.get(ChatItem, item_id) if item_id else None
+    model = model_of(item) if item is not None else None
+    if model is None or _program(str(model.get("code") or "")) != _program(code):
+        return 0
+    ctx = session.get(ChatContext, item.context_id)
+    ids = [v.id for v in version_items(session, ctx)] if ctx is not None else []
+    return ids.index(item.id) + 1 if item.id in ids else 0

@@ -343,6 +343,17 @@ class QueryRunner:
         }
 
     async def _store_model(self, rc, text, call_id, arguments, brief, expected, code, result: RenderSuccess, round_, warnings) -> None:
+        def same_as_regenerated(session: Session) -> int:
+            q = session.get(Query, rc.query_id)
+            return versions.identical_version(session, q.regenerates_item_id, code) if q is not None else 0
+
+        same = await _db(same_as_regenerated)
+        if same:  # a regeneration that wrote the very same program: say so, store no copy (issue 26 item 10)
+            await self._finish(rc, [{"type": "text", "text": (
+                f"Regenerating wrote exactly the same program as Version {same} (the code model "
+                f"{rc.codegen_model} answers the same request the same way), so no new version was stored. "
+                "Reword the request, or regenerate with another code model.")}])
+            return
         # Files first, in parallel and outside the transaction (each is fsynced); then one short transaction.
         blobs = await asyncio.gather(*(asyncio.to_thread(files.write_blob, rc.owner_id, f.data, f.format) for f in result.files))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from urllib.parse import quote
 
 from fastapi import APIRouter, BackgroundTasks, UploadFile
 from fastapi.responses import FileResponse
@@ -12,7 +13,7 @@ from chat3d.api.deps import CurrentUser, DbSession
 from chat3d.api.schemas import CamelModel
 from chat3d.api.security import stored_file_headers
 from chat3d.db.models import FileKind
-from chat3d.domain import files
+from chat3d.domain import files, versions
 from chat3d.domain.errors import InvalidInput
 
 router = APIRouter(prefix="/api/files", tags=["files"])
@@ -45,11 +46,17 @@ def download(file_id: str, user: CurrentUser, session: DbSession) -> FileRespons
     path = files.absolute_path(row)
     if not path.is_file():
         raise InvalidInput("This file is no longer stored.")
+    headers = stored_file_headers(row.format, row.filename)
+    cache = "private, max-age=31536000, immutable"
+    named = versions.download_names(session, row)
+    if named is not None and headers["Content-Disposition"].startswith("attachment"):
+        # A version's download is named after the chat and version (`flange-v3.step`, not `model.step`): an ASCII
+        # fallback plus the RFC 5987 UTF-8 name. Revalidated, not immutable: the name follows a renamed chat.
+        ascii_name, utf8_name = named
+        headers["Content-Disposition"] = f'attachment; filename="{ascii_name}"; filename*=UTF-8\'\'{quote(utf8_name)}'
+        cache = "private, no-cache"
     # Copies cached under the old, inline headers are purged once per browser (chat3d.api.security.CACHE_EPOCH).
-    return FileResponse(path, media_type=row.content_type, headers={
-        **stored_file_headers(row.format, row.filename),
-        "Cache-Control": "private, max-age=31536000, immutable",
-    })
+    return FileResponse(path, media_type=row.content_type, headers={**headers, "Cache-Control": cache})
 
 
 @router.delete("/{file_id}", status_code=204)
