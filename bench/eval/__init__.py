@@ -1,0 +1,1 @@
+"""Generation-quality evaluation: `python -m bench.eval` (see docs/generation-quality.md)."""
