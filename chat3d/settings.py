@@ -6,6 +6,7 @@ Every other module asks `get_settings()`; nothing else reads `os.environ` for ap
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -108,6 +109,17 @@ class Settings(BaseSettings):
     events_batch_size: int = 500
     events_read_threads: int = 8
 
+    @model_validator(mode="before")
+    @classmethod
+    def _secrets_from_files(cls, data: object) -> object:
+        """`<NAME>_FILE` (e.g. JWT_SECRET_FILE=/run/secrets/jwt_secret, a Swarm secret) supplies a secret field."""
+        if isinstance(data, dict):
+            for name in SECRET_FILE_FIELDS:
+                value = read_secret_file(name.upper(), str(data.get(name) or ""), os.environ.get(f"{name.upper()}_FILE", ""))
+                if value is not None:
+                    data[name] = value
+        return data
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> "Settings":
         if self.chat3d_env != "test" and DEFAULT_JWT_SECRET in (self.jwt_secret, self.link_signing_key, self.credential_key):
@@ -158,6 +170,34 @@ class Settings(BaseSettings):
     def secure_cookies(self) -> bool:
         """Cookies carry `Secure` when the app is served over HTTPS."""
         return self.app_base_url.startswith("https")
+
+
+SECRET_FILE_FIELDS = ("jwt_secret", "link_signing_key", "credential_key", "render_service_token", "smtp_password",
+                      "openai_api_key", "anthropic_api_key", "xai_api_key", "ollama_token", "seed_admin_password")
+
+
+def read_secret_file(var: str, plain: str, path: str) -> str | None:
+    """The value `<VAR>_FILE` points at, or None to keep `plain` (the same rules as render_service/settings.py).
+
+    A file that exists wins, and then `<VAR>` must be empty (both set is ambiguous). A missing file falls back to a
+    non-empty `<VAR>`: one docker-compose.yml serves Compose, which does not mount Swarm's external secrets, and
+    Swarm, which does. Missing with `<VAR>` empty, empty or unreadable is an error naming the variable.
+    """
+    if not path.strip():
+        return None
+    try:
+        value = Path(path).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        if plain:
+            return None
+        raise ValueError(f"{var}_FILE={path} does not exist and {var} is empty; create the secret or set {var}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{var}_FILE={path} cannot be read: {exc}") from None
+    if plain:
+        raise ValueError(f"both {var} and {var}_FILE ({path}) are set; set only one")
+    if not value:
+        raise ValueError(f"{var}_FILE={path} is empty")
+    return value
 
 
 def normalize_database_url(url: str) -> str:

@@ -30,6 +30,26 @@ def _env_bool(name: str, default: bool) -> bool:
     return raw not in ("0", "off", "false", "no")
 
 
+def _env_secret(name: str) -> str:
+    """`name`, or the file `name`_FILE points at (a Swarm secret); rules as chat3d.settings.read_secret_file."""
+    plain = os.environ.get(name, "").strip()
+    path = os.environ.get(f"{name}_FILE", "").strip()
+    if not path:
+        return plain
+    try:
+        with open(path, encoding="utf-8") as fh:
+            value = fh.read().strip()
+    except FileNotFoundError:
+        if plain:
+            return plain
+        raise ValueError(f"{name}_FILE={path} does not exist and {name} is empty") from None
+    if plain:
+        raise ValueError(f"both {name} and {name}_FILE ({path}) are set; set only one")
+    if not value:
+        raise ValueError(f"{name}_FILE={path} is empty")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
@@ -89,7 +109,7 @@ class Settings:
             log_cap_kb=_env_int("RENDER_LOG_CAP_KB", 64),
             retry_after_s=_env_int("RENDER_RETRY_AFTER_S", 2),
             job_disk_mb=max(0, _env_int("RENDER_JOB_DISK_MB", 128)),
-            service_token=os.environ.get("RENDER_SERVICE_TOKEN", "").strip(),
+            service_token=_env_secret("RENDER_SERVICE_TOKEN"),
             allow_anonymous=os.environ.get("CHAT3D_ENV", "").strip().lower() == "test",
         )
 
