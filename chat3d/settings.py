@@ -67,8 +67,10 @@ class Settings(BaseSettings):
     ollama_base_url: str = ""
     ollama_token: str = ""  # bearer token for a protected Ollama (a proxy in front of it)
     llm_models_file: Path | None = None
-    default_conversation_model: str = "offline-conversation"
-    default_codegen_model: str = "offline-templates"
+    # Defaults for new chats. Empty: the admin console's choice, else the offline models
+    # (chat3d.domain.model_settings.default_model); a value set here wins and the console shows it read-only.
+    default_conversation_model: str = ""
+    default_codegen_model: str = ""
     llm_timeout_s: float = 120.0
 
     seed_admin_email: str = ""

@@ -40,6 +40,17 @@ def _model_select(label: str, options, value, on_change) -> rx.Component:
     )
 
 
+def _labelled_model_select(label: str, options, value, on_change) -> rx.Component:
+    """A model picker showing friendly names; the value sent is still the model id."""
+    return rx.select.root(
+        rx.select.trigger(aria_label=label, title=label),
+        rx.select.content(rx.foreach(options, lambda m: rx.select.item(ComposerState.model_labels[m].to(str), value=m))),
+        value=value,
+        on_change=on_change,
+        size="1",
+    )
+
+
 def units_picker() -> rx.Component:
     """Millimetres or inches for the open chat (shown in the thread header)."""
     return rx.tooltip(
@@ -85,10 +96,10 @@ def composer() -> rx.Component:
                     role="button",
                 ),
                 import_dialog(),
-                _model_select("Conversation model", ComposerState.conversation_models,
-                              ComposerState.conversation_model, ComposerState.set_conversation_model),
-                _model_select("Code model", ComposerState.codegen_models, ComposerState.codegen_model,
-                              ComposerState.set_codegen_model),
+                _labelled_model_select("Conversation model", ComposerState.conversation_models,
+                                       ComposerState.conversation_model, ComposerState.set_conversation_model),
+                _labelled_model_select("Code model", ComposerState.codegen_models, ComposerState.codegen_model,
+                                       ComposerState.set_codegen_model),
                 rx.spacer(),
                 rx.cond(
                     ThreadState.is_running,

@@ -534,3 +534,39 @@ class InvitationSend(SQLModel, table=True):
 
 
 metadata = SQLModel.metadata
+
+
+class LlmCredential(SQLModel, table=True):
+    """A language-model provider's credential added in the admin console (issue 26).
+
+    `secret` holds the API key (or Ollama's bearer token) encrypted with the deployment's credential key
+    (chat3d.domain.keys); the clear value is never stored, shown again, logged or exported. `fingerprint` is
+    what the console shows instead (the last four characters).
+    """
+
+    __tablename__ = "llm_credentials"
+    __table_args__ = (sa.CheckConstraint("provider IN ('openai', 'anthropic', 'xai', 'ollama')", name="provider"),)
+
+    provider: str = Field(max_length=16, primary_key=True)
+    secret: str = Field(default="", sa_type=sa.Text())
+    base_url: str = Field(default="", max_length=500)  # Ollama's server; empty for the hosted vendors
+    fingerprint: str = Field(default="", max_length=16)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+    updated_by: uuid.UUID | None = _fk("users.id", "SET NULL", index=False)
+
+
+class LlmModelChoice(SQLModel, table=True):
+    """An admin's choice for one model: whether users may pick it, and whether it is a stage's default.
+
+    A model without a row may be picked (deployments configured by environment keep working unchanged).
+    """
+
+    __tablename__ = "llm_model_choices"
+
+    model_id: str = Field(max_length=128, primary_key=True)
+    enabled: bool = Field(default=True)
+    default_conversation: bool = Field(default=False)
+    default_codegen: bool = Field(default=False)
+    updated_at: datetime = _ts()
+    updated_by: uuid.UUID | None = _fk("users.id", "SET NULL", index=False)

@@ -46,16 +46,17 @@ def _as_uuid(value: uuid.UUID | str, what: str) -> uuid.UUID:
 
 def resolve_model(model_id: str | None, stage: str, fallback: str | None) -> ModelSpec:
     """The model to use for a stage: the request's, else the chat's, else the default; must be usable now."""
-    settings = get_settings()
-    wanted = model_id or fallback or (
-        settings.default_conversation_model if stage == "conversation" else settings.default_codegen_model
-    )
-    usable = {m.id: m for m in registry.available_models(settings, probe_ollama=False)}
+    from chat3d.domain import model_settings
+
+    config = model_settings.load()
+    wanted = model_id or fallback or config.defaults[stage]
+    usable = {m.id: m for m in registry.available_models(config.settings, probe_ollama=False) if m.id not in config.disabled}
     spec = usable.get(wanted)
     if spec is None:
-        raise InvalidInput(f"The model '{wanted}' is not available now (no API key, or its server does not answer).")
+        raise InvalidInput(f"The model '{model_settings.model_label(wanted)}' is not available now (no API key, its "
+                           "server does not answer, or an administrator turned it off).")
     if stage not in spec.stages:
-        raise InvalidInput(f"The model '{wanted}' cannot be used for {stage}.")
+        raise InvalidInput(f"The model '{spec.label or wanted}' cannot be used for {stage}.")
     return spec
 
 

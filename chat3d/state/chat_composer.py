@@ -19,12 +19,18 @@ MAX_ATTACHMENTS = 4
 
 
 def usable_models() -> tuple[list[str], list[str]]:
-    """Model ids usable now for (conversation, codegen)."""
-    from chat3d.llm.registry import available_models
-    from chat3d.settings import get_settings
+    """Model ids users may pick now for (conversation, codegen): usable, and not turned off by an admin."""
+    from chat3d.domain.model_settings import pickable_models
 
-    models = available_models(get_settings(), probe_ollama=False)
+    models = pickable_models(probe_ollama=False)
     return ([m.id for m in models if "conversation" in m.stages], [m.id for m in models if "codegen" in m.stages])
+
+
+def model_labels() -> dict[str, str]:
+    """Friendly names for the pickers (users see "GPT-4.1 mini", not "gpt-4.1-mini")."""
+    from chat3d.domain.model_settings import pickable_models
+
+    return {m.id: m.label or m.id for m in pickable_models(probe_ollama=False)}
 
 
 def pick(current: str | None, options: list[str], default: str) -> str:
@@ -41,6 +47,7 @@ class ComposerState(rx.State):
     attachments: list[FileView] = []
     conversation_models: list[str] = []
     codegen_models: list[str] = []
+    model_labels: dict[str, str] = {}
     conversation_model: str = ""
     codegen_model: str = ""
     units: str = "mm"
@@ -55,13 +62,14 @@ class ComposerState(rx.State):
         return auth._current_user_id()
 
     def _load_models(self, ctx: ChatContext | None) -> None:
-        from chat3d.settings import get_settings
+        from chat3d.domain.model_settings import load
 
-        settings = get_settings()
+        defaults = load().defaults
         conv, code = usable_models()
         self.conversation_models, self.codegen_models = conv, code
-        self.conversation_model = pick(ctx.conversation_model_id if ctx else None, conv, settings.default_conversation_model)
-        self.codegen_model = pick(ctx.codegen_model_id if ctx else None, code, settings.default_codegen_model)
+        self.model_labels = model_labels()
+        self.conversation_model = pick(ctx.conversation_model_id if ctx else None, conv, defaults["conversation"])
+        self.codegen_model = pick(ctx.codegen_model_id if ctx else None, code, defaults["codegen"])
         self.units = ctx.units if ctx else "mm"
         if not conv or not code:
             missing = "conversation" if not conv else "code generation"
@@ -165,7 +173,7 @@ class ComposerState(rx.State):
     async def _send(self, prompt: str):
         from chat3d.pipeline import queries
         from chat3d.pipeline.jobs import get_jobs
-        from chat3d.state.chat import ThreadState
+        from chat3d.state.chat import ThreadState, scroll_thread_end
         from chat3d.state.chat_contexts import ContextsState
 
         uid = await self._uid()
@@ -207,5 +215,5 @@ class ComposerState(rx.State):
             contexts.active_id = cid
             events += [ThreadState.watch_query(str(qid), aid), rx.redirect(f"/chat/{cid}")]
             return events
-        events += [ThreadState.watch_query(str(qid), aid), rx.scroll_to("thread-end")]
+        events += [ThreadState.watch_query(str(qid), aid), scroll_thread_end()]
         return events

@@ -130,7 +130,7 @@ def test_the_chain_has_exactly_one_head() -> None:
     """Two revisions on one parent (parallel work) would leave `alembic upgrade head` ambiguous."""
     from alembic.script import ScriptDirectory
 
-    assert ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads() == ["0005"]
+    assert ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads() == ["0006"]
 
 
 def test_schema_parity_0005(empty_pg_database: str, tmp_path) -> None:

@@ -42,6 +42,7 @@ class FakeLLMServer:
         self.replies: list[Reply] = []
         self.received: list[Received] = []
         self.url = ""
+        self.accepted_keys: set[str] | None = None  # when set, model listings refuse other keys with a 401
 
     def queue(self, *replies: Reply) -> None:
         self.replies.extend(replies)
@@ -49,6 +50,7 @@ class FakeLLMServer:
     def reset(self) -> None:
         self.replies.clear()
         self.received.clear()
+        self.accepted_keys = None
 
     async def _handle(self, request: Request) -> Response:
         self.received.append(Received(request.url.path, dict(request.headers), await request.json()))
@@ -65,9 +67,28 @@ class FakeLLMServer:
 
         return StreamingResponse(stream(), status_code=reply.status, media_type=reply.media_type, headers=reply.headers)
 
+    async def _models(self, request: Request) -> Response:
+        """Model listings, as each SDK's `models.list()` expects: Anthropic (x-api-key), OpenAI (Bearer), Ollama."""
+        headers = dict(request.headers)
+        self.received.append(Received(request.url.path, headers, {}))
+        key = headers.get("x-api-key") or headers.get("authorization", "").removeprefix("Bearer ")
+        if self.accepted_keys is not None and key not in self.accepted_keys:
+            return JSONResponse({"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}},
+                                status_code=401)
+        if request.url.path == "/api/tags":
+            return JSONResponse({"models": [{"name": "llama3.1:latest", "model": "llama3.1:latest", "size": 1}]})
+        if "anthropic-version" in headers:
+            return JSONResponse({"data": [{"type": "model", "id": "claude-sonnet-4-5", "display_name": "Claude Sonnet 4.5",
+                                           "created_at": "2025-09-29T00:00:00Z"}],
+                                 "has_more": False, "first_id": "claude-sonnet-4-5", "last_id": "claude-sonnet-4-5"})
+        return JSONResponse({"object": "list", "data": [
+            {"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in ("gpt-4.1", "gpt-4.1-mini")
+        ]})
+
     def app(self) -> Starlette:
         paths = ["/v1/chat/completions", "/v1/messages", "/api/chat"]
         routes = [Route(p, self._handle, methods=["POST"]) for p in paths]
+        routes += [Route(p, self._models, methods=["GET"]) for p in ("/v1/models", "/api/tags")]
         routes.append(Route("/api/version", lambda _: JSONResponse({"version": "0.0.0-fake"}), methods=["GET"]))
         return Starlette(routes=routes)
 

@@ -1,4 +1,5 @@
-"""/api/llm/models: the models usable now (key present or server reachable), offline ones included."""
+"""/api/llm/models: the models usable now (key present or server reachable) and not turned off by an admin,
+offline ones included; keys come from the environment or the admin console (chat3d.domain.model_settings)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from fastapi import APIRouter
 
 from chat3d.api.deps import CurrentUser
 from chat3d.api.schemas import CamelModel
+from chat3d.domain import model_settings
 from chat3d.llm import registry
-from chat3d.settings import get_settings
 
 router = APIRouter(prefix="/api/llm", tags=["llm"])
 
@@ -35,12 +36,13 @@ class ModelList(CamelModel):
 
 @router.get("/models")
 async def list_models(_user: CurrentUser) -> ModelList:
-    settings = get_settings()
-    specs = await asyncio.to_thread(registry.available_models, settings)  # may probe Ollama briefly
+    config = await asyncio.to_thread(model_settings.load)
+    specs = await asyncio.to_thread(registry.available_models, config.settings)  # may probe Ollama briefly
+    specs = [m for m in specs if m.id not in config.disabled]
     items = [
         ModelOut(id=m.id, provider=m.provider, model=m.model, label=m.label or m.id, stages=list(m.stages), vision=m.vision,
                  offline=m.provider == "offline", price_in_per_1k=m.price_in_per_1k, price_out_per_1k=m.price_out_per_1k)
         for m in specs
     ]
-    return ModelList(items=items, total=len(items), default_conversation_model_id=settings.default_conversation_model,
-                     default_codegen_model_id=settings.default_codegen_model)
+    return ModelList(items=items, total=len(items), default_conversation_model_id=config.defaults["conversation"],
+                     default_codegen_model_id=config.defaults["codegen"])
