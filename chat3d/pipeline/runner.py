@@ -127,7 +127,10 @@ def _load(session: Session, query_id: uuid.UUID, worker_id: str) -> RunContext |
     user_item = session.get(ChatItem, q.user_item_id) if q.user_item_id else None
     cutoff = user_item.created_at if user_item else q.created_at
     past = [i for i in chats.history(session, ctx, before=cutoff) if not _is_pending(i)]
-    conversation_model = q.conversation_model_id or settings.default_conversation_model
+    from chat3d.domain import model_settings
+
+    defaults = model_settings.load(session).defaults
+    conversation_model = q.conversation_model_id or defaults["conversation"]
     # Images go only to models that can see them; others are told an image was attached.
     images = _images_for(session, past + ([user_item] if user_item else [])) if _sees_images(conversation_model) else {}
     # The chat's current version: the newest, or the one the user restored/edited into (chat3d.domain.versions).
@@ -151,7 +154,7 @@ def _load(session: Session, query_id: uuid.UUID, worker_id: str) -> RunContext |
     return RunContext(
         query_id=q.id, owner_id=q.owner_id, context_id=q.context_id, prompt=prompt, units=ctx.units,
         conversation_model=conversation_model,
-        codegen_model=q.codegen_model_id or settings.default_codegen_model,
+        codegen_model=q.codegen_model_id or defaults["codegen"],
         history=prompting.history_messages(past, images), prompt_images=prompt_images, previous_code=previous_code,
         input_refs=input_refs, input_files=input_files,
     )
@@ -247,8 +250,12 @@ class QueryRunner:
             raise Stopped()
 
     async def _complete(self, rc: RunContext, model_id: str, **kwargs: Any) -> Completion:
-        settings = get_settings()
+        from chat3d.domain import model_settings
+
+        # Read on every call: a credential removed in the admin console stops the query here, clearly.
+        settings = await _db(model_settings.effective_settings)
         spec = registry.get_model(model_id, settings)
+        model_settings.check_usable(spec, settings)
         provider = registry.get_provider(spec, settings)
         completion = await provider.complete(model=spec.model, timeout_s=settings.llm_timeout_s, **kwargs)
         rc.usage_in += completion.usage.input_tokens
