@@ -11,6 +11,7 @@ from chat3d.api.routes import chat, events, files, llm, notifications, query
 from chat3d.api.routes import invitations, waitlist
 from chat3d.api.routes import password_reset, profile
 from chat3d.api.routes import imports, shares, versions
+from chat3d.api.routes import admin_models
 from chat3d.api.security import (
     BodySizeLimitMiddleware, SecurityHeadersMiddleware, UploadGuardMiddleware, WebsocketOriginMiddleware,
 )
@@ -47,6 +48,7 @@ def create_api() -> FastAPI:
     install_error_handlers(api)
     api.include_router(auth.router)
     api.include_router(public.router)
+    api.include_router(admin_models.router)  # before admin.router: both live under /api/admin
     api.include_router(admin.router)
     api.include_router(health.router)
     api.include_router(events.router)
