@@ -14,12 +14,28 @@ from chat3d.services.render_client import RenderFailure
 MM_PER_INCH = 25.4
 
 
-def conversation_system(units: str) -> str:
+CURRENT_PROGRAM_HEADING = "## The current version's program"
+
+
+def conversation_system(units: str, current_program: str | None = None) -> str:
+    """The conversation model's instructions, with the program the next change applies to.
+
+    The briefs in the history say what was asked, not what the chat holds now: the user may since have moved
+    sliders, edited the code by hand or chosen an older version to build on. So every provider is shown the
+    current version's program and told to build the next brief from it."""
     system = load_prompt("conversation_system")
     if units == "in":
         system += (
             "\n\nThis user works in inches. Talk in inches, but write the brief and expected_bbox_mm in "
             "millimetres (1 in = 25.4 mm), stating the inch values in parentheses."
+        )
+    if current_program:
+        system += (
+            f"\n\n{CURRENT_PROGRAM_HEADING}\n\nA follow-up request changes the chat's current version, whose "
+            "program is below. It can differ from the briefs in the conversation (the user may have moved "
+            "sliders, edited the code by hand or chosen an older version to build on): take its dimensions and "
+            "every feature in it, including ones added by hand, as the starting point, and keep them in the new "
+            f"brief unless the request changes them.\n\n```python\n{current_program.rstrip()}\n```"
         )
     return system
 
@@ -59,7 +75,8 @@ def codegen_request(brief: str, expected_bbox: list[float] | None, previous_code
     if previous_code:
         parts.append(
             "This is an iteration. Edit the previous program below rather than starting over; keep its "
-            f"parameter names.\n\nPrevious program:\n```python\n{previous_code}\n```"
+            "parameter names, and keep every feature in it (the user may have added some by hand) unless the "
+            f"brief changes it.\n\nPrevious program:\n```python\n{previous_code}\n```"
         )
     if input_names:
         names = ", ".join(f'"{n}"' for n in input_names)

@@ -274,7 +274,7 @@ class QueryRunner:
         t0 = time.perf_counter()
         conversation = await self._complete(
             rc, rc.conversation_model,
-            system=prompting.conversation_system(rc.units),
+            system=prompting.conversation_system(rc.units, rc.previous_code),
             messages=[*rc.history, Message("user", rc.prompt, images=rc.prompt_images)],
             tools=[CREATE_3D_MODEL], on_text=on_text,
         )

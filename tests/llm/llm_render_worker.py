@@ -15,7 +15,9 @@ def warm_up() -> None:
 
 def measure(code: str) -> dict:
     """Exec `code`, then describe `result`: validity, volume, bounding box, cylindrical-face radii."""
-    from build123d import GeomType, Shape
+    import math
+
+    from build123d import CenterOf, GeomType, Shape
 
     namespace: dict = {"__name__": "__chat3d_model__"}
     try:
@@ -31,6 +33,11 @@ def measure(code: str) -> dict:
             "solids": len(result.solids()),
             "size": [box.size.X, box.size.Y, box.size.Z],
             "min": [box.min.X, box.min.Y, box.min.Z],
+            # (radius, distance of the axis from Z) of each whole cylindrical face: where a hole sits
+            "cylinders": sorted(
+                (round(face.radius, 4), round(math.hypot(face.center(CenterOf.BOUNDING_BOX).X, face.center(CenterOf.BOUNDING_BOX).Y), 3))
+                for face in result.faces() if face.geom_type == GeomType.CYLINDER and face.radius is not None
+            ),
             "cylinder_radii": sorted(
                 round(face.radius, 4) for face in result.faces()
                 if face.geom_type == GeomType.CYLINDER and face.radius is not None

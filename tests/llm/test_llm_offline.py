@@ -238,3 +238,188 @@ def test_reads_dimensions_units_and_counts(request_text, expected):
     spec = parse_part(request_text)
     assert {name: spec.params[name] for name in expected} == pytest.approx(expected)
     assert parse_part(describe(spec)).params == spec.params  # the brief reads back to the same part
+
+
+# --- issue 26: every value read is honoured, and everything not modelled is said -------------------------
+
+HONOURED = [
+    # (request, what the geometry must show)
+    "a 30 mm cube with 2 mm fillets on every edge",
+    "a flange 120 mm diameter, 12 mm thick, 6 x 8 mm holes on an 80 mm bolt circle, 30 mm bore",
+    "an enclosure 100 x 70 x 30 mm with mounting holes, 58 x 49 mm pattern",
+    "an L-bracket 60 x 40 x 50 mm, 5 mm thick, angled back 70 degrees",
+    "a box 100 x 60 x 40 mm with 2 mm walls and a lid",
+    "a plate 100 x 60 x 4 mm with 10 mm rounded corners",
+]
+
+
+async def _offline(request: str, history: list[Message] | None = None, system: str = "") -> tuple[str, list[ToolCall], str | None]:
+    """Reply, tool calls and (when it modelled something) the program, as the pipeline would get them."""
+    completion = await PROVIDER.complete(model=CONVERSATION_MODEL, system=system,
+                                         messages=[*(history or []), Message("user", request)], tools=[CREATE_3D_MODEL])
+    if not completion.tool_calls:
+        return completion.text, [], None
+    brief = completion.tool_calls[0].arguments["brief"]
+    return completion.text, completion.tool_calls, await code_for([Message("user", f"Design brief:\n{brief}")])
+
+
+@pytest.fixture(scope="module")
+def honoured(render):
+    replies = [asyncio.run(_offline(request)) for request in HONOURED]
+    return replies, render([code for _, _, code in replies])
+
+
+def rounded_box_volume(a: float, b: float, c: float, r: float) -> float:
+    """A box with every edge filleted: the inner box grown by a sphere of radius r."""
+    a, b, c = a - 2 * r, b - 2 * r, c - 2 * r
+    return a * b * c + 2 * r * (a * b + b * c + a * c) + math.pi * r**2 * (a + b + c) + 4 / 3 * math.pi * r**3
+
+
+def test_fillets_on_every_edge_are_modelled(honoured):
+    (text, _, _), result = honoured[0][0], honoured[1][0]
+    assert_size(result, [30, 30, 30], 1e-6)
+    assert result["volume"] == pytest.approx(rounded_box_volume(30, 30, 30, 2), rel=1e-4)
+    assert result["volume"] < 30**3 - 100  # not the sharp cube
+    assert "Not modelled" not in text
+
+
+def test_bolt_circle_stays_as_stated(honoured):
+    (text, _, _), result = honoured[0][1], honoured[1][1]
+    assert_size(result, [120, 120, 12])
+    assert [tuple(c) for c in result["cylinders"]] == [(4.0, 40.0)] * 6 + [(15.0, 0.0), (60.0, 0.0)]  # not on 75 mm
+    assert "assumed" not in text or "bolt circle" not in text.split("assumed", 1)[1]
+
+
+def test_a_hole_pattern_is_never_the_overall_size(honoured):
+    (text, _, _), result = honoured[0][2], honoured[1][2]
+    assert_size(result, [100, 70, 30])
+    assert "Not modelled" in text and "58 x 49 mm pattern" in text
+
+
+def test_an_angled_bracket_leans_back_by_the_stated_angle(honoured):
+    (text, calls, _), result = honoured[0][3], honoured[1][3]
+    lean = math.radians(90 - 70)
+    assert result["ok"] and result["valid"] and result["solids"] == 1
+    # the upright (50 mm long, 5 mm thick) turns about the base's back edge: its top goes back by 50 sin 20°
+    assert result["size"] == pytest.approx([60 + 50 * math.sin(lean), 40, 50 * math.cos(lean) + 5 * math.sin(lean)], abs=0.01)
+    assert "angle: 70" in calls[0].arguments["brief"] and "Not modelled" not in text
+
+
+def test_with_a_lid_gives_a_lid(honoured):
+    (text, calls, _), result = honoured[0][4], honoured[1][4]
+    assert result["ok"] and result["valid"] and result["solids"] == 2
+    assert result["size"] == pytest.approx([100, 130, 40], abs=0.01)  # box and lid side by side, 10 mm apart
+    box = 100 * 60 * 40 - 96 * 56 * 38
+    rim = 95.4 * 55.4 * 4 - 91.4 * 51.4 * 4
+    assert result["volume"] == pytest.approx(box + 100 * 60 * 2 + rim, rel=1e-4)
+    assert calls[0].arguments["expected_bbox_mm"] == [100, 130, 40] and "Not modelled" not in text
+
+
+def test_rounded_corners(honoured):
+    result = honoured[1][5]
+    assert_size(result, [100, 60, 4])
+    assert result["volume"] == pytest.approx((100 * 60 - (4 - math.pi) * 10**2) * 4, rel=1e-5)
+
+
+async def test_add_a_lid_changes_the_enclosure_and_a_plate_says_it_cannot(render):
+    first = await ask(CONVERSATION_MODEL, [Message("user", "an enclosure 100 x 60 x 40 mm")], tools=[CREATE_3D_MODEL])
+    history = [Message("user", "an enclosure 100 x 60 x 40 mm"), Message("assistant", first.text, tool_calls=first.tool_calls),
+               Message("tool", "rendered", tool_call_id=first.tool_calls[0].id)]
+    text, calls, code = await _offline("add a lid", history)
+    assert "lid 0 → 1" in text
+    assert render([code])[0]["solids"] == 2
+
+    plate = await ask(CONVERSATION_MODEL, [Message("user", "a 80 x 50 x 5 mm plate")], tools=[CREATE_3D_MODEL])
+    history = [Message("user", "a 80 x 50 x 5 mm plate"), Message("assistant", plate.text, tool_calls=plate.tool_calls),
+               Message("tool", "rendered", tool_call_id=plate.tool_calls[0].id)]
+    text, calls, _ = await _offline("add a lid", history)
+    assert calls == []  # no identical version is saved
+    assert "a lid" in text and "Nothing was changed or saved" in text
+
+
+@pytest.mark.parametrize(("request_text", "missing"), [
+    ("an 80 x 50 x 5 mm plate with four 4 mm holes and a 3 mm chamfer", ["3 mm chamfer"]),
+    ("an enclosure 120 x 80 x 40 mm with vents and a hinge", ["vents", "hinges"]),
+    ("a cup 80 mm diameter, 95 mm tall, with a handle and engraved text", ["a handle", "text or engraving"]),
+    ("a flange 2000 mm diameter", ["outer diameter 2000 mm (the template allows 10–1000 mm)"]),
+])
+async def test_the_reply_lists_what_was_not_modelled(request_text, missing):
+    text, calls, _ = await _offline(request_text)
+    assert calls, text
+    listed = text.split("Not modelled (the offline templates can't): ", 1)[1]
+    assert all(item in listed for item in missing), listed
+
+
+def test_every_example_chip_is_modelled_offline():
+    """The chips under an empty chat are what the default (offline) model does in full."""
+    from chat3d.llm.offline.nearest import NEAREST
+    from chat3d.state.chat_view import EXAMPLE_PROMPTS
+
+    for request in [*EXAMPLE_PROMPTS, *(example for _, _, example in NEAREST)]:
+        text, calls, _ = asyncio.run(_offline(request))
+        assert calls, (request, text)
+        assert "Not modelled" not in text and "template allows" not in text, (request, text)
+
+
+@pytest.mark.parametrize(("request_text", "expected"), [
+    ("a phone stand", "L-bracket"),
+    ("a coffee mug with a handle, 80 mm diameter, 95 mm tall", "cup"),
+    ("a dragon figurine", "Which of these is closest"),
+])
+async def test_outside_the_templates_offers_the_nearest_one(request_text, expected):
+    text, calls, _ = await _offline(request_text)
+    assert calls == [] and expected in text
+    assert "plates and blocks" in text and "[Set up a model](/admin)" in text
+
+
+async def test_a_picture_needs_a_vision_model():
+    text, calls, _ = await _offline("make this\n\n[The user attached 1 image(s), which this model cannot see.]")
+    assert calls == [] and "vision model" in text and "[Set up a model](/admin)" in text
+
+
+# --- issue 26: a follow-up starts from the current version's program ------------------------------------
+
+
+def _system_with(program: str) -> str:
+    from chat3d.pipeline.prompting import conversation_system
+
+    return conversation_system("mm", program)
+
+
+async def test_a_follow_up_starts_from_the_programs_values_not_the_old_brief(render):
+    """Slider values kept (100 x 70) and a hand-added centre hole survive "make the corner holes 6 mm"."""
+    first = "a 96 x 60 x 5 mm plate with four 4.8 mm holes"
+    original = await code_for([Message("user", first)])
+    from chat3d.domain.parameters import apply_parameters
+
+    edited = apply_parameters(original, {"length": 100, "width": 70}).replace(
+        "\nresult = part.part", "\n    with Locations((0, 0)):\n        Hole(5)\n\nresult = part.part")
+    call = ToolCall("c1", "create_3d_model", {"brief": describe(parse_part(first))})
+    history = [Message("user", first), Message("assistant", "", tool_calls=[call]), Message("tool", "rendered", tool_call_id="c1")]
+
+    text, calls, _ = await _offline("make the corner holes 6 mm", history, system=_system_with(edited))
+    brief = calls[0].arguments["brief"]
+    assert "length: 100 mm" in brief and "width: 70 mm" in brief and "hole diameter: 6 mm" in brief
+    assert "hole diameter 4.8 → 6" in text and "edits to the program are kept" in text
+    from chat3d.pipeline.prompting import codegen_request
+
+    code = await code_for([Message("user", codegen_request(brief, calls[0].arguments["expected_bbox_mm"], edited))])
+    assert "Hole(5)" in code  # the hand edit is carried over
+    before, after = render([edited, code])
+    assert after["size"] == pytest.approx([100, 70, 5], abs=1e-6)
+    assert after["volume"] == pytest.approx(100 * 70 * 5 - 4 * math.pi * 3**2 * 5 - math.pi * 5**2 * 5, rel=1e-6)
+    assert before["volume"] > after["volume"]
+
+
+async def test_a_hand_edit_that_cannot_be_carried_is_said_and_nothing_is_modelled():
+    original = await code_for([Message("user", "a 80 x 50 x 5 mm plate")])
+    # edited by hand and without the template's edge_fillet parameter: "round every edge" cannot be carried
+    edited = "\n".join(line for line in original.splitlines() if not line.startswith("edge_fillet")) \
+        .replace("min(edge_fillet,", "min(0.0,") + "\nresult = result.moved(Location((0, 0, 1)))\n"
+    text, calls, _ = await _offline("add 2 mm fillets on every edge", system=_system_with(edited))
+    assert calls == [] and "edited by hand" in text and "nothing was changed or saved" in text
+
+
+async def test_a_program_from_another_model_is_not_replaced_silently():
+    text, calls, _ = await _offline("make it 10 mm thicker", system=_system_with("from build123d import *\nresult = Box(10, 20, 30)\n"))
+    assert calls == [] and "wasn't written by the offline templates" in text

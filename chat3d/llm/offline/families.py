@@ -11,6 +11,7 @@ import re
 from chat3d.llm.offline.spec import Family, Param, PartSpec, complete_spec
 
 HEADER = "# Chat3D offline template: "
+LID_GAP = 10.0  # mm between an enclosure and its lid
 _FLOOR = "align=(Align.CENTER, Align.CENTER, Align.MIN)"
 
 
@@ -54,19 +55,30 @@ PLATE = Family(
         Param("thickness", 5.0, "thickness (Z)", 0.5, 500, ("thickness", "height")),
         Param("hole_count", 0, "through holes; 4 sit at the corners, odd counts on the centre line", 0, 48, ("hole_count",), "count"),
         Param("hole_diameter", 4.0, "through-hole diameter", 0.5, 100, ("hole_diameter",)),
+        Param("corner_radius", 0.0, "radius of the four vertical corners; 0 for square", 0, 250, ("corner_radius",)),
+        Param("edge_fillet", 0.0, "fillet radius on every edge; 0 for sharp", 0, 250, ("edge_fillet",)),
     ),
     dims=("length", "width", "thickness"),
     implied=((r"\bholes\b", "hole_count", 4), (r"\ba (?:§\s*)?(?:[a-z-]+ )?hole\b", "hole_count", 1)),
     adjust=_cube,
+    reads=("cube",),
+    features=("holes", "fillets or rounded edges"),
     bbox=lambda p: [p["length"], p["width"], p["thickness"]],
     body=f'''\
 # Holes sit on a grid inset from the edges: two rows for even counts from 4, else one row.
 margin = max(1.5 * hole_diameter, 0.12 * min(length, width))
 rows = 2 if hole_count >= 4 and hole_count % 2 == 0 else 1
 columns = hole_count // rows
+# Roundings must stay smaller than half the side they round.
+corner = min(corner_radius, 0.49 * min(length, width))
+rounding = min(edge_fillet, 0.49 * min(length, width, thickness), 0.9 * corner if corner > 0 else edge_fillet)
 
 with BuildPart() as part:
     Box(length, width, thickness, {_FLOOR})
+    if corner > 0:
+        fillet(part.edges().filter_by(Axis.Z), radius=corner)
+    if rounding > 0:
+        fillet(part.edges(), radius=rounding)
     if hole_count > 0:
         with GridLocations((length - 2 * margin) / max(columns - 1, 1), width - 2 * margin, columns, rows):
             Hole(hole_diameter / 2)
@@ -86,6 +98,8 @@ CYLINDER = Family(
     ),
     implied=((r"\b(?:tube|pipe|spacer|bushing|washer|ring|sleeve|standoff)\b", "inner_diameter", lambda p: round(p["outer_diameter"] * 0.6, 1)),),
     adjust=_tube_wall,
+    reads=("wall",),
+    features=("holes",),
     bbox=lambda p: [p["outer_diameter"], p["outer_diameter"], p["height"]],
     body=f'''\
 bore = min(inner_diameter, outer_diameter - 1.0)  # keep at least a 0.5 mm wall
@@ -108,6 +122,7 @@ FLANGE = Family(
         Param("bolt_hole_diameter", 8.0, "bolt hole diameter", 1, 100, ("hole_diameter",)),
         Param("bolt_circle_diameter", lambda p: (p["outer_diameter"] + p["bore_diameter"]) / 2, "bolt circle diameter", 2, 1000, ("bolt_circle",)),
     ),
+    features=("holes", "a bolt circle"),
     bbox=lambda p: [p["outer_diameter"], p["outer_diameter"], p["thickness"]],
     body=f'''\
 bolt_circle = min(bolt_circle_diameter, outer_diameter - 2 * bolt_hole_diameter)  # keep bolt holes inside the rim
@@ -135,22 +150,26 @@ L_BRACKET = Family(
         Param("thickness", 5.0, "material thickness", 0.5, 100, ("thickness",)),
         Param("holes_per_leg", 2, "mounting holes in each leg", 0, 12, ("hole_count",), "count"),
         Param("hole_diameter", 5.0, "mounting hole diameter", 0.5, 100, ("hole_diameter",)),
+        Param("angle", 90.0, "angle of the upright leg from the base; below 90 it leans back", 30, 150, ("angle",), "deg"),
     ),
     dims=("length", "width", "height"),
-    bbox=lambda p: [p["length"], p["width"], p["height"]],
+    features=("holes", "an angle"),
+    # Upright, the extents are exact; leaning, the upright's length stays `height` and the extents follow.
+    bbox=lambda p: [p["length"], p["width"], p["height"]] if p["angle"] == 90 else [None, p["width"], None],
     body=f'''\
-# Horizontal leg along +X, vertical leg along +Z, both `width` deep in Y; holes centred on each leg's free part.
+# Horizontal leg along +X, upright leg along +Z, both `width` deep in Y; holes centred on each leg's free part.
+# The upright turns about the back edge of the base (the Y axis): at 70 degrees its top leans back (-X).
 hole_x = thickness + (length - thickness) / 2
 hole_z = thickness + (height - thickness) / 2
 hole_ys = [width * (i + 0.5) / holes_per_leg - width / 2 for i in range(holes_per_leg)]
 
-bracket = Box(length, width, thickness, align=(Align.MIN, Align.CENTER, Align.MIN))
-bracket += Box(thickness, width, height, align=(Align.MIN, Align.CENTER, Align.MIN))
+base = Box(length, width, thickness, align=(Align.MIN, Align.CENTER, Align.MIN))
+upright = Box(thickness, width, height, align=(Align.MIN, Align.CENTER, Align.MIN))
 for y in hole_ys:
-    bracket -= Pos(hole_x, y, 0) * Cylinder(hole_diameter / 2, thickness, {_FLOOR})
-    bracket -= Pos(0, y, hole_z) * Rot(0, 90, 0) * Cylinder(hole_diameter / 2, thickness, {_FLOOR})
+    base -= Pos(hole_x, y, 0) * Cylinder(hole_diameter / 2, thickness, {_FLOOR})
+    upright -= Pos(0, y, hole_z) * Rot(0, 90, 0) * Cylinder(hole_diameter / 2, thickness, {_FLOOR})
 
-result = bracket
+result = base + Rot(0, angle - 90, 0) * upright
 ''',
 )
 
@@ -163,10 +182,12 @@ SPUR_GEAR = Family(
         Param("module", 2.0, "module: pitch diameter / teeth", 0.3, 20, ("module",)),
         Param("thickness", 8.0, "face width (Z)", 1, 200, ("thickness", "height", "width")),
         Param("bore_diameter", 5.0, "shaft bore; 0 for none", 0, 500, ("bore", "hole_diameter", "inner_diameter")),
-        Param("pressure_angle", 20.0, "involute pressure angle", 14.5, 25, (), "deg"),
+        Param("pressure_angle", 20.0, "involute pressure angle", 14.5, 25, ("angle",), "deg"),
     ),
     imports=("from math import acos, cos, pi, radians, sin, tan", ""),
     adjust=_gear_size,
+    reads=("diameter",),
+    features=("holes", "an angle"),
     # A tooth tip lies on +X, so the X extent is exactly the outside diameter.
     bbox=lambda p: [p["module"] * (p["teeth"] + 2), None, p["thickness"]],
     body=f'''\
@@ -205,19 +226,30 @@ if bore_diameter > 0:
 ENCLOSURE = Family(
     name="enclosure",
     title="Enclosure",
-    keywords=r"\b(?:enclosure|housing|case|project box|hollow box|open[- ]top box|container)\b|\bbox\b.*\bwalls?\b",
+    keywords=r"\b(?:enclosure|housing|case|project box|hollow box|open[- ]top box|container)\b|\bbox\b.*\b(?:walls?|lids?)\b",
     params=(
         Param("length", 100.0, "outside length (X)", 5, 1000, ("length",)),
         Param("width", 60.0, "outside width (Y)", 5, 1000, ("width",)),
         Param("height", 40.0, "outside height (Z)", 2, 1000, ("height", "depth")),
         Param("wall", 2.0, "wall and floor thickness", 0.4, 50, ("wall", "thickness")),
+        Param("lid", 0, "1 for a lid, printed beside the box, 0 for an open top", 0, 1, (), "count"),
     ),
     dims=("length", "width", "height"),
-    bbox=lambda p: [p["length"], p["width"], p["height"]],
+    toggles=(("lid", r"\blids?\b", r"\b(?:no|without|remove|drop|delete)\s+(?:the\s+|a\s+)?lids?\b|\bopen[- ]top\b"),),
+    features=("a lid",),
+    bbox=lambda p: [p["length"], p["width"] * (2 if p["lid"] else 1) + (LID_GAP if p["lid"] else 0), p["height"]],
     body=f'''\
 # An open-top box: the outer block minus the cavity above the floor.
 result = Box(length, width, height, {_FLOOR})
 result -= Pos(0, 0, wall) * Box(length - 2 * wall, width - 2 * wall, height, {_FLOOR})
+if lid:
+    # A flat lid with a rim that fits inside the walls (0.3 mm clearance), lying rim-up beside the box.
+    rim_length, rim_width = length - 2 * wall - 0.6, width - 2 * wall - 0.6
+    cover = Box(length, width, wall, {_FLOOR})
+    if rim_length > 2 * wall and rim_width > 2 * wall:
+        rim = Box(rim_length, rim_width, 2 * wall, {_FLOOR}) - Box(rim_length - 2 * wall, rim_width - 2 * wall, 2 * wall, {_FLOOR})
+        cover += Pos(0, 0, wall) * rim
+    result += Pos(0, width + {LID_GAP:g}, 0) * cover
 ''',
 )
 
@@ -232,6 +264,7 @@ KNOB = Family(
         Param("shaft_depth", lambda p: round(p["height"] * 0.6, 1), "D-shaft hole depth from the bottom", 1, 200, ("depth",)),
         Param("grooves", 12, "finger grooves around the rim", 0, 60, ("grooves",), "count"),
     ),
+    features=("holes",),
     # Grooves sit between the X axis directions, so the X extent is the full diameter.
     bbox=lambda p: [p["diameter"], None, p["height"]],
     body=f'''\
@@ -265,6 +298,7 @@ TRAY = Family(
     ),
     dims=("length", "width", "height"),
     adjust=_tray_grid,
+    reads=("dividers", "compartments_y"),
     bbox=lambda p: [p["length"], p["width"], p["height"]],
     body=f'''\
 inner_length = length - 2 * wall
@@ -324,6 +358,7 @@ SPRING = Family(
         Param("turns", 6, "number of turns", 1, 100, ("turns",), "count"),
     ),
     adjust=_spring_length,
+    reads=("length", "height"),
     # The wire spans exactly the outside diameter; its ends are cut square to the helix, so Z is approximate.
     bbox=lambda p: [p["outer_diameter"], p["outer_diameter"], None],
     body='''\
@@ -362,3 +397,15 @@ def spec_from_code(code: str) -> PartSpec | None:
         if any(p.name == name for p in family.params)
     }
     return complete_spec(family, values)
+
+
+def _without_parameters(code: str, spec: PartSpec) -> list[str]:
+    names = {p.name for p in spec.family.params}
+    return [line.rstrip() for line in code.splitlines()
+            if line.strip() and not (re.match(r"^(\w+) = ", line) and line.split(" = ", 1)[0] in names)]
+
+
+def hand_edited(code: str, spec: PartSpec) -> bool:
+    """True when a template program differs from what its template makes, beyond parameter values (which
+    sliders change): someone edited it by hand (or an older template wrote it)."""
+    return _without_parameters(code, spec) != _without_parameters(render_code(spec), spec)

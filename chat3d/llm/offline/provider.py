@@ -7,19 +7,23 @@ pipeline (tool calls, streaming, code extraction, iteration) runs without an API
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
+from chat3d.domain.parameters import ParameterError, apply_parameters, extract_parameters
 from chat3d.llm.base import Completion, LLMProvider, Message, TextCallback, ToolCall, ToolSpec, Usage, emit
 from chat3d.llm.codeblock import extract_code
 from chat3d.llm.offline import imported as imp
-from chat3d.llm.offline.families import PLATE, render_code, spec_from_code
+from chat3d.llm.offline.families import PLATE, hand_edited, render_code, spec_from_code
+from chat3d.llm.offline.nearest import outside_templates
 from chat3d.llm.offline.spec import (
     PartSpec,
     apply_change,
     describe,
     detect_family,
+    format_number,
     has_dimensions,
     parse_part,
-    stated_values,
+    read_request,
 )
 from chat3d.llm.tools import CREATE_3D_MODEL
 
@@ -34,6 +38,7 @@ _CHANGE = re.compile(
 _GREETING = re.compile(r"^\s*(?:hi|hello|hey|hiya|good (?:morning|afternoon|evening)|thanks|thank you|cheers)\b", re.I)
 _QUESTION = re.compile(r"\?\s*$|^\s*(?:what|how|which|why|can|could|do|does|is|are|who|help)\b", re.I)
 _FAILURE = re.compile(r"\b(?:error|failed|failure|exception|traceback|invalid)\b", re.I)
+_UNSEEN_IMAGES = re.compile(r"\s*\[The user attached \d+ image\(s\), which this model cannot see\.\]")
 _CODE_BLOCK = re.compile(r"```.*?(?:```|\Z)", re.S)
 
 
@@ -54,7 +59,7 @@ class OfflineProvider(LLMProvider):
         if model == CODEGEN_MODEL:
             text, tool_calls = f"```python\n{generate_code(messages)}```\n", []
         else:
-            text, tool_calls = converse(messages, tools or [])
+            text, tool_calls = converse(messages, tools or [], system)
         for chunk in _chunks(text):
             await emit(on_text, chunk)
         usage = Usage(_words(system) + sum(_words(m.content) for m in messages), _words(text))
@@ -64,7 +69,41 @@ class OfflineProvider(LLMProvider):
 # --- conversation -----------------------------------------------------------------------------
 
 
-def converse(messages: list[Message], tools: list[ToolSpec]) -> tuple[str, list[ToolCall]]:
+SETUP_LINK = "[Set up a model](/admin)"
+
+
+@dataclass
+class Base:
+    """The part a follow-up changes: the chat's current version when its program is known (sent in the
+    system prompt, see `chat3d.pipeline.prompting.conversation_system`), else the latest brief."""
+
+    spec: PartSpec | None
+    program: str | None = None
+    hand_edited: bool = False  # the program is not what its template makes from its parameter values
+    foreign: bool = False  # a program no offline template wrote (another model's, or rewritten by hand)
+
+
+def current_program(system: str) -> str | None:
+    """The current version's program, when the conversation's instructions carry it."""
+    from chat3d.pipeline.prompting import CURRENT_PROGRAM_HEADING
+
+    if CURRENT_PROGRAM_HEADING not in system:
+        return None
+    blocks = _code_blocks(system.split(CURRENT_PROGRAM_HEADING, 1)[1])
+    return blocks[-1] if blocks and blocks[-1].strip() else None
+
+
+def _base(system: str, history: list[Message]) -> Base:
+    program = current_program(system)
+    if program is None or imp.is_imported_program(program):
+        return Base(_latest_spec(history))
+    spec = spec_from_code(program)
+    if spec is None:
+        return Base(None, program, foreign=True)
+    return Base(spec, program, hand_edited=hand_edited(program, spec))
+
+
+def converse(messages: list[Message], tools: list[ToolSpec], system: str = "") -> tuple[str, list[ToolCall]]:
     """Reply text and tool calls for the latest turn: model a part, update it, or talk."""
     last = messages[-1] if messages else Message("user", "")
     if last.role == "tool":
@@ -72,55 +111,104 @@ def converse(messages: list[Message], tools: list[ToolSpec]) -> tuple[str, list[
             return f'Your edited part (imported from {name}) is ready. Ask for another change like "add a 6 mm hole".', []
         return _after_tool(last.content, _latest_spec(messages)), []
     request = last.content
+    unseen = _UNSEEN_IMAGES.search(request)
+    if unseen:  # the runner's note that pictures were attached; this provider sees none
+        request = _UNSEEN_IMAGES.sub("", request)
+        if not has_dimensions(request) and not re.search(r"\d", request):
+            return outside_templates(last.content), []
     on_import = _latest_import(messages[:-1])
     if on_import is not None and (imp.parse_change(request) or detect_family(request) is None):
         return _converse_imported(request, on_import, messages, tools)
-    spec, intro = _requested_spec(request, _latest_spec(messages[:-1]))
+    spec, intro = _requested_spec(request, _base(system, messages[:-1]))
     if spec is None:
+        if intro:
+            return intro, []
         if _GREETING.search(request):
             return f"Hello! Describe a part and I'll model it — for example a {FAMILY_EXAMPLES}, with its main dimensions.", []
-        if _QUESTION.search(request):
-            return (
-                "I'm the offline template assistant: I can build a "
-                f"{FAMILY_EXAMPLES}, from dimensions in mm or inches, and then change them on request "
-                "(\"make it 10 mm thicker\", \"add 2 holes\"). Connect an API key or Ollama for free-form parts."
-            ), []
-        return (
-            "What kind of part should I make, and how big? For example: a plate, bracket, gear, enclosure, tray, "
-            'knob, vase, spring, flange or tube — with main dimensions like "80 x 50 x 5 mm with four 4 mm holes".'
-        ), []
+        return outside_templates(request, question=bool(_QUESTION.search(request))), []
+    if unseen:
+        intro += (f" I can't see the attached picture (that needs a vision model: {SETUP_LINK}), so this is from your "
+                  "words only.")
     brief = describe(spec)
     bbox = spec.family.bbox(spec.params)
-    arguments = {"brief": brief, "expected_bbox_mm": bbox if None not in bbox else None, "units": "mm"}
+    arguments = {"brief": brief, "expected_bbox_mm": bbox if bbox and None not in bbox else None, "units": "mm"}
     if not any(t.name == CREATE_3D_MODEL.name for t in tools):
         return f"{intro}\n\n{brief}", []
     call_number = sum(len(m.tool_calls) for m in messages) + 1
     return intro, [ToolCall(f"offline_call_{call_number}", CREATE_3D_MODEL.name, arguments)]
 
 
-def _requested_spec(request: str, previous: PartSpec | None) -> tuple[PartSpec | None, str]:
-    """The part this turn asks for (a change to the previous part, or a new one) and a sentence saying so."""
+def _not_modelled(items: list[str]) -> str:
+    return f" Not modelled (the offline templates can't): {'; '.join(items)}." if items else ""
+
+
+def _requested_spec(request: str, base: Base) -> tuple[PartSpec | None, str]:
+    """The part this turn asks for (a change to the current part, or a new one) and a sentence saying so.
+    (None, text) answers without modelling: nothing is saved, and the text says why."""
     family = detect_family(request)
+    previous = base.spec
+    if base.foreign and family is None and _CHANGE.search(request.lower()):
+        return None, (
+            "The current version's program wasn't written by the offline templates (another model wrote it, or it "
+            "was rewritten by hand), so I can't change it offline and nothing was saved. Describe a new part to "
+            f"start from a template ({FAMILY_EXAMPLES}), edit the program in the Code tab, or {SETUP_LINK} that "
+            "can edit any program."
+        )
     changing = previous is not None and (family is None or family is previous.family)
-    if changing and (_CHANGE.search(request.lower()) or stated_values(previous.family, request)):
-        spec = apply_change(previous, request)
-        changed = [
-            f"{p.label} {previous.params[p.name]:g} → {spec.params[p.name]:g}"
-            for p in spec.family.params
-            if spec.params[p.name] != previous.params[p.name]
-        ]
-        what = ", ".join(changed) if changed else "nothing I could identify, so I'm rebuilding it as it was"
-        return spec, f"Updating the {spec.family.title.lower()} — changed: {what}."
+    if changing:
+        reading = read_request(previous.family, request)
+        if _CHANGE.search(request.lower()) or reading.values:
+            return _change(request, previous, base, reading.unmodelled)
     if family is None and not has_dimensions(request):
         return None, ""
     spec = parse_part(request, family or PLATE)
+    reading = read_request(spec.family, request)
     assumed = [
-        f"{p.label} {spec.params[p.name]:g}{'' if p.count else ' ' + p.unit}"
+        f"{p.label} {format_number(spec.params[p.name])}{_unit(p.unit)}"
         for p in spec.family.params
-        if p.name not in stated_values(spec.family, request)
+        if p.name not in reading.values
     ]
-    intro = f"I'll model a {spec.family.title.lower()}: {describe(spec).split(' — ', 1)[1]}"
-    return spec, intro + (f" I assumed {', '.join(assumed)}; tell me if any should differ." if assumed else "")
+    title = spec.family.title.lower()
+    intro = f"I'll model {'an' if title[0] in 'aeiou' else 'a'} {title}: {describe(spec).split(' — ', 1)[1]}"
+    intro += f" I assumed {', '.join(assumed)}; tell me if any should differ." if assumed else ""
+    return spec, intro + _not_modelled(reading.unmodelled)
+
+
+def _unit(unit: str) -> str:
+    return "°" if unit == "deg" else "" if unit == "count" else f" {unit}"
+
+
+def _change(request: str, previous: PartSpec, base: Base, unmodelled: list[str]) -> tuple[PartSpec | None, str]:
+    spec = apply_change(previous, request)
+    title = spec.family.title.lower()
+    changed = [p for p in spec.family.params if spec.params[p.name] != previous.params[p.name]]
+    if not changed:
+        can = ", ".join(p.label for p in spec.family.params)
+        why = (f"The offline templates can't do what you asked:{_not_modelled(unmodelled).split(':', 1)[1]}" if unmodelled
+               else "I couldn't find a change I can make in that request.")
+        return None, (f"{why} Nothing was changed or saved. For this {title} I can change: {can}; for other "
+                      f"changes edit the program in the Code tab, or {SETUP_LINK}.")
+    if base.hand_edited and base.program is not None:
+        names = {p.name for p in _parameters(base.program)}
+        missing = [p.label for p in changed if p.name not in names]
+        if missing:
+            return None, (
+                "The current version's program differs from the offline template (edited by hand, or made by an "
+                f"older template), and it has no {', '.join(missing)} parameter, so I can't make this change without "
+                "dropping your edits — nothing was changed or saved. Edit the program in the Code tab, or "
+                f"{SETUP_LINK} that can edit any program."
+            )
+    what = ", ".join(f"{p.label} {format_number(previous.params[p.name])} → {format_number(spec.params[p.name])}"
+                     for p in changed)
+    kept = " Your own edits to the program are kept: only these values change in it." if base.hand_edited else ""
+    return spec, f"Updating the {title} — changed: {what}.{kept}{_not_modelled(unmodelled)}"
+
+
+def _parameters(program: str) -> list:
+    try:
+        return extract_parameters(program)
+    except ParameterError:
+        return []
 
 
 def _latest_spec(messages: list[Message]) -> PartSpec | None:
@@ -170,7 +258,10 @@ def _after_tool(result: str, spec: PartSpec | None) -> str:
 
 
 def generate_code(messages: list[Message]) -> str:
-    """A template program for the latest request, editing the previous program when there is one."""
+    """A template program for the latest request, editing the previous program when there is one.
+
+    A previous program that was edited by hand keeps its edits: only the parameter values the request
+    changes are rewritten in it (`apply_parameters`), instead of rebuilding it from the template."""
     user_turns = [m.content for m in messages if m.role == "user"]
     request = _CODE_BLOCK.sub("", user_turns[-1] if user_turns else "")
     imported_code = next((code for m in reversed(messages) for code in reversed(_code_blocks(m.content))
@@ -181,17 +272,24 @@ def generate_code(messages: list[Message]) -> str:
     if imported_code is not None and imp.MARKER.search(request.split("Design brief:", 1)[-1].strip()):
         change = imp.parse_change(request.split("Previous program:", 1)[0])
         return imp.apply_change(imported_code, change) if change else imported_code
-    previous = next(
-        (spec for m in reversed(messages) for code in reversed(_code_blocks(m.content)) if (spec := spec_from_code(code))),
-        None,
+    previous_code, previous = next(
+        ((code, spec) for m in reversed(messages) for code in reversed(_code_blocks(m.content))
+         if (spec := spec_from_code(code))),
+        ("", None),
     )
     family = detect_family(request)
     if previous is None or (family is not None and family is not previous.family):
-        spec = parse_part(request, family or PLATE)
-    elif _FAILURE.search(request):  # a repair request: the templates are known-good, so rebuild as is
-        spec = previous
-    else:
-        spec = apply_change(previous, request)
+        return render_code(parse_part(request, family or PLATE))
+    if _FAILURE.search(request):  # a repair request: the templates are known-good, so rebuild as is
+        return previous_code if hand_edited(previous_code, previous) else render_code(previous)
+    spec = apply_change(previous, request)
+    if hand_edited(previous_code, previous):
+        changed = {p.name: spec.params[p.name] for p in spec.family.params
+                   if spec.params[p.name] != previous.params[p.name]}
+        try:
+            return apply_parameters(previous_code, changed)
+        except ParameterError:
+            pass  # a parameter the edited program lacks: the conversation said it can't carry the edits over
     return render_code(spec)
 
 

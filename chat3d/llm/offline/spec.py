@@ -12,13 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 INCH_MM = 25.4
-_NUMBER = r"(?P<v>\d+(?:\.\d+)?)"
+_NUMBER = r"(?P<v>\d+(?:\.\d+)?)(?!\.?\d)"  # the whole number, never the 5 of "58"
 _UNITS = r"mm|cm|inch|in"  # `normalize` spells every inch as "inch"; a bare "in" may still be one
 # a bare "in" is an inch only when it is not the start of "in length", "in diameter", ...
 _UNIT = r"(?P<u>mm|cm|inch|in(?!\s+(?:length|width|height|diameter|depth|thickness|size|total)))?(?![a-z])"
 _VALUE = _NUMBER + r"\s*" + _UNIT
 _VALUE_WITH_UNIT = _NUMBER + rf"\s*(?P<u>{_UNITS})\b"
-_COUNT = r"(?P<v>\d+)(?![.\d])"
+_COUNT = r"(?<![\w.])(?P<v>\d+)(?![.\d])"  # not the 8 of "M8"
 _IS = r"\s*(?:of|=|:|to|is|at)?\s*"
 
 
@@ -57,6 +57,10 @@ class Family:
     # values a fresh request implies without stating them: (regex, parameter, value or f(params))
     implied: tuple[tuple[str, str, float | Callable[[dict], float]], ...] = ()
     adjust: Callable[[dict, dict], None] | None = None  # family-specific reading of found concepts
+    reads: tuple[str, ...] = ()  # concepts `adjust` turns into parameters (so they count as modelled)
+    # on/off features named by words, not numbers: (parameter, regex that turns it on, regex that turns it off)
+    toggles: tuple[tuple[str, str, str], ...] = ()
+    features: tuple[str, ...] = ()  # names of FEATURES (below) this family models
     bbox: Callable[[dict], list[float] | None] = lambda p: None  # exact extents, when they are exact
 
     def param(self, name: str) -> Param:
@@ -74,17 +78,32 @@ class PartSpec:
 
 # Concept patterns, most specific first: each match consumes its number so that, e.g., the
 # "4" of "4 mm holes" is not read again as an outer diameter.
+_BOLT_CIRCLE = r"(?:bolt[- ]?circle|bolt[- ]?hole circle|p\.?c\.?d\b\.?|pitch[- ]circle|b\.?c\.?d\b\.?)"
+_ROUND_PARTS = r"(?:flange|knob|dial|disc|disk|washer|ring|gear|cog|wheel|puck|spacer|bushing|vase|pot|planter|spring)"
 CONCEPTS: list[tuple[str, list[str]]] = [
+    ("edge_fillet", [
+        _VALUE + r"\s*(?:radius\s+)?(?:fillets?|round(?:ing|over)s?|rounded edges)\b(?!\s*(?:on|at|to)?\s*(?:the\s+)?(?:4\s+|§\s*)?(?:vertical|side)?\s*corners)",
+        r"\b(?:fillets?|rounded edges|edge radius)" + r"(?:\s+radius)?" + _IS + _VALUE,
+    ]),
+    ("corner_radius", [
+        _VALUE + r"\s*(?:corner radius|radius corners|(?:radius\s+)?(?:rounded\s+)?corners|(?:fillets?|rounding)\s+(?:on|at|to)\s+(?:the\s+)?(?:§\s*)?(?:vertical\s+)?corners)\b",
+        r"\b(?:corner radius|rounded corners|corner fillets?)" + _IS + _VALUE,
+    ]),
+    ("angle", [
+        r"(?P<v>\d+(?:\.\d+)?)\s*(?:°|deg(?:rees?|s)?\b)",
+        r"\b(?:angle|angled(?: back)?|tilted(?: back)?|leaning(?: back)?|inclined)" + _IS + r"(?P<v>\d+(?:\.\d+)?)(?!\s*(?:mm|cm|inch|in)\b)",
+    ]),
+    ("bolt_circle", [_VALUE + r"\s*" + _BOLT_CIRCLE,
+                     r"\b" + _BOLT_CIRCLE + r"(?:\s+(?:diameter|dia\b\.?))?" + r"\s*(?:of|=|:|is|at)?\s*" + _VALUE]),
     ("hole_diameter", [
         _VALUE_WITH_UNIT + r"\s*(?:diameter\s+|dia\.?\s+)?(?:(?:through|mounting|bolt|screw|clearance)[- ]?)?holes?\b",
-        r"\bholes?\s*(?:with a|with|of)?\s*(?:diameter|dia\.?|ø)?" + _IS + _VALUE,
+        r"\bholes?\s*(?:with a|with|of)?\s*(?:diameter|dia\.?|ø)?" + _IS + _VALUE + r"(?!\s*x\s*\d)",
         r"\bhole diameter" + _IS + _VALUE,
     ]),
     ("hole_count", [
         _COUNT + r"\s+(?:x\s+)?(?:§\s*)?(?:(?:through|mounting|bolt|screw|clearance)[- ]?)?holes?\b",
-        r"\bholes?" + _IS + r"\(?" + _COUNT + r"\)?(?!\s*(?:mm|cm|inch|in)\b)",
+        r"\bholes?" + _IS + r"\(?" + _COUNT + r"\)?(?!\s*(?:mm|cm|inch|in)\b)(?!\s*x\s*\d)",
     ]),
-    ("bolt_circle", [_VALUE + r"\s*(?:bolt circle|pcd|pitch circle)", r"\b(?:bolt circle|pcd|pitch circle)(?: diameter)?" + _IS + _VALUE]),
     ("bore", [
         _VALUE + r"\s*(?:center |centre |central )?(?:bore|shaft hole|shaft|axle hole)\b",
         r"\b(?:bore|shaft|axle)(?: hole)?(?: diameter)?" + _IS + _VALUE,
@@ -111,6 +130,7 @@ CONCEPTS: list[tuple[str, list[str]]] = [
         _VALUE + r"\s*(?:diameter|dia\b\.?|od\b|outer diameter|outside diameter|across)",
         r"\b(?:outer |outside )?diameter" + _IS + _VALUE,
         r"(?:ø|⌀|\bod\b)\s*" + _VALUE,
+        _VALUE_WITH_UNIT + r"\s+(?:[a-z-]+\s+)?" + _ROUND_PARTS + r"\b",  # "a 120 mm flange"
     ]),
     ("length", [_VALUE + r"\s*(?:long|in length)\b", r"\blength" + _IS + _VALUE]),
     ("width", [_VALUE + r"\s*(?:wide|in width)\b", r"\bwidth" + _IS + _VALUE]),
@@ -118,7 +138,36 @@ CONCEPTS: list[tuple[str, list[str]]] = [
     ("depth", [_VALUE + r"\s*deep\b", r"\bdepth" + _IS + _VALUE]),
     ("thickness", [_VALUE + r"\s*thick\b", r"\bthickness" + _IS + _VALUE]),
 ]
-COUNT_CONCEPTS = {"hole_count", "turns", "teeth", "grooves", "compartments", "dividers"}
+COUNT_CONCEPTS = {"hole_count", "turns", "teeth", "grooves", "compartments", "dividers", "angle"}
+# ISO 273 medium clearance holes for metric screws: "M8 holes" are 9 mm holes.
+METRIC_CLEARANCE = {2: 2.4, 2.5: 2.9, 3: 3.4, 4: 4.5, 5: 5.5, 6: 6.6, 8: 9.0, 10: 11.0, 12: 13.5, 14: 15.5, 16: 17.5,
+                    20: 22.0, 24: 26.0}
+
+# Features a request can name without a number. Each family lists the ones it models (`Family.features`);
+# any other one a request names is reported as not modelled, never silently dropped.
+FEATURES: dict[str, str] = {
+    "a lid": r"\blids?\b",
+    "fillets or rounded edges": r"\bfillet(?:s|ed)?\b|\brounded (?:edges?|corners?)\b|\bround(?:ed)? ?over\b|\bradiused\b",
+    "chamfers": r"\bchamfer(?:s|ed)?\b|\bbevel(?:s|led|ed)?\b",
+    "countersunk or counterbored holes": r"\bcounter ?(?:sunk|sink|bored?)\b|\bcsk\b",
+    "slots": r"\bslots?\b|\bslotted\b",
+    "text or engraving": r"\b(?:text|engrav\w*|emboss\w*|logo|lettering|inscri\w+)\b",
+    "a handle": r"\bhandles?\b",
+    "threads": r"\bthread(?:s|ed)?\b|\btapped\b",
+    "hinges": r"\bhinge[sd]?\b",
+    "snap fits or clips": r"\bsnap(?:[- ]fit)?s?\b|\bclips?\b|\blatch(?:es)?\b",
+    "vents": r"\bvent(?:s|ilation|ilated)?\b|\bgrilles?\b|\blouvers?\b",
+    "cutouts, pockets or windows": r"\bcut-?outs?\b|\bpockets?\b|\brecess(?:es|ed)?\b|\bwindows?\b|\bports?\b",
+    "ribs or gussets": r"\bribs?\b|\bgussets?\b|\bstiffeners?\b",
+    "holes": r"\bholes?\b",
+    "an angle": r"°|\bdeg(?:rees?|s)?\b|\bangled\b|\btilt(?:ed)?\b",
+    "standoffs or bosses": r"\bbosse?s?\b|\bstandoffs?\b",
+    "a hole pattern or spacing": r"\bpattern\b|\bspacing\b|\bapart\b|\bon cent(?:er|re)s\b",
+    "a bolt circle": _BOLT_CIRCLE,
+    "feet": r"\bfeet\b|\bfoot\b",
+    "a hook or loop": r"\bhooks?\b|\bloops?\b|\beyelets?\b",
+    "a mirrored or patterned copy": r"\bmirror(?:ed)?\b|\barray\b",
+}
 
 _NUMBER_WORDS = {
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
@@ -157,7 +206,12 @@ def _find_dims(text: str) -> tuple[list[float], str]:
         rf"(?P<a>\d+(?:\.\d+)?)\s*(?P<ua>{_UNITS})?\s*x\s*(?P<b>\d+(?:\.\d+)?)\s*(?P<ub>{_UNITS})?"
         rf"(?:\s*x\s*(?P<c>\d+(?:\.\d+)?)\s*(?P<uc>{_UNITS})?)?(?![a-z])(?!\s*(?:compartments|grid|cells))"
     )
-    match = re.search(pattern, text)
+    # "58 x 49 mm hole pattern" / "holes 58 x 49 apart" place holes; they never size the part
+    not_size = re.compile(r"\s*(?:mm|cm|inch|in)?\s*(?:(?:mounting|bolt|screw|hole)\s+)*(?:pattern|spacing|apart|cent(?:er|re)s|grid)"
+                          r"|\s*(?:[a-z-]+\s+)?holes?\b")
+    match = next((m for m in re.finditer(pattern, text)
+                  if not not_size.match(text, m.end()) and not re.search(r"(?:pattern|spacing|cent(?:er|re)s)\s*(?:of|:)?\s*$", text[: m.start()])),
+                 None)
     if not match:
         return [], text
     numbers = [match["a"], match["b"]] + ([match["c"]] if match["c"] else [])
@@ -167,12 +221,25 @@ def _find_dims(text: str) -> tuple[list[float], str]:
     return dims, _consume(text, match.start(), match.end())
 
 
-def find_concepts(text: str) -> tuple[dict[str, float], str]:
-    """Every dimension or count the text states, by concept; returns the text with them consumed."""
+def find_concepts(text: str, spans: dict[str, str] | None = None) -> tuple[dict[str, float], str]:
+    """Every dimension or count the text states, by concept; returns the text with them consumed.
+    `spans`, when given, receives the words each concept was read from (to name the ones not modelled)."""
     found: dict[str, float] = {}
+    spans = spans if spans is not None else {}
+    holes = re.search(rf"{_COUNT}\s*x\s*(?P<d>\d+(?:\.\d+)?)\s*(?P<u>mm|cm|inch|in)?\s*(?:(?:through|mounting|bolt|screw|clearance)[- ]?)?holes?\b", text)
+    if holes:  # "4 x 6 mm holes": a count and a diameter
+        found["hole_count"], found["hole_diameter"] = float(holes["v"]), _to_mm(holes["d"], holes["u"])
+        spans["hole_count"] = spans["hole_diameter"] = holes[0]
+        text = _consume(text, holes.start(), holes.end())
+    metric = re.search(r"\bm(?P<v>\d+(?:\.\d)?)\s+(?:(?:bolt|screw|clearance|mounting|through)[- ]?)*(?:holes?|bolts?|screws?)\b", text)
+    if metric and float(metric["v"]) in METRIC_CLEARANCE:
+        found["hole_diameter"] = METRIC_CLEARANCE[float(metric["v"])]
+        spans["hole_diameter"] = metric[0]
+        text = _consume(text, metric.start(), metric.end("v"))
     grid = re.search(r"(?P<a>\d+)\s*x\s*(?P<b>\d+)\s*(?:compartments|grid|cells)", text)
     if grid:
         found["compartments"], found["compartments_y"] = float(grid["a"]), float(grid["b"])
+        spans["compartments"] = spans["compartments_y"] = grid[0]
         text = _consume(text, grid.start(), grid.end())
     for concept, patterns in CONCEPTS:
         for pattern in patterns:
@@ -181,6 +248,7 @@ def find_concepts(text: str) -> tuple[dict[str, float], str]:
                 unit = match.groupdict().get("u")
                 count = concept in COUNT_CONCEPTS
                 found[concept] = float(match["v"]) if count else _to_mm(match["v"], unit)
+                spans[concept] = match[0].replace("§", "").strip()
                 text = _consume(text, match.start("v"), match.end("u") if unit else match.end("v"))
     if "radius" in found and "diameter" not in found:
         found["diameter"] = 2 * found["radius"]
@@ -198,21 +266,70 @@ def _labelled(family: Family, text: str) -> tuple[dict[str, float], str]:
     return values, text
 
 
-def stated_values(family: Family, text: str) -> dict[str, float]:
-    """The family's parameters that `text` sets explicitly (labels, "A x B x C", phrases)."""
+@dataclass
+class Reading:
+    """What a request says for one family: the parameter values it sets, and every part of it the family
+    cannot model (named features, numbers that set no parameter, values outside a parameter's range)."""
+
+    values: dict[str, float]
+    unmodelled: list[str]
+
+
+def read_request(family: Family, text: str) -> Reading:
+    """The family's parameters that `text` sets explicitly (labels, "A x B x C", phrases, on/off features),
+    and what it asks for that the family's template does not model."""
     text = normalize(text)
+    original = text
     values, text = _labelled(family, text)
+    unmodelled: list[str] = []
     dims, text = _find_dims(text)
     for name, value in zip(family.dims, dims):
         values.setdefault(name, value)
-    found, _ = find_concepts(text)
+    if len(dims) > len(family.dims):
+        unmodelled.append(" x ".join(f"{d:g}" for d in dims) + " mm as overall dimensions")
+    spans: dict[str, str] = {}
+    found, rest = find_concepts(text, spans)
+    used = set(family.reads)
     for concept, value in found.items():
         param = family.param_for(concept)
-        if param and param.name not in values:
-            values[param.name] = value
+        if param:
+            used.add(concept)
+            if param.name not in values:
+                values[param.name] = value
+    if "radius" in found and family.param_for("diameter"):
+        used.add("radius")
+    for param_name, on, off in family.toggles:
+        if param_name in values:
+            continue
+        if re.search(off, text):
+            values[param_name] = 0
+        elif re.search(on, text):
+            values[param_name] = 1
     if family.adjust:
         family.adjust(values, found)
-    return values
+    for concept in found:
+        if concept not in used and spans.get(concept) and spans[concept] not in unmodelled:
+            unmodelled.append(spans[concept])
+    # numbers nothing read: the number and the words after it ("58 x 49 mm pattern")
+    for match in re.finditer(r"(?<![\w.§])\d+(?:\.\d+)?(?:\s*(?:x|mm|cm|inch|in|%)\b|\s*(?:x\s*)?\d+(?:\.\d+)?)*"
+                             r"(?:\s+[a-z-]+){0,2}", rest):
+        phrase = match[0].strip(" ,.;")
+        if phrase and phrase not in unmodelled:
+            unmodelled.append(phrase)
+    for name, pattern in FEATURES.items():
+        if name not in family.features and re.search(pattern, original) \
+                and not any(re.search(pattern, phrase) for phrase in unmodelled):
+            unmodelled.append(name)
+    for param in family.params:
+        if param.name in values and param.clamp(values[param.name]) != values[param.name] and not param.count:
+            unit = "°" if param.unit == "deg" else f" {param.unit}"
+            unmodelled.append(f"{param.label} {values[param.name]:g}{unit} (the template allows {param.lo:g}–{param.hi:g}{unit})")
+    return Reading(values, unmodelled)
+
+
+def stated_values(family: Family, text: str) -> dict[str, float]:
+    """The family's parameters that `text` sets explicitly (labels, "A x B x C", phrases)."""
+    return read_request(family, text).values
 
 
 def detect_family(text: str) -> Family | None:
@@ -327,7 +444,12 @@ def _scaled(family: Family, values: dict[str, float], factor: float) -> dict[str
     return {k: v if family.param(k).count else v * factor for k, v in values.items()}
 
 
+def format_number(value: float) -> str:
+    """A value as people write it (no trailing zeros), exact to the 0.001 mm the parameters are kept to."""
+    return f"{round(value, 3):.10g}"
+
+
 def describe(spec: PartSpec) -> str:
     """A precise brief that `parse_part` reads back to the same spec."""
-    parts = [f"{p.label}: {spec.params[p.name]:g}" + ("" if p.count else f" {p.unit}") for p in spec.family.params]
+    parts = [f"{p.label}: {format_number(spec.params[p.name])}" + ("" if p.count else f" {p.unit}") for p in spec.family.params]
     return f"{spec.family.title} — " + "; ".join(parts) + "."
