@@ -104,6 +104,13 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         tasks = tasks[: args.limit]
 
+    os.environ.setdefault("CHAT3D_ENV", "test")
+    try:  # before any service starts: a missing key is a clear error at once
+        harness.check_models(choices)
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
+
     from tests.support.app_process import RenderServiceProcess
     from tests.support.servers import ThrowawayPostgres
 
@@ -115,17 +122,11 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.update(DATABASE_URL=pg.url(), DATA_DIR=str(tmp / "data"), RENDER_SERVICE_URL=render.url,
                           RENDER_SERVICE_TOKEN=render.token, REDIS_URL="", DAILY_TOKEN_BUDGET_PER_USER="0",
                           DAILY_COST_BUDGET_USD_PER_USER="0")
-        os.environ.setdefault("CHAT3D_ENV", "test")
         from chat3d.db.migrate import upgrade_to_head
         from chat3d.settings import reset_settings_cache
 
         reset_settings_cache()
         upgrade_to_head()
-        try:
-            harness.check_models(choices)
-        except ValueError as exc:
-            console.print(f"[red]error:[/red] {exc}")
-            return 2
         started = time.time()
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console, transient=False) as progress:
