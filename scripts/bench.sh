@@ -3,7 +3,8 @@
 # Run on a quiet machine: the figures are wall-clock and the machine has 2 cores.
 # A failing benchmark is reported and the others still run. Last, bench/summary.py prints one table of every
 # target from bench/results/*.json; the exit code is non-zero if any benchmark failed or any target was missed.
-# Shorter runs: LOAD_BENCH_ARGS="--duration 30", FUZZ_BENCH_ARGS="--examples 50", UI_BENCH_ARGS="--n 10".
+# Shorter runs: LOAD_BENCH_ARGS="--duration 30", FUZZ_BENCH_ARGS="--examples 50", UI_BENCH_ARGS="--n 10",
+# EVAL_BENCH_ARGS="--limit 5".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh || exit 1
@@ -28,6 +29,9 @@ run "load: 50 users, HTTP + SSE, a prompt every 10 s for 2 minutes" python -m be
 run "UI round trip in Chromium: light page vs. a chat with 200 items" python -m bench.ui_bench ${UI_BENCH_ARGS:-}
 # shellcheck disable=SC2086
 run "API fuzzing (long run)" python -m bench.fuzz_bench ${FUZZ_BENCH_ARGS:-}
+# shellcheck disable=SC2086
+run "generation quality: CadQueryEval with the offline provider (docs/generation-quality.md)" \
+  python -m bench.eval --suite cadqueryeval --models offline --json bench/results/eval.json ${EVAL_BENCH_ARGS:-}
 
 echo "== summary: every target =="
 python -m bench.summary
