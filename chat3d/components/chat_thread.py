@@ -13,6 +13,8 @@ from chat3d.state.chat_composer import ComposerState
 from chat3d.state.chat_view import EXAMPLE_PROMPTS, FileView, ItemView
 from chat3d.state.chat_workbench import WorkbenchState
 
+NARROW = "@media (max-width: 1023px)"  # one pane at a time (chat3d.pages.chat)
+WIDE = "@media (min-width: 1024px)"
 BUBBLE_STYLE = {
     # No `content-visibility: auto` here: with 200 bubbles it made Chromium restyle and re-lay out the thread three
     # times per update (its off-screen bookkeeping runs an intersection pass each frame), which held the main
@@ -135,9 +137,14 @@ def _actions(item: ItemView, selected, codegen_models) -> rx.Component:
         ),
         rx.cond(
             item.has_model,
-            rx.button(rx.icon("box", size=14), "Show model", size="1",
-                      variant=rx.cond(selected, "soft", "ghost"),
-                      on_click=WorkbenchState.select_item(item.id)),
+            rx.fragment(
+                rx.button(rx.icon("box", size=14), "Show model", size="1",
+                          variant=rx.cond(selected, "soft", "ghost"),
+                          on_click=WorkbenchState.select_item(item.id), style={NARROW: {"display": "none"}}),
+                # On a phone the preview is another pane, out of sight: a clear way to it from the answer.
+                rx.button(rx.icon("box", size=14), "Open 3D preview", size="2",
+                          on_click=WorkbenchState.select_item(item.id), style={WIDE: {"display": "none"}}),
+            ),
         ),
         spacing="2",
         align="center",
@@ -229,8 +236,9 @@ def empty_state() -> rx.Component:
 def thread_pane(composer: rx.Component) -> rx.Component:
     return rx.vstack(
         rx.hstack(
+            # The whole name, wrapped on a narrow screen (never cut off with an ellipsis).
             rx.heading(rx.cond(ThreadState.chat_name != "", ThreadState.chat_name, "New chat"), size="3", as_="h2",
-                       trim="both", overflow="hidden", text_overflow="ellipsis", white_space="nowrap"),
+                       trim="both", overflow_wrap="anywhere", min_width="0"),
             rx.spacer(),
             units_picker(),
             align="center",

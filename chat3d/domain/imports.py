@@ -169,6 +169,9 @@ def record_import(
     user's "Imported …" item and the imported version, which becomes the chat's current version."""
     if context_id is not None:
         ctx = chats.get_context(session, owner_id, context_id)
+        if ctx.name == "New chat" and chats.list_items(session, owner_id, ctx.id, limit=1).total == 0:
+            ctx.name = (display_name.rsplit(".", 1)[0].strip() or "Imported part")[: chats.MAX_NAME]  # as a new chat
+            session.add(ctx)
     else:
         stem = display_name.rsplit(".", 1)[0].strip() or display_name
         ctx = chats.create_context(session, owner_id, name=(stem or "Imported part")[: chats.MAX_NAME])

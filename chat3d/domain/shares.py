@@ -167,3 +167,28 @@ def owner_view(share: Share) -> dict:
         "revokedAt": _aware(share.revoked_at).isoformat() if share.revoked_at else None,
         "active": is_active(share), "expired": is_expired(share), "views": share.views,
     }
+
+
+@dataclass
+class OwnedShare:
+    """One of a user's links with what its owner needs to recognise it (never the token: only its hash exists)."""
+
+    share: Share
+    chat_name: str
+    version: int  # the version's number in its chat (as the Versions tab numbers it), 0 when it is gone
+
+
+def list_owned(session: Session, owner_id: uuid.UUID) -> list[OwnedShare]:
+    """All of a user's links, newest first, with their chat's name and version number (the profile page)."""
+    from chat3d.db.models import ChatContext
+
+    out, numbers = [], {}
+    for share in list_shares(session, owner_id):
+        if share.context_id not in numbers:
+            ctx = session.get(ChatContext, share.context_id)
+            ctx = ctx if ctx is not None and ctx.owner_id == owner_id else None
+            found = versions.version_items(session, ctx) if ctx is not None else []
+            numbers[share.context_id] = (ctx.name if ctx else "", {v.id: n for n, v in enumerate(found, 1)})
+        name, by_item = numbers[share.context_id]
+        out.append(OwnedShare(share=share, chat_name=name, version=by_item.get(share.item_id, 0)))
+    return out

@@ -14,7 +14,6 @@ from chat3d.state.chat import ThreadState
 from chat3d.state.chat_workbench import LayoutState
 
 NARROW = "@media (max-width: 1023px)"
-TOP_BAR = "57px"
 SWITCH = "52px"
 
 
@@ -45,6 +44,7 @@ def _switch() -> rx.Component:
         ),
         padding="0.5em 0.75em",
         height=SWITCH,
+        flex_shrink="0",
         border_bottom="1px solid var(--gray-a4)",
         style={"@media (min-width: 1024px)": {"display": "none"}},
         data_testid="pane-switch",
@@ -52,6 +52,8 @@ def _switch() -> rx.Component:
 
 
 def workspace() -> rx.Component:
+    """The page below the top bar: its height is what the bar leaves (app_shell(fill=True)), whatever the bar's
+    height (it wraps on a phone), so the panes never push the page into scrolling."""
     return rx.fragment(
         _switch(),
         rx.box(
@@ -61,10 +63,11 @@ def workspace() -> rx.Component:
             style={
                 "display": "grid",
                 "gridTemplateColumns": "260px minmax(0, 1fr) minmax(0, 1fr)",
-                "height": f"calc(100dvh - {TOP_BAR})",
+                "gridTemplateRows": "minmax(0, 1fr)",
+                "flex": "1",
+                "minHeight": "0",
                 NARROW: {
                     "gridTemplateColumns": "minmax(0, 1fr)",
-                    "height": f"calc(100dvh - {TOP_BAR} - {SWITCH})",
                     "& > .ws-pane": {"display": "none"},
                     "& > .ws-pane.ws-active": {"display": "flex"},
                 },
@@ -75,7 +78,7 @@ def workspace() -> rx.Component:
 
 
 def chat_page() -> rx.Component:
-    return app_shell(workspace())
+    return app_shell(workspace(), fill=True)
 
 
 ON_LOAD = [AuthState.require_login, ThreadState.load_page]

@@ -174,6 +174,39 @@ def _sessions() -> rx.Component:
     )
 
 
+def _share_link(item) -> rx.Component:
+    return rx.hstack(
+        rx.vstack(
+            rx.link(item["chat"], href=item["chat_url"], size="2", weight="medium", overflow_wrap="anywhere"),
+            rx.text(item["label"], size="1", overflow_wrap="anywhere"),
+            rx.text(rx.cond(item["expiry"] != "", item["expiry"] + " · ", ""), item["views"], size="1",
+                    color_scheme="gray"),
+            spacing="0", min_width="0", flex="1",
+        ),
+        rx.badge(item["status"], size="1",
+                 color_scheme=rx.match(item["status"], ("active", "green"), ("expired", "amber"), "gray")),
+        rx.cond(item["active"] == "1",
+                rx.button("Revoke", size="1", variant="soft", color_scheme="red",
+                          aria_label="Revoke link " + item["chat"] + " " + item["label"],
+                          on_click=S.revoke_share(item["id"]))),
+        width="100%", align="center", spacing="2", padding_y="0.4em", border_bottom="1px solid var(--gray-a4)",
+        data_testid="profile-share-row",
+    )
+
+
+def _share_links() -> rx.Component:
+    return _section(
+        "Share links",
+        "Every read-only link you made to a version, in all your chats. A link is shown only once when it is "
+        "made; here you see where it points, when it expires and how often it was opened, and can revoke it.",
+        rx.cond(S.shares_notice != "", rx.text(S.shares_notice, size="2", role="status")),
+        rx.cond(S.share_links.length() == 0,
+                rx.text("You have not shared anything yet.", size="2", color_scheme="gray")),
+        rx.vstack(rx.foreach(S.share_links, _share_link), spacing="0", width="100%"),
+        id_="share-links",
+    )
+
+
 def _export() -> rx.Component:
     return _section(
         "Your data",
@@ -244,7 +277,8 @@ def profile_page() -> rx.Component:
                 _pending(),
                 rx.grid(
                     rx.vstack(_about(), _password(), _email(), spacing="4", width="100%"),
-                    rx.vstack(_sessions(), invitation_manager(), _export(), _delete(), spacing="4", width="100%"),
+                    rx.vstack(_sessions(), _share_links(), invitation_manager(), _export(), _delete(), spacing="4",
+                              width="100%"),
                     columns=rx.breakpoints(initial="1", md="2"),
                     spacing="4",
                     width="100%",

@@ -16,9 +16,10 @@ import uuid
 import reflex as rx
 
 from chat3d.db.engine import session_scope
-from chat3d.domain import chats
+from chat3d.domain import chats, versions
 from chat3d.domain.errors import DomainError
 from chat3d.state.auth import AuthState
+from chat3d.state.versions import VersionsState
 from chat3d.state.chat_view import (
     ACTIVE, TERMINAL, ItemView, add_progress, item_view, pending_query_id, state_label,
 )
@@ -26,6 +27,33 @@ from chat3d.state.chat_view import (
 PAGE_SIZE = 50
 WATCH_LIMIT_S = 900.0
 LET_DELTA_LEAVE = 5  # event-loop turns an optimistic handler yields before its database work
+
+
+# Keeps the thread scrolled to its end while it grows (a reply streaming in, its size line and buttons arriving
+# when it completes), unless the reader scrolled up. Only the thread's own box scrolls: `scrollIntoView` (what
+# rx.scroll_to does) also scrolled the page, which on a phone moved the header and pane switcher out of sight.
+_STICK_TO_END = """(() => {
+  const box = document.getElementById('thread-scroll');
+  if (!box) { return; }
+  const end = () => { box.scrollTop = box.scrollHeight; };
+  if (!box.dataset.stick) {
+    box.dataset.stick = '1';
+    box.addEventListener('scroll', () => {
+      box.atEnd = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+    }, {passive: true});
+    const follow = () => { if (box.atEnd) { end(); } };
+    new ResizeObserver(follow).observe(box.firstElementChild || box);
+    new MutationObserver(follow).observe(box, {childList: true, subtree: true, characterData: true});
+  }
+  box.atEnd = true;
+  end();
+  requestAnimationFrame(end);
+})()"""
+
+
+def scroll_thread_end():
+    """Scroll the thread (only it, never the page) to its end and keep it there while new content arrives."""
+    return rx.call_script(_STICK_TO_END)
 
 
 def _plain(value):
@@ -208,15 +236,21 @@ class ThreadState(rx.State):
         if rerunnable is None:
             rerunnable = _rerunnable(session, [item_id]) if item.role == "assistant" else set()
         st, rnd = (states or {}).get(qid, ("", 0))
-        if item.regenerated_from_id:
-            root = str(item.regenerated_from_id)
-            version = self._versions.get(root, 1) + 1
-            self._versions[item_id] = version
-        else:
-            version = self._versions.get(item_id, 1)
+        if item_id not in self._versions and versions.model_of(item) is not None:
+            self._number_versions(session, item.context_id)  # a version new since the chat was loaded
+        version = self._versions.get(item_id, 0)
         return item_view(item_id, item.role, item.segments, rating=item.rating, version=version,
                          progress=self.get_value("progress").get(item_id), query_state=st, query_round=rnd,
                          units=self._units, can_regenerate=item_id in rerunnable)
+
+    def _number_versions(self, session, context_id) -> None:
+        """Number the chat's versions as the Versions tab does (chat3d.domain.versions.list_versions): every answer
+        with a model, in order, whether it came from a prompt, a regeneration, an edit or an import."""
+        from chat3d.db.models import ChatContext
+
+        ctx = session.get(ChatContext, context_id)
+        found = versions.version_items(session, ctx) if ctx is not None else []
+        self._versions = {str(v.id): n for n, v in enumerate(found, start=1)}
 
     async def _load_items(self, uid: uuid.UUID, context_id: str, *, earlier: bool = False) -> None:
         with session_scope() as s:
@@ -234,7 +268,7 @@ class ThreadState(rx.State):
             states = _query_states(s, uid, [q for i in page.items if (q := pending_query_id(i.segments))])
             rerunnable = _rerunnable(s, [str(i.id) for i in page.items if i.role == "assistant"])
             if not earlier:
-                self._versions = {}
+                self._number_versions(s, ctx.id)
             views = [self._view(s, uid, i, states, rerunnable) for i in page.items]
             context_id = str(ctx.id)
         self.total = total
@@ -277,6 +311,7 @@ class ThreadState(rx.State):
             self.loaded = True
             workbench._clear()
             composer._load_models(None)
+            (await self.get_state(VersionsState))._follow(uid, "")
             return
         if cid != self.active_id:
             self.items, self.progress, self.streaming, self._versions = [], {}, {}, {}
@@ -289,6 +324,7 @@ class ThreadState(rx.State):
             self.error = str(exc)
             workbench._clear()
             composer._load_models(None)
+            (await self.get_state(VersionsState))._follow(uid, "")
             return
         self.active_id = cid
         self.loaded = True
@@ -300,7 +336,8 @@ class ThreadState(rx.State):
             workbench._show_item(uid, latest)
         else:
             workbench._clear()
-        return [*self._watch_events(), rx.scroll_to("thread-end")]
+        (await self.get_state(VersionsState))._follow(uid, cid)
+        return [*self._watch_events(), scroll_thread_end()]
 
     @rx.event
     async def load_earlier(self):
@@ -350,6 +387,7 @@ class ThreadState(rx.State):
             return False
         (await self.get_state(ContextsState))._reload(uid)
         (await self.get_state(WorkbenchState))._show_item(uid, view.id)
+        (await self.get_state(VersionsState))._follow(uid, self.active_id)  # the new version is listed at once
         return True
 
     def _set_progress(self, item_id: str, label: str) -> None:
@@ -410,7 +448,7 @@ class ThreadState(rx.State):
         if view.pending and view.query_id:
             events.append(ThreadState.watch_query(view.query_id, view.id))
         if not known:
-            events.append(rx.scroll_to("thread-end"))
+            events.append(scroll_thread_end())
         return events
 
     @rx.event(background=True)
@@ -474,7 +512,7 @@ class ThreadState(rx.State):
             return rx.toast.error(str(exc))
         await get_jobs().enqueue(qid)  # after the commit
         await self._reload_item(uid, aid)
-        return [ThreadState.watch_query(str(qid), aid), rx.scroll_to("thread-end")]
+        return [ThreadState.watch_query(str(qid), aid), scroll_thread_end()]
 
     @rx.event
     async def stop(self):

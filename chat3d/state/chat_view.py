@@ -272,7 +272,7 @@ def models_label(run: dict | None) -> str:
 
 
 def item_view(
-    item_id: str, role: str, segments: list[dict], *, rating: int = 0, version: int = 1,
+    item_id: str, role: str, segments: list[dict], *, rating: int = 0, version: int = 0,
     progress: list[str] | None = None, query_state: str = "", query_round: int = 0, units: str = "mm",
     can_regenerate: bool = False,
 ) -> ItemView:
@@ -302,7 +302,8 @@ def item_view(
         models_label=models_label(run),
         warnings=[str(w) for w in (model or {}).get("warnings") or []],
         rating=int(rating or 0),
-        version_label=f"Version {version}" if version > 1 else "",
+        # The same number as the Versions tab (the chat's versions in order); an answer without a model has none.
+        version_label=f"Version {version}" if version >= 1 and model is not None and model.get("files") else "",
         attachments=[file_view(f) for f in (attach or {}).get("files") or []],
         can_regenerate=bool(can_regenerate) and role == "assistant",
     )

@@ -167,7 +167,7 @@ class WorkbenchState(rx.State):
     # --- edits (background: a render takes seconds and must not hold the tab's state lock) ----------
 
     async def _after_edit(self, uid: uuid.UUID, result) -> list:
-        from chat3d.state.chat import ThreadState
+        from chat3d.state.chat import ThreadState, scroll_thread_end
         from chat3d.state.versions import VersionsState
 
         if not result.ok:
@@ -182,7 +182,7 @@ class WorkbenchState(rx.State):
         self._show_item(uid, result.item_id)
         versions = await self.get_state(VersionsState)
         versions._reload(uid, result.context_id)
-        return [rx.scroll_to("thread-end")]
+        return [scroll_thread_end()]
 
     @rx.event(background=True)
     async def render_code(self, form: dict):

@@ -62,6 +62,9 @@ class ProfileState(AuthState):
     sessions_notice: str = ""
     busy: str = ""
     delete_open: bool = False
+    # Every share link of the user (chat3d.domain.shares.list_owned): label, chat link, status, expiry, views.
+    share_links: list[dict[str, str]] = []
+    shares_notice: str = ""
 
     def _user_or_redirect(self) -> User | None:
         user = self._current_user()
@@ -99,13 +102,34 @@ class ProfileState(AuthState):
              "seen": _when(r.last_seen_at), "current": "1" if r.jti == jti else ""}
             for r in rows
         ]
+        self._reload_shares(user)
         self.loaded = True
+
+    def _reload_shares(self, user: User) -> None:
+        from chat3d.domain import shares
+        from chat3d.state.versions import expiry_label
+
+        with session_scope() as session:
+            owned = shares.list_owned(session, user.id)
+        rows = []
+        for o in owned:
+            sh = o.share
+            status = "revoked" if sh.revoked_at else "expired" if shares.is_expired(sh) else "active"
+            version = f"Version {o.version}" if o.version else "A deleted version"
+            rows.append({
+                "id": str(sh.id), "chat": o.chat_name or "A deleted chat", "chat_url": f"/chat/{sh.context_id}",
+                "label": version + (f" · {sh.title}" if sh.title else ""), "status": status,
+                "expiry": expiry_label(sh.expires_at, revoked=sh.revoked_at is not None),
+                "views": f"{sh.views} view" + ("" if sh.views == 1 else "s"), "active": "1" if status == "active" else "",
+            })
+        self.share_links = rows
 
     @rx.event
     def on_load(self):
         self.loaded = False
         for field in ("name_notice", "password_notice", "password_error", "email_notice", "email_error",
-                      "export_notice", "export_error", "delete_notice", "delete_error", "sessions_notice", "busy"):
+                      "export_notice", "export_error", "delete_notice", "delete_error", "sessions_notice", "shares_notice",
+                      "busy"):
             setattr(self, field, "")
         self.delete_open = False
         user = self._user_or_redirect()
@@ -164,6 +188,22 @@ class ProfileState(AuthState):
         except (DomainError, ValueError):
             self.sessions_notice = "That session had already ended."
         self._reload(user)
+
+    @rx.event
+    def revoke_share(self, share_id: str):
+        """Revoke one of the user's links (the domain checks it is theirs)."""
+        from chat3d.domain import shares
+
+        user = self._user_or_redirect()
+        if user is None:
+            return self._login_redirect()
+        try:
+            with session_scope() as session:
+                shares.revoke_share(session, user.id, share_id)
+            self.shares_notice = "That link no longer works."
+        except DomainError as exc:
+            self.shares_notice = exc.message
+        self._reload_shares(user)
 
     @rx.event
     def revoke_others(self):

@@ -13,7 +13,7 @@ from chat3d.db.engine import session_scope
 from chat3d.domain import shares, versions
 from chat3d.domain.errors import DomainError
 from chat3d.state.auth import AuthState
-from chat3d.state.chat_view import format_dims, format_volume
+from chat3d.state.chat_view import format_dims
 
 ORIGIN_LABELS = {"prompt": "From a prompt", "regenerated": "Regenerated", "edited": "Code edited by you",
                  "parameters": "Parameters changed by you", "imported": "Imported"}
@@ -119,6 +119,36 @@ def _delta(value) -> str:
     return f"{float(value):+,.1f}"
 
 
+def _scaled(a, b, small: str, large: str, factor: float):
+    """The unit a row shows (the larger of the two values decides, as format_volume/format_area do): the
+    formatter for its values and its delta, so `19.7 cm³ → 41.5 cm³` has the delta `+21.8 cm³`, never `+21,817.0`."""
+    known = [abs(float(v)) for v in (a, b) if v is not None]
+    unit, div = (large, factor) if known and max(known) >= factor else (small, 1.0)
+
+    def value(v) -> str:
+        return "—" if v is None else f"{float(v) / div:,.1f} {unit}"
+
+    def delta(d) -> str:
+        return "" if d is None else f"{float(d) / div:+,.1f} {unit}"
+
+    return value, delta
+
+
+def metric_row(label: str, metric: str, a, b, delta) -> CompareRow:
+    """One Compare row with its unit on the values and on the delta."""
+    if metric == "volume_mm3":
+        value, signed = _scaled(a, b, "mm³", "cm³", 1000.0)
+        return CompareRow(label, value(a), value(b), signed(delta))
+    if metric == "area_mm2":
+        value, signed = _scaled(a, b, "mm²", "cm²", 100.0)
+        return CompareRow(label, value(a), value(b), signed(delta))
+    if metric == "bbox_size_mm":
+        return CompareRow(label, _fmt(a), _fmt(b), _delta(delta) + (" mm" if delta else ""))
+    if metric in ("solids", "faces", "edges") and delta is not None:
+        return CompareRow(label, _fmt(a), _fmt(b), f"{round(float(delta)):+d}")
+    return CompareRow(label, _fmt(a), _fmt(b), _delta(delta))
+
+
 class VersionsState(rx.State):
     rows: list[VersionRow] = []
     context_id: str = ""
@@ -141,13 +171,14 @@ class VersionsState(rx.State):
 
     def _reload(self, uid: uuid.UUID, context_id: str) -> None:
         if not context_id:
-            self.rows, self.context_id = [], ""
+            self.rows, self.share_rows, self.context_id = [], [], ""
             return
         try:
             with session_scope() as s:
                 found = versions.list_versions(s, uid, context_id)
                 mine = [sh for sh in shares.list_shares(s, uid) if str(sh.context_id) == context_id]
         except DomainError as exc:
+            self.rows, self.share_rows, self.context_id = [], [], ""  # never another chat's rows
             self.error = exc.message
             return
         number = {v.item_id: v.number for v in found}
@@ -163,6 +194,14 @@ class VersionsState(rx.State):
             expiry=expiry_label(sh.expires_at, revoked=sh.revoked_at is not None),
             active=shares.is_active(sh), views=sh.views,
         ) for sh in mine]
+
+    def _follow(self, uid: uuid.UUID, context_id: str) -> None:
+        """The open chat changed, or got a new version: list that chat's versions. Without this the tab kept the
+        previous chat's rows (their Share/Fork/Compare acting on that chat) until it was clicked again."""
+        if context_id != self.context_id:
+            self.compare_rows, self.compare_title, self.error = [], "", ""
+            self.share_url, self.share_item_id, self.share_error = "", "", ""
+        self._reload(uid, context_id)
 
     @rx.event
     async def load(self):
@@ -229,10 +268,7 @@ class VersionsState(rx.State):
                   "faces": "Faces", "edges": "Edges"}
         rows = []
         for r in diff["metrics"]:
-            if r["metric"] == "volume_mm3":
-                rows.append(CompareRow(labels[r["metric"]], format_volume(r["a"]), format_volume(r["b"]), _delta(r["delta"])))
-            else:
-                rows.append(CompareRow(labels.get(r["metric"], r["metric"]), _fmt(r["a"]), _fmt(r["b"]), _delta(r["delta"])))
+            rows.append(metric_row(labels.get(r["metric"], r["metric"]), r["metric"], r["a"], r["b"], r["delta"]))
         for p in diff["parameters"]:
             rows.append(CompareRow(p["name"].replace("_", " "), _fmt(p["a"]), _fmt(p["b"]),
                                    _delta(p["b"] - p["a"]) if p["a"] is not None and p["b"] is not None else ""))
