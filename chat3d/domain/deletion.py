@@ -20,7 +20,6 @@ A second run finds nothing to do. Only `deactivated_until` marks a deletion, so 
 from __future__ import annotations
 
 import logging
-import shutil
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -154,11 +153,8 @@ def purge_due_accounts(*, now: datetime | None = None, batch: int = DEFAULT_BATC
 
 
 def _remove_user_folder(uid: uuid.UUID) -> None:
-    """Files are stored under `<storage>/<user id>/`: remove whatever is left (orphans of an earlier crash)."""
-    root = files.storage_root()
-    folder = (root / str(uid)).resolve()
-    if folder.parent == root and folder.is_dir():
-        shutil.rmtree(folder, ignore_errors=True)
+    """Files are stored under `<user id>/`: remove whatever is left (orphans of an earlier crash)."""
+    files.storage().delete_prefix(str(uid))
 
 
 RETENTION_INTERVAL_S = 300.0

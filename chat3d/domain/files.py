@@ -1,7 +1,13 @@
-"""Stored files: rendered models, image uploads and data exports, on disk under STORAGE_DIR.
+"""Stored files: rendered models, image uploads and data exports, kept by a `Storage` (on disk under STORAGE_DIR).
 
 Rows point at files by a path relative to the storage root; bytes never live in the database or in
 Reflex state. Uploads are recognised by their content, never by their name.
+
+Every read, write and removal of stored bytes goes through `storage()`. The one implementation is
+`LocalDiskStorage`; with several app or worker replicas (Docker Swarm) every node must mount the same volume at
+STORAGE_DIR (docs/deployment.md, "Shared files"). Object storage would be a second implementation of `Storage`
+(a later step): callers that need a file on disk (`local_path`, for streaming downloads and zip exports) would
+then stream from `open` instead.
 """
 
 from __future__ import annotations
@@ -9,10 +15,12 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import shutil
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import BinaryIO, Protocol
 
 from sqlmodel import Session
 
@@ -36,7 +44,90 @@ MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_IMAGE_PIXELS = 40_000_000
 
 
+class Storage(Protocol):
+    """Bytes addressed by a relative path such as `<owner id>/<file id>.stl`; paths leaving the root are refused."""
+
+    def put(self, rel: str, data: bytes) -> None:
+        """Store atomically: readers see the old bytes or the new ones, never a part."""
+
+    def read(self, rel: str) -> bytes: ...
+
+    def open(self, rel: str) -> BinaryIO: ...
+
+    def exists(self, rel: str) -> bool: ...
+
+    def delete(self, rel: str) -> bool:
+        """True when something was removed; a missing file is fine."""
+
+    def delete_prefix(self, prefix: str) -> None:
+        """Remove everything under a folder-like prefix (a user's files)."""
+
+    def local_path(self, rel: str) -> Path | None:
+        """The file on this machine's disk, for sendfile and zip; None when the bytes live elsewhere."""
+
+
+class LocalDiskStorage:
+    """Files under one folder (STORAGE_DIR): a local disk, or a shared volume mounted at the same path on every node."""
+
+    def __init__(self, root: Path):
+        self.root = root.resolve()
+
+    def _path(self, rel: str) -> Path:
+        path = (self.root / rel).resolve()
+        if self.root not in path.parents:
+            raise NotFound("No such file.")
+        return path
+
+    def put(self, rel: str, data: bytes) -> None:
+        dest = self._path(rel)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f"{dest.name}.{uuid.uuid4().hex[:8]}.part")
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, dest)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def read(self, rel: str) -> bytes:
+        return self._path(rel).read_bytes()
+
+    def open(self, rel: str) -> BinaryIO:
+        return open(self._path(rel), "rb")
+
+    def exists(self, rel: str) -> bool:
+        try:
+            return self._path(rel).is_file()
+        except NotFound:
+            return False
+
+    def delete(self, rel: str) -> bool:
+        try:
+            self._path(rel).unlink()
+            return True
+        except (FileNotFoundError, NotFound):
+            return False
+
+    def delete_prefix(self, prefix: str) -> None:
+        folder = self._path(prefix)
+        if folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def local_path(self, rel: str) -> Path | None:
+        return self._path(rel)
+
+
+def storage() -> Storage:
+    """The configured storage (STORAGE_DIR, created on first use)."""
+    root = get_settings().effective_storage_dir
+    root.mkdir(parents=True, exist_ok=True)
+    return LocalDiskStorage(root)
+
+
 def storage_root() -> Path:
+    """The local storage folder (LocalDiskStorage); prefer `storage()` for anything that touches bytes."""
     root = get_settings().effective_storage_dir
     root.mkdir(parents=True, exist_ok=True)
     return root
@@ -44,11 +135,15 @@ def storage_root() -> Path:
 
 def absolute_path(f: StoredFile) -> Path:
     """The file's place on disk; refuses any stored path that would leave the storage root."""
-    root = storage_root()
-    path = (root / f.storage_path).resolve()
-    if root not in path.parents:
+    path = storage().local_path(f.storage_path)
+    if path is None:  # pragma: no cover - no such storage yet
         raise NotFound("No such file.")
     return path
+
+
+def read_bytes(f: StoredFile) -> bytes:
+    """A stored file's bytes, from wherever the storage keeps them."""
+    return storage().read(f.storage_path)
 
 
 @dataclass(frozen=True)
@@ -64,16 +159,9 @@ class Blob:
 def write_blob(owner_id: uuid.UUID, data: bytes, fmt: str) -> Blob:
     """Write bytes atomically (temp file, fsync, rename); safe to run for several files in parallel threads."""
     file_id = uuid.uuid4()
-    rel = Path(str(owner_id)) / f"{file_id.hex}.{fmt}"
-    dest = storage_root() / rel
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_suffix(dest.suffix + ".part")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, dest)
-    return Blob(id=file_id, storage_path=str(rel), size=len(data), sha256=hashlib.sha256(data).hexdigest())
+    rel = f"{owner_id}/{file_id.hex}.{fmt}"
+    storage().put(rel, data)
+    return Blob(id=file_id, storage_path=rel, size=len(data), sha256=hashlib.sha256(data).hexdigest())
 
 
 def record_blob(
@@ -140,18 +228,9 @@ def delete_file(session: Session, owner_id: uuid.UUID, file_id: uuid.UUID | str)
 
 
 def remove_stored_paths(paths: list[str]) -> int:
-    """Remove files from disk (after the deleting transaction committed); missing ones are fine."""
-    root = storage_root()
-    removed = 0
-    for rel in paths:
-        path = (root / rel).resolve()
-        if root in path.parents:
-            try:
-                path.unlink()
-                removed += 1
-            except FileNotFoundError:
-                pass
-    return removed
+    """Remove files from storage (after the deleting transaction committed); missing ones are fine."""
+    store = storage()
+    return sum(1 for rel in paths if store.delete(rel))
 
 
 def sniff_image(data: bytes) -> str | None:

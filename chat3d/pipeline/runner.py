@@ -180,7 +180,7 @@ def _images_for(session: Session, items: list[ChatItem]) -> dict[str, ImageInput
             for ref in seg.get("files", []):
                 try:
                     row = files.get_file(session, item.owner_id, ref["id"])
-                    out[ref["id"]] = ImageInput(row.content_type, files.absolute_path(row).read_bytes())
+                    out[ref["id"]] = ImageInput(row.content_type, files.read_bytes(row))
                 except Exception:  # a deleted attachment is simply left out
                     continue
     return out
