@@ -20,8 +20,10 @@ class ImportState(rx.State):
     busy: bool = False
     error: str = ""
     filename: str = ""
-    # Backend only: the parked upload's path under the storage root.
+    # Backend only: the parked upload's path under the storage root, and the open chat to import into when it
+    # is still empty (a "New chat" made for the import), so neither a failed nor a good import leaves one behind.
     _staged_path: str = ""
+    _into: str = ""
 
     @rx.var
     def limit_text(self) -> str:
@@ -53,7 +55,15 @@ class ImportState(rx.State):
             return rx.clear_selected_files(IMPORT_UPLOAD_ID)
         blob = stored.write_blob(uid, data, "upload")
         self._staged_path, self.filename, self.busy, self.error = blob.storage_path, name, True, ""
+        self._into = await self._empty_open_chat()
         return [rx.clear_selected_files(IMPORT_UPLOAD_ID), ImportState.run_import]
+
+    async def _empty_open_chat(self) -> str:
+        """The open chat's id when it has nothing in it yet, else ''."""
+        from chat3d.state.chat import ThreadState
+
+        thread = await self.get_state(ThreadState)
+        return thread.active_id if thread.active_id and thread.loaded and not thread.items else ""
 
     @rx.event(background=True)
     async def run_import(self):
@@ -63,14 +73,14 @@ class ImportState(rx.State):
 
         async with self:
             uid = (await self.get_state(AuthState))._current_user_id()
-            path, name, self._staged_path = self._staged_path, self.filename, ""
+            path, name, into, self._staged_path, self._into = self._staged_path, self.filename, self._into, "", ""
         if uid is None or not path:
             async with self:
                 self.busy = False
             return
         try:
             data = stored.storage().read(path)
-            result = await import_file(uid, data, name)
+            result = await import_file(uid, data, name, context_id=into or None)
         except DomainError as exc:
             async with self:
                 self.busy, self.error = False, exc.message
@@ -85,4 +95,9 @@ class ImportState(rx.State):
             self.busy, self.open, self.error = False, False, ""
             contexts = await self.get_state(ContextsState)
             contexts._reload(uid)
-        yield rx.redirect(f"/chat/{result.context_id}")
+        if into:  # the open chat itself: load what the import put in it
+            from chat3d.state.chat import ThreadState
+
+            yield ThreadState.load_page
+        else:
+            yield rx.redirect(f"/chat/{result.context_id}")
