@@ -364,6 +364,9 @@ def set_default(session: Session, admin: User, stage: str, model_id: str, *, ip:
     spec = registry.get_model(model_id, get_settings())
     if stage not in spec.stages:
         raise InvalidInput(f"{spec.label or spec.id} cannot be used for {STAGE_LABELS[stage]}.")
+    if model_id not in {m.id for m in registry.available_models(load(session).settings, probe_ollama=False)}:
+        raise InvalidInput(f"{spec.label or spec.id} cannot answer yet: add the {PROVIDER_LABELS[spec.provider]} "
+                           "credential first.")
     flag = f"default_{stage}"
     for other in session.exec(select(LlmModelChoice).where(getattr(LlmModelChoice, flag).is_(True)).with_for_update()).all():
         if other.model_id != model_id:

@@ -1,21 +1,23 @@
-"""/admin: the console with tabs dashboard, users, waitlist, settings, audit log, security events, outbox."""
+"""/admin: the console with tabs dashboard, users, waitlist, settings, models, audit log, security events, outbox."""
 
 from __future__ import annotations
 
 import reflex as rx
 
+from chat3d.components.admin_models import models_tab
 from chat3d.components.forms import error_callout
 from chat3d.components.layout import app_shell
 from chat3d.state.admin import ALL, AdminState
 
 TAB_LABELS = (
     ("dashboard", "Dashboard"), ("users", "Users"), ("waitlist", "Waitlist"), ("settings", "Settings"),
-    ("audit", "Audit log"), ("security", "Security events"), ("outbox", "Outbox"),
+    ("models", "Models"), ("audit", "Audit log"), ("security", "Security events"), ("outbox", "Outbox"),
 )
 USER_STATUSES = ("active", "deactivated", "pending_registration")
 WAITLIST_STATUSES = ("pending_email_confirmation", "pending_admin_approval", "approved", "rejected")
 OUTBOX_STATUSES = ("pending", "sending", "sent", "failed")
-AUDIT_ACTIONS = (("user.", "Users"), ("waitlist.", "Waitlist"), ("settings.", "Settings"), ("invitation.", "Invitations"))
+AUDIT_ACTIONS = (("user.", "Users"), ("waitlist.", "Waitlist"), ("settings.", "Settings"), ("invitation.", "Invitations"),
+                 ("model.", "Models"))
 
 
 def _label(value: str) -> str:
@@ -407,7 +409,7 @@ def outbox_tab() -> rx.Component:
 def admin_page() -> rx.Component:
     contents = {
         "dashboard": dashboard_tab, "users": users_tab, "waitlist": waitlist_tab, "settings": settings_tab,
-        "audit": audit_tab, "security": security_tab, "outbox": outbox_tab,
+        "models": models_tab, "audit": audit_tab, "security": security_tab, "outbox": outbox_tab,
     }
     return app_shell(
         rx.vstack(

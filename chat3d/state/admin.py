@@ -25,7 +25,7 @@ from chat3d.domain.errors import DomainError
 from chat3d.state.auth import AuthState
 
 PAGE_SIZE = 20
-TABS = ("dashboard", "users", "waitlist", "settings", "audit", "security", "outbox")
+TABS = ("dashboard", "users", "waitlist", "settings", "models", "audit", "security", "outbox")
 ALL = "all"
 ROW_KEYS = (
     "id", "email", "name", "role", "status", "reason", "created", "last_login", "self", "joined", "confirmed", "invited_by",
@@ -152,6 +152,7 @@ class AdminState(AuthState):
             "dashboard": self._load_dashboard, "users": self._load_users, "waitlist": self._load_waitlist,
             "settings": self._load_settings, "audit": self._load_audit, "security": self._load_security,
             "outbox": self._load_outbox,
+            "models": lambda: None,  # the Models tab loads itself (chat3d.state.admin_models) when it mounts
         }[self.tab]
         try:
             loader()

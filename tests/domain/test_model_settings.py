@@ -172,6 +172,8 @@ def test_an_environment_key_wins_and_is_read_only(admin, db, monkeypatch):
 
 def test_defaults_come_from_the_environment_else_the_console_else_offline(admin, db, monkeypatch):
     assert model_settings.default_model("codegen") == "offline-templates"
+    with session_scope() as s, pytest.raises(InvalidInput, match="add the OpenAI credential first"):
+        model_settings.set_default(s, s.get(User, admin.id), "codegen", "gpt-4.1-mini")
     save(admin, "openai", KEY)
     with session_scope() as s:
         model_settings.set_default(s, s.get(User, admin.id), "codegen", "gpt-4.1-mini")
