@@ -27,6 +27,10 @@ RUN python3 -m venv /opt/venv \
     && PIP_CERT=/tmp/build-ca.pem pip install --retries "${PIP_RETRIES}" . \
     && rm /tmp/build-ca.pem
 COPY . .
+# Reflex keeps its own state (REFLEX_DIR, default ~/.local/share/reflex) beside the app: the build runs as root and
+# the app as chat3d, and without it `reflex run` took the app for uninitialised and reinstalled the frontend
+# packages from the network at every start (a container without internet access never came up).
+ENV REFLEX_DIR=/app/.reflex-home
 RUN cat /etc/ssl/certs/ca-certificates.crt > /tmp/build-ca.pem && printf '%s\n' "$EXTRA_CA_CERTS" >> /tmp/build-ca.pem \
     && NODE_EXTRA_CA_CERTS=/tmp/build-ca.pem npm install --prefix .tools --no-audit --no-fund --fetch-retries=5 bun@1.4.5 \
     && NODE_EXTRA_CA_CERTS=/tmp/build-ca.pem reflex export --frontend-only --no-zip \
