@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_JWT_SECRET = "change-me-in-production"
@@ -121,6 +121,12 @@ class Settings(BaseSettings):
                 if value is not None:
                     data[name] = value
         return data
+
+    @field_validator("llm_models_file", mode="before")
+    @classmethod
+    def _empty_path_is_unset(cls, value: object) -> object:
+        """`LLM_MODELS_FILE=` (as in .env.example) means no file, not the current directory."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> "Settings":

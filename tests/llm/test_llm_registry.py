@@ -112,3 +112,11 @@ def test_provider_factory_builds_and_reuses_clients():
     assert isinstance(get_provider(get_model("offline-conversation", config), config), OfflineProvider)
     rotated = settings(openai_api_key="new-key")
     assert get_provider(get_model("gpt-4.1", rotated), rotated) is not openai_client
+
+
+def test_an_empty_models_file_setting_means_none(monkeypatch):
+    """`LLM_MODELS_FILE=` copied from .env.example used to become Path('.') and break every model listing."""
+    monkeypatch.setenv("LLM_MODELS_FILE", "")
+    config = Settings(_env_file=None, openai_api_key="", anthropic_api_key="", xai_api_key="", ollama_base_url="")
+    assert config.llm_models_file is None
+    assert ids(available_models(config)) == OFFLINE
