@@ -25,6 +25,8 @@ STATE_LABELS = {
 TERMINAL = {"completed", "failed", "cancelled"}
 ACTIVE = {"queued", "conversation", "codegen", "rendering", "repairing"}
 
+# Chips under an empty chat. Each must be something the default (offline) model makes in full: a test runs
+# every one through it and fails on any "Not modelled" item (tests/llm/test_llm_offline.py).
 EXAMPLE_PROMPTS = [
     "a 80 x 50 x 5 mm plate with four 4 mm holes",
     "a 30 mm cube with 2 mm fillets on every edge",

@@ -245,7 +245,7 @@ def test_reads_dimensions_units_and_counts(request_text, expected):
 HONOURED = [
     # (request, what the geometry must show)
     "a 30 mm cube with 2 mm fillets on every edge",
-    "a flange 120 mm diameter, 12 mm thick, 6 x 8 mm holes on an 80 mm bolt circle, 30 mm bore",
+    "a flange 120 mm diameter, 12 mm thick, six M8 holes, bolt circle dia 80 mm, 30 mm bore",
     "an enclosure 100 x 70 x 30 mm with mounting holes, 58 x 49 mm pattern",
     "an L-bracket 60 x 40 x 50 mm, 5 mm thick, angled back 70 degrees",
     "a box 100 x 60 x 40 mm with 2 mm walls and a lid",
@@ -286,7 +286,8 @@ def test_fillets_on_every_edge_are_modelled(honoured):
 def test_bolt_circle_stays_as_stated(honoured):
     (text, _, _), result = honoured[0][1], honoured[1][1]
     assert_size(result, [120, 120, 12])
-    assert [tuple(c) for c in result["cylinders"]] == [(4.0, 40.0)] * 6 + [(15.0, 0.0), (60.0, 0.0)]  # not on 75 mm
+    # six M8 clearance holes (9 mm) on the 80 mm circle (it was 75 mm, and eight 8 mm holes, before)
+    assert [tuple(c) for c in result["cylinders"]] == [(4.5, 40.0)] * 6 + [(15.0, 0.0), (60.0, 0.0)]
     assert "assumed" not in text or "bolt circle" not in text.split("assumed", 1)[1]
 
 
@@ -415,7 +416,7 @@ async def test_a_hand_edit_that_cannot_be_carried_is_said_and_nothing_is_modelle
     original = await code_for([Message("user", "a 80 x 50 x 5 mm plate")])
     # edited by hand and without the template's edge_fillet parameter: "round every edge" cannot be carried
     edited = "\n".join(line for line in original.splitlines() if not line.startswith("edge_fillet")) \
-        .replace("min(edge_fillet,", "min(0.0,") + "\nresult = result.moved(Location((0, 0, 1)))\n"
+        .replace("edge_fillet", "0.0")
     text, calls, _ = await _offline("add 2 mm fillets on every edge", system=_system_with(edited))
     assert calls == [] and "edited by hand" in text and "nothing was changed or saved" in text
 
