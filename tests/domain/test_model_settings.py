@@ -203,7 +203,8 @@ def test_a_disabled_model_is_not_offered_and_cannot_be_used(admin, db, make_user
         submit_query(s, user.id, ctx.id, "a plate", conversation_model_id="gpt-4.1")
 
 
-def test_connection_test_calls_the_configured_host_with_the_sdk(admin, db, fake):
+def test_connection_test_calls_the_configured_host_with_the_sdk(admin, db, fake, caplog):
+    caplog.set_level(logging.DEBUG)  # the SDKs and httpx log requests at debug level: never the key
     fake.accepted_keys = {KEY}
     save(admin, "openai", KEY, f"{fake.url}/v1")
     assert "2 models" in model_settings.check_connection("openai")
@@ -220,6 +221,7 @@ def test_connection_test_calls_the_configured_host_with_the_sdk(admin, db, fake)
     save(admin, "ollama", "", fake.url)
     assert "1 model" in model_settings.check_connection("ollama")
     assert fake.received[-1].path == "/api/tags"
+    assert caplog.records and KEY not in caplog.text and NEW_KEY not in caplog.text
 
 
 def test_connection_test_names_an_unreachable_host(admin, db):
