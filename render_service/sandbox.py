@@ -26,6 +26,7 @@ import errno
 import os
 import platform
 import resource
+import secrets
 import signal
 import sys
 import traceback
@@ -191,6 +192,39 @@ def apply_rlimits(memory_mb: int, max_output_mb: int, cpu_s: int, nproc: int, no
     lim(resource.RLIMIT_CORE, 0)
     lim(resource.RLIMIT_CPU, cpu_s)
     lim(resource.RLIMIT_MEMLOCK, 0)
+
+
+UID_FLOOR = 1_000_000  # above system users, typical subuid ranges and the old fixed base (200000)
+UID_CEILING = 2**31 - 1  # some tools mis-handle uids above this
+
+
+def choose_uid_base(count: int, uid_map: str | None = None) -> int:
+    """A random block of `count` uids for this service's job slots, from the uids mapped into our user
+    namespace (normally all of them). Why random: two render services on one host (two replicas of a
+    stack on one node, or a test session) must not hand jobs the same uid, or one job could signal the
+    other's processes (minimal mode) and both share one RLIMIT_NPROC. Containers do not see each
+    other's processes, so no coordination is possible; with the default pool a collision needs the same
+    block out of about 10^8."""
+    if uid_map is None:
+        try:
+            with open("/proc/self/uid_map") as fh:
+                uid_map = fh.read()
+        except OSError:
+            uid_map = "0 0 4294967295"
+    best_lo = best_hi = 0
+    for line in uid_map.splitlines():
+        parts = line.split()
+        if len(parts) != 3:
+            continue
+        lo = max(int(parts[0]), UID_FLOOR)
+        hi = min(int(parts[0]) + int(parts[2]), UID_CEILING)
+        if hi - lo > best_hi - best_lo:
+            best_lo, best_hi = lo, hi
+    blocks = (best_hi - best_lo) // count
+    if blocks < 1:
+        raise SandboxError(f"no block of {count} unused uids is mapped into this user namespace; "
+                           "set RENDER_SANDBOX_UID_BASE")
+    return best_lo + secrets.randbelow(blocks) * count
 
 
 def drop_uid(uid: int, gid: int) -> None:

@@ -69,7 +69,7 @@ class Settings:
     precheck: bool = True
     work_dir: str = ""
     sandbox: str = "auto"  # auto | namespaces | minimal
-    uid_base: int = 200000
+    uid_base: int = 0  # first job uid as root; 0: a random block per service (sandbox.choose_uid_base)
     nproc: int = 64
     nofile: int = 256
     log_cap_kb: int = 64
@@ -103,7 +103,7 @@ class Settings:
             precheck=_env_bool("RENDER_PRECHECK", True),
             work_dir=work_dir,
             sandbox=os.environ.get("RENDER_SANDBOX", "auto").strip().lower() or "auto",
-            uid_base=_env_int("RENDER_SANDBOX_UID_BASE", 200000),
+            uid_base=max(0, _env_int("RENDER_SANDBOX_UID_BASE", 0)),
             nproc=_env_int("RENDER_NPROC", 64),
             nofile=_env_int("RENDER_NOFILE", 256),
             log_cap_kb=_env_int("RENDER_LOG_CAP_KB", 64),

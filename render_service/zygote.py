@@ -127,8 +127,12 @@ class Zygote:
         self.free_slots = list(range(n_slots))
         # Post-render spares have slots (and, as root, uids) of their own, after the workers'.
         self.post_slots = list(range(n_slots + 1, n_slots + 1 + n_slots))
+        self.uid_base = settings.uid_base
+        if self.as_root and not self.uid_base:
+            self.uid_base = sandbox.choose_uid_base(2 * n_slots + 1)
         self.post_spares: list[PostSpare] = []
         self.post_pending: list[Worker] = []
+        self.unswept: list[int] = []  # minimal mode as root: slots whose uid could not be swept yet
         self.spares_target = settings.pool_size
         self.seq = 0
         self.fail_streak = 0
@@ -158,7 +162,7 @@ class Zygote:
 
     # ------------------------------------------------------------------ setup
     def _uid(self, slot: int) -> int:
-        return self.s.uid_base + slot if self.as_root else os.geteuid()
+        return self.uid_base + slot if self.as_root else os.geteuid()
 
     def _choose_mode(self) -> str:
         want = self.s.sandbox
@@ -219,10 +223,22 @@ class Zygote:
         # As root the worker is forked straight into its own pid namespace; otherwise it forks a
         # second time inside its namespaces and that short-lived helper reports the worker's pid.
         direct = self.mode == "minimal" or self.as_root  # no helper process between zygote and worker
-        if self.mode == "namespaces" and self.as_root:
-            pid = sandbox.fork_in_new_pid_namespace()
-        else:
-            pid = os.fork()
+        try:
+            if self.mode == "namespaces" and self.as_root:
+                pid = sandbox.fork_in_new_pid_namespace()
+            else:
+                pid = os.fork()
+        except (OSError, sandbox.SandboxError) as exc:
+            # EAGAIN when processes run out (a fork bomb under a shared uid, in user-namespace mode):
+            # give everything back and try again later instead of dying.
+            mine.close()
+            theirs.close()
+            os.close(st_r)
+            os.close(st_w)
+            self._remove_job_dir(w)
+            self.free_slots.append(slot)
+            self._back_off(f"cannot fork a worker: {exc}")
+            return
         if pid == 0:  # pragma: no cover - runs in the worker
             self._worker_main(w, theirs.fileno(), st_w, warm)
         theirs.close()
@@ -237,6 +253,13 @@ class Zygote:
             self.sel.register(w.pidfd, selectors.EVENT_READ, ("exit", w))
         self.sel.register(st_r, selectors.EVENT_READ, ("status", w))
         self.workers.append(w)
+
+    def _back_off(self, why: str) -> None:
+        """A spare could not be made: wait longer after each failure in a row (at most 5 s) before the
+        next fork, so a starved machine is not hammered and the zygote itself stays up."""
+        log.error("%s", why)
+        self.fail_streak += 1
+        self.next_spawn_at = time.monotonic() + min(5.0, 0.1 * 2**self.fail_streak)
 
     def _wall(self, folder: str, uid: int, *, slice_ms: float | None = None,
               fork_into_pid_ns: bool = False) -> sandbox.Wall:
@@ -288,11 +311,7 @@ class Zygote:
             runner.serve_one(job, s.timeout_cap_s, sandbox.set_parent_death_signal, st_w)
             code = 0
         except BaseException:  # noqa: BLE001
-            if st_w >= 0:
-                try:
-                    os.write(st_w, ("error " + traceback.format_exc()[-2000:].replace("\n", "\\n") + "\n").encode())
-                except OSError:
-                    pass
+            _report_crash(st_w)
         os._exit(code)
 
     def _on_status(self, w: Worker) -> None:
@@ -328,9 +347,7 @@ class Zygote:
             return
         self._close_status(w)
         if not w.ready_flag and w.job_id is None:
-            log.error("worker failed to start: %s", w.failed_msg[-1500:] or "no message")
-            self.fail_streak += 1
-            self.next_spawn_at = time.monotonic() + min(5.0, 0.1 * 2**self.fail_streak)
+            self._back_off(f"worker failed to start: {w.failed_msg[-1500:] or 'no message'}")
             if w.gpid > 0:
                 self._kill(w)
 
@@ -378,8 +395,8 @@ class Zygote:
         if w.job_sock >= 0:
             os.close(w.job_sock)
             w.job_sock = -1
-        if self.mode == "minimal" and self.as_root:
-            self._sweep_uid(w.uid)
+        if self.mode == "minimal" and self.as_root and not self._sweep_uid(w.uid):
+            self.unswept.append(w.slot)  # its uid may still run processes: never hand it out until swept
         if w.job_id is None:
             self._finish(w, status)
         elif not w.job_ended:
@@ -461,7 +478,17 @@ class Zygote:
         st_r, st_w = os.pipe()
         busy = sum(1 for x in self.workers if x.job_id is not None)
         warm = busy + len(self.pending) + self.backlog < self.spares_target
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError as exc:  # EAGAIN: as in spawn()
+            mine.close()
+            theirs.close()
+            os.close(st_r)
+            os.close(st_w)
+            shutil.rmtree(out, ignore_errors=True)
+            self.post_slots.append(slot)
+            self._back_off(f"cannot fork a post-render process: {exc}")
+            return
         if pid == 0:  # pragma: no cover - runs in the post-render process
             self._post_main(p, theirs.fileno(), st_w, warm)
         theirs.close()
@@ -514,11 +541,7 @@ class Zygote:
             os.write(st_w, b"done\n")  # the zygote reports now, without waiting for our exit
             code = 0
         except BaseException:  # noqa: BLE001
-            if st_w >= 0:
-                try:
-                    os.write(st_w, ("error " + traceback.format_exc()[-2000:].replace("\n", "\\n") + "\n").encode())
-                except OSError:
-                    pass
+            _report_crash(st_w)
         os._exit(code)
 
     def _on_post_status(self, p: PostSpare) -> None:
@@ -560,8 +583,7 @@ class Zygote:
         self.post_slots.append(p.slot)
         if p.worker is None:
             if not p.ready:
-                self.fail_streak += 1
-                self.next_spawn_at = time.monotonic() + min(5.0, 0.1 * 2**self.fail_streak)
+                self._back_off("a post-render process exited before it was ready")
             shutil.rmtree(p.out_dir, ignore_errors=True)
             return
         self._post_done(p)
@@ -606,7 +628,8 @@ class Zygote:
         if w not in self.workers:
             return
         self.workers.remove(w)
-        self.free_slots.append(w.slot)
+        if w.slot not in self.unswept:
+            self.free_slots.append(w.slot)
         self._remove_job_dir(w)
         if w.job_id is not None and not w.reported:
             if status is not None and w.job_status is None:
@@ -639,9 +662,14 @@ class Zygote:
                 msg["exit_code"] = os.WEXITSTATUS(status)
         self.send(msg)
 
-    def _sweep_uid(self, uid: int) -> None:
-        """Minimal mode has no pid namespace: kill anything left running under the slot's uid."""
-        pid = os.fork()
+    def _sweep_uid(self, uid: int) -> bool:
+        """Minimal mode has no pid namespace: kill anything left running under the slot's uid.
+        False when no process could be forked to do it (the caller keeps the slot out of use)."""
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            log.error("cannot fork to sweep uid %s: %s", uid, exc)
+            return False
         if pid == 0:
             try:
                 os.setresuid(uid, uid, uid)
@@ -650,6 +678,7 @@ class Zygote:
                 pass
             os._exit(0)
         os.waitpid(pid, 0)
+        return True
 
     # ------------------------------------------------------------------ jobs
     def _on_socket(self) -> bool:
@@ -721,6 +750,10 @@ class Zygote:
 
     def _maintain(self) -> None:
         now = time.monotonic()
+        for slot in list(self.unswept):
+            if self._sweep_uid(self._uid(slot)):
+                self.unswept.remove(slot)
+                self.free_slots.append(slot)
         spares = sum(1 for w in self.workers if w.job_id is None)
         busy = sum(1 for w in self.workers if w.job_id is not None and not w.job_ended)
         # Keep one spare per idle pool slot (at least one): forking while jobs run would steal
@@ -821,6 +854,14 @@ class Zygote:
                 except ProcessLookupError:
                     pass
                 shutil.rmtree(p.out_dir, ignore_errors=True)
+
+
+def _report_crash(st_w: int) -> None:
+    """In a forked child that failed: one "error ..." line (the traceback's tail) on its status pipe."""
+    try:
+        os.write(st_w, ("error " + traceback.format_exc()[-2000:].replace("\n", "\\n") + "\n").encode())
+    except OSError:
+        pass
 
 
 def _receive_fd(sock_fd: int) -> int:
