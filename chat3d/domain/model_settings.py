@@ -17,6 +17,7 @@ here stops a running query at its next call with a clear message, in every proce
 from __future__ import annotations
 
 import base64
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -169,14 +170,25 @@ def default_model(stage: str, session: Session | None = None) -> str:
 
 
 def model_label(model_id: str) -> str:
-    """The friendly name of a model (its id when unknown)."""
+    """The friendly name of a model (its id when unknown): users see "GPT-4.1 mini", not "gpt-4.1-mini"."""
+    path = get_settings().llm_models_file
+    try:
+        stamp = path.stat().st_mtime if path else 0.0
+    except OSError:
+        stamp = -1.0
+    return _labels(str(path or ""), stamp).get(model_id, model_id)
+
+
+@functools.lru_cache(maxsize=4)
+def _labels(_models_file: str, _stamp: float) -> dict[str, str]:
+    """Labels by id, read once per version of LLM_MODELS_FILE (a thread labels every answer)."""
     from chat3d.llm import registry
 
     try:
-        spec = registry.get_model(model_id, get_settings())
-    except (LookupError, ValueError):
-        return model_id
-    return spec.label or spec.id
+        specs = registry.configured_models(get_settings())
+    except ValueError:  # an unreadable models file is reported where models are listed; labels fall back
+        specs = list(registry.BUILTIN_MODELS)
+    return {m.id: m.label or m.id for m in specs}
 
 
 def check_usable(spec, settings: Settings) -> None:

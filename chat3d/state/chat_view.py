@@ -266,11 +266,15 @@ def metrics_line(model: dict | None, run: dict | None, units: str = "mm") -> str
 
 
 def models_label(run: dict | None) -> str:
+    """The models that answered, by their friendly names ("GPT-4.1 mini → Claude Sonnet 4.5"; one name if both)."""
+    from chat3d.domain.model_settings import model_label
+
     models = (run or {}).get("models") or {}
     conv, code = models.get("conversation"), models.get("codegen")
     if not conv and not code:
         return ""
-    return f"{conv or '?'} → {code or '?'}"
+    conv_label, code_label = (model_label(conv) if conv else "?"), (model_label(code) if code else "?")
+    return conv_label if conv_label == code_label else f"{conv_label} → {code_label}"
 
 
 def item_view(
@@ -356,8 +360,10 @@ def model_info(item_id: str, segments: list[dict]) -> ModelInfo | None:
     if model.get("expectedBboxMm"):
         add("Expected size", format_dims(model["expectedBboxMm"]))
     models = run.get("models") or {}
-    add("Conversation model", str(models.get("conversation") or ""))
-    add("Code model", str(models.get("codegen") or ""))
+    from chat3d.domain.model_settings import model_label
+
+    add("Conversation model", model_label(str(models["conversation"])) if models.get("conversation") else "")
+    add("Code model", model_label(str(models["codegen"])) if models.get("codegen") else "")
     if run:
         add("Repair rounds", str(run.get("rounds", 0)))
         usage = run.get("usage") or {}

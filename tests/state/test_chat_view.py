@@ -8,7 +8,7 @@ from chat3d.state.chat import context_id_from_path
 from chat3d.state.chat_composer import pick
 from chat3d.state.chat_view import (
     add_progress, format_cost, format_dims, format_seconds, format_size, format_volume, group_contexts, item_view,
-    metrics_line, model_info, pending_query_id, recency_group, state_label,
+    metrics_line, model_info, models_label, pending_query_id, recency_group, state_label,
 )
 
 NOW = datetime(2025, 3, 10, 15, 0, tzinfo=timezone.utc)
@@ -110,7 +110,7 @@ def test_completed_item_view_has_metrics_line() -> None:
     assert view.dims == "80.0 × 50.0 × 5.0 mm"
     assert view.metrics_line == "80.0 × 50.0 × 5.0 mm · 19.7 cm³ · 2.1 s · 1,715 tokens · $0"
     assert view.version_label == "Version 2"
-    assert view.models_label == "offline-conversation → offline-templates"
+    assert view.models_label == "Offline templates"  # friendly names, one when both stages share it
     assert metrics_line(None, None) == ""
 
 
@@ -138,7 +138,7 @@ def test_model_info_for_the_workbench() -> None:
     details = {d.label: d.value for d in info.details}
     assert details["Bounding box"] == "80.0 × 50.0 × 5.0 mm"
     assert details["Valid solid"] == "yes" and details["Solids"] == "1"
-    assert details["Code model"] == "offline-templates" and details["Repair rounds"] == "1"
+    assert details["Code model"] == "Offline templates" and details["Repair rounds"] == "1"
     assert details["Tokens"] == "1,200 in / 515 out"
     assert model_info("i3", [{"type": "text", "text": "no model"}]) is None
 
@@ -160,3 +160,10 @@ def test_inch_chats_show_inches_first() -> None:
     assert format_dims_for([76.2, 50.8, 6.35], "in") == "3.00 × 2.00 × 0.25 in (76.2 × 50.8 × 6.3 mm)"
     line = metrics_line({"metrics": {"bbox_size_mm": [25.4, 25.4, 12.7]}}, None, "in")
     assert line.startswith("1.00 × 1.00 × 0.50 in")
+
+
+def test_answers_name_their_models_by_friendly_name() -> None:
+    """Users see "GPT-4.1 mini", not "gpt-4.1-mini"; an id no longer configured is shown as it is."""
+    run = {"models": {"conversation": "gpt-4.1-mini", "codegen": "claude-sonnet-4-5"}}
+    assert models_label(run) == "GPT-4.1 mini → Claude Sonnet 4.5"
+    assert models_label({"models": {"conversation": "retired-model", "codegen": ""}}) == "retired-model → ?"
