@@ -83,7 +83,7 @@ def test_cad_tools(running_app, page: Page, browser) -> None:
     first_thumb = chat_thumb.get_attribute("src")
     page.get_by_test_id("chat-row").first.screenshot(path=str(ARTIFACTS / "cad-contexts-row.png"))
     panel = page.get_by_test_id("parameters-panel")
-    expect(panel.get_by_test_id("param-row")).to_have_count(5)
+    expect(panel.get_by_test_id("param-row")).to_have_count(7)  # with the plate's corner radius and edge fillet
     _shot(page, "parameters")
 
     # A slider change (keyboard: PageUp = ten steps of 1 mm) previews at once without a model call: the
