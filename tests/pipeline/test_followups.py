@@ -8,6 +8,7 @@ render service measured says what was kept, not the reply text.
 from __future__ import annotations
 
 import math
+import re
 import uuid
 
 import pytest
@@ -19,7 +20,12 @@ from chat3d.pipeline import edits, queries
 from chat3d.pipeline.runner import QueryRunner
 from tests.support.scripted_llm import code_reply, tool_reply
 
-CENTRE_HOLE = "\n    with Locations((0, 0)):\n        Hole(5)  # added by hand: a 10 mm centre hole\n\nresult = part.part"
+
+
+def add_centre_hole(code: str) -> str:
+    """The user's hand edit: a parameter of their own and a centre hole using it."""
+    code = re.sub(r"(?m)^(edge_fillet = .*)$", r"\1\ncentre_hole_diameter = 10.0  # mm, added by hand [1..40]", code)
+    return code.replace("\nresult = part.part", "\n    with Locations((0, 0)):\n        Hole(centre_hole_diameter / 2)\n\nresult = part.part")
 
 
 async def ask(owner, prompt: str) -> tuple[Query, ChatItem, dict]:
@@ -53,7 +59,7 @@ async def hand_edited_version(owner) -> tuple[uuid.UUID, uuid.UUID]:
     kept = await edits.render_parameters(user_id, v1.id, {"length": 100, "width": 70})
     assert kept.ok, kept.error
     code = model_of(kept.item_id)["code"]
-    edited = await edits.render_edit(user_id, kept.item_id, code.replace("\nresult = part.part", CENTRE_HOLE))
+    edited = await edits.render_edit(user_id, kept.item_id, add_centre_hole(code))
     assert edited.ok, edited.error
     assert edited.metrics["volume_mm3"] == pytest.approx(plate_volume(100, 70, 5, 4.8, 10), rel=1e-4)
     return uuid.UUID(kept.item_id), uuid.UUID(edited.item_id)
@@ -68,9 +74,15 @@ async def test_a_follow_up_keeps_slider_values_and_hand_edits(owner, pipeline_en
     assert q.state == "completed", q.detail
     assert model["metrics"]["bbox_size_mm"] == pytest.approx([100, 70, 5], abs=0.01)
     assert model["metrics"]["volume_mm3"] == pytest.approx(plate_volume(100, 70, 5, 6, 10), rel=1e-4)
-    assert "Hole(5)  # added by hand" in model["code"]
+    assert "Hole(centre_hole_diameter / 2)" in model["code"]
     reply = chats.text_of(item)
     assert "hole diameter 4.8 → 6" in reply and "edits to the program are kept" in reply
+
+    # the parameter the user added is changed by its name, and only it
+    q, item, model = await ask(owner, "make the centre hole 12 mm")
+    assert q.state == "completed", q.detail
+    assert model["metrics"]["volume_mm3"] == pytest.approx(plate_volume(100, 70, 5, 6, 12), rel=1e-4)
+    assert "centre hole diameter 10 → 12" in chats.text_of(item)
 
 
 async def test_slider_values_survive_a_follow_up(owner, pipeline_env) -> None:

@@ -22,6 +22,7 @@ from chat3d.llm.offline.spec import (
     detect_family,
     format_number,
     has_dimensions,
+    normalize,
     parse_part,
     read_request,
 )
@@ -119,7 +120,9 @@ def converse(messages: list[Message], tools: list[ToolSpec], system: str = "") -
     on_import = _latest_import(messages[:-1])
     if on_import is not None and (imp.parse_change(request) or detect_family(request) is None):
         return _converse_imported(request, on_import, messages, tools)
-    spec, intro = _requested_spec(request, _base(system, messages[:-1]))
+    base = _base(system, messages[:-1])
+    extra, request = _own_parameter_changes(request, base)
+    spec, intro = _requested_spec(request, base, extra)
     if spec is None:
         if intro:
             return intro, []
@@ -129,7 +132,8 @@ def converse(messages: list[Message], tools: list[ToolSpec], system: str = "") -
     if unseen:
         intro += (f" I can't see the attached picture (that needs a vision model: {SETUP_LINK}), so this is from your "
                   "words only.")
-    brief = describe(spec)
+    brief = describe(spec) + (f" {OWN_PARAMETERS} " + "; ".join(f"{name.replace('_', ' ')}: {format_number(value)}"
+                                                                 for name, value in extra.items()) + "." if extra else "")
     bbox = spec.family.bbox(spec.params)
     arguments = {"brief": brief, "expected_bbox_mm": bbox if bbox and None not in bbox else None, "units": "mm"}
     if not any(t.name == CREATE_3D_MODEL.name for t in tools):
@@ -142,7 +146,31 @@ def _not_modelled(items: list[str]) -> str:
     return f" Not modelled (the offline templates can't): {'; '.join(items)}." if items else ""
 
 
-def _requested_spec(request: str, base: Base) -> tuple[PartSpec | None, str]:
+OWN_PARAMETERS = "In the user's edited program, also set:"
+_GENERIC_WORDS = {"diameter", "dia", "size", "radius", "width", "length", "height", "depth", "thickness", "count",
+                  "number", "mm", "d", "r", "w", "h"}
+
+
+def _own_parameter_changes(request: str, base: Base) -> tuple[dict[str, float], str]:
+    """Values for parameters the user added by hand ("centre_hole_diameter"), named by their words in the request
+    ("make the centre hole 12 mm"); returns them and the request without those words."""
+    if not (base.hand_edited and base.program and base.spec):
+        return {}, request
+    template = {p.name for p in base.spec.family.params}
+    text, found = normalize(request).replace("center", "centre"), {}
+    for param in _parameters(base.program):
+        words = [w for w in param.name.lower().replace("center", "centre").split("_") if w not in _GENERIC_WORDS]
+        if param.name in template or not words:
+            continue
+        match = re.search(r"\b" + r"\s+".join(map(re.escape, words)) + r"(?:\s+(?:diameter|dia|size|width|to|of|at|is|=|:))*\s*"
+                          r"(?P<v>\d+(?:\.\d+)?)\s*(?P<u>mm|cm|inch|in)?\b", text)
+        if match:
+            found[param.name] = float(match["v"]) * {"cm": 10.0, "inch": 25.4, "in": 25.4}.get(match["u"] or "mm", 1.0)
+            text = text[: match.start()] + " " * (match.end() - match.start()) + text[match.end():]
+    return found, (text if found else request)
+
+
+def _requested_spec(request: str, base: Base, extra: dict[str, float] | None = None) -> tuple[PartSpec | None, str]:
     """The part this turn asks for (a change to the current part, or a new one) and a sentence saying so.
     (None, text) answers without modelling: nothing is saved, and the text says why."""
     family = detect_family(request)
@@ -157,8 +185,8 @@ def _requested_spec(request: str, base: Base) -> tuple[PartSpec | None, str]:
     changing = previous is not None and (family is None or family is previous.family)
     if changing:
         reading = read_request(previous.family, request)
-        if _CHANGE.search(request.lower()) or reading.values:
-            return _change(request, previous, base, reading.unmodelled)
+        if _CHANGE.search(request.lower()) or reading.values or extra:
+            return _change(request, previous, base, reading.unmodelled, extra or {})
     if family is None and not has_dimensions(request):
         return None, ""
     spec = parse_part(request, family or PLATE)
@@ -178,11 +206,14 @@ def _unit(unit: str) -> str:
     return "°" if unit == "deg" else "" if unit == "count" else f" {unit}"
 
 
-def _change(request: str, previous: PartSpec, base: Base, unmodelled: list[str]) -> tuple[PartSpec | None, str]:
+def _change(request: str, previous: PartSpec, base: Base, unmodelled: list[str],
+            extra: dict[str, float]) -> tuple[PartSpec | None, str]:
     spec = apply_change(previous, request)
     title = spec.family.title.lower()
     changed = [p for p in spec.family.params if spec.params[p.name] != previous.params[p.name]]
-    if not changed:
+    own = {p.name: p.value for p in _parameters(base.program or "")}
+    extra = {name: value for name, value in extra.items() if own.get(name) != value}
+    if not changed and not extra:
         can = ", ".join(p.label for p in spec.family.params)
         why = (f"The offline templates can't do what you asked:{_not_modelled(unmodelled).split(':', 1)[1]}" if unmodelled
                else "I couldn't find a change I can make in that request.")
@@ -198,8 +229,9 @@ def _change(request: str, previous: PartSpec, base: Base, unmodelled: list[str])
                 "dropping your edits — nothing was changed or saved. Edit the program in the Code tab, or "
                 f"{SETUP_LINK} that can edit any program."
             )
-    what = ", ".join(f"{p.label} {format_number(previous.params[p.name])} → {format_number(spec.params[p.name])}"
-                     for p in changed)
+    what = ", ".join([f"{p.label} {format_number(previous.params[p.name])} → {format_number(spec.params[p.name])}"
+                      for p in changed] + [f"{name.replace('_', ' ')} {format_number(own[name])} → {format_number(value)}"
+                                           for name, value in extra.items()])
     kept = " Your own edits to the program are kept: only these values change in it." if base.hand_edited else ""
     return spec, f"Updating the {title} — changed: {what}.{kept}{_not_modelled(unmodelled)}"
 
@@ -282,10 +314,18 @@ def generate_code(messages: list[Message]) -> str:
         return render_code(parse_part(request, family or PLATE))
     if _FAILURE.search(request):  # a repair request: the templates are known-good, so rebuild as is
         return previous_code if hand_edited(previous_code, previous) else render_code(previous)
-    spec = apply_change(previous, request)
+    brief, own = request.split(OWN_PARAMETERS, 1) if OWN_PARAMETERS in request else (request, "")
+    spec = apply_change(previous, brief)
     if hand_edited(previous_code, previous):
         changed = {p.name: spec.params[p.name] for p in spec.family.params
                    if spec.params[p.name] != previous.params[p.name]}
+        template = {p.name for p in spec.family.params}
+        for param in _parameters(previous_code):  # parameters the user added, set by name in the brief
+            label = param.name.replace("_", " ")
+            if param.name in template:
+                continue
+            if match := re.search(rf"\b{re.escape(label)}:\s*(?P<v>-?\d+(?:\.\d+)?)", own):
+                changed[param.name] = float(match["v"])
         try:
             return apply_parameters(previous_code, changed)
         except ParameterError:
