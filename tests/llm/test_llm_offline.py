@@ -232,6 +232,18 @@ def test_extract_code(reply, code):
         ("a tray 150 x 100 x 25 mm with 3 x 2 compartments", {"compartments_x": 3, "compartments_y": 2}),
         ("a pipe 40 mm diameter, wall 2 mm, 100 mm long", {"outer_diameter": 40, "inner_diameter": 36, "height": 100}),
         ("a 100mm x 60mm x 3mm plate with 6 holes", {"length": 100, "width": 60, "thickness": 3, "hole_count": 6}),
+        # issue 26: placements are not sizes, and bolt circles, "N x D mm holes" and M sizes are read as such
+        ("an 80x40x3 mm plate with 2 holes 60 mm apart", {"hole_count": 2, "hole_diameter": 4}),
+        ("a plate 80 x 50 x 5 with holes 5 mm from the edge", {"length": 80, "width": 50, "thickness": 5, "hole_diameter": 4}),
+        ("flange: 100 mm diameter, 4 x 6 mm holes on 80 mm bolt circle",
+         {"outer_diameter": 100, "bolt_count": 4, "bolt_hole_diameter": 6, "bolt_circle_diameter": 80}),
+        ("a 120 mm flange, 80 mm bolt-circle, six M8 holes",
+         {"outer_diameter": 120, "bolt_count": 6, "bolt_hole_diameter": 9, "bolt_circle_diameter": 80}),
+        ("a flange, 6 holes at 80 mm PCD", {"bolt_count": 6, "bolt_hole_diameter": 8, "bolt_circle_diameter": 80}),
+        ("an enclosure 100 x 70 x 30 mm, mounting holes 58 x 49 mm pattern", {"length": 100, "width": 70, "height": 30}),
+        ("an enclosure with mounting holes on a 58 x 49 mm pattern", {"length": 100, "width": 60}),
+        ("an L-bracket 60 x 40 x 50 mm angled back 70 degrees", {"angle": 70}),
+        ("a box 100 x 60 x 40 mm with a lid", {"length": 100, "lid": 1}),
     ],
 )
 def test_reads_dimensions_units_and_counts(request_text, expected):

@@ -80,6 +80,8 @@ class PartSpec:
 # "4" of "4 mm holes" is not read again as an outer diameter.
 _BOLT_CIRCLE = r"(?:bolt[- ]?circle|bolt[- ]?hole circle|p\.?c\.?d\b\.?|pitch[- ]circle|b\.?c\.?d\b\.?)"
 _ROUND_PARTS = r"(?:flange|knob|dial|disc|disk|washer|ring|gear|cog|wheel|puck|spacer|bushing|vase|pot|planter|spring)"
+# after a value: it places holes ("60 mm apart", "58 x 49 pattern", "5 mm from the edge"), it does not size them
+_NOT_PLACEMENT = r"(?!\s*(?:mm|cm|inch|in)?\s*x\s*\d)(?!\s*(?:mm|cm|inch|in)?\s*(?:apart|spacing|pitch|pattern|on cent|cent(?:er|re)s|from|in from|inset)\b)"
 CONCEPTS: list[tuple[str, list[str]]] = [
     ("edge_fillet", [
         _VALUE + r"\s*(?:radius\s+)?(?:fillets?|round(?:ing|over)s?|rounded edges)\b(?!\s*(?:on|at|to)?\s*(?:the\s+)?(?:4\s+|§\s*)?(?:vertical|side)?\s*corners)",
@@ -97,7 +99,7 @@ CONCEPTS: list[tuple[str, list[str]]] = [
                      r"\b" + _BOLT_CIRCLE + r"(?:\s+(?:diameter|dia\b\.?))?" + r"\s*(?:of|=|:|is|at)?\s*" + _VALUE]),
     ("hole_diameter", [
         _VALUE_WITH_UNIT + r"\s*(?:diameter\s+|dia\.?\s+)?(?:(?:through|mounting|bolt|screw|clearance)[- ]?)?holes?\b",
-        r"\bholes?\s*(?:with a|with|of)?\s*(?:diameter|dia\.?|ø)?" + _IS + _VALUE + r"(?!\s*x\s*\d)",
+        r"\bholes?\s*(?:with a|with|of)?\s*(?:diameter|dia\.?|ø)?" + _IS + _VALUE + _NOT_PLACEMENT,
         r"\bhole diameter" + _IS + _VALUE,
     ]),
     ("hole_count", [
@@ -208,7 +210,7 @@ def _find_dims(text: str) -> tuple[list[float], str]:
     )
     # "58 x 49 mm hole pattern" / "holes 58 x 49 apart" place holes; they never size the part
     not_size = re.compile(r"\s*(?:mm|cm|inch|in)?\s*(?:(?:mounting|bolt|screw|hole)\s+)*(?:pattern|spacing|apart|cent(?:er|re)s|grid)"
-                          r"|\s*(?:[a-z-]+\s+)?holes?\b")
+                          r"|\s*(?:mm|cm|inch|in)?\s*(?:(?:through|mounting|bolt|screw|clearance)[- ]?)?holes?\b")
     match = next((m for m in re.finditer(pattern, text)
                   if not not_size.match(text, m.end()) and not re.search(r"(?:pattern|spacing|cent(?:er|re)s)\s*(?:of|:)?\s*$", text[: m.start()])),
                  None)
@@ -312,8 +314,8 @@ def read_request(family: Family, text: str) -> Reading:
             unmodelled.append(spans[concept])
     # numbers nothing read: the number and the words after it ("58 x 49 mm pattern")
     for match in re.finditer(r"(?<![\w.§])\d+(?:\.\d+)?(?:\s*(?:x|mm|cm|inch|in|%)\b|\s*(?:x\s*)?\d+(?:\.\d+)?)*"
-                             r"(?:\s+[a-z-]+){0,2}", rest):
-        phrase = match[0].strip(" ,.;")
+                             r"(?:\s+[a-z-]+){0,3}", rest):
+        phrase = re.sub(r"(?:\s+(?:the|a|an|each|of|with|and|on|at|to|for|in|from))+$", "", match[0].strip(" ,.;"))
         if phrase and phrase not in unmodelled:
             unmodelled.append(phrase)
     for name, pattern in FEATURES.items():
@@ -321,7 +323,7 @@ def read_request(family: Family, text: str) -> Reading:
                 and not any(re.search(pattern, phrase) for phrase in unmodelled):
             unmodelled.append(name)
     for param in family.params:
-        if param.name in values and param.clamp(values[param.name]) != values[param.name] and not param.count:
+        if param.name in values and not param.lo - 1e-9 <= values[param.name] <= param.hi + 1e-9:
             unit = "°" if param.unit == "deg" else f" {param.unit}"
             unmodelled.append(f"{param.label} {values[param.name]:g}{unit} (the template allows {param.lo:g}–{param.hi:g}{unit})")
     return Reading(values, unmodelled)
