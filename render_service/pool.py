@@ -276,6 +276,8 @@ def _collect(status: dict, formats: list[str], code: str, settings: Settings, ou
         return _error("output_too_large",
                       f"The program wrote more than the job's disk limit ({settings.job_disk_mb} MB in total).")
     if status.get("zygote_lost") or not out_dir:
+        if status.get("post_timed_out") and not status.get("timed_out"):
+            return _error("crashed", "No process to make the model files was free in time; please retry.")
         if status.get("timed_out"):
             return _error("timeout", "The render did not finish in time.")
         if status.get("exit_code") is None and status.get("signal") is None:

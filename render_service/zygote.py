@@ -431,6 +431,9 @@ class Zygote:
         """Hand the finished job to a ready post spare (or queue it until one is ready)."""
         if w not in self.post_pending:
             self.post_pending.append(w)
+            # Waiting for a post spare counts against the post step's time: a job is never left
+            # waiting for a spare that cannot be made (see run()).
+            w.post_deadline = time.monotonic() + max(10.0, self.s.timeout_cap_s)
         self._dispatch_post()
 
     def _dispatch_post(self) -> None:
@@ -463,7 +466,7 @@ class Zygote:
             p.worker = w
             w.out_dir = p.out_dir
             w.post_pid = p.pid
-            w.post_deadline = time.monotonic() + max(10.0, self.s.timeout_cap_s)
+            w.post_deadline = max(w.post_deadline, time.monotonic() + 10.0)
 
     def spawn_post(self) -> None:
         slot = self.post_slots.pop(0)
@@ -799,7 +802,7 @@ class Zygote:
                         timeout = min(timeout, max(0.0, w.deadline - now))
                         if not w.tmpfs and self.s.job_disk_mb > 0:
                             timeout = min(timeout, max(0.0, w.next_disk_check - now))
-                    if w.post_pid > 0:
+                    if w.post_pid > 0 or w.job_ended and not w.reported and w.post_deadline:
                         timeout = min(timeout, max(0.0, w.post_deadline - now))
                     if w.interm > 0:
                         timeout = min(timeout, 0.02)
@@ -837,6 +840,13 @@ class Zygote:
                             self._check_disk(w)
                             if w.disk_full:
                                 self._job_over(w, None)
+                    elif w in self.post_pending and now >= w.post_deadline:
+                        self.post_pending.remove(w)
+                        w.post_timed_out = True
+                        log.error("job %s: no post-render process became ready in time", w.job_id)
+                        self._report(w)
+                        if w.gpid < 0:
+                            self._finish(w, None)
                     elif w.post_pid > 0 and now >= w.post_deadline and not w.post_timed_out:
                         w.post_timed_out = True
                         try:
