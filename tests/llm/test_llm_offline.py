@@ -436,3 +436,24 @@ async def test_a_hand_edit_that_cannot_be_carried_is_said_and_nothing_is_modelle
 async def test_a_program_from_another_model_is_not_replaced_silently():
     text, calls, _ = await _offline("make it 10 mm thicker", system=_system_with("from build123d import *\nresult = Box(10, 20, 30)\n"))
     assert calls == [] and "wasn't written by the offline templates" in text
+
+
+FOLLOW_UPS = [
+    ("a 80 x 50 x 5 mm plate with four 4 mm holes", "make it 10 mm thicker", "thickness 5 → 15"),
+    ("a 80 x 50 x 5 mm plate with four 4 mm holes", "20% smaller", "length 80 → 64"),
+    ("a 80 x 50 x 5 mm plate with four 4 mm holes", "round all edges 1 mm", "edge fillet 0 → 1"),
+    ("a 80 x 50 x 5 mm plate with four 4 mm holes", "use M6 holes", "hole diameter 4 → 6.6"),
+    ("an enclosure 100 x 60 x 40 mm", "with a lid please", "lid 0 → 1"),
+    ("an enclosure 100 x 60 x 40 mm", "make it 20 mm taller", "height 40 → 60"),
+    ("an L-bracket 60 x 40 x 50 mm", "angle it back to 75 degrees", "angle 90 → 75"),
+    ("a flange 100 mm diameter", "make the bolt circle 80 mm", "bolt circle diameter 65 → 80"),
+]
+
+
+@pytest.mark.parametrize(("first", "follow_up", "change"), FOLLOW_UPS, ids=[f for _, f, _ in FOLLOW_UPS])
+async def test_follow_ups_say_what_changed_and_nothing_else(first, follow_up, change):
+    first_reply = await ask(CONVERSATION_MODEL, [Message("user", first)], tools=[CREATE_3D_MODEL])
+    history = [Message("user", first), Message("assistant", first_reply.text, tool_calls=first_reply.tool_calls),
+               Message("tool", "rendered", tool_call_id=first_reply.tool_calls[0].id)]
+    text, calls, _ = await _offline(follow_up, history)
+    assert calls and f"changed: {change}" in text and "Not modelled" not in text, text

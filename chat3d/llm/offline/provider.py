@@ -19,6 +19,7 @@ from chat3d.llm.offline.spec import (
     PartSpec,
     apply_change,
     describe,
+    read_change,
     detect_family,
     format_number,
     has_dimensions,
@@ -33,7 +34,8 @@ CODEGEN_MODEL = "offline-templates"
 FAMILY_EXAMPLES = "plate or box with holes, cylinder or tube, flange, L-bracket, spur gear, enclosure, knob, tray with dividers, vase, or spring"
 
 _CHANGE = re.compile(
-    r"\b(?:make (?:it|the)|change|increase|decrease|reduce|add|remove|more|less|instead|set|without|no holes|"
+    r"\b(?:make (?:it|the)|change|increase|decrease|reduce|add|remove|more|less|instead|set|without|no holes|use|"
+    r"round|fillet|chamfer|bevel|lid|angle|tilt|lean|"
     r"bigger|smaller|larger|thicker|thinner|taller|shorter|longer|wider|narrower|deeper|twice|double|half)\b|%"
 )
 _GREETING = re.compile(r"^\s*(?:hi|hello|hey|hiya|good (?:morning|afternoon|evening)|thanks|thank you|cheers)\b", re.I)
@@ -196,10 +198,16 @@ def _requested_spec(request: str, base: Base, extra: dict[str, float] | None = N
         for p in spec.family.params
         if p.name not in reading.values
     ]
-    title = spec.family.title.lower()
-    intro = f"I'll model {'an' if title[0] in 'aeiou' else 'a'} {title}: {describe(spec).split(' — ', 1)[1]}"
+    title = _title(spec.family)
+    article = "an" if title[0] in "aeiou" or title[1:2] == "-" and title[0] in "AEFHILMNORSX" else "a"  # an L-bracket
+    intro = f"I'll model {article} {title}: {describe(spec).split(' — ', 1)[1]}"
     intro += f" I assumed {', '.join(assumed)}; tell me if any should differ." if assumed else ""
     return spec, intro + _not_modelled(reading.unmodelled)
+
+
+def _title(family) -> str:
+    """The family's name inside a sentence ("plate/block", but "L-bracket")."""
+    return family.title if family.title[1:2] == "-" else family.title.lower()
 
 
 def _unit(unit: str) -> str:
@@ -208,8 +216,8 @@ def _unit(unit: str) -> str:
 
 def _change(request: str, previous: PartSpec, base: Base, unmodelled: list[str],
             extra: dict[str, float]) -> tuple[PartSpec | None, str]:
-    spec = apply_change(previous, request)
-    title = spec.family.title.lower()
+    spec, unmodelled = read_change(previous, request)
+    title = _title(spec.family)
     changed = [p for p in spec.family.params if spec.params[p.name] != previous.params[p.name]]
     own = {p.name: p.value for p in _parameters(base.program or "")}
     extra = {name: value for name, value in extra.items() if own.get(name) != value}
@@ -282,7 +290,7 @@ def _after_tool(result: str, spec: PartSpec | None) -> str:
     if _FAILURE.search(result):
         first_line = result.strip().splitlines()[0] if result.strip() else "no details"
         return f"The model didn't build: {first_line}. Try different dimensions or a simpler part."
-    part = spec.family.title.lower() if spec else "part"
+    part = _title(spec.family) if spec else "part"
     return f'Your {part} is ready. Ask for changes like "make it 10 mm thicker" or "add 2 holes".'
 
 

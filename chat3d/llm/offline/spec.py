@@ -86,6 +86,7 @@ CONCEPTS: list[tuple[str, list[str]]] = [
     ("edge_fillet", [
         _VALUE + r"\s*(?:radius\s+)?(?:fillets?|round(?:ing|over)s?|rounded edges)\b(?!\s*(?:on|at|to)?\s*(?:the\s+)?(?:4\s+|§\s*)?(?:vertical|side)?\s*corners)",
         r"\b(?:fillets?|rounded edges|edge radius)" + r"(?:\s+radius)?" + _IS + _VALUE,
+        r"\b(?:round|fillet)(?:ed)?\s+(?:(?:off|over|all|every|the)\s+)*edges?(?:\s+(?:with|by|to|at))?(?:\s+an?)?" + _IS + _VALUE,
     ]),
     ("corner_radius", [
         _VALUE + r"\s*(?:corner radius|radius corners|(?:radius\s+)?(?:rounded\s+)?corners|(?:fillets?|rounding)\s+(?:on|at|to)\s+(?:the\s+)?(?:§\s*)?(?:vertical\s+)?corners)\b",
@@ -395,6 +396,11 @@ def _param_for(family: Family, concept: str) -> Param | None:
 def apply_change(spec: PartSpec, request: str) -> PartSpec:
     """The part after a follow-up request: relative changes ("10 mm thicker", "add 2 holes",
     "twice as long", "20% smaller") and restated values ("length 120", "6 holes")."""
+    return read_change(spec, request)[0]
+
+
+def read_change(spec: PartSpec, request: str) -> tuple[PartSpec, list[str]]:
+    """`apply_change`, and what the request asks for that the family cannot model (see `read_request`)."""
     family, values = spec.family, dict(spec.params)
     text = normalize(request)
 
@@ -437,8 +443,9 @@ def apply_change(spec: PartSpec, request: str) -> PartSpec:
         elif re.search(r"\b(?:no|without|remove (?:the |all )?)\s*holes\b", text):
             values[hole_count.name] = 0
 
-    values.update(stated_values(family, text))
-    return complete_spec(family, values)
+    reading = read_request(family, text)
+    values.update(reading.values)
+    return complete_spec(family, values), reading.unmodelled
 
 
 def _scaled(family: Family, values: dict[str, float], factor: float) -> dict[str, float]:
