@@ -119,9 +119,9 @@ def _default_select(label: str, id_: str, options, value, on_change, note) -> rx
 
 def _model_row(row) -> rx.Component:
     return rx.table.row(
-        rx.table.cell(rx.vstack(rx.text(row["label"], size="2", weight="medium"), _small(row["id"]), spacing="0")),
-        rx.table.cell(_small(row["provider"])),
-        rx.table.cell(_small(row["stages"])),
+        rx.table.cell(rx.vstack(rx.text(row["label"], size="2", weight="medium"),
+                                _small(row["provider"].to(str) + " · " + row["id"].to(str)), _small(row["stages"]),
+                                spacing="0")),
         rx.table.cell(rx.cond(row["usable"] == "1", rx.badge("Ready", color_scheme="green", variant="soft"),
                               rx.badge("Needs a key", color_scheme="gray", variant="soft"))),
         rx.table.cell(rx.switch(checked=row["enabled"] == "1", disabled=row["default"] != "",
@@ -152,7 +152,7 @@ def models_tab() -> rx.Component:
         rx.box(
             rx.table.root(
                 rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in
-                                               ("Model", "Provider", "Used for", "Status", "Users may pick", "Default for")])),
+                                               ("Model", "Status", "Users may pick", "Default for")])),
                 rx.table.body(rx.foreach(S.models, _model_row)),
                 variant="surface",
                 size="1",

@@ -119,6 +119,18 @@ def test_admin_adds_a_key_tests_it_enables_models_and_a_user_sees_friendly_names
             _shot(user, "composer")
         finally:
             user_ctx.close()
+        # Phone, dark: the tab fits 390 px without sideways scrolling and still shows only the fingerprint.
+        phone_ctx = browser.new_context(viewport={"width": 390, "height": 844}, color_scheme="dark",
+                                        is_mobile=True, has_touch=True)
+        phone = phone_ctx.new_page()
+        try:
+            _sign_in(phone, url, ADMIN_EMAIL, ADMIN_PASSWORD)
+            phone.goto(url + "/admin?tab=models")
+            expect(phone.get_by_label("Key fingerprint")).to_have_text("…WXYZ", timeout=30_000)
+            assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+            _shot(phone, "phone-dark")
+        finally:
+            phone_ctx.close()
         assert errors == []
     finally:
         _restore(url)
