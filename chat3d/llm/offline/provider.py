@@ -130,7 +130,7 @@ def converse(messages: list[Message], tools: list[ToolSpec], system: str = "") -
             return intro, []
         if _GREETING.search(request):
             return f"Hello! Describe a part and I'll model it — for example a {FAMILY_EXAMPLES}, with its main dimensions.", []
-        return outside_templates(request, question=bool(_QUESTION.search(request))), []
+        return outside_templates(last.content if unseen else request, question=bool(_QUESTION.search(request))), []
     if unseen:
         intro += (f" I can't see the attached picture (that needs a vision model: {SETUP_LINK}), so this is from your "
                   "words only.")
@@ -188,7 +188,7 @@ def _requested_spec(request: str, base: Base, extra: dict[str, float] | None = N
     if changing:
         reading = read_request(previous.family, request)
         if _CHANGE.search(request.lower()) or reading.values or extra:
-            return _change(request, previous, base, reading.unmodelled, extra or {})
+            return _change(request, previous, base, extra or {})
     if family is None and not has_dimensions(request):
         return None, ""
     spec = parse_part(request, family or PLATE)
@@ -214,8 +214,7 @@ def _unit(unit: str) -> str:
     return "°" if unit == "deg" else "" if unit == "count" else f" {unit}"
 
 
-def _change(request: str, previous: PartSpec, base: Base, unmodelled: list[str],
-            extra: dict[str, float]) -> tuple[PartSpec | None, str]:
+def _change(request: str, previous: PartSpec, base: Base, extra: dict[str, float]) -> tuple[PartSpec | None, str]:
     spec, unmodelled = read_change(previous, request)
     title = _title(spec.family)
     changed = [p for p in spec.family.params if spec.params[p.name] != previous.params[p.name]]
