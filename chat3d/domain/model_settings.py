@@ -10,7 +10,7 @@ Rules:
 - Every change writes an admin audit entry (`model.credential.create|rotate|delete`, `model.enable|disable`,
   `model.default`) in the same transaction, with the fingerprint, never the secret.
 
-The pipeline reads the effective configuration on every model call (`effective_settings`), so a key removed
+The pipeline reads the effective configuration on every model call (`load`), so a key removed
 here stops a running query at its next call with a clear message, in every process of the deployment.
 """
 
@@ -118,10 +118,14 @@ class ModelsConfig:
     disabled: frozenset[str]
     defaults: dict[str, str]  # stage -> model id
     default_source: dict[str, str]  # stage -> "environment" | "console" | "built-in"
+    unreadable: frozenset[str] = frozenset()  # providers whose stored secret the credential key cannot decrypt
 
 
 def load(session: Session | None = None, settings: Settings | None = None) -> ModelsConfig:
-    """Read the console's rows once and combine them with the environment."""
+    """Read the console's rows once and combine them with the environment.
+
+    A secret the credential key cannot decrypt (the key changed) counts as absent and is listed in `unreadable`:
+    the console still opens, so an admin can replace it, and model calls say what happened."""
     settings = settings or get_settings()
     if session is None:
         from chat3d.db.engine import session_scope
@@ -130,11 +134,16 @@ def load(session: Session | None = None, settings: Settings | None = None) -> Mo
             return load(own, settings)
     creds, choices = _credentials(session), _choices(session)
     update: dict[str, str] = {}
+    unreadable: set[str] = set()
     for provider, row in creds.items():
         if env_sets(provider, settings):
             continue  # the environment wins
         key_field, url_field = _FIELDS[provider]
-        update[key_field] = decrypt(row.secret)
+        try:
+            update[key_field] = decrypt(row.secret)
+        except CredentialUnreadable:
+            unreadable.add(provider)
+            continue
         if row.base_url:
             update[url_field] = row.base_url
     effective = settings.model_copy(update=update) if update else settings
@@ -149,7 +158,7 @@ def load(session: Session | None = None, settings: Settings | None = None) -> Mo
         else:
             defaults[stage], sources[stage] = BUILTIN_DEFAULTS[stage], "built-in"
     disabled = frozenset(m for m, c in choices.items() if not c.enabled)
-    return ModelsConfig(effective, disabled, defaults, sources)
+    return ModelsConfig(effective, disabled, defaults, sources, frozenset(unreadable))
 
 
 def effective_settings(session: Session | None = None) -> Settings:
@@ -191,15 +200,19 @@ def _labels(_models_file: str, _stamp: float) -> dict[str, str]:
     return {m.id: m.label or m.id for m in specs}
 
 
-def check_usable(spec, settings: Settings) -> None:
+def check_usable(spec, config: ModelsConfig) -> None:
     """Refuse, with a message for the user, a call to a provider whose credential is gone (removed mid-query)."""
     from chat3d.llm.base import ProviderError
 
     if spec.provider == "offline":
         return
+    settings = config.settings
     present = settings.ollama_base_url if spec.provider == "ollama" else getattr(settings, _FIELDS[spec.provider][0])
+    name = PROVIDER_LABELS[spec.provider]
+    if spec.provider in config.unreadable:
+        raise ProviderError("auth", f"The stored {name} credential cannot be read (the deployment's credential key "
+                                    "changed); an administrator must add it again in the admin console.")
     if not present:
-        name = PROVIDER_LABELS[spec.provider]
         raise ProviderError(
             "auth",
             f"The {name} credential was removed by an administrator, so {spec.label or spec.id} cannot answer. "
@@ -289,10 +302,13 @@ def check_connection(provider: str, session: Session | None = None) -> str:
 
     Raises InvalidInput with the provider's reason when the call fails (wrong key, host unreachable)."""
     provider = _check_provider(provider)
-    settings = effective_settings(session)
+    config = load(session)
+    settings = config.settings
     key_field, url_field = _FIELDS[provider]
     key, base_url = getattr(settings, key_field), getattr(settings, url_field)
     name = PROVIDER_LABELS[provider]
+    if provider in config.unreadable:
+        raise InvalidInput(f"The stored {name} credential cannot be read: the credential key changed. Replace the key.")
     if (provider == "ollama" and not base_url) or (provider != "ollama" and not key):
         raise InvalidInput(f"No {name} credential is set; add one first.")
     try:
@@ -404,6 +420,7 @@ class ProviderView:
     base_url: str
     updated_at: datetime | None
     env_name: str
+    unreadable: bool = False
 
 
 @dataclass
@@ -432,7 +449,7 @@ def console_view(session: Session) -> tuple[list[ProviderView], list[ModelView],
             providers.append(ProviderView(p, PROVIDER_LABELS[p], "environment", "", url, None, env_name(p)))
         elif row is not None:
             providers.append(ProviderView(p, PROVIDER_LABELS[p], "console", row.fingerprint, row.base_url, row.updated_at,
-                                          env_name(p)))
+                                          env_name(p), p in config.unreadable))
         else:
             providers.append(ProviderView(p, PROVIDER_LABELS[p], "none", "", "", None, env_name(p)))
     usable_ids = {m.id for m in registry.available_models(config.settings, probe_ollama=False)}

@@ -114,6 +114,9 @@ def get_provider(spec: ModelSpec, settings: Settings) -> LLMProvider:
     config, make = factories[spec.provider]
     key = (spec.provider, *config, timeout)
     if key not in _clients:
+        # A rotated or removed key's client is dropped, so the old key does not stay in memory.
+        for stale in [k for k in _clients if k[0] == spec.provider]:
+            del _clients[stale]
         _clients[key] = make()
     return _clients[key]
 

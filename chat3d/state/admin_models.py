@@ -39,7 +39,8 @@ class AdminModelsState(AdminState):
         with session_scope() as session:
             providers, models, config = console_view(session)
         self.providers = [
-            {"provider": p.provider, "label": p.label, "source": p.source, "source_text": SOURCE_TEXT[p.source],
+            {"provider": p.provider, "label": p.label, "source": p.source,
+             "source_text": "Unreadable: replace the key" if p.unreadable else SOURCE_TEXT[p.source],
              "fingerprint": p.fingerprint, "base_url": p.base_url, "updated": _fmt(p.updated_at), "env_name": p.env_name}
             for p in providers
         ]

@@ -110,12 +110,23 @@ def test_the_key_is_encrypted_at_rest_and_shown_only_by_fingerprint(admin, db, c
     assert {"gpt-4.1", "gpt-4.1-mini"} <= {m.id for m in model_settings.pickable_models()}
 
 
-def test_a_different_credential_key_cannot_read_the_row(admin, db, monkeypatch):
+def test_a_different_credential_key_cannot_read_the_row_and_the_console_still_works(admin, db, monkeypatch):
+    from chat3d.llm.base import ProviderError
+
     save(admin, "anthropic", KEY)
     monkeypatch.setenv("CREDENTIAL_KEY", "another-deployment-key-0123456789abcdef")
     reset_settings_cache()
-    with pytest.raises(model_settings.CredentialUnreadable, match="credential key"):
-        model_settings.effective_settings()
+    config = model_settings.load()
+    assert config.unreadable == {"anthropic"} and config.settings.anthropic_api_key == ""
+    with pytest.raises(ProviderError, match="cannot be read"):
+        model_settings.check_usable(registry.get_model("claude-sonnet-4-5", config.settings), config)
+    with session_scope() as s:
+        shown = {p.provider: p for p in model_settings.console_view(s)[0]}["anthropic"]
+    assert shown.unreadable and shown.fingerprint == "…WXYZ"
+    with pytest.raises(InvalidInput, match="Replace the key"):
+        model_settings.check_connection("anthropic")
+    save(admin, "anthropic", NEW_KEY)  # replacing it is the way out
+    assert model_settings.effective_settings().anthropic_api_key == NEW_KEY
 
 
 def test_rotate_replaces_the_key_and_the_client(admin, db):

@@ -120,3 +120,15 @@ def test_an_empty_models_file_setting_means_none(monkeypatch):
     config = Settings(_env_file=None, openai_api_key="", anthropic_api_key="", xai_api_key="", ollama_base_url="")
     assert config.llm_models_file is None
     assert ids(available_models(config)) == OFFLINE
+
+
+def test_a_rotated_key_replaces_the_cached_client():
+    """After a rotation only the new key's client is kept: the old key does not linger in the cache."""
+    from chat3d.llm import registry
+
+    old = settings(anthropic_api_key="sk-ant-old-0000")
+    new = settings(anthropic_api_key="sk-ant-new-1111")
+    get_provider(get_model("claude-sonnet-4-5", old), old)
+    get_provider(get_model("claude-sonnet-4-5", new), new)
+    cached = [k for k in registry._clients if k[0] == "anthropic"]
+    assert len(cached) == 1 and "sk-ant-new-1111" in cached[0]

@@ -28,6 +28,7 @@ class ProviderOut(CamelModel):
     base_url: str
     updated_at: datetime | None
     env_name: str
+    unreadable: bool  # stored, but the credential key cannot decrypt it (the key changed): replace it
 
 
 class ModelChoiceOut(CamelModel):
