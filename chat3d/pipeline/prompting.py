@@ -15,6 +15,7 @@ MM_PER_INCH = 25.4
 
 
 CURRENT_PROGRAM_HEADING = "## The current version's program"
+MAX_PROGRAM_IN_CONVERSATION = 30_000  # characters; a longer program goes only to the codegen model (in full)
 
 
 def conversation_system(units: str, current_program: str | None = None) -> str:
@@ -29,7 +30,14 @@ def conversation_system(units: str, current_program: str | None = None) -> str:
             "\n\nThis user works in inches. Talk in inches, but write the brief and expected_bbox_mm in "
             "millimetres (1 in = 25.4 mm), stating the inch values in parentheses."
         )
-    if current_program:
+    if current_program and len(current_program) > MAX_PROGRAM_IN_CONVERSATION:
+        system += (
+            f"\n\n{CURRENT_PROGRAM_HEADING}\n\nA follow-up request changes the chat's current version, whose program "
+            f"({len(current_program):,} characters, too long to show here) the modelling step receives in full: it "
+            "may differ from the briefs in the conversation (sliders, hand edits, an older version chosen to build "
+            "on), so describe the change and ask the modelling step to keep everything else in that program."
+        )
+    elif current_program:
         system += (
             f"\n\n{CURRENT_PROGRAM_HEADING}\n\nA follow-up request changes the chat's current version, whose "
             "program is below. It can differ from the briefs in the conversation (the user may have moved "
