@@ -253,9 +253,10 @@ class QueryRunner:
         from chat3d.domain import model_settings
 
         # Read on every call: a credential removed in the admin console stops the query here, clearly.
-        settings = await _db(model_settings.effective_settings)
+        config = await _db(model_settings.load)
+        settings = config.settings
         spec = registry.get_model(model_id, settings)
-        model_settings.check_usable(spec, settings)
+        model_settings.check_usable(spec, config)
         provider = registry.get_provider(spec, settings)
         completion = await provider.complete(model=spec.model, timeout_s=settings.llm_timeout_s, **kwargs)
         rc.usage_in += completion.usage.input_tokens
