@@ -18,19 +18,16 @@ PROMPT_ID = "composer-prompt"
 MAX_ATTACHMENTS = 4
 
 
-def usable_models() -> tuple[list[str], list[str]]:
-    """Model ids users may pick now for (conversation, codegen): usable, and not turned off by an admin."""
-    from chat3d.domain.model_settings import pickable_models
+def usable_models() -> tuple[list[str], list[str], dict[str, str], dict[str, str]]:
+    """What users may pick now (usable, not turned off by an admin): conversation ids, codegen ids, friendly
+    names by id (users see "GPT-4.1 mini", not "gpt-4.1-mini") and the defaults by stage; one configuration read."""
+    from chat3d.domain.model_settings import load
+    from chat3d.llm.registry import available_models
 
-    models = pickable_models(probe_ollama=False)
-    return ([m.id for m in models if "conversation" in m.stages], [m.id for m in models if "codegen" in m.stages])
-
-
-def model_labels() -> dict[str, str]:
-    """Friendly names for the pickers (users see "GPT-4.1 mini", not "gpt-4.1-mini")."""
-    from chat3d.domain.model_settings import pickable_models
-
-    return {m.id: m.label or m.id for m in pickable_models(probe_ollama=False)}
+    config = load()
+    models = [m for m in available_models(config.settings, probe_ollama=False) if m.id not in config.disabled]
+    return ([m.id for m in models if "conversation" in m.stages], [m.id for m in models if "codegen" in m.stages],
+            {m.id: m.label or m.id for m in models}, config.defaults)
 
 
 def pick(current: str | None, options: list[str], default: str) -> str:
@@ -62,12 +59,8 @@ class ComposerState(rx.State):
         return auth._current_user_id()
 
     def _load_models(self, ctx: ChatContext | None) -> None:
-        from chat3d.domain.model_settings import load
-
-        defaults = load().defaults
-        conv, code = usable_models()
+        conv, code, self.model_labels, defaults = usable_models()
         self.conversation_models, self.codegen_models = conv, code
-        self.model_labels = model_labels()
         self.conversation_model = pick(ctx.conversation_model_id if ctx else None, conv, defaults["conversation"])
         self.codegen_model = pick(ctx.codegen_model_id if ctx else None, code, defaults["codegen"])
         self.units = ctx.units if ctx else "mm"
