@@ -159,3 +159,14 @@ async def test_every_provider_is_shown_the_current_program(owner, scripted) -> N
     conversation = [r for r in scripted.requests if r.model == "scripted-conversation"][-1]
     assert "# my own edit" not in conversation.system and "result = Box(length, 50, 5" in conversation.system
     assert "# my own edit" not in scripted.codegen_requests()[-1].messages[0].content
+
+
+def test_a_very_long_program_goes_only_to_the_codegen_model() -> None:
+    from chat3d.pipeline.prompting import MAX_PROGRAM_IN_CONVERSATION, codegen_request, conversation_system
+
+    short = "from build123d import *\nresult = Box(1, 2, 3)  # mine\n"
+    long = short + "x = 1\n" * (MAX_PROGRAM_IN_CONVERSATION // 6 + 1)
+    assert short.strip() in conversation_system("mm", short)
+    system = conversation_system("mm", long)
+    assert "# mine" not in system and f"{len(long):,} characters" in system
+    assert long in codegen_request("brief", None, long)
