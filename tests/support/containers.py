@@ -224,3 +224,36 @@ class DockerHost:
 
     def inspect(self, name: str) -> dict:
         return json.loads(docker("inspect", name).stdout)[0]
+
+
+# ---------------------------------------------------------------------- compose and Swarm stack images (issue 22)
+# The images docker-compose.yml names (`docker stack deploy` ignores build:), built from this work tree.
+STACK_IMAGES = {
+    "APP_IMAGE": ("chat3d-app:test", "Dockerfile"),
+    "RENDER_IMAGE": ("chat3d-render:test", "render_service/Dockerfile"),
+    "PROXY_IMAGE": ("chat3d-proxy:test", "deploy/proxy/Dockerfile"),
+}
+# The registry images the compose file defaults to, and the clearly named stand-ins built from Debian packages
+# (deploy/postgres, deploy/redis: same variables, data directories and health checks) used when those cannot be
+# pulled. `POSTGRES_IMAGE` / `REDIS_IMAGE` in the environment choose an image outright.
+SERVICE_IMAGES = {
+    "POSTGRES_IMAGE": ("postgres:15", "chat3d-standin-postgres:15", "deploy/postgres/Dockerfile"),
+    "REDIS_IMAGE": ("redis:7", "chat3d-standin-redis:7", "deploy/redis/Dockerfile"),
+}
+
+
+def service_image(host: DockerHost, var: str) -> str:
+    """The PostgreSQL or Redis image to run: the environment's choice, the official one when present or pullable,
+    else the Debian stand-in (built once; Docker's layer cache makes later builds take seconds)."""
+    official, standin, dockerfile = SERVICE_IMAGES[var]
+    if os.environ.get(var):
+        return os.environ[var]
+    if image_exists(official) or docker("pull", official, check=False, timeout=300).returncode == 0:
+        return official
+    return host.build(standin, dockerfile)
+
+
+def build_stack_images(host: DockerHost) -> dict[str, str]:
+    """Every image docker-compose.yml names, as the variables it reads them from (APP_IMAGE=chat3d-app:test, ...)."""
+    images = {var: host.build(tag, dockerfile) for var, (tag, dockerfile) in STACK_IMAGES.items()}
+    return images | {var: service_image(host, var) for var in SERVICE_IMAGES}
