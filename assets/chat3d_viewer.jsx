@@ -4,11 +4,19 @@
 // list for multi-body results. Plain lights only: drei's Environment/Stage presets fetch HDR files from a
 // CDN, which a self-hosted install cannot reach.
 //
+// A new URL (a parameter preview, another version) loads beside the shown model, which stays on screen until
+// the new one is ready, and the camera stays where the user left it; it is fitted again only for a new
+// `fitKey` (another chat), a view button, Fit, or a resize. `units` ("mm" or "in", the chat's units) is what
+// the size overlay, the grid legend and the measure readout speak; the scene itself is always millimetres.
+// Edges are feature edges: each part's triangles are merged and an edge is drawn only where the faces meet at
+// more than EDGE_ANGLE degrees, so an imported STL (one B-rep face per triangle) shows its outline, not its
+// triangulation.
+//
 // Coordinates: the GLB is in metres and Y-up (its root node turns build123d's Z-up by -90° about X), and
 // the viewer scales it to the metrics' size in mm. Model millimetres are recovered from a world point by
 // undoing the root's transform: scene space (x, z, -y) * k  ->  model (x, y, z) in mm.
-import React, { Component, Suspense, useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { Canvas, useLoader, useThree } from "@react-three/fiber";
+import React, { Component, useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { Canvas, useThree } from "@react-three/fiber";
 import { Grid, OrbitControls } from "@react-three/drei";
 import * as THREE from "three";
 import { GLTFLoader } from "three/examples/jsm/loaders/GLTFLoader.js";
@@ -48,9 +56,51 @@ const overlayStyle = {
   padding: "1em", textAlign: "center", color: "var(--gray-11)", fontSize: "14px", pointerEvents: "none",
 };
 
-function gridStep(maxMm) {
-  const step = Math.pow(10, Math.floor(Math.log10(Math.max(maxMm, 1) / 10)));
+const MM_PER = { mm: 1, in: 25.4 };
+const EDGE_ANGLE = 25;
+
+// A grid cell of 10^n display units, about a tenth of the part's largest side (at least 0.1 unit).
+function gridStep(maxSize) {
+  const step = Math.pow(10, Math.floor(Math.log10(Math.max(maxSize, 1) / 10)));
   return Math.max(step, 0.1);
+}
+
+function unitsOf(units) {
+  return units === "in" ? "in" : "mm";
+}
+
+function num(v) {
+  return String(Number(v.toPrecision(6)));
+}
+
+// One part's feature edges: its meshes' triangles in `root`'s local space, merged so that edges shared by
+// two faces are compared by their angle (EdgesGeometry hashes vertex positions, so duplicated corners meet).
+function featureEdges(meshes, root) {
+  const toRoot = new THREE.Matrix4().copy(root.matrixWorld).invert();
+  const chunks = [];
+  let total = 0;
+  const v = new THREE.Vector3();
+  meshes.forEach((mesh) => {
+    const pos = mesh.geometry.attributes.position;
+    const index = mesh.geometry.index;
+    const m = new THREE.Matrix4().multiplyMatrices(toRoot, mesh.matrixWorld);
+    const count = index ? index.count : pos.count;
+    const out = new Float32Array(count * 3);
+    for (let i = 0; i < count; i++) {
+      v.fromBufferAttribute(pos, index ? index.getX(i) : i).applyMatrix4(m);
+      out[i * 3] = v.x; out[i * 3 + 1] = v.y; out[i * 3 + 2] = v.z;
+    }
+    chunks.push(out);
+    total += out.length;
+  });
+  const all = new Float32Array(total);
+  let offset = 0;
+  chunks.forEach((c) => { all.set(c, offset); offset += c.length; });
+  const merged = new THREE.BufferGeometry();
+  merged.setAttribute("position", new THREE.BufferAttribute(all, 3));
+  const edges = new THREE.EdgesGeometry(merged, EDGE_ANGLE);
+  merged.dispose();
+  return edges;
 }
 
 function fitCamera(camera, controls, box, viewName, invalidate) {
@@ -102,14 +152,14 @@ function partKey(mesh, root) {
   return key;
 }
 
-function Model({ url, sizeKey, edges, grid, view, nonce, dark, onInfo, measuring, onPick, marks, section, hidden }) {
-  const gltf = useLoader(GLTFLoader, url);
+function Model({ gltf, sizeKey, fitKey, units, edges, grid, view, nonce, dark, onInfo, measuring, onPick, marks, section, hidden }) {
   const { camera, controls, invalidate, size, gl } = useThree();
   const prepared = useMemo(() => {
     const root = gltf.scene.clone(true);
     const edgeMaterial = new THREE.LineBasicMaterial({ color: "#1b2433" });
     const lines = [];
     const meshes = [];
+    root.updateMatrixWorld(true);
     root.traverse((obj) => {
       if (obj.isMesh) meshes.push(obj);
     });
@@ -126,15 +176,18 @@ function Model({ url, sizeKey, edges, grid, view, nonce, dark, onInfo, measuring
         color, metalness: 0.15, roughness: 0.55, side: THREE.DoubleSide,
         polygonOffset: true, polygonOffsetFactor: 1, polygonOffsetUnits: 1,
       });
-      return { key, name: `Part ${i + 1}`, color, meshes: [] };
+      return { key, name: `Part ${i + 1}`, color, meshes: [], line: null };
     });
     meshes.forEach((mesh) => {
       const key = partKey(mesh, root);
       mesh.material = materials[key];
       parts.find((p) => p.key === key).meshes.push(mesh);
-      const line = new THREE.LineSegments(new THREE.EdgesGeometry(mesh.geometry, 25), edgeMaterial);
+    });
+    parts.forEach((part) => {
+      const line = new THREE.LineSegments(featureEdges(part.meshes, root), edgeMaterial);
       line.raycast = () => null;
-      mesh.add(line);
+      root.add(line);
+      part.line = line;
       lines.push(line);
     });
     // Scale to millimetres: the GLB may be in metres; the metrics know the true size.
@@ -160,14 +213,20 @@ function Model({ url, sizeKey, edges, grid, view, nonce, dark, onInfo, measuring
 
   useEffect(() => {
     prepared.edgeMaterial.color.set(dark ? "#0b1220" : "#1b2433");
-    prepared.lines.forEach((l) => { l.visible = edges; });
+    prepared.parts.forEach((p) => {
+      const shown = !(hidden || []).includes(p.key);
+      p.meshes.forEach((m) => { m.visible = shown; });
+      p.line.visible = edges && shown;
+    });
     invalidate();
-  }, [edges, dark, prepared, invalidate]);
+  }, [edges, dark, hidden, prepared, invalidate]);
 
-  useEffect(() => {
-    prepared.parts.forEach((p) => p.meshes.forEach((m) => { m.visible = !(hidden || []).includes(p.key); }));
-    invalidate();
-  }, [hidden, prepared, invalidate]);
+  // Free the GPU buffers of a model that has been replaced.
+  useEffect(() => () => {
+    prepared.lines.forEach((l) => l.geometry.dispose());
+    prepared.materials.forEach((m) => m.dispose());
+    prepared.edgeMaterial.dispose();
+  }, [prepared]);
 
   // Section: keep what lies below `pos` (0..1 of the extent) along a model axis; three.js clipping planes.
   useEffect(() => {
@@ -198,7 +257,8 @@ function Model({ url, sizeKey, edges, grid, view, nonce, dark, onInfo, measuring
   // A small hook for tests and scripts: where a model point (mm) is on the canvas, in CSS pixels; and
   // `tools()`, a read-only snapshot of what the viewer tools have set on the scene: the section's clipping
   // planes (world normal + constant, as three applies them), each part's colour and visibility, whether any
-  // edge lines are drawn, and how many frames have been rendered (to wait for a redraw).
+  // edge lines are drawn and how many segments they have, the camera's position and target, the grid cell
+  // (world mm), and how many frames have been rendered (to wait for a redraw).
   useEffect(() => {
     window.chat3dViewer = {
       screenOf: (mm) => project(toWorld(prepared.root, prepared.mmPerUnit, mm)),
@@ -207,11 +267,15 @@ function Model({ url, sizeKey, edges, grid, view, nonce, dark, onInfo, measuring
         clipping: (prepared.materials[0].clippingPlanes || []).map((p) => ({ normal: p.normal.toArray(), constant: p.constant })),
         parts: prepared.parts.map((p) => ({ key: p.key, name: p.name, color: p.color, visible: p.meshes.every((m) => m.visible) })),
         edges: prepared.lines.some((l) => l.visible),
+        edgeSegments: prepared.lines.reduce((n, l) => n + l.geometry.attributes.position.count / 2, 0),
+        camera: camera.position.toArray(),
+        target: controls ? controls.target.toArray() : null,
+        gridCellMm: gridStep(prepared.maxMm / MM_PER[unitsOf(units)]) * MM_PER[unitsOf(units)],
         frames: gl.info.render.frame,
       }),
     };
     return () => { if (window.chat3dViewer && window.chat3dViewer.screenOf) delete window.chat3dViewer; };
-  }, [prepared, project, gl]);
+  }, [prepared, project, gl, camera, controls, units]);
 
   const handleClick = useCallback((event) => {
     if (!measuring || !onPick) return;
@@ -238,21 +302,33 @@ function Model({ url, sizeKey, edges, grid, view, nonce, dark, onInfo, measuring
     onPick({ world: [point.x, point.y, point.z], mm: toModelMm(prepared.root, prepared.mmPerUnit, point) });
   }, [measuring, onPick, project, prepared]);
 
-  // Refit on a new model, a view button, and a resize (a pane hidden at mount measures 0 × 0).
+  // Fit on the first model of a `fitKey` (measured at a real size: a pane hidden at mount is 0 × 0), a view
+  // button and Fit. A new model of the same key (a parameter preview) and a resize (the panel below growing
+  // a row) keep the camera where the user left it.
+  const fitted = useRef({});
   useEffect(() => {
     if (!size.width || !size.height) return;
     camera.aspect = size.width / size.height;
-    fitCamera(camera, controls, prepared.box, view, invalidate);
-  }, [view, nonce, prepared, controls, camera, invalidate, size.width, size.height]);
+    const f = fitted.current;
+    if (f.key !== fitKey || f.view !== view || f.nonce !== nonce || f.controls !== controls) {
+      fitCamera(camera, controls, prepared.box, view, invalidate);
+      fitted.current = { key: fitKey, view, nonce, controls };
+    } else {
+      camera.updateProjectionMatrix();
+      invalidate();
+    }
+  }, [view, nonce, fitKey, prepared, controls, camera, invalidate, size.width, size.height]);
 
+  const unit = unitsOf(units);
+  const cell = gridStep(prepared.maxMm / MM_PER[unit]);  // in display units
   useEffect(() => {
     if (onInfo) onInfo({
-      step: gridStep(prepared.maxMm),
+      step: cell,
       parts: prepared.parts.length > 1 ? prepared.parts.map((p) => ({ key: p.key, name: p.name, color: p.color })) : [],
     });
-  }, [prepared, onInfo]);
+  }, [prepared, onInfo, cell]);
 
-  const step = gridStep(prepared.maxMm);
+  const step = cell * MM_PER[unit];  // world millimetres
   const extent = Math.max(prepared.maxMm * 3, step * 20);
   const dot = Math.max(prepared.maxMm * 0.008, 0.2);
   return (
@@ -302,35 +378,69 @@ const panelStyle = {
   border: "1px solid var(--gray-a6)", borderRadius: "6px", padding: "4px 8px",
 };
 
-function fmt(v) {
-  return (Math.abs(v) < 0.005 ? 0 : v).toFixed(2);
+// A length in the display unit: 2 decimals for millimetres, 3 for inches.
+function fmt(mm, unit) {
+  const v = mm / MM_PER[unit];
+  const digits = unit === "in" ? 3 : 2;
+  return (Math.abs(v) < 0.5 * Math.pow(10, -digits) ? 0 : v).toFixed(digits);
 }
 
-export function ModelViewer({ url, sizeMm, dark }) {
+// Loads `url` beside whatever is shown: the shown model (with its size and fit key) changes only when the new
+// one has loaded, so a preview never blanks the canvas. A failed load keeps the old model and reports it.
+function useShownModel(url, sizeKey, fitKey) {
+  const [shown, setShown] = useState(null);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    if (!url) return undefined;
+    let cancelled = false;
+    setError(null);
+    new GLTFLoader().load(
+      url,
+      (gltf) => { if (!cancelled) setShown({ url, gltf, sizeKey, fitKey }); },
+      undefined,
+      (err) => { if (!cancelled) setError({ url, message: (err && err.message) || String(err) }); },
+    );
+    return () => { cancelled = true; };
+  }, [url, sizeKey, fitKey]);
+  return [shown, error];
+}
+
+export function ModelViewer({ url, sizeMm, dark, units, fitKey }) {
   const [view, setView] = useState("iso");
   const [nonce, setNonce] = useState(0);
   const [edges, setEdges] = useState(true);
   const [grid, setGrid] = useState(true);
   const [info, setInfo] = useState(null);
-  const [failed, setFailed] = useState(false);
+  const [crashed, setCrashed] = useState(false);
   const [measuring, setMeasuring] = useState(false);
   const [marks, setMarks] = useState([]);
   const [section, setSection] = useState({ axis: null, pos: 0.5 });
   const [hidden, setHidden] = useState([]);
   const sizeKey = JSON.stringify(sizeMm || []);
+  const unit = unitsOf(units);
+  const key = fitKey || "";
+  const [shown, loadError] = useShownModel(url, sizeKey, key);
   const choose = (name) => { setView(name); setNonce((n) => n + 1); };
   const onPick = useCallback((p) => setMarks((m) => (m.length >= 2 ? [p] : [...m, p])), []);
-  useEffect(() => { setMarks([]); setHidden([]); }, [url]);
+  const shownUrl = shown ? shown.url : "";
+  useEffect(() => { setMarks([]); }, [shownUrl]);
+  useEffect(() => { setHidden([]); }, [shown && shown.fitKey]);
   if (!url) return null;
-  const dims = sizeMm && sizeMm.length === 3 ? sizeMm.map((v) => Number(v).toFixed(1)).join(" × ") + " mm" : "";
+  let shownSize = [];
+  try { shownSize = JSON.parse(shown ? shown.sizeKey : "[]"); } catch (e) { shownSize = []; }
+  const dims = shownSize.length === 3
+    ? shownSize.map((v) => (Number(v) / MM_PER[unit]).toFixed(unit === "in" ? 2 : 1)).join(" × ") + ` ${unit}`
+    : "";
   let readout = null;
   if (marks.length === 2) {
     const d = [0, 1, 2].map((i) => marks[1].mm[i] - marks[0].mm[i]);
     readout = { dist: Math.hypot(...d), d };
   }
+  const failed = crashed || !!(loadError && loadError.url === url);
+  const status = failed ? "error" : !info || !shown ? "loading" : shown.url !== url ? "updating" : "ready";
   return (
     <div style={{ position: "relative", width: "100%", height: "100%", minHeight: "240px" }}
-         data-status={failed ? "error" : info ? "ready" : "loading"}>
+         data-status={status}>
       <div role="toolbar" aria-label="Viewer controls"
            style={{ position: "absolute", top: 8, left: 8, right: 8, zIndex: 2, display: "flex", flexWrap: "wrap", gap: "4px" }}>
         <button type="button" style={buttonStyle(false)} onClick={() => choose(view)} aria-label="Fit model to view">Fit</button>
@@ -361,8 +471,10 @@ export function ModelViewer({ url, sizeMm, dark }) {
         <div style={{ ...panelStyle, top: 40, left: 8 }} role="status" aria-live="polite" data-testid="measure-readout">
           {readout ? (
             <span>
-              <b>{fmt(readout.dist)} mm</b>{" "}
-              <span style={{ color: "var(--gray-11)" }}>ΔX {fmt(readout.d[0])} · ΔY {fmt(readout.d[1])} · ΔZ {fmt(readout.d[2])}</span>
+              <b>{fmt(readout.dist, unit)} {unit}</b>{" "}
+              <span style={{ color: "var(--gray-11)" }}>
+                ΔX {fmt(readout.d[0], unit)} · ΔY {fmt(readout.d[1], unit)} · ΔZ {fmt(readout.d[2], unit)}
+              </span>
             </span>
           ) : marks.length === 1 ? "Pick the second point" : "Pick two points on the model (corners snap)"}
         </div>
@@ -380,7 +492,7 @@ export function ModelViewer({ url, sizeMm, dark }) {
           ))}
         </div>
       ) : null}
-      <LoadBoundary key={url} onError={() => setFailed(true)}>
+      <LoadBoundary key={key} onError={() => setCrashed(true)}>
         <Canvas
           frameloop="demand"
           dpr={[1, 2]}
@@ -393,20 +505,27 @@ export function ModelViewer({ url, sizeMm, dark }) {
           <hemisphereLight args={["#ffffff", "#66707f", 0.6]} />
           <directionalLight position={[60, 120, 80]} intensity={1.3} />
           <directionalLight position={[-80, 40, -60]} intensity={0.5} />
-          <Suspense fallback={null}>
-            <Model url={url} sizeKey={sizeKey} edges={edges} grid={grid} view={view} nonce={nonce} dark={!!dark} onInfo={setInfo}
-                   measuring={measuring} onPick={onPick} marks={marks} section={section} hidden={hidden} />
-          </Suspense>
+          {shown ? (
+            <Model gltf={shown.gltf} sizeKey={shown.sizeKey} fitKey={shown.fitKey} units={unit} edges={edges} grid={grid}
+                   view={view} nonce={nonce} dark={!!dark} onInfo={setInfo} measuring={measuring} onPick={onPick}
+                   marks={marks} section={section} hidden={hidden} />
+          ) : null}
           <OrbitControls makeDefault enableDamping={false} />
         </Canvas>
       </LoadBoundary>
-      {info || failed ? null : (
+      {failed && !crashed ? (
+        <div role="alert" style={overlayStyle}>The model could not be loaded: {loadError.message}</div>
+      ) : null}
+      {(info && shown) || failed ? null : (
         <div role="status" style={overlayStyle}>Loading model…</div>
       )}
+      {status === "updating" ? (
+        <div role="status" style={{ ...panelStyle, bottom: 34, right: 8 }} data-testid="viewer-updating">Updating…</div>
+      ) : null}
       {grid && info ? (
         <div style={{ position: "absolute", left: 8, bottom: 8, zIndex: 2, fontSize: "11px", color: "var(--gray-11)",
                       background: "var(--gray-a2)", padding: "2px 6px", borderRadius: "4px" }}>
-          Grid: {info.step} mm cells, {info.step * 10} mm sections
+          Grid: {num(info.step)} {unit} cells, {num(info.step * 10)} {unit} sections
         </div>
       ) : null}
       {info && dims ? (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from chat3d.components.code_editor import code_editor
 from chat3d.components.parameters import parameters_panel
 from chat3d.components.versions import versions_panel
 from chat3d.components.viewer import model_viewer
@@ -22,9 +23,12 @@ def _preview() -> rx.Component:
         WorkbenchState.has_model,
         rx.vstack(
             rx.box(
+                # Not keyed by the URL: the viewer stays mounted, keeps its camera and the shown part until the
+                # next one has loaded; it refits for another chat (fit_key).
                 model_viewer(url=shown_url, size_mm=rx.cond(WorkbenchState.previewing, WorkbenchState.preview_size_mm,
                                                              WorkbenchState.size_mm),
-                             dark=rx.color_mode_cond(False, True), key=shown_url),
+                             dark=rx.color_mode_cond(False, True), units=WorkbenchState.units,
+                             fit_key=WorkbenchState.context_id),
                 flex="1",
                 min_height="280px",
                 width="100%",
@@ -78,14 +82,12 @@ def _code() -> rx.Component:
                         color_scheme="red", size="1", role="alert", width="100%", data_testid="code-error",
                     ),
                 ),
-                rx.text_area(
+                # CodeMirror (line numbers, Python highlighting), the error's line marked; submitted as "code".
+                code_editor(
                     name="code", default_value=WorkbenchState.code,
                     key=WorkbenchState.item_id + "-" + WorkbenchState.code_nonce.to_string(),
-                    spell_check=False, auto_complete=False, aria_label="Program",
-                    width="100%", flex="1", min_height="360px", resize="vertical",
-                    style={"fontFamily": "var(--code-font-family, ui-monospace, monospace)", "fontSize": "12px",
-                           "whiteSpace": "pre", "lineHeight": "1.45", "& textarea": {"whiteSpace": "pre"}},
-                    data_testid="code-editor",
+                    error_line=WorkbenchState.edit_error_line, dark=rx.color_mode_cond(False, True),
+                    label="Program", test_id="code-editor", min_height="360px", width="100%",
                 ),
                 spacing="2", height="100%", width="100%",
             ),

@@ -3,6 +3,11 @@
 A change (a slider moving, debounced, or released; a key press on it; Enter in a number field or leaving it)
 renders a preview without a model call: the viewer and the size above the sliders show it at once. "Keep as
 new version" stores that render as a version; "Discard" returns to the stored one.
+
+Each row is two lines: the name, number field and unit, then a slider across the panel's full width whose
+range sits around the stored value (chat3d.state.chat_workbench.slider_window) in fine steps. The slider is
+ParamSlider (assets/chat3d_param_slider.jsx), whose thumb carries the accessible name "length (mm)".
+In an inch chat a millimetre parameter shows, slides and types in inches.
 """
 
 from __future__ import annotations
@@ -12,34 +17,62 @@ import reflex as rx
 from chat3d.state.chat_workbench import ParamView, WorkbenchState
 
 DEBOUNCE_MS = 300  # a moving slider previews once it rests this long (and again when released)
+RADIX_UI = "radix-ui@1.8.1"  # the primitives Radix Themes 3.3.0 is built on (already in the app's bundle)
+
+
+class ParamSlider(rx.Component):
+    """Radix's slider primitive with its accessible name on the thumb (rx.slider names only its root); it
+    follows `value` (a typed number, a preview) except mid-drag."""
+
+    library = rx.asset("chat3d_param_slider.jsx").importable_path
+    tag = "ParamSlider"
+    lib_dependencies: list[str] = [RADIX_UI]
+
+    label: rx.Var[str]
+    value: rx.Var[float]  # followed unless a pointer is dragging the thumb
+    min: rx.Var[float]
+    max: rx.Var[float]
+    step: rx.Var[float]
+    disabled: rx.Var[bool]
+
+    on_value_change: rx.EventHandler[rx.event.passthrough_event_spec(list[float])]
+    on_value_commit: rx.EventHandler[rx.event.passthrough_event_spec(list[float])]
+
+
+param_slider = ParamSlider.create
 
 
 def _key(p: ParamView, suffix: str):
-    return WorkbenchState.item_id + "-" + p.name + "-" + WorkbenchState.code_nonce.to_string() + suffix
+    return (WorkbenchState.item_id + "-" + p.name + "-" + WorkbenchState.code_nonce.to_string() + "-"
+            + WorkbenchState.units + suffix)
 
 
 def _row(p: ParamView) -> rx.Component:
     busy = (WorkbenchState.rendering == "code") | (WorkbenchState.rendering == "keeping")
-    return rx.hstack(
-        rx.text(p.label, size="1", width="8.5em", flex_shrink="0", overflow="hidden", text_overflow="ellipsis",
-                white_space="nowrap", title=p.description),
-        rx.slider(
-            default_value=[p.value], min=p.min, max=p.max, step=p.step,
-            on_change=lambda v: WorkbenchState.preview_slider(p.name, v).debounce(DEBOUNCE_MS),
+    return rx.vstack(
+        rx.hstack(
+            rx.text(p.label, size="1", flex="1", min_width="0", overflow="hidden", text_overflow="ellipsis",
+                    white_space="nowrap", title=p.description),
+            rx.form(
+                # keyed by its text too: it follows the slider's previewed value
+                rx.input(name=p.name, default_value=p.text, type="number", step="any", size="1", width="6.5em",
+                         aria_label=p.aria + " value", key=_key(p, "n") + p.text, disabled=busy,
+                         on_blur=lambda text: WorkbenchState.preview_field(p.name, text)),
+                on_submit=WorkbenchState.preview_number,
+                reset_on_submit=False,
+                flex="none",
+                width="auto",
+            ),
+            rx.text(p.unit, size="1", color_scheme="gray", width="2.2em", flex_shrink="0"),
+            spacing="2", align="center", width="100%",
+        ),
+        param_slider(
+            label=p.aria, value=p.value, min=p.min, max=p.max, step=p.step,
+            on_value_change=lambda v: WorkbenchState.preview_slider(p.name, v).debounce(DEBOUNCE_MS),
             on_value_commit=lambda v: WorkbenchState.preview_slider(p.name, v),
-            disabled=busy, size="1", flex="1", min_width="60px",
-            aria_label=p.label, key=_key(p, "s"), data_param=p.name,
+            disabled=busy, key=_key(p, "s"), data_param=p.name, width="100%",
         ),
-        rx.form(
-            # keyed by its text too: it follows the slider's previewed value
-            rx.input(name=p.name, default_value=p.text, type="number", step=p.step, size="1", width="6.5em",
-                     aria_label=p.label + " value", key=_key(p, "n") + p.text, disabled=busy,
-                     on_blur=lambda text: WorkbenchState.preview_field(p.name, text)),
-            on_submit=WorkbenchState.preview_number,
-            reset_on_submit=False,
-        ),
-        rx.text(p.unit, size="1", color_scheme="gray", width="2.2em", flex_shrink="0"),
-        spacing="2", align="center", width="100%", data_testid="param-row",
+        spacing="1", width="100%", data_testid="param-row", padding_bottom="0.35em",
     )
 
 

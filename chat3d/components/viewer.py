@@ -1,6 +1,8 @@
 """The 3D viewer: a local JSX component (assets/chat3d_viewer.jsx) wrapping react-three-fiber and drei.
 
 It loads the GLB straight from `/api/files/{id}` in the browser; mesh bytes never pass through Reflex state.
+Keep it mounted across URL changes (no `key` on the URL): it shows the old model until the new one has loaded
+and keeps the camera, so a parameter preview neither blanks nor resets the view.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ class ModelViewer(rx.NoSSRComponent):
     url: rx.Var[str]
     size_mm: rx.Var[list[float]]
     dark: rx.Var[bool]
+    units: rx.Var[str]  # "mm" or "in": what the size overlay, grid legend and measure readout speak
+    fit_key: rx.Var[str]  # the camera is fitted again when this changes (another chat), not for a new URL
 
 
 model_viewer = ModelViewer.create

@@ -120,6 +120,9 @@ class ComposerState(rx.State):
             return
         self.units = value
         await thread._load_items(uid, thread.active_id)
+        from chat3d.state.chat_workbench import WorkbenchState
+
+        (await self.get_state(WorkbenchState))._set_units(value)  # the viewer, sizes and parameters follow
 
     @rx.event
     async def handle_upload(self, files: list[rx.UploadFile]):

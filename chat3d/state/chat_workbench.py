@@ -10,6 +10,7 @@ the viewer with its size, as a preview that is not a version; "Keep" stores that
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -22,12 +23,14 @@ from chat3d.domain import files as files_domain
 from chat3d.domain.errors import DomainError
 from chat3d.domain.parameters import ParameterError, extract_parameters, format_value
 from chat3d.state.auth import AuthState
-from chat3d.state.chat_view import DetailRow, FileView, model_info
-
+from chat3d.state.chat_view import MM_PER_INCH, DetailRow, FileView, format_dims_for, model_info
 
 
 @dataclass
 class ParamView:
+    """One parameter row, in the chat's units: a millimetre parameter of an inch chat shows inches (`scale`
+    is the program unit per shown unit, 25.4 there, else 1)."""
+
     name: str = ""
     label: str = ""
     value: float = 0.0
@@ -38,20 +41,56 @@ class ParamView:
     unit: str = ""
     description: str = ""
     integer: bool = False
+    scale: float = 1.0
+    aria: str = ""  # the slider's accessible name: the parameter and its unit
 
 
-def param_views(code: str) -> list[ParamView]:
+# The least half-width of a slider's window, per shown unit (a value near 0 still gets room to move).
+MIN_HALF = {"in": 0.2, "cm": 0.5, "m": 0.01, "rad": 0.5, "ratio": 0.5, "turns": 0.5}
+
+
+def slider_window(value: float, lo: float | None, hi: float | None, integer: bool, unit: str) -> tuple[float, float, float]:
+    """(min, max, step) of a slider around `value`: half the value either side (at least MIN_HALF), inside the
+    declared bounds, in 20 to 200 steps of a power of ten. A declared [1..1000] put a whole metre into the
+    slider's width; this puts ±50% there, so a pixel is a fine change and the arrows step by 1 mm at 80 mm."""
+    half = max(abs(value) * 0.5, 5.0 if integer else MIN_HALF.get(unit, 5.0))
+    step = 1.0 if integer else 10.0 ** math.floor(math.log10(2 * half / 20))
+    low = value - half
+    floor = lo if lo is not None else (0.0 if value >= 0 else -math.inf)
+    low = max(math.floor(low / step) * step, floor)
+    high = math.ceil((value + half) / step) * step
+    if hi is not None:
+        high = min(high, hi)
+    low, high = min(low, value), max(high, value)  # a value outside its declared range still shows
+    if high <= low:
+        high = low + step
+    return round(low, 9), round(high, 9), step
+
+
+def shown_text(value: float, integer: bool, scale: float) -> str:
+    """The number field's text: the program's literal, or three decimals for inches."""
+    return format_value(value, integer) if scale == 1.0 else f"{value:.3f}"
+
+
+def param_views(code: str, units: str = "mm") -> list[ParamView]:
+    """The rows for a stored program in the chat's units. Each slider's window sits around the stored value
+    (a preview widens it only to include its own value), so a preview does not move the range under the
+    pointer."""
     try:
         params = extract_parameters(code)
     except ParameterError:
         return []
     out = []
     for p in params:
-        lo, hi, step = p.slider_range()
+        scale = MM_PER_INCH if units == "in" and p.unit == "mm" else 1.0
+        unit = "in" if scale != 1.0 else ("" if p.unit == "count" else p.unit)
+        value = float(p.value) / scale
+        lo, hi, step = slider_window(value, None if p.min is None else p.min / scale,
+                                     None if p.max is None else p.max / scale, p.integer, unit)
         out.append(ParamView(
-            name=p.name, label=p.label, value=float(p.value), text=format_value(p.value, p.integer), min=lo,
-            max=max(hi, float(p.value)) if p.max is None else hi, step=step,
-            unit="" if p.unit == "count" else p.unit, description=p.description, integer=p.integer,
+            name=p.name, label=p.label, value=value, text=shown_text(value, p.integer, scale), min=lo, max=hi,
+            step=step, unit=unit, description=p.description, integer=p.integer, scale=scale,
+            aria=f"{p.label} ({unit})" if unit else p.label,
         ))
     return out
 
@@ -61,6 +100,7 @@ class WorkbenchState(rx.State):
 
     item_id: str = ""
     context_id: str = ""
+    units: str = "mm"  # the chat's units (ChatContext.units): dimensions and parameters show in them
     glb_url: str = ""
     dims: str = ""
     size_mm: list[float] = []
@@ -97,7 +137,7 @@ class WorkbenchState(rx.State):
 
     def _clear(self) -> None:
         self._drop_preview()
-        self.item_id, self.context_id, self.glb_url, self.dims, self.size_mm, self.code = "", "", "", [], [], ""
+        self.item_id, self.context_id, self.glb_url, self.dims, self.size_mm, self.code = "", "", "", "", [], ""
         self.files, self.details, self.params, self.edited_by_you = [], [], [], False
         self.edit_error, self.edit_error_line = "", 0
 
@@ -107,7 +147,7 @@ class WorkbenchState(rx.State):
 
         preview, self._preview, self._asked = self._preview, None, {}
         self.preview_glb_url, self.preview_dims, self.preview_size_mm, self.preview_values = "", "", [], {}
-        self.params = param_views(self.code)
+        self.params = self._rows()
         if preview is not None:
             with session_scope() as s:
                 paths = edits.discard_preview_files(s, preview)
@@ -119,17 +159,19 @@ class WorkbenchState(rx.State):
                 item = chats.get_item(s, uid, item_id)
                 info = model_info(str(item.id), item.segments)
                 context_id = str(item.context_id)
+                units = chats.get_context(s, uid, item.context_id).units or "mm"
                 model = chats.model_segment(item) or {}
         except DomainError:
             return False
         if info is None:
             return False
         changed = info.item_id != self.item_id
-        self.item_id, self.glb_url, self.dims, self.size_mm = info.item_id, info.glb_url, info.dims, info.size_mm
-        self.context_id = context_id
+        self.item_id, self.glb_url, self.size_mm = info.item_id, info.glb_url, info.size_mm
+        self.context_id, self.units = context_id, units
+        self.dims = format_dims_for(info.size_mm, units)
         self.code, self.details = info.code, info.details
         self.files = list(info.files)  # model formats only (chat_view.FILE_ORDER): no thumbnail, no stored SVG
-        self.params = param_views(info.code)
+        self.params = self._rows()
         self.edited_by_you = model.get("editedBy") == "you"
         if changed:
             self._drop_preview()
@@ -212,15 +254,42 @@ class WorkbenchState(rx.State):
             yield event
 
     def _stored_values(self) -> dict[str, float]:
-        return {p.name: p.value for p in param_views(self.code)}
+        """The stored program's parameter values, in the program's units."""
+        try:
+            return {p.name: float(p.value) for p in extract_parameters(self.code)}
+        except ParameterError:
+            return {}
+
+    def _rows(self) -> list[ParamView]:
+        return param_views(self.code, self.units)
+
+    def _to_program(self, values: dict[str, float]) -> dict[str, float]:
+        """Shown values (inches for a millimetre parameter of an inch chat) -> the program's units."""
+        scale = {p.name: p.scale for p in self._rows()}
+        return {k: round(float(v) * scale[k], 6) if scale.get(k, 1.0) != 1.0 else float(v) for k, v in values.items()}
 
     def _show_values(self, values: dict[str, float]) -> None:
-        """The parameter rows show `values` over the stored ones (same keys: the sliders are not remounted)."""
-        rows = param_views(self.code)
+        """The parameter rows show `values` (program units) over the stored ones; the sliders keep their keys
+        and their windows, so a preview does not remount them."""
+        rows = self._rows()
         for row in rows:
             if row.name in values:
-                row.value, row.text = values[row.name], format_value(values[row.name], row.integer)
+                row.value = values[row.name] / row.scale
+                row.text = shown_text(row.value, row.integer, row.scale)
+                row.min, row.max = min(row.min, row.value), max(row.max, row.value)
         self.params = rows
+
+    def _set_units(self, units: str) -> None:
+        """The chat's units changed (ComposerState.set_units): sizes and parameter rows follow at once."""
+        if units not in ("mm", "in") or units == self.units:
+            return
+        self.units = units
+        self.dims = format_dims_for(self.size_mm, units)
+        self.preview_dims = format_dims_for(self.preview_size_mm, units) if self.preview_size_mm else ""
+        if self.preview_values:
+            self._show_values(self.preview_values)
+        else:
+            self.params = self._rows()
 
     async def _preview_params(self, values: dict[str, float]) -> None:
         """Render the shown version with the values asked for so far as a preview. While one renders, newer
@@ -235,7 +304,8 @@ class WorkbenchState(rx.State):
             if uid is None:
                 return
             stored = self._stored_values()
-            asked = {**self._asked, **{k: float(v) for k, v in values.items() if k in stored}}
+            values = self._to_program({k: v for k, v in values.items() if k in stored})
+            asked = {**self._asked, **values}
             self._asked = {k: v for k, v in asked.items() if v != stored[k]}
             if self.rendering == "parameters":
                 return  # the running render picks the new values up when it ends
@@ -267,8 +337,9 @@ class WorkbenchState(rx.State):
                 elif isinstance(result, Preview):
                     stale, self._preview = self._preview, result
                     info = model_info("", [{"type": "model", "files": result.files, "metrics": result.metrics}])
-                    self.preview_glb_url, self.preview_dims = (info.glb_url, info.dims) if info else ("", "")
+                    self.preview_glb_url = info.glb_url if info else ""
                     self.preview_size_mm = info.size_mm if info else []
+                    self.preview_dims = format_dims_for(self.preview_size_mm, self.units)
                     self.preview_values = dict(wanted)
                     self._show_values(wanted)
                 else:  # the values failed: say why; what is shown stays, and so do its sliders

@@ -177,7 +177,7 @@ def test_cad_tools(running_app, page: Page, browser) -> None:
     # The code editor: a broken program shows its error and stores nothing.
     page.get_by_role("tab", name="Code").click()
     editor = page.get_by_test_id("code-editor")
-    code = editor.input_value()
+    code = editor.inner_text()  # a CodeMirror editor (its editable .cm-content), not a textarea
     assert "length = 90.0" in code
     editor.fill(code.replace("result = part.part", "result = part.prt"))
     page.get_by_role("button", name="Render").click()
