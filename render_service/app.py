@@ -31,7 +31,7 @@ from .settings import Settings
 log = logging.getLogger("render_service")
 
 DEFAULT_FORMATS = ["stl", "step", "3mf", "glb"]
-ALLOWED_FORMATS = {"stl", "step", "3mf", "glb", "py", "png"}
+ALLOWED_FORMATS = {"stl", "step", "3mf", "glb", "py", "png", "topology"}  # topology: faces.json (with glb)
 RETIRED_FORMATS = {"svg"}  # no longer made (the thumbnail is model.png); still accepted and skipped
 
 

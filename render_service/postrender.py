@@ -35,7 +35,8 @@ with deferred_sklearn():
 
 BREP_NAME = "model.brep"
 MODEL_FORMATS = ("stl", "step", "3mf", "glb")  # model files the post step writes; "png" is the thumbnail
-OUTPUT_NAMES = {"stl": "model.stl", "step": "model.step", "3mf": "model.3mf", "glb": "model.glb", "png": "model.png"}
+OUTPUT_NAMES = {"stl": "model.stl", "step": "model.step", "3mf": "model.3mf", "glb": "model.glb", "png": "model.png",
+                "topology": "faces.json"}  # faces.json: the face/edge table (issue 27), made with the GLB
 ANGULAR_DEFLECTION = 0.25  # rad; ~14 deg, smooth enough for a browser viewer
 THUMB_PX = 128  # the PNG thumbnail is THUMB_PX x THUMB_PX, RGBA, transparent background (shown at 36-64 px)
 STL_RECORD = np.dtype([("normal", "<f4", 3), ("corners", "<f4", (3, 3)), ("attr", "<u2")])  # binary STL
@@ -322,9 +323,28 @@ def export(shape, size: list[float], out_dir: str, formats: set[str], cap: int) 
         render_png(np.concatenate(per_solid) if per_solid else np.zeros((0, 3, 3), np.float32),
                    os.path.join(out_dir, "model.png"))
         done("png", True)
+    built = topology_table(shape, per_solid, lin) if "topology" in formats and "glb" in formats else None
     if "glb" in formats:  # last: export_gltf cleans the triangulation afterwards
         done("glb", _export_glb(shape, os.path.join(out_dir, "model.glb"), lin))
+    if built is not None:
+        done("topology", write_topology(built, out_dir))
     return files
+
+
+def topology_table(shape, per_solid: list[np.ndarray], lin: float) -> dict:
+    """Issue 27: the face/edge table, from the triangulation made above (before the glTF writer cleans it)."""
+    from . import topology
+
+    return topology.build(shape, per_solid, lin, ANGULAR_DEFLECTION)
+
+
+def write_topology(built: dict, out_dir: str) -> bool:
+    """Tag faces/edges in the GLB just written and write faces.json beside it (render_service/topology.py)."""
+    from . import topology
+
+    built["table"]["glb_tagged"] = topology.tag_glb(os.path.join(out_dir, OUTPUT_NAMES["glb"]), built)
+    topology.write_table(os.path.join(out_dir, OUTPUT_NAMES["topology"]), built)
+    return True
 
 
 def finish(src_dir: Path, out_dir: Path, *, max_output_bytes: int, formats: set[str]) -> dict:

@@ -47,7 +47,7 @@ from .settings import Settings
 
 log = logging.getLogger("render_service.zygote")
 
-KNOWN_FORMATS = ("stl", "step", "3mf", "glb", "png")
+KNOWN_FORMATS = ("stl", "step", "3mf", "glb", "png", "topology")
 STATUS_CAP = 64 * 1024  # bytes a job may write to its status pipe before the zygote stops reading it
 RESULT_CAP = 4 * 1024 * 1024
 DISK_POLL_S = 0.2
