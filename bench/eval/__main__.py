@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -70,6 +71,8 @@ def print_tables(result: dict, console) -> None:
                   f"{m['input_tokens']}/{m['output_tokens']}", _fmt(m["cost_usd"], 4),
                   _fmt(m["cost_per_valid_part_usd"], 4), _fmt(m["seconds"], 1))
     console.print(t)
+    if result.get("stopped"):
+        console.print(f"[yellow]Stopped early:[/yellow] {result['stopped']}.")
     best = result["published"][0] if result["published"] else None
     if best:
         console.print(f"Published best one-shot accuracy on {result['suite']}: {best['model_id']} "
@@ -86,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="only the first N tasks")
     ap.add_argument("--tasks", default="", help="comma-separated task ids (e.g. task8,task9)")
     ap.add_argument("--json", dest="json_out", type=Path, default=None, help="write the result here")
+    ap.add_argument("--max-cost", type=float, default=None, metavar="USD",
+                    help="start no further task once the run has cost this much (paid models)")
     args = ap.parse_args(argv)
 
     from rich.console import Console
@@ -135,11 +140,14 @@ def main(argv: list[str] | None = None) -> int:
             def done(row: dict) -> None:
                 mark = "pass" if row["passed"] else ("valid" if row["valid_solid"] else "no part")
                 progress.update(bar, advance=1, description=f"{args.suite} {row['model']} {row['task']}: {mark}")
+                if not console.is_terminal:  # logs get one line per task instead of a live bar
+                    console.print(f"{row['model']} {row['task']}: {mark} in {row['seconds']:.1f} s")
 
-            outcome = asyncio.run(harness.run_suite(tasks, choices, on_done=done))
+            outcome = asyncio.run(harness.run_suite(tasks, choices, on_done=done, max_cost_usd=args.max_cost))
     finally:
         render.stop()
         pg.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
     result = {
         "suite": args.suite, "tasks": [t.id for t in tasks], "code_version": _code_version(),
         "started_at": datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds"),

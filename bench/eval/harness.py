@@ -159,8 +159,11 @@ def summarise(rows: list[dict]) -> dict:
 
 
 async def run_suite(tasks: list[Task], choices: list[ModelChoice],
-                    on_done: Callable[[dict], None] = lambda row: None) -> dict:
-    """Every (model, task) in turn on the already configured database and render service."""
+                    on_done: Callable[[dict], None] = lambda row: None, max_cost_usd: float | None = None) -> dict:
+    """Every (model, task) in turn on the already configured database and render service.
+
+    With `max_cost_usd`, no task starts once the run has spent that much (a paid model's bill stays bounded);
+    the result then says where it stopped."""
     from chat3d.db.engine import session_scope
     from chat3d.db.models import User
     from chat3d.pipeline.jobs import InProcessJobs
@@ -172,16 +175,20 @@ async def run_suite(tasks: list[Task], choices: list[ModelChoice],
         s.flush()
         user_id = user.id
     jobs = InProcessJobs(concurrency=1)
-    results = []
+    results, spent, stopped = [], 0.0, None
     try:
         for choice in choices:
             rows = []
             for task in tasks:
+                if max_cost_usd is not None and spent >= max_cost_usd:
+                    stopped = stopped or f"cost cap ${max_cost_usd:.2f} reached before {choice.name} {task.id}"
+                    break
                 row = await run_task(jobs, user_id, choice, task, references[task.id])
+                spent += row["cost_usd"]
                 rows.append(row)
                 on_done(row)
             results.append({"model": choice.name, "conversation_model": choice.conversation,
                             "codegen_model": choice.codegen, "summary": summarise(rows), "tasks": rows})
     finally:
         await jobs.close()
-    return {"models": results}
+    return {"models": results, "stopped": stopped}

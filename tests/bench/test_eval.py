@@ -58,7 +58,7 @@ def test_identical_solids_score_perfectly():
     reference = metrics.load_mesh(SUITE / "reference" / "task8.stl")
     s = metrics.score(reference.copy(), reference)
     assert s.passed and s.watertight and s.components == 1
-    assert s.chamfer_mm < 1e-6 and s.hausdorff95_mm < 1e-6
+    assert s.chamfer_mm < 1e-9 and s.hausdorff95_mm < 1e-9
     assert s.iou == pytest.approx(1.0, abs=1e-9)
     assert s.bbox_diff_mm == pytest.approx([0, 0, 0], abs=1e-6) and s.volume_diff_pct < 1e-6
 
@@ -66,28 +66,29 @@ def test_identical_solids_score_perfectly():
 def test_box_shifted_by_one_mm_without_alignment_gives_the_known_iou_and_distances():
     """A 10 mm cube against itself moved 1 mm along x, alignment off.
 
-    IoU = 900 / 1100. Point-to-surface distances, worked out per face: the far face is 1 mm away
-    everywhere, the near face min(1, distance to its edge), the side faces 1 − x on their first
-    millimetre; the mean over the surface is 201.33 / 600 = 0.3356 mm both ways (Chamfer), and more
-    than 5 % of the surface is exactly 1 mm away (Hausdorff 95 = 1).
+    IoU = 900 / 1100. Distances from a surface point to the other surface, worked out per face: the far
+    face is 1 mm away everywhere, the near face min(1, distance to its edge), the side faces 1 − x on their
+    first millimetre; the mean over the surface is 201.33 / 600 = 0.3356 mm both ways. The benchmark's
+    Chamfer measures to the other surface's 50,000 samples, which adds a floor of a fraction of their
+    ~0.11 mm spacing. More than 5 % of the surface is exactly 1 mm away (Hausdorff 95 = 1).
     """
     s = metrics.score(box(10, 10, 10, (1, 0, 0)), box(10, 10, 10), align_meshes=False)
     assert s.iou == pytest.approx(9 / 11, abs=1e-9)
-    assert s.chamfer_mm == pytest.approx(201.3333 / 600, abs=0.01)
+    assert 201.3333 / 600 <= s.chamfer_mm <= 201.3333 / 600 + 0.05
     assert s.hausdorff95_mm == pytest.approx(1.0, abs=1e-6)
     assert s.transform == np.eye(4).tolist()
 
 
 def test_alignment_undoes_a_shift_and_a_rotation():
     s = metrics.score(box(10, 10, 10, (1, 0, 0)), box(10, 10, 10))
-    assert s.iou == pytest.approx(1.0, abs=1e-6) and s.chamfer_mm < 1e-6 and s.passed
+    assert s.iou == pytest.approx(1.0, abs=1e-9) and s.chamfer_mm < 1e-9 and s.passed
 
     reference = metrics.load_mesh(SUITE / "reference" / "task8.stl")
     moved = reference.copy()
     moved.apply_transform(trimesh.transformations.rotation_matrix(0.7, [0.3, 1.0, 0.2]))
     moved.apply_translation([5, -3, 8])
     s = metrics.score(moved, reference)
-    assert s.passed and s.iou > 0.99 and s.chamfer_mm < 0.05
+    assert s.passed and s.iou == pytest.approx(1.0, abs=1e-6) and s.chamfer_mm < 1e-6
 
 
 def test_the_pass_rule_rejects_wrong_size_and_extra_bodies():
@@ -204,7 +205,9 @@ def test_harness_runs_three_tasks_through_the_pipeline_and_scores_them(task_serv
     for tid, row in rows.items():
         assert row["state"] == "completed" and row["error"] is None, row
         assert row["occt_valid"] is True and row["valid_solid"] and row["passed"], row
-        assert row["score"]["chamfer_mm"] < 0.05 and row["score"]["hausdorff95_mm"] < 0.05
+        # A correct program's own tessellation against the reference's: distances near the 50k-sample
+        # floor (well under the 1 mm rule), volumes almost coincide.
+        assert row["score"]["chamfer_mm"] < 0.5 and row["score"]["hausdorff95_mm"] < 1.0
         assert row["score"]["iou"] > 0.99
         assert row["repair_rounds"] == 0 and row["review_rounds"] == 0
         assert (row["input_tokens"], row["output_tokens"]) == (3000, 350)
