@@ -28,6 +28,7 @@ from OCP.StlAPI import StlAPI_Writer
 from OCP.TopoDS import TopoDS_Shape
 
 from .lazy_sklearn import deferred_sklearn
+from . import topology  # imported here: a sandboxed post process cannot import later
 from .untrusted_files import read_untrusted
 
 with deferred_sklearn():
@@ -333,15 +334,11 @@ def export(shape, size: list[float], out_dir: str, formats: set[str], cap: int) 
 
 def topology_table(shape, per_solid: list[np.ndarray], lin: float) -> dict:
     """Issue 27: the face/edge table, from the triangulation made above (before the glTF writer cleans it)."""
-    from . import topology
-
     return topology.build(shape, per_solid, lin, ANGULAR_DEFLECTION)
 
 
 def write_topology(built: dict, out_dir: str) -> bool:
     """Tag faces/edges in the GLB just written and write faces.json beside it (render_service/topology.py)."""
-    from . import topology
-
     built["table"]["glb_tagged"] = topology.tag_glb(os.path.join(out_dir, OUTPUT_NAMES["glb"]), built)
     topology.write_table(os.path.join(out_dir, OUTPUT_NAMES["topology"]), built)
     return True

@@ -213,7 +213,7 @@ def _edge_rows(solid, solid_no: int, face_ids: dict, lin: float, ang: float, fir
         row = {"id": f"E{first + len(rows)}", "solid": solid_no, "type": _CURVES.get(kind, "other"),
                "length": _r(length)}
         mid = curve.Value((curve.FirstParameter() + curve.LastParameter()) / 2)
-        row["centre"] = _r(_xyz(mid))
+        row["centre"] = row["point"] = _r(_xyz(mid))  # point: on the edge (a circle's centre is not)
         if kind == GeomAbs_CurveType.GeomAbs_Circle:
             c = curve.Circle()
             row["centre"] = _r(_xyz(c.Location()))

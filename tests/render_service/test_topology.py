@@ -103,3 +103,46 @@ def test_the_table_is_capped_with_a_note(tmp_path, monkeypatch):
     solid = next(n for n in doc["nodes"] if n.get("name") == "solid_1")
     assert len(solid["children"]) == 7  # the GLB still tags every face
     del bd
+
+
+PLATE_PROGRAM = """from build123d import *
+
+with BuildPart() as plate:
+    Box(80, 50, 10)
+    with Locations((-32, -17, 0), (30, 15, 0)):
+        Hole(radius=2)
+result = plate.part
+"""
+
+
+def _render(service, code: str, formats: list[str]) -> dict:
+    import base64
+
+    with service.client(timeout=120) as c:
+        r = c.post("/render", json={"code": code, "formats": formats})
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert doc["ok"] is True, doc.get("error")
+    doc["by_format"] = {f["format"]: base64.b64decode(f["content_base64"]) for f in doc["files"]}
+    return doc
+
+
+def test_the_selector_picks_exactly_the_face_it_was_made_from_in_the_sandbox(service):
+    """Done-when of issue 27: each row's build123d selector, appended to the program and run by the render
+    service, picks that face: thickening what it picks gives a solid on that face (bbox and volume), and
+    only that face (the selectors of different faces pick different geometry)."""
+    from chat3d.domain import selection
+
+    doc = _render(service, PLATE_PROGRAM, ["glb", "topology"])
+    table = json.loads(doc["by_format"]["topology"])
+    assert table["face_count"] == 8
+    seen = set()
+    for row in table["faces"]:
+        code = PLATE_PROGRAM + f"result = thicken({selection.selector(row)}, 0.2)\n"
+        got = _render(service, code, ["stl"])["metrics"]
+        lo, hi = row["bbox"]["min"], row["bbox"]["max"]
+        for k in range(3):
+            assert lo[k] - 0.25 <= got["bbox_min_mm"][k] and got["bbox_max_mm"][k] <= hi[k] + 0.25, (row, got)
+        assert got["volume_mm3"] == pytest.approx(row["area"] * 0.2, rel=0.12), (row, got)
+        seen.add((tuple(round(v, 1) for v in got["bbox_min_mm"]), tuple(round(v, 1) for v in got["bbox_max_mm"])))
+    assert len(seen) == 8
