@@ -108,6 +108,10 @@ def fuzz_stack(pg_admin_url: str, migrated_template: str, tmp_path_factory) -> I
         "DATABASE_URL": url, "DATA_DIR": str(tmp_path_factory.mktemp("fuzz")), "CHAT3D_ENV": "test",
         "BCRYPT_ROUNDS": "4", "JWT_SECRET": "fuzz-secret-of-at-least-thirty-two-bytes",
         "RENDER_SERVICE_URL": "http://127.0.0.1:9",
+        # The admin console's connection test must not reach a vendor from the suite: a key the fuzzer stores
+        # without a server address falls back to these closed local ports.
+        "OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "ANTHROPIC_BASE_URL": "http://127.0.0.1:9",
+        "XAI_BASE_URL": "http://127.0.0.1:9/v1",
         "RATE_LIMIT_API": "100000/minute", "RATE_LIMIT_LOGIN": "100000/minute", "RATE_LIMIT_REGISTER": "100000/minute",
     }
     for key, value in env.items():
