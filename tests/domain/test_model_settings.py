@@ -212,6 +212,10 @@ def test_a_disabled_model_is_not_offered_and_cannot_be_used(admin, db, make_user
         ctx = chats.create_context(s, user.id)
     with session_scope() as s, pytest.raises(InvalidInput, match="'GPT-4.1' is not available"):
         submit_query(s, user.id, ctx.id, "a plate", conversation_model_id="gpt-4.1")
+    with session_scope() as s:
+        model_settings.set_enabled(s, s.get(User, admin.id), "gpt-4.1", True)
+    assert "gpt-4.1" in {m.id for m in model_settings.pickable_models()}
+    assert audit_rows()[-1].action == "model.enable"
 
 
 def test_connection_test_calls_the_configured_host_with_the_sdk(admin, db, fake, caplog):
