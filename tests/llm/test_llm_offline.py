@@ -413,7 +413,7 @@ async def test_a_follow_up_starts_from_the_programs_values_not_the_old_brief(ren
     text, calls, _ = await _offline("make the corner holes 6 mm", history, system=_system_with(edited))
     brief = calls[0].arguments["brief"]
     assert "length: 100 mm" in brief and "width: 70 mm" in brief and "hole diameter: 6 mm" in brief
-    assert "hole diameter 4.8 → 6" in text and "edits to the program are kept" in text
+    assert "hole diameter 4.8 → 6" in text and "your hand edits included, is kept" in text
     from chat3d.pipeline.prompting import codegen_request
 
     code = await code_for([Message("user", codegen_request(brief, calls[0].arguments["expected_bbox_mm"], edited))])

@@ -76,7 +76,7 @@ async def test_a_follow_up_keeps_slider_values_and_hand_edits(owner, pipeline_en
     assert model["metrics"]["volume_mm3"] == pytest.approx(plate_volume(100, 70, 5, 6, 10), rel=1e-4)
     assert "Hole(centre_hole_diameter / 2)" in model["code"]
     reply = chats.text_of(item)
-    assert "hole diameter 4.8 → 6" in reply and "edits to the program are kept" in reply
+    assert "hole diameter 4.8 → 6" in reply and "your hand edits included, is kept" in reply
 
     # the parameter the user added is changed by its name, and only it
     q, item, model = await ask(owner, "make the centre hole 12 mm")

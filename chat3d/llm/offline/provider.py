@@ -12,6 +12,10 @@ from dataclasses import dataclass
 from chat3d.domain.parameters import ParameterError, apply_parameters, extract_parameters
 from chat3d.llm.base import Completion, LLMProvider, Message, TextCallback, ToolCall, ToolSpec, Usage, emit
 from chat3d.llm.codeblock import extract_code
+from chat3d.domain.selection import SELECTION_MARK
+from chat3d.domain.selection import parse_context as parse_selection
+from chat3d.domain.selection import without_context as without_selection
+from chat3d.llm.offline.pointing import map_selection
 from chat3d.llm.offline import imported as imp
 from chat3d.llm.offline.families import PLATE, hand_edited, render_code, spec_from_code
 from chat3d.llm.offline.nearest import outside_templates
@@ -114,6 +118,13 @@ def converse(messages: list[Message], tools: list[ToolSpec], system: str = "") -
             return f'Your edited part (imported from {name}) is ready. Ask for another change like "add a 6 mm hole".', []
         return _after_tool(last.content, _latest_spec(messages)), []
     request = last.content
+    pointed = ""
+    if SELECTION_MARK in request:  # issue 27: a picked face stands for a template parameter (offline/pointing.py)
+        rows, request = parse_selection(request), without_selection(request)
+        mapped, pointed = map_selection(request, rows, _base(system, messages[:-1]).spec)
+        if mapped is None:
+            return pointed, []
+        request = mapped
     unseen = _UNSEEN_IMAGES.search(request)
     if unseen:  # the runner's note that pictures were attached; this provider sees none
         request = _UNSEEN_IMAGES.sub("", request)
@@ -141,6 +152,7 @@ def converse(messages: list[Message], tools: list[ToolSpec], system: str = "") -
     if not any(t.name == CREATE_3D_MODEL.name for t in tools):
         return f"{intro}\n\n{brief}", []
     call_number = sum(len(m.tool_calls) for m in messages) + 1
+    intro = f"{pointed} {intro}".strip() if pointed else intro
     return intro, [ToolCall(f"offline_call_{call_number}", CREATE_3D_MODEL.name, arguments)]
 
 
@@ -239,7 +251,8 @@ def _change(request: str, previous: PartSpec, base: Base, extra: dict[str, float
     what = ", ".join([f"{p.label} {format_number(previous.params[p.name])} → {format_number(spec.params[p.name])}"
                       for p in changed] + [f"{name.replace('_', ' ')} {format_number(own[name])} → {format_number(value)}"
                                            for name, value in extra.items()])
-    kept = " Your own edits to the program are kept: only these values change in it." if base.hand_edited else ""
+    kept = (" The rest of the program, your hand edits included, is kept as it is: only these values change in it."
+            if base.hand_edited else "")
     return spec, f"Updating the {title} — changed: {what}.{kept}{_not_modelled(unmodelled)}"
 
 
@@ -302,7 +315,7 @@ def generate_code(messages: list[Message]) -> str:
     A previous program that was edited by hand keeps its edits: only the parameter values the request
     changes are rewritten in it (`apply_parameters`), instead of rebuilding it from the template."""
     user_turns = [m.content for m in messages if m.role == "user"]
-    request = _CODE_BLOCK.sub("", user_turns[-1] if user_turns else "")
+    request = _CODE_BLOCK.sub("", without_selection(user_turns[-1]) if user_turns else "")
     imported_code = next((code for m in reversed(messages) for code in reversed(_code_blocks(m.content))
                           if imp.is_imported_program(code)), None)
     latest_code = next((code for m in reversed(messages) for code in reversed(_code_blocks(m.content)) if code.strip()), "")
