@@ -271,6 +271,10 @@ def identical_version(session: Session, item_id: uuid.UUID | None, code: str) ->
     A regeneration that writes the very same program (a deterministic model answers the same request the same
     way) would store a copy that differs in nothing: the runner says so instead (chat3d.pipeline.runner)."""
     item = session.get(ChatItem, item_id) if item_id else None
+    for _ in range(MAX_VERSIONS):  # an answer that stored no copy: compare with the version it regenerated
+        if item is None or model_of(item) is not None or item.regenerated_from_id is None:
+            break
+        item = session.get(ChatItem, item.regenerated_from_id)
     model = model_of(item) if item is not None else None
     if model is None or _program(str(model.get("code") or "")) != _program(code):
         return 0

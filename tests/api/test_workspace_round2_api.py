@@ -47,3 +47,9 @@ def test_downloads_are_named_after_the_chat_and_import_again(live_api: TestClien
     text = " ".join(s.get("text", "") for s in answer["segments"] if s["type"] == "text")
     assert "same program as Version 1" in text and "no new version was stored" in text, answer["segments"]
     assert not any(s["type"] == "model" for s in answer["segments"])
+    # Regenerating that answer again compares with the version behind it: still no copy.
+    again = live_api.post("/api/query/regenerate", json={"assistantItemId": answer["id"]}, headers=me)
+    assert _wait_state(live_api, again.json()["queryId"], me)["state"] == "completed"
+    assert live_api.get(f"/api/chat/contexts/{cid}/versions", headers=me).json()["total"] == 1
+    last = live_api.get(f"/api/chat/contexts/{cid}/items", headers=me).json()["items"][-1]
+    assert "same program as Version 1" in " ".join(s.get("text", "") for s in last["segments"] if s["type"] == "text")
