@@ -29,6 +29,12 @@ def test_downloads_are_named_after_the_chat_and_import_again(live_api: TestClien
                            "filename*=UTF-8''flansch-gr%C3%B6%C3%9Fe-3-v1.step"), disposition
     stl = live_api.get(f"/api/files/{by_format['stl']['id']}", headers=me)
     assert 'filename="flansch-grosse-3-v1.stl"' in stl.headers["content-disposition"]
+    # Quotes, semicolons and path characters in a chat's name never reach the header: only the slug does.
+    live_api.patch(f"/api/chat/contexts/{cid}", json={"name": 'Ev"il; filename=x.exe \\..\\/ 日本'}, headers=me)
+    hostile = live_api.get(f"/api/files/{by_format['step']['id']}", headers=me).headers["content-disposition"]
+    assert hostile == ("attachment; filename=\"ev-il-filename-x-exe-v1.step\"; "
+                       "filename*=UTF-8''ev-il-filename-x-exe-%E6%97%A5%E6%9C%AC-v1.step"), hostile
+    live_api.patch(f"/api/chat/contexts/{cid}", json={"name": "Flansch Größe 3"}, headers=me)
 
     # The download as a browser saves it under the stored name (`model.step`) imports as a new chat.
     resp = live_api.post("/api/chat/import", files={"file": ("model.step", step.content, "application/octet-stream")},
