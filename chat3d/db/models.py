@@ -570,3 +570,53 @@ class LlmModelChoice(SQLModel, table=True):
     default_codegen: bool = Field(default=False)
     updated_at: datetime = _ts()
     updated_by: uuid.UUID | None = _fk("users.id", "SET NULL", index=False)
+
+
+class EvaluationRunState(str, enum.Enum):
+    queued = "queued"
+    running = "running"
+    completed = "completed"
+    stopped = "stopped"  # the spend passed the cap the admin confirmed
+    cancelled = "cancelled"
+    failed = "failed"
+
+
+class EvaluationRun(SQLModel, table=True):
+    """An admin's evaluation of one model on a benchmark suite (issue 23 item 4), run by a worker job.
+
+    The row is the job's state (a worker claims `queued`, updates progress after each task) and, once
+    finished, the history an operator compares models by: pass rate and cost per valid part, with the suite
+    and code versions the figures belong to. Rules: chat3d.domain.evaluations.
+    """
+
+    __tablename__ = "evaluation_runs"
+    __table_args__ = (_check_in("state", EvaluationRunState), sa.Index("ix_evaluation_runs_created_at", "created_at"))
+
+    id: uuid.UUID = _uuid_pk()
+    model: str = Field(max_length=256)  # what the admin picked: "offline", a model id, or "CONVERSATION+CODEGEN"
+    conversation_model: str = Field(max_length=128)
+    codegen_model: str = Field(max_length=128)
+    suite: str = Field(max_length=64)
+    suite_version: str = Field(default="", max_length=128)
+    code_version: str = Field(default="", max_length=128)
+    tasks_total: int = Field(default=0)
+    tasks_done: int = Field(default=0)
+    valid_parts: int = Field(default=0)
+    passed: int = Field(default=0)
+    input_tokens: int = Field(default=0)
+    output_tokens: int = Field(default=0)
+    estimate_usd: float = Field(default=0.0)
+    cost_cap_usd: float = Field(default=0.0)
+    cost_usd: float = Field(default=0.0)
+    seconds: float = Field(default=0.0)
+    state: str = Field(default=EvaluationRunState.queued.value, max_length=16)
+    message: str = Field(default="", sa_type=sa.Text)
+    cancel_requested: bool = Field(default=False)
+    current_task: str = Field(default="", max_length=64)
+    results: list = Field(default_factory=list, sa_type=JSONType)  # one scored row per task (bench.eval.harness)
+    worker_id: str | None = Field(default=None, max_length=100)
+    created_by: uuid.UUID | None = _fk("users.id", "SET NULL", index=False)
+    created_at: datetime = _ts()
+    started_at: datetime | None = _ts(nullable=True)
+    heartbeat_at: datetime | None = _ts(nullable=True)
+    finished_at: datetime | None = _ts(nullable=True)

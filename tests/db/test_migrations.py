@@ -15,7 +15,7 @@ EXPECTED_TABLES = {
     "users", "app_settings", "waitlist_entries", "waitlist_confirmation_tokens", "registration_tokens",
     "invitations", "account_actions", "notifications", "chat_contexts", "chat_items", "queries", "files",
     "admin_audit_logs", "security_events", "user_sessions", "outbox_messages", "shares",
-    "deployment_keys", "invitation_sends",
+    "deployment_keys", "invitation_sends", "evaluation_runs",
 }
 
 
@@ -130,7 +130,7 @@ def test_the_chain_has_exactly_one_head() -> None:
     """Two revisions on one parent (parallel work) would leave `alembic upgrade head` ambiguous."""
     from alembic.script import ScriptDirectory
 
-    assert ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads() == ["0006"]
+    assert ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads() == ["0007"]
 
 
 def test_schema_parity_0005(empty_pg_database: str, tmp_path) -> None:
