@@ -142,3 +142,26 @@ def without_context(text: str) -> str:
 def is_finite_row(row: dict) -> bool:
     vals = [v for k in ("point", "centre") for v in (row.get(k) or [])]
     return all(isinstance(v, (int, float)) and math.isfinite(v) for v in vals)
+
+
+def resolve(session, owner_id, context_id, version_item_id: str, ids: list[str]) -> list[dict]:
+    """The picked rows of one of the owner's versions in this chat (its stored faces.json); [] when it has none.
+
+    Ids that are not in the table are dropped; a version of another chat or user is refused as not found.
+    """
+    from chat3d.domain import files, versions
+    from chat3d.domain.errors import InvalidInput
+
+    if not ids:
+        return []
+    if not isinstance(ids, list) or len(ids) > 200 or not all(isinstance(i, str) and len(i) <= 12 for i in ids):
+        raise InvalidInput("The selection is not a list of face or edge ids.")
+    _item, model = versions.get_version(session, owner_id, version_item_id, context_id)
+    ref = versions.file_ref(model, "topology")
+    if ref is None:
+        return []
+    try:
+        table = json.loads(files.read_bytes(files.get_file(session, owner_id, ref["id"])))
+    except (ValueError, OSError):
+        return []
+    return [r for r in pick_rows(table if isinstance(table, dict) else {}, ids) if is_finite_row(r)]

@@ -127,8 +127,12 @@ def submit_query(
     attachments: list[str] | None = None,
     conversation_model_id: str | None = None,
     codegen_model_id: str | None = None,
+    selection: dict | None = None,
 ) -> Submitted:
-    """Store the prompt, a pending answer and a queued query; the caller enqueues the job after commit."""
+    """Store the prompt, a pending answer and a queued query; the caller enqueues the job after commit.
+
+    ``selection`` ({"version": item id, "ids": ["F3", ...]}): faces/edges the user pointed at in that version;
+    their stored rows go with the prompt (issue 27)."""
     ctx = chats.get_context(session, owner_id, context_id)
     text = (prompt or "").strip()
     if not text:
@@ -147,6 +151,12 @@ def submit_query(
     attach = _attachment_segment(session, owner_id, attachments or [])
     if attach:
         segments.append(attach)
+    if selection and selection.get("ids"):
+        from chat3d.domain import selection as picked
+
+        rows = picked.resolve(session, owner_id, ctx.id, str(selection.get("version") or ""), selection.get("ids"))
+        if rows:
+            segments.append({"type": "selection", "version": str(selection["version"]), "items": picked.selection_items(rows)})
     user_item = chats.add_item(session, ctx, ItemRole.user, segments)
     query = Query(
         owner_id=owner_id, context_id=ctx.id, user_item_id=user_item.id, prompt=text,

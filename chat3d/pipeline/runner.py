@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from chat3d.db.engine import session_scope
 from chat3d.db.models import ChatContext, ChatItem, FileKind, ItemRole, Query, QueryState, utcnow
-from chat3d.domain import chats, files, imports, versions
+from chat3d.domain import chats, files, imports, requirements, selection, versions
 from chat3d.domain.errors import DomainError
 from chat3d.llm.base import Completion, ImageInput, Message, ProviderError, Usage
 from chat3d.llm.codeblock import extract_code
@@ -59,6 +59,7 @@ def checked_metrics(raw: Any) -> dict:
     solids = raw.get("solids")
     out["solids"] = solids if isinstance(solids, int) and not isinstance(solids, bool) and solids >= 0 else None
     out["valid"] = raw.get("valid") if isinstance(raw.get("valid"), bool) else None
+    out["features"] = requirements.checked_features(raw.get("features"))  # issue 23: holes, bosses, walls
     return out
 
 
@@ -107,6 +108,7 @@ class RunContext:
     usage_out: int = 0
     cost: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
+    selection_text: str = ""  # the faces/edges the user pointed at (chat3d/domain/selection.py), or ""
 
 
 def _load(session: Session, query_id: uuid.UUID, worker_id: str) -> RunContext | None:
@@ -151,12 +153,16 @@ def _load(session: Session, query_id: uuid.UUID, worker_id: str) -> RunContext |
     prompt = q.prompt
     if attached and not prompt_images:
         prompt += f"\n\n[The user attached {len(attached)} image(s), which this model cannot see.]"
+    picked = next((s for s in (user_item.segments if user_item else []) if s.get("type") == "selection"), None)
+    selection_text = selection.context_text(picked.get("items") or []) if picked else ""
+    if selection_text:  # issue 27: what the user pointed at, as rows and selectors, for both models
+        prompt += "\n\n" + selection_text
     return RunContext(
         query_id=q.id, owner_id=q.owner_id, context_id=q.context_id, prompt=prompt, units=ctx.units,
         conversation_model=conversation_model,
         codegen_model=q.codegen_model_id or defaults["codegen"],
         history=prompting.history_messages(past, images), prompt_images=prompt_images, previous_code=previous_code,
-        input_refs=input_refs, input_files=input_files,
+        input_refs=input_refs, input_files=input_files, selection_text=selection_text,
     )
 
 
@@ -293,11 +299,15 @@ class QueryRunner:
     async def _model_loop(self, rc: RunContext, text: str, call_id: str, arguments: dict, brief: str, expected: list[float] | None) -> None:
         settings = get_settings()
         max_rounds = settings.max_repair_rounds
-        messages = [Message("user", prompting.codegen_request(brief, expected, rc.previous_code,
-                                                              [r["name"] for r in rc.input_refs]))]
+        request = prompting.codegen_request(brief, expected, rc.previous_code, [r["name"] for r in rc.input_refs])
+        if rc.selection_text:
+            request += "\n\n" + rc.selection_text
+        messages = [Message("user", request)]
         system = load_prompt("codegen_system")
         geometry_repaired = False
         round_ = 0
+        wanted = requirements.normalise(arguments.get("requirements"))  # issue 23: checked on each built part
+        requirement_rounds = 0
         await self._step(rc, QueryState.codegen, "Writing the program", round_=0)
         rc.timings["codegen_s"] = rc.timings["render_s"] = 0.0
         while True:
@@ -327,8 +337,19 @@ class QueryRunner:
                     await self._step(rc, QueryState.repairing, "The size did not match the brief; correcting it", round_=round_)
                     messages.append(Message("user", prompting.geometry_repair_request(expected, actual, code)))
                     continue
+                checks = requirements.check(wanted, result.metrics)
+                if requirements.failed(checks) and requirement_rounds < settings.requirement_repair_rounds \
+                        and round_ < max_rounds:
+                    requirement_rounds += 1
+                    round_ += 1
+                    missed = ", ".join(r["label"] for r in requirements.failed(checks))
+                    await self._step(rc, QueryState.repairing, f"Not yet as asked ({missed}); correcting it"[:300], round_=round_)
+                    messages.append(Message("user", requirements.repair_request(checks, code)))
+                    continue
                 warnings = ["The bounding box differs from the brief's expected size."] if mismatch else []
-                await self._store_model(rc, text, call_id, arguments, brief, expected, code, result, round_, warnings)
+                note = requirements.reply_note(checks, requirement_rounds)
+                await self._store_model(rc, f"{text}\n\n{note}".strip() if note else text, call_id, arguments, brief,
+                                        expected, code, result, round_, warnings, checks)
                 return
             assert failure is not None
             if round_ >= max_rounds:
@@ -350,7 +371,8 @@ class QueryRunner:
             "timings": {k: round(v, 3) for k, v in rc.timings.items()},
         }
 
-    async def _store_model(self, rc, text, call_id, arguments, brief, expected, code, result: RenderSuccess, round_, warnings) -> None:
+    async def _store_model(self, rc, text, call_id, arguments, brief, expected, code, result: RenderSuccess, round_, warnings,
+                           checks: list[dict] | None = None) -> None:
         def same_as_regenerated(session: Session) -> int:
             q = session.get(Query, rc.query_id)
             return versions.identical_version(session, q.regenerates_item_id, code) if q is not None else 0
@@ -379,7 +401,8 @@ class QueryRunner:
                 {"type": "text", "text": text or "Here is your model."},
                 {"type": "model", "files": refs, "metrics": result.metrics, "code": code, "brief": brief,
                  "expectedBboxMm": expected, "toolCall": {"id": call_id, "arguments": arguments}, "warnings": warnings,
-                 **({"inputs": rc.input_refs} if rc.input_refs else {})},
+                 **({"inputs": rc.input_refs} if rc.input_refs else {}),
+                 **({"requirements": checks} if checks else {})},  # issue 23: the checklist, per requirement
                 self._run_segment(rc, round_),
             ]
             finish(session, q, QueryState.completed, "Done", segments=segments)
