@@ -250,15 +250,22 @@ def download_names(session: Session, row: StoredFile) -> tuple[str, str] | None:
     name is private, so only the owner's download route uses this (a share link names files otherwise)."""
     if row.kind != "model" or row.item_id is None or row.context_id is None:
         return None
-    ctx = session.get(ChatContext, row.context_id)
+    stems = download_stems(session, row.context_id, row.item_id)
+    if stems is None:
+        return None
+    ext = f".{row.format}" if row.format else ""
+    return stems[0] + ext, stems[1] + ext
+
+
+def download_stems(session: Session, context_id: uuid.UUID, item_id: uuid.UUID) -> tuple[str, str] | None:
+    """(ASCII, UTF-8) `flange-v3` for a version's files; the workbench's Files tab shows the same names."""
+    ctx = session.get(ChatContext, context_id)
     if ctx is None:
         return None
     ids = [v.id for v in version_items(session, ctx)]
-    suffix = f"-v{ids.index(row.item_id) + 1}" if row.item_id in ids else ""
-    ext = f".{row.format}" if row.format else ""
-    utf8 = (_slug(ctx.name, ascii_only=False) or "model") + suffix + ext
-    ascii_name = (_slug(ctx.name, ascii_only=True) or "model") + suffix + ext
-    return ascii_name, utf8
+    suffix = f"-v{ids.index(item_id) + 1}" if item_id in ids else ""
+    return ((_slug(ctx.name, ascii_only=True) or "model") + suffix,
+            (_slug(ctx.name, ascii_only=False) or "model") + suffix)
 
 
 def _program(code: str) -> str:

@@ -161,6 +161,11 @@ class WorkbenchState(rx.State):
                 context_id = str(item.context_id)
                 units = chats.get_context(s, uid, item.context_id).units or "mm"
                 model = chats.model_segment(item) or {}
+                from dataclasses import replace
+
+                from chat3d.domain.versions import download_stems  # the names downloads get (`flange-v3.step`)
+
+                stems = download_stems(s, item.context_id, item.id)
         except DomainError:
             return False
         if info is None:
@@ -170,7 +175,8 @@ class WorkbenchState(rx.State):
         self.context_id, self.units = context_id, units
         self.dims = format_dims_for(info.size_mm, units)
         self.code, self.details = info.code, info.details
-        self.files = list(info.files)  # model formats only (chat_view.FILE_ORDER): no thumbnail, no stored SVG
+        self.files = [replace(f, filename=f"{stems[1]}.{f.format}") if stems else f
+                      for f in info.files]  # model formats only (chat_view.FILE_ORDER): no thumbnail, no stored SVG
         self.params = self._rows()
         self.edited_by_you = model.get("editedBy") == "you"
         if changed:

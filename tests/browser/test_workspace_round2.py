@@ -124,8 +124,9 @@ def test_round2_desktop_light(running_app, page: Page) -> None:
     expect(size).to_contain_text("+0.0 / +0.0 / +8.0 mm")
     _shot(page, "desktop-compare")
 
-    # Downloads are named after the chat and version.
+    # Downloads are named after the chat and version, and the Files tab shows those names.
     page.get_by_role("tab", name="Files").click()
+    expect(page.get_by_text("a-30-mm-cube-v2.step", exact=True)).to_be_visible()
     with page.expect_download() as dl:
         page.get_by_role("link", name="Download STEP").click()
     assert dl.value.suggested_filename == "a-30-mm-cube-v2.step", dl.value.suggested_filename
