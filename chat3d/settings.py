@@ -97,6 +97,10 @@ class Settings(BaseSettings):
     max_repair_rounds: int = Field(default=3, ge=0, le=10)
     geometry_tolerance_pct: float = 5.0
     geometry_tolerance_mm: float = 0.5
+    # Issue 23: repair rounds spent on stated requirements that failed on the measured solid, and rounds a vision
+    # model's review of the rendered views may add (both within max_repair_rounds).
+    requirement_repair_rounds: int = Field(default=1, ge=0, le=5)
+    review_rounds: int = Field(default=1, ge=0, le=3)  # env REVIEW_ROUNDS
     max_concurrent_queries_per_user: int = Field(default=2, ge=1)
     daily_token_budget_per_user: int = Field(default=2_000_000, ge=0)
     daily_cost_budget_usd_per_user: float = Field(default=5.0, ge=0)
@@ -104,6 +108,9 @@ class Settings(BaseSettings):
     query_sweep_interval_s: float = 10.0
     query_max_attempts: int = 2
     pipeline_concurrency: int = 4
+    # Model evaluations from the admin console (issue 23): at most this many of their tasks (one render each at
+    # a time) run at once, apart from the users' queue, so an evaluation never starves users' requests.
+    eval_render_concurrency: int = Field(default=1, ge=1, le=8)
 
     # Event stream: keep-alive comment interval, table polling while Redis is away, batch and reader threads.
     events_heartbeat_s: float = 15.0

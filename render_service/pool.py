@@ -266,6 +266,8 @@ def _metrics(post: dict) -> dict:
         "solids": int(post["solids"]) if isinstance(post.get("solids"), int) else None,
         "valid": bool(post.get("valid", True)),
         "post_s": float(post["post_s"]) if isinstance(post.get("post_s"), (int, float)) else None,
+        # issue 23: the post step's hole/boss/wall measurements; the app type-checks them (runner.checked_metrics)
+        "features": post["features"] if isinstance(post.get("features"), dict) else None,
     }
 
 

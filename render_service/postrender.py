@@ -26,6 +26,13 @@ from OCP.BinTools import BinTools
 from OCP.BRepTools import BRepTools
 from OCP.StlAPI import StlAPI_Writer
 from OCP.TopoDS import TopoDS_Shape
+# Issue 23's measurements (measure_features); imported up front: a sandboxed post process cannot import later.
+from OCP.BRepAdaptor import BRepAdaptor_Surface
+from OCP.BRepClass3d import BRepClass3d_SolidClassifier
+from OCP.GeomAbs import GeomAbs_Cylinder
+from OCP.gp import gp_Dir, gp_Lin, gp_Pnt
+from OCP.IntCurvesFace import IntCurvesFace_ShapeIntersector
+from OCP.TopAbs import TopAbs_IN
 
 from .lazy_sklearn import deferred_sklearn
 from . import topology  # imported here: a sandboxed post process cannot import later
@@ -295,8 +302,9 @@ def _export_glb(shape, path: str, lin: float) -> bool:
     return bool(bd.export_gltf(node, path, binary=True, linear_deflection=lin, angular_deflection=ANGULAR_DEFLECTION))
 
 
-def export(shape, size: list[float], out_dir: str, formats: set[str], cap: int) -> dict[str, str]:
-    """Tessellate once, then write every requested format (and the PNG thumbnail) into out_dir."""
+def export(shape, size: list[float], out_dir: str, formats: set[str], cap: int, sink: dict | None = None) -> dict[str, str]:
+    """Tessellate once, then write every requested format (and the PNG thumbnail) into out_dir.
+    ``sink``, when given, receives the requirement measurements (issue 23) made from the same mesh."""
     lin = linear_deflection(size)
     files: dict[str, str] = {}
 
@@ -313,6 +321,8 @@ def export(shape, size: list[float], out_dir: str, formats: set[str], cap: int) 
     shape.mesh(lin, ANGULAR_DEFLECTION)
     scratch = os.path.join(out_dir, ".solid.stl")
     per_solid = [_solid_triangles(s, scratch, cap) for s in shape.solids()]
+    if sink is not None:
+        sink["features"] = features_or_none(shape, per_solid, lin)
     if "stl" in formats:
         done("stl", bd.export_stl(shape, os.path.join(out_dir, "model.stl"), tolerance=lin,
                                   angular_tolerance=ANGULAR_DEFLECTION))
@@ -354,8 +364,9 @@ def finish(src_dir: Path, out_dir: Path, *, max_output_bytes: int, formats: set[
     try:
         shape = parse_brep(read_brep(Path(src_dir), max_output_bytes))
         m = measure(shape)
-        files = export(shape, m["size"], os.fspath(out_dir), set(formats) & set(OUTPUT_NAMES), max_output_bytes)
-        return {"ok": True, **m, "files": files, "post_s": round(time.perf_counter() - t0, 4)}
+        sink: dict = {}
+        files = export(shape, m["size"], os.fspath(out_dir), set(formats) & set(OUTPUT_NAMES), max_output_bytes, sink)
+        return {"ok": True, **m, "files": files, "features": sink.get("features"), "post_s": round(time.perf_counter() - t0, 4)}
     except PostError as err:
         return {"ok": False, "kind": err.kind, "message": err.message}
     except MemoryError:
@@ -377,6 +388,7 @@ def metrics_doc(post: dict) -> dict:
         "volume_mm3": post["volume"],
         "solids": post["solids"],
         "valid": post["valid"],
+        "features": post.get("features"),  # issue 23: holes, bosses, minimum wall (measure_features)
     }
 
 
@@ -399,3 +411,118 @@ def warm() -> None:
         pass
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+# --- issue 23: measurements the requirement checker reads (chat3d/domain/requirements.py) -------------------
+
+FEATURE_CYLINDERS = 200  # at most this many distinct holes/bosses are listed (and classified); the rest is counted
+WALL_SAMPLES = 48  # rays cast for the sampled minimum wall thickness (fixed seed: the same part gives the same value)
+
+
+def _inside(classifiers: list, point, tol: float) -> bool:
+    for c in classifiers:
+        c.Perform(point, tol)
+        if c.State() == TopAbs_IN:
+            return True
+    return False
+
+
+def measure_features(shape, per_solid: list[np.ndarray], lin: float) -> dict:
+    """Holes and bosses (cylindrical faces grouped by axis and radius: diameter, axis, through or blind), the
+    centre of mass and a sampled minimum wall thickness, from the parsed geometry only. Bounded: at most
+    FEATURE_CYLINDERS cylinders are classified and WALL_SAMPLES rays cast, whatever the part."""
+    solids = shape.solids()
+    classifiers = [BRepClass3d_SolidClassifier(s.wrapped) for s in solids]
+    eps = max(1e-3, 2 * lin)
+    groups: dict[tuple, dict] = {}
+    extra = 0
+    for face in shape.faces():
+        surf = BRepAdaptor_Surface(face.wrapped)
+        if surf.GetType() != GeomAbs_Cylinder:
+            continue
+        cyl = surf.Cylinder()
+        r = cyl.Radius()
+        ax = cyl.Axis()
+        d = np.array([ax.Direction().X(), ax.Direction().Y(), ax.Direction().Z()])
+        k = int(np.argmax(np.abs(d)))
+        d = d if d[k] > 0 else -d  # one sign per axis line
+        o = np.array([ax.Location().X(), ax.Location().Y(), ax.Location().Z()])
+        foot = o - d * (o @ d)  # the axis line's point nearest the origin
+        key = (round(r, 2), *np.round(d, 3), *np.round(foot, 2))
+        u0, u1, v0, v1 = surf.FirstUParameter(), surf.LastUParameter(), surf.FirstVParameter(), surf.LastVParameter()
+        g = groups.get(key)
+        if g is None:
+            if len(groups) >= FEATURE_CYLINDERS:
+                extra += 1
+                continue
+            g = groups[key] = {"r": r, "d": d, "o": o, "adir": np.array([ax.Direction().X(), ax.Direction().Y(),
+                                                                          ax.Direction().Z()]),
+                               "vmin": math.inf, "vmax": -math.inf, "face": (surf, (u0 + u1) / 2, (v0 + v1) / 2)}
+        g["vmin"], g["vmax"] = min(g["vmin"], v0), max(g["vmax"], v1)
+    cylinders = []
+    for g in groups.values():
+        surf, um, vm = g["face"]
+        p = surf.Value(um, vm)
+        on_axis = g["o"] + g["adir"] * vm
+        radial = np.array([p.X(), p.Y(), p.Z()]) - on_axis
+        radial /= max(np.linalg.norm(radial), 1e-12)
+        probe = np.array([p.X(), p.Y(), p.Z()])
+        outward = _inside(classifiers, gp_Pnt(*(probe + radial * eps)), 1e-7)
+        inward = _inside(classifiers, gp_Pnt(*(probe - radial * eps)), 1e-7)
+        if outward == inward:
+            continue  # a fillet or a sliver: neither a hole nor a boss
+        kind = "hole" if outward else "boss"
+        through = None
+        if kind == "hole":  # just past both ends of the hole, on its axis: air on both sides = through
+            ends = [g["o"] + g["adir"] * (g["vmin"] - eps), g["o"] + g["adir"] * (g["vmax"] + eps)]
+            through = not any(_inside(classifiers, gp_Pnt(*e), 1e-7) for e in ends)
+        mid = g["o"] + g["adir"] * ((g["vmin"] + g["vmax"]) / 2)
+        cylinders.append({"kind": kind, "diameter_mm": round(2 * g["r"], 4), "axis": [round(float(x), 4) + 0.0 for x in g["d"]],
+                          "at_mm": [round(float(x), 4) + 0.0 for x in mid], "length_mm": round(g["vmax"] - g["vmin"], 4),
+                          "through": through})
+    centre = shape.center(bd.CenterOf.MASS)
+    return {
+        "cylinders": cylinders, "cylinders_not_listed": extra,
+        "holes": sum(c["kind"] == "hole" for c in cylinders),
+        "through_holes": sum(c["kind"] == "hole" and bool(c["through"]) for c in cylinders),
+        "bosses": sum(c["kind"] == "boss" for c in cylinders),
+        "centre_mm": [round(centre.X, 4), round(centre.Y, 4), round(centre.Z, 4)],
+        "min_wall_mm": _min_wall(shape, per_solid, lin),
+    }
+
+
+def features_or_none(shape, per_solid: list[np.ndarray], lin: float) -> dict | None:
+    """measure_features, or None when OCCT cannot measure this geometry (the part is still delivered; its
+    requirements then read "not checkable")."""
+    try:
+        return measure_features(shape, per_solid, lin)
+    except Exception:  # noqa: BLE001 - odd geometry; measuring is not worth failing the render for
+        return None
+
+
+def _min_wall(shape, per_solid: list[np.ndarray], lin: float) -> float | None:
+    """Sampled minimum wall: from WALL_SAMPLES surface points (area-weighted, fixed seed), the distance along the
+    inward normal to the next surface. A sample, not a proof: a thin spot between samples can be missed."""
+    tris = np.concatenate(per_solid).astype(np.float64) if per_solid else np.zeros((0, 3, 3))
+    if not len(tris):
+        return None
+    normals = np.cross(tris[:, 1] - tris[:, 0], tris[:, 2] - tris[:, 0])
+    area = np.linalg.norm(normals, axis=1)
+    ok = np.flatnonzero(area > 1e-12)
+    if not len(ok):
+        return None
+    rng = np.random.default_rng(23)
+    pick = rng.choice(ok, size=min(WALL_SAMPLES, len(ok)), replace=False, p=area[ok] / area[ok].sum())
+    hitter = IntCurvesFace_ShapeIntersector()
+    hitter.Load(shape.wrapped, 1e-6)
+    skip = 2 * lin + 1e-3  # the facet's own surface, when a chord sits outside a concave face
+    best = math.inf
+    for i in pick:
+        c = tris[i].mean(axis=0)
+        n = normals[i] / area[i]
+        hitter.Perform(gp_Lin(gp_Pnt(*c), gp_Dir(*(-n))), skip, 1e9)
+        if hitter.IsDone():
+            ws = [hitter.WParameter(j) for j in range(1, hitter.NbPnt() + 1)]
+            if ws:
+                best = min(best, min(ws))
+    return round(best, 4) if math.isfinite(best) else None

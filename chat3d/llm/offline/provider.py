@@ -19,6 +19,7 @@ from chat3d.llm.offline.pointing import map_selection
 from chat3d.llm.offline import imported as imp
 from chat3d.llm.offline.families import PLATE, hand_edited, render_code, spec_from_code
 from chat3d.llm.offline.nearest import outside_templates
+from chat3d.llm.offline.requirements import tool_arguments as offline_requirements
 from chat3d.llm.offline.spec import (
     PartSpec,
     apply_change,
@@ -47,6 +48,9 @@ _QUESTION = re.compile(r"\?\s*$|^\s*(?:what|how|which|why|can|could|do|does|is|a
 _FAILURE = re.compile(r"\b(?:error|failed|failure|exception|traceback|invalid)\b", re.I)
 _UNSEEN_IMAGES = re.compile(r"\s*\[The user attached \d+ image\(s\), which this model cannot see\.\]")
 _CODE_BLOCK = re.compile(r"```.*?(?:```|\Z)", re.S)
+# The codegen request's "Expected bounding box" line: its "box" named the plate template, so every cylinder or tube
+# brief was built as a plate of the same size (found by the requirement checks of issue 23).
+_EXPECTED_BBOX = re.compile(r"^Expected bounding box\b.*$", re.M)
 
 
 class OfflineProvider(LLMProvider):
@@ -149,6 +153,7 @@ def converse(messages: list[Message], tools: list[ToolSpec], system: str = "") -
                                                                  for name, value in extra.items()) + "." if extra else "")
     bbox = spec.family.bbox(spec.params)
     arguments = {"brief": brief, "expected_bbox_mm": bbox if bbox and None not in bbox else None, "units": "mm"}
+    arguments |= offline_requirements(spec, base.spec, request, intro, messages[:-1])  # issue 23: checked on the solid
     if not any(t.name == CREATE_3D_MODEL.name for t in tools):
         return f"{intro}\n\n{brief}", []
     call_number = sum(len(m.tool_calls) for m in messages) + 1
@@ -315,7 +320,7 @@ def generate_code(messages: list[Message]) -> str:
     A previous program that was edited by hand keeps its edits: only the parameter values the request
     changes are rewritten in it (`apply_parameters`), instead of rebuilding it from the template."""
     user_turns = [m.content for m in messages if m.role == "user"]
-    request = _CODE_BLOCK.sub("", without_selection(user_turns[-1]) if user_turns else "")
+    request = _EXPECTED_BBOX.sub("", _CODE_BLOCK.sub("", without_selection(user_turns[-1]) if user_turns else ""))
     imported_code = next((code for m in reversed(messages) for code in reversed(_code_blocks(m.content))
                           if imp.is_imported_program(code)), None)
     latest_code = next((code for m in reversed(messages) for code in reversed(_code_blocks(m.content)) if code.strip()), "")
