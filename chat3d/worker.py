@@ -73,9 +73,11 @@ async def run_query_worker(stop_event: asyncio.Event) -> None:
 from chat3d.domain.deletion import run_retention_jobs  # noqa: E402  (account deletion, expired exports)
 from chat3d.domain.export import run_export_jobs  # noqa: E402  (confirmed data exports)
 from chat3d.domain.retention import run_housekeeping_jobs  # noqa: E402  (old events, notifications, sessions, mail)
+from chat3d.pipeline.evaluations import run_evaluation_jobs  # noqa: E402  (model evaluations started by an admin)
 
 JOBS: list[Callable[[asyncio.Event], Awaitable[None]]] = [
     run_outbox_worker, run_query_worker, run_export_jobs, run_retention_jobs, run_housekeeping_jobs,
+    run_evaluation_jobs,
 ]
 
 
