@@ -142,6 +142,8 @@ def public_view(share: Share, model: dict) -> dict:
     return {
         "title": share.title,
         "metrics": {k: metrics[k] for k in keep if k in metrics},
+        # Issue 23: what was asked and whether the part meets it (labels and statuses only, no details or code).
+        "requirements": [{"label": r.get("label"), "status": r.get("status")} for r in model.get("requirements") or []],
         "files": [{"id": f["id"], "format": f["format"], "filename": f.get("filename") or f"model.{f['format']}",
                    "size": f.get("size", 0)} for f in shared_refs(model)],
         "expiresAt": _aware(share.expires_at).isoformat() if share.expires_at else None,

@@ -95,12 +95,14 @@ class VersionView:
     thumbnail_file_id: str | None
     glb_file_id: str | None
     parameters: dict[str, float] = field(default_factory=dict)
+    requirements: list[dict] = field(default_factory=list)  # issue 23: the checklist the runner stored
 
     def as_json(self) -> dict:
         return {
             "itemId": self.item_id, "number": self.number, "origin": self.origin,
             "createdAt": self.created_at.isoformat(), "current": self.current, "metrics": self.metrics,
             "thumbnailFileId": self.thumbnail_file_id, "glbFileId": self.glb_file_id, "parameters": self.parameters,
+            "requirements": self.requirements,
         }
 
 
@@ -119,6 +121,7 @@ def list_versions(session: Session, owner_id: uuid.UUID, context_id: uuid.UUID |
             current=current is not None and item.id == current.id, metrics=model.get("metrics") or {},
             thumbnail_file_id=png["id"] if png else None, glb_file_id=glb["id"] if glb else None,
             parameters=parameter_values(str(model.get("code") or "")),
+            requirements=list(model.get("requirements") or []),
         ))
     return out
 
@@ -161,7 +164,8 @@ def compare(session: Session, owner_id: uuid.UUID, a_id: str, b_id: str) -> dict
     pa, pb = parameter_values(str(ma.get("code") or "")), parameter_values(str(mb.get("code") or ""))
     params = [{"name": n, "a": pa.get(n), "b": pb.get(n)} for n in sorted(set(pa) | set(pb), key=lambda n: (n not in pa, n))
               if pa.get(n) != pb.get(n)]
-    return {"a": str(a.id), "b": str(b.id), "metrics": rows, "parameters": params}
+    return {"a": str(a.id), "b": str(b.id), "metrics": rows, "parameters": params,
+            "requirements": {"a": ma.get("requirements") or [], "b": mb.get("requirements") or []}}
 
 
 def _remap_files(session: Session, segments: list[dict], ctx: ChatContext, new_item: ChatItem) -> list[dict]:

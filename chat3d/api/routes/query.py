@@ -10,7 +10,9 @@ from pydantic import Field
 
 from chat3d.api.deps import CurrentUser, DbSession
 from chat3d.api.schemas import CamelModel
-from chat3d.domain.chats import MAX_PROMPT
+from chat3d.db.models import ChatItem
+from chat3d.domain import requirements
+from chat3d.domain.chats import MAX_PROMPT, model_segment
 from chat3d.pipeline import queries
 from chat3d.pipeline.jobs import get_jobs
 
@@ -64,7 +66,11 @@ def regenerate(body: RegenerateIn, user: CurrentUser, session: DbSession, backgr
 
 @router.get("/{query_id}")
 def status(query_id: str, user: CurrentUser, session: DbSession) -> dict[str, Any]:
-    return queries.status_view(queries.get_query(session, user.id, query_id))
+    q = queries.get_query(session, user.id, query_id)
+    item = session.get(ChatItem, q.assistant_item_id) if q.assistant_item_id else None
+    rows = ((model_segment(item) if item is not None else None) or {}).get("requirements") or []
+    # Issue 23: the checklist of the model this query made, per requirement and as one line.
+    return queries.status_view(q) | {"requirements": rows, "checklist": requirements.summary(rows)}
 
 
 async def _interrupt(query_id: uuid.UUID) -> None:

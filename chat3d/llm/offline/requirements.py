@@ -34,7 +34,9 @@ def requirements_for(spec: PartSpec, stated: set[str], request: str, intro: str)
     out: list[dict] = []
     bbox = fam.bbox(p)
     if bbox and None not in bbox:
-        out.append({"kind": "size", "value": [float(v) for v in bbox], "source": source(*fam.dims)})
+        # The values the extents come from: the "A x B x C" dimensions, or else the diameter and height/thickness.
+        sizing = fam.dims or tuple(n for n in ("outer_diameter", "diameter", "height", "thickness") if n in p)
+        out.append({"kind": "size", "value": [float(v) for v in bbox], "source": source(*sizing)})
     holes = 0
     for name, (dname, per) in _HOLE_COUNTS.items():
         if name in p and (p[name] > 0 or name in stated):
