@@ -90,6 +90,11 @@ def render_rows(d: dict) -> list[tuple]:
                      f"{_f(s.get('ours_total_s'), 1)} vs {_f(s.get('bare_total_s'), 1)} s = "
                      f"**{_f(s['total_ratio_ours_vs_bare'], 3)} ×**",
                      _le(s["total_ratio_ours_vs_bare"], 1.15)))
+    ft = s.get("face_table")
+    if ft:  # issue 27: the post step's face/edge table and GLB tagging
+        rows.append(("render: face/edge table's added cost, share of the corpus total (ours)", "≤ 10 %",
+                     f"{_f(ft.get('total_s'), 2)} of {_f(s.get('ours_total_s'), 1)} s = **{_f(ft.get('pct_of_corpus_total'), 1)} %**",
+                     _le(ft.get("pct_of_corpus_total"), 10)))
     tp = s.get("throughput_c4")
     if tp:
         conc = tp.get("concurrency", 4)

@@ -25,7 +25,7 @@ import struct
 import numpy as np
 from OCP.BRep import BRep_Tool
 from OCP.BRepAdaptor import BRepAdaptor_Curve, BRepAdaptor_Surface
-from OCP.GCPnts import GCPnts_AbscissaPoint, GCPnts_TangentialDeflection
+from OCP.GCPnts import GCPnts_TangentialDeflection
 from OCP.GeomAbs import GeomAbs_CurveType, GeomAbs_SurfaceType
 from OCP.TopAbs import TopAbs_EDGE, TopAbs_FACE, TopAbs_REVERSED
 from OCP.TopExp import TopExp, TopExp_Explorer
@@ -189,6 +189,21 @@ def _is_mesh(faces: list) -> bool:
     return True
 
 
+def _edge_polyline(edge, faces) -> list | None:
+    """The edge's nodes in the triangulation of a face it bounds (made once for the STL/GLB), in mm, global."""
+    for face in faces:
+        loc = TopLoc_Location()
+        tri = BRep_Tool.Triangulation_s(TopoDS.Face(face), loc)
+        if tri is None:
+            continue
+        poly = BRep_Tool.PolygonOnTriangulation_s(edge, tri, loc)
+        if poly is None or poly.NbNodes() < 2:
+            continue
+        trsf = loc.Transformation()
+        return [_xyz(tri.Node(poly.Node(k)).Transformed(trsf)) for k in range(1, poly.NbNodes() + 1)]
+    return None
+
+
 def _edge_rows(solid, solid_no: int, face_ids: dict, lin: float, ang: float, first: int, room: int) -> tuple[list, list]:
     """One solid's edges (each shared edge once): table rows and their polylines (for the GLB)."""
     anc = _EdgeFaces()  # edges in first-seen order, each with the faces around it
@@ -203,9 +218,16 @@ def _edge_rows(solid, solid_no: int, face_ids: dict, lin: float, ang: float, fir
         try:
             curve = BRepAdaptor_Curve(edge)
             kind = curve.GetType()
-            length = GCPnts_AbscissaPoint.Length_s(curve)
-            pts = GCPnts_TangentialDeflection(curve, ang, lin)
-            poly = [_xyz(pts.Value(k)) for k in range(1, pts.NbPoints() + 1)]
+            poly = _edge_polyline(edge, anc.FindFromIndex(i))
+            if poly is None:  # no mesh on it (rare): sample the curve itself
+                pts = GCPnts_TangentialDeflection(curve, ang, lin)
+                poly = [_xyz(pts.Value(k)) for k in range(1, pts.NbPoints() + 1)]
+            if kind == GeomAbs_CurveType.GeomAbs_Line:
+                length = float(np.linalg.norm(np.subtract(poly[-1], poly[0])))
+            elif kind == GeomAbs_CurveType.GeomAbs_Circle:
+                length = curve.Circle().Radius() * abs(curve.LastParameter() - curve.FirstParameter())
+            else:  # along the mesh's polyline: integrating a long helix costs seconds
+                length = float(np.linalg.norm(np.diff(np.asarray(poly), axis=0), axis=1).sum())
         except Exception:  # noqa: BLE001 - an edge OCCT cannot walk is left out
             continue
         if len(poly) < 2:
