@@ -177,6 +177,8 @@ def _assistant_bubble(item: ItemView, selected, codegen_models, chips, streamed)
         rx.foreach(item.warnings, lambda w: rx.text(w, size="1", color_scheme="orange")),
         rx.cond(item.metrics_line != "", rx.text(item.metrics_line, size="1", color_scheme="gray",
                                                   data_testid="metrics-line", margin_y="0.25em")),
+        rx.cond(item.checklist != "", rx.text(item.checklist, size="1", data_testid="requirements-checklist",
+                                              margin_y="0.25em")),  # issue 23: what was asked, checked on the solid
         rx.cond(item.models_label != "", rx.text(item.models_label, size="1", color_scheme="gray")),
         rx.cond(~item.pending, _actions(item, selected, codegen_models)),
         padding="0.75em 1em",

@@ -33,6 +33,7 @@ def _row(v: VersionRow) -> rx.Component:
             ),
             rx.text(v.origin, size="1", color_scheme="gray"),
             rx.text(v.dims, size="1"),
+            rx.cond(v.checklist != "", rx.text(v.checklist, size="1", color_scheme="gray", data_testid="version-checklist")),
             rx.hstack(
                 rx.button("Show", size="1", variant="soft", on_click=WorkbenchState.select_item(v.item_id)),
                 rx.button("Build on this", size="1", variant="soft", disabled=v.current,

@@ -227,6 +227,14 @@ def check(requirements: list[dict], metrics: dict) -> list[dict]:
     return rows
 
 
+def spec_of(model: dict | None) -> list[dict]:
+    """The requirements a stored version was checked against (re-checked when its sliders or code change)."""
+    model = model or {}
+    if isinstance(model.get("requirementSpec"), list):
+        return normalise(model["requirementSpec"])
+    return normalise(((model.get("toolCall") or {}).get("arguments") or {}).get("requirements"))
+
+
 def summary(rows: list[dict]) -> str:
     """"80 × 50 × 5 mm ✓ · 4 holes Ø4 ✓ · 5 mm thick assumed"."""
     return " · ".join(f"{r['label']} {STATUS_MARK.get(r['status'], '')}".strip() for r in rows)

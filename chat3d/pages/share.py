@@ -29,6 +29,7 @@ def _shared() -> rx.Component:
             rx.foreach(ShareState.facts, lambda t: rx.text("· " + t, size="2", color_scheme="gray")),
             spacing="2", align="center", wrap="wrap",
         ),
+        rx.cond(ShareState.checklist != "", rx.text(ShareState.checklist, size="2", data_testid="share-checklist")),
         rx.box(
             model_viewer(url=ShareState.glb_url, size_mm=ShareState.size_mm, dark=rx.color_mode_cond(False, True),
                          key=ShareState.glb_url),

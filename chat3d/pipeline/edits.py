@@ -25,7 +25,7 @@ from sqlmodel import Session, select
 
 from chat3d.db.engine import session_scope
 from chat3d.db.models import ChatItem, FileKind, ItemRole, StoredFile
-from chat3d.domain import chats, files, imports, versions
+from chat3d.domain import chats, files, imports, requirements, versions
 from chat3d.domain.errors import DomainError, InvalidInput, NotFound
 from chat3d.domain.parameters import apply_parameters, extract_parameters, format_value
 from chat3d.events import types as ev
@@ -51,10 +51,11 @@ class EditResult:
     context_id: str | None = None
     metrics: dict = field(default_factory=dict)
     error: dict | None = None  # {"kind", "message", "line"} when the program did not render
+    requirements: list[dict] = field(default_factory=list)  # issue 23: the source's requirements, re-checked
 
     def as_json(self) -> dict:
         return {"ok": self.ok, "itemId": self.item_id, "contextId": self.context_id, "metrics": self.metrics,
-                "error": self.error}
+                "error": self.error, "requirements": self.requirements}
 
 
 @dataclass
@@ -70,6 +71,9 @@ class Preview:
     values: dict[str, float]
     metrics: dict
     files: list[dict]  # [{"id", "format", "filename", "size"}]
+    # Issue 23: the source version's requirements, checked again on this render's measurements (no views).
+    requirement_spec: list[dict] = field(default_factory=list)
+    requirements: list[dict] = field(default_factory=list)
 
     def file_id(self, fmt: str) -> str:
         return next((f["id"] for f in self.files if f["format"] == fmt), "")
@@ -110,13 +114,13 @@ async def preview_edit(
         raise InvalidInput("Unknown kind of edit.")
     _check_code(code)
 
-    def load(session: Session) -> tuple[uuid.UUID, list[tuple[str, bytes]]]:
+    def load(session: Session) -> tuple[uuid.UUID, list[tuple[str, bytes]], list[dict]]:
         item, model = versions.get_version(session, owner_id, assistant_item_id)
         chats.get_context(session, owner_id, item.context_id)
         # An imported file the source version reads goes along with the edited program too.
-        return item.context_id, imports.load_inputs(session, owner_id, imports.inputs_of(model))
+        return item.context_id, imports.load_inputs(session, owner_id, imports.inputs_of(model)), requirements.spec_of(model)
 
-    context_id, input_files = await _db(load)
+    context_id, input_files, spec = await _db(load)
     try:
         result = await (client or RenderClient()).render(code, formats=MODEL_FORMATS, user_id=str(owner_id),
                                                           inputs=input_files or None)
@@ -143,7 +147,8 @@ async def preview_edit(
         await asyncio.to_thread(files.remove_stored_paths, [b.storage_path for b in blobs])
         raise
     return Preview(owner_id=owner_id, source_item_id=str(assistant_item_id), context_id=str(context_id), code=code,
-                   origin=origin, values=dict(values or {}), metrics=result.metrics, files=refs)
+                   origin=origin, values=dict(values or {}), metrics=result.metrics, files=refs,
+                   requirement_spec=spec, requirements=requirements.check(spec, result.metrics))
 
 
 def _unkept_rows(session: Session, preview: Preview) -> list[StoredFile]:
@@ -181,13 +186,16 @@ async def keep_preview(preview: Preview) -> EditResult:
              "brief": brief, "expectedBboxMm": None, "toolCall": call, "warnings": [], "editedBy": "you",
              "origin": preview.origin, "sourceItemId": str(source.id),
              **({"parameters": dict(preview.values)} if preview.values else {}),
-             **({"inputs": inputs} if inputs else {})},
+             **({"inputs": inputs} if inputs else {}),
+             **({"requirements": preview.requirements, "requirementSpec": preview.requirement_spec}
+                if preview.requirement_spec else {})},
         ]
         session.add(item)
         versions.set_current(session, ctx, item)
         session.flush()
         record_event(session, owner_id, ev.CHAT_ITEM_UPDATED, {"contextId": str(ctx.id), "itemId": str(item.id), "role": item.role})
-        return EditResult(ok=True, item_id=str(item.id), context_id=str(ctx.id), metrics=preview.metrics)
+        return EditResult(ok=True, item_id=str(item.id), context_id=str(ctx.id), metrics=preview.metrics,
+                          requirements=preview.requirements)
 
     return await _db(store)
 

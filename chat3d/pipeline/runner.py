@@ -349,7 +349,7 @@ class QueryRunner:
                 warnings = ["The bounding box differs from the brief's expected size."] if mismatch else []
                 note = requirements.reply_note(checks, requirement_rounds)
                 await self._store_model(rc, f"{text}\n\n{note}".strip() if note else text, call_id, arguments, brief,
-                                        expected, code, result, round_, warnings, checks)
+                                        expected, code, result, round_, warnings, checks, wanted)
                 return
             assert failure is not None
             if round_ >= max_rounds:
@@ -372,7 +372,7 @@ class QueryRunner:
         }
 
     async def _store_model(self, rc, text, call_id, arguments, brief, expected, code, result: RenderSuccess, round_, warnings,
-                           checks: list[dict] | None = None) -> None:
+                           checks: list[dict] | None = None, wanted: list[dict] | None = None) -> None:
         def same_as_regenerated(session: Session) -> int:
             q = session.get(Query, rc.query_id)
             return versions.identical_version(session, q.regenerates_item_id, code) if q is not None else 0
@@ -402,7 +402,8 @@ class QueryRunner:
                 {"type": "model", "files": refs, "metrics": result.metrics, "code": code, "brief": brief,
                  "expectedBboxMm": expected, "toolCall": {"id": call_id, "arguments": arguments}, "warnings": warnings,
                  **({"inputs": rc.input_refs} if rc.input_refs else {}),
-                 **({"requirements": checks} if checks else {})},  # issue 23: the checklist, per requirement
+                 # issue 23: the checklist, per requirement, and what it checked (re-checked on slider changes)
+                 **({"requirements": checks, "requirementSpec": wanted} if checks else {})},
                 self._run_segment(rc, round_),
             ]
             finish(session, q, QueryState.completed, "Done", segments=segments)

@@ -82,6 +82,7 @@ class ItemView:
     metrics_line: str = ""
     models_label: str = ""
     warnings: list[str] = field(default_factory=list)
+    checklist: str = ""  # issue 23: "80 × 50 × 5 mm ✓ · 4 holes Ø4 ✓ · …" (chat3d.domain.requirements)
     rating: int = 0
     version_label: str = ""
     # Whether Regenerate can run this answer's request again: False for an imported part or an edited version,
@@ -245,6 +246,14 @@ def file_view(ref: dict) -> FileView:
     )
 
 
+def checklist_line(model: dict | None) -> str:
+    """The model's requirement checklist as one line, or "" (a model from before issue 23 has none)."""
+    from chat3d.domain.requirements import summary
+
+    rows = (model or {}).get("requirements")
+    return summary([r for r in rows if isinstance(r, dict) and "label" in r]) if isinstance(rows, list) else ""
+
+
 def metrics_line(model: dict | None, run: dict | None, units: str = "mm") -> str:
     """`80.0 × 50.0 × 5.0 mm · 18.6 cm³ · 2.4 s · 1,234 tokens · $0` (inches first in an inch chat)."""
     parts: list[str] = []
@@ -307,6 +316,7 @@ def item_view(
         metrics_line=metrics_line(model, run, units) if role == "assistant" and (model or run) else "",
         models_label=models_label(run),
         warnings=[str(w) for w in (model or {}).get("warnings") or []],
+        checklist=checklist_line(model),
         rating=int(rating or 0),
         # The same number as the Versions tab (the chat's versions in order); an answer without a model has none.
         version_label=f"Version {version}" if version >= 1 and model is not None and model.get("files") else "",

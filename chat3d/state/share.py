@@ -6,6 +6,7 @@ import reflex as rx
 
 from chat3d.db.engine import session_scope
 from chat3d.domain import shares
+from chat3d.domain.requirements import summary
 from chat3d.domain.errors import DomainError
 from chat3d.state.chat_view import FORMAT_LABELS, FileView, format_area, format_dims, format_size, format_volume
 
@@ -29,6 +30,7 @@ class ShareState(rx.State):
     glb_url: str = ""
     thumb_url: str = ""
     facts: list[str] = []
+    checklist: str = ""  # issue 23: requirement labels and statuses, one line
     files: list[FileView] = []
 
     @rx.event
@@ -36,6 +38,7 @@ class ShareState(rx.State):
         token = token_from_path(self.router.url.path)
         self.loaded, self.found, self.expired = True, False, False
         self.title, self.dims, self.size_mm, self.glb_url, self.thumb_url, self.facts, self.files = "", "", [], "", "", [], []
+        self.checklist = ""
         try:
             with session_scope() as s:
                 share, _, model = shares.resolve(s, token, count_view=True)
@@ -55,6 +58,7 @@ class ShareState(rx.State):
                  f"Surface {format_area(metrics.get('area_mm2'))}" if metrics.get("area_mm2") is not None else "",
                  f"{metrics['solids']} solid(s)" if metrics.get("solids") is not None else ""]
         self.facts = [f for f in facts if f]
+        self.checklist = summary(view.get("requirements") or [])
         thumb = next((f for f in view["files"] if f["format"] == "png"), None)
         refs = sorted((f for f in view["files"] if f["format"] in ORDER), key=lambda f: ORDER.index(f["format"]))
         self.files = [FileView(id=f["id"], url=base + f["id"], filename=f["filename"], format=f["format"],

@@ -13,6 +13,7 @@ from chat3d.db.engine import session_scope
 from chat3d.domain import shares, versions
 from chat3d.domain.errors import DomainError
 from chat3d.state.auth import AuthState
+from chat3d.domain.requirements import summary as checklist_summary
 from chat3d.state.chat_view import format_dims
 
 ORIGIN_LABELS = {"prompt": "From a prompt", "regenerated": "Regenerated", "edited": "Code edited by you",
@@ -28,6 +29,7 @@ class VersionRow:
     dims: str = ""
     thumb_url: str = ""
     current: bool = False
+    checklist: str = ""  # issue 23: the version's requirement checklist
 
 
 @dataclass
@@ -187,6 +189,7 @@ class VersionsState(rx.State):
             item_id=v.item_id, number=v.number, title=f"Version {v.number}", origin=ORIGIN_LABELS.get(v.origin, v.origin),
             dims=format_dims((v.metrics or {}).get("bbox_size_mm")),
             thumb_url=f"/api/files/{v.thumbnail_file_id}" if v.thumbnail_file_id else "", current=v.current,
+            checklist=checklist_summary(v.requirements),
         ) for v in reversed(found)]
         self.share_rows = [ShareRow(
             id=str(sh.id), label=f"Version {number.get(str(sh.item_id), '?')}" + (f" · {sh.title}" if sh.title else ""),
@@ -272,6 +275,10 @@ class VersionsState(rx.State):
         for p in diff["parameters"]:
             rows.append(CompareRow(p["name"].replace("_", " "), _fmt(p["a"]), _fmt(p["b"]),
                                    _delta(p["b"] - p["a"]) if p["a"] is not None and p["b"] is not None else ""))
+        checks = diff.get("requirements") or {}
+        if checks.get("a") or checks.get("b"):
+            rows.append(CompareRow("Requirements", checklist_summary(checks.get("a") or []) or "—",
+                                   checklist_summary(checks.get("b") or []) or "—", ""))
         self.compare_title = f"Version {num.get(a, '?')} → Version {num.get(b, '?')}"
         self.compare_rows = rows
 

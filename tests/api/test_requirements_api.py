@@ -44,3 +44,22 @@ def test_the_checklist_is_in_the_rest_answer_versions_compare_and_share(live_api
     share = live_api.post(f"/api/chat/items/{b}/share", json={}, headers=me).json()
     public = live_api.get(f"/api/share/{share['token']}").json()
     assert public["requirements"] == [{"label": "30 × 30 × 40 mm", "status": "pass"}, {"label": "boss Ø30", "status": "pass"}]
+
+
+def test_a_slider_change_is_checked_again(live_api: TestClient, make_user) -> None:  # noqa: F811
+    make_user("slider@example.com")
+    me = _login(live_api, "slider@example.com")
+    cid = live_api.post("/api/chat/contexts", json={}, headers=me).json()["id"]
+    done = ask(live_api, me, cid, "a 80 x 50 x 5 mm plate with four 4 mm holes")
+    v1 = done["assistantItemId"]
+    resp = live_api.post(f"/api/chat/items/{v1}/parameters", json={"values": {"hole_diameter": 5}}, headers=me)
+    assert resp.status_code == 200, resp.text
+    rows = resp.json()["requirements"]
+    assert [(r["label"], r["status"], r["detail"]) for r in rows if r["kind"] == "holes"] == [
+        ("4 holes Ø4", "fail", "found 4 holes (Ø5)")]
+    versions = live_api.get(f"/api/chat/contexts/{cid}/versions", headers=me).json()["items"]
+    assert [r["status"] for r in versions[-1]["requirements"]] == ["pass", "fail", "pass"]
+    # Back to 4 mm: the new version passes again (checked against the same stated requirements).
+    v2 = versions[-1]["itemId"]
+    rows = live_api.post(f"/api/chat/items/{v2}/parameters", json={"values": {"hole_diameter": 4}}, headers=me).json()["requirements"]
+    assert [r["status"] for r in rows] == ["pass", "pass", "pass"]
