@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from chat3d.components.admin_evaluations import evaluations_section
 from chat3d.state.admin_models import AdminModelsState as S
 
 
@@ -161,6 +162,7 @@ def models_tab() -> rx.Component:
             width="100%",
             overflow_x="auto",
         ),
+        evaluations_section(),  # issue 23: measure a model before offering it (chat3d/components/admin_evaluations.py)
         spacing="3",
         width="100%",
         on_mount=S.load_models,
