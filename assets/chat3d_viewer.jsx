@@ -162,6 +162,7 @@ function Model({ gltf, sizeKey, fitKey, units, edges, grid, view, nonce, dark, o
     root.updateMatrixWorld(true);
     root.traverse((obj) => {
       if (obj.isMesh) meshes.push(obj);
+      else if (obj.isLine && /^E\d+$/.test(obj.name || "")) obj.visible = false;  // issue 27: B-rep edges, for picking only
     });
     const keys = [];
     meshes.forEach((mesh) => {
