@@ -17,25 +17,32 @@ RUN apt-get update -o Acquire::Retries=5 \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --create-home --uid 10001 chat3d
 WORKDIR /app
+# The dependencies first, from pyproject.toml alone: a change to the code then rebuilds only the layers below.
 COPY pyproject.toml README.md ./
-COPY chat3d ./chat3d
-COPY render_service ./render_service
 # PEM text of extra CAs the build machine's network needs (a TLS-inspecting proxy); used by pip and npm only.
 ARG EXTRA_CA_CERTS=""
 RUN python3 -m venv /opt/venv \
+    && python3 -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
     && cat /etc/ssl/certs/ca-certificates.crt > /tmp/build-ca.pem && printf '%s\n' "$EXTRA_CA_CERTS" >> /tmp/build-ca.pem \
-    && PIP_CERT=/tmp/build-ca.pem pip install --retries "${PIP_RETRIES}" . \
+    && PIP_CERT=/tmp/build-ca.pem pip install --retries "${PIP_RETRIES}" -r /tmp/requirements.txt \
+    && rm /tmp/build-ca.pem /tmp/requirements.txt
+RUN cat /etc/ssl/certs/ca-certificates.crt > /tmp/build-ca.pem && printf '%s\n' "$EXTRA_CA_CERTS" >> /tmp/build-ca.pem \
+    && NODE_EXTRA_CA_CERTS=/tmp/build-ca.pem npm install --prefix .tools --no-audit --no-fund --fetch-retries=5 bun@1.4.5 \
     && rm /tmp/build-ca.pem
 COPY . .
+RUN cat /etc/ssl/certs/ca-certificates.crt > /tmp/build-ca.pem && printf '%s\n' "$EXTRA_CA_CERTS" >> /tmp/build-ca.pem \
+    && PIP_CERT=/tmp/build-ca.pem pip install --retries "${PIP_RETRIES}" --no-deps . \
+    && rm /tmp/build-ca.pem
 # Reflex keeps its own state (REFLEX_DIR, default ~/.local/share/reflex) beside the app: the build runs as root and
 # the app as chat3d, and without it `reflex run` took the app for uninitialised and reinstalled the frontend
 # packages from the network at every start (a container without internet access never came up).
 ENV REFLEX_DIR=/app/.reflex-home
 RUN cat /etc/ssl/certs/ca-certificates.crt > /tmp/build-ca.pem && printf '%s\n' "$EXTRA_CA_CERTS" >> /tmp/build-ca.pem \
-    && NODE_EXTRA_CA_CERTS=/tmp/build-ca.pem npm install --prefix .tools --no-audit --no-fund --fetch-retries=5 bun@1.4.5 \
     && NODE_EXTRA_CA_CERTS=/tmp/build-ca.pem reflex export --frontend-only --no-zip \
     && rm /tmp/build-ca.pem \
     && mkdir -p /data && chown -R chat3d /app /data
 USER chat3d
 EXPOSE 3000
-CMD ["reflex", "run", "--env", "prod", "--single-port", "--backend-port", "3000", "--frontend-port", "3000"]
+# The frontend built above, served with the backend on one port; `reflex run --env prod` would rebuild it at every
+# start (scripts/serve_prod.py says why not).
+CMD ["python", "scripts/serve_prod.py"]
