@@ -1,5 +1,5 @@
 # The two README commands (`make dev`, `make test`) and the benchmarks. Each script installs what it needs.
-.PHONY: dev dev-reload test bench setup
+.PHONY: dev dev-reload test bench setup deploy-test
 
 dev:
 	@scripts/dev.sh
@@ -9,6 +9,10 @@ dev-reload:
 
 test:
 	@scripts/test.sh
+
+# docker-compose.yml started for real and checked end to end (also part of `make test`): docs/deployment.md
+deploy-test:
+	@scripts/test.sh tests/deploy/test_compose_up.py
 
 bench:
 	@scripts/bench.sh
