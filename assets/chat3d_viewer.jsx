@@ -163,6 +163,13 @@ function Model({ gltf, sizeKey, fitKey, units, edges, grid, view, nonce, dark, o
     root.traverse((obj) => {
       if (obj.isMesh) meshes.push(obj);
       else if (obj.isLine && /^E\d+$/.test(obj.name || "")) obj.visible = false;  // issue 27: B-rep edges, for picking only
+      // The GLB's own topology tags (a line strip E<n> per B-rep edge, render_service/topology.py) are ids
+      // for picking, not drawing: drawn they escaped the section plane, part hiding and the edges toggle,
+      // and a measure click hit them. Kept in the graph, hidden and not hit by rays.
+      if (obj.isLine || obj.isPoints) {
+        obj.visible = false;
+        obj.raycast = () => null;
+      }
     });
     const keys = [];
     meshes.forEach((mesh) => {
