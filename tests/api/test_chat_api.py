@@ -117,7 +117,7 @@ def test_prompt_to_files_through_the_api(live_api: TestClient, make_user) -> Non
     model = next(s for s in answer["segments"] if s["type"] == "model")
     assert model["metrics"]["bbox_size_mm"] == pytest.approx([80, 50, 5], abs=0.01)
     by_format = {f["format"]: f for f in model["files"]}
-    assert set(by_format) == {"stl", "step", "3mf", "glb", "py", "png"}
+    assert set(by_format) == {"stl", "step", "3mf", "glb", "py", "png", "topology"}
 
     step = live_api.get(f"/api/files/{by_format['step']['id']}", headers=carol)
     assert step.status_code == 200 and step.content.startswith(b"ISO-10303-21")

@@ -65,10 +65,10 @@ async def test_slider_change_renders_a_new_version_with_the_new_size(owner, scri
         assert model["parameters"] == {"length": 120, "thickness": 8}
         assert "length = 120.0  # mm, overall length (X) [10..500]" in model["code"]
         assert "thickness = 8.0  # mm" in model["code"]
-        assert {f["format"] for f in model["files"]} == {"stl", "step", "3mf", "glb", "py", "png"}
+        assert {f["format"] for f in model["files"]} == {"stl", "step", "3mf", "glb", "py", "png", "topology"}
         assert chats.text_of(item) == "You set length to 120.0 mm, thickness to 8.0 mm."
         stored = s.exec(select(StoredFile).where(StoredFile.item_id == item.id)).all()
-        assert len(stored) == 6 and all(f.context_id == ctx_id for f in stored)
+        assert len(stored) == 7 and all(f.context_id == ctx_id for f in stored)
         ctx = s.get(ChatContext, ctx_id)
         assert versions.current_version(s, ctx).id == item.id
         listed = versions.list_versions(s, user_id, ctx_id)

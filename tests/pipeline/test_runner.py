@@ -42,7 +42,7 @@ async def test_name_error_is_repaired_in_a_second_round(owner, scripted) -> None
     assert "name" in repair and "Bx" in repair and "line" in repair.lower()
     model = chats.model_segment(item)
     assert model["metrics"]["bbox_size_mm"] == pytest.approx([80, 50, 5], abs=0.01)
-    assert {f["format"] for f in model["files"]} == {"stl", "step", "3mf", "glb", "py", "png"}
+    assert {f["format"] for f in model["files"]} == {"stl", "step", "3mf", "glb", "py", "png", "topology"}
     assert [s for s, _ in query_states(owner[0], qid)] == [
         "queued", "conversation", "codegen", "rendering", "repairing", "rendering", "completed",
     ]
