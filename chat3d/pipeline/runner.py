@@ -38,7 +38,7 @@ T = TypeVar("T")
 # png: the version thumbnail, drawn by the render service's trusted post step (SVG thumbnails are retired:
 # a program could write one). py: the program we sent, stored from our own copy (see kept_outputs).
 MODEL_FORMATS = ("stl", "step", "3mf", "glb", "py", "png", "topology")  # topology: the face/edge table
-METRIC_KEYS = ("bbox_size_mm", "bbox_min_mm", "bbox_max_mm", "volume_mm3", "solids", "valid")
+METRIC_KEYS = ("bbox_size_mm", "bbox_min_mm", "bbox_max_mm", "volume_mm3", "solids", "valid", "features")
 
 
 def checked_metrics(raw: Any) -> dict:

@@ -47,7 +47,9 @@ async def test_name_error_is_repaired_in_a_second_round(owner, scripted) -> None
         "queued", "conversation", "codegen", "rendering", "repairing", "rendering", "completed",
     ]
     # Kept: only the post step's metrics (checked), the PNG it drew, and our own copy of the program.
-    assert set(model["metrics"]) == {"bbox_size_mm", "bbox_min_mm", "bbox_max_mm", "volume_mm3", "solids", "valid"}
+    assert set(model["metrics"]) == {"bbox_size_mm", "bbox_min_mm", "bbox_max_mm", "volume_mm3", "solids", "valid",
+                                     "features"}  # features: issue 23's holes/bosses/wall, type-checked
+    assert model["metrics"]["features"]["holes"] == 0 and model["metrics"]["features"]["min_wall_mm"] == pytest.approx(5)
     assert model["metrics"]["volume_mm3"] == pytest.approx(80 * 50 * 5, rel=1e-6) and model["metrics"]["solids"] == 1
     with session_scope() as s:
         from chat3d.domain.files import absolute_path
