@@ -12,7 +12,7 @@ test:
 
 # docker-compose.yml started for real and checked end to end (also part of `make test`): docs/deployment.md
 deploy-test:
-	@scripts/test.sh tests/deploy/test_compose_up.py
+	@CHAT3D_DEPLOY_TEST=1 scripts/test.sh tests/deploy/test_compose_up.py tests/deploy/test_swarm.py
 
 bench:
 	@scripts/bench.sh

@@ -35,7 +35,11 @@ PROMPTS = [
 ]
 TERMINAL = {"completed", "failed", "cancelled"}
 # Image builds (the app's frontend export when the tree changed) plus a whole stack starting on a small machine.
-pytestmark = pytest.mark.timeout(3600)
+# Not yet in `make test` (issue 22 open): the compose deployment's published proxy port is not reachable
+# under docker-compose 1.29 here, and the swarm test builds the app image (~8 min). `make deploy-test` runs both.
+_OPT_IN = pytest.mark.skipif(os.environ.get("CHAT3D_DEPLOY_TEST") != "1",
+                             reason="deployment tests run with `make deploy-test` (CHAT3D_DEPLOY_TEST=1)")
+pytestmark = [_OPT_IN, pytest.mark.timeout(3600)]
 
 
 def _free_port() -> int:
