@@ -17,23 +17,15 @@ from sqlmodel import Session, select
 from chat3d.db.models import FileKind, StoredFile
 from chat3d.settings import reset_settings_cache
 from tests.domain.conftest import PASSWORD
-from tests.llm.llm_fakes import FakeLLMServer, free_port
+from tests.llm.llm_fakes import FakeLLMServer, serving, free_port
 
 KEY = "sk-proj-abcdefghijklmnop1234WXYZ"
 
 
 @pytest.fixture(scope="module")
 def fake_llm():
-    fake = FakeLLMServer()
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(fake.app(), host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    fake.url = f"http://127.0.0.1:{port}"
-    yield fake
-    server.should_exit = True
+    with serving(FakeLLMServer()) as fake:
+        yield fake
 
 
 @pytest.fixture

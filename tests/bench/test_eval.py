@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from bench.eval import metrics
 from bench.eval.suite import load_tasks, published_results
-from tests.llm.llm_fakes import FakeLLMServer, Received, free_port, sse
+from tests.llm.llm_fakes import FakeLLMServer, serving, Received, free_port, sse
 
 REPO = Path(__file__).resolve().parents[2]
 SUITE = REPO / "bench" / "eval" / "cadqueryeval"
@@ -167,19 +167,8 @@ class TaskAwareServer(FakeLLMServer):
 @pytest.fixture
 def task_server():
     prompts = {t.id: t.prompt for t in load_tasks("cadqueryeval", list(PROGRAMS))}
-    fake = TaskAwareServer(prompts)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(fake.app(), host="127.0.0.1", port=port, log_level="warning",
-                                           timeout_graceful_shutdown=1))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    fake.url = f"http://127.0.0.1:{port}"
-    yield fake
-    server.should_exit = True
-    thread.join(timeout=5)
+    with serving(TaskAwareServer(prompts)) as fake:
+        yield fake
 
 
 @pytest.mark.slow

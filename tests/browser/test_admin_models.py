@@ -15,7 +15,7 @@ import uvicorn
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, ARTIFACTS
-from tests.llm.llm_fakes import FakeLLMServer, free_port
+from tests.llm.llm_fakes import FakeLLMServer, serving, free_port
 
 KEY = "sk-proj-browser-test-0123456789WXYZ"
 pytestmark = pytest.mark.browser
@@ -23,19 +23,8 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def fake_openai():
-    fake = FakeLLMServer()
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(fake.app(), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    fake.url = f"http://127.0.0.1:{port}"
-    fake.accepted_keys = {KEY}
-    yield fake
-    server.should_exit = True
-    thread.join(timeout=5)
+    with serving(FakeLLMServer()) as fake:
+        yield fake
 
 
 def _shot(page: Page, name: str) -> None:

@@ -23,7 +23,7 @@ from chat3d.domain import chats, model_settings
 from chat3d.domain.errors import Conflict, InvalidInput
 from chat3d.llm import registry
 from chat3d.settings import reset_settings_cache
-from tests.llm.llm_fakes import FakeLLMServer, Reply, free_port, sse
+from tests.llm.llm_fakes import FakeLLMServer, serving, Reply, free_port, sse
 
 KEY = "sk-live-0123456789abcdefWXYZ"
 NEW_KEY = "sk-live-9876543210fedcbaQRST"
@@ -33,18 +33,8 @@ ENV_FIELDS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "XAI_API_KEY", "OLLAMA_BASE
 
 @pytest.fixture(scope="module")
 def fake_llm():
-    fake = FakeLLMServer()
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(fake.app(), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    fake.url = f"http://127.0.0.1:{port}"
-    yield fake
-    server.should_exit = True
-    thread.join(timeout=5)
+    with serving(FakeLLMServer()) as fake:
+        yield fake
 
 
 @pytest.fixture

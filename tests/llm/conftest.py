@@ -12,25 +12,13 @@ import pytest
 import uvicorn
 
 import llm_render_worker
-from llm_fakes import FakeLLMServer, free_port
+from llm_fakes import FakeLLMServer, free_port, serving
 
 
 @pytest.fixture(scope="session")
 def fake_server_session():
-    fake = FakeLLMServer()
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(fake.app(), host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    fake.url = f"http://127.0.0.1:{port}"
-    yield fake
-    server.should_exit = True
-    thread.join(timeout=5)
+    with serving(FakeLLMServer()) as fake:
+        yield fake
 
 
 @pytest.fixture

@@ -6,6 +6,9 @@ A uniquely named module (not conftest) so test files can import it unambiguously
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
+import time
 import json
 import socket
 from dataclasses import dataclass, field
@@ -107,3 +110,24 @@ def sse(*events: dict, done: bool = False, named: bool = False) -> list[str]:
 
 def ndjson(*parts: dict) -> list[str]:
     return [json.dumps(p) + "\n" for p in parts]
+
+
+@contextlib.contextmanager
+def serving(fake):
+    """Serve a fake (anything with `.app()`) on a free local port in a thread; `fake.url` is its address."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(fake.app(), host="127.0.0.1", port=port, log_level="warning",
+                                          timeout_graceful_shutdown=1))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    fake.url = f"http://127.0.0.1:{port}"
+    try:
+        yield fake
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
