@@ -31,7 +31,8 @@ from .settings import Settings
 log = logging.getLogger("render_service")
 
 DEFAULT_FORMATS = ["stl", "step", "3mf", "glb"]
-ALLOWED_FORMATS = {"stl", "step", "3mf", "glb", "py", "png", "topology"}  # topology: faces.json (with glb)
+ALLOWED_FORMATS = {"stl", "step", "3mf", "glb", "py", "png", "topology", "views"}  # topology: faces.json (with glb);
+# views: views.png, the standard views for a vision model's review (issue 23)
 RETIRED_FORMATS = {"svg"}  # no longer made (the thumbnail is model.png); still accepted and skipped
 
 

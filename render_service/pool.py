@@ -30,7 +30,7 @@ F_ADD_SEALS = 1033
 F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE = 1, 2, 4, 8
 
 MEDIA = {"stl": "model.stl", "step": "model.step", "3mf": "model.3mf", "glb": "model.glb", "png": "model.png",
-         "topology": "faces.json"}
+         "topology": "faces.json", "views": "views.png"}
 RESULT_CAP = 4 * 1024 * 1024
 KINDS = {
     "syntax", "name", "forbidden", "no_result", "not_a_shape", "empty", "geometry",

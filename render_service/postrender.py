@@ -29,6 +29,8 @@ from OCP.TopoDS import TopoDS_Shape
 # Issue 23's measurements (measure_features); imported up front: a sandboxed post process cannot import later.
 from OCP.BRepAdaptor import BRepAdaptor_Surface
 from OCP.GeomAbs import GeomAbs_Cylinder
+# Issue 23's review views (render_views) draw captions: Pillow's drawing and font modules, up front as well.
+from PIL import Image, ImageDraw, ImageFont
 
 from .lazy_sklearn import deferred_sklearn
 from . import topology  # imported here: a sandboxed post process cannot import later
@@ -40,7 +42,8 @@ with deferred_sklearn():
 BREP_NAME = "model.brep"
 MODEL_FORMATS = ("stl", "step", "3mf", "glb")  # model files the post step writes; "png" is the thumbnail
 OUTPUT_NAMES = {"stl": "model.stl", "step": "model.step", "3mf": "model.3mf", "glb": "model.glb", "png": "model.png",
-                "topology": "faces.json"}  # faces.json: the face/edge table (issue 27), made with the GLB
+                "topology": "faces.json",  # faces.json: the face/edge table (issue 27), made with the GLB
+                "views": "views.png"}  # issue 23: the standard views a vision model reviews (render_views)
 ANGULAR_DEFLECTION = 0.25  # rad; ~14 deg, smooth enough for a browser viewer
 THUMB_PX = 128  # the PNG thumbnail is THUMB_PX x THUMB_PX, RGBA, transparent background (shown at 36-64 px)
 STL_RECORD = np.dtype([("normal", "<f4", 3), ("corners", "<f4", (3, 3)), ("attr", "<u2")])  # binary STL
@@ -184,8 +187,9 @@ def export_3mf(per_solid: list[np.ndarray], path: str) -> bool:
     return True
 
 
-def _zbuffer(x: np.ndarray, y: np.ndarray, z: np.ndarray, colours: np.ndarray, side: int) -> np.ndarray:
-    """Fill triangles (pixel-space corners x, y; depth z, larger is nearer) into a side x side RGBA image.
+def _zbuffer(x: np.ndarray, y: np.ndarray, z: np.ndarray, colours: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
+    """Fill triangles (pixel-space corners x, y; depth z, larger is nearer) into a side x side RGBA image;
+    returns it with the depth buffer (-inf where empty).
 
     Vectorised scanline: each triangle's rows are cut against its three edges to a span, the spans'
     pixel centres are the candidates (about as many as the pixels covered), and per pixel the nearest
@@ -238,20 +242,23 @@ def _zbuffer(x: np.ndarray, y: np.ndarray, z: np.ndarray, colours: np.ndarray, s
         win = depth >= zbuf[pid]
         rgba[pid[win], :3] = colours[t[win]]
         rgba[pid[win], 3] = 255
-    return rgba.reshape(side, side, 4)
+    return rgba.reshape(side, side, 4), zbuf.reshape(side, side)
 
 
-def render_png(triangles: np.ndarray, path: str, px: int = THUMB_PX) -> None:
-    """Isometric flat-shaded thumbnail (the view the old SVG drawing had), drawn on the CPU with numpy.
+def _shade_view(tris: np.ndarray, view, up_hint, px: int, *, fit_mm: float | None = None,
+                centre: np.ndarray | None = None, depth_cue: bool = False, outline: bool = False) -> np.ndarray:
+    """One flat-shaded orthographic view of the mesh as a px x px RGBA array (transparent background).
 
-    Back faces culled, a z-buffer at twice the size, then 2x2 averaged (anti-aliasing); Pillow encodes
-    the PNG. Background transparent, so it sits on light and dark pages alike.
+    ``view`` points towards the camera, ``up_hint`` is the world direction drawn upwards. Back faces
+    culled, a z-buffer at twice the size, then 2x2 averaged (anti-aliasing). By default the view's own
+    extent fills the picture; ``fit_mm``/``centre`` (a world point drawn in the middle) give several views
+    one scale. ``depth_cue`` darkens farther faces (a blind hole's floor differs from the top around it) and
+    ``outline`` draws depth jumps (silhouettes, steps) dark: both for the review views, not the thumbnail.
     """
-    from PIL import Image
-
-    tris = triangles.astype(np.float64).reshape(-1, 3, 3)
-    view = np.array([1.0, -1.0, 1.0]) / math.sqrt(3.0)  # towards the camera
-    right = np.cross(-view, [0.0, 0.0, 1.0])
+    tris = tris.astype(np.float64).reshape(-1, 3, 3)
+    view = np.asarray(view, np.float64) / np.linalg.norm(view)
+    extent = tris @ view  # the whole part's depth range (back faces too), for the depth cue
+    right = np.cross(-view, up_hint)
     right /= np.linalg.norm(right)
     up = np.cross(right, -view)
     normals = np.cross(tris[:, 1] - tris[:, 0], tris[:, 2] - tris[:, 0])
@@ -259,20 +266,39 @@ def render_png(triangles: np.ndarray, path: str, px: int = THUMB_PX) -> None:
     keep = ((normals @ view) > 0) & (lengths > 0) & np.isfinite(lengths)
     tris, normals = tris[keep], normals[keep] / lengths[keep, None]
     side = 2 * px
+    depth_buf = None
     if len(tris):
         sx, sy, depth = tris @ right, tris @ up, tris @ view
-        span_x, span_y = sx.max() - sx.min(), sy.max() - sy.min()
         margin = 0.06 * side
-        k = (side - 2 * margin) / max(span_x, span_y, 1e-9)
-        x = (sx - sx.min()) * k + (side - span_x * k) / 2
-        y = side - ((sy - sy.min()) * k + (side - span_y * k) / 2)
+        if centre is None:
+            span_x, span_y = sx.max() - sx.min(), sy.max() - sy.min()
+            cx, cy = sx.min() + span_x / 2, sy.min() + span_y / 2
+        else:
+            cx, cy = float(centre @ right), float(centre @ up)
+            span_x = span_y = 0.0
+        k = (side - 2 * margin) / max(fit_mm or max(span_x, span_y), 1e-9)
+        x = (sx - cx) * k + side / 2
+        y = side / 2 - (sy - cy) * k
         light = np.array([0.35, -0.55, 0.76])
         light /= np.linalg.norm(light)
         shade = 0.35 + 0.65 * np.clip(normals @ light, 0.0, 1.0)
         colours = np.clip(shade[:, None] * np.array([120.0, 150.0, 190.0]) + 40, 0, 255).astype(np.uint8)
-        big = _zbuffer(x, y, depth, colours, side)
+        big, depth_buf = _zbuffer(x, y, depth * k, colours, side)
+        near, far = extent.max() * k, extent.min() * k
     else:
         big = np.zeros((side, side, 4), np.uint8)
+    if depth_cue and depth_buf is not None:  # per pixel: up to 30 % darker at the far end of the part
+        seen = np.isfinite(depth_buf)
+        cue = 0.7 + 0.3 * (np.where(seen, depth_buf, far) - far) / max(near - far, 1e-9)
+        big[..., :3] = (big[..., :3] * cue[..., None]).astype(np.uint8)
+    if outline and depth_buf is not None:
+        # A pixel whose neighbour is much nearer or farther (or empty) sits on an edge seen from here.
+        z = np.where(np.isfinite(depth_buf), depth_buf, -1e12)
+        jump = np.zeros(z.shape, bool)
+        step = 2.0  # in big pixels of depth: a step of about one pixel's width
+        jump[:, 1:] |= np.abs(z[:, 1:] - z[:, :-1]) > step
+        jump[1:, :] |= np.abs(z[1:, :] - z[:-1, :]) > step
+        big[jump] = (40, 48, 60, 255)
     # 2x2 average. A big pixel is either empty (all zero) or opaque, so the colour of a small pixel is the
     # mean of its covered big pixels and its alpha their share: anti-aliased edges over a transparent page.
     rgb = big[..., :3].astype(np.uint16)
@@ -282,7 +308,55 @@ def render_png(triangles: np.ndarray, path: str, px: int = THUMB_PX) -> None:
     out = np.empty((px, px, 4), np.uint8)
     out[..., :3] = rgb // np.maximum(count, 1)[..., None]
     out[..., 3] = (count * 255 + 2) // 4
-    Image.fromarray(out, "RGBA").save(path, format="PNG")
+    return out
+
+
+ISO_VIEW = (1.0, -1.0, 1.0)  # towards the camera: from the front right, above
+
+
+def render_png(triangles: np.ndarray, path: str, px: int = THUMB_PX) -> None:
+    """Isometric flat-shaded thumbnail (the view the old SVG drawing had), drawn on the CPU with numpy;
+    Pillow encodes the PNG. Background transparent, so it sits on light and dark pages alike."""
+    Image.fromarray(_shade_view(triangles, ISO_VIEW, (0.0, 0.0, 1.0), px), "RGBA").save(path, format="PNG")
+
+
+# The review views (issue 23 item 2): a third-angle sheet, top above front, right beside front, and an iso view.
+# (name, towards the camera, drawn upwards, (row, column)); front/top/right share one scale and are aligned.
+VIEWS = (("top", (0.0, 0.0, 1.0), (0.0, 1.0, 0.0), (0, 0)),
+         ("iso", ISO_VIEW, (0.0, 0.0, 1.0), (0, 1)),
+         ("front", (0.0, -1.0, 0.0), (0.0, 0.0, 1.0), (1, 0)),
+         ("right", (1.0, 0.0, 0.0), (0.0, 0.0, 1.0), (1, 1)))
+VIEW_CAPTIONS = {"top": "TOP (from +Z)", "iso": "ISO", "front": "FRONT (from -Y)", "right": "RIGHT (from +X)"}
+VIEW_PX = 320  # each panel is VIEW_PX square: the sheet is 2 x 2 panels on an opaque light background
+VIEW_BACKGROUND = (246, 247, 249)
+
+
+@functools.cache
+def _caption_font():
+    return ImageFont.load_default()  # Pillow's built-in font: no file to read (the post process cannot open one)
+
+
+def render_views(triangles: np.ndarray, path: str, px: int = VIEW_PX) -> None:
+    """The review sheet: top, front and right at one scale (aligned as on a drawing), iso beside, each
+    captioned; depth cues and outlines make steps, blind holes and silhouettes visible. Opaque: a vision
+    model reads no transparency."""
+    tris = triangles.astype(np.float64).reshape(-1, 3, 3)
+    if len(tris):
+        lo, hi = tris.reshape(-1, 3).min(axis=0), tris.reshape(-1, 3).max(axis=0)
+        centre, fit = (lo + hi) / 2, float(max(hi - lo))
+    else:
+        centre, fit = np.zeros(3), 1.0
+    sheet = Image.new("RGB", (2 * px, 2 * px), VIEW_BACKGROUND)
+    draw = ImageDraw.Draw(sheet)
+    for name, view, up, (row, col) in VIEWS:
+        ortho = name != "iso"
+        panel = _shade_view(tris, view, up, px, fit_mm=fit if ortho else None, centre=centre if ortho else None,
+                            depth_cue=True, outline=True)
+        sheet.paste(Image.fromarray(panel, "RGBA"), (col * px, row * px), Image.fromarray(panel[..., 3], "L"))
+        draw.text((col * px + 6, row * px + 4), VIEW_CAPTIONS[name], fill=(70, 76, 88), font=_caption_font())
+    draw.line([(px, 0), (px, 2 * px)], fill=(205, 208, 214))
+    draw.line([(0, px), (2 * px, px)], fill=(205, 208, 214))
+    sheet.save(path, format="PNG")
 
 
 def _export_glb(shape, path: str, lin: float) -> bool:
@@ -330,6 +404,10 @@ def export(shape, size: list[float], out_dir: str, formats: set[str], cap: int, 
         render_png(np.concatenate(per_solid) if per_solid else np.zeros((0, 3, 3), np.float32),
                    os.path.join(out_dir, "model.png"))
         done("png", True)
+    if "views" in formats:
+        render_views(np.concatenate(per_solid) if per_solid else np.zeros((0, 3, 3), np.float32),
+                     os.path.join(out_dir, OUTPUT_NAMES["views"]))
+        done("views", True)
     built = topology_table(shape, per_solid, lin) if "topology" in formats and "glb" in formats else None
     if "glb" in formats:  # last: export_gltf cleans the triangulation afterwards
         done("glb", _export_glb(shape, os.path.join(out_dir, "model.glb"), lin))
@@ -354,7 +432,7 @@ def finish(src_dir: Path, out_dir: Path, *, max_output_bytes: int, formats: set[
     """Make the job's outputs from its geometry. Runs no user code; trusts nothing in src_dir.
 
     Returns ``{"ok": True, "size", "volume", "solids", "bbox", "valid", "files": {fmt: filename}, "post_s"}``
-    or ``{"ok": False, "kind", "message"}``. ``formats``: any of stl/step/3mf/glb/png (others are ignored).
+    or ``{"ok": False, "kind", "message"}``. ``formats``: any of OUTPUT_NAMES (others are ignored).
     """
     t0 = time.perf_counter()
     try:

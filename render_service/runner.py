@@ -32,7 +32,7 @@ from .lazy_sklearn import deferred_sklearn
 with deferred_sklearn():
     import build123d as bd
 
-EXPORT_FORMATS = postrender.MODEL_FORMATS + ("png",)  # what build_and_export can make (via postrender)
+EXPORT_FORMATS = postrender.MODEL_FORMATS + ("png", "views")  # what build_and_export can make (via postrender)
 DETAIL_CAP = 8000
 MODEL_FILENAME = "<model>"
 
@@ -458,6 +458,7 @@ def _warm_occt() -> None:
         tris = postrender._solid_triangles(shape.solids()[0], os.path.join(d, ".s.stl"))  # meshed above
         postrender.export_3mf([tris], os.path.join(d, "w.3mf"))
         postrender.render_png(np.asarray(tris), os.path.join(d, "w.png"), px=16)
+        postrender.render_views(np.asarray(tris), os.path.join(d, "w-views.png"), px=16)  # Pillow's font, drawing
     if len(os.listdir("/proc/self/task")) > 1:
         raise RuntimeError("zygote warm-up started threads; fork would be unsafe")
 

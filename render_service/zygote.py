@@ -47,7 +47,7 @@ from .settings import Settings
 
 log = logging.getLogger("render_service.zygote")
 
-KNOWN_FORMATS = ("stl", "step", "3mf", "glb", "png", "topology")
+KNOWN_FORMATS = ("stl", "step", "3mf", "glb", "png", "topology", "views")  # views: issue 23's review sheet
 STATUS_CAP = 64 * 1024  # bytes a job may write to its status pipe before the zygote stops reading it
 RESULT_CAP = 4 * 1024 * 1024
 DISK_POLL_S = 0.2
