@@ -1,8 +1,9 @@
-"""Tools the conversation model may call; the offline provider speaks the same contract."""
+"""Tools the models may call; the offline provider speaks the same contract (it makes no review)."""
 
 from __future__ import annotations
 
 from chat3d.domain.requirements import REQUIREMENT_SCHEMA
+from chat3d.domain.review import VERDICT_SCHEMA
 from chat3d.llm.base import ToolSpec
 
 CREATE_3D_MODEL = ToolSpec(
@@ -33,4 +34,12 @@ CREATE_3D_MODEL = ToolSpec(
         },
         "required": ["brief", "expected_bbox_mm", "units"],
     },
+)
+
+# Issue 23 item 2: the vision model's verdict on the rendered views (chat3d/domain/review.py).
+REPORT_REVIEW = ToolSpec(
+    name="report_review",
+    description=("Report whether the pictured part is what the brief asks for: verdict 'pass', or 'problems' "
+                 "with each visible difference named precisely enough to fix."),
+    parameters=VERDICT_SCHEMA,
 )

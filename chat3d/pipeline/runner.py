@@ -21,13 +21,13 @@ from sqlmodel import Session
 
 from chat3d.db.engine import session_scope
 from chat3d.db.models import ChatContext, ChatItem, FileKind, ItemRole, Query, QueryState, utcnow
-from chat3d.domain import chats, files, imports, requirements, selection, versions
+from chat3d.domain import chats, files, imports, requirements, review, selection, versions
 from chat3d.domain.errors import DomainError
 from chat3d.llm.base import Completion, ImageInput, Message, ProviderError, Usage
 from chat3d.llm.codeblock import extract_code
 from chat3d.llm.prompts import load_prompt
 from chat3d.llm import registry
-from chat3d.llm.tools import CREATE_3D_MODEL
+from chat3d.llm.tools import CREATE_3D_MODEL, REPORT_REVIEW
 from chat3d.pipeline import live, prompting
 from chat3d.pipeline.queries import TERMINAL_STATES, finish, transition
 from chat3d.services.render_client import RenderClient, RenderedFile, RenderFailure, RenderSuccess, RenderUnavailable
@@ -38,6 +38,10 @@ T = TypeVar("T")
 # png: the version thumbnail, drawn by the render service's trusted post step (SVG thumbnails are retired:
 # a program could write one). py: the program we sent, stored from our own copy (see kept_outputs).
 MODEL_FORMATS = ("stl", "step", "3mf", "glb", "py", "png", "topology")  # topology: the face/edge table
+# views: the review sheet (issue 23 item 2), asked for only when a vision model will review the part, and kept
+# with the version as what the reviewer saw.
+VIEWS_FORMAT = "views"
+KEPT_FORMATS = (*MODEL_FORMATS, VIEWS_FORMAT)
 METRIC_KEYS = ("bbox_size_mm", "bbox_min_mm", "bbox_max_mm", "volume_mm3", "solids", "valid", "features")
 
 
@@ -68,11 +72,11 @@ def kept_outputs(result: RenderSuccess, code: str) -> RenderSuccess:
     being the code the app submitted (never bytes read back from the job), and checked metrics."""
     kept: dict[str, RenderedFile] = {}
     for f in result.files:
-        if f.format in MODEL_FORMATS and f.format not in kept:
+        if f.format in KEPT_FORMATS and f.format not in kept:
             kept[f.format] = f
     source = code.encode()
     kept["py"] = RenderedFile(format="py", filename="model.py", data=source, sha256=hashlib.sha256(source).hexdigest())
-    return RenderSuccess(files=[kept[fmt] for fmt in MODEL_FORMATS if fmt in kept],
+    return RenderSuccess(files=[kept[fmt] for fmt in KEPT_FORMATS if fmt in kept],
                          metrics=checked_metrics(result.metrics), log=result.log)
 
 
@@ -109,6 +113,8 @@ class RunContext:
     cost: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
     selection_text: str = ""  # the faces/edges the user pointed at (chat3d/domain/selection.py), or ""
+    reviewer: str | None = None  # the vision model reviewing the rendered views (issue 23 item 2), if any
+    reviews: int = 0  # reviews made (each a vision call, counted in tokens and cost)
 
 
 def _load(session: Session, query_id: uuid.UUID, worker_id: str) -> RunContext | None:
@@ -171,6 +177,15 @@ def _sees_images(model_id: str) -> bool:
         return registry.get_model(model_id, get_settings()).vision
     except LookupError:
         return False
+
+
+def reviewer_for(conversation_model: str, codegen_model: str) -> str | None:
+    """The model that reviews the rendered views: the chat's conversation model when it has vision (it read
+    the request), else its code model when that has; None (no review) when neither can see images or
+    REVIEW_ROUNDS is 0. The offline models have no vision, so offline chats are never reviewed."""
+    if get_settings().review_rounds <= 0:
+        return None
+    return next((m for m in (conversation_model, codegen_model) if _sees_images(m)), None)
 
 
 def _is_pending(item: ChatItem) -> bool:
@@ -308,6 +323,10 @@ class QueryRunner:
         round_ = 0
         wanted = requirements.normalise(arguments.get("requirements"))  # issue 23: checked on each built part
         requirement_rounds = 0
+        rc.reviewer = reviewer_for(rc.conversation_model, rc.codegen_model)
+        formats = (*MODEL_FORMATS, VIEWS_FORMAT) if rc.reviewer else MODEL_FORMATS
+        review_repairs, corrected = 0, []  # repair rounds the review caused, and the problems they fixed
+        reviewed: tuple | None = None  # the last reviewed part with problems: delivered if its correction fails
         await self._step(rc, QueryState.codegen, "Writing the program", round_=0)
         rc.timings["codegen_s"] = rc.timings["render_s"] = 0.0
         while True:
@@ -322,7 +341,7 @@ class QueryRunner:
             else:
                 await self._step(rc, QueryState.rendering, "Rendering the model" + (f" (repair {round_})" if round_ else ""), round_=round_)
                 t0 = time.perf_counter()
-                result = await self.render_client.render(code, formats=MODEL_FORMATS, user_id=str(rc.owner_id),
+                result = await self.render_client.render(code, formats=formats, user_id=str(rc.owner_id),
                                                          inputs=rc.input_files or None)
                 rc.timings["render_s"] += time.perf_counter() - t0
                 failure = result if isinstance(result, RenderFailure) else None
@@ -347,11 +366,33 @@ class QueryRunner:
                     messages.append(Message("user", requirements.repair_request(checks, code)))
                     continue
                 warnings = ["The bounding box differs from the brief's expected size."] if mismatch else []
-                note = requirements.reply_note(checks, requirement_rounds)
+                verdict = await self._review(rc, brief, checks, result, round_) if rc.reviewer else None
+                if verdict and verdict["verdict"] == "problems" and review_repairs < settings.review_rounds \
+                        and round_ < max_rounds:
+                    review_repairs += 1
+                    corrected = verdict["problems"]
+                    reviewed = (code, result, list(warnings), checks, verdict, requirement_rounds)
+                    round_ += 1
+                    await self._step(rc, QueryState.repairing, ("The review of the views found problems: "
+                                                                + "; ".join(verdict["problems"]))[:300], round_=round_)
+                    messages.append(Message("user", review.repair_request(verdict["problems"], code)))
+                    continue
+                seen = self._review_record(rc, verdict, review_repairs, corrected)
+                note = " ".join(n for n in (requirements.reply_note(checks, requirement_rounds),
+                                            review.reply_note(seen)) if n)
                 await self._store_model(rc, f"{text}\n\n{note}".strip() if note else text, call_id, arguments, brief,
-                                        expected, code, result, round_, warnings, checks, wanted)
+                                        expected, code, result, round_, warnings, checks, wanted, seen)
                 return
             assert failure is not None
+            if round_ >= max_rounds and reviewed is not None:
+                # The review's correction never built: deliver the reviewed part, with what the review saw.
+                code, result, warnings, checks, verdict, req_rounds = reviewed
+                seen = self._review_record(rc, verdict, review_repairs, [])
+                note = " ".join(n for n in (requirements.reply_note(checks, req_rounds), review.reply_note(seen),
+                                            f"Its correction did not build ({failure.message}).") if n)
+                await self._store_model(rc, f"{text}\n\n{note}".strip(), call_id, arguments, brief, expected, code,
+                                        result, round_, warnings, checks, wanted, seen)
+                return
             if round_ >= max_rounds:
                 where = f" (line {failure.line})" if failure.line else ""
                 await self._fail(rc, f"The model could not be built after {round_ + 1} attempts: {failure.message}{where}",
@@ -361,18 +402,48 @@ class QueryRunner:
             await self._step(rc, QueryState.repairing, f"Fixing: {failure.message}"[:300], round_=round_)
             messages.append(Message("user", prompting.repair_request(failure, code)))
 
+    async def _review(self, rc: RunContext, brief: str, checks: list[dict], result: RenderSuccess, round_: int) -> dict:
+        """One review of a built part's views by the vision model; never fails the query (a model error or
+        missing views give a "not_reviewed" verdict and the part is delivered)."""
+        views = next((f for f in result.files if f.format == VIEWS_FORMAT), None)
+        if views is None:
+            return {"verdict": "not_reviewed", "problems": [], "reason": "the render made no views"}
+        await self._step(rc, QueryState.rendering, "Reviewing the rendered views", round_=round_)
+        t0 = time.perf_counter()
+        rc.reviews += 1
+        try:
+            completion = await self._complete(
+                rc, rc.reviewer, system=review.SYSTEM, tools=[REPORT_REVIEW], max_tokens=1024,
+                messages=[Message("user", review.request_text(brief, checks, result.metrics.get("bbox_size_mm")),
+                                  images=[ImageInput("image/png", views.data)])])
+        except ProviderError as exc:
+            return {"verdict": "not_reviewed", "problems": [], "reason": f"the review failed: {exc.message}"}
+        finally:
+            rc.timings["review_s"] = rc.timings.get("review_s", 0.0) + time.perf_counter() - t0
+        call = next((c for c in completion.tool_calls if c.name == REPORT_REVIEW.name), None)
+        return review.parse_verdict(call.arguments if call else None, completion.text)
+
+    @staticmethod
+    def _review_record(rc: RunContext, verdict: dict | None, repairs: int, corrected: list[str]) -> dict | None:
+        if verdict is None or rc.reviewer is None:
+            return None
+        return review.record(rc.reviewer, verdict, rc.reviews, repairs, corrected)
+
     # --- endings -----------------------------------------------------------------------------
 
     def _run_segment(self, rc: RunContext, round_: int) -> dict:
         return {
             "type": "run", "queryId": str(rc.query_id), "rounds": round_,
-            "models": {"conversation": rc.conversation_model, "codegen": rc.codegen_model},
+            "models": {"conversation": rc.conversation_model, "codegen": rc.codegen_model,
+                       **({"review": rc.reviewer} if rc.reviewer else {})},
+            "reviewRounds": rc.reviews,  # vision reviews of the rendered views (issue 23 item 2)
             "usage": {"inputTokens": rc.usage_in, "outputTokens": rc.usage_out}, "costUsd": round(rc.cost, 6),
             "timings": {k: round(v, 3) for k, v in rc.timings.items()},
         }
 
     async def _store_model(self, rc, text, call_id, arguments, brief, expected, code, result: RenderSuccess, round_, warnings,
-                           checks: list[dict] | None = None, wanted: list[dict] | None = None) -> None:
+                           checks: list[dict] | None = None, wanted: list[dict] | None = None,
+                           seen: dict | None = None) -> None:
         def same_as_regenerated(session: Session) -> int:
             q = session.get(Query, rc.query_id)
             return versions.identical_version(session, q.regenerates_item_id, code) if q is not None else 0
@@ -397,13 +468,18 @@ class QueryRunner:
                                         context_id=rc.context_id, item_id=q.assistant_item_id, query_id=q.id)
                 refs.append({"id": str(row.id), "format": row.format, "filename": row.filename, "size": row.size})
             q.round, q.input_tokens, q.output_tokens, q.cost_usd = round_, rc.usage_in, rc.usage_out, rc.cost
+            views = next((r["id"] for r in refs if r["format"] == VIEWS_FORMAT), None)
+            seen_doc = {**seen, **({"viewsFileId": views} if views else {})} if seen else None
+            rows = [*(checks or []), *filter(None, [review.checklist_row(seen_doc)])]
             segments = [
                 {"type": "text", "text": text or "Here is your model."},
                 {"type": "model", "files": refs, "metrics": result.metrics, "code": code, "brief": brief,
                  "expectedBboxMm": expected, "toolCall": {"id": call_id, "arguments": arguments}, "warnings": warnings,
                  **({"inputs": rc.input_refs} if rc.input_refs else {}),
                  # issue 23: the checklist, per requirement, and what it checked (re-checked on slider changes)
-                 **({"requirements": checks, "requirementSpec": wanted} if checks else {})},
+                 **({"requirements": rows, "requirementSpec": wanted} if rows else {}),
+                 # issue 23 item 2: the review of the rendered views (verdict about this part, what it saw)
+                 **({"review": seen_doc} if seen_doc else {})},
                 self._run_segment(rc, round_),
             ]
             finish(session, q, QueryState.completed, "Done", segments=segments)
