@@ -95,6 +95,11 @@ def render_rows(d: dict) -> list[tuple]:
         rows.append(("render: face/edge table's added cost, share of the corpus total (ours)", "≤ 10 %",
                      f"{_f(ft.get('total_s'), 2)} of {_f(s.get('ours_total_s'), 1)} s = **{_f(ft.get('pct_of_corpus_total'), 1)} %**",
                      _le(ft.get("pct_of_corpus_total"), 10)))
+    rv = s.get("review_views")
+    if rv:  # issue 23 item 2: the views sheet a vision model reviews (drawn only then)
+        rows.append(("render: review views' added cost (only with a vision reviewer), median per part", "—",
+                     f"{_f(rv.get('median_ms'), 0)} ms; {_f(rv.get('pct_of_corpus_total'), 1)} % of the corpus total",
+                     None))
     tp = s.get("throughput_c4")
     if tp:
         conc = tp.get("concurrency", 4)

@@ -1,9 +1,11 @@
-"""The face table's added render cost (issue 27): time the post step spends on topology, per corpus part.
+"""The post step's added render costs, per corpus part: the face table (issue 27) and the review views (issue 23).
 
 Runs each part's program in this process (trusted corpus code), writes its B-rep, then runs the post step's
-``finish()`` with every format the app asks for, timing the two topology calls inside it (the face/edge table
-and the GLB tagging with faces.json). Prints one JSON document: per part and total seconds. Called by
-bench/render_bench.py, which relates the total to the corpus total it measured through the service.
+``finish()`` with every format the app asks for (the review's ``views`` included), timing the two topology
+calls inside it (the face/edge table and the GLB tagging with faces.json) and the views sheet
+(``render_views``, made only when a vision model reviews the part). Prints one JSON document: per part and
+total seconds. Called by bench/render_bench.py, which relates the totals to the corpus total it measured
+through the service.
 
     .venv/bin/python -m bench.topology_cost [part.py ...]
 """
@@ -24,12 +26,12 @@ if str(REPO) not in sys.path:
 
 from render_service import postrender, runner  # noqa: E402
 
-FORMATS = {"stl", "step", "3mf", "glb", "png", "topology"}
+FORMATS = {"stl", "step", "3mf", "glb", "png", "topology", "views"}
 
 
 def measure(part: Path) -> dict:
-    spent = {"table": 0.0, "tag": 0.0}
-    table_fn, tag_fn = postrender.topology_table, postrender.write_topology
+    spent = {"table": 0.0, "tag": 0.0, "views": 0.0}
+    table_fn, tag_fn, views_fn = postrender.topology_table, postrender.write_topology, postrender.render_views
 
     def timed(name, fn):
         def wrapper(*a, **k):
@@ -43,6 +45,7 @@ def measure(part: Path) -> dict:
     d = Path(tempfile.mkdtemp(prefix="topo-bench-"))
     cwd = os.getcwd()
     postrender.topology_table, postrender.write_topology = timed("table", table_fn), timed("tag", tag_fn)
+    postrender.render_views = timed("views", views_fn)
     try:
         os.chdir(d)
         ns: dict = {"__name__": "__main__"}
@@ -54,9 +57,10 @@ def measure(part: Path) -> dict:
         post_s = time.perf_counter() - t
         table = json.loads((d / "out" / "faces.json").read_text()) if got.get("ok") else {}
         return {"part": part.name, "ok": bool(got.get("ok")), "post_s": post_s, "table_s": spent["table"],
-                "tag_s": spent["tag"], "faces": table.get("face_count"), "edges": table.get("edge_count")}
+                "tag_s": spent["tag"], "views_s": spent["views"], "faces": table.get("face_count"),
+                "edges": table.get("edge_count")}
     finally:
-        postrender.topology_table, postrender.write_topology = table_fn, tag_fn
+        postrender.topology_table, postrender.write_topology, postrender.render_views = table_fn, tag_fn, views_fn
         os.chdir(cwd)
         shutil.rmtree(d, ignore_errors=True)
 
@@ -68,7 +72,9 @@ def main() -> None:
     if parts:
         measure(parts[0])  # first use of the exporters and OCCT's adaptors: not the face table's cost
     rows = [measure(p) for p in parts]
+    views = sorted(r["views_s"] for r in rows)
     print(json.dumps({"rows": rows, "total_s": sum(r["table_s"] + r["tag_s"] for r in rows),
+                      "views_total_s": sum(views), "views_median_s": views[len(views) // 2] if views else None,
                       "post_total_s": sum(r["post_s"] for r in rows)}))
 
 
