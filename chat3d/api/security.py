@@ -27,7 +27,7 @@ from chat3d.settings import REPO_ROOT, get_settings
 STORED_FILE_CSP = "default-src 'none'; sandbox"
 # Formats our own pages embed: thumbnails and attachments through <img>, the viewer's GLB through fetch.
 # Everything else (svg, step, stl, zip, ...) downloads as an attachment.
-EMBEDDED_FORMATS = frozenset({"png", "jpeg", "webp", "glb"})
+EMBEDDED_FORMATS = frozenset({"png", "jpeg", "webp", "glb", "views"})  # views: the review's views.png
 # Browsers cached stored files "immutable" for a year, some (SVG) inline under the page CSP. Each browser's
 # first page load after that changed gets `Clear-Site-Data: "cache"` once (marked by this cookie), so no
 # copy cached with the old headers is reused; bump the value when stored-file headers change again.

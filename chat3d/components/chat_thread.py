@@ -179,6 +179,7 @@ def _assistant_bubble(item: ItemView, selected, codegen_models, chips, streamed)
                                                   data_testid="metrics-line", margin_y="0.25em")),
         rx.cond(item.checklist != "", rx.text(item.checklist, size="1", data_testid="requirements-checklist",
                                               margin_y="0.25em")),  # issue 23: what was asked, checked on the solid
+        rx.cond(item.review_views_url != "", _review_views(item)),
         rx.cond(item.models_label != "", rx.text(item.models_label, size="1", color_scheme="gray")),
         rx.cond(~item.pending, _actions(item, selected, codegen_models)),
         padding="0.75em 1em",
@@ -190,6 +191,18 @@ def _assistant_bubble(item: ItemView, selected, codegen_models, chips, streamed)
         overflow_wrap="anywhere",
         data_testid="assistant-bubble",
         style=BUBBLE_STYLE,
+    )
+
+
+def _review_views(item: rx.Var[ItemView]) -> rx.Component:
+    """Issue 23 item 2: the rendered views a vision model reviewed, small, opening full size in a new tab."""
+    return rx.el.details(
+        rx.el.summary(rx.text(item.review_caption, size="1", as_="span"), cursor="pointer"),
+        rx.el.a(rx.image(src=item.review_views_url, alt="Top, front, right and iso views of the part",
+                         width="240px", max_width="100%", border="1px solid var(--gray-a5)",
+                         border_radius="var(--radius-2)"),
+                href=item.review_views_url, target="_blank", rel="noopener"),
+        margin_y="0.25em", data_testid="review-views",
     )
 
 

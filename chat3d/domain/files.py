@@ -40,6 +40,7 @@ CONTENT_TYPES = {
     "webp": "image/webp",
     "zip": "application/zip",
     "topology": "application/json",
+    "views": "image/png",  # issue 23: the rendered views a vision model reviewed (views.png)
 }
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_IMAGE_PIXELS = 40_000_000

@@ -83,6 +83,8 @@ class ItemView:
     models_label: str = ""
     warnings: list[str] = field(default_factory=list)
     checklist: str = ""  # issue 23: "80 × 50 × 5 mm ✓ · 4 holes Ø4 ✓ · …" (chat3d.domain.requirements)
+    review_views_url: str = ""  # issue 23 item 2: the rendered views the vision model reviewed, or ""
+    review_caption: str = ""  # "What GPT-4.1 saw when it reviewed the part: ✓"
     rating: int = 0
     version_label: str = ""
     # Whether Regenerate can run this answer's request again: False for an imported part or an edited version,
@@ -254,6 +256,21 @@ def checklist_line(model: dict | None) -> str:
     return summary([r for r in rows if isinstance(r, dict) and "label" in r]) if isinstance(rows, list) else ""
 
 
+def review_views(model: dict | None) -> tuple[str, str]:
+    """(URL of the views the reviewer saw, a caption naming the reviewer and its verdict), or ("", "")."""
+    from chat3d.domain.model_settings import model_label
+    from chat3d.domain.requirements import STATUS_MARK
+    from chat3d.domain.review import checklist_row
+
+    seen = (model or {}).get("review")
+    if not isinstance(seen, dict) or not seen.get("viewsFileId"):
+        return "", ""
+    row = checklist_row(seen) or {}
+    mark = STATUS_MARK.get(row.get("status", ""), "")
+    who = model_label(str(seen.get("model") or "")) or "the reviewer"
+    return f"/api/files/{seen['viewsFileId']}", f"What {who} saw when it reviewed the part: {mark}".strip()
+
+
 def metrics_line(model: dict | None, run: dict | None, units: str = "mm") -> str:
     """`80.0 × 50.0 × 5.0 mm · 18.6 cm³ · 2.4 s · 1,234 tokens · $0` (inches first in an inch chat)."""
     parts: list[str] = []
@@ -317,6 +334,8 @@ def item_view(
         models_label=models_label(run),
         warnings=[str(w) for w in (model or {}).get("warnings") or []],
         checklist=checklist_line(model),
+        review_views_url=review_views(model)[0],
+        review_caption=review_views(model)[1],
         rating=int(rating or 0),
         # The same number as the Versions tab (the chat's versions in order); an answer without a model has none.
         version_label=f"Version {version}" if version >= 1 and model is not None and model.get("files") else "",

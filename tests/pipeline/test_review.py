@@ -157,7 +157,9 @@ def _views_of(item) -> bytes:
         from chat3d.domain.files import absolute_path
         ref = next(f for f in model["files"] if f["format"] == "views")
         assert ref["id"] == model["review"]["viewsFileId"]
-        return absolute_path(s.get(StoredFile, __import__("uuid").UUID(ref["id"]))).read_bytes()
+        row = s.get(StoredFile, __import__("uuid").UUID(ref["id"]))
+        assert row.content_type == "image/png"  # served inline to the thread's "what the reviewer saw"
+        return absolute_path(row).read_bytes()
 
 
 @pytest.mark.parametrize("vision", list(VENDORS), indirect=True)
@@ -253,3 +255,29 @@ def test_the_reviewer_is_the_first_model_that_sees(pipeline_env, monkeypatch) ->
     monkeypatch.setenv("REVIEW_ROUNDS", "0")
     reset_settings_cache()
     assert reviewer_for("gpt-4.1", "gpt-4.1") is None
+
+
+@pytest.mark.parametrize("vision", ["openai"], indirect=True)
+async def test_a_failed_review_or_correction_still_delivers_the_part(owner, scripted, vision, monkeypatch) -> None:
+    vendor, model_id, fake = vision
+    monkeypatch.setenv("MAX_REPAIR_ROUNDS", "1")
+    reset_settings_cache()
+    scripted.conversation += [conversation_call(), conversation_call()]
+    # The reviewer's API refuses the request: the part is delivered and its row says it was not reviewed.
+    fake.queue(wire_text(vendor, _code_text(NO_HOLES)),
+               Reply(400, {"error": {"message": "image too large", "type": "invalid_request_error"}}))
+    q, item = await run(submit(owner, "a plate", codegen_model_id=model_id)[0])
+    assert q.state == "completed" and q.round == 0, q.detail
+    model = chats.model_segment(item)
+    assert model["review"]["verdict"] == "not_reviewed" and "image too large" in model["review"]["reason"]
+    assert model["requirements"][-1]["status"] == "not_checkable" and model["code"] == NO_HOLES
+
+    # Problems, then a correction that does not build within MAX_REPAIR_ROUNDS=1: the reviewed part is delivered.
+    fake.reset()
+    fake.queue(wire_text(vendor, _code_text(NO_HOLES)), wire_verdict(vendor, "problems", [PROBLEM]),
+               wire_text(vendor, _code_text("from build123d import *\nresult = Box(1, 1\n")))
+    q, item = await run(submit(owner, "a plate", codegen_model_id=model_id)[0])
+    assert q.state == "completed" and q.round == 1 and not fake.replies, q.detail
+    model = chats.model_segment(item)
+    assert model["code"] == NO_HOLES and model["review"]["verdict"] == "problems"
+    assert PROBLEM in item.segments[0]["text"] and "Its correction did not build" in item.segments[0]["text"]

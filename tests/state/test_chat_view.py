@@ -167,3 +167,20 @@ def test_answers_name_their_models_by_friendly_name() -> None:
     run = {"models": {"conversation": "gpt-4.1-mini", "codegen": "claude-sonnet-4-5"}}
     assert models_label(run) == "GPT-4.1 mini → Claude Sonnet 4.5"
     assert models_label({"models": {"conversation": "retired-model", "codegen": ""}}) == "retired-model → ?"
+
+
+def test_a_reviewed_answer_shows_the_verdict_and_what_the_reviewer_saw() -> None:
+    """Issue 23 item 2: the review's row ends the checklist, and the views it saw are a small picture under it."""
+    review = {"model": "gpt-4.1", "verdict": "problems", "problems": ["The holes are missing"], "reviews": 2,
+              "repairs": 1, "corrected": [], "viewsFileId": "f-views"}
+    rows = [{"kind": "size", "label": "80 × 50 × 5 mm", "source": "stated", "status": "pass", "detail": ""},
+            {"kind": "review", "label": "view review", "source": "review", "status": "fail",
+             "detail": "The holes are missing"}]
+    segments = [MODEL_SEGMENTS[0], {**MODEL_SEGMENTS[1], "requirements": rows, "review": review}, *MODEL_SEGMENTS[2:]]
+    view = item_view("i9", "assistant", segments)
+    assert view.checklist == "80 × 50 × 5 mm ✓ · view review ✗"
+    assert view.review_views_url == "/api/files/f-views"
+    assert view.review_caption == "What GPT-4.1 saw when it reviewed the part: ✗"
+    unreviewed = item_view("i10", "assistant", MODEL_SEGMENTS)  # no vision model: no row, no picture
+    assert (unreviewed.review_views_url, unreviewed.review_caption) == ("", "")
+    assert "review" not in unreviewed.checklist
