@@ -378,6 +378,8 @@ def main() -> None:
         # issue 23 item 2: the review's views sheet, drawn only for a vision model's review (no target: a small row)
         summary["review_views"] = {"total_s": face["views_total_s"], "median_ms": face["views_median_s"] * 1e3,
                                    "pct_of_corpus_total": 100 * face["views_total_s"] / summary["ours_total_s"]}
+        summary["part_files"] = {"total_s": face.get("parts_total_s", 0.0),
+                                 "pct_of_corpus_total": 100 * face.get("parts_total_s", 0.0) / summary["ours_total_s"]}
     summary["p50_ratio_ours_vs_bare"] = summary["ours_p50_ms"] / summary["bare_p50_ms"]
     summary["targets"] = {
         "p50_le_1.15x_bare": summary["p50_ratio_ours_vs_bare"] <= 1.15,
@@ -410,6 +412,9 @@ def main() -> None:
         rv = summary["review_views"]
         lines.append(f"- review views (issue 23, only with a vision reviewer): median {rv['median_ms']:.0f} ms per part, "
                      f"{rv['total_s'] * 1e3:.0f} ms over the corpus = {rv['pct_of_corpus_total']:.1f} % of the corpus total")
+        pf = summary["part_files"]
+        lines.append(f"- per-part files (issue 27, parts.zip for results of several solids): {pf['total_s'] * 1e3:.0f} ms "
+                     f"over the corpus = {pf['pct_of_corpus_total']:.1f} % of the corpus total")
     if base_tp:
         tp = summary["throughput_c4"]
         lines.append(f"- throughput at concurrency {args.concurrency}: baseline {tp['baseline']['jobs_per_s']:.2f} jobs/s "

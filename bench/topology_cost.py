@@ -1,11 +1,12 @@
-"""The post step's added render costs, per corpus part: the face table (issue 27) and the review views (issue 23).
+"""The post step's added render costs, per corpus part: the face table and the per-part files (issue 27) and
+the review views (issue 23).
 
 Runs each part's program in this process (trusted corpus code), writes its B-rep, then runs the post step's
 ``finish()`` with every format the app asks for (the review's ``views`` included), timing the two topology
-calls inside it (the face/edge table and the GLB tagging with faces.json) and the views sheet
-(``render_views``, made only when a vision model reviews the part). Prints one JSON document: per part and
-total seconds. Called by bench/render_bench.py, which relates the totals to the corpus total it measured
-through the service.
+calls inside it (the face/edge table and the GLB tagging with faces.json), the per-part files (parts.zip, made
+for results of several solids) and the views sheet (``render_views``, made only when a vision model reviews the
+part). Prints one JSON document: per part and total seconds. Called by bench/render_bench.py, which relates the
+totals to the corpus total it measured through the service.
 
     .venv/bin/python -m bench.topology_cost [part.py ...]
 """
@@ -24,14 +25,15 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from render_service import postrender, runner  # noqa: E402
+from render_service import parts, postrender, runner  # noqa: E402
 
-FORMATS = {"stl", "step", "3mf", "glb", "png", "topology", "views"}
+FORMATS = {"stl", "step", "3mf", "glb", "png", "topology", "views", "parts"}
 
 
 def measure(part: Path) -> dict:
-    spent = {"table": 0.0, "tag": 0.0, "views": 0.0}
+    spent = {"table": 0.0, "tag": 0.0, "views": 0.0, "parts": 0.0}
     table_fn, tag_fn, views_fn = postrender.topology_table, postrender.write_topology, postrender.render_views
+    parts_fn = postrender.export_parts
 
     def timed(name, fn):
         def wrapper(*a, **k):
@@ -46,21 +48,25 @@ def measure(part: Path) -> dict:
     cwd = os.getcwd()
     postrender.topology_table, postrender.write_topology = timed("table", table_fn), timed("tag", tag_fn)
     postrender.render_views = timed("views", views_fn)
+    postrender.export_parts = timed("parts", parts_fn)  # issue 27 step 4: each part's files (several solids only)
     try:
         os.chdir(d)
         ns: dict = {"__name__": "__main__"}
         exec(compile(part.read_text(), str(part), "exec"), ns)  # noqa: S102 - the shared trusted corpus
-        postrender.write_brep(runner.extract_result(ns), str(d / postrender.BREP_NAME))
+        shape = runner.extract_result(ns)
+        postrender.write_brep(shape, str(d / postrender.BREP_NAME))
         (d / "out").mkdir()
         t = time.perf_counter()
-        got = postrender.finish(d, d / "out", max_output_bytes=1 << 28, formats=FORMATS)
+        got = postrender.finish(d, d / "out", max_output_bytes=1 << 28, formats=FORMATS,
+                                labels=parts.program_labels(ns.get("result"), shape))
         post_s = time.perf_counter() - t
         table = json.loads((d / "out" / "faces.json").read_text()) if got.get("ok") else {}
         return {"part": part.name, "ok": bool(got.get("ok")), "post_s": post_s, "table_s": spent["table"],
-                "tag_s": spent["tag"], "views_s": spent["views"], "faces": table.get("face_count"),
-                "edges": table.get("edge_count")}
+                "tag_s": spent["tag"], "views_s": spent["views"], "parts_s": spent["parts"],
+                "faces": table.get("face_count"), "edges": table.get("edge_count"), "solids": got.get("solids")}
     finally:
         postrender.topology_table, postrender.write_topology, postrender.render_views = table_fn, tag_fn, views_fn
+        postrender.export_parts = parts_fn
         os.chdir(cwd)
         shutil.rmtree(d, ignore_errors=True)
 
@@ -75,6 +81,7 @@ def main() -> None:
     views = sorted(r["views_s"] for r in rows)
     print(json.dumps({"rows": rows, "total_s": sum(r["table_s"] + r["tag_s"] for r in rows),
                       "views_total_s": sum(views), "views_median_s": views[len(views) // 2] if views else None,
+                      "parts_total_s": sum(r["parts_s"] for r in rows),
                       "post_total_s": sum(r["post_s"] for r in rows)}))
 
 

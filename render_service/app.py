@@ -31,8 +31,9 @@ from .settings import Settings
 log = logging.getLogger("render_service")
 
 DEFAULT_FORMATS = ["stl", "step", "3mf", "glb"]
-ALLOWED_FORMATS = {"stl", "step", "3mf", "glb", "py", "png", "topology", "views"}  # topology: faces.json (with glb);
-# views: views.png, the standard views for a vision model's review (issue 23)
+# topology: faces.json (with glb); views: views.png, the standard views for a vision model's review (issue 23);
+# parts: parts.zip, each part's STL/STEP/3MF (issue 27; only for several solids)
+ALLOWED_FORMATS = {"stl", "step", "3mf", "glb", "py", "png", "topology", "views", "parts"}
 RETIRED_FORMATS = {"svg"}  # no longer made (the thumbnail is model.png); still accepted and skipped
 
 

@@ -30,7 +30,8 @@ F_ADD_SEALS = 1033
 F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE = 1, 2, 4, 8
 
 MEDIA = {"stl": "model.stl", "step": "model.step", "3mf": "model.3mf", "glb": "model.glb", "png": "model.png",
-         "topology": "faces.json", "views": "views.png"}
+         "topology": "faces.json", "views": "views.png", "parts": "parts.zip"}
+OPTIONAL = {"parts"}  # parts.zip: only a result of several solids has one
 RESULT_CAP = 4 * 1024 * 1024
 KINDS = {
     "syntax", "name", "forbidden", "no_result", "not_a_shape", "empty", "geometry",
@@ -268,6 +269,8 @@ def _metrics(post: dict) -> dict:
         "post_s": float(post["post_s"]) if isinstance(post.get("post_s"), (int, float)) else None,
         # issue 23: the post step's hole/boss/wall measurements; the app type-checks them (runner.checked_metrics)
         "features": post["features"] if isinstance(post.get("features"), dict) else None,
+        # issue 27: the parts table (names already plain text); the app type-checks it (chat3d.domain.parts)
+        "parts": post["parts"] if isinstance(post.get("parts"), list) else None,
     }
 
 
@@ -340,6 +343,8 @@ def _collect(status: dict, formats: list[str], code: str, settings: Settings, ou
                 name = "model.py"
             else:
                 name = MEDIA[fmt]
+                if fmt in OPTIONAL and fmt not in made:
+                    continue
                 if made.get(fmt) != name:
                     return _error("crashed", f"The {fmt.upper()} output is missing.")
                 try:

@@ -4,9 +4,10 @@ The job's worker runs the user's program and leaves ``model.brep`` (OCCT binary 
 its folder; it can also leave anything else, and it may have replaced any function in its own process.
 So nothing it wrote is passed on: this step runs in a fresh process that never ran user code, parses the
 BRep with OCCT (drops any triangulation it carries), recomputes size, volume and solid count, tessellates
-once and writes STL, GLB, 3MF, STEP and a PNG thumbnail with our own code into ``out_dir``. The only
-thing that crosses over from the job is geometry: no program byte reaches an output file, a file name or
-a metric.
+once and writes STL, GLB, 3MF, STEP and a PNG thumbnail with our own code into ``out_dir``. What crosses
+over from the job is geometry, plus one thing: the solids' labels (issue 27's part names), which reach the
+STEP/3MF object names and the parts table only as short plain text (render_service/parts.py); no other
+program byte reaches an output file, a file name or a metric.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from OCP.GeomAbs import GeomAbs_Cylinder
 from PIL import Image, ImageDraw, ImageFont
 
 from .lazy_sklearn import deferred_sklearn
-from . import topology  # imported here: a sandboxed post process cannot import later
+from . import parts, topology  # imported here: a sandboxed post process cannot import later
 from .untrusted_files import read_untrusted
 
 with deferred_sklearn():
@@ -43,7 +44,8 @@ BREP_NAME = "model.brep"
 MODEL_FORMATS = ("stl", "step", "3mf", "glb")  # model files the post step writes; "png" is the thumbnail
 OUTPUT_NAMES = {"stl": "model.stl", "step": "model.step", "3mf": "model.3mf", "glb": "model.glb", "png": "model.png",
                 "topology": "faces.json",  # faces.json: the face/edge table (issue 27), made with the GLB
-                "views": "views.png"}  # issue 23: the standard views a vision model reviews (render_views)
+                "views": "views.png",  # issue 23: the standard views a vision model reviews (render_views)
+                "parts": "parts.zip"}  # each part's STL/STEP/3MF (issue 27), made only for a result of several solids
 ANGULAR_DEFLECTION = 0.25  # rad; ~14 deg, smooth enough for a browser viewer
 THUMB_PX = 128  # the PNG thumbnail is THUMB_PX x THUMB_PX, RGBA, transparent background (shown at 36-64 px)
 STL_RECORD = np.dtype([("normal", "<f4", 3), ("corners", "<f4", (3, 3)), ("attr", "<u2")])  # binary STL
@@ -150,8 +152,8 @@ def lib3mf_wrapper() -> Lib3MF.Wrapper:
     return Lib3MF.Wrapper(os.path.join(os.path.dirname(Lib3MF.__file__), "lib3mf"))
 
 
-def export_3mf(per_solid: list[np.ndarray], path: str) -> bool:
-    """A 3MF with one mesh object per solid (named solid_N, as in the GLB) from the mesh made once.
+def export_3mf(per_solid: list[np.ndarray], path: str, names: list[str] | None = None) -> bool:
+    """A 3MF with one mesh object per solid, named after its part (``names``, see parts.py), from the mesh made once.
 
     numpy merges the corners neighbouring triangles share (OCCT may write one seam node as 0 and
     -3.7e-16, so they are merged on a 10 nm grid), and lib3mf (the 3MF Consortium's library) writes
@@ -173,7 +175,7 @@ def export_3mf(per_solid: list[np.ndarray], path: str) -> bool:
         if len(vertices) < 3 or not len(triangles):
             continue
         mesh = model.AddMeshObject()
-        mesh.SetName(f"solid_{i}")
+        mesh.SetName(names[i - 1] if names and i <= len(names) else f"Part {i}")
         # The same C call as MeshObject.SetGeometry, on our arrays: that wrapper first copies every
         # vertex into a new ctypes object (0.2 s for 55,000 triangles). lib3mf is pinned for this.
         lib = mesh._wrapper
@@ -372,11 +374,58 @@ def _export_glb(shape, path: str, lin: float) -> bool:
     return bool(bd.export_gltf(node, path, binary=True, linear_deflection=lin, angular_deflection=ANGULAR_DEFLECTION))
 
 
-def export(shape, size: list[float], out_dir: str, formats: set[str], cap: int, sink: dict | None = None) -> dict[str, str]:
+def stl_bytes(tris: np.ndarray) -> bytes:
+    """Binary STL of one part's triangles (the mesh made once; normals from the corners' winding)."""
+    rec = np.zeros(len(tris), STL_RECORD)
+    rec["corners"] = tris
+    n = np.cross(tris[:, 1] - tris[:, 0], tris[:, 2] - tris[:, 0]).astype(np.float64)
+    length = np.linalg.norm(n, axis=1, keepdims=True)
+    rec["normal"] = np.divide(n, length, out=np.zeros_like(n), where=length > 0)
+    return b"Chat3D part".ljust(80) + np.uint32(len(tris)).tobytes() + rec.tobytes()
+
+
+def _step_node(solid, name: str):
+    node = bd.Solid(solid.wrapped)
+    node.label = name
+    return node
+
+
+def step_model(solids: list, step_names: list[str]):
+    """What the whole-model STEP is written from: one solid as a named product, several as an assembly
+    ("model") of named products (build123d's XCAF export: STEPCAFControl_Writer with names on)."""
+    if len(solids) == 1:
+        return _step_node(solids[0], step_names[0])
+    return bd.Compound(children=[_step_node(s, n) for s, n in zip(solids, step_names)], label="model")
+
+
+def export_parts(solids: list, per_solid: list[np.ndarray], names: list[str], step_names: list[str],
+                 path: str) -> bool:
+    """parts.zip: STL, STEP and 3MF of each of the first parts.MAX_PARTS solids, each file that part only."""
+    members: dict[str, bytes] = {}
+    scratch = path + ".3mf.tmp"
+    for i, (solid, tris) in enumerate(zip(solids[:parts.MAX_PARTS], per_solid), 1):
+        members[f"part-{i}.stl"] = stl_bytes(tris)
+        buf = io.BytesIO()
+        bd.export_step(_step_node(solid, step_names[i - 1]), buf)
+        members[f"part-{i}.step"] = buf.getvalue()
+        if export_3mf([tris], scratch, [names[i - 1]]):
+            with open(scratch, "rb") as fh:
+                members[f"part-{i}.3mf"] = fh.read()
+            os.unlink(scratch)
+    parts.write_bundle(path, members)
+    return True
+
+
+def export(shape, size: list[float], out_dir: str, formats: set[str], cap: int, sink: dict | None = None,
+           names: list[str] | None = None) -> dict[str, str]:
     """Tessellate once, then write every requested format (and the PNG thumbnail) into out_dir.
-    ``sink``, when given, receives the requirement measurements (issue 23) made from the same mesh."""
+    ``sink``, when given, receives the requirement measurements (issue 23) made from the same mesh. ``names``: the
+    parts' names (parts.part_names), which the STEP, the 3MF and parts.zip carry; "Part n" when not given."""
     lin = linear_deflection(size)
     files: dict[str, str] = {}
+    solids = shape.solids()
+    names = names if names and len(names) == len(solids) else parts.part_names(None, len(solids))
+    step_names = parts.part_names([parts.ascii_name(n) for n in names], len(names))
 
     def done(fmt: str, ok) -> None:
         path = os.path.join(out_dir, OUTPUT_NAMES[fmt])
@@ -390,16 +439,18 @@ def export(shape, size: list[float], out_dir: str, formats: set[str], cap: int, 
 
     shape.mesh(lin, ANGULAR_DEFLECTION)
     scratch = os.path.join(out_dir, ".solid.stl")
-    per_solid = [_solid_triangles(s, scratch, cap) for s in shape.solids()]
+    per_solid = [_solid_triangles(s, scratch, cap) for s in solids]
     if sink is not None:
         sink["features"] = features_or_none(shape, per_solid, lin)
     if "stl" in formats:
         done("stl", bd.export_stl(shape, os.path.join(out_dir, "model.stl"), tolerance=lin,
                                   angular_tolerance=ANGULAR_DEFLECTION))
     if "step" in formats:
-        done("step", bd.export_step(shape, os.path.join(out_dir, "model.step")))
+        done("step", bd.export_step(step_model(solids, step_names), os.path.join(out_dir, "model.step")))
     if "3mf" in formats:
-        done("3mf", export_3mf(per_solid, os.path.join(out_dir, "model.3mf")))
+        done("3mf", export_3mf(per_solid, os.path.join(out_dir, "model.3mf"), names))
+    if "parts" in formats and len(solids) > 1:
+        done("parts", export_parts(solids, per_solid, names, step_names, os.path.join(out_dir, OUTPUT_NAMES["parts"])))
     if "png" in formats:
         render_png(np.concatenate(per_solid) if per_solid else np.zeros((0, 3, 3), np.float32),
                    os.path.join(out_dir, "model.png"))
@@ -428,18 +479,23 @@ def write_topology(built: dict, out_dir: str) -> bool:
     return True
 
 
-def finish(src_dir: Path, out_dir: Path, *, max_output_bytes: int, formats: set[str]) -> dict:
+def finish(src_dir: Path, out_dir: Path, *, max_output_bytes: int, formats: set[str], labels=None) -> dict:
     """Make the job's outputs from its geometry. Runs no user code; trusts nothing in src_dir.
 
-    Returns ``{"ok": True, "size", "volume", "solids", "bbox", "valid", "files": {fmt: filename}, "post_s"}``
-    or ``{"ok": False, "kind", "message"}``. ``formats``: any of OUTPUT_NAMES (others are ignored).
+    Returns ``{"ok": True, "size", "volume", "solids", "bbox", "valid", "parts", "files": {fmt: filename},
+    "post_s"}`` or ``{"ok": False, "kind", "message"}``. ``formats``: any of OUTPUT_NAMES (others are ignored).
+    ``labels``: the job's untrusted per-solid labels (parts.read_labels), used only as parts.part_names allows.
     """
     t0 = time.perf_counter()
     try:
         shape = parse_brep(read_brep(Path(src_dir), max_output_bytes))
         m = measure(shape)
+        solids = shape.solids()
+        names = parts.part_names(labels, len(solids))
+        m["parts"] = parts.describe(solids, names)
         sink: dict = {}
-        files = export(shape, m["size"], os.fspath(out_dir), set(formats) & set(OUTPUT_NAMES), max_output_bytes, sink)
+        files = export(shape, m["size"], os.fspath(out_dir), set(formats) & set(OUTPUT_NAMES), max_output_bytes, sink,
+                       names=names)
         return {"ok": True, **m, "files": files, "features": sink.get("features"), "post_s": round(time.perf_counter() - t0, 4)}
     except PostError as err:
         return {"ok": False, "kind": err.kind, "message": err.message}
@@ -463,6 +519,7 @@ def metrics_doc(post: dict) -> dict:
         "solids": post["solids"],
         "valid": post["valid"],
         "features": post.get("features"),  # issue 23: holes, bosses, minimum wall (measure_features)
+        "parts": post.get("parts"),  # issue 27: name, solid, size, extent and volume per part (parts.describe)
     }
 
 

@@ -26,13 +26,13 @@ from pathlib import Path
 from OCP.Standard import Standard_Failure
 from OCP.StlAPI import StlAPI_Writer
 
-from . import postrender, precheck
+from . import parts, postrender, precheck
 from .lazy_sklearn import deferred_sklearn
 
 with deferred_sklearn():
     import build123d as bd
 
-EXPORT_FORMATS = postrender.MODEL_FORMATS + ("png", "views")  # what build_and_export can make (via postrender)
+EXPORT_FORMATS = postrender.MODEL_FORMATS + ("png", "views", "parts")  # what build_and_export can make (via postrender)
 DETAIL_CAP = 8000
 MODEL_FILENAME = "<model>"
 
@@ -143,8 +143,8 @@ def _at(line: int | None) -> str:
     return f" on line {line}" if line else ""
 
 
-def run_program(code: str, check: bool) -> tuple[object, str]:
-    """Compile and exec the program; return (namespace result, captured stdout)."""
+def run_program(code: str, check: bool) -> tuple[object, str, list[str] | None]:
+    """Compile and exec the program; return (namespace result, captured stdout, its per-solid labels)."""
     if check:
         finding = precheck.check(code)
         if finding is not None:
@@ -178,7 +178,8 @@ def run_program(code: str, check: bool) -> tuple[object, str]:
     finally:
         sys.stdout = saved
     _only_main(pid)
-    return extract_result(namespace), out.getvalue()
+    shape = extract_result(namespace)
+    return shape, out.getvalue(), parts.program_labels(namespace.get("result"), shape)
 
 
 def _only_main(pid: int) -> None:
@@ -308,15 +309,15 @@ def _checked_readers(input_names: list[str]) -> None:
 def build_job(code: str, out_dir: str, check: bool = True, input_names: list[str] | None = None) -> dict:
     """Run the program and save its result shape as ``model.brep`` in out_dir; returns the result document.
 
-    Untrusted by design (the program ran in this process): the document carries only ok, error and log,
-    and the service takes nothing from it but the error. The BRep is written without triangulation or
-    names, so what crosses over to the post step is geometry.
+    Untrusted by design (the program ran in this process): the document carries only ok, error, log and the
+    solids' labels; the service takes the error from it, and the post step the labels as plain names
+    (render_service/parts.py). The BRep is written without triangulation or names.
     """
     t0 = time.perf_counter()
     log = ""
     try:
         _checked_readers(input_names or [])
-        shape, log = run_program(code, check)
+        shape, log, labels = run_program(code, check)
         try:
             postrender.write_brep(shape, os.path.join(out_dir, postrender.BREP_NAME))
         except OSError as exc:
@@ -325,7 +326,8 @@ def build_job(code: str, out_dir: str, check: bool = True, input_names: list[str
             raise JobError("geometry", f"Saving the model failed: {exc.strerror or exc}") from None
         except Exception as exc:  # noqa: BLE001
             raise JobError("geometry", f"Saving the model failed: {type(exc).__name__}: {exc}") from None
-        return {"ok": True, "log": log, "build_s": round(time.perf_counter() - t0, 4)}
+        # The program's part labels (issue 27) ride along as data: the post step keeps them only as parts.py allows.
+        return {"ok": True, "log": log, "build_s": round(time.perf_counter() - t0, 4), "labels": labels}
     except JobError as err:
         return {
             "ok": False,
@@ -346,7 +348,7 @@ def build_and_export(code: str, formats: list[str], out_dir: str, check: bool = 
         return doc
     t1 = time.perf_counter()
     post = postrender.finish(Path(out_dir), Path(out_dir), max_output_bytes=1 << 30,
-                             formats={f for f in formats if f in EXPORT_FORMATS})
+                             formats={f for f in formats if f in EXPORT_FORMATS}, labels=doc.get("labels"))
     if not post["ok"]:
         return {"ok": False, "error": {"kind": post["kind"], "message": post["message"], "line": None, "detail": ""},
                 "log": doc["log"]}

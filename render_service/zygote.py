@@ -42,12 +42,12 @@ import time
 import traceback
 from pathlib import Path
 
-from . import postrender, runner, sandbox
+from . import parts, postrender, runner, sandbox
 from .settings import Settings
 
 log = logging.getLogger("render_service.zygote")
 
-KNOWN_FORMATS = ("stl", "step", "3mf", "glb", "png", "topology", "views")  # views: issue 23's review sheet
+KNOWN_FORMATS = ("stl", "step", "3mf", "glb", "png", "topology", "views", "parts")  # views: issue 23's review sheet
 STATUS_CAP = 64 * 1024  # bytes a job may write to its status pipe before the zygote stops reading it
 RESULT_CAP = 4 * 1024 * 1024
 DISK_POLL_S = 0.2
@@ -534,7 +534,8 @@ class Zygote:
                 _copy_fd(given["model.brep"], os.path.join(src, "model.brep"), s.max_output_mb * 1024 * 1024 + 1,
                          skip_larger=False)
             answer = postrender.finish(Path(src), Path(out), max_output_bytes=s.max_output_mb * 1024 * 1024,
-                                       formats=set(f for f in header.get("formats", []) if f in KNOWN_FORMATS))
+                                       formats=set(f for f in header.get("formats", []) if f in KNOWN_FORMATS),
+                                       labels=parts.read_labels(os.path.join(out, "job-result.json")))
             shutil.rmtree(src, ignore_errors=True)
             fd = os.open(os.path.join(out, "post.json"), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
             try:

@@ -59,7 +59,8 @@ def test_finish_recomputes_everything_from_the_brep(tmp_path):
     assert got["files"] == {f: f"model.{f}" for f in ALL}  # no svg, no py: those are not made here
     assert sorted(p.name for p in out.iterdir()) == sorted(f"model.{f}" for f in ALL)
     assert MARK.encode() not in (out / "model.stl").read_bytes()
-    assert _read_3mf((out / "model.3mf").read_bytes()) == ["solid_1", "solid_2"]
+    # Unlabelled solids are "Part n" (issue 27: named parts); the job's result.json is not where labels are read.
+    assert _read_3mf((out / "model.3mf").read_bytes()) == ["Part 1", "Part 2"]
     assert (out / "model.step").read_bytes().startswith(b"ISO-10303-21;")
     glb = (out / "model.glb").read_bytes()
     assert glb[:4] == b"glTF" and b"solid_1" in glb and b"solid_2" in glb
@@ -207,7 +208,7 @@ def test_replaced_exporters_reach_no_output(request, fixture):
     assert got["stl"][:80] != MARK.encode()[:80] and len(got["stl"]) == 84 + 50 * 12  # a cube: 12 triangles
     assert got["step"].startswith(b"ISO-10303-21;")
     assert got["glb"][:4] == b"glTF" and b"solid_1" in got["glb"]
-    assert _read_3mf(got["3mf"]) == ["solid_1"]
+    assert _read_3mf(got["3mf"]) == ["Part 1"]  # the lying result.json carries no labels: the default name
 
     # The thumbnail too: our drawing of the cube, not the planted file.
     with svc.client() as c:
