@@ -107,8 +107,8 @@ def repair_request(problems: list[str], code: str) -> str:
 def record(model_id: str, verdict: dict, reviews: int, repairs: int, corrected: list[str]) -> dict:
     """What the model segment keeps (``review``): who reviewed, the last verdict (about the part delivered:
     pass, problems, unclear, or not_reviewed with a reason when the model failed or no views came back), the
-    reviews made, the repair rounds they caused and the problems those corrected. The runner adds
-    ``viewsFileId``, the views the reviewer saw."""
+    reviews made, the repair rounds they caused and the problems those corrected. The views the reviewer saw
+    are the version's ``views`` file."""
     doc = {"model": model_id, "verdict": verdict["verdict"], "problems": list(verdict.get("problems") or []),
            "reviews": reviews, "repairs": repairs, "corrected": list(corrected)}
     if verdict.get("reason"):

@@ -468,9 +468,7 @@ class QueryRunner:
                                         context_id=rc.context_id, item_id=q.assistant_item_id, query_id=q.id)
                 refs.append({"id": str(row.id), "format": row.format, "filename": row.filename, "size": row.size})
             q.round, q.input_tokens, q.output_tokens, q.cost_usd = round_, rc.usage_in, rc.usage_out, rc.cost
-            views = next((r["id"] for r in refs if r["format"] == VIEWS_FORMAT), None)
-            seen_doc = {**seen, **({"viewsFileId": views} if views else {})} if seen else None
-            rows = [*(checks or []), *filter(None, [review.checklist_row(seen_doc)])]
+            rows = [*(checks or []), *filter(None, [review.checklist_row(seen)])]
             segments = [
                 {"type": "text", "text": text or "Here is your model."},
                 {"type": "model", "files": refs, "metrics": result.metrics, "code": code, "brief": brief,
@@ -478,8 +476,9 @@ class QueryRunner:
                  **({"inputs": rc.input_refs} if rc.input_refs else {}),
                  # issue 23: the checklist, per requirement, and what it checked (re-checked on slider changes)
                  **({"requirements": rows, "requirementSpec": wanted} if rows else {}),
-                 # issue 23 item 2: the review of the rendered views (verdict about this part, what it saw)
-                 **({"review": seen_doc} if seen_doc else {})},
+                 # issue 23 item 2: the review of the rendered views (verdict about this part); what it saw is
+                 # the `views` file among `files` (a fork remaps file ids there)
+                 **({"review": seen} if seen else {})},
                 self._run_segment(rc, round_),
             ]
             finish(session, q, QueryState.completed, "Done", segments=segments)

@@ -263,12 +263,13 @@ def review_views(model: dict | None) -> tuple[str, str]:
     from chat3d.domain.review import checklist_row
 
     seen = (model or {}).get("review")
-    if not isinstance(seen, dict) or not seen.get("viewsFileId"):
+    views = next((f for f in (model or {}).get("files") or [] if isinstance(f, dict) and f.get("format") == "views"), None)
+    if not isinstance(seen, dict) or views is None:
         return "", ""
     row = checklist_row(seen) or {}
     mark = STATUS_MARK.get(row.get("status", ""), "")
     who = model_label(str(seen.get("model") or "")) or "the reviewer"
-    return f"/api/files/{seen['viewsFileId']}", f"What {who} saw when it reviewed the part: {mark}".strip()
+    return f"/api/files/{views.get('id', '')}", f"What {who} saw when it reviewed the part: {mark}".strip()
 
 
 def metrics_line(model: dict | None, run: dict | None, units: str = "mm") -> str:

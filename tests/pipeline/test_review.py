@@ -156,7 +156,6 @@ def _views_of(item) -> bytes:
     with session_scope() as s:
         from chat3d.domain.files import absolute_path
         ref = next(f for f in model["files"] if f["format"] == "views")
-        assert ref["id"] == model["review"]["viewsFileId"]
         row = s.get(StoredFile, __import__("uuid").UUID(ref["id"]))
         assert row.content_type == "image/png"  # served inline to the thread's "what the reviewer saw"
         return absolute_path(row).read_bytes()
@@ -190,9 +189,8 @@ async def test_problems_from_the_review_cost_exactly_one_more_round(owner, scrip
 
     model = chats.model_segment(item)
     assert model["code"] == TWO_HOLES
-    assert model["review"] | {"viewsFileId": None} == {
-        "model": model_id, "verdict": "pass", "problems": [], "reviews": 2, "repairs": 1, "corrected": [PROBLEM],
-        "viewsFileId": None}
+    assert model["review"] == {"model": model_id, "verdict": "pass", "problems": [], "reviews": 2, "repairs": 1,
+                               "corrected": [PROBLEM]}
     assert _views_of(item) == sent_images(vendor, second.body)[0]  # what the reviewer saw is kept with the version
     assert model["requirements"][-1] == {"kind": "review", "label": "view review", "source": "review",
                                          "status": "pass", "detail": ""}

@@ -172,11 +172,13 @@ def test_answers_name_their_models_by_friendly_name() -> None:
 def test_a_reviewed_answer_shows_the_verdict_and_what_the_reviewer_saw() -> None:
     """Issue 23 item 2: the review's row ends the checklist, and the views it saw are a small picture under it."""
     review = {"model": "gpt-4.1", "verdict": "problems", "problems": ["The holes are missing"], "reviews": 2,
-              "repairs": 1, "corrected": [], "viewsFileId": "f-views"}
+              "repairs": 1, "corrected": []}
     rows = [{"kind": "size", "label": "80 × 50 × 5 mm", "source": "stated", "status": "pass", "detail": ""},
             {"kind": "review", "label": "view review", "source": "review", "status": "fail",
              "detail": "The holes are missing"}]
-    segments = [MODEL_SEGMENTS[0], {**MODEL_SEGMENTS[1], "requirements": rows, "review": review}, *MODEL_SEGMENTS[2:]]
+    files = [*MODEL_SEGMENTS[1]["files"], {"id": "f-views", "format": "views", "filename": "views.png", "size": 21_000}]
+    segments = [MODEL_SEGMENTS[0], {**MODEL_SEGMENTS[1], "files": files, "requirements": rows, "review": review},
+                *MODEL_SEGMENTS[2:]]
     view = item_view("i9", "assistant", segments)
     assert view.checklist == "80 × 50 × 5 mm ✓ · view review ✗"
     assert view.review_views_url == "/api/files/f-views"
