@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import struct
+from itertools import islice
 
 import numpy as np
 from OCP.BRep import BRep_Tool
@@ -218,7 +219,8 @@ def _edge_rows(solid, solid_no: int, face_ids: dict, lin: float, ang: float, fir
         try:
             curve = BRepAdaptor_Curve(edge)
             kind = curve.GetType()
-            poly = _edge_polyline(edge, anc.FindFromIndex(i))
+            around = _shapes(anc.FindFromIndex(i))
+            poly = _edge_polyline(edge, around)
             if poly is None:  # no mesh on it (rare): sample the curve itself
                 pts = GCPnts_TangentialDeflection(curve, ang, lin)
                 poly = [_xyz(pts.Value(k)) for k in range(1, pts.NbPoints() + 1)]
@@ -244,7 +246,7 @@ def _edge_rows(solid, solid_no: int, face_ids: dict, lin: float, ang: float, fir
         elif kind == GeomAbs_CurveType.GeomAbs_Line:
             row["axis"] = _r(_xyz(curve.Line().Direction()), 4)
         owners = []
-        for f in anc.FindFromIndex(i):
+        for f in around:
             fid = face_ids.get(_key(f))
             if fid and fid not in owners:
                 owners.append(fid)
@@ -252,6 +254,15 @@ def _edge_rows(solid, solid_no: int, face_ids: dict, lin: float, ang: float, fir
         rows.append(row)
         lines.append(np.asarray(poly, np.float32))
     return rows, lines
+
+
+def _shapes(occt_list) -> list:
+    """The shapes of an OCP list, in order, without ending on StopIteration.
+
+    OCP's list iterator signals its end with a C++ exception, which unwinds through OCP's huge library:
+    about a millisecond each time, once per edge here. Taking exactly ``Size()`` items never reaches the end.
+    """
+    return list(islice(occt_list, occt_list.Size()))
 
 
 def _key(shape) -> int:
@@ -391,4 +402,4 @@ def tag_glb(path: str, built: dict) -> bool:
 
 def write_table(path: str, built: dict) -> None:
     with open(path, "w", encoding="utf-8") as fh:
-        json.dump(built["table"], fh, separators=(",", ":"))
+        fh.write(json.dumps(built["table"], separators=(",", ":")))  # dumps: the C encoder (dump streams in Python)
