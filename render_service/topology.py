@@ -22,6 +22,7 @@ import json
 import math
 import struct
 from itertools import islice
+from typing import NamedTuple
 
 import numpy as np
 from OCP.BRep import BRep_Tool
@@ -79,14 +80,34 @@ def _faces_in_order(solid) -> list:
     return out
 
 
-def _surface_row(face, tris: np.ndarray) -> dict:
+class _Triangles(NamedTuple):
+    """Per-triangle terms of a face row: corners (float64), cross products, twice the areas, centroids.
+
+    Made once per solid and sliced per face, because numpy's per-call overhead, not the arithmetic, was the
+    cost of a face row. Every term is computed triangle by triangle, so a slice holds exactly the values
+    the face's own triangles would give.
+    """
+
+    t: np.ndarray
+    cross: np.ndarray
+    dbl: np.ndarray
+    cents: np.ndarray
+
+    @classmethod
+    def of(cls, tris: np.ndarray) -> _Triangles:
+        t = tris.astype(np.float64)
+        cross = np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0])
+        return cls(t, cross, np.linalg.norm(cross, axis=1), t.mean(axis=1))
+
+    def part(self, lo: int, hi: int) -> _Triangles:
+        return _Triangles(self.t[lo:hi], self.cross[lo:hi], self.dbl[lo:hi], self.cents[lo:hi])
+
+
+def _surface_row(face, tri: _Triangles) -> dict:
     """Type, area, centre, an interior point and the surface's own axis/normal/radius for one face."""
     row: dict = {}
-    t = tris.astype(np.float64)
-    cross = np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0])
-    dbl = np.linalg.norm(cross, axis=1)
+    t, cross, dbl, cents = tri
     area = float(dbl.sum()) / 2
-    cents = t.mean(axis=1)
     centre = (cents * dbl[:, None]).sum(0) / max(dbl.sum(), 1e-12) if len(t) else np.zeros(3)
     big = int(np.argmax(dbl)) if len(t) else 0
     point = cents[big] if len(t) else centre  # inside the face (a centroid may sit in a hole)
@@ -200,8 +221,11 @@ def _edge_polyline(edge, faces) -> list | None:
         poly = BRep_Tool.PolygonOnTriangulation_s(edge, tri, loc)
         if poly is None or poly.NbNodes() < 2:
             continue
-        trsf = loc.Transformation()
-        return [_xyz(tri.Node(poly.Node(k)).Transformed(trsf)) for k in range(1, poly.NbNodes() + 1)]
+        nodes = (tri.Node(poly.Node(k)) for k in range(1, poly.NbNodes() + 1))
+        if not loc.IsIdentity():  # moving by the identity changes nothing: skip the call per node
+            trsf = loc.Transformation()
+            nodes = (p.Transformed(trsf) for p in nodes)
+        return [[p.X(), p.Y(), p.Z()] for p in nodes]
     return None
 
 
@@ -288,6 +312,7 @@ def build(shape, per_solid: list[np.ndarray], lin: float, ang: float) -> dict:
         bounds = np.concatenate([[0], np.cumsum(counts)])
         meshed = [i for i, (_f, n) in enumerate(faces) if n > 0]  # the glTF writer skips untriangulated faces
         face_tris = [tris[bounds[i]:bounds[i + 1]] for i in meshed]
+        solid_tris = _Triangles.of(tris)
         if _is_mesh([faces[i] for i in meshed]):
             groups = _mesh_groups([faces[i] for i in meshed], face_tris)
             notes.append(f"solid {s_no} is a triangle mesh: coplanar neighbouring triangles are merged into faces")
@@ -302,9 +327,11 @@ def build(shape, per_solid: list[np.ndarray], lin: float, ang: float) -> dict:
                 face_ids[_key(faces[meshed[k]][0])] = fid
             if len(faces_out) < MAX_FACES:
                 if len(g) == 1:
-                    row = _surface_row(faces[meshed[g[0]]][0], face_tris[g[0]])
+                    i = meshed[g[0]]
+                    row = _surface_row(faces[i][0], solid_tris.part(bounds[i], bounds[i + 1]))
                 else:
-                    row = _surface_row(faces[meshed[g[0]]][0], np.concatenate([face_tris[k] for k in g]))
+                    row = _surface_row(faces[meshed[g[0]]][0],
+                                       _Triangles.of(np.concatenate([face_tris[k] for k in g])))
                     row["type"] = "plane"
                     row["triangles"] = len(g)
                 faces_out.append({"id": fid, "solid": s_no, **row})
