@@ -20,6 +20,9 @@ import { Canvas, useThree } from "@react-three/fiber";
 import { Grid, OrbitControls } from "@react-three/drei";
 import * as THREE from "three";
 import { GLTFLoader } from "three/examples/jsm/loaders/GLTFLoader.js";
+import {
+  DRAG_PX, EDGE_TOLERANCE_PX, clickSelection, edgeVisible, edgesNear, moveActive, toggleSelection, topologyId,
+} from "./chat3d_picking.js";
 
 const VIEWS = {
   iso: { dir: [1, 0.8, 1], up: [0, 1, 0], label: "Iso" },
@@ -125,6 +128,10 @@ function fitCamera(camera, controls, box, viewName, invalidate) {
   invalidate();
 }
 
+// Picking (issue 27): a hovered (or keyboard-highlighted) face or edge, and the picked ones.
+const HOVER_COLOUR = "#ffd60a";
+const PICKED_COLOUR = "#ff3d9a";
+
 const PART_COLOURS = ["#7f9cc4", "#d9895b", "#6fb07f", "#c77dba", "#d4bd5a", "#5fb3b3", "#e07a7a", "#9a8fd6"];
 const SECTION_AXES = { x: "X", y: "Y", z: "Z" };
 
@@ -152,16 +159,19 @@ function partKey(mesh, root) {
   return key;
 }
 
-function Model({ gltf, sizeKey, fitKey, units, edges, grid, view, nonce, dark, onInfo, measuring, onPick, marks, section, hidden }) {
+function Model({ gltf, sizeKey, fitKey, units, edges, grid, view, nonce, dark, onInfo, measuring, onPick, marks, section, hidden,
+                 topology, pickedIds, hover, onHover, onPickIds }) {
   const { camera, controls, invalidate, size, gl } = useThree();
   const prepared = useMemo(() => {
     const root = gltf.scene.clone(true);
     const edgeMaterial = new THREE.LineBasicMaterial({ color: "#1b2433" });
     const lines = [];
     const meshes = [];
+    const edgeLines = {};  // E<n> -> its hidden line strip, drawn only while hovered or picked
     root.updateMatrixWorld(true);
     root.traverse((obj) => {
       if (obj.isMesh) meshes.push(obj);
+      if (obj.isLine && /^E\d+$/.test(obj.name || "")) edgeLines[obj.name] = obj;
       else if (obj.isLine && /^E\d+$/.test(obj.name || "")) obj.visible = false;  // issue 27: B-rep edges, for picking only
       // The GLB's own topology tags (a line strip E<n> per B-rep edge, render_service/topology.py) are ids
       // for picking, not drawing: drawn they escaped the section plane, part hiding and the edges toggle,
@@ -186,11 +196,23 @@ function Model({ gltf, sizeKey, fitKey, units, edges, grid, view, nonce, dark, o
       });
       return { key, name: `Part ${i + 1}`, color, meshes: [], line: null };
     });
+    const faces = {};  // F<n> -> its meshes (a face node of the tagged GLB may load as several primitives)
     meshes.forEach((mesh) => {
       const key = partKey(mesh, root);
       mesh.material = materials[key];
+      mesh.userData.baseMaterial = mesh.material;
       parts.find((p) => p.key === key).meshes.push(mesh);
+      const fid = topologyId(mesh, root);
+      if (fid && fid[0] === "F") (faces[fid] = faces[fid] || []).push(mesh);
     });
+    const surface = { metalness: 0.15, roughness: 0.55, side: THREE.DoubleSide, polygonOffset: true,
+                      polygonOffsetFactor: 1, polygonOffsetUnits: 1 };
+    const pickMaterials = {
+      faceHover: new THREE.MeshStandardMaterial({ color: HOVER_COLOUR, ...surface }),
+      facePicked: new THREE.MeshStandardMaterial({ color: PICKED_COLOUR, ...surface }),
+      edgeHover: new THREE.LineBasicMaterial({ color: HOVER_COLOUR }),
+      edgePicked: new THREE.LineBasicMaterial({ color: PICKED_COLOUR }),
+    };
     parts.forEach((part) => {
       const line = new THREE.LineSegments(featureEdges(part.meshes, root), edgeMaterial);
       line.raycast = () => null;
@@ -216,7 +238,14 @@ function Model({ gltf, sizeKey, fitKey, units, edges, grid, view, nonce, dark, o
     root.position.set(root.position.x - c.x, root.position.y - scaled.min.y, root.position.z - c.z);
     holder.updateMatrixWorld(true);
     const box = new THREE.Box3().setFromObject(holder);
-    return { holder, root, lines, box, maxMm, mmPerUnit: scale, edgeMaterial, parts, materials: Object.values(materials) };
+    // Each edge's polyline in world space, for screen-space picking (the root does not move after this).
+    const edgePoints = {};
+    Object.entries(edgeLines).forEach(([id, line]) => {
+      const pos = line.geometry.attributes.position;
+      edgePoints[id] = Array.from({ length: pos.count }, (_, i) => new THREE.Vector3().fromBufferAttribute(pos, i).applyMatrix4(line.matrixWorld));
+    });
+    return { holder, root, lines, box, maxMm, mmPerUnit: scale, edgeMaterial, parts, materials: Object.values(materials),
+             meshes, faces, edgeLines, edgePoints, pickMaterials };
   }, [gltf, sizeKey]);
 
   useEffect(() => {
@@ -233,6 +262,7 @@ function Model({ gltf, sizeKey, fitKey, units, edges, grid, view, nonce, dark, o
   useEffect(() => () => {
     prepared.lines.forEach((l) => l.geometry.dispose());
     prepared.materials.forEach((m) => m.dispose());
+    Object.values(prepared.pickMaterials).forEach((m) => m.dispose());
     prepared.edgeMaterial.dispose();
   }, [prepared]);
 
@@ -253,7 +283,8 @@ function Model({ gltf, sizeKey, fitKey, units, edges, grid, view, nonce, dark, o
       if (axis === "z") planes = [new THREE.Plane(new THREE.Vector3(0, -1, 0), at(b.min.y, b.max.y))];
       if (axis === "y") planes = [new THREE.Plane(new THREE.Vector3(0, 0, 1), at(-b.max.z, -b.min.z))];
     }
-    [...prepared.materials, prepared.edgeMaterial].forEach((m) => { m.clippingPlanes = planes; m.needsUpdate = true; });
+    [...prepared.materials, prepared.edgeMaterial, ...Object.values(prepared.pickMaterials)]
+      .forEach((m) => { m.clippingPlanes = planes; m.needsUpdate = true; });
     invalidate();
   }, [section, prepared, gl, invalidate]);
 
@@ -261,6 +292,115 @@ function Model({ gltf, sizeKey, fitKey, units, edges, grid, view, nonce, dark, o
     const v = world.clone().project(camera);
     return { x: ((v.x + 1) / 2) * size.width, y: ((1 - v.y) / 2) * size.height };
   }, [camera, size.width, size.height]);
+
+  // --- Picking (issue 27) -------------------------------------------------------------------------------
+  // Faces are hit by a ray from the pointer; an edge wins when its drawn line passes within
+  // EDGE_TOLERANCE_PX of the pointer and no surface hides it. Hidden parts and what the section cuts away
+  // cannot be picked. `topology` (the version's rows, fetched with the GLB) turns picking on.
+  const rows = topology ? topology.byId : null;
+  const partShown = useCallback((key) => !(hidden || []).includes(key), [hidden]);
+  const edgeShown = useCallback((id) => {
+    const row = rows && rows.get(id);
+    return !!row && partShown(`solid_${row.solid || 1}`);
+  }, [rows, partShown]);
+  const clippedAway = useCallback((point) => (prepared.materials[0].clippingPlanes || [])
+    .some((pl) => pl.distanceToPoint(point) < -1e-4 * prepared.maxMm), [prepared]);
+  const raycaster = useMemo(() => new THREE.Raycaster(), []);
+  // The nearest visible face along the raycaster's ray that is not cut away: {id, distance}, or null.
+  const firstFace = useCallback(() => {
+    for (const hit of raycaster.intersectObjects(prepared.meshes, false)) {
+      let shown = true;
+      for (let o = hit.object; o; o = o.parent) if (!o.visible) shown = false;
+      if (!shown || clippedAway(hit.point)) continue;
+      return { id: topologyId(hit.object, prepared.root), distance: hit.distance };
+    }
+    return null;
+  }, [raycaster, prepared, clippedAway]);
+  const pickAt = useCallback((x, y) => {
+    if (!rows || !size.width || !size.height) return null;
+    raycaster.setFromCamera(new THREE.Vector2((x / size.width) * 2 - 1, 1 - (y / size.height) * 2), camera);
+    const face = firstFace();
+    const polylines = [];
+    Object.entries(prepared.edgePoints).forEach(([id, pts]) => {
+      if (!edgeShown(id)) return;
+      polylines.push({ id, points: pts.map((v) => {
+        const ndc = v.clone().project(camera);
+        return ndc.z > 1 ? null : [((ndc.x + 1) / 2) * size.width, ((1 - ndc.y) / 2) * size.height];
+      }) });
+    });
+    for (const near of edgesNear([x, y], polylines, EDGE_TOLERANCE_PX)) {
+      const pts = prepared.edgePoints[near.id];
+      const at = pts[near.segment].clone().lerp(pts[near.segment + 1], near.t);
+      if (clippedAway(at)) continue;
+      const toward = at.clone().sub(camera.position);
+      const depth = toward.length();
+      raycaster.set(camera.position, toward.normalize());
+      const blocker = firstFace();
+      if (edgeVisible(depth, blocker ? blocker.distance : null, 0.01 * prepared.maxMm)) return near.id;
+    }
+    return face && rows.has(face.id) ? face.id : null;
+  }, [rows, size.width, size.height, raycaster, camera, firstFace, prepared, edgeShown, clippedAway]);
+
+  // Paint: picked faces/edges in PICKED_COLOUR, the hovered (or keyboard-highlighted) one in HOVER_COLOUR.
+  useEffect(() => {
+    const picked = new Set(rows ? pickedIds || [] : []);
+    const lit = rows ? hover : null;
+    Object.entries(prepared.faces).forEach(([id, faceMeshes]) => {
+      const m = picked.has(id) ? prepared.pickMaterials.facePicked : id === lit ? prepared.pickMaterials.faceHover : null;
+      faceMeshes.forEach((mesh) => { mesh.material = m || mesh.userData.baseMaterial; });
+    });
+    Object.entries(prepared.edgeLines).forEach(([id, line]) => {
+      const on = (picked.has(id) || id === lit) && edgeShown(id);
+      line.visible = on;
+      if (on) line.material = picked.has(id) ? prepared.pickMaterials.edgePicked : prepared.pickMaterials.edgeHover;
+    });
+    invalidate();
+  }, [prepared, rows, pickedIds, hover, edgeShown, invalidate]);
+
+  // Pointer: hover with a mouse (one pick per animation frame), click or tap to pick, shift adds.
+  const latest = useRef({});
+  latest.current = { on: !!rows, pickAt, measuring, pickedIds, onHover, onPickIds, hover };
+  useEffect(() => {
+    const el = gl.domElement;
+    let frame = 0;
+    let down = null;
+    const move = (e) => {
+      const l = latest.current;
+      if (!l.on || e.pointerType === "touch" || e.buttons || l.measuring || !l.onHover) return;
+      const r = el.getBoundingClientRect();
+      const x = e.clientX - r.left;
+      const y = e.clientY - r.top;
+      cancelAnimationFrame(frame);
+      frame = requestAnimationFrame(() => {
+        const id = latest.current.pickAt(x, y);
+        if (id !== latest.current.hover) latest.current.onHover(id);
+      });
+    };
+    const leave = () => {
+      cancelAnimationFrame(frame);
+      if (latest.current.hover && latest.current.onHover) latest.current.onHover(null);
+    };
+    const press = (e) => { down = [e.clientX, e.clientY]; };
+    const click = (e) => {
+      const l = latest.current;
+      if (!l.on || l.measuring || !l.onPickIds || e.button) return;
+      if (down && Math.hypot(e.clientX - down[0], e.clientY - down[1]) > DRAG_PX) return;  // an orbit drag
+      const r = el.getBoundingClientRect();
+      const id = l.pickAt(e.clientX - r.left, e.clientY - r.top);
+      l.onPickIds(clickSelection(l.pickedIds || [], id, e.shiftKey));
+    };
+    el.addEventListener("pointermove", move);
+    el.addEventListener("pointerleave", leave);
+    el.addEventListener("pointerdown", press);
+    el.addEventListener("click", click);
+    return () => {
+      cancelAnimationFrame(frame);
+      el.removeEventListener("pointermove", move);
+      el.removeEventListener("pointerleave", leave);
+      el.removeEventListener("pointerdown", press);
+      el.removeEventListener("click", click);
+    };
+  }, [gl]);
 
   // A small hook for tests and scripts: where a model point (mm) is on the canvas, in CSS pixels; and
   // `tools()`, a read-only snapshot of what the viewer tools have set on the scene: the section's clipping
@@ -280,10 +420,20 @@ function Model({ gltf, sizeKey, fitKey, units, edges, grid, view, nonce, dark, o
         target: controls ? controls.target.toArray() : null,
         gridCellMm: gridStep(prepared.maxMm / MM_PER[unitsOf(units)]) * MM_PER[unitsOf(units)],
         frames: gl.info.render.frame,
+        // Picking: whether it is on, what is highlighted and picked, and what is painted (ids whose meshes
+        // wear the hover/picked colour, edge lines drawn), as the scene has it.
+        picking: {
+          on: !!rows,
+          hover: hover || null,
+          picked: pickedIds || [],
+          paintedFaces: Object.entries(prepared.faces)
+            .filter(([, ms]) => ms.some((m) => m.material !== m.userData.baseMaterial)).map(([id]) => id),
+          drawnEdges: Object.entries(prepared.edgeLines).filter(([, l]) => l.visible).map(([id]) => id),
+        },
       }),
     };
     return () => { if (window.chat3dViewer && window.chat3dViewer.screenOf) delete window.chat3dViewer; };
-  }, [prepared, project, gl, camera, controls, units]);
+  }, [prepared, project, gl, camera, controls, units, rows, hover, pickedIds]);
 
   const handleClick = useCallback((event) => {
     if (!measuring || !onPick) return;
@@ -395,25 +545,104 @@ function fmt(mm, unit) {
 
 // Loads `url` beside whatever is shown: the shown model (with its size and fit key) changes only when the new
 // one has loaded, so a preview never blanks the canvas. A failed load keeps the old model and reports it.
-function useShownModel(url, sizeKey, fitKey) {
+// The face/edge rows of `topologyUrl` (issue 27: id, solid, type and words per row), with a lookup by id;
+// null when there is none or it cannot be read: the model still shows, only picking is off.
+async function loadTopology(topologyUrl) {
+  if (!topologyUrl) return null;
+  try {
+    const res = await fetch(topologyUrl, { credentials: "same-origin" });
+    if (!res.ok) return null;
+    const doc = await res.json();
+    const faces = Array.isArray(doc.faces) ? doc.faces : [];
+    const edges = Array.isArray(doc.edges) ? doc.edges : [];
+    if (!faces.length && !edges.length) return null;
+    const list = [...faces, ...edges];
+    return { version: String(doc.version || ""), note: doc.note || "", list, byId: new Map(list.map((r) => [r.id, r])) };
+  } catch (e) {
+    return null;
+  }
+}
+
+// Loads `url` (and its face/edge rows) beside whatever is shown: the shown model (with its size, fit key
+// and rows) changes only when the new one has loaded, so a preview never blanks the canvas. A failed load
+// keeps the old model and reports it.
+function useShownModel(url, sizeKey, fitKey, topologyUrl) {
   const [shown, setShown] = useState(null);
   const [error, setError] = useState(null);
   useEffect(() => {
     if (!url) return undefined;
     let cancelled = false;
     setError(null);
+    const rows = loadTopology(topologyUrl);
     new GLTFLoader().load(
       url,
-      (gltf) => { if (!cancelled) setShown({ url, gltf, sizeKey, fitKey }); },
+      (gltf) => { rows.then((topology) => { if (!cancelled) setShown({ url, gltf, sizeKey, fitKey, topology }); }); },
       undefined,
       (err) => { if (!cancelled) setError({ url, message: (err && err.message) || String(err) }); },
     );
     return () => { cancelled = true; };
-  }, [url, sizeKey, fitKey]);
+  }, [url, sizeKey, fitKey, topologyUrl]);
   return [shown, error];
 }
 
-export function ModelViewer({ url, sizeMm, dark, units, fitKey }) {
+// The keyboard's way to pick (issue 27): the shown version's faces and edges as a listbox. Arrow keys,
+// Home/End and Page Up/Down move the highlight (the same highlight as hovering, drawn in the 3D view),
+// Enter or Space adds or removes the highlighted row, Escape clears the selection. A click or tap on a row
+// does what Enter does.
+function PickList({ topology, picked, hover, onHover, onToggle, onClear, top }) {
+  const listRef = useRef(null);
+  const rows = topology.list;
+  const index = hover ? rows.findIndex((r) => r.id === hover) : -1;
+  useEffect(() => {
+    const el = hover && listRef.current ? listRef.current.querySelector(`[data-id="${hover}"]`) : null;
+    if (el && el.scrollIntoView) el.scrollIntoView({ block: "nearest" });
+  }, [hover]);
+  const onKeyDown = (e) => {
+    const next = moveActive(rows.length, index, e.key);
+    if (next !== null) {
+      e.preventDefault();
+      onHover(rows[next].id);
+    } else if ((e.key === "Enter" || e.key === " ") && index >= 0) {
+      e.preventDefault();
+      onToggle(rows[index].id);
+    } else if (e.key === "Escape") {
+      e.preventDefault();
+      e.stopPropagation();
+      onClear();
+    }
+  };
+  const faces = rows.filter((r) => r.id[0] === "F").length;
+  return (
+    <div style={{ ...panelStyle, top, right: 8, width: "250px", maxHeight: "60%", display: "flex", flexDirection: "column",
+                  padding: "6px" }} data-testid="pick-panel">
+      <div id="chat3d-pick-list-label" style={{ fontWeight: 600, marginBottom: "4px" }}>
+        Faces and edges ({faces} faces, {rows.length - faces} edges)
+      </div>
+      {topology.note ? <div style={{ color: "var(--gray-11)", marginBottom: "4px" }}>{topology.note}</div> : null}
+      <ul ref={listRef} role="listbox" aria-labelledby="chat3d-pick-list-label" aria-multiselectable="true" tabIndex={0}
+          aria-activedescendant={index >= 0 ? `chat3d-pick-${rows[index].id}` : undefined} onKeyDown={onKeyDown}
+          style={{ listStyle: "none", margin: 0, padding: 0, overflowY: "auto", outlineOffset: "2px" }}>
+        {rows.map((r) => {
+          const on = picked.includes(r.id);
+          return (
+            <li key={r.id} id={`chat3d-pick-${r.id}`} data-id={r.id} role="option" aria-selected={on}
+                onClick={() => { onHover(r.id); onToggle(r.id); }} onMouseEnter={() => onHover(r.id)}
+                style={{ padding: "2px 4px", borderRadius: "4px", cursor: "pointer", display: "flex", gap: "6px",
+                         background: r.id === hover ? "var(--accent-a4)" : "transparent",
+                         fontWeight: on ? 600 : 400 }}>
+              <span aria-hidden="true" style={{ width: 8, height: 8, marginTop: 4, borderRadius: 2, flex: "none",
+                                                 background: on ? PICKED_COLOUR : r.id === hover ? HOVER_COLOUR : "transparent" }} />
+              <span style={{ flex: 1 }}>{r.label}</span>
+              <span style={{ color: "var(--gray-10)" }}>{r.id}</span>
+            </li>
+          );
+        })}
+      </ul>
+    </div>
+  );
+}
+
+export function ModelViewer({ url, sizeMm, dark, units, fitKey, topologyUrl, pickedIds, pickedVersion, onPickGeometry }) {
   const [view, setView] = useState("iso");
   const [nonce, setNonce] = useState(0);
   const [edges, setEdges] = useState(true);
@@ -427,12 +656,24 @@ export function ModelViewer({ url, sizeMm, dark, units, fitKey }) {
   const sizeKey = JSON.stringify(sizeMm || []);
   const unit = unitsOf(units);
   const key = fitKey || "";
-  const [shown, loadError] = useShownModel(url, sizeKey, key);
+  const [shown, loadError] = useShownModel(url, sizeKey, key, topologyUrl || "");
   const choose = (name) => { setView(name); setNonce((n) => n + 1); };
   const onPick = useCallback((p) => setMarks((m) => (m.length >= 2 ? [p] : [...m, p])), []);
   const shownUrl = shown ? shown.url : "";
   useEffect(() => { setMarks([]); }, [shownUrl]);
   useEffect(() => { setHidden([]); }, [shown && shown.fitKey]);
+  // Picking: the rows came with the shown model; the picked ids count only for the version they belong to.
+  const topology = shown && shown.topology && onPickGeometry ? shown.topology : null;
+  const version = topology ? topology.version : "";
+  const picked = topology && pickedVersion === version ? pickedIds || [] : [];
+  const [hover, setHover] = useState(null);
+  const [listing, setListing] = useState(false);
+  useEffect(() => { setHover(null); }, [version, measuring]);
+  const pickIds = useCallback((ids) => { if (version && onPickGeometry) onPickGeometry(version, ids); }, [version, onPickGeometry]);
+  const hovered = topology && hover ? topology.byId.get(hover) : null;
+  const onKeyDown = (e) => {
+    if (e.key === "Escape" && picked.length) { e.preventDefault(); pickIds([]); }
+  };
   if (!url) return null;
   let shownSize = [];
   try { shownSize = JSON.parse(shown ? shown.sizeKey : "[]"); } catch (e) { shownSize = []; }
@@ -447,8 +688,9 @@ export function ModelViewer({ url, sizeMm, dark, units, fitKey }) {
   const failed = crashed || !!(loadError && loadError.url === url);
   const status = failed ? "error" : !info || !shown ? "loading" : shown.url !== url ? "updating" : "ready";
   return (
-    <div style={{ position: "relative", width: "100%", height: "100%", minHeight: "240px" }}
-         data-status={status}>
+    <div style={{ position: "relative", width: "100%", height: "100%", minHeight: "240px", outline: "none" }}
+         data-status={status} tabIndex={-1} onKeyDown={onKeyDown}
+         onPointerDown={(e) => { if (e.target.tagName === "CANVAS") e.currentTarget.focus({ preventScroll: true }); }}>
       <div role="toolbar" aria-label="Viewer controls"
            style={{ position: "absolute", top: 8, left: 8, right: 8, zIndex: 2, display: "flex", flexWrap: "wrap", gap: "4px" }}>
         <button type="button" style={buttonStyle(false)} onClick={() => choose(view)} aria-label="Fit model to view">Fit</button>
@@ -463,7 +705,21 @@ export function ModelViewer({ url, sizeMm, dark, units, fitKey }) {
                 onClick={() => setSection((s) => ({ ...s, axis: s.axis ? null : "x" }))}>Section</button>
         <button type="button" style={buttonStyle(edges)} aria-pressed={edges} onClick={() => setEdges(!edges)}>Edges</button>
         <button type="button" style={buttonStyle(grid)} aria-pressed={grid} onClick={() => setGrid(!grid)}>Grid</button>
+        {topology ? (
+          <button type="button" style={buttonStyle(listing)} aria-pressed={listing} aria-expanded={listing}
+                  aria-label="List faces and edges" title="Pick faces and edges from a list (keyboard)"
+                  onClick={() => setListing(!listing)}>Faces</button>
+        ) : null}
       </div>
+      {topology && listing ? (
+        <PickList topology={topology} picked={picked} hover={hover} onHover={setHover} top={section.axis ? 80 : 40}
+                  onToggle={(id) => pickIds(toggleSelection(picked, id))} onClear={() => pickIds([])} />
+      ) : null}
+      {hovered && !measuring ? (
+        <div style={{ ...panelStyle, top: 40, left: 8, pointerEvents: "none" }} data-testid="pick-hover">
+          {hovered.label}
+        </div>
+      ) : null}
       {section.axis ? (
         <div style={{ ...panelStyle, top: 40, right: 8, display: "flex", gap: "6px", alignItems: "center" }}
              role="group" aria-label="Section plane">
@@ -506,7 +762,7 @@ export function ModelViewer({ url, sizeMm, dark, units, fitKey }) {
           dpr={[1, 2]}
           camera={{ fov: 40, position: [120, 100, 120], near: 0.1, far: 10000 }}
           gl={{ antialias: true, alpha: true, preserveDrawingBuffer: true, localClippingEnabled: true }}
-          style={{ position: "absolute", inset: 0, cursor: measuring ? "crosshair" : "auto" }}
+          style={{ position: "absolute", inset: 0, cursor: measuring ? "crosshair" : hover ? "pointer" : "auto" }}
           aria-label="3D model preview"
         >
           <ambientLight intensity={0.55} />
@@ -516,7 +772,8 @@ export function ModelViewer({ url, sizeMm, dark, units, fitKey }) {
           {shown ? (
             <Model gltf={shown.gltf} sizeKey={shown.sizeKey} fitKey={shown.fitKey} units={unit} edges={edges} grid={grid}
                    view={view} nonce={nonce} dark={!!dark} onInfo={setInfo} measuring={measuring} onPick={onPick}
-                   marks={marks} section={section} hidden={hidden} />
+                   marks={marks} section={section} hidden={hidden} topology={topology} pickedIds={picked}
+                   hover={hover} onHover={setHover} onPickIds={topology ? pickIds : null} />
           ) : null}
           <OrbitControls makeDefault enableDamping={false} />
         </Canvas>

@@ -8,6 +8,7 @@ from chat3d.components.chat_import import import_dialog
 from chat3d.state.chat import ThreadState
 from chat3d.state.chat_composer import PROMPT_ID, UPLOAD_ID, ComposerState
 from chat3d.state.chat_view import FileView
+from chat3d.state.chat_workbench import PickedView, WorkbenchState
 
 # Enter submits the form (unless Shift is held or an IME is composing); the browser does the rest.
 # Passed as a raw attribute: an event trigger would hand the function (key, modifiers), not the event.
@@ -27,6 +28,30 @@ def _attachment(f: FileView) -> rx.Component:
                        on_click=ComposerState.remove_attachment(f.id),
                        position="absolute", top="-6px", right="-6px"),
         position="relative",
+    )
+
+
+def _picked_chip(p: PickedView) -> rx.Component:
+    """A face or edge picked in the viewer, in words; it goes with the next message."""
+    return rx.badge(
+        rx.icon("mouse-pointer-click", size=12),
+        rx.text.span(p.label),
+        rx.icon_button(rx.icon("x", size=11), size="1", variant="ghost", color_scheme="gray", radius="full",
+                       type="button", aria_label="Remove " + p.label, on_click=WorkbenchState.unpick(p.id)),
+        variant="soft", size="2", radius="full", role="listitem", data_testid="selection-chip",
+        custom_attrs={"data-id": p.id}, style={"gap": "6px", "align_items": "center"},
+    )
+
+
+def _picked() -> rx.Component:
+    return rx.cond(
+        WorkbenchState.picked.length() > 0,
+        rx.vstack(
+            rx.hstack(rx.foreach(WorkbenchState.picked, _picked_chip), wrap="wrap", spacing="2", role="list",
+                      aria_label="Selected geometry (goes with your next message)", padding_top="0.4em"),
+            rx.cond(WorkbenchState.picked_note != "", rx.text(WorkbenchState.picked_note, size="1", color_scheme="orange")),
+            spacing="1", width="100%",
+        ),
     )
 
 
@@ -63,6 +88,7 @@ def composer() -> rx.Component:
     disabled = ComposerState.disabled_reason != ""
     return rx.form(
         rx.vstack(
+            _picked(),
             rx.cond(ComposerState.attachments.length() > 0,
                     rx.hstack(rx.foreach(ComposerState.attachments, _attachment), spacing="3", padding_top="0.4em")),
             rx.text_area(

@@ -28,7 +28,12 @@ def _preview() -> rx.Component:
                 model_viewer(url=shown_url, size_mm=rx.cond(WorkbenchState.previewing, WorkbenchState.preview_size_mm,
                                                              WorkbenchState.size_mm),
                              dark=rx.color_mode_cond(False, True), units=WorkbenchState.units,
-                             fit_key=WorkbenchState.context_id),
+                             fit_key=WorkbenchState.context_id,
+                             # Picking works on stored versions only: a preview is not a version (no face table).
+                             topology_url=rx.cond(WorkbenchState.previewing, "", WorkbenchState.topology_url),
+                             picked_ids=WorkbenchState.picked_ids,
+                             picked_version=WorkbenchState.picked_version,
+                             on_pick_geometry=WorkbenchState.pick_geometry),
                 flex="1",
                 min_height="280px",
                 width="100%",

@@ -22,6 +22,12 @@ class ModelViewer(rx.NoSSRComponent):
     dark: rx.Var[bool]
     units: rx.Var[str]  # "mm" or "in": what the size overlay, grid legend and measure readout speak
     fit_key: rx.Var[str]  # the camera is fitted again when this changes (another chat), not for a new URL
+    # Picking (issue 27): the shown version's face/edge words (GET /api/chat/items/{id}/topology; "" turns
+    # picking off), the ids picked and the version they belong to; `on_pick_geometry(version, ids)` asks for a new set.
+    topology_url: rx.Var[str]
+    picked_ids: rx.Var[list[str]]
+    picked_version: rx.Var[str]
+    on_pick_geometry: rx.EventHandler[rx.event.passthrough_event_spec(str, list[str])]
 
 
 model_viewer = ModelViewer.create

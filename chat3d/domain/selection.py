@@ -144,24 +144,47 @@ def is_finite_row(row: dict) -> bool:
     return all(isinstance(v, (int, float)) and math.isfinite(v) for v in vals)
 
 
+def load_table(session, owner_id, version_item_id: str, context_id=None) -> dict | None:
+    """One of the owner's versions' stored face/edge table (its faces.json), or None when it has none.
+
+    A version of another user (or, with ``context_id``, of another chat) is refused as not found.
+    """
+    from chat3d.domain import files, versions
+
+    _item, model = versions.get_version(session, owner_id, version_item_id, context_id)
+    ref = versions.file_ref(model, "topology")
+    if ref is None:
+        return None
+    try:
+        table = json.loads(files.read_bytes(files.get_file(session, owner_id, ref["id"])))
+    except (ValueError, OSError):
+        return None
+    return table if isinstance(table, dict) else None
+
+
+def viewer_rows(table: dict) -> dict:
+    """What the viewer's picking needs of a table: per face/edge its id, solid, type and words (``describe``,
+    so the hover line, the keyboard list and the composer's chips say the same thing), plus the cap note."""
+    def rows(key: str) -> list[dict]:
+        return [{"id": r["id"], "solid": r.get("solid", 1), "type": r.get("type"), "label": describe(r)}
+                for r in table.get(key) or [] if isinstance(r, dict) and isinstance(r.get("id"), str)]
+
+    return {"faces": rows("faces"), "edges": rows("edges"), "faceCount": table.get("face_count"),
+            "note": table.get("note") or ""}
+
+
 def resolve(session, owner_id, context_id, version_item_id: str, ids: list[str]) -> list[dict]:
     """The picked rows of one of the owner's versions in this chat (its stored faces.json); [] when it has none.
 
     Ids that are not in the table are dropped; a version of another chat or user is refused as not found.
     """
-    from chat3d.domain import files, versions
     from chat3d.domain.errors import InvalidInput
 
     if not ids:
         return []
     if not isinstance(ids, list) or len(ids) > 200 or not all(isinstance(i, str) and len(i) <= 12 for i in ids):
         raise InvalidInput("The selection is not a list of face or edge ids.")
-    _item, model = versions.get_version(session, owner_id, version_item_id, context_id)
-    ref = versions.file_ref(model, "topology")
-    if ref is None:
+    table = load_table(session, owner_id, version_item_id, context_id)
+    if table is None:
         return []
-    try:
-        table = json.loads(files.read_bytes(files.get_file(session, owner_id, ref["id"])))
-    except (ValueError, OSError):
-        return []
-    return [r for r in pick_rows(table if isinstance(table, dict) else {}, ids) if is_finite_row(r)]
+    return [r for r in pick_rows(table, ids) if is_finite_row(r)]

@@ -183,6 +183,10 @@ class ComposerState(rx.State):
             return
         thread = await self.get_state(ThreadState)
         new_chat = not thread.active_id
+        from chat3d.state.chat_workbench import WorkbenchState
+
+        workbench = await self.get_state(WorkbenchState)
+        picked = None if new_chat else workbench._picked_for(thread.active_id)  # what the user pointed at
         try:
             with session_scope() as s:
                 if new_chat:
@@ -194,6 +198,7 @@ class ComposerState(rx.State):
                 sub = queries.submit_query(
                     s, uid, cid, prompt, attachments=[a.id for a in self.attachments],
                     conversation_model_id=self.conversation_model or None, codegen_model_id=self.codegen_model or None,
+                    selection=picked,
                 )
                 qid, aid = sub.query.id, str(sub.assistant_item.id)
         except DomainError as exc:
@@ -201,6 +206,7 @@ class ComposerState(rx.State):
             return
         await get_jobs().enqueue(qid)  # after the commit
         self.error, self.attachments, self.draft = "", [], ""
+        workbench._clear_picked()  # the selection went with this message
         contexts = await self.get_state(ContextsState)
         contexts._reload(uid)
         events: list = [rx.set_value(PROMPT_ID, "")]

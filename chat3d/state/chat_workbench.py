@@ -45,6 +45,14 @@ class ParamView:
     aria: str = ""  # the slider's accessible name: the parameter and its unit
 
 
+@dataclass
+class PickedView:
+    """One face or edge picked in the viewer, as a composer chip: its id and its words (selection.describe)."""
+
+    id: str = ""
+    label: str = ""
+
+
 # The least half-width of a slider's window, per shown unit (a value near 0 still gets room to move).
 MIN_HALF = {"in": 0.2, "cm": 0.5, "m": 0.01, "rad": 0.5, "ratio": 0.5, "turns": 0.5}
 
@@ -121,6 +129,12 @@ class WorkbenchState(rx.State):
     preview_size_mm: list[float] = []
     preview_values: dict[str, float] = {}  # every parameter the preview changed, by name
     _preview: Any = None  # chat3d.pipeline.edits.Preview of the shown preview
+    # Pointing at geometry (issue 27): the faces/edges picked in the viewer for the next message. They belong
+    # to one version (`picked_version`) and are cleared when the shown version changes or a message takes them.
+    topology_url: str = ""  # the shown version's face/edge words for the viewer ("" when it has no table)
+    picked_version: str = ""
+    picked: list[PickedView] = []
+    picked_note: str = ""  # e.g. that the cap was reached
     _asked: dict = {}  # the values the user asked for last (a render in flight may be older)
 
     @rx.var
@@ -132,6 +146,10 @@ class WorkbenchState(rx.State):
         return len(self.params) > 0
 
     @rx.var
+    def picked_ids(self) -> list[str]:
+        return [p.id for p in self.picked]
+
+    @rx.var
     def previewing(self) -> bool:
         return self.preview_glb_url != ""
 
@@ -140,6 +158,17 @@ class WorkbenchState(rx.State):
         self.item_id, self.context_id, self.glb_url, self.dims, self.size_mm, self.code = "", "", "", "", [], ""
         self.files, self.details, self.params, self.edited_by_you = [], [], [], False
         self.edit_error, self.edit_error_line = "", 0
+        self.topology_url = ""
+        self._clear_picked()
+
+    def _clear_picked(self) -> None:
+        self.picked_version, self.picked, self.picked_note = "", [], ""
+
+    def _picked_for(self, context_id: str) -> dict | None:
+        """The selection to send with the next message of chat `context_id`: {version, ids}, or None."""
+        if not self.picked or self.context_id != context_id or self.picked_version != self.item_id:
+            return None
+        return {"version": self.picked_version, "ids": [p.id for p in self.picked]}
 
     def _drop_preview(self) -> None:
         """Forget the shown preview and delete its files (they belong to no version)."""
@@ -179,7 +208,10 @@ class WorkbenchState(rx.State):
                       for f in info.files]  # model formats only (chat_view.FILE_ORDER): no thumbnail, no stored SVG
         self.params = self._rows()
         self.edited_by_you = model.get("editedBy") == "you"
+        has_table = any(f.get("format") == "topology" for f in model.get("files") or [])
+        self.topology_url = f"/api/chat/items/{info.item_id}/topology" if has_table else ""
         if changed:
+            self._clear_picked()  # ids belong to one version
             self._drop_preview()
             self.edit_error, self.edit_error_line = "", 0
             self.code_nonce += 1
@@ -199,6 +231,41 @@ class WorkbenchState(rx.State):
                 layout.pane = "preview"
 
     @rx.event
+    async def pick_geometry(self, version: str, ids: list[str]):
+        """The viewer's selection changed (click, shift-click, the keyboard list, Escape): keep the picked rows
+        of the shown version with their words. A pick made on a version no longer shown is ignored."""
+        from chat3d.domain import selection
+
+        if not isinstance(version, str) or version != self.item_id or not self.topology_url:
+            return
+        ids = [i for i in ids if isinstance(i, str)] if isinstance(ids, list) else []
+        if not ids:
+            self._clear_picked()
+            return
+        uid = (await self.get_state(AuthState))._current_user_id()
+        if uid is None:
+            return
+        try:
+            with session_scope() as s:
+                rows = selection.resolve(s, uid, self.context_id, version, ids[:200])
+        except DomainError as exc:
+            self.picked_note = exc.message
+            return
+        self.picked_version = version
+        self.picked = [PickedView(id=r["id"], label=selection.describe(r)) for r in rows]
+        self.picked_note = (f"At most {selection.MAX_SELECTED} faces or edges go with one message."
+                            if len(dict.fromkeys(ids)) > selection.MAX_SELECTED else "")
+
+    @rx.event
+    def unpick(self, picked_id: str):
+        """A chip's remove button."""
+        self.picked = [p for p in self.picked if p.id != picked_id]
+        self.picked_note = ""
+        if not self.picked:
+            self._clear_picked()
+
+    @rx.event
+    def set_tab(self, tab: str):    @rx.event
     def set_tab(self, tab: str):
         from chat3d.state.versions import VersionsState
 

@@ -77,3 +77,28 @@ def test_parameters_render_list_restore_fork(live_api: TestClient, make_user) ->
         ("POST", f"/api/chat/contexts/{cid}/fork", {"itemId": v1}),
     ]:
         assert live_api.request(method, path, json=body, headers=other).status_code == 404, path
+
+
+def test_a_versions_faces_and_edges_for_picking_carry_the_domains_words(live_api: TestClient, make_user) -> None:  # noqa: F811
+    """The viewer's picking list (issue 27): every face and edge of the version with its words, the same
+    words the composer's chips and the models get (selection.describe); only the owner can read it."""
+    make_user("picker@example.com")
+    me = _login(live_api, "picker@example.com")
+    make_user("stranger@example.com")
+    other = _login(live_api, "stranger@example.com")
+    _cid, v1 = _run_plate(live_api, me)
+
+    resp = live_api.get(f"/api/chat/items/{v1}/topology", headers=me)
+    assert resp.status_code == 200, resp.text
+    doc = resp.json()
+    assert doc["version"] == v1 and doc["faceCount"] == len(doc["faces"]) == 10 and doc["note"] == ""
+    labels = [f["label"] for f in doc["faces"]]
+    assert "top face, 80 × 50 mm, z = 5" in labels and "bottom face, 80 × 50 mm, z = 0" in labels
+    assert sum(label.startswith("hole Ø4 at (") for label in labels) == 4
+    assert {f["id"][0] for f in doc["faces"]} == {"F"} and all(f["solid"] == 1 for f in doc["faces"])
+    edges = [e["label"] for e in doc["edges"]]
+    assert edges.count("edge, 80 mm along x") == 4 and sum(e.startswith("circular edge Ø4 at") for e in edges) == 8
+    assert set(doc["faces"][0]) == {"id", "solid", "type", "label"}  # words, not the table's geometry
+
+    assert live_api.get(f"/api/chat/items/{v1}/topology", headers=other).status_code == 404
+    assert live_api.get("/api/chat/items/not-an-id/topology", headers=me).status_code in (400, 404)

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from chat3d.api.deps import CurrentUser, DbSession
 from chat3d.api.schemas import CamelModel
-from chat3d.domain import chats, versions
+from chat3d.domain import chats, selection, versions
 from chat3d.domain.parameters import MAX_PARAMETERS, extract_parameters
 from chat3d.pipeline import edits
 
@@ -47,6 +47,14 @@ async def render_parameters(item_id: str, body: ParametersIn, user: CurrentUser)
 def list_parameters(item_id: str, user: CurrentUser, session: DbSession) -> dict[str, Any]:
     _, model = versions.get_version(session, user.id, item_id)
     return {"items": [p.as_dict() for p in extract_parameters(str(model.get("code") or ""))]}
+
+
+@router.get("/items/{item_id}/topology")
+def get_topology(item_id: str, user: CurrentUser, session: DbSession) -> dict[str, Any]:
+    """A version's faces and edges for picking in the viewer (issue 27): id, solid, type and words per row;
+    empty lists for a version made before face tables existed."""
+    table = selection.load_table(session, user.id, item_id)
+    return {"version": item_id, **selection.viewer_rows(table or {})}
 
 
 @router.get("/contexts/{context_id}/versions")
