@@ -265,7 +265,6 @@ class WorkbenchState(rx.State):
             self._clear_picked()
 
     @rx.event
-    def set_tab(self, tab: str):    @rx.event
     def set_tab(self, tab: str):
         from chat3d.state.versions import VersionsState
 
