@@ -526,7 +526,7 @@ function Model({ gltf, sizeKey, fitKey, units, edges, grid, view, nonce, dark, o
 }
 
 const buttonStyle = (active) => ({
-  font: "inherit", fontSize: "12px", padding: "3px 8px", borderRadius: "6px", cursor: "pointer",
+  pointerEvents: "auto", font: "inherit", fontSize: "12px", padding: "3px 8px", borderRadius: "6px", cursor: "pointer",
   border: "1px solid var(--gray-a6)", background: active ? "var(--accent-a4)" : "var(--color-panel-solid, white)",
   color: "var(--gray-12)",
 });
@@ -691,8 +691,10 @@ export function ModelViewer({ url, sizeMm, dark, units, fitKey, topologyUrl, pic
     <div style={{ position: "relative", width: "100%", height: "100%", minHeight: "240px", outline: "none" }}
          data-status={status} tabIndex={-1} onKeyDown={onKeyDown}
          onPointerDown={(e) => { if (e.target.tagName === "CANVAS") e.currentTarget.focus({ preventScroll: true }); }}>
+      {/* The bar spans the canvas; only its buttons take the pointer, so a click between them picks/clears. */}
       <div role="toolbar" aria-label="Viewer controls"
-           style={{ position: "absolute", top: 8, left: 8, right: 8, zIndex: 2, display: "flex", flexWrap: "wrap", gap: "4px" }}>
+           style={{ position: "absolute", top: 8, left: 8, right: 8, zIndex: 2, display: "flex", flexWrap: "wrap", gap: "4px",
+                    pointerEvents: "none" }}>
         <button type="button" style={buttonStyle(false)} onClick={() => choose(view)} aria-label="Fit model to view">Fit</button>
         {Object.entries(VIEWS).map(([name, v]) => (
           <button key={name} type="button" style={buttonStyle(view === name)} aria-pressed={view === name}
