@@ -32,9 +32,15 @@ result = Box(80, 50, 5, align=(Align.CENTER, Align.CENTER, Align.MIN)) - Pos(-30
 THICKER = PLATE.replace("Box(80, 50, 5,", "Box(80, 50, 8,").replace("Cylinder(2, 5)", "Cylinder(2, 8)").replace("2.5)", "4)")
 
 
+def _tool_offered(body: dict) -> str | None:
+    tools = body.get("tools") or []
+    return tools[0]["function"]["name"] if tools else None
+
+
 class ScriptedOpenAI(FakeLLMServer):
-    """The scripted model: a conversation call (it offers tools) asks for a model with the next brief, a
-    codegen call gets the next program; streamed or not, as the SDK asks. Every request is kept."""
+    """The scripted model: a conversation call (it offers create_3d_model) asks for a model with the next
+    brief, a codegen call gets the next program, a review passes; streamed or not, as the SDK asks. Every
+    request is kept."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -43,12 +49,17 @@ class ScriptedOpenAI(FakeLLMServer):
     async def _handle(self, request: Request) -> Response:
         body = await request.json()
         self.received.append(Received(request.url.path, dict(request.headers), body))
-        if body.get("tools"):
+        tool = _tool_offered(body)
+        if tool == "report_review":  # a vision model reviews the rendered views (issue 23): it passes
+            message = {"content": "", "tool_calls": [{"id": "call_r", "type": "function", "function": {
+                "name": tool, "arguments": json.dumps({"verdict": "pass", "problems": []})}}]}
+            finish = "tool_calls"
+        elif tool:
             bbox = self.programs[0][1] if self.programs else [80, 50, 5]
             args = json.dumps({"brief": f"A plate {bbox[0]:g} x {bbox[1]:g} x {bbox[2]:g} mm with one 4 mm hole",
                                "expected_bbox_mm": bbox, "units": "mm"})
             message = {"content": "Modelling it.", "tool_calls": [
-                {"id": "call_1", "type": "function", "function": {"name": "create_3d_model", "arguments": args}}]}
+                {"id": "call_1", "type": "function", "function": {"name": tool, "arguments": args}}]}
             finish = "tool_calls"
         elif self.programs:
             message, finish = {"content": f"Here it is.\n```python\n{self.programs.pop(0)[0]}```"}, "stop"
@@ -73,7 +84,7 @@ class ScriptedOpenAI(FakeLLMServer):
         """The last user message of each conversation call, in order."""
         out = []
         for r in self.received:
-            if r.body.get("tools"):
+            if _tool_offered(r.body) == "create_3d_model":
                 users = [m for m in r.body["messages"] if m["role"] == "user"]
                 content = users[-1]["content"]
                 out.append(content if isinstance(content, str) else " ".join(p.get("text", "") for p in content))
