@@ -36,6 +36,7 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset({
     # (chat3d/domain/shares.py), and answer 404 once the link is revoked or expired.
     ("GET", "/api/share/{token}"),
     ("GET", "/api/share/{token}/files/{file_id}"), ("HEAD", "/api/share/{token}/files/{file_id}"),
+    ("GET", "/api/share/{token}/parts/{number}/{fmt}"), ("HEAD", "/api/share/{token}/parts/{number}/{fmt}"),
     # The JSON 404 for unknown /api paths.
     *((method, UNKNOWN_API_PATH) for method in UNKNOWN_API_METHODS),
 })

@@ -41,6 +41,7 @@ CONTENT_TYPES = {
     "zip": "application/zip",
     "topology": "application/json",
     "views": "image/png",  # issue 23: the rendered views a vision model reviewed (views.png)
+    "parts": "application/zip",  # issue 27: each part's STL/STEP/3MF (parts.zip), read per part (domain/parts.py)
 }
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_IMAGE_PIXELS = 40_000_000

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 from sqlmodel import Session, select
 
 from chat3d.db.models import ChatItem, Share, StoredFile, utcnow
-from chat3d.domain import versions
+from chat3d.domain import parts, versions
 from chat3d.domain.errors import InvalidInput, NotFound
 from chat3d.domain.tokens import hash_token, new_token
 
@@ -146,8 +146,16 @@ def public_view(share: Share, model: dict) -> dict:
         "requirements": [{"label": r.get("label"), "status": r.get("status")} for r in model.get("requirements") or []],
         "files": [{"id": f["id"], "format": f["format"], "filename": f.get("filename") or f"model.{f['format']}",
                    "size": f.get("size", 0)} for f in shared_refs(model)],
+        # Issue 27: named parts, each measured, with its own files when the version has several.
+        "parts": public_parts(model),
         "expiresAt": _aware(share.expires_at).isoformat() if share.expires_at else None,
     }
+
+
+def public_parts(model: dict) -> list[dict]:
+    rows, bundle = parts.downloadable(model)
+    return [{"number": r["solid"], "name": r["name"], "sizeMm": r["size"], "volumeMm3": r["volume"],
+             "formats": list(parts.PART_FORMATS) if bundle else []} for r in rows]
 
 
 def shared_file(session: Session, token: str, file_id: str) -> StoredFile:
@@ -159,6 +167,17 @@ def shared_file(session: Session, token: str, file_id: str) -> StoredFile:
     if row is None or row.owner_id != share.owner_id:
         raise NotFound("No such file in this share.")
     return row
+
+
+def shared_part(session: Session, token: str, number: str, fmt: str) -> tuple[StoredFile, dict, int]:
+    """The shared version's parts.zip row, its model and the part's number (issue 27); anything else is 404."""
+    share, _, model = resolve(session, token)
+    n = parts.part_number(number, fmt)
+    ref = parts.bundle_ref(model)
+    row = session.get(StoredFile, uuid.UUID(str(ref["id"]))) if ref else None
+    if row is None or row.owner_id != share.owner_id or n > len(parts.parts_of(model)):
+        raise NotFound("No such part in this share.")
+    return row, model, n
 
 
 def owner_view(share: Share) -> dict:

@@ -238,7 +238,7 @@ def get_item_or_none(session: Session, owner_id: uuid.UUID, item_id: str) -> Cha
         return None
 
 
-def _slug(text: str, *, ascii_only: bool) -> str:
+def slug(text: str, *, ascii_only: bool) -> str:
     """`Flansch Größe 3` -> `flansch-größe-3` (or `flansch-grosse-3` ASCII): letters and digits joined by '-'."""
     text = unicodedata.normalize("NFKD" if ascii_only else "NFC", (text or "").casefold() if ascii_only else text or "")
     if ascii_only:  # accents dropped after NFKD split them off; casefold already made ß "ss"
@@ -268,8 +268,8 @@ def download_stems(session: Session, context_id: uuid.UUID, item_id: uuid.UUID) 
         return None
     ids = [v.id for v in version_items(session, ctx)]
     suffix = f"-v{ids.index(item_id) + 1}" if item_id in ids else ""
-    return ((_slug(ctx.name, ascii_only=True) or "model") + suffix,
-            (_slug(ctx.name, ascii_only=False) or "model") + suffix)
+    return ((slug(ctx.name, ascii_only=True) or "model") + suffix,
+            (slug(ctx.name, ascii_only=False) or "model") + suffix)
 
 
 def _program(code: str) -> str:

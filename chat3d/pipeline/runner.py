@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from chat3d.db.engine import session_scope
 from chat3d.db.models import ChatContext, ChatItem, FileKind, ItemRole, Query, QueryState, utcnow
-from chat3d.domain import chats, files, imports, requirements, review, selection, versions
+from chat3d.domain import chats, files, imports, parts, requirements, review, selection, versions
 from chat3d.domain.errors import DomainError
 from chat3d.llm.base import Completion, ImageInput, Message, ProviderError, Usage
 from chat3d.llm.codeblock import extract_code
@@ -37,12 +37,14 @@ log = logging.getLogger("chat3d.pipeline")
 T = TypeVar("T")
 # png: the version thumbnail, drawn by the render service's trusted post step (SVG thumbnails are retired:
 # a program could write one). py: the program we sent, stored from our own copy (see kept_outputs).
-MODEL_FORMATS = ("stl", "step", "3mf", "glb", "py", "png", "topology")  # topology: the face/edge table
+# topology: the face/edge table. parts: parts.zip, each part's STL/STEP/3MF (issue 27), made only for a result of
+# several solids (the service then simply returns no such file).
+MODEL_FORMATS = ("stl", "step", "3mf", "glb", "py", "png", "topology", "parts")
 # views: the review sheet (issue 23 item 2), asked for only when a vision model will review the part, and kept
 # with the version as what the reviewer saw.
 VIEWS_FORMAT = "views"
 KEPT_FORMATS = (*MODEL_FORMATS, VIEWS_FORMAT)
-METRIC_KEYS = ("bbox_size_mm", "bbox_min_mm", "bbox_max_mm", "volume_mm3", "solids", "valid", "features")
+METRIC_KEYS = ("bbox_size_mm", "bbox_min_mm", "bbox_max_mm", "volume_mm3", "solids", "valid", "features", "parts")
 
 
 def checked_metrics(raw: Any) -> dict:
@@ -64,6 +66,7 @@ def checked_metrics(raw: Any) -> dict:
     out["solids"] = solids if isinstance(solids, int) and not isinstance(solids, bool) and solids >= 0 else None
     out["valid"] = raw.get("valid") if isinstance(raw.get("valid"), bool) else None
     out["features"] = requirements.checked_features(raw.get("features"))  # issue 23: holes, bosses, walls
+    out["parts"] = parts.checked_parts(raw.get("parts"))  # issue 27: named parts, each measured
     return out
 
 

@@ -48,7 +48,8 @@ async def test_name_error_is_repaired_in_a_second_round(owner, scripted) -> None
     ]
     # Kept: only the post step's metrics (checked), the PNG it drew, and our own copy of the program.
     assert set(model["metrics"]) == {"bbox_size_mm", "bbox_min_mm", "bbox_max_mm", "volume_mm3", "solids", "valid",
-                                     "features"}  # features: issue 23's holes/bosses/wall, type-checked
+                                     "features", "parts"}  # features: issue 23's holes/bosses/wall, type-checked
+    assert [p["name"] for p in model["metrics"]["parts"]] == ["Part 1"]  # issue 27: one unlabelled solid
     assert model["metrics"]["features"]["holes"] == 0 and model["metrics"]["features"]["min_wall_mm"] == pytest.approx(5)
     assert model["metrics"]["volume_mm3"] == pytest.approx(80 * 50 * 5, rel=1e-6) and model["metrics"]["solids"] == 1
     with session_scope() as s:

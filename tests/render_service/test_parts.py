@@ -9,14 +9,13 @@ from __future__ import annotations
 import base64
 import io
 import json
-import struct
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from render_service import parts, postrender, runner, topology
+from render_service import parts, runner, topology
+from tests.support.cad_files import mf_objects, step_products, stl_extent_and_volume
 
 TWO_PARTS = """from build123d import *
 base = Box(40, 40, 4)
@@ -38,77 +37,6 @@ def _render(tmp_path: Path, code: str) -> tuple[dict, Path]:
     return doc, out
 
 
-def _stl_extent_and_volume(data: bytes) -> tuple[list[float], float]:
-    (n,) = struct.unpack_from("<I", data, 80)
-    tris = np.frombuffer(data, dtype=postrender.STL_RECORD, offset=84, count=n)["corners"].astype(np.float64)
-    corners = tris.reshape(-1, 3)
-    volume = float(np.einsum("ij,ij->i", tris[:, 0], np.cross(tris[:, 1], tris[:, 2])).sum() / 6)
-    return list(corners.max(0) - corners.min(0)), abs(volume)
-
-
-def _step_products(data: bytes, tmp_path: Path) -> list[tuple[str, float, list[float]]]:
-    """(name, volume, size) of every solid product in a STEP file, read with OCCT's XCAF reader."""
-    import build123d as bd
-    from OCP.IFSelect import IFSelect_ReturnStatus
-    from OCP.STEPCAFControl import STEPCAFControl_Reader
-    from OCP.TCollection import TCollection_ExtendedString
-    from OCP.TDataStd import TDataStd_Name
-    from OCP.TDocStd import TDocStd_Document
-    from OCP.XCAFApp import XCAFApp_Application
-    from OCP.XCAFDoc import XCAFDoc_DocumentTool
-    from OCP.collections import Sequence_TDF_Label
-    from OCP.TDF import TDF_Label
-
-    path = tmp_path / "read.step"
-    path.write_bytes(data)
-    doc = TDocStd_Document(TCollection_ExtendedString("XmlOcaf"))
-    XCAFApp_Application.GetApplication_s().NewDocument(TCollection_ExtendedString("MDTV-XCAF"), doc)
-    reader = STEPCAFControl_Reader()
-    reader.SetNameMode(True)
-    assert reader.ReadFile(str(path)) == IFSelect_ReturnStatus.IFSelect_RetDone
-    reader.Transfer(doc)
-    tool = XCAFDoc_DocumentTool.ShapeTool_s(doc.Main())
-    found = []
-
-    def walk(label) -> None:
-        if tool.IsReference_s(label):
-            referred = TDF_Label()
-            tool.GetReferredShape_s(label, referred)
-            label = referred
-        kids = Sequence_TDF_Label()
-        tool.GetComponents_s(label, kids)
-        if kids.Length():
-            for i in range(1, kids.Length() + 1):
-                walk(kids.Value(i))
-            return
-        name = TDataStd_Name()
-        label.FindAttribute(TDataStd_Name.GetID_s(), name)
-        shape = bd.Shape.cast(tool.GetShape_s(label))
-        size = shape.bounding_box().size
-        found.append((name.Get().ToExtString(), float(shape.volume), [size.X, size.Y, size.Z]))
-
-    free = Sequence_TDF_Label()
-    tool.GetFreeShapes(free)
-    for i in range(1, free.Length() + 1):
-        walk(free.Value(i))
-    return found
-
-
-def _3mf_objects(data: bytes, tmp_path: Path) -> list[tuple[str, list[float]]]:
-    """(name, extent) of every mesh object in a 3MF, read with lib3mf."""
-    path = tmp_path / "read.3mf"
-    path.write_bytes(data)
-    model = postrender.lib3mf_wrapper().CreateModel()
-    model.QueryReader("3mf").ReadFromFile(str(path))
-    out = []
-    it = model.GetMeshObjects()
-    while it.MoveNext():
-        mesh = it.GetCurrentMeshObject()
-        pts = np.array([v.Coordinates[:] for v in mesh.GetVertices()], dtype=np.float64)
-        out.append((mesh.GetName(), list(pts.max(0) - pts.min(0))))
-    return out
-
-
 def test_two_labelled_solids_are_two_named_parts_each_with_its_own_files(tmp_path):
     doc, out = _render(tmp_path, TWO_PARTS)
     table = doc["metrics"]["parts"]
@@ -121,21 +49,21 @@ def test_two_labelled_solids_are_two_named_parts_each_with_its_own_files(tmp_pat
     bundle = zipfile.ZipFile(out / "parts.zip")
     assert sorted(bundle.namelist()) == sorted(f"part-{n}.{e}" for n in (1, 2) for e in ("stl", "step", "3mf"))
     for n, (name, want) in enumerate((("base", BASE), ("lid", LID)), 1):
-        size, volume = _stl_extent_and_volume(bundle.read(f"part-{n}.stl"))
+        size, volume = stl_extent_and_volume(bundle.read(f"part-{n}.stl"))
         assert size == pytest.approx(want["size"], abs=0.05) and volume == pytest.approx(want["volume"], rel=0.02)
-        (product,) = _step_products(bundle.read(f"part-{n}.step"), tmp_path)
+        (product,) = step_products(bundle.read(f"part-{n}.step"), tmp_path)
         assert product[0] == name and product[1] == pytest.approx(want["volume"], abs=0.5)
         assert product[2] == pytest.approx(want["size"], abs=1e-3)
-        (obj,) = _3mf_objects(bundle.read(f"part-{n}.3mf"), tmp_path)
+        (obj,) = mf_objects(bundle.read(f"part-{n}.3mf"), tmp_path)
         assert obj[0] == name and obj[1] == pytest.approx(want["size"], abs=0.05)
 
 
 def test_whole_model_step_and_3mf_keep_the_parts_as_named_objects(tmp_path):
     _doc, out = _render(tmp_path, TWO_PARTS)
-    products = _step_products((out / "model.step").read_bytes(), tmp_path)
+    products = step_products((out / "model.step").read_bytes(), tmp_path)
     assert [p[0] for p in products] == ["base", "lid"]
     assert [round(p[1]) for p in products] == [6400, 1571]
-    objects = _3mf_objects((out / "model.3mf").read_bytes(), tmp_path)
+    objects = mf_objects((out / "model.3mf").read_bytes(), tmp_path)
     assert [o[0] for o in objects] == ["base", "lid"]
     assert objects[1][1] == pytest.approx(LID["size"], abs=0.05)
     # The GLB keeps its own node names (the viewer's solid_<n>): no program text reaches it.
@@ -174,8 +102,8 @@ def test_hostile_labels_from_a_program_are_neutralised_in_every_output(tmp_path)
     doc, out = _render(tmp_path, code)
     names = [p["name"] for p in doc["metrics"]["parts"]]
     assert names == ["base " + "x" * 35, "lid"], names
-    assert [o[0] for o in _3mf_objects((out / "model.3mf").read_bytes(), tmp_path)] == names
-    assert [p[0] for p in _step_products((out / "model.step").read_bytes(), tmp_path)] == names
+    assert [o[0] for o in mf_objects((out / "model.3mf").read_bytes(), tmp_path)] == names
+    assert [p[0] for p in step_products((out / "model.step").read_bytes(), tmp_path)] == names
     for blob in ((out / "model.3mf").read_bytes(), (out / "model.step").read_bytes()):
         assert b"<script" not in blob and b"onmouseover" not in blob
 
@@ -184,7 +112,7 @@ def test_a_single_solid_has_one_part_and_no_parts_bundle(tmp_path):
     doc, out = _render(tmp_path, "from build123d import *\nresult = Box(10, 20, 30)\nresult.label = 'block'\n")
     assert doc["files"].get("parts") is None and not (out / "parts.zip").exists()
     assert [p["name"] for p in doc["metrics"]["parts"]] == ["block"]
-    assert [p[0] for p in _step_products((out / "model.step").read_bytes(), tmp_path)] == ["block"]
+    assert [p[0] for p in step_products((out / "model.step").read_bytes(), tmp_path)] == ["block"]
     (tmp_path / "plain").mkdir()
     plain, _ = _render(tmp_path / "plain", "from build123d import *\nresult = Box(10, 20, 30)\n")
     assert [p["name"] for p in plain["metrics"]["parts"]] == ["Part 1"]

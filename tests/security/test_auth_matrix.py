@@ -66,6 +66,7 @@ EXPECTED_PUBLIC = {
     ("GET", "/api/profile/actions/confirm"), ("POST", "/api/profile/actions/confirm"),
     # Share links (the token is the credential; one version's metrics and files only).
     ("GET", "/api/share/{token}"), ("GET", "/api/share/{token}/files/{file_id}"), ("HEAD", "/api/share/{token}/files/{file_id}"),
+    ("GET", "/api/share/{token}/parts/{number}/{fmt}"), ("HEAD", "/api/share/{token}/parts/{number}/{fmt}"),
     *((m, UNKNOWN_API_PATH) for m in UNKNOWN_API_METHODS),
 }
 
@@ -209,6 +210,8 @@ BODY_ID_ROUTES = {
 # Path ids this test answers with a random id (still 404, never 5xx) instead of one of Alice's: a share
 # needs a rendered model version; cross-user share access is for the share feature's own tests.
 UNSEEDED = {"share_id"}
+# Path parts that name no resource (a part's number and file format in /api/files/{file_id}/parts/...).
+PLAIN_PATH_VALUES = {"number": "1", "fmt": "stl"}
 # Valid bodies/queries, so that ownership (not input validation) decides the answer.
 REQUEST_BODIES = {
     ("PATCH", "/api/chat/contexts/{context_id}"): lambda ids: {"name": "renamed by bob"},
@@ -228,7 +231,7 @@ def test_every_route_with_an_id_answers_404_for_another_users_resource(api: Test
     make_user("bob@example.com")
     _login(api, "alice@example.com")  # gives Alice a session row for the sessions route
     bob = _bearer(_login(api, "bob@example.com"))
-    ids = _alice_resources(db, alice)
+    ids = _alice_resources(db, alice) | PLAIN_PATH_VALUES
 
     with_ids = [(m, p) for m, p in PROTECTED if "{" in p and not p.startswith("/api/admin/") and p != UNKNOWN_API_PATH]
     named = set(re.findall(r"\{(\w+)\}", " ".join(p for _, p in with_ids)))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import os
+import struct
 import tempfile
 from pathlib import Path
 
@@ -26,3 +28,85 @@ def block_files() -> dict[str, bytes]:
 
 
 CORRUPT_STEP = b"ISO-10303-21;\nHEADER;\nFILE_DESCRIPTION(('broken'),'2;1');\nthis is not a STEP body\n"
+
+
+# --- reading exported files back (issue 27's per-part files) ----------------------------------------------------
+
+STL_RECORD = [("normal", "<f4", 3), ("corners", "<f4", (3, 3)), ("attr", "<u2")]
+
+
+def stl_extent_and_volume(data: bytes) -> tuple[list[float], float]:
+    """(extent, volume) of a binary STL's triangles."""
+    import numpy as np
+
+    (n,) = struct.unpack_from("<I", data, 80)
+    tris = np.frombuffer(data, dtype=np.dtype(STL_RECORD), offset=84, count=n)["corners"].astype(np.float64)
+    corners = tris.reshape(-1, 3)
+    volume = float(np.einsum("ij,ij->i", tris[:, 0], np.cross(tris[:, 1], tris[:, 2])).sum() / 6)
+    return list(corners.max(0) - corners.min(0)), abs(volume)
+
+
+def step_products(data: bytes, tmp_path: Path) -> list[tuple[str, float, list[float]]]:
+    """(name, volume, size) of every solid product in a STEP file, read with OCCT's XCAF reader."""
+    import build123d as bd
+    from OCP.IFSelect import IFSelect_ReturnStatus
+    from OCP.STEPCAFControl import STEPCAFControl_Reader
+    from OCP.TCollection import TCollection_ExtendedString
+    from OCP.TDataStd import TDataStd_Name
+    from OCP.TDocStd import TDocStd_Document
+    from OCP.XCAFApp import XCAFApp_Application
+    from OCP.XCAFDoc import XCAFDoc_DocumentTool
+    from OCP.collections import Sequence_TDF_Label
+    from OCP.TDF import TDF_Label
+
+    path = tmp_path / "read.step"
+    path.write_bytes(data)
+    doc = TDocStd_Document(TCollection_ExtendedString("XmlOcaf"))
+    XCAFApp_Application.GetApplication_s().NewDocument(TCollection_ExtendedString("MDTV-XCAF"), doc)
+    reader = STEPCAFControl_Reader()
+    reader.SetNameMode(True)
+    assert reader.ReadFile(str(path)) == IFSelect_ReturnStatus.IFSelect_RetDone
+    reader.Transfer(doc)
+    tool = XCAFDoc_DocumentTool.ShapeTool_s(doc.Main())
+    found = []
+
+    def walk(label) -> None:
+        if tool.IsReference_s(label):
+            referred = TDF_Label()
+            tool.GetReferredShape_s(label, referred)
+            label = referred
+        kids = Sequence_TDF_Label()
+        tool.GetComponents_s(label, kids)
+        if kids.Length():
+            for i in range(1, kids.Length() + 1):
+                walk(kids.Value(i))
+            return
+        name = TDataStd_Name()
+        label.FindAttribute(TDataStd_Name.GetID_s(), name)
+        shape = bd.Shape.cast(tool.GetShape_s(label))
+        size = shape.bounding_box().size
+        found.append((name.Get().ToExtString(), float(shape.volume), [size.X, size.Y, size.Z]))
+
+    free = Sequence_TDF_Label()
+    tool.GetFreeShapes(free)
+    for i in range(1, free.Length() + 1):
+        walk(free.Value(i))
+    return found
+
+
+def mf_objects(data: bytes, tmp_path: Path) -> list[tuple[str, list[float]]]:
+    """(name, extent) of every mesh object in a 3MF, read with lib3mf."""
+    import numpy as np
+    from lib3mf import Lib3MF
+
+    path = tmp_path / "read.3mf"
+    path.write_bytes(data)
+    model = Lib3MF.Wrapper(os.path.join(os.path.dirname(Lib3MF.__file__), "lib3mf")).CreateModel()
+    model.QueryReader("3mf").ReadFromFile(str(path))
+    out = []
+    it = model.GetMeshObjects()
+    while it.MoveNext():
+        mesh = it.GetCurrentMeshObject()
+        pts = np.array([v.Coordinates[:] for v in mesh.GetVertices()], dtype=np.float64)
+        out.append((mesh.GetName(), list(pts.max(0) - pts.min(0))))
+    return out

@@ -7,13 +7,13 @@ from datetime import datetime
 from urllib.parse import quote
 
 from fastapi import APIRouter, BackgroundTasks, UploadFile
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 
 from chat3d.api.deps import CurrentUser, DbSession
 from chat3d.api.schemas import CamelModel
 from chat3d.api.security import stored_file_headers
-from chat3d.db.models import FileKind
-from chat3d.domain import files, versions
+from chat3d.db.models import ChatItem, FileKind
+from chat3d.domain import files, parts, versions
 from chat3d.domain.errors import InvalidInput
 
 router = APIRouter(prefix="/api/files", tags=["files"])
@@ -57,6 +57,24 @@ def download(file_id: str, user: CurrentUser, session: DbSession) -> FileRespons
         cache = "private, no-cache"
     # Copies cached under the old, inline headers are purged once per browser (chat3d.api.security.CACHE_EPOCH).
     return FileResponse(path, media_type=row.content_type, headers={**headers, "Cache-Control": cache})
+
+
+@router.get("/{file_id}/parts/{number}/{fmt}")
+@router.head("/{file_id}/parts/{number}/{fmt}", include_in_schema=False)
+def download_part(file_id: str, number: str, fmt: str, user: CurrentUser, session: DbSession) -> Response:
+    """One part's STL/STEP/3MF out of a version's parts.zip (issue 27), named `flange-v3-lid.step`."""
+    row = files.get_file(session, user.id, file_id)
+    n = parts.part_number(number, fmt)
+    data = parts.read_part(row, n, fmt)
+    model = None
+    if row.item_id is not None:
+        item = session.get(ChatItem, row.item_id)
+        model = versions.model_of(item) if item is not None and item.owner_id == user.id else None
+    stems = versions.download_stems(session, row.context_id, row.item_id) if row.context_id and row.item_id else None
+    ascii_name, utf8_name = parts.download_names(stems or ("model", "model"), parts.part_name(model, n), fmt)
+    headers = stored_file_headers(fmt, utf8_name)
+    headers["Content-Disposition"] = f'attachment; filename="{ascii_name}"; filename*=UTF-8\'\'{quote(utf8_name)}'
+    return Response(data, media_type=files.CONTENT_TYPES[fmt], headers={**headers, "Cache-Control": "private, no-cache"})
 
 
 @router.delete("/{file_id}", status_code=204)

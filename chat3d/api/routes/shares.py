@@ -1,22 +1,24 @@
 """Share links: the owner creates, lists and revokes them; anyone with a live token sees that one version.
 
-The two `/api/share/...` routes are public on purpose (declared in chat3d/api/public_routes.py): the token
-is the credential, and they expose only the shared version's metrics and files (chat3d.domain.shares).
+The three `/api/share/...` routes are public on purpose (declared in chat3d/api/public_routes.py): the token
+is the credential, and they expose only the shared version's metrics and files, its parts' files included
+(chat3d.domain.shares).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from pydantic import Field
 
 from chat3d.api.deps import CurrentUser, DbSession
 from chat3d.api.schemas import CamelModel
 from chat3d.api.security import stored_file_headers
-from chat3d.domain import files, shares
+from chat3d.domain import files, parts, shares
 from chat3d.domain.errors import NotFound
 
 router = APIRouter(tags=["shares"])
@@ -67,3 +69,16 @@ def shared_file(token: str, file_id: str, session: DbSession) -> FileResponse:
         "Cache-Control": "private, no-cache",
         "Referrer-Policy": "no-referrer",
     })
+
+
+@router.get("/api/share/{token}/parts/{number}/{fmt}")
+@router.head("/api/share/{token}/parts/{number}/{fmt}", include_in_schema=False)
+def shared_part(token: str, number: str, fmt: str, session: DbSession) -> Response:
+    """One part's STL/STEP/3MF of the shared version (issue 27), named `model-lid.step` (no chat name)."""
+    row, model, n = shares.shared_part(session, token, number, fmt)
+    data = parts.read_part(row, n, fmt)
+    ascii_name, utf8_name = parts.download_names(("model", "model"), parts.part_name(model, n), fmt)
+    headers = stored_file_headers(fmt, utf8_name)
+    headers["Content-Disposition"] = f'attachment; filename="{ascii_name}"; filename*=UTF-8\'\'{quote(utf8_name)}'
+    return Response(data, media_type=files.CONTENT_TYPES[fmt], headers={
+        **headers, "Cache-Control": "private, no-cache", "Referrer-Policy": "no-referrer"})
