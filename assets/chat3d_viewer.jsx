@@ -642,7 +642,8 @@ function PickList({ topology, picked, hover, onHover, onToggle, onClear, top }) 
   );
 }
 
-export function ModelViewer({ url, sizeMm, dark, units, fitKey, topologyUrl, pickedIds, pickedVersion, onPickGeometry }) {
+export function ModelViewer({ url, sizeMm, dark, units, fitKey, topologyUrl, pickedIds, pickedVersion, onPickGeometry,
+                              partNames }) {
   const [view, setView] = useState("iso");
   const [nonce, setNonce] = useState(0);
   const [edges, setEdges] = useState(true);
@@ -748,14 +749,18 @@ export function ModelViewer({ url, sizeMm, dark, units, fitKey, topologyUrl, pic
       {info && info.parts && info.parts.length > 1 ? (
         <div style={{ ...panelStyle, bottom: 34, left: 8, maxHeight: "45%", overflowY: "auto" }} role="group"
              aria-label="Parts" data-testid="part-list">
-          {info.parts.map((p) => (
-            <label key={p.key} style={{ display: "flex", gap: "6px", alignItems: "center", cursor: "pointer" }}>
-              <input type="checkbox" checked={!hidden.includes(p.key)} aria-label={`Show ${p.name}`}
-                     onChange={() => setHidden((h) => (h.includes(p.key) ? h.filter((k) => k !== p.key) : [...h, p.key]))} />
-              <span style={{ width: 10, height: 10, borderRadius: 2, background: p.color, display: "inline-block" }} />
-              {p.name}
-            </label>
-          ))}
+          {info.parts.map((p) => {
+            // The program's part name (issue 27: plain text made by the render service), by the solid_<n> node.
+            const name = (partNames && partNames[Number(p.key.slice(6)) - 1]) || p.name;
+            return (
+              <label key={p.key} style={{ display: "flex", gap: "6px", alignItems: "center", cursor: "pointer" }}>
+                <input type="checkbox" checked={!hidden.includes(p.key)} aria-label={`Show ${name}`}
+                       onChange={() => setHidden((h) => (h.includes(p.key) ? h.filter((k) => k !== p.key) : [...h, p.key]))} />
+                <span style={{ width: 10, height: 10, borderRadius: 2, background: p.color, display: "inline-block" }} />
+                {name}
+              </label>
+            );
+          })}
         </div>
       ) : null}
       <LoadBoundary key={key} onError={() => setCrashed(true)}>

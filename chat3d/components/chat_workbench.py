@@ -6,6 +6,7 @@ import reflex as rx
 
 from chat3d.components.code_editor import code_editor
 from chat3d.components.parameters import parameters_panel
+from chat3d.components.parts import parts_table
 from chat3d.components.versions import versions_panel
 from chat3d.components.viewer import model_viewer
 from chat3d.state.chat_view import DetailRow, FileView
@@ -33,7 +34,8 @@ def _preview() -> rx.Component:
                              topology_url=rx.cond(WorkbenchState.previewing, "", WorkbenchState.topology_url),
                              picked_ids=WorkbenchState.picked_ids,
                              picked_version=WorkbenchState.picked_version,
-                             on_pick_geometry=WorkbenchState.pick_geometry),
+                             on_pick_geometry=WorkbenchState.pick_geometry,
+                             part_names=rx.cond(WorkbenchState.previewing, [], WorkbenchState.part_names)),
                 flex="1",
                 min_height="280px",
                 width="100%",
@@ -51,6 +53,7 @@ def _preview() -> rx.Component:
                         rx.cond(WorkbenchState.edited_by_you, rx.badge("edited by you", variant="soft", size="1"))),
                 spacing="2", align="center",
             ),
+            _parts(),
             parameters_panel(),
             data_testid="model-viewer",
             aria_label="Model preview",
@@ -61,6 +64,11 @@ def _preview() -> rx.Component:
         ),
         _no_model("Your model will appear here."),
     )
+
+
+def _parts() -> rx.Component:
+    # While a parameter preview is shown, the stored version's parts would not match what the viewer shows.
+    return rx.cond((WorkbenchState.parts.length() > 0) & ~WorkbenchState.previewing, parts_table(WorkbenchState.parts))
 
 
 def _code() -> rx.Component:

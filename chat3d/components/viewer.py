@@ -28,6 +28,7 @@ class ModelViewer(rx.NoSSRComponent):
     picked_ids: rx.Var[list[str]]
     picked_version: rx.Var[str]
     on_pick_geometry: rx.EventHandler[rx.event.passthrough_event_spec(str, list[str])]
+    part_names: rx.Var[list[str]]  # issue 27: the parts' names per solid (solid_<n>), for the part toggles
 
 
 model_viewer = ModelViewer.create

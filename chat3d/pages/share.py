@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from chat3d.components.layout import public_shell
+from chat3d.components.parts import parts_table
 from chat3d.components.viewer import model_viewer
 from chat3d.state.chat_view import FileView
 from chat3d.state.share import ShareState
@@ -32,13 +33,14 @@ def _shared() -> rx.Component:
         rx.cond(ShareState.checklist != "", rx.text(ShareState.checklist, size="2", data_testid="share-checklist")),
         rx.box(
             model_viewer(url=ShareState.glb_url, size_mm=ShareState.size_mm, dark=rx.color_mode_cond(False, True),
-                         key=ShareState.glb_url),
+                         part_names=ShareState.part_names, key=ShareState.glb_url),
             width="100%", height="min(62vh, 620px)", position="relative", border="1px solid var(--gray-a5)",
             border_radius="var(--radius-3)", overflow="hidden",
             background="radial-gradient(circle at 50% 35%, var(--gray-2), var(--gray-4))",
             data_testid="model-viewer",
         ),
         rx.hstack(rx.foreach(ShareState.files, _download), spacing="2", wrap="wrap"),
+        rx.cond(ShareState.parts.length() > 0, parts_table(ShareState.parts)),
         rx.text("A read-only link shared from Chat3D.", size="1", color_scheme="gray"),
         spacing="3", width="100%",
     )

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
+from chat3d.domain import parts as parts_domain
+
 DIMS_SEP = " × "
 
 STATE_LABELS = {
@@ -62,6 +64,19 @@ class FileView:
 
 
 @dataclass
+class PartView:
+    """One named part of a version (issue 27): its measurements and, with several parts, its own downloads."""
+
+    number: str = ""
+    name: str = ""
+    size_label: str = ""
+    volume_label: str = ""
+    stl_url: str = ""
+    step_url: str = ""
+    mf_url: str = ""  # the 3MF
+
+
+@dataclass
 class DetailRow:
     label: str = ""
     value: str = ""
@@ -104,6 +119,22 @@ class ModelInfo:
     code: str = ""
     files: list[FileView] = field(default_factory=list)
     details: list[DetailRow] = field(default_factory=list)
+    part_names: list[str] = field(default_factory=list)  # per solid, for the viewer's part toggles
+
+
+def part_views(model: dict | None, url_base: str, units: str = "mm") -> list[PartView]:
+    """The parts list under the viewer: only for a version with per-part files (several solids). ``url_base`` +
+    "<n>/<fmt>" downloads a part (`/api/files/<parts.zip id>/parts/` or `/api/share/<token>/parts/`)."""
+    rows, bundle = parts_domain.downloadable(model)
+    if not bundle:
+        return []
+    out = []
+    for r in rows:
+        base = f"{url_base}{r['solid']}/"
+        out.append(PartView(number=str(r["solid"]), name=r["name"], size_label=format_dims_for(r["size"], units),
+                            volume_label=format_volume(r["volume"]), stl_url=base + "stl", step_url=base + "step",
+                            mf_url=base + "3mf"))
+    return out
 
 
 # --- formatting ---------------------------------------------------------------------------------
@@ -416,6 +447,7 @@ def model_info(item_id: str, segments: list[dict]) -> ModelInfo | None:
         code=str(model.get("code") or ""),
         files=_sorted_files(refs),
         details=details,
+        part_names=[p["name"] for p in parts_domain.parts_of(model)],
     )
 
 

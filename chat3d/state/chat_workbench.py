@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import reflex as rx
@@ -20,10 +20,11 @@ import reflex as rx
 from chat3d.db.engine import session_scope
 from chat3d.domain import chats
 from chat3d.domain import files as files_domain
+from chat3d.domain import parts as parts_domain
 from chat3d.domain.errors import DomainError
 from chat3d.domain.parameters import ParameterError, extract_parameters, format_value
 from chat3d.state.auth import AuthState
-from chat3d.state.chat_view import MM_PER_INCH, DetailRow, FileView, format_dims_for, model_info
+from chat3d.state.chat_view import MM_PER_INCH, DetailRow, FileView, PartView, format_dims_for, model_info, part_views
 
 
 @dataclass
@@ -115,6 +116,9 @@ class WorkbenchState(rx.State):
     code: str = ""
     files: list[FileView] = []
     details: list[DetailRow] = []
+    parts: list[PartView] = []  # issue 27: named parts with their own downloads (several solids only)
+    part_names: list[str] = []  # per solid, for the viewer's part toggles
+    _part_sizes_mm: list = []  # the parts' sizes, for relabelling when the chat's units change
     tab: str = "preview"
     params: list[ParamView] = []
     edited_by_you: bool = False
@@ -157,6 +161,7 @@ class WorkbenchState(rx.State):
         self._drop_preview()
         self.item_id, self.context_id, self.glb_url, self.dims, self.size_mm, self.code = "", "", "", "", [], ""
         self.files, self.details, self.params, self.edited_by_you = [], [], [], False
+        self.parts, self.part_names = [], []
         self.edit_error, self.edit_error_line = "", 0
         self.topology_url = ""
         self._clear_picked()
@@ -190,8 +195,6 @@ class WorkbenchState(rx.State):
                 context_id = str(item.context_id)
                 units = chats.get_context(s, uid, item.context_id).units or "mm"
                 model = chats.model_segment(item) or {}
-                from dataclasses import replace
-
                 from chat3d.domain.versions import download_stems  # the names downloads get (`flange-v3.step`)
 
                 stems = download_stems(s, item.context_id, item.id)
@@ -206,6 +209,10 @@ class WorkbenchState(rx.State):
         self.code, self.details = info.code, info.details
         self.files = [replace(f, filename=f"{stems[1]}.{f.format}") if stems else f
                       for f in info.files]  # model formats only (chat_view.FILE_ORDER): no thumbnail, no stored SVG
+        bundle = parts_domain.bundle_ref(model)
+        self.parts = part_views(model, f"/api/files/{bundle['id']}/parts/" if bundle else "", units)
+        self._part_sizes_mm = [r["size"] for r in parts_domain.downloadable(model)[0]]
+        self.part_names = info.part_names
         self.params = self._rows()
         self.edited_by_you = model.get("editedBy") == "you"
         has_table = any(f.get("format") == "topology" for f in model.get("files") or [])
@@ -358,6 +365,7 @@ class WorkbenchState(rx.State):
         self.units = units
         self.dims = format_dims_for(self.size_mm, units)
         self.preview_dims = format_dims_for(self.preview_size_mm, units) if self.preview_size_mm else ""
+        self.parts = [replace(p, size_label=format_dims_for(mm, units)) for p, mm in zip(self.parts, self._part_sizes_mm)]
         if self.preview_values:
             self._show_values(self.preview_values)
         else:

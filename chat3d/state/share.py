@@ -8,7 +8,8 @@ from chat3d.db.engine import session_scope
 from chat3d.domain import shares
 from chat3d.domain.requirements import summary
 from chat3d.domain.errors import DomainError
-from chat3d.state.chat_view import FORMAT_LABELS, FileView, format_area, format_dims, format_size, format_volume
+from chat3d.state.chat_view import (FORMAT_LABELS, FileView, PartView, format_area, format_dims, format_size,
+                                    format_volume, part_views)
 
 ORDER = ["stl", "step", "3mf", "glb", "py"]  # downloads offered; model.png is the page's thumbnail only
 
@@ -32,13 +33,15 @@ class ShareState(rx.State):
     facts: list[str] = []
     checklist: str = ""  # issue 23: requirement labels and statuses, one line
     files: list[FileView] = []
+    parts: list[PartView] = []  # issue 27: named parts with their own downloads (several solids only)
+    part_names: list[str] = []
 
     @rx.event
     def load(self):
         token = token_from_path(self.router.url.path)
         self.loaded, self.found, self.expired = True, False, False
         self.title, self.dims, self.size_mm, self.glb_url, self.thumb_url, self.facts, self.files = "", "", [], "", "", [], []
-        self.checklist = ""
+        self.checklist, self.parts, self.part_names = "", [], []
         try:
             with session_scope() as s:
                 share, _, model = shares.resolve(s, token, count_view=True)
@@ -67,3 +70,5 @@ class ShareState(rx.State):
         glb = next((f for f in refs if f["format"] == "glb"), None)
         self.glb_url = base + glb["id"] if glb else ""
         self.thumb_url = base + thumb["id"] if thumb else ""  # the post step's PNG; none for older versions
+        self.parts = part_views(model, f"/api/share/{token}/parts/")
+        self.part_names = [p["name"] for p in view["parts"]]
