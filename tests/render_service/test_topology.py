@@ -75,6 +75,32 @@ def test_two_solids_number_faces_per_solid_in_order(tmp_path):
     assert len(names["solid_2"]["children"]) == 3
 
 
+def test_edge_lines_of_a_moved_solid_lie_on_its_edges(tmp_path):
+    """A solid placed with a location (its triangulation is stored unmoved): the highlighted edges sit on it."""
+    import build123d as bd
+    import numpy as np
+
+    src, out = tmp_path / "job", tmp_path / "out"
+    src.mkdir()
+    out.mkdir()
+    shape = bd.Compound([bd.Box(10, 10, 10), bd.Pos(40, 0, 0) * bd.Rot(0, 0, 30) * bd.Cylinder(5, 10)])
+    postrender.write_brep(shape, str(src / postrender.BREP_NAME))
+    assert postrender.finish(src, out, max_output_bytes=16 << 20, formats={"glb", "topology"})["ok"] is True
+    table = json.loads((out / "faces.json").read_text())
+    doc, binary = topology._read_glb((out / "model.glb").read_bytes())
+    by_name = {n.get("name"): n for n in doc["nodes"]}
+    for edge in table["edges"]:
+        acc = doc["accessors"][doc["meshes"][by_name[edge["id"]]["mesh"]]["primitives"][0]["attributes"]["POSITION"]]
+        view = doc["bufferViews"][acc["bufferView"]]
+        mm = np.frombuffer(binary, "<f4", acc["count"] * 3, view["byteOffset"]).reshape(-1, 3) * 1000
+        if edge["solid"] == 1:  # the box at the origin
+            assert np.abs(mm).max() == pytest.approx(5, abs=0.01), edge
+        else:  # the cylinder's two circles and its seam, 40 mm along x
+            assert np.hypot(mm[:, 0] - 40, mm[:, 1]) == pytest.approx(np.full(len(mm), 5.0), abs=0.01), edge
+            assert np.abs(mm[:, 2]).max() == pytest.approx(5, abs=0.01), edge
+    assert {e["solid"] for e in table["edges"]} == {1, 2}
+
+
 def test_an_imported_mesh_gets_coplanar_triangles_merged_into_faces(tmp_path):
     import build123d as bd
 
