@@ -107,9 +107,10 @@ def _surface_row(face, tri: _Triangles) -> dict:
     """Type, area, centre, an interior point and the surface's own axis/normal/radius for one face."""
     row: dict = {}
     t, cross, dbl, cents = tri
-    area = float(dbl.sum()) / 2
-    centre = (cents * dbl[:, None]).sum(0) / max(dbl.sum(), 1e-12) if len(t) else np.zeros(3)
-    big = int(np.argmax(dbl)) if len(t) else 0
+    total = dbl.sum()
+    area = float(total) / 2
+    centre = (cents * dbl[:, None]).sum(0) / max(total, 1e-12) if len(t) else np.zeros(3)
+    big = int(dbl.argmax()) if len(t) else 0
     point = cents[big] if len(t) else centre  # inside the face (a centroid may sit in a hole)
     tri_normal = cross[big] / max(dbl[big], 1e-12) if len(t) else np.zeros(3)
     try:
@@ -122,8 +123,8 @@ def _surface_row(face, tri: _Triangles) -> dict:
     row["centre"] = _r(centre)
     row["point"] = _r(point)
     if len(t):
-        lo, hi = t.reshape(-1, 3).min(0), t.reshape(-1, 3).max(0)
-        row["bbox"] = {"min": _r(lo), "max": _r(hi)}
+        corners = t.reshape(-1, 3)
+        row["bbox"] = {"min": _r(corners.min(0)), "max": _r(corners.max(0))}
     reversed_ = face.Orientation() == TopAbs_REVERSED
     if kind == GeomAbs_SurfaceType.GeomAbs_Plane:
         d = surf.Plane().Axis().Direction()
@@ -154,9 +155,10 @@ def _surface_row(face, tri: _Triangles) -> dict:
             along = origin + axis * float(np.dot(point - origin, axis))
             row["inner"] = bool(np.dot(tri_normal, point - along) < 0)
             span = t.reshape(-1, 3) @ axis
-            row["length"] = _r(span.max() - span.min())
+            top, bottom = span.max(), span.min()
+            row["length"] = _r(top - bottom)
             # The axis point at the face's middle along the axis (for 'hole at (x, y)').
-            mid = origin + axis * float((span.max() + span.min()) / 2 - np.dot(origin, axis))
+            mid = origin + axis * float((top + bottom) / 2 - np.dot(origin, axis))
             row["axis_point"] = _r(mid)
     return row
 
@@ -211,7 +213,7 @@ def _is_mesh(faces: list) -> bool:
     return True
 
 
-def _edge_polyline(edge, faces) -> list | None:
+def _edge_polyline(edge, faces) -> np.ndarray | None:
     """The edge's nodes in the triangulation of a face it bounds (made once for the STL/GLB), in mm, global."""
     for face in faces:
         loc = TopLoc_Location()
@@ -225,7 +227,7 @@ def _edge_polyline(edge, faces) -> list | None:
         if not loc.IsIdentity():  # moving by the identity changes nothing: skip the call per node
             trsf = loc.Transformation()
             nodes = (p.Transformed(trsf) for p in nodes)
-        return [[p.X(), p.Y(), p.Z()] for p in nodes]
+        return np.array([[p.X(), p.Y(), p.Z()] for p in nodes])
     return None
 
 
@@ -247,13 +249,14 @@ def _edge_rows(solid, solid_no: int, face_ids: dict, lin: float, ang: float, fir
             poly = _edge_polyline(edge, around)
             if poly is None:  # no mesh on it (rare): sample the curve itself
                 pts = GCPnts_TangentialDeflection(curve, ang, lin)
-                poly = [_xyz(pts.Value(k)) for k in range(1, pts.NbPoints() + 1)]
+                poly = np.array([_xyz(pts.Value(k)) for k in range(1, pts.NbPoints() + 1)])
             if kind == GeomAbs_CurveType.GeomAbs_Line:
-                length = float(np.linalg.norm(np.subtract(poly[-1], poly[0])))
+                chord = poly[-1] - poly[0]
+                length = math.sqrt(chord.dot(chord))  # what np.linalg.norm does, without its checks
             elif kind == GeomAbs_CurveType.GeomAbs_Circle:
                 length = curve.Circle().Radius() * abs(curve.LastParameter() - curve.FirstParameter())
             else:  # along the mesh's polyline: integrating a long helix costs seconds
-                length = float(np.linalg.norm(np.diff(np.asarray(poly), axis=0), axis=1).sum())
+                length = float(np.linalg.norm(np.diff(poly, axis=0), axis=1).sum())
         except Exception:  # noqa: BLE001 - an edge OCCT cannot walk is left out
             continue
         if len(poly) < 2:
@@ -276,7 +279,7 @@ def _edge_rows(solid, solid_no: int, face_ids: dict, lin: float, ang: float, fir
                 owners.append(fid)
         row["faces"] = owners
         rows.append(row)
-        lines.append(np.asarray(poly, np.float32))
+        lines.append(poly.astype(np.float32))
     return rows, lines
 
 
