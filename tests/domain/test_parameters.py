@@ -8,7 +8,7 @@ import pytest
 
 from chat3d.domain.parameters import ParameterError, apply_parameters, extract_parameters, parse_comment
 from chat3d.llm.offline import families
-from chat3d.llm.offline.spec import complete_spec
+from chat3d.llm.offline.model import complete_spec
 
 PLATE = '''\
 from build123d import *

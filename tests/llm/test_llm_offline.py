@@ -11,6 +11,9 @@ import pytest
 from chat3d.llm.base import Message, ToolCall
 from chat3d.llm.codeblock import extract_code
 from chat3d.llm.offline import CODEGEN_MODEL, CONVERSATION_MODEL, OfflineProvider
+from chat3d.domain.parameters import extract_parameters
+from chat3d.llm.offline.families import FAMILIES, PLATE, hand_edited, render_code, spec_from_code
+from chat3d.llm.offline.model import Family, PartSpec, complete_spec
 from chat3d.llm.offline.spec import describe, parse_part
 from chat3d.llm.tools import CREATE_3D_MODEL
 
@@ -431,6 +434,55 @@ async def test_a_hand_edit_that_cannot_be_carried_is_said_and_nothing_is_modelle
         .replace("edge_fillet", "0.0")
     text, calls, _ = await _offline("add 2 mm fillets on every edge", system=_system_with(edited))
     assert calls == [] and "edited by hand" in text and "nothing was changed or saved" in text
+
+
+def _spread(family: Family) -> PartSpec:
+    """Every parameter away from its default, at a value with decimals (counts rounded)."""
+    n = len(family.params) + 2
+    return complete_spec(family, {p.name: p.lo + (p.hi - p.lo) * (i + 1) / n for i, p in enumerate(family.params)})
+
+
+@pytest.mark.parametrize("family", FAMILIES, ids=lambda f: f.name)
+def test_a_template_program_reads_back_to_its_values(family):
+    """The offline provider reads a program's parameter block with the sliders' parser (the AST one) and gets
+    back the values its template wrote: defaults, every parameter at its lower or upper bound, or in between."""
+    specs = [complete_spec(family, {}), _spread(family),
+             complete_spec(family, {p.name: p.lo for p in family.params}),
+             complete_spec(family, {p.name: p.hi for p in family.params})]
+    for spec in specs:
+        code = render_code(spec)
+        read = spec_from_code(code)
+        assert read is not None and read.family is family and read.params == spec.params
+        assert not hand_edited(code, spec)
+        assert {p.name: p.value for p in extract_parameters(code)} == spec.params
+
+
+def test_parameter_lines_rewritten_by_hand_are_read_as_the_sliders_read_them():
+    code = render_code(complete_spec(PLATE, {"length": 96, "hole_count": 4}))
+    # an int literal, other spacing and a dropped comment change how the line looks, not the part
+    edited = (code.replace("length = 96.0  # mm", "length  =  120  # mm")
+              .replace("hole_count = 4  # count, through holes; 4 sit at the corners, odd counts on the centre line [0..48]",
+                       "hole_count = 6"))
+    assert edited.count("\n") == code.count("\n") and "hole_count = 6\n" in edited
+    spec = spec_from_code(edited)
+    assert spec.params["length"] == 120 and spec.params["hole_count"] == 6 and spec.params["width"] == 50
+    assert not hand_edited(edited, spec)
+    # a parameter turned into an expression is a hand edit: the template does not know its value
+    derived = code.replace("width = 50.0  #", "width = length / 2  #")
+    spec = spec_from_code(derived)
+    assert "width = length / 2" in derived and hand_edited(derived, spec)
+    assert spec_from_code(code + "\nresult = (\n") is None  # not Python: no template program to read
+
+
+async def test_a_parameter_made_an_expression_by_hand_survives_a_follow_up():
+    from chat3d.pipeline.prompting import codegen_request
+
+    edited = render_code(complete_spec(PLATE, {"hole_count": 4})).replace("width = 50.0  #", "width = length / 2  #")
+    text, calls, _ = await _offline("make it 10 mm thicker", system=_system_with(edited))
+    assert "thickness 5 → 15" in text and "your hand edits included, is kept" in text
+    brief = calls[0].arguments["brief"]
+    code = await code_for([Message("user", codegen_request(brief, calls[0].arguments["expected_bbox_mm"], edited))])
+    assert "width = length / 2" in code and "thickness = 15.0" in code
 
 
 async def test_a_program_from_another_model_is_not_replaced_silently():

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 
-from chat3d.llm.offline.spec import Family, Param, PartSpec, complete_spec
+from chat3d.domain.parameters import ParameterError, extract_parameters
+from chat3d.llm.offline.model import Family, Param, PartSpec, complete_spec
 
 HEADER = "# Chat3D offline template: "
 LID_GAP = 10.0  # mm between an enclosure and its lid
@@ -386,23 +387,30 @@ def render_code(spec: PartSpec) -> str:
 
 
 def spec_from_code(code: str) -> PartSpec | None:
-    """Read a program this module generated (possibly hand-edited) back into a spec."""
+    """Read a program this module generated (possibly hand-edited) back into a spec: its header names the
+    family, and its parameters are read as the sliders read them (`extract_parameters`). None for a program
+    no template wrote, or one that is not valid Python."""
     header = re.search(rf"^{re.escape(HEADER)}(\w+)", code, re.MULTILINE)
     family = next((f for f in FAMILIES if header and f.name == header[1]), None)
     if family is None:
         return None
-    values = {
-        name: float(value)
-        for name, value in re.findall(r"^(\w+) = (-?\d+(?:\.\d+)?)\s*#", code, re.MULTILINE)
-        if any(p.name == name for p in family.params)
-    }
-    return complete_spec(family, values)
+    try:
+        parameters = extract_parameters(code)
+    except ParameterError:
+        return None
+    names = {p.name for p in family.params}
+    return complete_spec(family, {p.name: float(p.value) for p in parameters if p.name in names})
 
 
 def _without_parameters(code: str, spec: PartSpec) -> list[str]:
+    """The program's non-blank lines except the family's parameter assignments."""
     names = {p.name for p in spec.family.params}
-    return [line.rstrip() for line in code.splitlines()
-            if line.strip() and not (re.match(r"^(\w+) = ", line) and line.split(" = ", 1)[0] in names)]
+    try:
+        parameters = [p for p in extract_parameters(code) if p.name in names]
+    except ParameterError:
+        parameters = []
+    skipped = {n for p in parameters for n in range(p.line, p.end[0] + 1)}
+    return [line.rstrip() for n, line in enumerate(code.splitlines(), start=1) if line.strip() and n not in skipped]
 
 
 def hand_edited(code: str, spec: PartSpec) -> bool:

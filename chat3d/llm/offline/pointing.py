@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 
 from chat3d.domain.selection import describe
-from chat3d.llm.offline.spec import PartSpec, apply_change, format_number
+from chat3d.llm.offline.model import PartSpec
+from chat3d.llm.offline.spec import apply_change, format_number
 
 _VALUE = re.compile(r"(?P<v>\d+(?:\.\d+)?)\s*(?P<u>mm|%|percent)?", re.I)
 _MORE = re.compile(r"\b(thicker|bigger|larger|wider|longer|taller|deeper|more|increase|grow)\b", re.I)

@@ -20,8 +20,8 @@ from chat3d.llm.offline import imported as imp
 from chat3d.llm.offline.families import PLATE, hand_edited, render_code, spec_from_code
 from chat3d.llm.offline.nearest import outside_templates
 from chat3d.llm.offline.requirements import tool_arguments as offline_requirements
+from chat3d.llm.offline.model import PartSpec
 from chat3d.llm.offline.spec import (
-    PartSpec,
     apply_change,
     describe,
     read_change,

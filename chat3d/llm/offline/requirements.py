@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 
-from chat3d.llm.offline.spec import PartSpec
+from chat3d.llm.offline.model import PartSpec
+from chat3d.llm.offline.spec import read_request
 
 _NOT_MODELLED = re.compile(r"Not modelled \(the offline templates can't\): (.*?)\.(?:\s|$)")
 _HOLE_COUNTS = {"hole_count": ("hole_diameter", 1), "bolt_count": ("bolt_hole_diameter", 1),
@@ -72,8 +73,6 @@ STATED_KEY = "template_stated"  # the tool call remembers which template values 
 def tool_arguments(spec: PartSpec, previous: PartSpec | None, request: str, intro: str, history: list) -> dict:
     """`requirements` (and the stated-value memory) for the create_3d_model call of this turn. A change keeps
     what earlier turns stated and adds what it changed; a new part states what its request gives."""
-    from chat3d.llm.offline.spec import read_request
-
     if previous is not None and previous.family is spec.family and intro.startswith("Updating the"):
         before = next((c.arguments.get(STATED_KEY) for m in reversed(history) for c in reversed(m.tool_calls)
                        if isinstance(c.arguments, dict) and isinstance(c.arguments.get(STATED_KEY), list)), [])

@@ -1,6 +1,6 @@
 """Reading part requests without a model: which family, which dimensions, which change.
 
-A part is a `PartSpec` (family + named parameter values). Requests, briefs and previously
+A part is a `PartSpec` (family + named parameter values, `model.py`). Requests, briefs and previously
 generated code all turn into a PartSpec, and a PartSpec turns back into a brief (`describe`)
 that parses to the same spec, so the conversation and codegen sides agree without a model.
 """
@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from chat3d.llm.offline.families import FAMILIES
+from chat3d.llm.offline.model import Family, Param, PartSpec, complete_spec
 
 INCH_MM = 25.4
 _NUMBER = r"(?P<v>\d+(?:\.\d+)?)(?!\.?\d)"  # the whole number, never the 5 of "58"
@@ -20,61 +23,6 @@ _VALUE = _NUMBER + r"\s*" + _UNIT
 _VALUE_WITH_UNIT = _NUMBER + rf"\s*(?P<u>{_UNITS})\b"
 _COUNT = r"(?<![\w.])(?P<v>\d+)(?![.\d])"  # not the 8 of "M8"
 _IS = r"\s*(?:of|=|:|to|is|at)?\s*"
-
-
-@dataclass(frozen=True)
-class Param:
-    name: str
-    default: float | Callable[[dict], float]  # a callable derives the default from the other values
-    doc: str
-    lo: float
-    hi: float
-    concepts: tuple[str, ...] = ()
-    unit: str = "mm"  # "mm", "deg", or "count" for integers
-
-    @property
-    def count(self) -> bool:
-        return self.unit == "count"
-
-    @property
-    def label(self) -> str:
-        return self.name.replace("_", " ")
-
-    def clamp(self, value: float) -> float:
-        value = min(max(value, self.lo), self.hi)
-        return int(round(value)) if self.count else round(value, 3)
-
-
-@dataclass(frozen=True)
-class Family:
-    name: str
-    title: str
-    keywords: str  # regex that names this family in a request
-    params: tuple[Param, ...]
-    body: str  # build123d code after the parameter block; leaves the shape in `result`
-    dims: tuple[str, ...] = ()  # what "A x B x C" means for this family
-    imports: tuple[str, ...] = ()  # extra import lines the body needs
-    # values a fresh request implies without stating them: (regex, parameter, value or f(params))
-    implied: tuple[tuple[str, str, float | Callable[[dict], float]], ...] = ()
-    adjust: Callable[[dict, dict], None] | None = None  # family-specific reading of found concepts
-    reads: tuple[str, ...] = ()  # concepts `adjust` turns into parameters (so they count as modelled)
-    # on/off features named by words, not numbers: (parameter, regex that turns it on, regex that turns it off)
-    toggles: tuple[tuple[str, str, str], ...] = ()
-    features: tuple[str, ...] = ()  # names of FEATURES (below) this family models
-    bbox: Callable[[dict], list[float] | None] = lambda p: None  # exact extents, when they are exact
-
-    def param(self, name: str) -> Param:
-        return next(p for p in self.params if p.name == name)
-
-    def param_for(self, concept: str) -> Param | None:
-        return next((p for p in self.params if concept in p.concepts), None)
-
-
-@dataclass
-class PartSpec:
-    family: Family
-    params: dict[str, float] = field(default_factory=dict)
-
 
 # Concept patterns, most specific first: each match consumes its number so that, e.g., the
 # "4" of "4 mm holes" is not read again as an outer diameter.
@@ -336,8 +284,7 @@ def stated_values(family: Family, text: str) -> dict[str, float]:
 
 
 def detect_family(text: str) -> Family | None:
-    from chat3d.llm.offline.families import FAMILIES
-
+    """The first family (in `FAMILIES` order) whose keywords the text names."""
     text = normalize(text)
     return next((f for f in FAMILIES if re.search(f.keywords, text)), None)
 
@@ -357,20 +304,6 @@ def parse_part(text: str, family: Family | None = None) -> PartSpec | None:
         if name not in values and re.search(pattern, normalize(text)):
             values[name] = value(spec.params) if callable(value) else value
     return complete_spec(family, values)
-
-
-def complete_spec(family: Family, values: dict[str, float]) -> PartSpec:
-    """Fill unstated parameters with defaults (derived ones last) and clamp everything to range."""
-    params: dict[str, float] = {}
-    for param in family.params:
-        if param.name in values:
-            params[param.name] = param.clamp(values[param.name])
-        elif not callable(param.default):
-            params[param.name] = param.clamp(param.default)
-    for param in family.params:
-        if param.name not in params:
-            params[param.name] = param.clamp(param.default(params))
-    return PartSpec(family, {p.name: params[p.name] for p in family.params})
 
 
 # --- changes to an existing part ------------------------------------------------------------
