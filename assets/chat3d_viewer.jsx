@@ -23,6 +23,10 @@ import { GLTFLoader } from "three/examples/jsm/loaders/GLTFLoader.js";
 import {
   DRAG_PX, EDGE_TOLERANCE_PX, clickSelection, edgeVisible, edgesNear, moveActive, toggleSelection, topologyId,
 } from "./chat3d_picking.js";
+import {
+  MM_PER, dimsText, fitDistance, fmt, gridStep, localToModelMm, measure, mmScale, modelMmToLocal, num, sectionPlane,
+  unitsOf,
+} from "./chat3d_viewer_math.js";
 
 const VIEWS = {
   iso: { dir: [1, 0.8, 1], up: [0, 1, 0], label: "Iso" },
@@ -59,22 +63,7 @@ const overlayStyle = {
   padding: "1em", textAlign: "center", color: "var(--gray-11)", fontSize: "14px", pointerEvents: "none",
 };
 
-const MM_PER = { mm: 1, in: 25.4 };
 const EDGE_ANGLE = 25;
-
-// A grid cell of 10^n display units, about a tenth of the part's largest side (at least 0.1 unit).
-function gridStep(maxSize) {
-  const step = Math.pow(10, Math.floor(Math.log10(Math.max(maxSize, 1) / 10)));
-  return Math.max(step, 0.1);
-}
-
-function unitsOf(units) {
-  return units === "in" ? "in" : "mm";
-}
-
-function num(v) {
-  return String(Number(v.toPrecision(6)));
-}
 
 // One part's feature edges: its meshes' triangles in `root`'s local space, merged so that edges shared by
 // two faces are compared by their angle (EdgesGeometry hashes vertex positions, so duplicated corners meet).
@@ -109,11 +98,7 @@ function featureEdges(meshes, root) {
 function fitCamera(camera, controls, box, viewName, invalidate) {
   const view = VIEWS[viewName] || VIEWS.iso;
   const center = box.getCenter(new THREE.Vector3());
-  const radius = Math.max(box.getBoundingSphere(new THREE.Sphere()).radius, 1);
-  const vfov = (camera.fov || 45) * (Math.PI / 180);
-  const hfov = 2 * Math.atan(Math.tan(vfov / 2) * (camera.aspect || 1));
-  const fov = Math.min(vfov, hfov);
-  const distance = (radius / Math.sin(fov / 2)) * 1.2;
+  const distance = fitDistance(box.getBoundingSphere(new THREE.Sphere()).radius, camera.fov, camera.aspect);
   const dir = new THREE.Vector3(...view.dir).normalize();
   camera.up.set(...view.up);
   camera.position.copy(center).addScaledVector(dir, distance);
@@ -138,12 +123,11 @@ const SECTION_AXES = { x: "X", y: "Y", z: "Z" };
 // World (viewer) point -> model millimetres, through the root's inverse transform.
 function toModelMm(root, mmPerUnit, world) {
   const local = world.clone().applyMatrix4(new THREE.Matrix4().copy(root.matrixWorld).invert());
-  return [local.x * mmPerUnit, -local.z * mmPerUnit, local.y * mmPerUnit];
+  return localToModelMm(local.toArray(), mmPerUnit);
 }
 
 function toWorld(root, mmPerUnit, mm) {
-  const local = new THREE.Vector3(mm[0], mm[2], -mm[1]).multiplyScalar(1 / mmPerUnit);
-  return local.applyMatrix4(root.matrixWorld);
+  return new THREE.Vector3(...modelMmToLocal(mm, mmPerUnit)).applyMatrix4(root.matrixWorld);
 }
 
 // The solid a mesh belongs to: its `solid_N` ancestor node (a glTF mesh may load as several primitives);
@@ -224,11 +208,9 @@ function Model({ gltf, sizeKey, fitKey, units, edges, grid, view, nonce, dark, o
     root.updateMatrixWorld(true);
     const raw = new THREE.Box3().setFromObject(root);
     const rawSize = raw.getSize(new THREE.Vector3());
-    const maxRaw = Math.max(rawSize.x, rawSize.y, rawSize.z) || 1;
     let sizeMm = [];
     try { sizeMm = JSON.parse(sizeKey || "[]"); } catch (e) { sizeMm = []; }
-    const maxMm = sizeMm.length === 3 ? Math.max(...sizeMm) : maxRaw;
-    const scale = maxMm > 0 ? maxMm / maxRaw : 1;
+    const { scale, maxMm } = mmScale(sizeMm, rawSize.toArray());
     const holder = new THREE.Group();
     holder.add(root);
     root.scale.multiplyScalar(scale);
@@ -269,20 +251,10 @@ function Model({ gltf, sizeKey, fitKey, units, edges, grid, view, nonce, dark, o
   // Section: keep what lies below `pos` (0..1 of the extent) along a model axis; three.js clipping planes.
   useEffect(() => {
     gl.localClippingEnabled = true;
-    let planes = [];
-    if (section && section.axis) {
-      const b = prepared.box;
-      const axis = section.axis;
-      const t = Math.min(Math.max(section.pos, 0), 1);
-      // The plane sweeps from just below the part (0: nothing left, not even the face lying on the boundary,
-      // which would otherwise stay as a sliver) to its far side (1: all of it).
-      const eps = 1e-3 * Math.max(b.max.x - b.min.x, b.max.y - b.min.y, b.max.z - b.min.z);
-      const at = (lo, hi) => lo - eps * (1 - t) + t * (hi - lo);
-      // model X -> world +x, model Y -> world -z, model Z -> world +y
-      if (axis === "x") planes = [new THREE.Plane(new THREE.Vector3(-1, 0, 0), at(b.min.x, b.max.x))];
-      if (axis === "z") planes = [new THREE.Plane(new THREE.Vector3(0, -1, 0), at(b.min.y, b.max.y))];
-      if (axis === "y") planes = [new THREE.Plane(new THREE.Vector3(0, 0, 1), at(-b.max.z, -b.min.z))];
-    }
+    const b = prepared.box;
+    const plane = section && section.axis
+      ? sectionPlane({ min: b.min.toArray(), max: b.max.toArray() }, section.axis, section.pos) : null;
+    const planes = plane ? [new THREE.Plane(new THREE.Vector3(...plane.normal), plane.constant)] : [];
     [...prepared.materials, prepared.edgeMaterial, ...Object.values(prepared.pickMaterials)]
       .forEach((m) => { m.clippingPlanes = planes; m.needsUpdate = true; });
     invalidate();
@@ -536,13 +508,6 @@ const panelStyle = {
   border: "1px solid var(--gray-a6)", borderRadius: "6px", padding: "4px 8px",
 };
 
-// A length in the display unit: 2 decimals for millimetres, 3 for inches.
-function fmt(mm, unit) {
-  const v = mm / MM_PER[unit];
-  const digits = unit === "in" ? 3 : 2;
-  return (Math.abs(v) < 0.5 * Math.pow(10, -digits) ? 0 : v).toFixed(digits);
-}
-
 // Loads `url` beside whatever is shown: the shown model (with its size and fit key) changes only when the new
 // one has loaded, so a preview never blanks the canvas. A failed load keeps the old model and reports it.
 // The face/edge rows of `topologyUrl` (issue 27: id, solid, type and words per row), with a lookup by id;
@@ -678,14 +643,8 @@ export function ModelViewer({ url, sizeMm, dark, units, fitKey, topologyUrl, pic
   if (!url) return null;
   let shownSize = [];
   try { shownSize = JSON.parse(shown ? shown.sizeKey : "[]"); } catch (e) { shownSize = []; }
-  const dims = shownSize.length === 3
-    ? shownSize.map((v) => (Number(v) / MM_PER[unit]).toFixed(unit === "in" ? 2 : 1)).join(" × ") + ` ${unit}`
-    : "";
-  let readout = null;
-  if (marks.length === 2) {
-    const d = [0, 1, 2].map((i) => marks[1].mm[i] - marks[0].mm[i]);
-    readout = { dist: Math.hypot(...d), d };
-  }
+  const dims = dimsText(shownSize, unit);
+  const readout = marks.length === 2 ? measure(marks[0].mm, marks[1].mm) : null;
   const failed = crashed || !!(loadError && loadError.url === url);
   const status = failed ? "error" : !info || !shown ? "loading" : shown.url !== url ? "updating" : "ready";
   return (

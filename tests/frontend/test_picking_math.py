@@ -5,31 +5,16 @@ highlight moves. The module is plain ES (no three.js, no React), so Node imports
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 from pathlib import Path
 
-import pytest
-
 from chat3d.settings import REPO_ROOT
+from tests.frontend.node import run_module
 
 MODULE = REPO_ROOT / "assets" / "chat3d_picking.js"
 
 
 def run(tmp_path: Path, body: str):
-    """Evaluate `body` (JS with the module imported as `m`) in Node; its `result` comes back as JSON."""
-    node = shutil.which("node")
-    if node is None:
-        pytest.fail("node is missing: the viewer's picking rules are tested in Node")
-    mod = tmp_path / "picking.mjs"  # .mjs: Node reads it as an ES module without a package.json
-    mod.write_text(MODULE.read_text())
-    script = tmp_path / "case.mjs"
-    script.write_text(f"import * as m from {json.dumps(mod.as_uri())};\nconst result = (() => {{ {body} }})();\n"
-                      "process.stdout.write(JSON.stringify(result));\n")
-    out = subprocess.run([node, str(script)], capture_output=True, text=True, timeout=30)
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)
+    return run_module(MODULE, tmp_path, body)
 
 
 def test_an_edge_is_picked_within_the_tolerance_and_the_nearest_first(tmp_path) -> None:
