@@ -37,8 +37,9 @@ RUN cat /etc/ssl/certs/ca-certificates.crt > /tmp/build-ca.pem && printf '%s\n' 
 # the app as chat3d, and without it `reflex run` took the app for uninitialised and reinstalled the frontend
 # packages from the network at every start (a container without internet access never came up).
 ENV REFLEX_DIR=/app/.reflex-home
+# Compiled as a production build (CHAT3D_ENV=production): no development pages, no viewer test hook.
 RUN cat /etc/ssl/certs/ca-certificates.crt > /tmp/build-ca.pem && printf '%s\n' "$EXTRA_CA_CERTS" >> /tmp/build-ca.pem \
-    && NODE_EXTRA_CA_CERTS=/tmp/build-ca.pem reflex export --frontend-only --no-zip \
+    && CHAT3D_ENV=production NODE_EXTRA_CA_CERTS=/tmp/build-ca.pem reflex export --frontend-only --no-zip \
     && rm /tmp/build-ca.pem \
     && mkdir -p /data && chown -R chat3d /app /data
 USER chat3d

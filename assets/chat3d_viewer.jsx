@@ -144,7 +144,7 @@ function partKey(mesh, root) {
 }
 
 function Model({ gltf, sizeKey, fitKey, units, edges, grid, view, nonce, dark, onInfo, measuring, onPick, marks, section, hidden,
-                 topology, pickedIds, hover, onHover, onPickIds }) {
+                 topology, pickedIds, hover, onHover, onPickIds, testHook }) {
   const { camera, controls, invalidate, size, gl } = useThree();
   const prepared = useMemo(() => {
     const root = gltf.scene.clone(true);
@@ -374,12 +374,14 @@ function Model({ gltf, sizeKey, fitKey, units, edges, grid, view, nonce, dark, o
     };
   }, [gl]);
 
-  // A small hook for tests and scripts: where a model point (mm) is on the canvas, in CSS pixels; and
-  // `tools()`, a read-only snapshot of what the viewer tools have set on the scene: the section's clipping
-  // planes (world normal + constant, as three applies them), each part's colour and visibility, whether any
-  // edge lines are drawn and how many segments they have, the camera's position and target, the grid cell
-  // (world mm), and how many frames have been rendered (to wait for a redraw).
+  // A small hook for tests and scripts, in development and test builds only (`testHook`): where a model
+  // point (mm) is on the canvas, in CSS pixels; and `tools()`, a read-only snapshot of what the viewer tools
+  // have set on the scene: the section's clipping planes (world normal + constant, as three applies them),
+  // each part's colour and visibility, whether any edge lines are drawn and how many segments they have, the
+  // camera's position and target, the grid cell (world mm), how many frames have been rendered (to wait for
+  // a redraw) and the renderer's GPU memory counts.
   useEffect(() => {
+    if (!testHook) return undefined;
     window.chat3dViewer = {
       screenOf: (mm) => project(toWorld(prepared.root, prepared.mmPerUnit, mm)),
       modelOf: (world) => toModelMm(prepared.root, prepared.mmPerUnit, new THREE.Vector3(...world)),
@@ -392,6 +394,8 @@ function Model({ gltf, sizeKey, fitKey, units, edges, grid, view, nonce, dark, o
         target: controls ? controls.target.toArray() : null,
         gridCellMm: gridStep(prepared.maxMm / MM_PER[unitsOf(units)]) * MM_PER[unitsOf(units)],
         frames: gl.info.render.frame,
+        // What the renderer holds on the GPU (three's count of live geometries and textures).
+        memory: { ...gl.info.memory },
         // Picking: whether it is on, what is highlighted and picked, and what is painted (ids whose meshes
         // wear the hover/picked colour, edge lines drawn), as the scene has it.
         picking: {
@@ -405,7 +409,7 @@ function Model({ gltf, sizeKey, fitKey, units, edges, grid, view, nonce, dark, o
       }),
     };
     return () => { if (window.chat3dViewer && window.chat3dViewer.screenOf) delete window.chat3dViewer; };
-  }, [prepared, project, gl, camera, controls, units, rows, hover, pickedIds]);
+  }, [testHook, prepared, project, gl, camera, controls, units, rows, hover, pickedIds]);
 
   const handleClick = useCallback((event) => {
     if (!measuring || !onPick) return;
@@ -608,7 +612,7 @@ function PickList({ topology, picked, hover, onHover, onToggle, onClear, top }) 
 }
 
 export function ModelViewer({ url, sizeMm, dark, units, fitKey, topologyUrl, pickedIds, pickedVersion, onPickGeometry,
-                              partNames }) {
+                              partNames, testHook }) {
   const [view, setView] = useState("iso");
   const [nonce, setNonce] = useState(0);
   const [edges, setEdges] = useState(true);
@@ -739,7 +743,7 @@ export function ModelViewer({ url, sizeMm, dark, units, fitKey, topologyUrl, pic
             <Model gltf={shown.gltf} sizeKey={shown.sizeKey} fitKey={shown.fitKey} units={unit} edges={edges} grid={grid}
                    view={view} nonce={nonce} dark={!!dark} onInfo={setInfo} measuring={measuring} onPick={onPick}
                    marks={marks} section={section} hidden={hidden} topology={topology} pickedIds={picked}
-                   hover={hover} onHover={setHover} onPickIds={topology ? pickIds : null} />
+                   hover={hover} onHover={setHover} onPickIds={topology ? pickIds : null} testHook={!!testHook} />
           ) : null}
           <OrbitControls makeDefault enableDamping={false} />
         </Canvas>

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import reflex as rx
 
+from chat3d.settings import get_settings
+
 VIEWER_LIBS = ["three@0.187.0", "@react-three/fiber@9.8.2", "@react-three/drei@10.7.9"]
 
 
@@ -29,6 +31,11 @@ class ModelViewer(rx.NoSSRComponent):
     picked_version: rx.Var[str]
     on_pick_geometry: rx.EventHandler[rx.event.passthrough_event_spec(str, list[str])]
     part_names: rx.Var[list[str]]  # issue 27: the parts' names per solid (solid_<n>), for the part toggles
+    # `window.chat3dViewer`, the read-only hook browser tests and scripts use: on in development and test builds,
+    # off in production ones (decided when the frontend is compiled; the image builds with CHAT3D_ENV=production).
+    test_hook: rx.Var[bool]
 
 
-model_viewer = ModelViewer.create
+def model_viewer(**props) -> rx.Component:
+    """The viewer, with its test hook on unless this is a production build."""
+    return ModelViewer.create(test_hook=get_settings().chat3d_env != "production", **props)
