@@ -95,6 +95,18 @@ function featureEdges(meshes, root) {
   return edges;
 }
 
+// Disposes every geometry, material and texture under `root` (three.js frees GPU objects only when told).
+function disposeTree(root) {
+  root.traverse((obj) => {
+    if (obj.geometry) obj.geometry.dispose();
+    const materials = Array.isArray(obj.material) ? obj.material : obj.material ? [obj.material] : [];
+    materials.forEach((material) => {
+      Object.values(material).forEach((value) => { if (value && value.isTexture) value.dispose(); });
+      material.dispose();
+    });
+  });
+}
+
 function fitCamera(camera, controls, box, viewName, invalidate) {
   const view = VIEWS[viewName] || VIEWS.iso;
   const center = box.getCenter(new THREE.Vector3());
@@ -240,13 +252,16 @@ function Model({ gltf, sizeKey, fitKey, units, edges, grid, view, nonce, dark, o
     invalidate();
   }, [edges, dark, hidden, prepared, invalidate]);
 
-  // Free the GPU buffers of a model that has been replaced.
+  // Free the GPU objects of a model that has been replaced: its GLB's geometries (meshes and B-rep edge lines,
+  // shared by the clone), materials and textures, and what the viewer made for it (feature edge lines, part,
+  // edge and pick materials).
   useEffect(() => () => {
-    prepared.lines.forEach((l) => l.geometry.dispose());
+    disposeTree(gltf.scene);
+    disposeTree(prepared.holder);
     prepared.materials.forEach((m) => m.dispose());
     Object.values(prepared.pickMaterials).forEach((m) => m.dispose());
     prepared.edgeMaterial.dispose();
-  }, [prepared]);
+  }, [gltf, prepared]);
 
   // Section: keep what lies below `pos` (0..1 of the extent) along a model axis; three.js clipping planes.
   useEffect(() => {
