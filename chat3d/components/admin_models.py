@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from chat3d.components.admin_evaluations import evaluations_section
+from chat3d.components.forms import form, submit_button
 from chat3d.state.admin_models import AdminModelsState as S
 
 
@@ -24,7 +25,7 @@ def _field(label: str, id_: str, control: rx.Component, hint: str = "") -> rx.Co
 
 def _credential_form(row) -> rx.Component:
     ollama = row["provider"] == "ollama"
-    return rx.form(
+    return form(
         rx.vstack(
             _field(
                 rx.cond(ollama, "Token (optional)", "API key"), "model-key",
@@ -40,7 +41,7 @@ def _credential_form(row) -> rx.Component:
             ),
             rx.hstack(
                 rx.button("Cancel", type="button", variant="soft", color_scheme="gray", on_click=S.close_form),
-                rx.button("Save", type="submit"),
+                submit_button("Save"),
                 spacing="2",
                 justify="end",
                 width="100%",

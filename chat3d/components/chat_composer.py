@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from chat3d.components.chat_import import import_dialog
+from chat3d.components.forms import form
 from chat3d.state.chat import ThreadState
 from chat3d.state.chat_composer import PROMPT_ID, UPLOAD_ID, ComposerState
 from chat3d.state.chat_view import FileView
@@ -86,7 +87,7 @@ def units_picker() -> rx.Component:
 
 def composer() -> rx.Component:
     disabled = ComposerState.disabled_reason != ""
-    return rx.form(
+    return form(
         rx.vstack(
             _picked(),
             rx.cond(ComposerState.attachments.length() > 0,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from chat3d.components.code_editor import code_editor
+from chat3d.components.forms import form
 from chat3d.components.parameters import parameters_panel
 from chat3d.components.parts import parts_table
 from chat3d.components.versions import versions_panel
@@ -76,7 +77,7 @@ def _code() -> rx.Component:
     busy = WorkbenchState.rendering == "code"
     return rx.cond(
         WorkbenchState.code != "",
-        rx.form(
+        form(
             rx.vstack(
                 rx.hstack(
                     rx.button(rx.cond(busy, rx.spinner(size="1"), rx.icon("play", size=14)), "Render",

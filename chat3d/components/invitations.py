@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from chat3d.components.forms import error_callout
+from chat3d.components.forms import error_callout, form, submit_button
 from chat3d.state.invitations import InvitationState
 
 
@@ -45,13 +45,13 @@ def invitation_manager() -> rx.Component:
                     rx.callout(InvitationState.notice, icon="circle-check", color_scheme="green", role="status", width="100%")),
             rx.cond(
                 InvitationState.enabled,
-                rx.form(
+                form(
                     rx.vstack(
                         rx.el.label("Email addresses (one or more, separated by commas or new lines)", html_for="invite-emails",
                                     style={"fontWeight": 500, "fontSize": "var(--font-size-2)"}),
                         rx.text_area(id="invite-emails", name="emails", value=InvitationState.emails, on_change=InvitationState.set_emails,
                                      placeholder="friend@example.com, colleague@example.com", rows="3", width="100%"),
-                        rx.button("Send invitations", type="submit", disabled=~InvitationState.can_invite),
+                        submit_button("Send invitations", disabled=~InvitationState.can_invite),
                         spacing="2",
                         width="100%",
                         align="start",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from chat3d.components.forms import form
 from chat3d.state.chat_workbench import ParamView, WorkbenchState
 
 DEBOUNCE_MS = 300  # a moving slider previews once it rests this long (and again when released)
@@ -53,7 +54,7 @@ def _row(p: ParamView) -> rx.Component:
         rx.hstack(
             rx.text(p.label, size="1", flex="1", min_width="0", overflow="hidden", text_overflow="ellipsis",
                     white_space="nowrap", title=p.description),
-            rx.form(
+            form(
                 # keyed by its text too: it follows the slider's previewed value
                 rx.input(name=p.name, default_value=p.text, type="number", step="any", size="1", width="6.5em",
                          aria_label=p.aria + " value", key=_key(p, "n") + p.text, disabled=busy,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from chat3d.components.forms import form
 from chat3d.state.chat_workbench import WorkbenchState
 from chat3d.state.versions import EXPIRY_CHOICES, CompareRow, ShareRow, VersionRow, VersionsState
 
@@ -85,7 +86,7 @@ def _share_links() -> rx.Component:
 
 
 def _share_form() -> rx.Component:
-    return rx.form(
+    return form(
         rx.vstack(
             rx.el.label(rx.text("Title", weight="medium", size="2"),
                         rx.text(" (optional, shown on the shared page)", size="1", color_scheme="gray"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from chat3d.components.forms import auth_card, error_callout, field
+from chat3d.components.forms import auth_card, error_callout, field, form, submit_button
 from chat3d.components.layout import public_shell
 from chat3d.state.account_actions import ActionConfirmState, EmailFormState, ResetPasswordState
 
@@ -86,15 +86,14 @@ def reset_password_page() -> rx.Component:
                 )),
                 rx.vstack(
                     error_callout(s.error),
-                    rx.form(
+                    form(
                         rx.vstack(
                             field("New password", "new_password", type_="password", required=True, min_length=8,
                                   auto_complete="new-password", auto_focus=True,
                                   hint="At least 8 characters, not a common password."),
                             field("Repeat the new password", "repeat_password", type_="password", required=True,
                                   min_length=8, auto_complete="new-password"),
-                            rx.button("Set new password", type="submit", size="3", width="100%",
-                                      loading=s.phase == "working"),
+                            submit_button("Set new password", size="3", width="100%", loading=s.phase == "working"),
                             spacing="4", width="100%",
                         ),
                         id="reset-form", on_submit=s.submit, reset_on_submit=False, width="100%",
@@ -116,10 +115,10 @@ def _email_form(title: str, subtitle: str, form_id: str, on_submit, button: str,
             rx.cond(
                 s.sent_message != "",
                 rx.callout(s.sent_message, icon="mail-check", color_scheme="green", role="status", width="100%"),
-                rx.form(
+                form(
                     rx.vstack(
                         field("Email", "email", type_="email", required=True, auto_complete="email", auto_focus=True),
-                        rx.button(button, type="submit", size="3", width="100%", loading=s.submitting),
+                        submit_button(button, size="3", width="100%", loading=s.submitting),
                         spacing="4", width="100%",
                     ),
                     id=form_id, on_submit=on_submit, reset_on_submit=False, width="100%",

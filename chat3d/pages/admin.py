@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from chat3d.components.admin_models import models_tab
-from chat3d.components.forms import error_callout
+from chat3d.components.forms import error_callout, form, submit_button
 from chat3d.components.layout import app_shell
 from chat3d.state.admin import ALL, AdminState
 
@@ -54,11 +54,11 @@ def _select(items: list[tuple[str, str]], value, on_change, label: str) -> rx.Co
 
 
 def _search(placeholder: str, label: str) -> rx.Component:
-    return rx.form(
+    return form(
         rx.hstack(
             rx.input(rx.input.slot(rx.icon("search", size=14)), placeholder=placeholder, value=AdminState.q,
                      on_change=AdminState.set_q, aria_label=label, width="18em", name="q"),
-            rx.button("Search", type="submit", variant="soft"),
+            submit_button("Search", variant="soft"),
             spacing="2",
         ),
         on_submit=AdminState.search,

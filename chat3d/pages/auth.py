@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from chat3d.components.forms import auth_card, error_callout, field
+from chat3d.components.forms import auth_card, error_callout, field, form, submit_button
 from chat3d.components.layout import public_shell
 from chat3d.state.auth import LoginState, RegisterState
 
@@ -20,11 +20,11 @@ def login_page() -> rx.Component:
                            data_testid="login-notice"),
             ),
             error_callout(LoginState.error),
-            rx.form(
+            form(
                 rx.vstack(
                     field("Email", "email", type_="email", required=True, auto_complete="email", auto_focus=True),
                     field("Password", "password", type_="password", required=True, min_length=8, auto_complete="current-password"),
-                    rx.button("Sign in", type="submit", size="3", width="100%", loading=LoginState.submitting),
+                    submit_button("Sign in", size="3", width="100%", loading=LoginState.submitting),
                     spacing="4",
                     width="100%",
                 ),
@@ -52,7 +52,7 @@ def register_page() -> rx.Component:
                 RegisterState.sent != "",
                 rx.callout(RegisterState.sent, icon="mail", color_scheme="green", id="register-check-mail", width="100%"),
             ),
-            rx.form(
+            form(
                 rx.vstack(
                     rx.cond(
                         RegisterState.token_email != "",
@@ -63,7 +63,7 @@ def register_page() -> rx.Component:
                     field("Password", "password", type_="password", required=True, min_length=8,
                           auto_complete="new-password", hint="At least 8 characters, not a common password."),
                     rx.el.input(type="hidden", name="token", value=RegisterState.registration_token),
-                    rx.button("Create account", type="submit", size="3", width="100%", loading=RegisterState.submitting),
+                    submit_button("Create account", size="3", width="100%", loading=RegisterState.submitting),
                     spacing="4",
                     width="100%",
                 ),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from chat3d.components.forms import field
+from chat3d.components.forms import field, form, submit_button
 from chat3d.components.invitations import invitation_manager
 from chat3d.components.layout import app_shell
 from chat3d.state.profile import ProfileState as S
@@ -37,14 +37,14 @@ def _about() -> rx.Component:
     return _section(
         "Profile",
         "How you appear in Chat3D.",
-        rx.form(
+        form(
             rx.hstack(
                 rx.box(
                     field("Display name", "display_name", value=S.name_input, on_change=S.set_name_input, max_length=120,
                           auto_complete="name"),
                     flex="1",
                 ),
-                rx.button("Save", type="submit", size="3", variant="soft"),
+                submit_button("Save", size="3", variant="soft"),
                 align="end",
                 width="100%",
             ),
@@ -88,13 +88,13 @@ def _password() -> rx.Component:
         "We email you a link; the new password applies when you confirm it, and your other sessions are signed out.",
         _notice(S.password_notice),
         _error(S.password_error),
-        rx.form(
+        form(
             rx.vstack(
                 field("Current password", "current_password", type_="password", required=True,
                       auto_complete="current-password", id_="pw-current"),
                 field("New password", "new_password", type_="password", required=True, min_length=8,
                       auto_complete="new-password", id_="pw-new", hint="At least 8 characters, not a common password."),
-                rx.button("Change password", type="submit", loading=S.busy == "password"),
+                submit_button("Change password", loading=S.busy == "password"),
                 spacing="3",
                 width="100%",
                 align="start",
@@ -113,13 +113,13 @@ def _email() -> rx.Component:
         "We send a confirmation link to the new address and a notice to the current one.",
         _notice(S.email_notice),
         _error(S.email_error),
-        rx.form(
+        form(
             rx.vstack(
                 field("New email address", "new_email", type_="email", required=True, auto_complete="email",
                       id_="email-new"),
                 field("Current password", "email_password", type_="password", required=True,
                       auto_complete="current-password", id_="email-password"),
-                rx.button("Change email", type="submit", loading=S.busy == "email"),
+                submit_button("Change email", loading=S.busy == "email"),
                 spacing="3",
                 width="100%",
                 align="start",
@@ -236,7 +236,7 @@ def _delete() -> rx.Component:
                     "chats, models and uploads are gone for good.",
                     size="2",
                 ),
-                rx.form(
+                form(
                     rx.vstack(
                         _error(S.delete_error),
                         field("Current password", "delete_password", type_="password", required=True,
@@ -244,8 +244,8 @@ def _delete() -> rx.Component:
                         rx.hstack(
                             rx.alert_dialog.cancel(rx.button("Keep my account", variant="soft", color_scheme="gray",
                                                              type="button")),
-                            rx.button("Email me the confirmation link", type="submit", color_scheme="red",
-                                      loading=S.busy == "delete"),
+                            submit_button("Email me the confirmation link", color_scheme="red",
+                                          loading=S.busy == "delete"),
                             spacing="3",
                             justify="end",
                             width="100%",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from chat3d.components.forms import auth_card, error_callout, field
+from chat3d.components.forms import auth_card, error_callout, field, form, submit_button
 from chat3d.components.layout import public_shell
 from chat3d.state.waitlist import WaitlistConfirmState, WaitlistJoinState, WaitlistStatusState
 
@@ -18,7 +18,7 @@ def join_page() -> rx.Component:
             rx.cond(
                 WaitlistJoinState.submitted,
                 rx.callout(WaitlistJoinState.message, icon="mail-check", color_scheme="green", role="status", width="100%"),
-                rx.form(
+                form(
                     rx.vstack(
                         field("Email", "email", type_="email", required=True, auto_complete="email", auto_focus=True),
                         rx.el.label(
@@ -30,7 +30,7 @@ def join_page() -> rx.Component:
                             ),
                             html_for="field-marketing-consent",
                         ),
-                        rx.button("Join the waitlist", type="submit", size="3", width="100%"),
+                        submit_button("Join the waitlist", size="3", width="100%"),
                         spacing="4",
                         width="100%",
                     ),
