@@ -13,6 +13,7 @@ import httpx
 from playwright.sync_api import expect
 
 from tests.browser.conftest import ARTIFACTS
+from tests.support.live_page import sign_in
 from tests.support.mailbox import confirm_registration, wait_for_mail as _mail
 
 PASSWORD = "a-long-test-password"
@@ -33,10 +34,8 @@ def _register(app, email: str) -> None:
 
 
 def _sign_in(page, url: str, email: str, password: str = PASSWORD) -> None:
-    page.goto(url + "/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    """Press Sign in; where it leads (or what it refuses) is each test's to check."""
+    sign_in(page, url, email, password, landing=None)
 
 
 def _shot(page, name: str) -> None:

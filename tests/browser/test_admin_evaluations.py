@@ -11,24 +11,17 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, ARTIFACTS
+from tests.support.live_page import sign_in
 
 pytestmark = pytest.mark.browser
 RUN_TIMEOUT_MS = 600_000
-
-
-def _sign_in(page: Page, url: str) -> None:
-    page.goto(url + "/login")
-    page.get_by_label("Email").fill(ADMIN_EMAIL)
-    page.get_by_label("Password").fill(ADMIN_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"/chat"), timeout=30_000)
 
 
 def test_admin_evaluates_the_offline_model_on_two_tasks_and_sees_progress_and_history(running_app, page: Page) -> None:
     url = running_app.url
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    _sign_in(page, url)
+    sign_in(page, url, ADMIN_EMAIL, ADMIN_PASSWORD)
     page.goto(url + "/admin?tab=models")
     expect(page.get_by_role("heading", name="Evaluate models")).to_be_visible(timeout=30_000)
     expect(page.locator("#eval-estimate")).to_contain_text("$0.00 for 2 tasks (the offline model is free)")

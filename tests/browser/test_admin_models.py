@@ -16,6 +16,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, ARTIFACTS
 from tests.llm.llm_fakes import FakeLLMServer, serving, free_port
+from tests.support.live_page import sign_in
 
 KEY = "sk-proj-browser-test-0123456789WXYZ"
 pytestmark = pytest.mark.browser
@@ -30,14 +31,6 @@ def fake_openai():
 def _shot(page: Page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"admin-models-{name}.png"), full_page=True)
-
-
-def _sign_in(page: Page, url: str, email: str, password: str) -> None:
-    page.goto(url + "/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"/chat"), timeout=30_000)
 
 
 def _restore(url: str) -> None:
@@ -58,7 +51,7 @@ def test_admin_adds_a_key_tests_it_enables_models_and_a_user_sees_friendly_names
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     try:
-        _sign_in(page, url, ADMIN_EMAIL, ADMIN_PASSWORD)
+        sign_in(page, url, ADMIN_EMAIL, ADMIN_PASSWORD)
         page.goto(url + "/admin?tab=models")
         expect(page.get_by_role("heading", name="Providers")).to_be_visible(timeout=30_000)
 
@@ -113,7 +106,7 @@ def test_admin_adds_a_key_tests_it_enables_models_and_a_user_sees_friendly_names
                                         is_mobile=True, has_touch=True)
         phone = phone_ctx.new_page()
         try:
-            _sign_in(phone, url, ADMIN_EMAIL, ADMIN_PASSWORD)
+            sign_in(phone, url, ADMIN_EMAIL, ADMIN_PASSWORD)
             phone.goto(url + "/admin?tab=models")
             expect(phone.get_by_label("Key fingerprint")).to_have_text("…WXYZ", timeout=30_000)
             assert phone.evaluate("document.documentElement.scrollWidth") <= 390

@@ -7,6 +7,7 @@ import uuid
 
 from playwright.sync_api import expect
 
+from tests.support.live_page import wait_until_live
 from tests.support.mailbox import registration_token
 
 
@@ -15,6 +16,7 @@ def test_register_sign_out_sign_in_lands_on_next(running_app, page) -> None:
     password = "a-long-test-password"
 
     page.goto(running_app.url + "/register")
+    wait_until_live(page)
     page.get_by_label("Email").fill(email)
     page.get_by_label("Display name").fill("Maker")
     page.get_by_label("Password").fill(password)
@@ -28,6 +30,7 @@ def test_register_sign_out_sign_in_lands_on_next(running_app, page) -> None:
     page.get_by_role("button", name="Confirm").click()
     expect(page.get_by_text("Your address is confirmed")).to_be_visible(timeout=30_000)
     page.goto(running_app.url + "/login")
+    wait_until_live(page)
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
@@ -41,6 +44,7 @@ def test_register_sign_out_sign_in_lands_on_next(running_app, page) -> None:
     # A protected page sends a signed-out visitor to sign in, remembering where they were going.
     page.goto(running_app.url + "/chat?view=recent")
     page.wait_for_url(re.compile(r"/login/?\?next="), timeout=30_000)
+    wait_until_live(page)
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill("not-the-password")
     page.get_by_role("button", name="Sign in").click()
@@ -54,6 +58,7 @@ def test_register_sign_out_sign_in_lands_on_next(running_app, page) -> None:
 
 def test_register_refuses_a_weak_password_with_the_servers_words(running_app, page) -> None:
     page.goto(running_app.url + "/register")
+    wait_until_live(page)
     page.get_by_label("Email").fill(f"weak-{uuid.uuid4().hex[:6]}@example.com")
     page.get_by_label("Password").fill("password")
     page.get_by_role("button", name="Create account").click()

@@ -11,6 +11,7 @@ import uuid
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import ARTIFACTS
+from tests.support.live_page import sign_in
 
 PLATE = "a 80 x 50 x 5 mm plate with four 4 mm holes"
 RUN_TIMEOUT = 90_000
@@ -271,11 +272,7 @@ def test_cad_tools(running_app, page: Page, browser) -> None:
                                 has_touch=True)
     pp = phone.new_page()
     try:
-        pp.goto(base + "/login")
-        pp.get_by_label("Email").fill(email)
-        pp.get_by_label("Password").fill(PASSWORD)
-        pp.get_by_role("button", name="Sign in").click()
-        pp.wait_for_url(re.compile(r"/chat/[0-9a-f-]{36}$"), timeout=30_000)
+        sign_in(pp, base, email, PASSWORD, landing=re.compile(r"/chat/[0-9a-f-]{36}$"))
         switch = pp.get_by_test_id("pane-switch")
         switch.get_by_role("radio", name="Chats").click()
         phone_thumb = pp.get_by_test_id("chat-row").first.get_by_test_id("chat-thumb")

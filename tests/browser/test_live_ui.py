@@ -21,6 +21,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, ARTIFACTS
+from tests.support.live_page import sign_in
 from tests.support.mailbox import confirm_registration, wait_for_mail as _mail
 
 LIVE_TIMEOUT = 15_000  # a live change must arrive well within this, with no reload
@@ -30,14 +31,6 @@ HEADERS = {"X-Chat3D-CSRF": "1"}
 def _shot(page: Page, name: str, full_page: bool = False) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"live-{name}.png"), full_page=full_page)
-
-
-def _sign_in(page: Page, url: str, email: str, password: str) -> None:
-    page.goto(url + "/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"/chat"), timeout=30_000)
 
 
 def _mark_no_reload(page: Page) -> None:
@@ -80,7 +73,7 @@ def test_waitlist_tab_follows_confirmations_and_other_admins_approvals(running_a
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
 
-    _sign_in(page, url, ADMIN_EMAIL, ADMIN_PASSWORD)
+    sign_in(page, url, ADMIN_EMAIL, ADMIN_PASSWORD)
     page.goto(url + "/admin?tab=waitlist")
     expect(page.get_by_role("tab", name="Waitlist", selected=True)).to_be_visible(timeout=30_000)
     page.wait_for_timeout(1500)  # the stream is open
@@ -93,7 +86,7 @@ def test_waitlist_tab_follows_confirmations_and_other_admins_approvals(running_a
     expect(row).to_contain_text("pending admin approval")
 
     # Another admin approves it in another browser: the first tab shows the new status.
-    _sign_in(second, url, ADMIN_EMAIL, ADMIN_PASSWORD)
+    sign_in(second, url, ADMIN_EMAIL, ADMIN_PASSWORD)
     second.goto(url + "/admin?tab=waitlist&status=pending_admin_approval")
     other_row = second.get_by_role("row").filter(has_text=email)
     expect(other_row).to_be_visible(timeout=30_000)
@@ -116,14 +109,14 @@ def test_waitlist_tab_follows_confirmations_and_other_admins_approvals(running_a
 
 def test_settings_change_by_another_admin_appears_without_reload(running_app, page, second) -> None:
     url = running_app.url
-    _sign_in(page, url, ADMIN_EMAIL, ADMIN_PASSWORD)
+    sign_in(page, url, ADMIN_EMAIL, ADMIN_PASSWORD)
     page.goto(url + "/admin?tab=settings")
     quota = page.get_by_label("Invitations per user")
     expect(quota).to_be_visible(timeout=30_000)
     page.wait_for_timeout(1500)
     _mark_no_reload(page)
 
-    _sign_in(second, url, ADMIN_EMAIL, ADMIN_PASSWORD)
+    sign_in(second, url, ADMIN_EMAIL, ADMIN_PASSWORD)
     second.goto(url + "/admin?tab=settings")
     other_quota = second.get_by_label("Invitations per user")
     expect(other_quota).to_be_visible(timeout=30_000)
@@ -150,7 +143,7 @@ def test_bell_badge_counts_live_and_center_marks_all_read(running_app, page) -> 
     streams: list[str] = []
     page.on("request", lambda r: streams.append(r.url) if "/api/events/stream" in r.url else None)
 
-    _sign_in(page, url, ADMIN_EMAIL, ADMIN_PASSWORD)
+    sign_in(page, url, ADMIN_EMAIL, ADMIN_PASSWORD)
     bell = page.get_by_role("button", name=re.compile(r"^Notifications"))
     expect(bell).to_have_accessible_name("Notifications", timeout=30_000)
     expect(page.get_by_test_id("bell-badge")).to_have_count(0)
@@ -212,11 +205,11 @@ def test_suspended_user_is_signed_out_at_once(running_app, page, second) -> None
     assert resp.status_code == 202, resp.text
     confirm_registration(url, running_app.data_dir, email)
 
-    _sign_in(page, url, email, password)
+    sign_in(page, url, email, password)
     expect(page.get_by_test_id("workspace")).to_be_visible(timeout=30_000)
     page.wait_for_timeout(1500)
 
-    _sign_in(second, url, ADMIN_EMAIL, ADMIN_PASSWORD)
+    sign_in(second, url, ADMIN_EMAIL, ADMIN_PASSWORD)
     second.goto(url + "/admin?tab=users&q=" + email)
     row = second.get_by_role("row").filter(has_text=email)
     expect(row).to_be_visible(timeout=30_000)

@@ -12,20 +12,13 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, ARTIFACTS
 from tests.support.mailbox import wait_for_mail as _mail
+from tests.support.live_page import sign_in, wait_until_live
 
 TABS = ("Dashboard", "Users", "Waitlist", "Settings", "Audit log", "Security events", "Outbox")
 
 
 def _link(mail: dict, path: str) -> str:
     return next(link for link in mail["links"] if path in link)
-
-
-def _sign_in(page, url: str, email: str, password: str) -> None:
-    page.goto(url + "/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"/chat"), timeout=30_000)
 
 
 def _set_waitlist_mode(url: str, on: bool) -> None:
@@ -44,7 +37,7 @@ def test_waitlist_join_approve_register_and_console(running_app, page, browser) 
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     try:
         # The admin switches waitlist mode on in the console.
-        _sign_in(page, url, ADMIN_EMAIL, ADMIN_PASSWORD)
+        sign_in(page, url, ADMIN_EMAIL, ADMIN_PASSWORD)
         page.goto(url + "/admin?tab=settings")
         switch = page.get_by_role("switch", name="Waitlist mode")
         expect(switch).to_be_visible(timeout=30_000)
@@ -85,7 +78,8 @@ def test_waitlist_join_approve_register_and_console(running_app, page, browser) 
         # The visitor registers from the mail's link, then signs out and in again.
         approved = _mail(running_app.data_dir, email, "You're in")
         visitor.goto(_link(approved, "/register?token="))
-        expect(visitor.get_by_label("Email")).to_have_value(email, timeout=30_000)
+        wait_until_live(visitor)
+        expect(visitor.get_by_label("Email")).to_have_value(email)
         visitor.get_by_label("Display name").fill("Hopeful")
         visitor.get_by_label("Password").fill(password)
         visitor.get_by_role("button", name="Create account").click()
@@ -93,13 +87,13 @@ def test_waitlist_join_approve_register_and_console(running_app, page, browser) 
         visitor_ctx.close()
         login_ctx = browser.new_context(viewport={"width": 1280, "height": 800})
         again = login_ctx.new_page()
-        _sign_in(again, url, email, password)
+        sign_in(again, url, email, password)
         login_ctx.close()
 
         # Another admin tab sees a settings change without reloading.
         other_ctx = browser.new_context(viewport={"width": 1280, "height": 800})
         other = other_ctx.new_page()
-        _sign_in(other, url, ADMIN_EMAIL, ADMIN_PASSWORD)
+        sign_in(other, url, ADMIN_EMAIL, ADMIN_PASSWORD)
         other.goto(url + "/admin?tab=settings")
         quota = other.get_by_label("Invitations per user")
         expect(quota).to_be_visible(timeout=30_000)

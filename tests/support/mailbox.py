@@ -48,15 +48,14 @@ def sign_up(page, app, email: str, name: str, password: str) -> None:
     """Register through the page, confirm the mailed link, sign in: the browser ends on /chat."""
     from playwright.sync_api import expect
 
+    from tests.support.live_page import sign_in, wait_until_live
+
     page.goto(app.url + "/register")
+    wait_until_live(page)
     page.get_by_label("Email").fill(email)
     page.get_by_label("Display name").fill(name)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Create account").click()
     expect(page.get_by_text("Check your mail")).to_be_visible(timeout=30_000)
     confirm_registration(app.url, app.data_dir, email)
-    page.goto(app.url + "/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"/chat/?$"), timeout=30_000)
+    sign_in(page, app.url, email, password, landing=re.compile(r"/chat/?$"))
