@@ -107,21 +107,28 @@ def _regenerate_menu(item: ItemView, codegen_models) -> rx.Component:
 
 
 class RatingThumbs(rx.Component):
-    """One answer's thumbs (assets/chat3d_thumbs.jsx): reads its own entry of RatingsState.ratings from the state
-    store with a selector, so a rating re-renders that answer's thumbs and nothing else on the page, however many
-    answers are shown (a Reflex component reading RatingsState would re-render on every rating, one per answer)."""
+    """One answer's thumbs (assets/chat3d_thumbs.jsx): select their own answer's entry of the ratings RatingsFeed
+    publishes, so a rating re-renders that answer's thumbs and nothing else on the page, however many answers are
+    shown (a Reflex component reading RatingsState in every bubble would re-render on every rating, one per answer)."""
 
     library = rx.asset("chat3d_thumbs.jsx").importable_path
     tag = "RatingThumbs"
 
     item_id: rx.Var[str]
-    state_name: rx.Var[str]
     on_rate: rx.EventHandler[passthrough_event_spec(int)]
 
 
+class RatingsFeed(rx.Component):
+    """Renders nothing: the one reader of RatingsState.ratings, handing them to every RatingThumbs on the page."""
+
+    library = rx.asset("chat3d_thumbs.jsx").importable_path
+    tag = "RatingsFeed"
+
+    ratings: rx.Var[dict[str, int]]
+
+
 def _thumbs(item: ItemView) -> rx.Component:
-    return RatingThumbs.create(item_id=item.id, state_name=RatingsState.get_full_name(),
-                               on_rate=lambda value: RatingsState.rate(item.id, value))
+    return RatingThumbs.create(item_id=item.id, on_rate=lambda value: RatingsState.rate(item.id, value))
 
 
 def _actions(item: ItemView, selected, codegen_models) -> rx.Component:
@@ -268,6 +275,7 @@ def thread_pane(composer: rx.Component) -> rx.Component:
                                   align_self="center")),
                 rx.cond(ThreadState.error != "", rx.callout(ThreadState.error, color_scheme="red", role="alert")),
                 rx.cond(ThreadState.items.length() == 0, rx.cond(ThreadState.loaded, empty_state())),
+                RatingsFeed.create(ratings=RatingsState.ratings),
                 rx.foreach(ThreadState.items, _bubble),
                 rx.box(id="thread-end", height="1px"),
                 spacing="3",
