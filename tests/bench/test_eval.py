@@ -114,11 +114,13 @@ PROGRAMS = {
 BBOX = {"task8": [20, 20, 80], "task9": [50, 50, 50], "task13": [10, 10, 50]}
 CONVERSATION_USAGE = {"prompt_tokens": 1000, "completion_tokens": 50, "total_tokens": 1050}
 CODEGEN_USAGE = {"prompt_tokens": 2000, "completion_tokens": 300, "total_tokens": 2300}
+REVIEW_USAGE = {"prompt_tokens": 800, "completion_tokens": 20, "total_tokens": 820}
 
 
 class TaskAwareServer(FakeLLMServer):
     """OpenAI chat completions that recognise which task a request is about by its prompt text:
-    the conversation stage gets a streamed create_3d_model call, the code stage the task's program."""
+    the conversation stage gets a streamed create_3d_model call, the code stage the task's program, and the
+    review of the rendered views (gpt-4.1-mini has vision) a 'pass' verdict."""
 
     def __init__(self, prompts: dict[str, str]):
         super().__init__()
@@ -134,6 +136,12 @@ class TaskAwareServer(FakeLLMServer):
         body = await request.json()
         self.received.append(Received(request.url.path, dict(request.headers), body))
         tid = self._task_of(body)
+        tools = [t["function"]["name"] for t in body.get("tools") or []]
+        if "report_review" in tools:
+            call = {"id": f"review_{tid}", "type": "function",
+                    "function": {"name": "report_review", "arguments": json.dumps({"verdict": "pass", "problems": []})}}
+            message = {"role": "assistant", "content": None, "tool_calls": [call]}
+            return JSONResponse(self._completion(message, "tool_calls", REVIEW_USAGE))
         if body.get("tools"):
             args = json.dumps({"brief": self.prompts[tid], "expected_bbox_mm": BBOX[tid], "units": "mm"})
             chunks = [
@@ -198,21 +206,29 @@ def test_harness_runs_three_tasks_through_the_pipeline_and_scores_them(task_serv
         # floor (well under the 1 mm rule), volumes almost coincide.
         assert row["score"]["chamfer_mm"] < 0.5 and row["score"]["hausdorff95_mm"] < 1.0
         assert row["score"]["iou"] > 0.99
-        assert row["repair_rounds"] == 0 and row["review_rounds"] == 0
-        assert (row["input_tokens"], row["output_tokens"]) == (3000, 350)
+        # The part passes its one review of the rendered views: counted, with its tokens, and no repair.
+        assert row["repair_rounds"] == 0 and row["review_rounds"] == 1
+        assert (row["input_tokens"], row["output_tokens"]) == (3800, 370)
 
-    # Every request reached the fake server through the SDK: one conversation (with the tool) and one
-    # code request per task, each carrying that task's prompt.
-    assert sorted(task_server._task_of(r.body) for r in task_server.received if r.body.get("tools")) == sorted(PROGRAMS)
-    assert len(task_server.received) == 6
+    # Every request reached the fake server through the SDK: one conversation (with the tool), one code
+    # request and one review (carrying the views as a PNG) per task, each carrying that task's prompt.
+    def tool_names(body: dict) -> list[str]:
+        return [t["function"]["name"] for t in body.get("tools") or []]
+
+    conversations = [r for r in task_server.received if "create_3d_model" in tool_names(r.body)]
+    reviews = [r for r in task_server.received if "report_review" in tool_names(r.body)]
+    assert sorted(task_server._task_of(r.body) for r in conversations) == sorted(PROGRAMS)
+    assert sorted(task_server._task_of(r.body) for r in reviews) == sorted(PROGRAMS)
+    assert all("data:image/png;base64," in json.dumps(r.body["messages"]) for r in reviews)
+    assert len(task_server.received) == 9
 
     spec = registry.get_model("gpt-4.1-mini", get_settings())
-    per_task = registry.cost_usd(spec, Usage(3000, 350))
+    per_task = registry.cost_usd(spec, Usage(3800, 370))
     summary = block["summary"]
     assert (summary["tasks"], summary["valid_solids"], summary["passed"], summary["accuracy"]) == (3, 3, 3, 1.0)
     assert summary["cost_usd"] == pytest.approx(3 * per_task, rel=1e-4)
     assert summary["cost_per_valid_part_usd"] == pytest.approx(per_task, rel=1e-4)
-    assert summary["iou_mean"] > 0.99 and summary["input_tokens"] == 9000
+    assert summary["iou_mean"] > 0.99 and summary["input_tokens"] == 3 * 3800
     assert result["published"][0]["model_id"] == "openai/gpt-5-mini"
     assert "gpt-4.1-mini" in proc.stdout and "3 (1.00)" in proc.stdout  # the printed overall table
 
