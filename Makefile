@@ -10,9 +10,10 @@ dev-reload:
 test:
 	@scripts/test.sh
 
-# docker-compose.yml started for real and checked end to end (also part of `make test`): docs/deployment.md
+# docker-compose.yml started for real and checked end to end, then on a single-node Swarm (both also run by
+# `make test`): docs/deployment.md
 deploy-test:
-	@CHAT3D_DEPLOY_TEST=1 scripts/test.sh tests/deploy/test_compose_up.py tests/deploy/test_swarm.py
+	@scripts/test.sh tests/deploy/test_compose_up.py tests/deploy/test_swarm.py
 
 bench:
 	@scripts/bench.sh

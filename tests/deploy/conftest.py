@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.containers import REPO_ROOT, DockerHost, unavailable_reason
+from tests.support.containers import REPO_ROOT, DockerHost, build_stack_images, unavailable_reason
 
 # Another checkout to build from (tests/deploy/test_render_container.py uses it to show the old settings fail).
 TREE = Path(os.environ.get("CHAT3D_TEST_RENDER_TREE", REPO_ROOT)).resolve()
@@ -34,5 +34,13 @@ def docker_host() -> Iterator[DockerHost]:
 @pytest.fixture(scope="session")
 def render_image(docker_host: DockerHost) -> str:
     """The render service image built from this work tree (cached layers make a rebuild take seconds)."""
+    if TREE != REPO_ROOT and (TREE / "render_service/Dockerfile").exists():  # a checkout from before the shared Dockerfile
+        return docker_host.build("chat3d-render:test-other-tree", "render_service/Dockerfile", context=TREE)
     tag = "chat3d-render:test" if TREE == REPO_ROOT else "chat3d-render:test-other-tree"
-    return docker_host.build(tag, "render_service/Dockerfile", context=TREE)
+    return docker_host.build(tag, "Dockerfile", context=TREE, target="render")
+
+
+@pytest.fixture(scope="session")
+def stack_images(docker_host: DockerHost) -> dict[str, str]:
+    """Every image docker-compose.yml names, built once per session for the compose and the Swarm test."""
+    return build_stack_images(docker_host)

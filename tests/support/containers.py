@@ -27,6 +27,7 @@ import signal
 import subprocess
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -174,13 +175,15 @@ class DockerHost:
         docker("import", "--change", 'CMD ["/bin/bash"]', "--change", "ENV LANG=C.UTF-8",
                str(tarball), BASE_TAG, timeout=600)
 
-    def build(self, tag: str, dockerfile: str, context: Path = REPO_ROOT, timeout: float = 3600) -> str:
-        """Build `tag` on the base image (layer cache kept by Docker between runs); returns the tag."""
+    def build(self, tag: str, dockerfile: str, context: Path = REPO_ROOT, timeout: float = 3600,
+              target: str | None = None) -> str:
+        """Build `tag` (the Dockerfile's stage `target` if given) on the base image (layer cache kept by Docker
+        between runs); returns the tag."""
         base = self.base_image()
         t0 = time.monotonic()
         result = subprocess.run(
             ["docker", "build", "--force-rm", "--build-arg", f"BASE_IMAGE={base}", "--build-arg", f"EXTRA_CA_CERTS={extra_ca_certs()}",
-             "-f", str(context / dockerfile), "-t", tag,
+             "-f", str(context / dockerfile), "-t", tag, *(["--target", target] if target else []),
              str(context)],
             capture_output=True, text=True, timeout=timeout, env=dict(os.environ, DOCKER_BUILDKIT="0"),
         )
@@ -227,11 +230,12 @@ class DockerHost:
 
 
 # ---------------------------------------------------------------------- compose and Swarm stack images (issue 22)
-# The images docker-compose.yml names (`docker stack deploy` ignores build:), built from this work tree.
+# The images docker-compose.yml names (`docker stack deploy` ignores build:), built from this work tree: variable ->
+# (tag, Dockerfile, stage). Render before app: the app stage reuses the layers the render stage built.
 STACK_IMAGES = {
-    "APP_IMAGE": ("chat3d-app:test", "Dockerfile"),
-    "RENDER_IMAGE": ("chat3d-render:test", "render_service/Dockerfile"),
-    "PROXY_IMAGE": ("chat3d-proxy:test", "deploy/proxy/Dockerfile"),
+    "RENDER_IMAGE": ("chat3d-render:test", "Dockerfile", "render"),
+    "APP_IMAGE": ("chat3d-app:test", "Dockerfile", "app"),
+    "PROXY_IMAGE": ("chat3d-proxy:test", "deploy/proxy/Dockerfile", None),
 }
 # The registry images the compose file defaults to, and the clearly named stand-ins built from Debian packages
 # (deploy/postgres, deploy/redis: same variables, data directories and health checks) used when those cannot be
@@ -254,6 +258,22 @@ def service_image(host: DockerHost, var: str) -> str:
 
 
 def build_stack_images(host: DockerHost) -> dict[str, str]:
-    """Every image docker-compose.yml names, as the variables it reads them from (APP_IMAGE=chat3d-app:test, ...)."""
-    images = {var: host.build(tag, dockerfile) for var, (tag, dockerfile) in STACK_IMAGES.items()}
-    return images | {var: service_image(host, var) for var in SERVICE_IMAGES}
+    """Every image docker-compose.yml names, as the variables it reads them from (APP_IMAGE=chat3d-app:test, ...).
+
+    The render and app images are built one after the other (the app reuses the render stage's layers); the proxy and
+    the stand-ins, small Debian package installs, are built beside them, which hides them in the app's build time."""
+    host.base_image()  # once, before the builds that need it
+
+    def chain() -> dict[str, str]:
+        return {var: host.build(tag, dockerfile, target=target)
+                for var, (tag, dockerfile, target) in STACK_IMAGES.items() if dockerfile == "Dockerfile"}
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        jobs = [pool.submit(chain)]
+        jobs += [pool.submit(lambda v=var, t=tag, d=dockerfile, g=target: {v: host.build(t, d, target=g)})
+                 for var, (tag, dockerfile, target) in STACK_IMAGES.items() if dockerfile != "Dockerfile"]
+        jobs += [pool.submit(lambda v=var: {v: service_image(host, v)}) for var in SERVICE_IMAGES]
+        images: dict[str, str] = {}
+        for job in jobs:
+            images |= job.result()
+    return images
