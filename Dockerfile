@@ -58,8 +58,9 @@ RUN apt-get update -o Acquire::Retries=5 \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --create-home --uid 10001 chat3d
 WORKDIR /app
-# The dependencies first, from pyproject.toml alone: a change to the code then rebuilds only the layers below.
-COPY pyproject.toml README.md ./
+# The dependencies first, from pyproject.toml alone: a change to the code (or the README) then rebuilds only the
+# layers below.
+COPY pyproject.toml ./
 ARG EXTRA_CA_CERTS=""
 RUN python3 -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
     && cat /etc/ssl/certs/ca-certificates.crt > /tmp/build-ca.pem && printf '%s\n' "$EXTRA_CA_CERTS" >> /tmp/build-ca.pem \

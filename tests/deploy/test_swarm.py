@@ -181,7 +181,7 @@ def test_render_replica_removed_under_load(stack: Stack) -> None:
                 r = client.post("/api/query/submit", json=body)
                 if r.status_code == 429:  # the per-user running-queries limit: wait for one to finish
                     return None
-                assert r.status_code == 202, r.text
+                assert r.status_code == 202, f"{r.status_code} {r.text[:500]}\n--- app:\n{_logs(st, 'app')}"
                 return r.json()
 
             submitted.append(_until(f"submitting {prompt!r}", submit, timeout=300, every=1))
