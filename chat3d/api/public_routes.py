@@ -16,6 +16,9 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset({
     ("GET", "/api/openapi.json"), ("HEAD", "/api/openapi.json"),
     ("GET", "/api/docs"), ("HEAD", "/api/docs"),
     ("GET", "/api/public/config"),
+    # Where a form submitted before the page is live goes: it reads nothing and answers 204, so a password
+    # typed too early never lands in a URL (chat3d/components/forms.py).
+    ("POST", "/api/public/form-not-live"),
     ("POST", "/api/auth/register"),
     ("POST", "/api/auth/login"),
     # Ends the presented session if there is one and always clears the cookie, so a stale cookie can go.

@@ -56,7 +56,7 @@ PROTECTED = sorted((m, p) for m, p in ALL_ROUTES if (m, p) not in PUBLIC_ROUTES)
 EXPECTED_PUBLIC = {
     ("GET", "/health"), ("HEAD", "/health"), ("GET", "/ready"), ("HEAD", "/ready"),
     ("GET", "/api/openapi.json"), ("HEAD", "/api/openapi.json"), ("GET", "/api/docs"), ("HEAD", "/api/docs"),
-    ("GET", "/api/public/config"),
+    ("GET", "/api/public/config"), ("POST", "/api/public/form-not-live"),
     ("POST", "/api/auth/register"), ("POST", "/api/auth/login"), ("POST", "/api/auth/logout"),
     ("POST", "/api/waitlist/join"),
     ("GET", "/api/waitlist/confirm-email"), ("POST", "/api/waitlist/confirm-email"),
