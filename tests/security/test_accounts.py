@@ -1,7 +1,7 @@
 """Account security (issue 21), attacked through the API as a client would: keys, session binding, invitation
 quota, registration, email change, the last-admin guard, login throttling, user text.
 
-Each test failed on the code before its fix (see README "Security").
+Each test failed on the code before its fix (see docs/security.md).
 """
 
 from __future__ import annotations
