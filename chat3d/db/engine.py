@@ -12,11 +12,13 @@ the threshold, so each is still tested, and replaced, before it serves a request
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine, make_url
@@ -96,3 +98,16 @@ def session_scope() -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+T = TypeVar("T")
+
+
+async def in_session(fn: Callable[[Session], T]) -> T:
+    """Run `fn` in its own `session_scope` on a worker thread: async code never blocks its loop on the database."""
+
+    def run() -> T:
+        with session_scope() as session:
+            return fn(session)
+
+    return await asyncio.to_thread(run)

@@ -9,27 +9,20 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from chat3d.db.models import ChatContext, ChatItem, FileKind, ItemRole, StoredFile, utcnow
+from chat3d.domain import segments
+from chat3d.domain.coerce import as_uuid, aware
 from chat3d.domain.errors import InvalidInput, NotFound
 
 MAX_NAME = 200
 MAX_PROMPT = 8000
 _UNITS = {"mm", "in"}
-
-
-def _as_uuid(value: uuid.UUID | str, what: str) -> uuid.UUID:
-    if isinstance(value, uuid.UUID):
-        return value
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        raise NotFound(f"No such {what}.") from None
 
 
 def name_from_prompt(prompt: str, limit: int = 48) -> str:
@@ -42,7 +35,7 @@ def name_from_prompt(prompt: str, limit: int = 48) -> str:
 
 
 def get_context(session: Session, owner_id: uuid.UUID, context_id: uuid.UUID | str) -> ChatContext:
-    ctx = session.get(ChatContext, _as_uuid(context_id, "chat"))
+    ctx = session.get(ChatContext, as_uuid(context_id, "chat"))
     if ctx is None or ctx.owner_id != owner_id:
         raise NotFound("No such chat.")
     return ctx
@@ -108,12 +101,6 @@ def list_contexts(session: Session, owner_id: uuid.UUID, *, search: str = "", li
     return page
 
 
-def _aware(ts: datetime | None) -> datetime | None:
-    if ts is None:
-        return None
-    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
-
-
 def current_thumbnails(session: Session, contexts: list[ChatContext]) -> dict[uuid.UUID, uuid.UUID | None]:
     """For each chat, the PNG thumbnail file of its *current* version, in ONE query for all the chats.
 
@@ -158,8 +145,8 @@ def current_thumbnails(session: Session, contexts: list[ChatContext]) -> dict[uu
             out[ctx.id] = None
             continue
         at, thumb_id = latest[ctx.id]
-        pin_at = _aware(ctx.current_version_at)
-        if ctx.id in pinned and pin_at is not None and not _aware(at) > pin_at:
+        pin_at = aware(ctx.current_version_at)
+        if ctx.id in pinned and pin_at is not None and not aware(at) > pin_at:
             thumb_id = pinned[ctx.id]
         out[ctx.id] = thumb_id
     return out
@@ -235,8 +222,8 @@ def add_item(
 
 
 def get_item(session: Session, owner_id: uuid.UUID, item_id: uuid.UUID | str, context_id: uuid.UUID | str | None = None) -> ChatItem:
-    item = session.get(ChatItem, _as_uuid(item_id, "message"))
-    if item is None or item.owner_id != owner_id or (context_id is not None and item.context_id != _as_uuid(context_id, "chat")):
+    item = session.get(ChatItem, as_uuid(item_id, "message"))
+    if item is None or item.owner_id != owner_id or (context_id is not None and item.context_id != as_uuid(context_id, "chat")):
         raise NotFound("No such message.")
     return item
 
@@ -280,8 +267,8 @@ def rate_item(session: Session, owner_id: uuid.UUID, context_id: uuid.UUID | str
 
 
 def text_of(item: ChatItem) -> str:
-    return "\n\n".join(s.get("text", "") for s in item.segments if s.get("type") == "text").strip()
+    return segments.text_of(item.segments)
 
 
-def model_segment(item: ChatItem) -> dict | None:
-    return next((s for s in item.segments if s.get("type") == "model"), None)
+def model_segment(item: ChatItem) -> segments.ModelSegment | None:
+    return segments.model_of(item.segments)

@@ -26,7 +26,7 @@ from chat3d.db.engine import get_engine
 from chat3d.db.models import (
     AccountAction, ActionStatus, ActionType, ChatContext, ChatItem, FileKind, Invitation, StoredFile, User, utcnow,
 )
-from chat3d.domain import files
+from chat3d.domain import files, segments
 from chat3d.domain.outbox import enqueue_mail
 from chat3d.events.store import record_event
 from chat3d.events.types import NOTIFICATION_CREATED
@@ -81,12 +81,13 @@ def _transcript(ctx: ChatContext, items: list[ChatItem]) -> str:
     for item in items:
         lines.append(f"## {item.role} · {_iso(item.created_at)}")
         for seg in item.segments or []:
-            if seg.get("type") == "text":
+            kind = seg.get("type") if isinstance(seg, dict) else None
+            if kind == segments.TEXT:
                 lines += ["", seg.get("text", "")]
-            elif seg.get("type") == "model":
+            elif kind == segments.MODEL:
                 names = ", ".join(f.get("filename", "") for f in seg.get("files", []))
                 lines += ["", f"*Model:* {names}" if names else "*Model*"]
-            elif seg.get("type") == "error":
+            elif kind == segments.ERROR:
                 lines += ["", f"*Error:* {seg.get('message') or seg.get('text') or ''}"]
         lines.append("")
     return "\n".join(lines)
@@ -134,7 +135,7 @@ def write_export_zip(session: Session, user: User, dest) -> dict[str, int]:
             zf.writestr(f"{folder}/transcript.md", _transcript(ctx, items))
             for item in items:
                 for k, seg in enumerate(item.segments or []):
-                    if seg.get("type") == "model" and seg.get("code"):
+                    if isinstance(seg, dict) and seg.get("type") == segments.MODEL and seg.get("code"):
                         zf.writestr(f"{folder}/source/{item.id.hex[:8]}-{k}.py", str(seg["code"]))
                         counts["sources"] += 1
             for f in files_by_context.pop(ctx.id, []):

@@ -13,12 +13,13 @@ from __future__ import annotations
 import re
 import struct
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlmodel import Session
 
 from chat3d.db.models import ChatContext, ChatItem, FileKind, ItemRole
-from chat3d.domain import chats, files, versions
+from chat3d.domain import chats, files, segments, versions
 from chat3d.domain.errors import InvalidInput
 from chat3d.events import types as ev
 from chat3d.events.store import record_event
@@ -161,7 +162,7 @@ def record_import(
     display_name: str,
     name: str,
     code: str,
-    outputs: list[tuple[str, str, files.Blob]],  # (format, filename, blob)
+    record_outputs: Callable[[ChatContext, ChatItem], list[segments.FileRef]],  # the rendered files' rows
     metrics: dict,
     context_id: uuid.UUID | str | None = None,
 ) -> ImportRecord:
@@ -175,27 +176,22 @@ def record_import(
     else:
         stem = display_name.rsplit(".", 1)[0].strip() or display_name
         ctx = chats.create_context(session, owner_id, name=(stem or "Imported part")[: chats.MAX_NAME])
-    user_item = chats.add_item(session, ctx, ItemRole.user, [{"type": "text", "text": f"Imported {display_name}"}])
+    user_item = chats.add_item(session, ctx, ItemRole.user, [segments.text(f"Imported {display_name}")])
     item = chats.add_item(session, ctx, ItemRole.assistant, [])
     src = files.record_blob(session, owner_id, source, fmt=fmt, filename=display_name, kind=FileKind.upload,
                             context_id=ctx.id, item_id=item.id)
-    refs = []
-    for out_fmt, filename, blob in outputs:
-        row = files.record_blob(session, owner_id, blob, fmt=out_fmt, filename=filename, kind=FileKind.model,
-                                context_id=ctx.id, item_id=item.id)
-        refs.append({"id": str(row.id), "format": row.format, "filename": row.filename, "size": row.size})
+    refs = record_outputs(ctx, item)
     size = metrics.get("bbox_size_mm")
     dims = " × ".join(f"{v:.1f}" for v in size) + " mm" if size else "an unknown size"
     text = (f"Imported {display_name} ({FORMAT_LABEL[fmt]}): {dims}. "
             "Describe a change and I'll model it around the imported part.")
     brief = import_brief(display_name, fmt, name, metrics)
     item.segments = [
-        {"type": "text", "text": text},
-        {"type": "model", "files": refs, "metrics": metrics, "code": code, "brief": brief, "expectedBboxMm": None,
-         # What the conversation model sees in later turns: a tool call that produced this part.
-         "toolCall": {"id": f"import_{item.id.hex[:16]}", "arguments": {"brief": brief}},
-         "warnings": [], "origin": "imported",
-         "inputs": [{"id": str(src.id), "name": name, "format": fmt, "filename": display_name, "size": src.size}]},
+        segments.text(text),
+        segments.model(files=refs, metrics=metrics, code=code, brief=brief, origin="imported",
+                       # What the conversation model sees in later turns: a tool call that produced this part.
+                       call=segments.tool_call(f"import_{item.id.hex[:16]}", {"brief": brief}),
+                       inputs=[segments.input_ref(src, name)]),
     ]
     session.add(item)
     versions.set_current(session, ctx, item)
@@ -204,12 +200,12 @@ def record_import(
     return ImportRecord(context=ctx, user_item=user_item, item=item)
 
 
-def inputs_of(model: dict | None) -> list[dict]:
+def inputs_of(model: segments.ModelSegment | None) -> list[segments.InputRef]:
     """The input files a version's program reads (carried from the imported version to every later one)."""
     return [dict(r) for r in (model or {}).get("inputs") or [] if isinstance(r, dict) and r.get("id") and r.get("name")]
 
 
-def load_inputs(session: Session, owner_id: uuid.UUID, refs: list[dict]) -> list[tuple[str, bytes]]:
+def load_inputs(session: Session, owner_id: uuid.UUID, refs: list[segments.InputRef]) -> list[tuple[str, bytes]]:
     """The bytes of a version's input files, for the render service; a file gone from storage is an error."""
     out = []
     for ref in refs:

@@ -23,13 +23,14 @@ from __future__ import annotations
 import uuid
 import zlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, func, select, update
 
 from chat3d.db.models import (
     Invitation, InvitationSend, InvitationStatus, RegistrationToken, Role, TokenSource, User, WaitlistEntry, WaitlistStatus, utcnow,
 )
+from chat3d.domain.coerce import aware
 from chat3d.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from chat3d.domain.outbox import enqueue_mail
 from chat3d.domain.pagination import paginate
@@ -118,17 +119,13 @@ def expire_stale(session: Session, inviter_id: uuid.UUID | None = None) -> int:
     return len(changed)
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
 def _sent(session: Session, inviter_id: uuid.UUID) -> tuple[int, datetime | None]:
     """(mails this user sent in the quota window, when the oldest of them leaves it)."""
     count, oldest = session.exec(
         select(func.count(), func.min(InvitationSend.sent_at))
         .where(InvitationSend.inviter_id == inviter_id, InvitationSend.sent_at > utcnow() - QUOTA_WINDOW)
     ).one()
-    return int(count), (_aware(oldest) + QUOTA_WINDOW if oldest else None)
+    return int(count), (aware(oldest) + QUOTA_WINDOW if oldest else None)
 
 
 def usage(session: Session, user: User) -> Usage:

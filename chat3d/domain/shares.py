@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, select
 
 from chat3d.db.models import ChatItem, Share, StoredFile, utcnow
 from chat3d.domain import parts, versions
+from chat3d.domain.coerce import aware
 from chat3d.domain.errors import InvalidInput, NotFound
 from chat3d.domain.tokens import hash_token, new_token
 
@@ -44,12 +45,6 @@ class CreatedShare:
     token: str  # shown once; never stored
 
 
-def _aware(ts: datetime | None) -> datetime | None:
-    if ts is None:
-        return None
-    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
-
-
 def create_share(session: Session, owner_id: uuid.UUID, item_id: uuid.UUID | str, *, title: str | None = None,
                  expires_in_days: int | None = None, expires_at: datetime | None = None) -> CreatedShare:
     """A new link; it expires after `expires_in_days` or at `expires_at` (naive = UTC), or never."""
@@ -67,7 +62,7 @@ def create_share(session: Session, owner_id: uuid.UUID, item_id: uuid.UUID | str
             raise InvalidInput(f"A link can last from 1 to {MAX_EXPIRY_DAYS} days.")
         expires_at = now + timedelta(days=expires_in_days)
     elif expires_at is not None:
-        expires_at = _aware(expires_at)
+        expires_at = aware(expires_at)
         if expires_at <= now:
             raise InvalidInput("The expiry date must be in the future.")
         if expires_at > now + timedelta(days=MAX_EXPIRY_DAYS):
@@ -101,13 +96,13 @@ def revoke_share(session: Session, owner_id: uuid.UUID, share_id: uuid.UUID | st
 
 def is_active(share: Share, now: datetime | None = None) -> bool:
     now = now or utcnow()
-    expires = _aware(share.expires_at)
+    expires = aware(share.expires_at)
     return share.revoked_at is None and (expires is None or expires > now)
 
 
 def is_expired(share: Share, now: datetime | None = None) -> bool:
     """Not revoked, but past its expiry."""
-    expires = _aware(share.expires_at)
+    expires = aware(share.expires_at)
     return share.revoked_at is None and expires is not None and expires <= (now or utcnow())
 
 
@@ -148,7 +143,7 @@ def public_view(share: Share, model: dict) -> dict:
                    "size": f.get("size", 0)} for f in shared_refs(model)],
         # Issue 27: named parts, each measured, with its own files when the version has several.
         "parts": public_parts(model),
-        "expiresAt": _aware(share.expires_at).isoformat() if share.expires_at else None,
+        "expiresAt": aware(share.expires_at).isoformat() if share.expires_at else None,
     }
 
 
@@ -183,9 +178,9 @@ def shared_part(session: Session, token: str, number: str, fmt: str) -> tuple[St
 def owner_view(share: Share) -> dict:
     return {
         "id": str(share.id), "itemId": str(share.item_id), "contextId": str(share.context_id), "title": share.title,
-        "createdAt": _aware(share.created_at).isoformat(),
-        "expiresAt": _aware(share.expires_at).isoformat() if share.expires_at else None,
-        "revokedAt": _aware(share.revoked_at).isoformat() if share.revoked_at else None,
+        "createdAt": aware(share.created_at).isoformat(),
+        "expiresAt": aware(share.expires_at).isoformat() if share.expires_at else None,
+        "revokedAt": aware(share.revoked_at).isoformat() if share.revoked_at else None,
         "active": is_active(share), "expired": is_expired(share), "views": share.views,
     }
 

@@ -18,7 +18,8 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 from chat3d.db.models import ChatContext, ChatItem, ItemRole, StoredFile, utcnow
-from chat3d.domain import chats
+from chat3d.domain import chats, segments
+from chat3d.domain.coerce import aware
 from chat3d.domain.errors import InvalidInput, NotFound
 from chat3d.domain.parameters import parameter_values
 from chat3d.events import types as ev
@@ -27,19 +28,19 @@ from chat3d.events.store import record_event
 MAX_VERSIONS = 500
 
 
-def model_of(item: ChatItem) -> dict | None:
+def model_of(item: ChatItem) -> segments.ModelSegment | None:
     """The item's model segment when it is a version (an answer with rendered files), else None."""
     if item.role != ItemRole.assistant.value:
         return None
-    model = chats.model_segment(item)
+    model = segments.model_of(item.segments)
     return model if model and model.get("files") else None
 
 
-def file_ref(model: dict, fmt: str) -> dict | None:
+def file_ref(model: segments.ModelSegment, fmt: str) -> segments.FileRef | None:
     return next((f for f in model.get("files") or [] if f.get("format") == fmt), None)
 
 
-def origin_of(item: ChatItem, model: dict) -> str:
+def origin_of(item: ChatItem, model: segments.ModelSegment) -> str:
     if model.get("origin") in ("edited", "parameters", "imported"):
         return str(model["origin"])
     return "regenerated" if item.regenerated_from_id else "prompt"
@@ -64,14 +65,8 @@ def pick_current(ctx: ChatContext, versions: list[ChatItem]) -> ChatItem | None:
     pinned = next((v for v in versions if v.id == pinned_id), None)
     if pinned is None:
         return latest
-    newer = [v for v in versions if _aware(v.created_at) > _aware(pinned_at)]
+    newer = [v for v in versions if aware(v.created_at) > aware(pinned_at)]
     return newer[-1] if newer else pinned
-
-
-def _aware(ts: datetime) -> datetime:
-    from datetime import timezone
-
-    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
 
 
 def current_version(session: Session, ctx: ChatContext, *, before: datetime | None = None) -> ChatItem | None:
@@ -126,7 +121,7 @@ def list_versions(session: Session, owner_id: uuid.UUID, context_id: uuid.UUID |
     return out
 
 
-def get_version(session: Session, owner_id: uuid.UUID, item_id: uuid.UUID | str, context_id: uuid.UUID | str | None = None) -> tuple[ChatItem, dict]:
+def get_version(session: Session, owner_id: uuid.UUID, item_id: uuid.UUID | str, context_id: uuid.UUID | str | None = None) -> tuple[ChatItem, segments.ModelSegment]:
     item = chats.get_item(session, owner_id, item_id, context_id)
     model = model_of(item)
     if model is None:
@@ -168,10 +163,11 @@ def compare(session: Session, owner_id: uuid.UUID, a_id: str, b_id: str) -> dict
             "requirements": {"a": ma.get("requirements") or [], "b": mb.get("requirements") or []}}
 
 
-def _remap_files(session: Session, segments: list[dict], ctx: ChatContext, new_item: ChatItem) -> list[dict]:
+def _remap_files(session: Session, answer: list[segments.Segment], ctx: ChatContext,
+                 new_item: ChatItem) -> list[segments.Segment]:
     """Deep-copied segments whose file refs point at new rows for the same bytes on disk."""
-    segments = copy.deepcopy(segments)
-    for seg in segments:
+    answer = copy.deepcopy(answer)
+    for seg in answer:
         # `inputs`: an imported file the version's program reads (chat3d.domain.imports).
         for ref in [*(seg.get("files") or []), *(seg.get("inputs") or [])]:
             try:
@@ -188,7 +184,7 @@ def _remap_files(session: Session, segments: list[dict], ctx: ChatContext, new_i
             session.add(row)
             session.flush()
             ref["id"] = str(row.id)
-    return segments
+    return answer
 
 
 def fork(session: Session, owner_id: uuid.UUID, context_id: uuid.UUID | str, item_id: uuid.UUID | str,
@@ -214,7 +210,7 @@ def fork(session: Session, owner_id: uuid.UUID, context_id: uuid.UUID | str, ite
                                codegen_model_id=src.codegen_model_id, units=src.units)
     mapping: dict[uuid.UUID, uuid.UUID] = {}
     for row in upto:
-        if any(s.get("type") == "pending" for s in row.segments):
+        if segments.is_pending(row.segments):
             continue  # an answer still being written is not history yet
         item = ChatItem(context_id=new.id, owner_id=owner_id, role=row.role, segments=[], rating=row.rating,
                         regenerated_from_id=mapping.get(row.regenerated_from_id) if row.regenerated_from_id else None,

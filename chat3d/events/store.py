@@ -35,6 +35,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from chat3d.db.models import Notification, Role, User, UserStatus, utcnow
+from chat3d.domain.coerce import as_uuid
 from chat3d.domain.errors import NotFound
 from chat3d.events.types import ALL_EVENT_TYPES, UNREAD_BADGE_TYPES
 
@@ -51,12 +52,8 @@ DEFAULT_BATCH = 500
 
 def advisory_key(user_id: uuid.UUID) -> int:
     """The signed 64-bit key of a recipient's advisory lock (stable across processes and versions)."""
-    digest = hashlib.blake2b(_ADVISORY_NAMESPACE + _as_uuid(user_id).bytes, digest_size=8).digest()
+    digest = hashlib.blake2b(_ADVISORY_NAMESPACE + as_uuid(user_id).bytes, digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
-
-
-def _as_uuid(value: uuid.UUID | str) -> uuid.UUID:
-    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
 def _is_postgres(session: Session) -> bool:
@@ -115,7 +112,7 @@ def record_many(
     it send the event straight from the message instead of reading the table (`chat3d.events.stream`).
     Returns the rows (transient objects carrying the ids), in the order given.
     """
-    events = [(_as_uuid(u), t, p) for u, t, p in events]
+    events = [(as_uuid(u), t, p) for u, t, p in events]
     for _, event_type, _ in events:
         if event_type not in ALL_EVENT_TYPES:
             raise ValueError(f"unknown event type {event_type!r}")
@@ -160,7 +157,7 @@ def events_after(session: Session, user_id: uuid.UUID, after_id: int, limit: int
     """The recipient's events with id > `after_id`, oldest first, at most `limit` (the replay/live query)."""
     rows = session.execute(
         sa.select(_T.c.id, _T.c.event_type, _T.c.payload, _T.c.created_at)
-        .where(_T.c.user_id == _as_uuid(user_id), _T.c.id > int(after_id))
+        .where(_T.c.user_id == as_uuid(user_id), _T.c.id > int(after_id))
         .order_by(_T.c.id)
         .limit(max(1, int(limit)))
     ).all()
@@ -203,7 +200,7 @@ def events_after_many(
 def count_after(session: Session, user_id: uuid.UUID, after_id: int) -> int:
     return int(
         session.execute(
-            sa.select(sa.func.count()).select_from(_T).where(_T.c.user_id == _as_uuid(user_id), _T.c.id > int(after_id))
+            sa.select(sa.func.count()).select_from(_T).where(_T.c.user_id == as_uuid(user_id), _T.c.id > int(after_id))
         ).scalar_one()
     )
 
@@ -214,14 +211,14 @@ def last_id_at_or_before(session: Session, user_id: uuid.UUID, moment: datetime)
     if not _is_postgres(session):  # SQLite keeps naive UTC text; compare like with like
         moment = moment.replace(tzinfo=None)
     value = session.execute(
-        sa.select(sa.func.max(_T.c.id)).where(_T.c.user_id == _as_uuid(user_id), _T.c.created_at <= moment)
+        sa.select(sa.func.max(_T.c.id)).where(_T.c.user_id == as_uuid(user_id), _T.c.created_at <= moment)
     ).scalar_one()
     return int(value or 0)
 
 
 def latest_event_id(session: Session, user_id: uuid.UUID) -> int:
     """The recipient's newest event id, 0 when none: where a stream without Last-Event-ID starts ("now")."""
-    value = session.execute(sa.select(sa.func.max(_T.c.id)).where(_T.c.user_id == _as_uuid(user_id))).scalar_one()
+    value = session.execute(sa.select(sa.func.max(_T.c.id)).where(_T.c.user_id == as_uuid(user_id))).scalar_one()
     return int(value or 0)
 
 
@@ -229,7 +226,7 @@ def latest_event_id(session: Session, user_id: uuid.UUID) -> int:
 
 
 def _badge_filter(user_id: uuid.UUID) -> list[Any]:
-    return [_T.c.user_id == _as_uuid(user_id), _T.c.event_type.in_(sorted(UNREAD_BADGE_TYPES))]
+    return [_T.c.user_id == as_uuid(user_id), _T.c.event_type.in_(sorted(UNREAD_BADGE_TYPES))]
 
 
 def unread_count(session: Session, user_id: uuid.UUID) -> int:
@@ -262,7 +259,7 @@ def list_notifications(
 def mark_read(session: Session, user_id: uuid.UUID, notification_id: int) -> dict[str, Any]:
     """Mark one of the recipient's notifications read (idempotent); another user's or unknown id → NotFound."""
     row = session.get(Notification, int(notification_id))
-    if row is None or row.user_id != _as_uuid(user_id) or row.event_type not in UNREAD_BADGE_TYPES:
+    if row is None or row.user_id != as_uuid(user_id) or row.event_type not in UNREAD_BADGE_TYPES:
         raise NotFound("No such notification")
     if row.read_at is None:
         row.read_at = utcnow()

@@ -18,22 +18,21 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass, field
-from typing import Callable, Literal, TypeVar
+from typing import Literal
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from chat3d.db.engine import session_scope
-from chat3d.db.models import ChatItem, FileKind, ItemRole, StoredFile
-from chat3d.domain import chats, files, imports, requirements, versions
+from chat3d.db.engine import in_session
+from chat3d.db.models import ItemRole, StoredFile
+from chat3d.domain import chats, files, imports, requirements, segments, versions
 from chat3d.domain.errors import DomainError, InvalidInput, NotFound
 from chat3d.domain.parameters import apply_parameters, extract_parameters, format_value
 from chat3d.events import types as ev
 from chat3d.events.store import record_event
-from chat3d.pipeline.runner import MODEL_FORMATS, kept_outputs
+from chat3d.pipeline import rendering
 from chat3d.services.render_client import RenderClient, RenderFailure, RenderSuccess, RenderUnavailable
 
-T = TypeVar("T")
 Origin = Literal["edited", "parameters"]
 MAX_CODE = 100_000
 
@@ -70,21 +69,13 @@ class Preview:
     origin: Origin
     values: dict[str, float]
     metrics: dict
-    files: list[dict]  # [{"id", "format", "filename", "size"}]
+    files: list[segments.FileRef]
     # Issue 23: the source version's requirements, checked again on this render's measurements (no views).
     requirement_spec: list[dict] = field(default_factory=list)
     requirements: list[dict] = field(default_factory=list)
 
     def file_id(self, fmt: str) -> str:
         return next((f["id"] for f in self.files if f["format"] == fmt), "")
-
-
-async def _db(fn: Callable[[Session], T]) -> T:
-    def run() -> T:
-        with session_scope() as session:
-            return fn(session)
-
-    return await asyncio.to_thread(run)
 
 
 def _describe_changes(code_before: str, values: dict[str, float]) -> str:
@@ -120,32 +111,17 @@ async def preview_edit(
         # An imported file the source version reads goes along with the edited program too.
         return item.context_id, imports.load_inputs(session, owner_id, imports.inputs_of(model)), requirements.spec_of(model)
 
-    context_id, input_files, spec = await _db(load)
+    context_id, input_files, spec = await in_session(load)
     try:
-        result = await (client or RenderClient()).render(code, formats=MODEL_FORMATS, user_id=str(owner_id),
-                                                          inputs=input_files or None)
+        result = await rendering.render(client or RenderClient(), code, owner_id=owner_id, inputs=input_files)
     except RenderUnavailable as exc:
         raise RenderServiceDown(str(exc)) from None
     if isinstance(result, RenderFailure):
         return EditResult(ok=False, context_id=str(context_id),
                           error={"kind": result.kind, "message": result.message, "line": result.line})
     assert isinstance(result, RenderSuccess)
-    result = kept_outputs(result, code)
-    blobs = await asyncio.gather(*(asyncio.to_thread(files.write_blob, owner_id, f.data, f.format) for f in result.files))
-
-    def record(session: Session) -> list[dict]:
-        refs = []
-        for f, blob in zip(result.files, blobs):
-            row = files.record_blob(session, owner_id, blob, fmt=f.format, filename=f.filename, kind=FileKind.model,
-                                    context_id=context_id)
-            refs.append({"id": str(row.id), "format": row.format, "filename": row.filename, "size": row.size})
-        return refs
-
-    try:
-        refs = await _db(record)
-    except Exception:
-        await asyncio.to_thread(files.remove_stored_paths, [b.storage_path for b in blobs])
-        raise
+    # Unattached (no item) until kept: the files are the preview's.
+    refs = await rendering.store(owner_id, result, lambda session, written: written.record(session, context_id=context_id))
     return Preview(owner_id=owner_id, source_item_id=str(assistant_item_id), context_id=str(context_id), code=code,
                    origin=origin, values=dict(values or {}), metrics=result.metrics, files=refs,
                    requirement_spec=spec, requirements=requirements.check(spec, result.metrics))
@@ -176,19 +152,15 @@ async def keep_preview(preview: Preview) -> EditResult:
             else "You edited the program and re-rendered it."
         brief = str(model.get("brief") or "")
         # A tool call the conversation model sees in later turns: what changed and the new size.
-        call = {"id": f"edit_{item.id.hex[:16]}", "arguments": {
+        call = segments.tool_call(f"edit_{item.id.hex[:16]}", {
             "brief": (brief + "\n\n" if brief else "") + f"(Then changed by the user: {text})",
-        }}
-        inputs = imports.inputs_of(model)
+        })
         item.segments = [
-            {"type": "text", "text": text},
-            {"type": "model", "files": preview.files, "metrics": preview.metrics, "code": preview.code,
-             "brief": brief, "expectedBboxMm": None, "toolCall": call, "warnings": [], "editedBy": "you",
-             "origin": preview.origin, "sourceItemId": str(source.id),
-             **({"parameters": dict(preview.values)} if preview.values else {}),
-             **({"inputs": inputs} if inputs else {}),
-             **({"requirements": preview.requirements, "requirementSpec": preview.requirement_spec}
-                if preview.requirement_spec else {})},
+            segments.text(text),
+            segments.model(files=preview.files, metrics=preview.metrics, code=preview.code, brief=brief, call=call,
+                           edited_by="you", origin=preview.origin, source_item_id=str(source.id),
+                           parameters=preview.values, inputs=imports.inputs_of(model),
+                           requirements=preview.requirements, requirement_spec=preview.requirement_spec),
         ]
         session.add(item)
         versions.set_current(session, ctx, item)
@@ -197,7 +169,7 @@ async def keep_preview(preview: Preview) -> EditResult:
         return EditResult(ok=True, item_id=str(item.id), context_id=str(ctx.id), metrics=preview.metrics,
                           requirements=preview.requirements)
 
-    return await _db(store)
+    return await in_session(store)
 
 
 def discard_preview_files(session: Session, preview: Preview) -> list[str]:
@@ -215,7 +187,7 @@ def discard_preview_files(session: Session, preview: Preview) -> list[str]:
 
 
 async def discard_preview(preview: Preview) -> None:
-    paths = await _db(lambda s: discard_preview_files(s, preview))
+    paths = await in_session(lambda s: discard_preview_files(s, preview))
     await asyncio.to_thread(files.remove_stored_paths, paths)
 
 
@@ -255,7 +227,7 @@ async def preview_parameters(
     owner_id: uuid.UUID, assistant_item_id: uuid.UUID | str, values: dict[str, float], *, client: RenderClient | None = None,
 ) -> Preview | EditResult:
     """Render a version with new parameter values, not kept yet (the workbench's sliders)."""
-    code = await _db(lambda s: _parameter_code(s, owner_id, assistant_item_id, values))
+    code = await in_session(lambda s: _parameter_code(s, owner_id, assistant_item_id, values))
     return await preview_edit(owner_id, assistant_item_id, code, origin="parameters", values=values, client=client)
 
 

@@ -24,7 +24,7 @@ import uuid
 import sqlalchemy as sa
 from sqlmodel import select
 
-from chat3d.db.engine import session_scope
+from chat3d.db.engine import in_session, session_scope
 from chat3d.db.models import Query, User
 from chat3d.domain import evaluations
 from chat3d.settings import REPO_ROOT, get_settings
@@ -120,22 +120,16 @@ async def run_evaluation(run_id: uuid.UUID) -> None:
     """Run a claimed evaluation to its end (completed, stopped at the cap, cancelled or failed)."""
     from chat3d.pipeline.jobs import InProcessJobs
 
-    def db(fn):
-        def call():
-            with session_scope() as s:
-                return fn(s)
-        return asyncio.to_thread(call)
-
     try:
         h, suite_mod = harness()
-        run = await db(lambda s: evaluations._get(s, run_id))
+        run = await in_session(lambda s: evaluations._get(s, run_id))
         tasks = suite_mod.load_tasks(run.suite)[: run.tasks_total]
         choice = h.ModelChoice(run.model, run.conversation_model, run.codegen_model)
         references = {t.id: await asyncio.to_thread(h.metrics.load_mesh, t.reference) for t in tasks}
         user_id = await asyncio.to_thread(_make_user, run_id)
     except Exception as exc:
         log.exception("evaluation %s could not start", run_id)
-        await db(lambda s: evaluations.finish_run(s, run_id, error=f"Could not start: {exc}"))
+        await in_session(lambda s: evaluations.finish_run(s, run_id, error=f"Could not start: {exc}"))
         return
 
     jobs = InProcessJobs(concurrency=render_cap())
@@ -154,7 +148,7 @@ async def run_evaluation(run_id: uuid.UUID) -> None:
                 row = {"task": task.id, "model": choice.name, "state": "failed", "seconds": 0.0, "repair_rounds": 0,
                        "review_rounds": 0, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0, "valid_solid": False,
                        "passed": False, "score": None, "error": str(getattr(exc, "message", exc))[:500]}
-            decision = await db(lambda s: evaluations.record_task(s, run_id, row))
+            decision = await in_session(lambda s: evaluations.record_task(s, run_id, row))
             stop = stop or decision
         finally:
             lanes.release()
@@ -165,7 +159,7 @@ async def run_evaluation(run_id: uuid.UUID) -> None:
             await asyncio.sleep(WATCH_S)
             spent, active = await asyncio.to_thread(_spent_and_active, user_id)
             current = ", ".join(sorted(names[t] for t in running if not t.done()))
-            decision = await db(lambda s: evaluations.progress(s, run_id, current_task=current, spent_usd=spent))
+            decision = await in_session(lambda s: evaluations.progress(s, run_id, current_task=current, spent_usd=spent))
             if decision:
                 stop = stop or decision
                 if active:
@@ -195,7 +189,7 @@ async def run_evaluation(run_id: uuid.UUID) -> None:
         await asyncio.gather(watcher, return_exceptions=True)
         await jobs.close()
     spent, _active = await asyncio.to_thread(_spent_and_active, user_id)
-    await db(lambda s: evaluations.finish_run(s, run_id, stop=stop, error=error, spent_usd=spent))
+    await in_session(lambda s: evaluations.finish_run(s, run_id, stop=stop, error=error, spent_usd=spent))
 
 
 def _claim() -> uuid.UUID | None:

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
-from chat3d.db.engine import session_scope
+from chat3d.db.engine import in_session
 from chat3d.domain import chats, files, imports
 from chat3d.domain.errors import DomainError
+from chat3d.pipeline import rendering
 from chat3d.pipeline.edits import RenderServiceDown
-from chat3d.pipeline.runner import MODEL_FORMATS, kept_outputs
 from chat3d.services.render_client import RenderClient, RenderFailure, RenderSuccess, RenderUnavailable
 
 log = logging.getLogger(__name__)
@@ -43,14 +43,6 @@ class ImportResult:
                 "metrics": self.metrics}
 
 
-def _db(fn):
-    def run():
-        with session_scope() as session:
-            return fn(session)
-
-    return asyncio.to_thread(run)
-
-
 async def import_file(
     owner_id: uuid.UUID, data: bytes, filename: str, *, context_id: uuid.UUID | str | None = None,
     client: RenderClient | None = None,
@@ -67,10 +59,9 @@ async def import_file(
         def check_owner(session: Session) -> None:
             chats.get_context(session, owner_id, context_id)
 
-        await _db(check_owner)
+        await in_session(check_owner)
     try:
-        result = await (client or RenderClient()).render(code, formats=MODEL_FORMATS, user_id=str(owner_id),
-                                                          inputs=[(name, data)])
+        result = await rendering.render(client or RenderClient(), code, owner_id=owner_id, inputs=[(name, data)])
     except RenderUnavailable as exc:
         # The service's own words (an HTTP status, its field rules) mean nothing to the person importing: log them.
         log.warning("import of %s: render service unavailable: %s", display, exc)
@@ -86,21 +77,15 @@ async def import_file(
             message = f"{display} could not be turned into a part: {result.message}"
         raise ImportFailed(message, {"kind": result.kind})
     assert isinstance(result, RenderSuccess)
-    result = kept_outputs(result, code)
-    blobs = await asyncio.gather(
-        asyncio.to_thread(files.write_blob, owner_id, data, fmt),
-        *(asyncio.to_thread(files.write_blob, owner_id, f.data, f.format) for f in result.files),
-    )
-    source, outputs = blobs[0], [(f.format, f.filename, b) for f, b in zip(result.files, blobs[1:])]
 
-    def store(session: Session) -> ImportResult:
-        rec = imports.record_import(session, owner_id, source=source, fmt=fmt, display_name=display, name=name,
-                                    code=code, outputs=outputs, metrics=result.metrics, context_id=context_id)
+    def store(session: Session, written: rendering.Written) -> ImportResult:
+        rec = imports.record_import(
+            session, owner_id, source=written.extra[0], fmt=fmt, display_name=display, name=name, code=code,
+            record_outputs=lambda ctx, item: written.record(session, context_id=ctx.id, item_id=item.id),
+            metrics=result.metrics, context_id=context_id)
         return ImportResult(context_id=str(rec.context.id), item_id=str(rec.item.id), name=display, format=fmt,
                             metrics=result.metrics)
 
-    try:
-        return await _db(store)
-    except Exception:
-        await asyncio.to_thread(files.remove_stored_paths, [b.storage_path for b in blobs])
-        raise
+    imported = await rendering.store(owner_id, result, store, extra=[(data, fmt)])
+    assert imported is not None
+    return imported

@@ -20,6 +20,7 @@ from sqlmodel import Session, select
 
 from chat3d.db.engine import session_scope
 from chat3d.db.models import Query, QueryState, utcnow
+from chat3d.domain import segments
 from chat3d.pipeline.queries import ACTIVE_STATES, finish, requeue
 from chat3d.pipeline.runner import QueryRunner
 from chat3d.settings import get_settings
@@ -143,7 +144,7 @@ def recover_orphans(*, all_active: bool = False, exclude: set[uuid.UUID] | None 
             if q.attempts >= settings.query_max_attempts:
                 message = "This request was interrupted (the server restarted). Retry it."
                 finish(session, q, QueryState.failed, message,
-                       segments=[{"type": "error", "kind": "interrupted", "message": message, "retryable": True}])
+                       segments=[segments.error("interrupted", message, retryable=True)])
             else:
                 q.lease_expires_at = utcnow() + timedelta(seconds=settings.query_lease_s)
                 requeue(session, q, "Resuming after an interruption")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from chat3d.db.models import ChatItem, ItemRole
-from chat3d.domain import chats
+from chat3d.domain import segments
 from chat3d.llm.base import ImageInput, Message, ToolCall
 from chat3d.llm.prompts import load_prompt
 from chat3d.llm.tools import CREATE_3D_MODEL
@@ -52,13 +52,12 @@ def history_messages(items: list[ChatItem], images: dict[str, ImageInput] | None
     """Past turns, with each earlier model request replayed as the tool call and result it was."""
     messages: list[Message] = []
     for item in items:
-        text = chats.text_of(item)
+        text = segments.text_of(item.segments)
         if item.role == ItemRole.user.value:
-            attached = [images[f["id"]] for s in item.segments if s.get("type") == "attachments"
-                        for f in s.get("files", []) if images and f["id"] in images]
+            attached = [images[fid] for fid in segments.attached_ids(item.segments) if images and fid in images]
             messages.append(Message("user", text, images=attached))
             continue
-        model = chats.model_segment(item)
+        model = segments.model_of(item.segments)
         call = (model or {}).get("toolCall")
         if model and call:
             messages.append(Message("assistant", text, tool_calls=[ToolCall(call["id"], CREATE_3D_MODEL.name, call["arguments"])]))
@@ -68,8 +67,8 @@ def history_messages(items: list[ChatItem], images: dict[str, ImageInput] | None
     return messages
 
 
-def tool_result_text(model_segment: dict) -> str:
-    metrics = model_segment.get("metrics") or {}
+def tool_result_text(model: segments.ModelSegment) -> str:
+    metrics = model.get("metrics") or {}
     size = metrics.get("bbox_size_mm")
     dims = " × ".join(f"{v:.1f}" for v in size) + " mm" if size else "unknown size"
     return f"Model rendered: bounding box {dims}, volume {metrics.get('volume_mm3', 0):.0f} mm³, valid={metrics.get('valid')}."

@@ -15,7 +15,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from chat3d.db.models import ChatContext, ChatItem, ItemRole, Query, QueryState, StoredFile, User, utcnow
-from chat3d.domain import chats
+from chat3d.domain import chats, segments
+from chat3d.domain.coerce import as_uuid
 from chat3d.domain.errors import InvalidInput, NotFound, RateLimited
 from chat3d.events import types as ev
 from chat3d.events.store import record_event
@@ -35,13 +36,6 @@ class Submitted:
     query: Query
     user_item: ChatItem | None
     assistant_item: ChatItem
-
-
-def _as_uuid(value: uuid.UUID | str, what: str) -> uuid.UUID:
-    try:
-        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-    except ValueError:
-        raise NotFound(f"No such {what}.") from None
 
 
 def resolve_model(model_id: str | None, stage: str, fallback: str | None) -> ModelSpec:
@@ -96,7 +90,7 @@ def _check_limits(session: Session, user_id: uuid.UUID) -> None:
         )
 
 
-def _attachment_segment(session: Session, owner_id: uuid.UUID, file_ids: list[str]) -> dict | None:
+def _attachment_segment(session: Session, owner_id: uuid.UUID, file_ids: list[str]) -> segments.AttachmentsSegment | None:
     if not file_ids:
         return None
     if len(file_ids) > MAX_ATTACHMENTS:
@@ -107,15 +101,7 @@ def _attachment_segment(session: Session, owner_id: uuid.UUID, file_ids: list[st
     for row in rows:
         if row.kind != "upload":
             raise InvalidInput("Only uploaded images can be attached.")
-    return {"type": "attachments", "files": [_file_ref(r) for r in rows]}
-
-
-def _file_ref(row: StoredFile) -> dict:
-    return {"id": str(row.id), "format": row.format, "filename": row.filename, "size": row.size}
-
-
-def _pending_segment(query_id: uuid.UUID) -> dict:
-    return {"type": "pending", "queryId": str(query_id)}
+    return segments.attachments([segments.file_ref(r) for r in rows])
 
 
 def submit_query(
@@ -147,24 +133,24 @@ def submit_query(
     first_prompt = session.exec(select(sa.func.count()).select_from(ChatItem).where(ChatItem.context_id == ctx.id)).one() == 0
     if first_prompt and ctx.name == "New chat":
         ctx.name = chats.name_from_prompt(text)
-    segments = [{"type": "text", "text": text}]
+    said: list[segments.Segment] = [segments.text(text)]
     attach = _attachment_segment(session, owner_id, attachments or [])
     if attach:
-        segments.append(attach)
+        said.append(attach)
     if selection and selection.get("ids"):
         from chat3d.domain import selection as picked
 
         rows = picked.resolve(session, owner_id, ctx.id, str(selection.get("version") or ""), selection.get("ids"))
         if rows:
-            segments.append({"type": "selection", "version": str(selection["version"]), "items": picked.selection_items(rows)})
-    user_item = chats.add_item(session, ctx, ItemRole.user, segments)
+            said.append(segments.selection(str(selection["version"]), picked.selection_items(rows)))
+    user_item = chats.add_item(session, ctx, ItemRole.user, said)
     query = Query(
         owner_id=owner_id, context_id=ctx.id, user_item_id=user_item.id, prompt=text,
         conversation_model_id=conv.id, codegen_model_id=code.id,
     )
     session.add(query)
     session.flush()
-    assistant = chats.add_item(session, ctx, ItemRole.assistant, [_pending_segment(query.id)])
+    assistant = chats.add_item(session, ctx, ItemRole.assistant, [segments.pending(str(query.id))])
     query.assistant_item_id = assistant.id
     if attach:
         for f in attach["files"]:
@@ -200,7 +186,8 @@ def regenerate(
     )
     session.add(query)
     session.flush()
-    assistant = chats.add_item(session, ctx, ItemRole.assistant, [_pending_segment(query.id)], regenerated_from_id=old.id)
+    assistant = chats.add_item(session, ctx, ItemRole.assistant, [segments.pending(str(query.id))],
+                               regenerated_from_id=old.id)
     query.assistant_item_id = assistant.id
     session.add(query)
     _publish_state(session, query)
@@ -209,7 +196,7 @@ def regenerate(
 
 
 def get_query(session: Session, owner_id: uuid.UUID, query_id: uuid.UUID | str) -> Query:
-    q = session.get(Query, _as_uuid(query_id, "request"))
+    q = session.get(Query, as_uuid(query_id, "request"))
     if q is None or q.owner_id != owner_id:
         raise NotFound("No such request.")
     return q
@@ -232,7 +219,7 @@ def cancel(session: Session, owner_id: uuid.UUID, query_id: uuid.UUID | str) -> 
     session.refresh(q, with_for_update=True)
     if q.state in {s.value for s in TERMINAL_STATES}:
         return q
-    finish(session, q, QueryState.cancelled, "Stopped.", segments=[{"type": "error", "kind": "cancelled", "message": "Stopped."}])
+    finish(session, q, QueryState.cancelled, "Stopped.", segments=[segments.error("cancelled", "Stopped.")])
     return q
 
 
@@ -249,7 +236,7 @@ def transition(session: Session, q: Query, state: QueryState, detail: str = "", 
     return True
 
 
-def finish(session: Session, q: Query, state: QueryState, detail: str, *, segments: list[dict]) -> None:
+def finish(session: Session, q: Query, state: QueryState, detail: str, *, segments: list[segments.Segment]) -> None:
     """End a query: write its answer's segments and publish the final state and the updated item."""
     q.state, q.detail, q.finished_at, q.lease_expires_at = state.value, detail, utcnow(), None
     session.add(q)

@@ -8,91 +8,35 @@ at the next step.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
-import math
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Callable, TypeVar
+from typing import Any
 
 from sqlmodel import Session
 
-from chat3d.db.engine import session_scope
-from chat3d.db.models import ChatContext, ChatItem, FileKind, ItemRole, Query, QueryState, utcnow
-from chat3d.domain import chats, files, imports, parts, requirements, review, selection, versions
+from chat3d.db.engine import in_session
+from chat3d.db.models import ChatContext, ChatItem, ItemRole, Query, QueryState, utcnow
+from chat3d.domain import chats, files, imports, requirements, review, segments, selection, versions
 from chat3d.domain.errors import DomainError
 from chat3d.llm.base import Completion, ImageInput, Message, ProviderError, Usage
 from chat3d.llm.codeblock import extract_code
 from chat3d.llm.prompts import load_prompt
 from chat3d.llm import registry
 from chat3d.llm.tools import CREATE_3D_MODEL, REPORT_REVIEW
-from chat3d.pipeline import live, prompting
+from chat3d.pipeline import live, prompting, rendering
 from chat3d.pipeline.queries import TERMINAL_STATES, finish, transition
-from chat3d.services.render_client import RenderClient, RenderedFile, RenderFailure, RenderSuccess, RenderUnavailable
+from chat3d.pipeline.rendering import MODEL_FORMATS, VIEWS_FORMAT
+from chat3d.services.render_client import RenderClient, RenderFailure, RenderSuccess, RenderUnavailable
 from chat3d.settings import get_settings
 
 log = logging.getLogger("chat3d.pipeline")
-T = TypeVar("T")
-# png: the version thumbnail, drawn by the render service's trusted post step (SVG thumbnails are retired:
-# a program could write one). py: the program we sent, stored from our own copy (see kept_outputs).
-# topology: the face/edge table. parts: parts.zip, each part's STL/STEP/3MF (issue 27), made only for a result of
-# several solids (the service then simply returns no such file).
-MODEL_FORMATS = ("stl", "step", "3mf", "glb", "py", "png", "topology", "parts")
-# views: the review sheet (issue 23 item 2), asked for only when a vision model will review the part, and kept
-# with the version as what the reviewer saw.
-VIEWS_FORMAT = "views"
-KEPT_FORMATS = (*MODEL_FORMATS, VIEWS_FORMAT)
-METRIC_KEYS = ("bbox_size_mm", "bbox_min_mm", "bbox_max_mm", "volume_mm3", "solids", "valid", "features", "parts")
-
-
-def checked_metrics(raw: Any) -> dict:
-    """The render's metrics as the app keeps them: only the values the post step computes from the
-    geometry (size, extent, volume, solid count, validity), each type-checked; anything else is dropped."""
-    raw = raw if isinstance(raw, dict) else {}
-
-    def vec(v: Any) -> list[float] | None:
-        if isinstance(v, list) and len(v) == 3 and all(isinstance(x, (int, float)) and not isinstance(x, bool)
-                                                       and math.isfinite(x) for x in v):
-            return [float(x) for x in v]
-        return None
-
-    out: dict[str, Any] = {k: vec(raw.get(k)) for k in ("bbox_size_mm", "bbox_min_mm", "bbox_max_mm")}
-    vol = raw.get("volume_mm3")
-    out["volume_mm3"] = float(vol) if isinstance(vol, (int, float)) and not isinstance(vol, bool) \
-        and math.isfinite(vol) and vol >= 0 else None
-    solids = raw.get("solids")
-    out["solids"] = solids if isinstance(solids, int) and not isinstance(solids, bool) and solids >= 0 else None
-    out["valid"] = raw.get("valid") if isinstance(raw.get("valid"), bool) else None
-    out["features"] = requirements.checked_features(raw.get("features"))  # issue 23: holes, bosses, walls
-    out["parts"] = parts.checked_parts(raw.get("parts"))  # issue 27: named parts, each measured
-    return out
-
-
-def kept_outputs(result: RenderSuccess, code: str) -> RenderSuccess:
-    """What the app stores from a successful render: the formats it asked for, each once, the `py` file
-    being the code the app submitted (never bytes read back from the job), and checked metrics."""
-    kept: dict[str, RenderedFile] = {}
-    for f in result.files:
-        if f.format in KEPT_FORMATS and f.format not in kept:
-            kept[f.format] = f
-    source = code.encode()
-    kept["py"] = RenderedFile(format="py", filename="model.py", data=source, sha256=hashlib.sha256(source).hexdigest())
-    return RenderSuccess(files=[kept[fmt] for fmt in KEPT_FORMATS if fmt in kept],
-                         metrics=checked_metrics(result.metrics), log=result.log)
 
 
 class Stopped(Exception):
     """The query was cancelled (or finished elsewhere) while this step ran."""
-
-
-async def _db(fn: Callable[[Session], T]) -> T:
-    def run() -> T:
-        with session_scope() as session:
-            return fn(session)
-
-    return await asyncio.to_thread(run)
 
 
 @dataclass
@@ -109,7 +53,7 @@ class RunContext:
     previous_code: str | None
     # Files the current version's program reads (an imported STEP/STL): refs stored with the new version,
     # and their bytes, attached to every render of this query.
-    input_refs: list[dict] = field(default_factory=list)
+    input_refs: list[segments.InputRef] = field(default_factory=list)
     input_files: list[tuple[str, bytes]] = field(default_factory=list)
     usage_in: int = 0
     usage_out: int = 0
@@ -137,7 +81,7 @@ def _load(session: Session, query_id: uuid.UUID, worker_id: str) -> RunContext |
     ctx = session.get(ChatContext, q.context_id)
     user_item = session.get(ChatItem, q.user_item_id) if q.user_item_id else None
     cutoff = user_item.created_at if user_item else q.created_at
-    past = [i for i in chats.history(session, ctx, before=cutoff) if not _is_pending(i)]
+    past = [i for i in chats.history(session, ctx, before=cutoff) if not segments.is_pending(i.segments)]
     from chat3d.domain import model_settings
 
     defaults = model_settings.load(session).defaults
@@ -154,15 +98,17 @@ def _load(session: Session, query_id: uuid.UUID, worker_id: str) -> RunContext |
         input_files = []
     if previous_code is None:
         previous_code = next(
-            (m.get("code") for i in reversed(past) if i.role == ItemRole.assistant.value and (m := chats.model_segment(i)) and m.get("code")),
+            (m.get("code") for i in reversed(past)
+             if i.role == ItemRole.assistant.value and (m := segments.model_of(i.segments)) and m.get("code")),
             None,
         )
-    attached = [f["id"] for s in (user_item.segments if user_item else []) if s.get("type") == "attachments" for f in s.get("files", [])]
+    said = user_item.segments if user_item else []
+    attached = segments.attached_ids(said)
     prompt_images = [images[fid] for fid in attached if fid in images]
     prompt = q.prompt
     if attached and not prompt_images:
         prompt += f"\n\n[The user attached {len(attached)} image(s), which this model cannot see.]"
-    picked = next((s for s in (user_item.segments if user_item else []) if s.get("type") == "selection"), None)
+    picked: segments.SelectionSegment | None = segments.find(said, segments.SELECTION)
     selection_text = selection.context_text(picked.get("items") or []) if picked else ""
     if selection_text:  # issue 27: what the user pointed at, as rows and selectors, for both models
         prompt += "\n\n" + selection_text
@@ -191,22 +137,15 @@ def reviewer_for(conversation_model: str, codegen_model: str) -> str | None:
     return next((m for m in (conversation_model, codegen_model) if _sees_images(m)), None)
 
 
-def _is_pending(item: ChatItem) -> bool:
-    return any(s.get("type") == "pending" for s in item.segments)
-
-
 def _images_for(session: Session, items: list[ChatItem]) -> dict[str, ImageInput]:
     out: dict[str, ImageInput] = {}
     for item in items:
-        for seg in item.segments:
-            if seg.get("type") != "attachments":
+        for file_id in segments.attached_ids(item.segments):
+            try:
+                row = files.get_file(session, item.owner_id, file_id)
+                out[file_id] = ImageInput(row.content_type, files.read_bytes(row))
+            except Exception:  # a deleted attachment is simply left out
                 continue
-            for ref in seg.get("files", []):
-                try:
-                    row = files.get_file(session, item.owner_id, ref["id"])
-                    out[ref["id"]] = ImageInput(row.content_type, files.read_bytes(row))
-                except Exception:  # a deleted attachment is simply left out
-                    continue
     return out
 
 
@@ -219,7 +158,7 @@ class QueryRunner:
 
     async def run(self, query_id: uuid.UUID) -> None:
         started = time.perf_counter()
-        rc = await _db(lambda s: _load(s, query_id, self.worker_id))
+        rc = await in_session(lambda s: _load(s, query_id, self.worker_id))
         if rc is None:
             return
         heartbeat = asyncio.create_task(self._keep_lease(query_id))
@@ -253,7 +192,7 @@ class QueryRunner:
         while True:
             await asyncio.sleep(lease / 3)
             try:
-                await _db(extend)
+                await in_session(extend)
             except Exception:  # the next beat tries again; the lease has slack
                 log.warning("could not extend the lease of query %s", query_id)
 
@@ -270,14 +209,14 @@ class QueryRunner:
                 q.input_tokens, q.output_tokens, q.cost_usd = rc.usage_in, rc.usage_out, rc.cost
             return ok
 
-        if not await _db(apply):
+        if not await in_session(apply):
             raise Stopped()
 
     async def _complete(self, rc: RunContext, model_id: str, **kwargs: Any) -> Completion:
         from chat3d.domain import model_settings
 
         # Read on every call: a credential removed in the admin console stops the query here, clearly.
-        config = await _db(model_settings.load)
+        config = await in_session(model_settings.load)
         settings = config.settings
         spec = registry.get_model(model_id, settings)
         model_settings.check_usable(spec, config)
@@ -307,7 +246,7 @@ class QueryRunner:
         call = next((c for c in conversation.tool_calls if c.name == CREATE_3D_MODEL.name), None)
         text = conversation.text.strip()
         if call is None:
-            await self._finish(rc, [{"type": "text", "text": text or "Could you tell me more about the part?"}])
+            await self._finish(rc, [segments.text(text or "Could you tell me more about the part?")])
             return
         brief, expected = prompting.parse_tool_arguments(call.arguments)
         if not brief:
@@ -344,12 +283,10 @@ class QueryRunner:
             else:
                 await self._step(rc, QueryState.rendering, "Rendering the model" + (f" (repair {round_})" if round_ else ""), round_=round_)
                 t0 = time.perf_counter()
-                result = await self.render_client.render(code, formats=formats, user_id=str(rc.owner_id),
-                                                         inputs=rc.input_files or None)
+                result = await rendering.render(self.render_client, code, owner_id=rc.owner_id, formats=formats,
+                                                inputs=rc.input_files)
                 rc.timings["render_s"] += time.perf_counter() - t0
                 failure = result if isinstance(result, RenderFailure) else None
-                if isinstance(result, RenderSuccess):
-                    result = kept_outputs(result, code)
             if isinstance(result, RenderSuccess):
                 actual = result.metrics.get("bbox_size_mm")
                 mismatch = prompting.bbox_mismatch(expected, actual, settings.geometry_tolerance_pct, settings.geometry_tolerance_mm)
@@ -434,15 +371,14 @@ class QueryRunner:
 
     # --- endings -----------------------------------------------------------------------------
 
-    def _run_segment(self, rc: RunContext, round_: int) -> dict:
-        return {
-            "type": "run", "queryId": str(rc.query_id), "rounds": round_,
-            "models": {"conversation": rc.conversation_model, "codegen": rc.codegen_model,
-                       **({"review": rc.reviewer} if rc.reviewer else {})},
-            "reviewRounds": rc.reviews,  # vision reviews of the rendered views (issue 23 item 2)
-            "usage": {"inputTokens": rc.usage_in, "outputTokens": rc.usage_out}, "costUsd": round(rc.cost, 6),
-            "timings": {k: round(v, 3) for k, v in rc.timings.items()},
-        }
+    def _run_segment(self, rc: RunContext, round_: int) -> segments.RunSegment:
+        return segments.run(
+            query_id=str(rc.query_id), rounds=round_,
+            models={"conversation": rc.conversation_model, "codegen": rc.codegen_model,
+                    **({"review": rc.reviewer} if rc.reviewer else {})},
+            review_rounds=rc.reviews,  # vision reviews of the rendered views (issue 23 item 2)
+            input_tokens=rc.usage_in, output_tokens=rc.usage_out, cost_usd=rc.cost, timings=rc.timings,
+        )
 
     async def _store_model(self, rc, text, call_id, arguments, brief, expected, code, result: RenderSuccess, round_, warnings,
                            checks: list[dict] | None = None, wanted: list[dict] | None = None,
@@ -451,54 +387,47 @@ class QueryRunner:
             q = session.get(Query, rc.query_id)
             return versions.identical_version(session, q.regenerates_item_id, code) if q is not None else 0
 
-        same = await _db(same_as_regenerated)
+        same = await in_session(same_as_regenerated)
         if same:  # a regeneration that wrote the very same program: say so, store no copy (issue 26 item 10)
-            await self._finish(rc, [{"type": "text", "text": (
+            await self._finish(rc, [segments.text(
                 f"Regenerating wrote exactly the same program as Version {same} (the code model "
                 f"{rc.codegen_model} answers the same request the same way), so no new version was stored. "
-                "Reword the request, or regenerate with another code model.")}])
+                "Reword the request, or regenerate with another code model.")])
             return
-        # Files first, in parallel and outside the transaction (each is fsynced); then one short transaction.
-        blobs = await asyncio.gather(*(asyncio.to_thread(files.write_blob, rc.owner_id, f.data, f.format) for f in result.files))
 
-        def store(session: Session) -> bool:
+        def store(session: Session, written: rendering.Written) -> bool | None:
             q = session.get(Query, rc.query_id, with_for_update=True)
             if q.state in {s.value for s in TERMINAL_STATES}:
-                return False
-            refs = []
-            for f, blob in zip(result.files, blobs):
-                row = files.record_blob(session, rc.owner_id, blob, fmt=f.format, filename=f.filename, kind=FileKind.model,
-                                        context_id=rc.context_id, item_id=q.assistant_item_id, query_id=q.id)
-                refs.append({"id": str(row.id), "format": row.format, "filename": row.filename, "size": row.size})
+                return None  # cancelled meanwhile: the written files belong to nobody
+            refs = written.record(session, context_id=rc.context_id, item_id=q.assistant_item_id, query_id=q.id)
             q.round, q.input_tokens, q.output_tokens, q.cost_usd = round_, rc.usage_in, rc.usage_out, rc.cost
             rows = [*(checks or []), *filter(None, [review.checklist_row(seen)])]
-            segments = [
-                {"type": "text", "text": text or "Here is your model."},
-                {"type": "model", "files": refs, "metrics": result.metrics, "code": code, "brief": brief,
-                 "expectedBboxMm": expected, "toolCall": {"id": call_id, "arguments": arguments}, "warnings": warnings,
-                 **({"inputs": rc.input_refs} if rc.input_refs else {}),
-                 # issue 23: the checklist, per requirement, and what it checked (re-checked on slider changes)
-                 **({"requirements": rows, "requirementSpec": wanted} if rows else {}),
-                 # issue 23 item 2: the review of the rendered views (verdict about this part); what it saw is
-                 # the `views` file among `files` (a fork remaps file ids there)
-                 **({"review": seen} if seen else {})},
+            answer = [
+                segments.text(text or "Here is your model."),
+                segments.model(
+                    files=refs, metrics=result.metrics, code=code, brief=brief, expected_bbox_mm=expected,
+                    call=segments.tool_call(call_id, arguments), warnings=warnings, inputs=rc.input_refs,
+                    # issue 23: the checklist, per requirement, and what it checked (re-checked on slider changes)
+                    requirements=rows, requirement_spec=wanted,
+                    # issue 23 item 2: the review of the rendered views (verdict about this part); what it saw is
+                    # the `views` file among `files` (a fork remaps file ids there)
+                    review=seen),
                 self._run_segment(rc, round_),
             ]
-            finish(session, q, QueryState.completed, "Done", segments=segments)
+            finish(session, q, QueryState.completed, "Done", segments=answer)
             return True
 
-        if not await _db(store):  # cancelled meanwhile: the written files belong to nobody
-            await asyncio.to_thread(files.remove_stored_paths, [b.storage_path for b in blobs])
+        await rendering.store(rc.owner_id, result, store)
 
-    async def _finish(self, rc: RunContext, segments: list[dict]) -> None:
+    async def _finish(self, rc: RunContext, answer: list[segments.Segment]) -> None:
         def apply(session: Session) -> None:
             q = session.get(Query, rc.query_id, with_for_update=True)
             if q.state in {s.value for s in TERMINAL_STATES}:
                 return
             q.input_tokens, q.output_tokens, q.cost_usd = rc.usage_in, rc.usage_out, rc.cost
-            finish(session, q, QueryState.completed, "Done", segments=[*segments, self._run_segment(rc, 0)])
+            finish(session, q, QueryState.completed, "Done", segments=[*answer, self._run_segment(rc, 0)])
 
-        await _db(apply)
+        await in_session(apply)
 
     async def _fail(self, rc: RunContext, message: str, *, kind: str, code: str | None = None, text: str = "") -> None:
         def apply(session: Session) -> None:
@@ -506,11 +435,9 @@ class QueryRunner:
             if q.state in {s.value for s in TERMINAL_STATES}:
                 return
             q.input_tokens, q.output_tokens, q.cost_usd = rc.usage_in, rc.usage_out, rc.cost
-            segments: list[dict] = [{"type": "text", "text": text}] if text else []
-            segments.append({"type": "error", "kind": kind, "message": message, "retryable": True,
-                             **({"code": code} if code else {})})
-            segments.append(self._run_segment(rc, q.round))
-            finish(session, q, QueryState.failed, message, segments=segments)
+            answer: list[segments.Segment] = [segments.text(text)] if text else []
+            answer.append(segments.error(kind, message, retryable=True, code=code))
+            answer.append(self._run_segment(rc, q.round))
+            finish(session, q, QueryState.failed, message, segments=answer)
 
-        await _db(apply)
-
+        await in_session(apply)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from chat3d.domain import requirements as R
-from chat3d.pipeline.runner import checked_metrics
+from chat3d.pipeline.rendering import checked_metrics
 from render_service.runner import build_and_export
 
 PLATE = """
