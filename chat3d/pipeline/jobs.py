@@ -8,6 +8,7 @@ offer) any active query whose lease expired — so a crashed worker never leaves
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import os
 import socket
@@ -15,7 +16,10 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import anyio.from_thread
 import sqlalchemy as sa
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, select
 
 from chat3d.db.engine import session_scope
@@ -115,6 +119,57 @@ def set_jobs(jobs: InProcessJobs | SaqJobs | None) -> None:
     """Tests and workers install their own dispatcher."""
     global _jobs
     _jobs = jobs
+
+
+# --- handing a stored query to a job ---------------------------------------------------------
+
+_PENDING_KEY = "chat3d.jobs.enqueue_after_commit"
+_starting: set[asyncio.Future | concurrent.futures.Future] = set()  # enqueues under way (a task nobody holds could be collected)
+
+
+def _app_loop() -> asyncio.AbstractEventLoop:
+    """The event loop jobs live on: this thread's, or, from a worker thread of it (a sync FastAPI route), its
+    owner's."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return anyio.from_thread.run_sync(asyncio.get_running_loop)
+
+
+def enqueue_after_commit(session: OrmSession, query_id: uuid.UUID) -> None:
+    """Hand a query that `session` stored (submit_query, regenerate) to a job once the session commits, and
+    never for a rollback: a job started earlier could look for a row that is not there yet. Call it from the
+    app's event loop or a worker thread of it; the enqueue itself runs on that loop."""
+    session.info.setdefault(_PENDING_KEY, []).append((query_id, _app_loop()))
+
+
+async def _enqueue_logged(query_id: uuid.UUID) -> None:
+    try:
+        await get_jobs().enqueue(query_id)
+    except Exception:  # the row is committed: the sweeper starts a query left queued (STALE_QUEUED_S)
+        log.exception("could not enqueue query %s; the sweeper will start it", query_id)
+
+
+@sa_event.listens_for(OrmSession, "after_commit")
+def _enqueue_committed(session: OrmSession) -> None:
+    for query_id, loop in session.info.pop(_PENDING_KEY, None) or []:
+        if loop.is_closed():
+            continue
+        try:
+            current = asyncio.get_running_loop()
+        except RuntimeError:
+            current = None
+        if current is loop:
+            started: asyncio.Future | concurrent.futures.Future = loop.create_task(_enqueue_logged(query_id))
+        else:
+            started = asyncio.run_coroutine_threadsafe(_enqueue_logged(query_id), loop)
+        _starting.add(started)
+        started.add_done_callback(_starting.discard)
+
+
+@sa_event.listens_for(OrmSession, "after_rollback")
+def _drop_uncommitted(session: OrmSession) -> None:
+    session.info.pop(_PENDING_KEY, None)
 
 
 # --- recovery --------------------------------------------------------------------------------

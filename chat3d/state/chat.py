@@ -499,7 +499,7 @@ class ThreadState(rx.State):
     @rx.event
     async def regenerate(self, item_id: str, codegen_model: str = ""):
         from chat3d.pipeline import queries
-        from chat3d.pipeline.jobs import get_jobs
+        from chat3d.pipeline.jobs import enqueue_after_commit
 
         uid = await self._uid()
         if uid is None:
@@ -508,9 +508,9 @@ class ThreadState(rx.State):
             with session_scope() as s:
                 sub = queries.regenerate(s, uid, item_id, codegen_model_id=codegen_model or None)
                 qid, aid = sub.query.id, str(sub.assistant_item.id)
+                enqueue_after_commit(s, qid)
         except DomainError as exc:
             return rx.toast.error(str(exc))
-        await get_jobs().enqueue(qid)  # after the commit
         await self._reload_item(uid, aid)
         return [ThreadState.watch_query(str(qid), aid), scroll_thread_end()]
 

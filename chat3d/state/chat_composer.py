@@ -168,7 +168,7 @@ class ComposerState(rx.State):
 
     async def _send(self, prompt: str):
         from chat3d.pipeline import queries
-        from chat3d.pipeline.jobs import get_jobs
+        from chat3d.pipeline.jobs import enqueue_after_commit
         from chat3d.state.chat import ThreadState, scroll_thread_end
         from chat3d.state.chat_contexts import ContextsState
 
@@ -201,10 +201,10 @@ class ComposerState(rx.State):
                     selection=picked,
                 )
                 qid, aid = sub.query.id, str(sub.assistant_item.id)
+                enqueue_after_commit(s, qid)
         except DomainError as exc:
             self.error = str(exc)
             return
-        await get_jobs().enqueue(qid)  # after the commit
         self.error, self.attachments, self.draft = "", [], ""
         workbench._clear_picked()  # the selection went with this message
         contexts = await self.get_state(ContextsState)

@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks
 from pydantic import Field
+from sqlmodel import Session
 
 from chat3d.api.deps import CurrentUser, DbSession
 from chat3d.api.schemas import CamelModel
@@ -14,7 +15,7 @@ from chat3d.db.models import ChatItem
 from chat3d.domain import requirements
 from chat3d.domain.chats import MAX_PROMPT, model_segment
 from chat3d.pipeline import queries
-from chat3d.pipeline.jobs import get_jobs
+from chat3d.pipeline.jobs import enqueue_after_commit, get_jobs
 
 router = APIRouter(prefix="/api/query", tags=["query"])
 
@@ -38,30 +39,26 @@ class SubmittedOut(CamelModel):
     assistant_item_id: uuid.UUID
 
 
-async def _enqueue(query_id: uuid.UUID) -> None:
-    await get_jobs().enqueue(query_id)
-
-
-def _submitted(sub: queries.Submitted, background: BackgroundTasks) -> SubmittedOut:
-    background.add_task(_enqueue, sub.query.id)  # after the response, i.e. after the commit
+def _submitted(session: Session, sub: queries.Submitted) -> SubmittedOut:
+    enqueue_after_commit(session, sub.query.id)  # the dependency commits before the answer goes out
     return SubmittedOut(
         query_id=sub.query.id, user_item_id=sub.user_item.id if sub.user_item else None, assistant_item_id=sub.assistant_item.id,
     )
 
 
 @router.post("/submit", status_code=202)
-def submit(body: SubmitIn, user: CurrentUser, session: DbSession, background: BackgroundTasks) -> SubmittedOut:
+def submit(body: SubmitIn, user: CurrentUser, session: DbSession) -> SubmittedOut:
     sub = queries.submit_query(
         session, user.id, body.context_id, body.prompt, attachments=body.attachments,
         conversation_model_id=body.conversation_model_id, codegen_model_id=body.codegen_model_id,
     )
-    return _submitted(sub, background)
+    return _submitted(session, sub)
 
 
 @router.post("/regenerate", status_code=202)
-def regenerate(body: RegenerateIn, user: CurrentUser, session: DbSession, background: BackgroundTasks) -> SubmittedOut:
+def regenerate(body: RegenerateIn, user: CurrentUser, session: DbSession) -> SubmittedOut:
     sub = queries.regenerate(session, user.id, body.assistant_item_id, codegen_model_id=body.codegen_model_id)
-    return _submitted(sub, background)
+    return _submitted(session, sub)
 
 
 @router.get("/{query_id}")
