@@ -8,16 +8,15 @@ export settings. Run: ``python -m bench.baseline_exec_service --port 8091``.
 from __future__ import annotations
 
 import argparse
-import base64
-import hashlib
 import os
 import shutil
 import tempfile
 
 import uvicorn
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
+from render_service.protocol import RESULT_MEDIA_TYPE, RenderedFile, RenderSuccess
 from render_service.runner import build_and_export
 
 app = FastAPI()
@@ -39,11 +38,10 @@ def render(body: dict):  # sync: FastAPI runs it in its thread pool
         files = []
         for fmt, name in doc["files"].items():
             with open(os.path.join(out, name), "rb") as fh:
-                data = fh.read()
-            files.append({"format": fmt, "filename": name, "size": len(data),
-                          "sha256": hashlib.sha256(data).hexdigest(),
-                          "content_base64": base64.b64encode(data).decode()})
-        return {"ok": True, "files": files, "metrics": doc["metrics"], "log": doc["log"]}
+                files.append(RenderedFile(format=fmt, filename=name, data=fh.read()))
+        # The service's own wire format (render_service/protocol.py), so both answers cost the same to send.
+        body = RenderSuccess(files=files, metrics=doc["metrics"], log=doc["log"]).encode()
+        return Response(body, media_type=RESULT_MEDIA_TYPE)
     finally:
         shutil.rmtree(out, ignore_errors=True)
 

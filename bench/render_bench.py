@@ -34,6 +34,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+from render_service.protocol import RenderSuccess, decode_result  # noqa: E402  (after the path set-up)
+
 SHARED = Path(os.environ.get("CHAT3D_SHARED_DIR", REPO.parent / "shared"))
 CORPUS = SHARED / "render-corpus" / "parts"
 FORMATS = ["stl", "step", "3mf", "glb"]
@@ -52,6 +54,11 @@ def face_table_cost(parts: list[str]) -> dict | None:
         print("face table cost: failed:", proc.stderr[-500:], file=sys.stderr)
         return None
     return json.loads(proc.stdout)
+
+
+def answer(r) -> RenderSuccess | dict:
+    """A /render answer read as the app reads it: a success through the wire protocol, anything else as JSON."""
+    return decode_result(r.content) if r.status_code == 200 else r.json()
 
 
 def free_port() -> int:
@@ -130,7 +137,7 @@ def measure_http(url: str, parts: dict[str, str], reps: int) -> dict[str, float]
             for name, code in parts.items():
                 t = time.perf_counter()
                 r = c.post("/render", json={"code": code, "formats": FORMATS})
-                r.json()
+                answer(r)
                 out[name].append(time.perf_counter() - t)
                 assert r.status_code == 200, (name, r.text[:500])
     return {n: statistics.median(v) for n, v in out.items()}
@@ -229,7 +236,7 @@ def loadgen(url: str, concurrency: int, rounds: int) -> dict:
     def one(code: str) -> None:
         nonlocal errors
         r = local.client.post("/render", json={"code": code, "formats": FORMATS})
-        r.json()
+        answer(r)
         if r.status_code != 200:
             errors += 1
 
@@ -310,14 +317,14 @@ def main() -> None:
                         time.sleep(0.05)
                         t = time.perf_counter()
                         r = client.post("/render", json={"code": code, "formats": FORMATS})
-                        body = r.json()
+                        body = answer(r)
                         samples[mode][name].append(time.perf_counter() - t)
                         assert r.status_code == 200, (mode, name, r.text[:500])
-                        got = [f["format"] for f in body["files"]]
+                        got = [f.format for f in body.files]
                         assert sorted(got) == sorted(doc["files"]), (mode, name, got, doc["files"])
                         if mode == "ours":
                             # Time inside the sandbox: build (worker) + post step; the service reports post_s only.
-                            inner[name].append(sum(body["metrics"].get(k) or 0 for k in ("build_s", "export_s", "post_s")))
+                            inner[name].append(sum(body.metrics.get(k) or 0 for k in ("build_s", "export_s", "post_s")))
         shutil.rmtree(tmp, ignore_errors=True)
         base_tp = ours_tp = None
         if not args.quick:

@@ -2,15 +2,13 @@
 
 The server never forks (it is multithreaded). It owns admission control (app.py) and the read-back
 of outputs, where nothing the worker wrote is trusted: fixed file names, O_NOFOLLOW, regular files
-only, size caps re-checked, sha256 computed here.
+only, size caps re-checked, error kinds from a fixed set.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import fcntl
-import hashlib
 import json
 import logging
 import os
@@ -21,6 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .protocol import FAILURE_KINDS, FILENAMES, OPTIONAL_FORMATS, RenderedFile, RenderFailure, RenderSuccess
 from .settings import Settings
 from .untrusted_files import read_untrusted
 
@@ -29,14 +28,7 @@ log = logging.getLogger("render_service.pool")
 F_ADD_SEALS = 1033
 F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE = 1, 2, 4, 8
 
-MEDIA = {"stl": "model.stl", "step": "model.step", "3mf": "model.3mf", "glb": "model.glb", "png": "model.png",
-         "topology": "faces.json", "views": "views.png", "parts": "parts.zip"}
-OPTIONAL = {"parts"}  # parts.zip: only a result of several solids has one
 RESULT_CAP = 4 * 1024 * 1024
-KINDS = {
-    "syntax", "name", "forbidden", "no_result", "not_a_shape", "empty", "geometry",
-    "timeout", "memory", "output_too_large", "crashed", "runtime", "import",
-}
 _SERVICE_PATHS = tuple(
     sorted({str(Path(__file__).resolve().parent.parent), sys.prefix, sys.base_prefix}, key=len, reverse=True)
 )
@@ -236,17 +228,13 @@ def scrub(text: str, job_dir: str | None) -> str:
     return text
 
 
-def _error(kind: str, message: str, line=None, detail: str = "") -> dict:
-    return {"ok": False, "error": {"kind": kind, "message": message, "line": line, "detail": detail}}
-
-
-def collect(status: dict, formats: list[str], code: str, settings: Settings) -> dict:
-    """Turn the zygote's exit report plus the job folder into the response document.
+def collect(status: dict, formats: list[str], settings: Settings) -> RenderSuccess | RenderFailure:
+    """Turn the zygote's exit report plus the post step's output folder into the answer.
 
     The folder stays: the caller removes it with `remove_job_dir` once the response is sent, so
     deleting the job's files is not on the user's wait.
     """
-    return _collect(status, formats, code, settings, status.get("dir"))
+    return _collect(status, formats, settings, status.get("dir"))
 
 
 def remove_job_dir(status: dict) -> None:
@@ -274,23 +262,23 @@ def _metrics(post: dict) -> dict:
     }
 
 
-def _collect(status: dict, formats: list[str], code: str, settings: Settings, out_dir: str | None) -> dict:
+def _collect(status: dict, formats: list[str], settings: Settings, out_dir: str | None) -> RenderSuccess | RenderFailure:
     """`out_dir` is the post step's output folder: the job never could open it. From the job itself only
     its result.json (copied there as job-result.json by the post step) is read, for its error kind,
     message and log, all validated."""
     if status.get("disk_full"):
-        return _error("output_too_large",
-                      f"The program wrote more than the job's disk limit ({settings.job_disk_mb} MB in total).")
+        return RenderFailure("output_too_large",
+                             f"The program wrote more than the job's disk limit ({settings.job_disk_mb} MB in total).")
     if status.get("zygote_lost") or not out_dir:
         if status.get("post_timed_out") and not status.get("timed_out"):
-            return _error("crashed", "No process to make the model files was free in time; please retry.")
+            return RenderFailure("crashed", "No process to make the model files was free in time; please retry.")
         if status.get("timed_out"):
-            return _error("timeout", "The render did not finish in time.")
+            return RenderFailure("timeout", "The render did not finish in time.")
         if status.get("exit_code") is None and status.get("signal") is None:
-            return _error("crashed", "The render worker was lost; please retry.")
+            return RenderFailure("crashed", "The render worker was lost; please retry.")
     timeout_msg = f"Stopped at the time limit ({status['wall_s']:.1f} s). Simplify the model or reduce counts."
     if status.get("timed_out"):
-        return _error("timeout", timeout_msg)
+        return RenderFailure("timeout", timeout_msg)
     dir_fd = os.open(out_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC) if out_dir else -1
     try:
         doc = post = None
@@ -307,67 +295,56 @@ def _collect(status: dict, formats: list[str], code: str, settings: Settings, ou
                     doc = value if isinstance(value, dict) else None
         sig = status.get("signal")
         if sig == signal.SIGXCPU and not (doc and doc.get("ok") is True):
-            return _error("timeout", timeout_msg)
+            return RenderFailure("timeout", timeout_msg)
         if doc is None:
             if sig:
                 name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
-                return _error("crashed", f"The program crashed (killed by {name}).", detail=f"signal {name}")
-            return _error(
+                return RenderFailure("crashed", f"The program crashed (killed by {name}).", detail=f"signal {name}")
+            return RenderFailure(
                 "crashed",
                 f"The program ended without producing a result (exit status {status.get('exit_code')}).",
             )
         log_text = scrub(str(doc.get("log", ""))[: settings.log_cap_kb * 1024], None)
         if doc.get("ok") is not True:
             err = doc.get("error") if isinstance(doc.get("error"), dict) else {}
-            kind = err.get("kind") if err.get("kind") in KINDS else "runtime"
-            line = err.get("line") if isinstance(err.get("line"), int) else None
-            return _error(
+            kind = err.get("kind") if err.get("kind") in FAILURE_KINDS else "runtime"
+            line = err.get("line") if isinstance(err.get("line"), int) and not isinstance(err.get("line"), bool) else None
+            return RenderFailure(
                 kind,
                 scrub(str(err.get("message", "The program failed."))[:2000], None),
                 line,
                 scrub(str(err.get("detail", ""))[-8000:], None),
-            ) | {"log": log_text}
+                log=log_text,
+            )
         if status.get("post_timed_out"):
-            return _error("timeout", "Making the model files took too long. Simplify the model.")
+            return RenderFailure("timeout", "Making the model files took too long. Simplify the model.")
         if post is None:
-            return _error("crashed", "The model files could not be made from the result.")
+            return RenderFailure("crashed", "The model files could not be made from the result.")
         if post.get("ok") is not True:
-            kind = post.get("kind") if post.get("kind") in KINDS else "geometry"
-            return _error(kind, str(post.get("message", "The model files could not be made."))[:2000]) | {"log": log_text}
+            kind = post.get("kind") if post.get("kind") in FAILURE_KINDS else "geometry"
+            return RenderFailure(kind, str(post.get("message", "The model files could not be made."))[:2000], log=log_text)
         made = post.get("files") if isinstance(post.get("files"), dict) else {}
         cap = settings.max_output_mb * 1024 * 1024
         files = []
         for fmt in formats:
-            if fmt == "py":
-                data = code.encode()
-                name = "model.py"
-            else:
-                name = MEDIA[fmt]
-                if fmt in OPTIONAL and fmt not in made:
-                    continue
-                if made.get(fmt) != name:
-                    return _error("crashed", f"The {fmt.upper()} output is missing.")
-                try:
-                    data = read_untrusted(dir_fd, name, cap)
-                except OverflowError:
-                    return _error(
-                        "output_too_large",
-                        f"The {fmt.upper()} output is larger than the {settings.max_output_mb} MB limit.",
-                    )
-                except (ValueError, OSError) as exc:
-                    return _error("crashed", f"The {fmt.upper()} output could not be read back: {exc}")
-                if data is None:
-                    return _error("crashed", f"The {fmt.upper()} output is missing.")
-            files.append(
-                {
-                    "format": fmt,
-                    "filename": name,
-                    "size": len(data),
-                    "sha256": hashlib.sha256(data).hexdigest(),
-                    "content_base64": base64.b64encode(data).decode(),
-                }
-            )
-        return {"ok": True, "files": files, "metrics": _metrics(post), "log": log_text}
+            name = FILENAMES[fmt]
+            if fmt in OPTIONAL_FORMATS and fmt not in made:
+                continue
+            if made.get(fmt) != name:
+                return RenderFailure("crashed", f"The {fmt.upper()} output is missing.")
+            try:
+                data = read_untrusted(dir_fd, name, cap)
+            except OverflowError:
+                return RenderFailure(
+                    "output_too_large",
+                    f"The {fmt.upper()} output is larger than the {settings.max_output_mb} MB limit.",
+                )
+            except (ValueError, OSError) as exc:
+                return RenderFailure("crashed", f"The {fmt.upper()} output could not be read back: {exc}")
+            if data is None:
+                return RenderFailure("crashed", f"The {fmt.upper()} output is missing.")
+            files.append(RenderedFile(format=fmt, filename=name, data=data))
+        return RenderSuccess(files=files, metrics=_metrics(post), log=log_text)
     finally:
         if dir_fd >= 0:
             os.close(dir_fd)

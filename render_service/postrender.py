@@ -35,6 +35,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .lazy_sklearn import deferred_sklearn
 from . import parts, topology  # imported here: a sandboxed post process cannot import later
+from .protocol import FILENAMES
 from .untrusted_files import read_untrusted
 
 with deferred_sklearn():
@@ -42,10 +43,6 @@ with deferred_sklearn():
 
 BREP_NAME = "model.brep"
 MODEL_FORMATS = ("stl", "step", "3mf", "glb")  # model files the post step writes; "png" is the thumbnail
-OUTPUT_NAMES = {"stl": "model.stl", "step": "model.step", "3mf": "model.3mf", "glb": "model.glb", "png": "model.png",
-                "topology": "faces.json",  # faces.json: the face/edge table (issue 27), made with the GLB
-                "views": "views.png",  # issue 23: the standard views a vision model reviews (render_views)
-                "parts": "parts.zip"}  # each part's STL/STEP/3MF (issue 27), made only for a result of several solids
 ANGULAR_DEFLECTION = 0.25  # rad; ~14 deg, smooth enough for a browser viewer
 THUMB_PX = 128  # the PNG thumbnail is THUMB_PX x THUMB_PX, RGBA, transparent background (shown at 36-64 px)
 STL_RECORD = np.dtype([("normal", "<f4", 3), ("corners", "<f4", (3, 3)), ("attr", "<u2")])  # binary STL
@@ -428,14 +425,14 @@ def export(shape, size: list[float], out_dir: str, formats: set[str], cap: int, 
     step_names = parts.part_names([parts.ascii_name(n) for n in names], len(names))
 
     def done(fmt: str, ok) -> None:
-        path = os.path.join(out_dir, OUTPUT_NAMES[fmt])
+        path = os.path.join(out_dir, FILENAMES[fmt])
         # At the cap counts as too large: under RLIMIT_FSIZE a writer stops exactly there and reports failure.
         if os.path.isfile(path) and os.path.getsize(path) >= cap:
             raise PostError("output_too_large",
                             f"The {fmt.upper()} output is larger than the {cap // (1024 * 1024)} MB limit.")
         if not ok or not os.path.isfile(path):
             raise PostError("geometry", f"Exporting {fmt.upper()} failed.")
-        files[fmt] = OUTPUT_NAMES[fmt]
+        files[fmt] = FILENAMES[fmt]
 
     shape.mesh(lin, ANGULAR_DEFLECTION)
     scratch = os.path.join(out_dir, ".solid.stl")
@@ -450,14 +447,14 @@ def export(shape, size: list[float], out_dir: str, formats: set[str], cap: int, 
     if "3mf" in formats:
         done("3mf", export_3mf(per_solid, os.path.join(out_dir, "model.3mf"), names))
     if "parts" in formats and len(solids) > 1:
-        done("parts", export_parts(solids, per_solid, names, step_names, os.path.join(out_dir, OUTPUT_NAMES["parts"])))
+        done("parts", export_parts(solids, per_solid, names, step_names, os.path.join(out_dir, FILENAMES["parts"])))
     if "png" in formats:
         render_png(np.concatenate(per_solid) if per_solid else np.zeros((0, 3, 3), np.float32),
                    os.path.join(out_dir, "model.png"))
         done("png", True)
     if "views" in formats:
         render_views(np.concatenate(per_solid) if per_solid else np.zeros((0, 3, 3), np.float32),
-                     os.path.join(out_dir, OUTPUT_NAMES["views"]))
+                     os.path.join(out_dir, FILENAMES["views"]))
         done("views", True)
     built = topology_table(shape, per_solid, lin) if "topology" in formats and "glb" in formats else None
     if "glb" in formats:  # last: export_gltf cleans the triangulation afterwards
@@ -474,8 +471,8 @@ def topology_table(shape, per_solid: list[np.ndarray], lin: float) -> dict:
 
 def write_topology(built: dict, out_dir: str) -> bool:
     """Tag faces/edges in the GLB just written and write faces.json beside it (render_service/topology.py)."""
-    built["table"]["glb_tagged"] = topology.tag_glb(os.path.join(out_dir, OUTPUT_NAMES["glb"]), built)
-    topology.write_table(os.path.join(out_dir, OUTPUT_NAMES["topology"]), built)
+    built["table"]["glb_tagged"] = topology.tag_glb(os.path.join(out_dir, FILENAMES["glb"]), built)
+    topology.write_table(os.path.join(out_dir, FILENAMES["topology"]), built)
     return True
 
 
@@ -483,7 +480,7 @@ def finish(src_dir: Path, out_dir: Path, *, max_output_bytes: int, formats: set[
     """Make the job's outputs from its geometry. Runs no user code; trusts nothing in src_dir.
 
     Returns ``{"ok": True, "size", "volume", "solids", "bbox", "valid", "parts", "files": {fmt: filename},
-    "post_s"}`` or ``{"ok": False, "kind", "message"}``. ``formats``: any of OUTPUT_NAMES (others are ignored).
+    "post_s"}`` or ``{"ok": False, "kind", "message"}``. ``formats``: any of FILENAMES (others are ignored).
     ``labels``: the job's untrusted per-solid labels (parts.read_labels), used only as parts.part_names allows.
     """
     t0 = time.perf_counter()
@@ -494,7 +491,7 @@ def finish(src_dir: Path, out_dir: Path, *, max_output_bytes: int, formats: set[
         names = parts.part_names(labels, len(solids))
         m["parts"] = parts.describe(solids, names)
         sink: dict = {}
-        files = export(shape, m["size"], os.fspath(out_dir), set(formats) & set(OUTPUT_NAMES), max_output_bytes, sink,
+        files = export(shape, m["size"], os.fspath(out_dir), set(formats) & set(FILENAMES), max_output_bytes, sink,
                        names=names)
         return {"ok": True, **m, "files": files, "features": sink.get("features"), "post_s": round(time.perf_counter() - t0, 4)}
     except PostError as err:
@@ -537,7 +534,7 @@ def warm() -> None:
         os.mkdir(src, 0o700)
         os.mkdir(out, 0o700)
         write_brep(bd.Box(10, 10, 10), os.path.join(src, BREP_NAME))
-        finish(Path(src), Path(out), max_output_bytes=16 << 20, formats=set(OUTPUT_NAMES))
+        finish(Path(src), Path(out), max_output_bytes=16 << 20, formats=set(FILENAMES))
     except Exception:  # noqa: BLE001 - warming is an optimisation
         pass
     finally:

@@ -1,8 +1,9 @@
 """HTTP client for the render service: one call, typed results, clear errors.
 
-The service answers 200 with files and metrics, 422 when the program itself failed (kind, message,
-line), 400 for a malformed request, 429/503 when busy (with Retry-After). Busy answers are retried a few
-times; an unreachable service becomes `RenderUnavailable` with a message a person can act on.
+The request and the answers are `render_service.protocol` (shared with the service): 200 with files and
+metrics (a length-prefixed binary body), 422 when the program itself failed (kind, message, line), 400 for a
+malformed request, 429/503 when busy (with Retry-After). Busy answers are retried a few times; an unreachable
+service becomes `RenderUnavailable` with a message a person can act on.
 
 Several replicas (Docker Swarm, `endpoint_mode: dnsrr`): RENDER_SERVICE_URL names one host whose DNS name
 has an A record per replica (a comma-separated list of URLs works too). Each render goes to the least busy
@@ -18,49 +19,26 @@ behaves as it always did.
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 import ipaddress
 import itertools
 import socket
 import time
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from chat3d.services.outbound_http import async_client
 from chat3d.settings import get_settings
+from render_service.protocol import (  # the wire protocol only: no build123d, no sandbox
+    DEFAULT_FORMATS, RESULT_MEDIA_TYPE, BadAnswer, RenderedFile, RenderFailure, RenderRequest, RenderSuccess,
+    decode_failure, decode_result,
+)
 
-DEFAULT_FORMATS = ("stl", "step", "3mf", "glb", "py")
+__all__ = ["DEFAULT_FORMATS", "RenderClient", "RenderedFile", "RenderFailure", "RenderSuccess", "RenderUnavailable",
+           "resolve_replicas"]
 HEALTH_TTL_S = 1.0  # how long a replica's /health answer (and the DNS answer) is trusted
 HEALTH_TIMEOUT_S = 1.5
-
-
-@dataclass
-class RenderedFile:
-    format: str
-    filename: str
-    data: bytes
-    sha256: str
-
-
-@dataclass
-class RenderSuccess:
-    files: list[RenderedFile]
-    metrics: dict[str, Any]
-    log: str = ""
-
-
-@dataclass
-class RenderFailure:
-    """The program failed: what to tell the person (and the repair loop)."""
-
-    kind: str
-    message: str
-    line: int | None = None
-    detail: str = ""
 
 
 class RenderUnavailable(Exception):
@@ -198,10 +176,8 @@ class RenderClient:
     ) -> RenderSuccess | RenderFailure:
         """Render `code`; `inputs` are (bare name, bytes) files the program reads, e.g. an imported STEP."""
         cap = timeout_s or get_settings().render_timeout_s
-        body: dict[str, Any] = {"code": code, "formats": list(formats), "timeout_s": cap}
-        if inputs:
-            body["inputs"] = [{"name": n, "content_base64": base64.b64encode(d).decode()} for n, d in inputs]
-        headers = {"X-Chat3D-User": user_id} if user_id else {}
+        body = RenderRequest(code=code, formats=tuple(formats), timeout_s=cap, inputs=tuple(inputs or ())).to_json()
+        headers = {"Content-Type": "application/json", **({"X-Chat3D-User": user_id} if user_id else {})}
         token = get_settings().render_service_token
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -218,7 +194,7 @@ class RenderClient:
                 for url in urls:
                     replicas.picked(url)
                     try:
-                        resp = await client.post(f"{url}/render", json=body, headers=headers)
+                        resp = await client.post(f"{url}/render", content=body, headers=headers)
                     except _NOT_SENT as exc:
                         replicas.failed(url)
                         unreachable = exc
@@ -242,24 +218,19 @@ class RenderClient:
 
 
 def _parse(resp: httpx.Response) -> RenderSuccess | RenderFailure:
+    if resp.status_code == 200 and resp.headers.get("content-type", "").startswith(RESULT_MEDIA_TYPE):
+        try:
+            return decode_result(resp.content)
+        except BadAnswer as exc:
+            raise RenderUnavailable(f"The render service gave an unreadable answer ({exc}); try again.") from None
     try:
         payload = resp.json()
     except ValueError:
         raise RenderUnavailable(f"The render service gave an unreadable answer (HTTP {resp.status_code}).") from None
-    if resp.status_code == 200 and payload.get("ok"):
-        files = []
-        for f in payload.get("files", []):
-            data = base64.b64decode(f["content_base64"])
-            digest = hashlib.sha256(data).hexdigest()
-            if digest != f.get("sha256"):
-                raise RenderUnavailable("A rendered file arrived damaged (checksum mismatch); try again.")
-            files.append(RenderedFile(format=f["format"], filename=f["filename"], data=data, sha256=digest))
-        return RenderSuccess(files=files, metrics=payload.get("metrics", {}), log=payload.get("log", ""))
     if resp.status_code == 422:
-        err = payload.get("error", {})
-        return RenderFailure(kind=err.get("kind", "runtime"), message=err.get("message", "The program failed."),
-                             line=err.get("line"), detail=err.get("detail", ""))
+        return decode_failure(payload)
     if resp.status_code in (429, 503):
         raise RenderUnavailable("The render service is busy; try again in a moment.")
-    message = (payload.get("error") or {}).get("message") if isinstance(payload.get("error"), dict) else None
+    error = payload.get("error") if isinstance(payload, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
     raise RenderUnavailable(f"The render service refused the request (HTTP {resp.status_code}): {message or 'unknown error'}")

@@ -17,6 +17,7 @@ from playwright.sync_api import Page, expect
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from render_service.protocol import decode_result
 from tests.browser.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, ARTIFACTS
 from tests.browser.test_viewer_tools import _screen, _tools
 from tests.browser.test_workspace import _sign_up, _wait_completed
@@ -155,9 +156,7 @@ def _render(render_service, code: str) -> dict:
                       headers={"Authorization": f"Bearer {render_service.token}"}) as c:
         r = c.post("/render", json={"code": code, "formats": ["stl"]})
     assert r.status_code == 200, r.text
-    doc = r.json()
-    assert doc["ok"] is True, doc.get("error")
-    return doc["metrics"]
+    return decode_result(r.content).metrics
 
 
 def test_click_a_face_send_it_and_the_selector_picks_that_face(running_app, render_service, scripted_openai,

@@ -13,7 +13,6 @@ show the tests fail on the old settings).
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import re
@@ -29,6 +28,7 @@ import httpx
 import pytest
 import yaml
 
+from render_service.protocol import decode_result
 from tests.support.containers import REPO_ROOT, DockerHost, docker
 
 pytestmark = pytest.mark.slow
@@ -169,7 +169,7 @@ def assert_cube_ok(svc: RenderContainer) -> None:
     assert svc.health()["status"] == "ok"
     r = svc.render(CUBE, formats=["stl"])
     assert r.status_code == 200, r.text[:2000]
-    assert r.json()["metrics"]["bbox_size_mm"] == pytest.approx([20, 20, 20], abs=0.1)
+    assert decode_result(r.content).metrics["bbox_size_mm"] == pytest.approx([20, 20, 20], abs=0.1)
 
 
 def test_health_reports_the_namespace_sandbox_with_seccomp(render_container):
@@ -195,11 +195,11 @@ def test_render_requires_the_token(render_container):
 def test_corpus_part_renders(render_container, name):
     r = render_container.render((CORPUS / "parts" / name).read_text())
     assert r.status_code == 200, r.text[:3000]
-    doc, want = r.json(), MANIFEST[name]
-    assert doc["metrics"]["bbox_size_mm"] == pytest.approx(want["bbox_size_mm"], abs=0.1)
-    assert doc["metrics"]["volume_mm3"] == pytest.approx(want["volume_mm3"], rel=0.005)
-    assert doc["metrics"]["solids"] == want["solids"]
-    stl = base64.b64decode(next(f for f in doc["files"] if f["format"] == "stl")["content_base64"])
+    doc, want = decode_result(r.content), MANIFEST[name]
+    assert doc.metrics["bbox_size_mm"] == pytest.approx(want["bbox_size_mm"], abs=0.1)
+    assert doc.metrics["volume_mm3"] == pytest.approx(want["volume_mm3"], rel=0.005)
+    assert doc.metrics["solids"] == want["solids"]
+    stl = next(f for f in doc.files if f.format == "stl").data
     assert len(stl) > 84
 
 

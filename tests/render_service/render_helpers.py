@@ -14,10 +14,23 @@ from pathlib import Path
 
 import httpx
 
+from render_service.protocol import RESULT_MEDIA_TYPE, decode_result
+
 REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("CHAT3D_SHARED_DIR", REPO.parent / "shared"))
 CORPUS = SHARED / "render-corpus"
 SECRET_VALUE = "s3cr3t-" + os.urandom(6).hex()
+
+
+def answer(r: httpx.Response) -> dict:
+    """A /render answer as one dict: a success decoded by the protocol's own reader (its files as
+    {"format", "filename", "size", "data"}), any other answer its JSON."""
+    if r.status_code == 200 and r.headers.get("content-type", "").startswith(RESULT_MEDIA_TYPE):
+        res = decode_result(r.content)
+        return {"ok": True, "metrics": res.metrics, "log": res.log,
+                "files": [{"format": f.format, "filename": f.filename, "size": len(f.data), "data": f.data}
+                          for f in res.files]}
+    return r.json()
 
 
 def free_port() -> int:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 import threading
 import time
 
 import pygltflib
 import pytest
-from render_helpers import CORPUS
+from render_helpers import CORPUS, answer
+
+from render_service.protocol import RESULT_MEDIA_TYPE
 
 CUBE = (CORPUS / "parts" / "01_cube.py").read_text()
 MULTI = (CORPUS / "parts" / "21_multi_body_assembly.py").read_text()
@@ -18,7 +19,7 @@ SLOW = "from build123d import *\nwhile True:\n    pass\n"
 
 
 def files_by_format(doc):
-    return {f["format"]: base64.b64decode(f["content_base64"]) for f in doc["files"]}
+    return {f["format"]: f["data"] for f in doc["files"]}
 
 
 @pytest.mark.parametrize(
@@ -39,7 +40,7 @@ def test_malformed_requests_are_400(service, body):
     with service.client() as c:
         r = c.post("/render", content=body, headers={"content-type": "application/json"})
     assert r.status_code == 400, r.text
-    assert r.json()["ok"] is False and r.json()["error"]["kind"] == "bad_request"
+    assert answer(r)["ok"] is False and answer(r)["error"]["kind"] == "bad_request"
 
 
 def test_health_shape(service):
@@ -50,18 +51,18 @@ def test_health_shape(service):
     assert doc["status"] == "ok"
 
 
-def test_formats_subset_and_py(service):
+def test_formats_subset_and_no_program_echo(service):
+    """Only the asked-for files come back, as raw bytes (no base64); `py` is retired: the caller has the program."""
     with service.client() as c:
         r = c.post("/render", json={"code": CUBE, "formats": ["step", "py"]})
     assert r.status_code == 200, r.text
-    doc = r.json()
-    assert [f["format"] for f in doc["files"]] == ["step", "py"]
+    assert r.headers["content-type"] == RESULT_MEDIA_TYPE
+    doc = answer(r)
+    assert [f["format"] for f in doc["files"]] == ["step"]
     files = files_by_format(doc)
     assert files["step"].startswith(b"ISO-10303-21")
-    assert files["py"].decode() == CUBE
-    for f in doc["files"]:
-        raw = base64.b64decode(f["content_base64"])
-        assert f["size"] == len(raw) and f["sha256"] == hashlib.sha256(raw).hexdigest()
+    assert CUBE.encode() not in r.content and base64.b64encode(files["step"][:300]) not in r.content
+    assert r.content.count(files["step"]) == 1
     assert doc["files"][0]["filename"] == "model.step"
     m = doc["metrics"]  # the post step's, from the geometry
     assert m["bbox_min_mm"] == pytest.approx([-10, -10, -10]) and m["bbox_max_mm"] == pytest.approx([10, 10, 10])
@@ -73,7 +74,7 @@ def test_png_thumbnail_and_no_svg(service):
     with service.client() as c:
         r = c.post("/render", json={"code": CUBE, "formats": ["png", "svg"]})
     assert r.status_code == 200, r.text
-    files = files_by_format(r.json())
+    files = files_by_format(answer(r))
     assert list(files) == ["png"] and files["png"].startswith(b"\x89PNG\r\n\x1a\n")
 
 
@@ -81,7 +82,7 @@ def test_glb_one_node_per_solid(service):
     with service.client() as c:
         r = c.post("/render", json={"code": MULTI, "formats": ["glb", "stl", "3mf"]})
     assert r.status_code == 200, r.text
-    files = files_by_format(r.json())
+    files = files_by_format(answer(r))
     glb = files["glb"]
     assert glb[:4] == b"glTF"
     gltf = pygltflib.GLTF2.load_from_bytes(glb)
@@ -100,7 +101,7 @@ def test_glb_single_solid_is_solid_1(service):
     with service.client() as c:
         r = c.post("/render", json={"code": CUBE, "formats": ["glb"]})
     assert r.status_code == 200, r.text
-    gltf = pygltflib.GLTF2.load_from_bytes(files_by_format(r.json())["glb"])
+    gltf = pygltflib.GLTF2.load_from_bytes(files_by_format(answer(r))["glb"])
     assert [n.name for n in gltf.nodes if n.mesh is not None] == ["solid_1"]
     assert "solid_1" in _scene_node_names(gltf)
 
@@ -120,21 +121,21 @@ def test_stdout_captured(service):
     code = CUBE + "\nprint('hello from the model')\n"
     with service.client() as c:
         r = c.post("/render", json={"code": code, "formats": ["stl"]})
-    assert r.status_code == 200 and "hello from the model" in r.json()["log"]
+    assert r.status_code == 200 and "hello from the model" in answer(r)["log"]
 
 
 def test_sleeping_program_killed_at_deadline(service_nocheck):
     t0 = time.monotonic()
     with service_nocheck.client() as c:
         r = c.post("/render", json={"code": "import time\ntime.sleep(60)\n", "timeout_s": 1.5})
-    assert r.status_code == 422 and r.json()["error"]["kind"] == "timeout"
+    assert r.status_code == 422 and answer(r)["error"]["kind"] == "timeout"
     assert time.monotonic() - t0 < 10
 
 
 def test_crash_by_signal_is_crashed(service_nocheck):
     with service_nocheck.client() as c:
         r = c.post("/render", json={"code": "import os\nos.abort()\n"})
-        assert r.status_code == 422 and r.json()["error"]["kind"] == "crashed"
+        assert r.status_code == 422 and answer(r)["error"]["kind"] == "crashed"
         r = c.post("/render", json={"code": CUBE, "formats": ["stl"]})
         assert r.status_code == 200
 
@@ -168,7 +169,7 @@ def test_per_user_cap_429(service_small):
         r = c.post("/render", json={"code": CUBE}, headers={"X-Chat3D-User": "alice"})
     assert r.status_code == 429 and "retry-after" in r.headers
     t.join()
-    assert results["a"].json()["error"]["kind"] == "timeout"
+    assert answer(results["a"])["error"]["kind"] == "timeout"
 
 
 def test_overload_503(service_small):
@@ -201,7 +202,7 @@ def test_a_small_part_does_not_wait_behind_a_long_one(service_burst, service_sma
         slow_still_running = t.is_alive()
         t.join()
         assert r.status_code == 200, r.text
-        assert results["slow"].json()["error"]["kind"] == "timeout"
+        assert answer(results["slow"])["error"]["kind"] == "timeout"
         if waits:
             assert not slow_still_running and took > 2, took
         else:

@@ -3,7 +3,6 @@ named kind, hostile programs are contained (pre-check on, and off so the OS wall
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import os
@@ -18,7 +17,7 @@ import pytest
 from lib3mf import Lib3MF
 from PIL import Image
 
-from render_helpers import CORPUS, SECRET_VALUE
+from render_helpers import CORPUS, SECRET_VALUE, answer
 
 MANIFEST = json.loads((CORPUS / "manifest.json").read_text())
 PARTS = sorted((CORPUS / "parts").glob("*.py"))
@@ -82,14 +81,14 @@ def assert_cube_ok(svc, recover_s: float = 60.0):
         assert h.status_code == 200 and h.json()["status"] == "ok", h.text
     r = render(svc, CUBE, formats=["stl"])
     assert r.status_code == 200, r.text[:2000]
-    assert r.json()["metrics"]["bbox_size_mm"] == pytest.approx([20, 20, 20], abs=0.1)
+    assert answer(r)["metrics"]["bbox_size_mm"] == pytest.approx([20, 20, 20], abs=0.1)
 
 
 @pytest.mark.parametrize("path", PARTS, ids=lambda p: p.name)
 def test_part_renders(service, path):
     r = render(service, path.read_text(), formats=["stl", "step", "3mf", "glb", "png"])
     assert r.status_code == 200, r.text[:3000]
-    doc = r.json()
+    doc = answer(r)
     want = MANIFEST[path.name]
     m = doc["metrics"]  # the post step's, recomputed from the BRep
     assert m["bbox_size_mm"] == pytest.approx(want["bbox_size_mm"], abs=0.1)
@@ -97,10 +96,10 @@ def test_part_renders(service, path):
     assert m["solids"] == want["solids"]
     assert [f["format"] for f in doc["files"]] == ["stl", "step", "3mf", "glb", "png"]
     assert all(f["size"] > 0 for f in doc["files"])
-    step = base64.b64decode(next(f for f in doc["files"] if f["format"] == "step")["content_base64"])
+    step = next(f for f in doc["files"] if f["format"] == "step")["data"]
     assert step.startswith(b"ISO-10303-21;")
     # The thumbnail: a real PNG of the promised size (128 px), with the part drawn in it (not blank).
-    png = base64.b64decode(next(f for f in doc["files"] if f["format"] == "png")["content_base64"])
+    png = next(f for f in doc["files"] if f["format"] == "png")["data"]
     with Image.open(io.BytesIO(png)) as im:
         assert im.format == "PNG" and im.size == (128, 128)
         pixels = np.asarray(im.convert("RGBA"))
@@ -108,7 +107,7 @@ def test_part_renders(service, path):
     assert 0.05 < drawn.mean() < 0.95, "the thumbnail is blank or a full square"
     assert len(np.unique(pixels[drawn][:, :3], axis=0)) > 2, "no shading: faces are indistinguishable"
     # The 3MF a user prints: one closed, outward-facing mesh per solid, the part's size and volume.
-    data = base64.b64decode(next(f for f in doc["files"] if f["format"] == "3mf")["content_base64"])
+    data = next(f for f in doc["files"] if f["format"] == "3mf")["data"]
     meshes = read_3mf(data)
     # one mesh object per solid, named after its part ("Part n": the corpus programs set no labels; issue 27)
     assert [name for name, *_ in meshes] == [f"Part {i}" for i in range(1, want["solids"] + 1)]
@@ -125,7 +124,7 @@ def test_broken_fails_with_kind(service, path):
     # Short deadline for the busy loop; filling 1 GB up to the memory limit can take seconds on a busy box.
     r = render(service, path.read_text(), timeout_s=3 if kind == "timeout" else 30)
     assert r.status_code == 422, r.text[:2000]
-    err = r.json()["error"]
+    err = answer(r)["error"]
     assert err["kind"] == kind, err
     assert err["message"]
     if kind in ("syntax", "name", "geometry", "forbidden"):
@@ -197,7 +196,7 @@ def test_hostile_contained(request, precheck, name, code):
         assert not Path(m).exists(), f"{m} was created"
     assert not list(Path("/tmp").glob("chat3d_pwned_*"))
     if name == "huge_output.py":
-        assert r.status_code == 422 and r.json()["error"]["kind"] in ("timeout", "memory", "output_too_large")
+        assert r.status_code == 422 and answer(r)["error"]["kind"] in ("timeout", "memory", "output_too_large")
     assert_cube_ok(svc)
     assert svc.proc.poll() is None
 
@@ -218,7 +217,7 @@ def test_worker_is_pid_1_of_its_own_namespaces(request, fixture):
     for _ in range(2):  # a fresh worker each time
         r = render(svc, probe, timeout_s=10)
         assert r.status_code == 422, r.text[:500]
-        msg = r.json()["error"]["message"]
+        msg = answer(r)["error"]["message"]
         assert "pid=1 " in msg, msg
         assert "'etc'" not in msg and "'proc'" not in msg and "'job'" in msg, msg
         assert "net=up" not in msg, msg

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 
 import pytest
-from render_helpers import CORPUS
+from render_helpers import CORPUS, answer
 
 CUBE = (CORPUS / "parts" / "01_cube.py").read_text()
 
@@ -32,7 +32,7 @@ def exported(service):
     )
     r = _render(service, code, formats=("step", "stl"))
     assert r.status_code == 200, r.text
-    files = {f["format"]: base64.b64decode(f["content_base64"]) for f in r.json()["files"]}
+    files = {f["format"]: f["data"] for f in answer(r)["files"]}
     return files
 
 
@@ -44,7 +44,7 @@ def test_step_input_is_imported_and_edited_around(service, exported):
     )
     r = _render(service, code, [{"name": "part.step", "content_base64": _b64(exported["step"])}])
     assert r.status_code == 200, r.text
-    m = r.json()["metrics"]
+    m = answer(r)["metrics"]
     assert m["bbox_size_mm"] == pytest.approx([60, 30, 22], abs=0.01)
     assert m["solids"] == 1
 
@@ -53,7 +53,7 @@ def test_stl_input_becomes_a_solid(service, exported):
     code = 'from build123d import *\nimported = Mesher().read("part.stl")[0]\nresult = imported\n'
     r = _render(service, code, [{"name": "part.stl", "content_base64": _b64(exported["stl"])}])
     assert r.status_code == 200, r.text
-    m = r.json()["metrics"]
+    m = answer(r)["metrics"]
     assert m["bbox_size_mm"] == pytest.approx([60, 30, 12], abs=0.05)
     assert m["volume_mm3"] == pytest.approx(60 * 30 * 12 - 3.14159 * 25 * 12, rel=0.02)
 
@@ -63,7 +63,7 @@ def test_corrupt_step_gives_a_specific_error(service):
     code = 'from build123d import *\nresult = import_step("part.step")\n'
     r = _render(service, code, [{"name": "part.step", "content_base64": _b64(bad)}])
     assert r.status_code == 422
-    err = r.json()["error"]
+    err = answer(r)["error"]
     assert err["kind"] == "import"
     assert "part.step" in err["message"] and "STEP" in err["message"]
     assert err["line"] == 2
@@ -73,7 +73,7 @@ def test_missing_input_names_what_is_attached(service, exported):
     code = 'from build123d import *\nresult = import_step("other.step")\n'
     r = _render(service, code, [{"name": "part.step", "content_base64": _b64(exported["step"])}])
     assert r.status_code == 422
-    err = r.json()["error"]
+    err = answer(r)["error"]
     assert err["kind"] == "import" and "other.step" in err["message"] and "part.step" in err["message"]
 
 
@@ -82,7 +82,7 @@ def test_missing_input_names_what_is_attached(service, exported):
 def test_bad_input_names_are_400(service, exported, name):
     r = _render(service, CUBE, [{"name": name, "content_base64": _b64(exported["step"])}])
     assert r.status_code == 400, r.text
-    assert r.json()["error"]["kind"] == "bad_request"
+    assert answer(r)["error"]["kind"] == "bad_request"
 
 
 def test_input_limits_are_400(service):
@@ -96,7 +96,7 @@ def test_input_limits_are_400(service):
         assert c.post("/render", json={"code": CUBE, "inputs": {"a": 1}}).status_code == 400
         huge = [{"name": "a.step", "content_base64": _b64(b"\0" * (33 * 1024 * 1024))}]
         r = c.post("/render", json={"code": CUBE, "inputs": huge})
-        assert r.status_code == 400 and "32 MB" in r.json()["error"]["message"]
+        assert r.status_code == 400 and "32 MB" in answer(r)["error"]["message"]
 
 
 def test_reading_other_files_is_still_forbidden(service, exported):
@@ -108,7 +108,7 @@ def test_reading_other_files_is_still_forbidden(service, exported):
                  'from build123d import *\nresult = Box(1, 1, 1)\nopen("part.step").read()\n'):
         r = _render(service, code, inputs)
         assert r.status_code == 422, code
-        assert r.json()["error"]["kind"] == "forbidden", (code, r.json())
+        assert answer(r)["error"]["kind"] == "forbidden", (code, answer(r))
 
 
 def test_sandbox_holds_without_precheck_for_inputs(service_nocheck, exported):
@@ -116,7 +116,7 @@ def test_sandbox_holds_without_precheck_for_inputs(service_nocheck, exported):
     code = 'from build123d import *\nresult = import_step("/etc/hostname")\n'
     r = _render(service_nocheck, code, [{"name": "part.step", "content_base64": _b64(exported["step"])}])
     assert r.status_code == 422
-    assert r.json()["error"]["kind"] == "import"
+    assert answer(r)["error"]["kind"] == "import"
 
 
 def test_inputs_do_not_leak_into_the_next_job(service, exported):
@@ -124,5 +124,5 @@ def test_inputs_do_not_leak_into_the_next_job(service, exported):
                 [{"name": "part.step", "content_base64": _b64(exported["step"])}])
     assert r.status_code == 200
     r = _render(service, 'from build123d import *\nresult = import_step("part.step")\n')
-    assert r.status_code == 422 and r.json()["error"]["kind"] == "import"
-    assert "attached: none" in r.json()["error"]["message"]
+    assert r.status_code == 422 and answer(r)["error"]["kind"] == "import"
+    assert "attached: none" in answer(r)["error"]["message"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from render_helpers import CORPUS, REPO
+from render_helpers import CORPUS, REPO, answer
 
 CUBE = (CORPUS / "parts" / "01_cube.py").read_text()
 
@@ -49,6 +49,6 @@ def test_a_job_gets_scikit_learn_on_demand_inside_the_sandbox(service_nocheck):
     with service_nocheck.client() as c:
         r = c.post("/render", json={"code": CLUSTER_IN_A_JOB, "formats": ["stl"]})
     assert r.status_code == 200, r.text
-    log = r.json()["log"]
+    log = answer(r)["log"]
     assert "loaded before: False" in log  # the worker inherited a zygote without it
     assert "clusters: [0, 1]" in log

@@ -6,13 +6,13 @@ and each per-part file is checked to hold that part only (its extent and volume)
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import zipfile
 from pathlib import Path
 
 import pytest
+from render_helpers import answer
 
 from render_service import parts, runner, topology
 from tests.support.cad_files import mf_objects, step_products, stl_extent_and_volume
@@ -134,9 +134,9 @@ def test_the_sandboxed_service_carries_labels_to_the_post_step(service):
     with service.client() as c:
         r = c.post("/render", json={"code": TWO_PARTS, "formats": ["step", "parts"]})
     assert r.status_code == 200, r.text
-    doc = r.json()
+    doc = answer(r)
     assert [p["name"] for p in doc["metrics"]["parts"]] == ["base", "lid"]
-    files = {f["format"]: base64.b64decode(f["content_base64"]) for f in doc["files"]}
+    files = {f["format"]: f["data"] for f in doc["files"]}
     assert set(files) == {"step", "parts"}
     assert sorted(zipfile.ZipFile(io.BytesIO(files["parts"])).namelist())[:3] == ["part-1.3mf", "part-1.step",
                                                                                   "part-1.stl"]
@@ -144,5 +144,5 @@ def test_the_sandboxed_service_carries_labels_to_the_post_step(service):
         r = c.post("/render", json={"code": "from build123d import *\nresult = Box(5, 5, 5)\n",
                                     "formats": ["stl", "parts"]})
     assert r.status_code == 200, r.text
-    assert [f["format"] for f in r.json()["files"]] == ["stl"]
-    assert json.dumps(r.json()["metrics"]["parts"][0]["name"]) == '"Part 1"'
+    assert [f["format"] for f in answer(r)["files"]] == ["stl"]
+    assert json.dumps(answer(r)["metrics"]["parts"][0]["name"]) == '"Part 1"'

@@ -7,7 +7,6 @@ this machine runs (root with namespaces; an ordinary user in a user namespace).
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import os
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from render_helpers import answer
 from lib3mf import Lib3MF
 from PIL import Image
 
@@ -182,7 +182,7 @@ def _contents(files: list[dict]) -> dict[str, bytes]:
     """Each returned file's bytes, with a 3MF's (zip) members and a PNG's pixels unpacked too."""
     out = {}
     for f in files:
-        data = base64.b64decode(f["content_base64"])
+        data = f["data"]
         out[f["format"]] = data
         if f["format"] == "3mf":
             with zipfile.ZipFile(io.BytesIO(data)) as z:
@@ -197,7 +197,7 @@ def test_replaced_exporters_reach_no_output(request, fixture):
         r = c.post("/render", json={"code": REPLACE_EXPORTERS, "formats": ["stl", "step", "3mf", "glb", "py"],
                                     "timeout_s": 30})
     assert r.status_code == 200, r.text[:2000]
-    doc = r.json()
+    doc = answer(r)
     m = doc["metrics"]
     assert m["bbox_size_mm"] == pytest.approx([20, 20, 20], abs=1e-3)
     assert m["volume_mm3"] == pytest.approx(8000, rel=1e-6) and m["solids"] == 1
@@ -214,7 +214,7 @@ def test_replaced_exporters_reach_no_output(request, fixture):
     with svc.client() as c:
         r = c.post("/render", json={"code": REPLACE_EXPORTERS, "formats": ["png"], "timeout_s": 30})
     assert r.status_code == 200, r.text[:2000]
-    png = _contents(r.json()["files"])["png"]
+    png = _contents(answer(r)["files"])["png"]
     assert MARK.encode() not in png
     with Image.open(io.BytesIO(png)) as im:
         assert im.format == "PNG" and im.size == (postrender.THUMB_PX, postrender.THUMB_PX)
@@ -233,9 +233,9 @@ def test_a_brep_of_the_programs_own_making_is_only_geometry(request, fixture):
     with svc.client() as c:
         r = c.post("/render", json={"code": code, "formats": ["stl", "png"], "timeout_s": 30})
         assert r.status_code == 422, r.text[:2000]
-        assert r.json()["error"]["kind"] == "geometry" and MARK not in r.text
+        assert answer(r)["error"]["kind"] == "geometry" and MARK not in r.text
         ok = c.post("/render", json={"code": "from build123d import *\nresult = Box(5, 5, 5)\n", "formats": ["stl"]})
-    assert ok.status_code == 200 and ok.json()["metrics"]["bbox_size_mm"] == pytest.approx([5, 5, 5])
+    assert ok.status_code == 200 and answer(ok)["metrics"]["bbox_size_mm"] == pytest.approx([5, 5, 5])
 
 
 def test_finish_under_the_file_size_rlimit_says_output_too_large(tmp_path):

@@ -8,7 +8,7 @@ import platform
 
 import psutil
 import pytest
-from render_helpers import CORPUS
+from render_helpers import CORPUS, answer
 
 from render_service import sandbox
 
@@ -78,7 +78,7 @@ def test_the_job_runs_with_the_configured_slice_and_the_service_with_the_default
         r = c.post("/render", json={"code": PRINT_SLICE, "formats": ["stl"]})
         health = c.get("/health").json()
     assert r.status_code == 200, r.text
-    assert "slice_ns 20000000" in r.json()["log"]  # RENDER_JOB_SLICE_MS defaults to 20
+    assert "slice_ns 20000000" in answer(r)["log"]  # RENDER_JOB_SLICE_MS defaults to 20
     assert health["status"] == "ok"
     default = in_child(own_slice_ns)
     assert default != 20_000_000

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from render_helpers import CORPUS, _start, _stop
+from render_helpers import CORPUS, _start, _stop, answer
 from conftest import UNPRIVILEGED
 
 CUBE = (CORPUS / "parts" / "01_cube.py").read_text()
@@ -40,7 +40,7 @@ def service_minimal_user(tmp_session):
 def render(svc, code: str, timeout: float = 120, **extra) -> tuple[int, dict]:
     with svc.client(timeout=timeout) as c:
         r = c.post("/render", json={"code": code, "formats": ["stl"], **extra})
-    return r.status_code, r.json()
+    return r.status_code, answer(r)
 
 
 def job_log(doc: dict) -> str:
@@ -456,7 +456,7 @@ def test_render_requires_the_token(service_nocheck):
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": service_nocheck.token},
                     {"Authorization": f"Basic {service_nocheck.token}"}):
         r = httpx.post(service_nocheck.url + "/render", json=body, headers=headers, timeout=60)
-        assert r.status_code == 401 and r.json()["error"]["kind"] == "unauthorized", (headers, r.text)
+        assert r.status_code == 401 and answer(r)["error"]["kind"] == "unauthorized", (headers, r.text)
     r = httpx.post(service_nocheck.url + "/render", json=body, timeout=60,
                    headers={"Authorization": f"Bearer {service_nocheck.token}"})
     assert r.status_code == 200, r.text

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+from render_helpers import answer
 
 from render_service import postrender, topology
 
@@ -142,14 +143,12 @@ result = plate.part
 
 
 def _render(service, code: str, formats: list[str]) -> dict:
-    import base64
-
     with service.client(timeout=120) as c:
         r = c.post("/render", json={"code": code, "formats": formats})
     assert r.status_code == 200, r.text
-    doc = r.json()
+    doc = answer(r)
     assert doc["ok"] is True, doc.get("error")
-    doc["by_format"] = {f["format"]: base64.b64decode(f["content_base64"]) for f in doc["files"]}
+    doc["by_format"] = {f["format"]: f["data"] for f in doc["files"]}
     return doc
 
 

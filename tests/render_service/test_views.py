@@ -4,11 +4,11 @@ front view its thickness at the same scale, a through hole shows the background 
 
 from __future__ import annotations
 
-import base64
 import io
 
 import numpy as np
 import pytest
+from render_helpers import answer
 from PIL import Image
 
 from render_service import postrender
@@ -46,9 +46,9 @@ def test_the_service_draws_views_of_the_part(service):
     with service.client() as c:
         r = c.post("/render", json={"code": PLATE, "formats": ["views", "png"], "timeout_s": 60})
     assert r.status_code == 200, r.text[:2000]
-    files = {f["format"]: f for f in r.json()["files"]}
+    files = {f["format"]: f for f in answer(r)["files"]}
     assert files["views"]["filename"] == "views.png"
-    panels = _panels(base64.b64decode(files["views"]["content_base64"]))
+    panels = _panels(files["views"]["data"])
 
     top, front, right = (_part_box(panels[n]) for n in ("top", "front", "right"))
     width, depth = top[3] - top[2], top[1] - top[0]

@@ -18,6 +18,7 @@ import pytest
 
 from chat3d.services import render_client
 from chat3d.services.render_client import RenderClient, RenderSuccess, RenderUnavailable, resolve_replicas
+from render_service.protocol import RESULT_MEDIA_TYPE
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -56,7 +57,12 @@ class _Handler(BaseHTTPRequestHandler):
         if fake.render_mode == "503":
             self._send(503, {"ok": False, "error": {"kind": "overloaded", "message": "busy"}}, {"Retry-After": "0"})
             return
-        self._send(200, {"ok": True, "files": [], "metrics": {"replica": fake.name}, "log": ""})
+        data = RenderSuccess(files=[], metrics={"replica": fake.name}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", RESULT_MEDIA_TYPE)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
 
 class FakeReplica(ThreadingHTTPServer):
