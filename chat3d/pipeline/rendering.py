@@ -9,7 +9,6 @@ failed, or declined by returning None) are removed again, so a failure leaves no
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import math
 import uuid
 from collections.abc import Callable, Sequence
@@ -68,7 +67,7 @@ def kept_outputs(result: RenderSuccess, code: str) -> RenderSuccess:
         if f.format in KEPT_FORMATS and f.format not in kept:
             kept[f.format] = f
     source = code.encode()
-    kept["py"] = RenderedFile(format="py", filename="model.py", data=source, sha256=hashlib.sha256(source).hexdigest())
+    kept["py"] = RenderedFile(format="py", filename="model.py", data=source)
     return RenderSuccess(files=[kept[fmt] for fmt in KEPT_FORMATS if fmt in kept],
                          metrics=checked_metrics(result.metrics), log=result.log)
 
