@@ -468,7 +468,7 @@ class WorkbenchState(rx.State):
 
     @rx.event(background=True)
     async def keep_preview(self):
-        """Store the shown preview as a new version (no second render)."""
+        """Store the shown preview as a new version (rendered again with every format: edits.keep_preview)."""
         from chat3d.pipeline import edits
 
         async with self:

@@ -13,6 +13,7 @@ from chat3d.domain import chats, files, versions
 from chat3d.domain.errors import InvalidInput, NotFound
 from chat3d.pipeline import edits, queries
 from chat3d.pipeline.runner import QueryRunner
+from chat3d.services.render_client import RenderClient
 from tests.support.scripted_llm import code_reply, tool_reply
 
 PLATE = """\
@@ -145,23 +146,64 @@ async def test_a_preview_changes_nothing_until_kept(owner, scripted) -> None:
         assert versions.current_version(s, s.get(ChatContext, ctx_id)).id == source
         assert len(versions.list_versions(s, user_id, ctx_id)) == 1
 
+    # A slider's preview holds what the viewer shows only: the GLB (faces and edges tagged) and its face table.
+    assert {f["format"] for f in preview.files} == {"glb", "topology", "py"} and not preview.complete
+    with session_scope() as s:
+        shown = files.get_file(s, user_id, glb).sha256
+        preview_paths = [files.absolute_path(files.get_file(s, user_id, f["id"])) for f in preview.files]
+
     kept = await edits.keep_preview(preview)
     assert kept.ok and kept.metrics["bbox_size_mm"] == pytest.approx([100, 50, 5], abs=0.01)
     with session_scope() as s:
         item = s.get(ChatItem, uuid.UUID(kept.item_id))
         model = chats.model_segment(item)
-        # The kept version holds the very files that were previewed (no second render).
-        assert model["files"] == preview.files and files.get_file(s, user_id, glb).item_id == item.id
+        # Keeping rendered every format; the kept GLB is byte for byte the one the preview showed.
+        assert {f["format"] for f in model["files"]} == {"stl", "step", "3mf", "glb", "py", "png", "topology"}
+        kept_glb = files.get_file(s, user_id, next(f["id"] for f in model["files"] if f["format"] == "glb"))
+        assert kept_glb.sha256 == shown and kept_glb.item_id == item.id
         assert model["origin"] == "parameters" and model["parameters"] == {"length": 100}
         assert chats.text_of(item) == "You set length to 100.0 mm."
         assert versions.current_version(s, s.get(ChatContext, ctx_id)).id == item.id
-    # A preview is kept once: its files now belong to a version.
+        with pytest.raises(NotFound):  # the preview's own files were replaced by the full render's
+            files.get_file(s, user_id, glb)
+    assert not any(p.exists() for p in preview_paths)
+    # A preview is kept once.
     with pytest.raises(NotFound):
         await edits.keep_preview(preview)
-    await edits.discard_preview(preview)  # and discarding it afterwards cannot take them from the version
+    assert len(_items(ctx_id)) == len(before) + 1
+
+
+class _Altered(RenderClient):
+    """A render service that draws another model than the preview's program (or fails it), for keeping."""
+
+    def __init__(self, change: tuple[str, str]):
+        super().__init__()
+        self.change = change
+
+    async def render(self, code: str, **kw):
+        return await super().render(code.replace(*self.change), **kw)
+
+
+@pytest.mark.parametrize("change, says", [(("Box(length,", "Box(length + 1,"), "different 3D model"),
+                                          (("Box(", "Bx("), "failed")])
+async def test_keeping_a_preview_whose_full_render_differs_or_fails_stores_nothing(owner, scripted, change, says) -> None:
+    user_id, ctx_id = owner
+    source = await _first_version(owner, scripted)
+    preview = await edits.preview_parameters(user_id, source, {"length": 100})
+    assert isinstance(preview, edits.Preview)
+
+    def stored() -> list[tuple]:
+        with session_scope() as s:
+            return sorted((str(f.id), f.item_id) for f in s.exec(select(StoredFile).where(StoredFile.owner_id == user_id)))
+
+    before, items = stored(), [i.id for i in _items(ctx_id)]
+    with pytest.raises(edits.KeepFailed, match=f"Nothing was kept: .*{says}"):
+        await edits.keep_preview(preview, client=_Altered(change))
+    assert stored() == before and [i.id for i in _items(ctx_id)] == items  # no file, no version
     with session_scope() as s:
-        assert files.get_file(s, user_id, glb).item_id == uuid.UUID(kept.item_id)
-        assert files.absolute_path(files.get_file(s, user_id, glb)).exists()
+        assert versions.current_version(s, s.get(ChatContext, ctx_id)).id == source
+    kept = await edits.keep_preview(preview)  # the preview itself is still there to keep (or discard)
+    assert kept.ok
 
 
 async def test_a_discarded_preview_leaves_no_file_behind(owner, scripted) -> None:
