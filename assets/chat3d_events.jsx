@@ -12,23 +12,15 @@
 // starting cursor), so the server replays what was missed. `onClosed` fires when the browser gives up
 // (the server refused the stream: signed out, session revoked, account deactivated, or the app was
 // down); the connection then tries again after a pause, after the last event it delivered.
+//
+// The event names and the routing table (event type -> the prop of its group's handler) come from
+// chat3d_event_types.js, generated from chat3d/events/types.py: no event name is spelled here.
 import { useEffect, useRef } from "react";
+import { EVENT, ROUTES } from "./chat3d_event_types.js";
 
 const RETRY_AFTER_CLOSE_MS = 15000;
 const CLOSE_AFTER_UNMOUNT_MS = 5000;
 const MAX_HELD = 500;
-
-const ROUTES = {
-  "chat.item.updated": "onChat",
-  "chat.query.state": "onChat",
-  "notification.created": "onNotification",
-  "admin.settings.updated": "onAdmin",
-  "admin.waitlist.updated": "onAdmin",
-  "account.status.changed": "onAccount",
-  "invitation.updated": "onInvitation",
-  "account.role.changed": "onAccount",
-  "settings.public.updated": "onSettings",
-};
 
 let shared = null; // the tab's connection: { url, key, handlers, held, ... }
 
@@ -60,7 +52,7 @@ function openConnection(url, key) {
     Object.keys(ROUTES).forEach((t) => source.addEventListener(t, forward));
     // Public-settings broadcasts are not stored: after any reconnect the page re-reads the settings.
     source.addEventListener("open", () => {
-      if (conn.opened && conn.handlers) deliver({ type: "settings.public.updated", payload: null, reconnected: true });
+      if (conn.opened && conn.handlers) deliver({ type: EVENT.PUBLIC_SETTINGS_UPDATED, payload: null, reconnected: true });
       conn.opened = true;
     });
     source.addEventListener("error", () => {

@@ -3,11 +3,10 @@ Reflex handler of its group. `app_shell` mounts it once for signed-in pages; pag
 The connection is kept across page changes (events arriving in between are held for the next page), and
 replaced when the signed-in user changes.
 
-Groups (the JSX maps event types to these props): `on_chat` (chat.item.updated, chat.query.state),
-`on_notification` (notification.created), `on_admin` (admin.settings.updated, admin.waitlist.updated),
-`on_account` (account.status.changed, account.role.changed), `on_invitation` (invitation.updated),
-`on_settings` (settings.public.updated: an ephemeral broadcast, and also sent by the bridge itself after
-every reconnect, since a broadcast missed while away is not replayed). `on_closed` fires when the browser gives up on the stream.
+Groups: each event type goes to the prop `chat3d.events.types.BRIDGE_PROPS` names (the JSX reads that table from
+the generated assets/chat3d_event_types.js). `on_settings` also gets a `settings.public.updated` from the bridge
+itself after every reconnect, since that ephemeral broadcast is not replayed. `on_closed` fires when the browser
+gives up on the stream.
 """
 
 from __future__ import annotations

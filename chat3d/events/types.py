@@ -1,4 +1,8 @@
-"""Event type names carried by the `notifications` table and the SSE stream.
+"""Event type names carried by the `notifications` table and the SSE stream: their one definition.
+
+Python code names them through these constants; the browser reads them (and `BRIDGE_PROPS`, and the query states
+`chat.query.state` carries) from assets/chat3d_event_types.js, generated from here by
+`python -m chat3d.events.js_module` (tests/events/test_js_module.py fails when it is out of date).
 
 Every row of `notifications` is an event for one recipient; its `event_type` is one of these names.
 Only `notification.created` rows are notifications in the user's sense: they count toward the unread
@@ -36,6 +40,21 @@ ALL_EVENT_TYPES: frozenset[str] = frozenset(
     {CHAT_ITEM_UPDATED, CHAT_QUERY_STATE, NOTIFICATION_CREATED, ADMIN_SETTINGS_UPDATED, ADMIN_WAITLIST_UPDATED,
      ACCOUNT_STATUS_CHANGED, INVITATION_UPDATED, SESSION_REVOKED, ACCOUNT_ROLE_CHANGED}
 )
+
+# Which prop of the browser's event bridge each type goes to (`EventStream` in chat3d/components/event_stream.py,
+# whose `on_chat` is the JSX's `onChat`). A type not listed never reaches a page: `account.session.revoked`
+# only ends the stream it names. The JSX reads this table from the generated assets/chat3d_event_types.js.
+BRIDGE_PROPS: dict[str, str] = {
+    CHAT_ITEM_UPDATED: "on_chat",
+    CHAT_QUERY_STATE: "on_chat",
+    NOTIFICATION_CREATED: "on_notification",
+    ADMIN_SETTINGS_UPDATED: "on_admin",
+    ADMIN_WAITLIST_UPDATED: "on_admin",
+    ACCOUNT_STATUS_CHANGED: "on_account",
+    INVITATION_UPDATED: "on_invitation",
+    ACCOUNT_ROLE_CHANGED: "on_account",
+    PUBLIC_SETTINGS_UPDATED: "on_settings",
+}
 
 # Types that count toward the unread badge and appear in the notification list.
 UNREAD_BADGE_TYPES: frozenset[str] = frozenset({NOTIFICATION_CREATED})

@@ -22,6 +22,7 @@ from sqlmodel import col, select
 from chat3d.db.engine import session_scope
 from chat3d.db.models import Role, User
 from chat3d.domain.errors import DomainError
+from chat3d.events import types as ev
 from chat3d.state.auth import AuthState
 
 PAGE_SIZE = 20
@@ -474,9 +475,9 @@ class AdminState(AuthState):
         if not isinstance(event, dict) or not self._on_console():
             return
         etype = event.get("type")
-        if etype == "admin.settings.updated":
+        if etype == ev.ADMIN_SETTINGS_UPDATED:
             self._live_settings_changed(event.get("payload") if isinstance(event.get("payload"), dict) else {})
-        elif etype == "admin.waitlist.updated":
+        elif etype == ev.ADMIN_WAITLIST_UPDATED:
             self._live_waitlist_changed()
 
     def _live_settings_changed(self, payload: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ from chat3d.components.api_script import navigate, post_form_json, post_json
 from chat3d.db.engine import session_scope
 from chat3d.db.models import Role, User, UserStatus
 from chat3d.domain.errors import DomainError
+from chat3d.events import types as ev
 
 SESSION_COOKIE = "chat3d_session"
 
@@ -129,7 +130,7 @@ class AuthState(rx.State):
         and an active user with a live session stays where they are. Suspension and self-deletion revoke
         every session in the same transaction that records the event, so the re-check fails at once.
         """
-        if not isinstance(event, dict) or event.get("type") not in ("account.status.changed", "account.role.changed"):
+        if not isinstance(event, dict) or event.get("type") not in (ev.ACCOUNT_STATUS_CHANGED, ev.ACCOUNT_ROLE_CHANGED):
             return  # a role change (issue 24) re-reads the user too: role-gated pages follow at once
         user = self._current_user()
         if user is not None and user.status == UserStatus.active.value:

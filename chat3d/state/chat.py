@@ -18,6 +18,7 @@ import reflex as rx
 from chat3d.db.engine import session_scope
 from chat3d.domain import chats, versions
 from chat3d.domain.errors import DomainError
+from chat3d.events import types as ev
 from chat3d.state.auth import AuthState
 from chat3d.state.versions import VersionsState
 from chat3d.state.chat_view import (
@@ -415,7 +416,7 @@ class ThreadState(rx.State):
             return
         etype = event.get("type")
         payload = event.get("payload") or {}
-        if etype not in ("chat.item.updated", "chat.query.state") or not isinstance(payload, dict):
+        if etype not in (ev.CHAT_ITEM_UPDATED, ev.CHAT_QUERY_STATE) or not isinstance(payload, dict):
             return
         if not (self.router.url.path or "").startswith("/chat"):
             return
@@ -424,10 +425,10 @@ class ThreadState(rx.State):
             return
         ctx_id = str(payload.get("contextId") or "")
         if ctx_id != self.active_id:
-            if etype == "chat.item.updated":
+            if etype == ev.CHAT_ITEM_UPDATED:
                 (await self.get_state(ContextsState))._reload(uid)
             return
-        if etype == "chat.query.state":
+        if etype == ev.CHAT_QUERY_STATE:
             item_id = str(payload.get("assistantItemId") or "")
             state = str(payload.get("state") or "")
             if not item_id:

@@ -12,6 +12,7 @@ import reflex as rx
 from chat3d.db.engine import session_scope
 from chat3d.db.models import User
 from chat3d.domain.errors import DomainError
+from chat3d.events import types as ev
 from chat3d.state.auth import AuthState
 
 STATUS_LABELS = {
@@ -80,7 +81,7 @@ class InvitationState(AuthState):
         """`invitation.updated` or `settings.public.updated` (a broadcast, or the bridge after a reconnect):
         an open invitation manager re-reads its list, quota and the invitation settings."""
         if not isinstance(event, dict) or not self.loaded or \
-                event.get("type") not in ("invitation.updated", "settings.public.updated"):
+                event.get("type") not in (ev.INVITATION_UPDATED, ev.PUBLIC_SETTINGS_UPDATED):
             return
         user = self._user()
         if user is not None:

@@ -19,6 +19,7 @@ import reflex as rx
 from chat3d.db.engine import session_scope
 from chat3d.domain.errors import DomainError
 from chat3d.events import store
+from chat3d.events import types as ev
 from chat3d.components.api_script import navigate
 from chat3d.state.auth import AuthState, safe_next
 
@@ -161,7 +162,7 @@ class NotificationState(rx.State):
     @rx.event
     async def on_event(self, event: dict):
         """`notification.created` from the stream: re-read; a waitlist request also refreshes the admin console."""
-        if not isinstance(event, dict) or event.get("type") != "notification.created":
+        if not isinstance(event, dict) or event.get("type") != ev.NOTIFICATION_CREATED:
             return
         uid = await _user_id(self)
         if uid is None:
