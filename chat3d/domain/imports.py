@@ -21,8 +21,7 @@ from sqlmodel import Session
 from chat3d.db.models import ChatContext, ChatItem, FileKind, ItemRole
 from chat3d.domain import chats, files, segments, versions
 from chat3d.domain.errors import InvalidInput
-from chat3d.events import types as ev
-from chat3d.events.store import record_event
+from chat3d.events.store import record_item_updated
 from chat3d.settings import get_settings
 
 FORMAT_LABEL = {"step": "STEP", "stl": "STL"}
@@ -196,7 +195,7 @@ def record_import(
     session.add(item)
     versions.set_current(session, ctx, item)
     session.flush()
-    record_event(session, owner_id, ev.CHAT_ITEM_UPDATED, {"contextId": str(ctx.id), "itemId": str(item.id), "role": item.role})
+    record_item_updated(session, item)
     return ImportRecord(context=ctx, user_item=user_item, item=item)
 
 

@@ -22,8 +22,7 @@ from chat3d.domain import chats, segments
 from chat3d.domain.coerce import aware
 from chat3d.domain.errors import InvalidInput, NotFound
 from chat3d.domain.parameters import parameter_values
-from chat3d.events import types as ev
-from chat3d.events.store import record_event
+from chat3d.events.store import record_item_updated
 
 MAX_VERSIONS = 500
 
@@ -134,7 +133,7 @@ def restore(session: Session, owner_id: uuid.UUID, context_id: uuid.UUID | str, 
     ctx = chats.get_context(session, owner_id, context_id)
     item, _ = get_version(session, owner_id, item_id, ctx.id)
     set_current(session, ctx, item)
-    record_event(session, owner_id, ev.CHAT_ITEM_UPDATED, {"contextId": str(ctx.id), "itemId": str(item.id), "role": item.role})
+    record_item_updated(session, item)
     session.flush()
     return item
 
@@ -209,6 +208,7 @@ def fork(session: Session, owner_id: uuid.UUID, context_id: uuid.UUID | str, ite
                                conversation_model_id=src.conversation_model_id,
                                codegen_model_id=src.codegen_model_id, units=src.units)
     mapping: dict[uuid.UUID, uuid.UUID] = {}
+    forked_version: ChatItem | None = None  # the version's copy (a version is never pending: always copied)
     for row in upto:
         if segments.is_pending(row.segments):
             continue  # an answer still being written is not history yet
@@ -220,10 +220,13 @@ def fork(session: Session, owner_id: uuid.UUID, context_id: uuid.UUID | str, ite
         item.segments = _remap_files(session, row.segments, new, item)
         session.add(item)
         mapping[row.id] = item.id
+        if row.id == version.id:
+            forked_version = item
     new.updated_at = utcnow()
     session.add(new)
     session.flush()
-    record_event(session, owner_id, ev.CHAT_ITEM_UPDATED, {"contextId": str(new.id), "itemId": str(mapping.get(version.id, "")), "role": "assistant"})
+    if forked_version is not None:
+        record_item_updated(session, forked_version)
     return new
 
 

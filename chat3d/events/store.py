@@ -34,10 +34,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from chat3d.db.models import Notification, Role, User, UserStatus, utcnow
+from chat3d.db.models import ChatItem, Notification, Role, User, UserStatus, utcnow
 from chat3d.domain.coerce import as_uuid
 from chat3d.domain.errors import NotFound
-from chat3d.events.types import ALL_EVENT_TYPES, UNREAD_BADGE_TYPES
+from chat3d.events.types import ALL_EVENT_TYPES, CHAT_ITEM_UPDATED, UNREAD_BADGE_TYPES
 
 _T = Notification.__table__
 # The recipient's previous event, as a RETURNING column of the INSERT into `notifications` (written out:
@@ -98,6 +98,12 @@ def record_event(
     published on the bus after the caller commits, and never if it rolls back.
     """
     return record_many(session, [(user_id, event_type, payload)], publish=publish)[0]
+
+
+def record_item_updated(session: Session, item: ChatItem) -> Notification:
+    """`chat.item.updated` for the item's owner: its chat's open pages re-read the item (and the versions)."""
+    return record_event(session, item.owner_id, CHAT_ITEM_UPDATED,
+                        {"contextId": str(item.context_id), "itemId": str(item.id), "role": item.role})
 
 
 def record_many(

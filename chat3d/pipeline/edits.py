@@ -32,8 +32,7 @@ from chat3d.db.models import ChatContext, ChatItem, ItemRole, StoredFile
 from chat3d.domain import chats, files, imports, requirements, segments, versions
 from chat3d.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from chat3d.domain.parameters import apply_parameters, extract_parameters, format_value
-from chat3d.events import types as ev
-from chat3d.events.store import record_event
+from chat3d.events.store import record_item_updated
 from chat3d.pipeline import rendering
 from chat3d.services.render_client import RenderClient, RenderFailure, RenderSuccess, RenderUnavailable
 
@@ -220,7 +219,7 @@ def _new_version(session: Session, preview: Preview,
     session.add(item)
     versions.set_current(session, ctx, item)
     session.flush()
-    record_event(session, owner_id, ev.CHAT_ITEM_UPDATED, {"contextId": str(ctx.id), "itemId": str(item.id), "role": item.role})
+    record_item_updated(session, item)
     return EditResult(ok=True, item_id=str(item.id), context_id=str(ctx.id), metrics=metrics, requirements=checked)
 
 

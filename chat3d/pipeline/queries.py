@@ -19,7 +19,7 @@ from chat3d.domain import chats, segments
 from chat3d.domain.coerce import as_uuid
 from chat3d.domain.errors import InvalidInput, NotFound, RateLimited
 from chat3d.events import types as ev
-from chat3d.events.store import record_event
+from chat3d.events.store import record_event, record_item_updated
 from chat3d.llm import registry
 from chat3d.llm.registry import ModelSpec
 from chat3d.settings import get_settings
@@ -269,6 +269,4 @@ def _publish_state(session: Session, q: Query) -> None:
 def _publish_item(session: Session, ctx: ChatContext | None, item: ChatItem) -> None:
     if ctx is None:
         return
-    record_event(session, item.owner_id, ev.CHAT_ITEM_UPDATED, {
-        "contextId": str(ctx.id), "itemId": str(item.id), "role": item.role,
-    })
+    record_item_updated(session, item)
