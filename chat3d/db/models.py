@@ -98,6 +98,13 @@ class QueryState(str, enum.Enum):
     cancelled = "cancelled"
 
 
+# A query is running in these states (the sweeper looks after them) and has ended in these.
+ACTIVE_STATES = (
+    QueryState.queued, QueryState.conversation, QueryState.codegen, QueryState.rendering, QueryState.repairing,
+)
+TERMINAL_STATES = (QueryState.completed, QueryState.failed, QueryState.cancelled)
+
+
 class FileKind(str, enum.Enum):
     model = "model"
     upload = "upload"

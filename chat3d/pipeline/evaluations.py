@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from chat3d.db.engine import in_session, session_scope
-from chat3d.db.models import Query, User
+from chat3d.db.models import ACTIVE_STATES, Query, User
 from chat3d.domain import evaluations
 from chat3d.settings import REPO_ROOT, get_settings
 
@@ -90,8 +90,6 @@ def render_cap() -> int:
 
 
 def _spent_and_active(user_id: uuid.UUID) -> tuple[float, list[uuid.UUID]]:
-    from chat3d.pipeline.queries import ACTIVE_STATES
-
     with session_scope() as s:
         spent = s.exec(select(sa.func.coalesce(sa.func.sum(Query.cost_usd), 0.0)).where(Query.owner_id == user_id)).one()
         active = s.exec(select(Query.id).where(Query.owner_id == user_id,

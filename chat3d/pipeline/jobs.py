@@ -23,9 +23,9 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, select
 
 from chat3d.db.engine import session_scope
-from chat3d.db.models import Query, QueryState, utcnow
+from chat3d.db.models import ACTIVE_STATES, Query, QueryState, utcnow
 from chat3d.domain import segments
-from chat3d.pipeline.queries import ACTIVE_STATES, finish, requeue
+from chat3d.pipeline.queries import finish, requeue
 from chat3d.pipeline.runner import QueryRunner
 from chat3d.settings import get_settings
 

@@ -14,7 +14,9 @@ from datetime import datetime, timedelta, timezone
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from chat3d.db.models import ChatContext, ChatItem, ItemRole, Query, QueryState, StoredFile, User, utcnow
+from chat3d.db.models import (
+    ACTIVE_STATES, TERMINAL_STATES, ChatContext, ChatItem, ItemRole, Query, QueryState, StoredFile, User, utcnow,
+)
 from chat3d.domain import chats, segments
 from chat3d.domain.coerce import as_uuid
 from chat3d.domain.errors import InvalidInput, NotFound, RateLimited
@@ -24,10 +26,6 @@ from chat3d.llm import registry
 from chat3d.llm.registry import ModelSpec
 from chat3d.settings import get_settings
 
-ACTIVE_STATES = (
-    QueryState.queued, QueryState.conversation, QueryState.codegen, QueryState.rendering, QueryState.repairing,
-)
-TERMINAL_STATES = (QueryState.completed, QueryState.failed, QueryState.cancelled)
 MAX_ATTACHMENTS = 4
 
 

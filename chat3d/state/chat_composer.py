@@ -10,6 +10,7 @@ from chat3d.db.engine import session_scope
 from chat3d.db.models import ChatContext, FileKind
 from chat3d.domain import chats
 from chat3d.domain.errors import DomainError
+from chat3d.domain.segments import file_ref
 from chat3d.state.auth import AuthState
 from chat3d.state.chat_view import FileView, file_view
 
@@ -143,8 +144,7 @@ class ComposerState(rx.State):
                 with session_scope() as s:
                     row = store_bytes(s, uid, data, fmt=fmt, kind=FileKind.upload,
                                       filename=safe_filename(upload.name or "", f"image.{fmt}"))
-                    added.append(file_view({"id": str(row.id), "format": row.format, "filename": row.filename,
-                                            "size": row.size}))
+                    added.append(file_view(file_ref(row)))
             except DomainError as exc:
                 self.error = f"{upload.name or 'Image'}: {exc}"
         self.attachments = [*self.attachments, *added]

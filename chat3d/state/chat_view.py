@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
+from chat3d.db.models import ACTIVE_STATES, TERMINAL_STATES
 from chat3d.domain import parts as parts_domain
+from chat3d.domain import segments as segment_types
 
 DIMS_SEP = " × "
 
@@ -24,8 +26,8 @@ STATE_LABELS = {
     "failed": "Failed",
     "cancelled": "Stopped",
 }
-TERMINAL = {"completed", "failed", "cancelled"}
-ACTIVE = {"queued", "conversation", "codegen", "rendering", "repairing"}
+TERMINAL = {s.value for s in TERMINAL_STATES}
+ACTIVE = {s.value for s in ACTIVE_STATES}
 
 # Chips under an empty chat. Each must be something the default (offline) model makes in full: a test runs
 # every one through it and fails on any "Not modelled" item (tests/llm/test_llm_offline.py).
@@ -263,12 +265,8 @@ def group_contexts(rows: Iterable[tuple], now: datetime | None = None) -> list[C
 # --- segments -----------------------------------------------------------------------------------
 
 
-def _seg(segments: list[dict], kind: str) -> dict | None:
-    return next((s for s in segments or [] if isinstance(s, dict) and s.get("type") == kind), None)
-
-
-def segment_text(segments: list[dict]) -> str:
-    return "\n\n".join(str(s.get("text", "")) for s in segments or [] if isinstance(s, dict) and s.get("type") == "text").strip()
+_seg = segment_types.find
+segment_text = segment_types.text_of
 
 
 def file_view(ref: dict) -> FileView:
