@@ -33,6 +33,15 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def table_of(model: type[SQLModel]) -> sa.Table:
+    """A table model's Core table, for bulk DELETE/UPDATE statements that bypass the ORM session (SQLModel sets
+    `__table__` when it makes the class; its type stubs do not declare it)."""
+    table = getattr(model, "__table__", None)
+    if not isinstance(table, sa.Table):
+        raise TypeError(f"{model.__name__} is not a table model")
+    return table
+
+
 class Role(str, enum.Enum):
     admin = "admin"
     user = "user"

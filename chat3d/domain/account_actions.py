@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from chat3d.db.models import AccountAction, ActionStatus, ActionType, SecurityEvent, User, UserStatus, utcnow
+from chat3d.db.models import (AccountAction, ActionStatus, ActionType, SecurityEvent, User, UserStatus, table_of,
+                              utcnow)
+from chat3d.domain.coerce import aware
 from chat3d.domain.export import EXPORT_QUEUED
 from chat3d.domain.errors import Conflict, DomainError, Forbidden, InvalidInput
 from chat3d.domain.outbox import enqueue_mail
@@ -47,7 +49,7 @@ MAX_DISPLAY_NAME = 120
 CONFIRM_PATH = "/profile/actions/confirm"
 RESET_PATH = "/reset-password"
 REACTIVATE_PATH = "/reactivate"
-_AA = AccountAction.__table__
+_AA = table_of(AccountAction)
 
 # The payload of a password action says which kind it is: a signed-in change carries the new hash already,
 # a reset (forgot password, or triggered by an admin) asks for the new password on the confirm page.
@@ -87,18 +89,12 @@ class ConfirmResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
 def _link(path: str, token: str) -> str:
     return f"{get_settings().public_base_url}{path}?token={quote(token)}"
 
 
 def _until_text(moment: datetime) -> str:
-    return _utc(moment).strftime("%d %B %Y, %H:%M UTC")
+    return aware(moment).strftime("%d %B %Y, %H:%M UTC")
 
 
 def _is_postgres(session: Session) -> bool:
@@ -250,15 +246,23 @@ def request_account_deletion(session: Session, user: User, current_password: str
                  _mail_context(user, link=_link(CONFIRM_PATH, raw), days=REACTIVATION_WINDOW.days), user_id=user.id)
 
 
-def can_self_reactivate(user: User, now: datetime | None = None) -> bool:
-    """Only a self-requested deletion still inside its window; an admin's suspension has no `deactivated_until`."""
-    until = _utc(user.deactivated_until)
-    return (
+def _self_deletion_until(user: User, now: datetime | None = None) -> datetime | None:
+    """When a self-requested deletion still inside its window becomes final; None for anything else (an admin's
+    suspension has no `deactivated_until`)."""
+    until = aware(user.deactivated_until)
+    if (
         user.status == UserStatus.deactivated.value
         and user.deactivation_reason == SELF_DELETION
         and until is not None
         and until > (now or utcnow())
-    )
+    ):
+        return until
+    return None
+
+
+def can_self_reactivate(user: User, now: datetime | None = None) -> bool:
+    """Only a self-requested deletion still inside its window; an admin's suspension has no `deactivated_until`."""
+    return _self_deletion_until(user, now) is not None
 
 
 def request_reactivation(session: Session, email: str, *, ip: str | None = None) -> None:
@@ -268,13 +272,14 @@ def request_reactivation(session: Session, email: str, *, ip: str | None = None)
     except InvalidInput:
         return
     user = get_user_by_email(session, email)
-    if user is None or not can_self_reactivate(user):
+    until = _self_deletion_until(user) if user is not None else None
+    if user is None or until is None:
         record_security_event(session, "reactivation.not_applicable", user_id=user.id if user else None,
                               email=email, ip=ip)
         return
     raw = _create_action(session, user, ActionType.account_reactivate, {})
     enqueue_mail(session, user.email, "account_reactivate_confirm",
-                 _mail_context(user, link=_link(CONFIRM_PATH, raw), until=_until_text(user.deactivated_until)),
+                 _mail_context(user, link=_link(CONFIRM_PATH, raw), until=_until_text(until)),
                  user_id=user.id)
 
 
@@ -300,7 +305,7 @@ def _find(session: Session, raw_token: str, *, lock: bool):
 
 
 def _effective_status(action, now: datetime) -> str:
-    if action.status == ActionStatus.pending.value and _utc(action.expires_at) <= now:
+    if action.status == ActionStatus.pending.value and aware(action.expires_at) <= now:
         return ActionStatus.expired.value
     return action.status
 
@@ -315,7 +320,7 @@ def preview_action(session: Session, raw_token: str) -> dict[str, Any]:
         "status": _effective_status(action, utcnow()),
         "label": ACTION_LABELS.get(action.type),
         "needsPassword": action.type == ActionType.password_reset.value and action.payload.get("mode") == MODE_RESET,
-        "expiresAt": _utc(action.expires_at).isoformat(),
+        "expiresAt": aware(action.expires_at).isoformat(),
     }
     if action.type == ActionType.email_change.value:
         out["newEmailMasked"] = mask_email(action.payload.get("new_email", ""))
@@ -436,8 +441,8 @@ def _apply_password(
     user.password_hash = password_hash
     user.updated_at = utcnow()
     session.add(user)
-    keep_current = signed_in is not None and signed_in.id == user.id and current_jti
-    ended = revoke_other_sessions(session, user.id, current_jti) if keep_current else revoke_all_sessions(session, user.id)
+    kept_jti = current_jti if signed_in is not None and signed_in.id == user.id else None  # the session to keep
+    ended = revoke_other_sessions(session, user.id, kept_jti) if kept_jti else revoke_all_sessions(session, user.id)
     # A pending email change may come from whoever made the password change necessary: it no longer applies.
     session.execute(
         sa.update(_AA)
@@ -447,7 +452,7 @@ def _apply_password(
     )
     _complete(session, action, user, ip, sessions_ended=ended)
     enqueue_mail(session, user.email, "password_changed", _mail_context(user), user_id=user.id)
-    if keep_current:
+    if kept_jti:
         return ConfirmResult(action.type, "Your password is changed. Your other sessions were signed out.")
     return ConfirmResult(action.type, "Your password is changed. Sign in with your new password.", signed_out=True)
 
@@ -484,12 +489,12 @@ def _apply_email_change(
         .where(_AA.c.user_id == user.id, _AA.c.status == ActionStatus.pending.value, _AA.c.id != action.id)
         .values(status=ActionStatus.cancelled.value)
     )
-    keep_current = signed_in is not None and signed_in.id == user.id and current_jti
-    ended = revoke_other_sessions(session, user.id, current_jti) if keep_current else revoke_all_sessions(session, user.id)
+    kept_jti = current_jti if signed_in is not None and signed_in.id == user.id else None  # the session to keep
+    ended = revoke_other_sessions(session, user.id, kept_jti) if kept_jti else revoke_all_sessions(session, user.id)
     _complete(session, action, user, ip, sessions_ended=ended)
     enqueue_mail(session, old_email, "email_changed_notice",
                  _mail_context(user, new_email=mask_email(new_email)), user_id=user.id)
-    if keep_current:
+    if kept_jti:
         return ConfirmResult(action.type, f"Your email address is now {new_email}. Your other sessions were signed out.",
                              extra={"email": new_email})
     return ConfirmResult(action.type, f"Your email address is now {new_email}. Sign in with it to continue.",
@@ -520,15 +525,16 @@ def _apply_deletion(session: Session, action, user: User, ip: str | None) -> Con
     _require_active_for(session, action, user, ip)
     ensure_not_last_admin(session, user)
     now = utcnow()
+    deletion_at = now + REACTIVATION_WINDOW
     user.status = UserStatus.deactivated.value
-    user.deactivated_until = now + REACTIVATION_WINDOW
+    user.deactivated_until = deletion_at
     user.deactivation_reason = SELF_DELETION
     user.deactivated_by = user.id
     user.updated_at = now
     session.add(user)
     # Before the revocations, so each open stream delivers it before ending on its session's revocation.
     record_event(session, user.id, ACCOUNT_STATUS_CHANGED, {
-        "status": user.status, "reason": SELF_DELETION, "deactivatedUntil": _utc(user.deactivated_until).isoformat(),
+        "status": user.status, "reason": SELF_DELETION, "deactivatedUntil": aware(deletion_at).isoformat(),
     })
     ended = revoke_all_sessions(session, user.id)
     # Whatever else was pending (an email change, an export) no longer applies.
@@ -539,7 +545,7 @@ def _apply_deletion(session: Session, action, user: User, ip: str | None) -> Con
         .values(status=ActionStatus.cancelled.value)
     )
     _complete(session, action, user, ip, sessions_ended=ended)
-    until = _until_text(user.deactivated_until)
+    until = _until_text(deletion_at)
     enqueue_mail(session, user.email, "account_deleted",
                  _mail_context(user, until=until, reactivate_url=f"{get_settings().public_base_url}{REACTIVATE_PATH}"),
                  user_id=user.id)
@@ -547,7 +553,7 @@ def _apply_deletion(session: Session, action, user: User, ip: str | None) -> Con
         action.type,
         f"Your account is deactivated and will be deleted for good on {until}. Until then you can reactivate it "
         f"from the reactivation page. You have been signed out everywhere.",
-        signed_out=True, extra={"deactivatedUntil": _utc(user.deactivated_until).isoformat()},
+        signed_out=True, extra={"deactivatedUntil": aware(deletion_at).isoformat()},
     )
 
 
@@ -561,7 +567,7 @@ def reactivate_user(session: Session, user: User, *, by_admin: uuid.UUID | None)
         raise Conflict("This account is not deactivated.")
     if by_admin is None and not can_self_reactivate(user):
         raise Forbidden("Only an administrator can reactivate this account.")
-    previous = {"reason": user.deactivation_reason, "until": _utc(user.deactivated_until).isoformat()
+    previous = {"reason": user.deactivation_reason, "until": aware(user.deactivated_until).isoformat()
                 if user.deactivated_until else None}
     user.status = UserStatus.active.value
     user.deactivated_until = None
@@ -601,19 +607,19 @@ def pending_actions(session: Session, user_id: uuid.UUID) -> list[dict[str, Any]
     now = utcnow()
     rows = session.exec(
         select(AccountAction).where(AccountAction.user_id == user_id, AccountAction.status == ActionStatus.pending.value)
-        .order_by(AccountAction.created_at.desc())
+        .order_by(col(AccountAction.created_at).desc())
     ).all()
     return [
-        {"type": r.type, "label": ACTION_LABELS.get(r.type), "createdAt": _utc(r.created_at).isoformat(),
-         "expiresAt": _utc(r.expires_at).isoformat()}
-        for r in rows if _utc(r.expires_at) > now
+        {"type": r.type, "label": ACTION_LABELS.get(r.type), "createdAt": aware(r.created_at).isoformat(),
+         "expiresAt": aware(r.expires_at).isoformat()}
+        for r in rows if aware(r.expires_at) > now
     ]
 
 
 def expire_stale_actions(session: Session) -> int:
     """Mark pending actions past their expiry as expired (housekeeping; confirmation checks the time anyway)."""
     t = _AA
-    result = session.execute(
+    result = session.exec(
         sa.update(t).where(t.c.status == ActionStatus.pending.value, t.c.expires_at <= utcnow())
         .values(status=ActionStatus.expired.value)
     )
@@ -622,9 +628,10 @@ def expire_stale_actions(session: Session) -> int:
 
 def self_deletion_login_message(user: User) -> str | None:
     """The login answer for a correct password on a self-deleted account still in its window, else None."""
-    if not can_self_reactivate(user):
+    until = _self_deletion_until(user)
+    if until is None:
         return None
     return (
-        f"This account is scheduled for deletion on {_until_text(user.deactivated_until)}. "
+        f"This account is scheduled for deletion on {_until_text(until)}. "
         f"To keep it, reactivate it at {REACTIVATE_PATH} (we email you a confirmation link)."
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlmodel import Session, func, or_, select
+from sqlmodel import Session, col, func, or_, select
 
 from chat3d.db.models import AdminAuditLog, AppSettings, Role, User, UserStatus, utcnow
 from chat3d.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
@@ -55,16 +55,16 @@ def list_audit_log(
     offset: int = 0,
 ) -> tuple[list[tuple[AdminAuditLog, str | None]], int]:
     """Newest first; each row with its actor's email (None once the actor is gone)."""
-    query = select(AdminAuditLog, User.email).join(User, User.id == AdminAuditLog.actor_id, isouter=True)
+    query = select(AdminAuditLog, User.email).join(User, col(User.id) == AdminAuditLog.actor_id, isouter=True)
     if action:
-        query = query.where(AdminAuditLog.action.startswith(action, autoescape=True))
+        query = query.where(col(AdminAuditLog.action).startswith(action, autoescape=True))
     if actor_id:
         query = query.where(AdminAuditLog.actor_id == actor_id)
     if target_id:
         query = query.where(AdminAuditLog.target_id == target_id)
     if search.strip():
         query = query.where(func.lower(func.coalesce(User.email, "")).contains(search.strip().lower(), autoescape=True))
-    rows, total = paginate(session, query, AdminAuditLog.created_at.desc(), AdminAuditLog.id, limit=limit, offset=offset)
+    rows, total = paginate(session, query, col(AdminAuditLog.created_at).desc(), AdminAuditLog.id, limit=limit, offset=offset)
     return [(r[0], r[1]) for r in rows], total
 
 
@@ -91,7 +91,7 @@ def list_users(
             query = query.where(User.role == Role(role).value)
         except ValueError:
             raise InvalidInput(f"Unknown role {role!r}.") from None
-    return paginate(session, query, User.created_at.desc(), User.id, limit=limit, offset=offset)
+    return paginate(session, query, col(User.created_at).desc(), User.id, limit=limit, offset=offset)
 
 
 def _user_for_update(session: Session, user_id: uuid.UUID | str) -> User:

@@ -56,7 +56,9 @@ def _known_client(session: Session, user: User | None, ip: str | None, device: s
         return False
     if _device_of(device) == user.id:
         return True
-    return bool(ip) and session.exec(
+    if not ip:
+        return False
+    return session.exec(
         select(UserSession.id).where(UserSession.user_id == user.id, UserSession.ip == ip[:64]).limit(1)
     ).first() is not None
 

@@ -25,12 +25,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from chat3d.db.engine import get_engine
 from chat3d.db.models import (
     AdminAuditLog, ChatContext, OutboxMessage, RegistrationToken, SecurityEvent, StoredFile, User, UserStatus,
-    WaitlistEntry, utcnow,
+    WaitlistEntry, table_of, utcnow,
 )
 from chat3d.domain import files
 
@@ -54,9 +54,9 @@ class PurgeReport:
 def _due(session: Session, now: datetime, batch: int) -> list[User]:
     query = (
         select(User)
-        .where(User.status == UserStatus.deactivated.value, User.deactivated_until.is_not(None),
-               User.deactivated_until <= now)
-        .order_by(User.deactivated_until)
+        .where(User.status == UserStatus.deactivated.value, col(User.deactivated_until).is_not(None),
+               col(User.deactivated_until) <= now)
+        .order_by(col(User.deactivated_until))
         .limit(batch)
     )
     if session.get_bind().dialect.name == "postgresql":
@@ -78,8 +78,8 @@ def _scrub(value, needles: set[str]):
 def _anonymise(session: Session, user: User, report: PurgeReport) -> None:
     uid, email = user.id, user.email.lower()
     needles = {email, str(uid)}
-    se = SecurityEvent.__table__
-    result = session.execute(
+    se = table_of(SecurityEvent)
+    result = session.exec(
         sa.update(se).where(sa.or_(se.c.user_id == uid, sa.func.lower(se.c.email) == email))
         .values(user_id=None, email=None)
     )
@@ -94,7 +94,7 @@ def _anonymise(session: Session, user: User, report: PurgeReport) -> None:
 
     audit_rows = session.exec(
         select(AdminAuditLog).where(
-            (AdminAuditLog.actor_id == uid) | (AdminAuditLog.target_id == str(uid))
+            (col(AdminAuditLog.actor_id) == uid) | (col(AdminAuditLog.target_id) == str(uid))
             | sa.func.lower(sa.cast(AdminAuditLog.details, sa.Text)).contains(email)
         )
     ).all()
@@ -108,7 +108,7 @@ def _anonymise(session: Session, user: User, report: PurgeReport) -> None:
     report.audit_entries_anonymised += len(audit_rows)
 
     session.execute(sa.delete(OutboxMessage).where(
-        (OutboxMessage.user_id == uid) | (sa.func.lower(OutboxMessage.to_email) == email)))
+        (col(OutboxMessage.user_id) == uid) | (sa.func.lower(OutboxMessage.to_email) == email)))
     session.execute(sa.delete(RegistrationToken).where(sa.func.lower(RegistrationToken.email) == email))
     session.execute(sa.delete(WaitlistEntry).where(sa.func.lower(WaitlistEntry.email) == email))
 
@@ -129,11 +129,11 @@ def purge_due_accounts(*, now: datetime | None = None, batch: int = DEFAULT_BATC
                 paths += list(rows)
                 report.files += len(rows)
                 report.chats += int(session.execute(
-                    sa.select(sa.func.count()).select_from(ChatContext).where(ChatContext.owner_id == user.id)
+                    sa.select(sa.func.count()).select_from(ChatContext).where(col(ChatContext.owner_id) == user.id)
                 ).scalar_one())
                 _anonymise(session, user, report)
             session.flush()
-            session.execute(sa.delete(User).where(User.id.in_(ids)))
+            session.execute(sa.delete(User).where(col(User.id).in_(ids)))
             session.add(SecurityEvent(event_type="account.purged", details={"count": len(ids)}))
             session.commit()
         report.files_removed_from_disk += files.remove_stored_paths(paths)

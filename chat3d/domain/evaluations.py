@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from chat3d.db.models import EvaluationRun, EvaluationRunState, Role, User, utcnow
 from chat3d.domain.admin import audit
@@ -140,7 +140,7 @@ def start_run(session: Session, admin: User | None, model: str, *, suite: str, t
     if budget and cap >= budget:
         raise InvalidInput(f"The cap must stay below the per-user daily budget (${budget:.2f}, "
                            "DAILY_COST_BUDGET_USD_PER_USER), which the evaluation's requests also count against.")
-    busy = session.exec(select(EvaluationRun).where(EvaluationRun.state.in_(ACTIVE)).with_for_update()).first()
+    busy = session.exec(select(EvaluationRun).where(col(EvaluationRun.state).in_(ACTIVE)).with_for_update()).first()
     if busy is not None:
         raise Conflict(f"An evaluation of {busy.model} is already {busy.state}; wait for it or cancel it.")
     run = EvaluationRun(
@@ -200,7 +200,7 @@ def _finish(run: EvaluationRun, state: EvaluationRunState, message: str) -> None
 def claim_next(session: Session, worker_id: str, code_version: str) -> EvaluationRun | None:
     """Take the oldest queued run (one worker only: the row is locked and must still be queued)."""
     run = session.exec(select(EvaluationRun).where(EvaluationRun.state == EvaluationRunState.queued.value)
-                       .order_by(EvaluationRun.created_at).with_for_update(skip_locked=True)).first()
+                       .order_by(col(EvaluationRun.created_at)).with_for_update(skip_locked=True)).first()
     if run is None:
         return None
     run.state, run.worker_id, run.code_version = EvaluationRunState.running.value, worker_id[:100], code_version[:128]
@@ -266,7 +266,7 @@ def fail_stale(session: Session, now: datetime | None = None) -> int:
     """Runs whose worker stopped reporting (the process died) are marked failed, so a new one can start."""
     cutoff = (now or utcnow()) - STALE_AFTER
     rows = session.exec(select(EvaluationRun).where(EvaluationRun.state == EvaluationRunState.running.value,
-                                                    EvaluationRun.heartbeat_at < cutoff).with_for_update(skip_locked=True)).all()
+                                                    col(EvaluationRun.heartbeat_at) < cutoff).with_for_update(skip_locked=True)).all()
     for run in rows:
         _finish(run, EvaluationRunState.failed, "Interrupted: the worker running it stopped.")
         session.add(run)
@@ -287,9 +287,9 @@ def cost_per_valid_part(run: EvaluationRun) -> float | None:
 def history(session: Session, admin: User | None, limit: int = 50) -> list[EvaluationRun]:
     """The latest runs, newest first (the active one included)."""
     _require_admin(admin)
-    return list(session.exec(select(EvaluationRun).order_by(EvaluationRun.created_at.desc()).limit(limit)).all())
+    return list(session.exec(select(EvaluationRun).order_by(col(EvaluationRun.created_at).desc()).limit(limit)).all())
 
 
 def active_run(session: Session) -> EvaluationRun | None:
-    return session.exec(select(EvaluationRun).where(EvaluationRun.state.in_(ACTIVE))
-                        .order_by(EvaluationRun.created_at.desc())).first()
+    return session.exec(select(EvaluationRun).where(col(EvaluationRun.state).in_(ACTIVE))
+                        .order_by(col(EvaluationRun.created_at).desc())).first()

@@ -99,7 +99,7 @@ def _set_status(session: Session, where: list, status: str) -> list[tuple[uuid.U
     """UPDATE the matching invitations to `status`; returns what changed, for `tell_inviters`."""
     rows = session.exec(
         update(Invitation).where(*where).values(status=status, updated_at=utcnow())
-        .returning(Invitation.inviter_id, Invitation.id, Invitation.email)
+        .returning(col(Invitation.inviter_id), col(Invitation.id), col(Invitation.email))
     ).all()
     return [(r[0], r[1], r[2], status) for r in rows]
 
@@ -148,7 +148,7 @@ def _day(moment: datetime) -> str:
 def list_invitations(session: Session, user: User, *, limit: int = 50, offset: int = 0) -> tuple[list[Invitation], int]:
     expire_stale(session, user.id)
     query = select(Invitation).where(Invitation.inviter_id == user.id)
-    return paginate(session, query, Invitation.created_at.desc(), Invitation.id, limit=limit, offset=offset)
+    return paginate(session, query, col(Invitation.created_at).desc(), Invitation.id, limit=limit, offset=offset)
 
 
 def _clean_emails(emails: list[str], inviter: User) -> list[str]:
@@ -183,7 +183,10 @@ def create_invitations(
     # Serialise this inviter's requests (and, on PostgreSQL, everyone's mails to these recipients): the counts
     # below see every earlier committed send.
     lock_user(session, inviter.id)
-    inviter = session.get(User, inviter.id)
+    locked = session.get(User, inviter.id)
+    if locked is None:  # deleted since the request began
+        raise NotFound("This account no longer exists.")
+    inviter = locked
     if session.get_bind().dialect.name == "postgresql":
         for email in sorted(clean):
             session.exec(select(func.pg_advisory_xact_lock(zlib.crc32(email.encode()))))
@@ -274,7 +277,7 @@ def revoke_invitation(session: Session, inviter: User, invitation_id: uuid.UUID 
     if inv.registration_token_id is not None:
         session.exec(
             update(RegistrationToken)
-            .where(RegistrationToken.id == inv.registration_token_id, RegistrationToken.revoked_at.is_(None))
+            .where(col(RegistrationToken.id) == inv.registration_token_id, col(RegistrationToken.revoked_at).is_(None))
             .values(revoked_at=now)
         )
     if inv.waitlist_entry_id is not None:

@@ -51,7 +51,10 @@ def _stored(database_url: str, name: str) -> str:
         except IntegrityError:  # another process created it a moment ago
             session.rollback()
     with Session(engine) as session:
-        return session.get(DeploymentKey, name).value
+        created = session.get(DeploymentKey, name)
+        if created is None:
+            raise RuntimeError(f"the deployment key {name!r} was neither found nor created")
+        return created.value
 
 
 def forget_cached_keys() -> None:

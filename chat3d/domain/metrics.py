@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlmodel import Session, func, select
+import sqlalchemy as sa
+from sqlmodel import Session, col, func, select
 
 from chat3d.domain.retention import storage_totals
 from chat3d.settings import get_settings
@@ -26,11 +27,12 @@ def _by(session: Session, column, enum_cls) -> dict[str, int]:
 
 
 def _queries_since(session: Session, since: datetime) -> dict[str, Any]:
-    rows = session.exec(
-        select(Query.state, func.count(), func.coalesce(func.sum(Query.input_tokens), 0),
+    # Five columns: more than sqlmodel's select has typed overloads for, so SQLAlchemy's own select.
+    rows = session.execute(
+        sa.select(col(Query.state), func.count(), func.coalesce(func.sum(Query.input_tokens), 0),
                func.coalesce(func.sum(Query.output_tokens), 0), func.coalesce(func.sum(Query.cost_usd), 0.0))
-        .where(Query.created_at >= since)
-        .group_by(Query.state)
+        .where(col(Query.created_at) >= since)
+        .group_by(col(Query.state))
     ).all()
     out = {"total": 0, "succeeded": 0, "failed": 0, "inProgress": 0, "inputTokens": 0, "outputTokens": 0, "costUsd": 0.0}
     for state, n, tin, tout, cost in rows:
@@ -45,7 +47,7 @@ def _queries_since(session: Session, since: datetime) -> dict[str, Any]:
     # Renders: the distinct queries that produced a model file in the window.
     out["rendered"] = int(session.exec(
         select(func.count(func.distinct(StoredFile.query_id)))
-        .where(StoredFile.kind == FileKind.model.value, StoredFile.created_at >= since, StoredFile.query_id.is_not(None))
+        .where(StoredFile.kind == FileKind.model.value, StoredFile.created_at >= since, col(StoredFile.query_id).is_not(None))
     ).one())
     return out
 

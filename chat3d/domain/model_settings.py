@@ -322,13 +322,13 @@ def _list_models(provider: str, key: str, base_url: str) -> int:
     if provider in ("openai", "xai"):
         import openai
 
-        with openai.OpenAI(api_key=key, base_url=base_url or None, max_retries=0, timeout=TEST_TIMEOUT_S) as client:
-            return len(list(client.models.list()))
+        with openai.OpenAI(api_key=key, base_url=base_url or None, max_retries=0, timeout=TEST_TIMEOUT_S) as openai_client:
+            return len(list(openai_client.models.list()))
     if provider == "anthropic":
         import anthropic
 
-        with anthropic.Anthropic(api_key=key, base_url=base_url or None, max_retries=0, timeout=TEST_TIMEOUT_S) as client:
-            return len(client.models.list(limit=100).data)
+        with anthropic.Anthropic(api_key=key, base_url=base_url or None, max_retries=0, timeout=TEST_TIMEOUT_S) as anthropic_client:
+            return len(anthropic_client.models.list(limit=100).data)
     import ollama
 
     from chat3d.llm.ollama_provider import auth_headers

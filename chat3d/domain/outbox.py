@@ -57,7 +57,7 @@ def _claim(session: Session, limit: int) -> list[OutboxMessage]:
         select(OutboxMessage)
         .where(col(OutboxMessage.status).in_([OutboxStatus.pending.value, OutboxStatus.sending.value]))
         .where(OutboxMessage.next_attempt_at <= now)
-        .order_by(OutboxMessage.next_attempt_at)
+        .order_by(col(OutboxMessage.next_attempt_at))
         .limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
@@ -111,7 +111,7 @@ def list_outbox(
     query = select(OutboxMessage)
     if status:
         query = query.where(OutboxMessage.status == OutboxStatus(status).value)
-    return paginate(session, query, OutboxMessage.created_at.desc(), limit=limit, offset=offset)
+    return paginate(session, query, col(OutboxMessage.created_at).desc(), limit=limit, offset=offset)
 
 
 def list_dev_mailbox(*, limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int]:

@@ -76,7 +76,7 @@ class Parameter:
 
 def _literal(node: ast.expr) -> float | int | None:
     """The number a literal stands for: `5`, `5.0`, `-5`, `+5.0`; None for anything else (bools too)."""
-    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
         return node.value
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
         inner = _literal(node.operand)

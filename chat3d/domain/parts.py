@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import unicodedata
 import zipfile
+from collections.abc import Mapping
 from typing import Any
 
 from chat3d.db.models import StoredFile
@@ -45,7 +46,9 @@ def checked_parts(raw: Any) -> list[dict] | None:
     for i, row in enumerate(raw[:MAX_PARTS], 1):
         if not isinstance(row, dict):
             return None
-        bbox = row.get("bbox") if isinstance(row.get("bbox"), dict) else {}
+        bbox = row.get("bbox")
+        if not isinstance(bbox, dict):
+            bbox = {}
         vol = row.get("volume")
         out.append({
             "name": row["name"] if _plain(row.get("name")) else f"Part {i}",
@@ -58,18 +61,18 @@ def checked_parts(raw: Any) -> list[dict] | None:
     return out
 
 
-def bundle_ref(model: dict) -> dict | None:
+def bundle_ref(model: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """The version's parts.zip reference: only results of several solids have one."""
     return next((f for f in model.get("files") or [] if isinstance(f, dict) and f.get("format") == "parts"), None)
 
 
-def parts_of(model: dict | None) -> list[dict]:
+def parts_of(model: Mapping[str, Any] | None) -> list[dict]:
     """The version's parts table (rows as checked_parts makes them); [] without one."""
     metrics = (model or {}).get("metrics") or {}
     return checked_parts(metrics.get("parts")) or []
 
 
-def downloadable(model: dict | None) -> tuple[list[dict], str]:
+def downloadable(model: Mapping[str, Any] | None) -> tuple[list[dict], str]:
     """(parts, parts.zip file id) when the version has per-part files, else ([], "")."""
     ref = bundle_ref(model or {})
     rows = parts_of(model)
@@ -103,7 +106,7 @@ def read_part(row: StoredFile, number: int, fmt: str) -> bytes:
         raise NotFound("No such part file.") from None
 
 
-def part_name(model: dict | None, number: int) -> str:
+def part_name(model: Mapping[str, Any] | None, number: int) -> str:
     rows = parts_of(model)
     return rows[number - 1]["name"] if 0 < number <= len(rows) else f"Part {number}"
 

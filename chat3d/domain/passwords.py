@@ -43,12 +43,12 @@ def hash_password(password: str) -> str:
 
 def verify_password(password: str, password_hash: str | None) -> bool:
     """True when `password` matches; without a hash it still spends one bcrypt check, so timing tells nothing."""
-    usable = bool(password_hash) and password_hash.startswith("$2")  # models.NO_PASSWORD ("!") is not a hash
+    usable = password_hash if password_hash and password_hash.startswith("$2") else None  # models.NO_PASSWORD ("!") is not a hash
     try:
-        matches = bcrypt.checkpw(password.encode(), (password_hash if usable else _dummy_hash(get_settings().bcrypt_rounds)).encode())
+        matches = bcrypt.checkpw(password.encode(), (usable or _dummy_hash(get_settings().bcrypt_rounds)).encode())
     except ValueError:  # longer than bcrypt accepts, or a malformed stored hash
         return False
-    return matches and usable
+    return matches and usable is not None
 
 
 @functools.lru_cache(maxsize=4)

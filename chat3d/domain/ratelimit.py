@@ -20,6 +20,8 @@ from chat3d.settings import get_settings
 @functools.lru_cache(maxsize=4)
 def _limiter(storage_uri: str) -> tuple[MovingWindowRateLimiter, Storage]:
     storage = storage_from_string(storage_uri)
+    if not isinstance(storage, Storage):  # an "async+..." URI: the checks here are synchronous
+        raise ValueError(f"not a synchronous rate-limit storage: {storage_uri}")
     return MovingWindowRateLimiter(storage), storage
 
 

@@ -14,7 +14,7 @@ import uuid
 from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, func, select, update
+from sqlmodel import Session, col, func, select, update
 
 from chat3d.db.models import (
     NO_PASSWORD, Invitation, InvitationStatus, OutboxMessage, RegistrationToken, TokenSource, User, UserStatus, utcnow,
@@ -91,14 +91,14 @@ def _consume_registration_token(session: Session, raw: str, email: str, *, ip: s
     token_id = session.exec(
         update(RegistrationToken)
         .where(
-            RegistrationToken.token_hash == hash_token(raw),
-            RegistrationToken.email == email,
-            RegistrationToken.used_count < RegistrationToken.max_uses,
-            RegistrationToken.expires_at > now,
-            RegistrationToken.revoked_at.is_(None),
+            col(RegistrationToken.token_hash) == hash_token(raw),
+            col(RegistrationToken.email) == email,
+            col(RegistrationToken.used_count) < RegistrationToken.max_uses,
+            col(RegistrationToken.expires_at) > now,
+            col(RegistrationToken.revoked_at).is_(None),
         )
         .values(used_count=RegistrationToken.used_count + 1, consumed_at=now)
-        .returning(RegistrationToken.id)
+        .returning(col(RegistrationToken.id))
     ).scalar_one_or_none()
     if token_id is None:
         raise _refused_token(session, raw, email, ip)
@@ -161,8 +161,8 @@ def _activate_pending(
     from chat3d.db.models import AccountAction, ActionStatus, ActionType
 
     session.exec(update(AccountAction).where(
-        AccountAction.user_id == user.id, AccountAction.type == ActionType.email_verification.value,
-        AccountAction.status == ActionStatus.pending.value).values(status=ActionStatus.cancelled.value))
+        col(AccountAction.user_id) == user.id, col(AccountAction.type) == ActionType.email_verification.value,
+        col(AccountAction.status) == ActionStatus.pending.value).values(status=ActionStatus.cancelled.value))
     user.password_hash, user.display_name, user.status = password_hash, name, UserStatus.active.value
     user.updated_at = utcnow()
     session.add(user)

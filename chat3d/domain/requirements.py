@@ -68,8 +68,8 @@ def normalise(raw: Any) -> list[dict]:
             if not (isinstance(value, list) and len(value) == 3 and all((_num(x) or 0) > 0 for x in value)):
                 continue
             req["value"] = [float(x) for x in value]
-        elif _num(value) is not None and _num(value) > 0:
-            req["value"] = _num(value)
+        elif (number := _num(value)) is not None and number > 0:
+            req["value"] = number
         count = item.get("count")
         if isinstance(count, int) and not isinstance(count, bool) and 0 <= count <= 10_000:
             req["count"] = count
@@ -98,7 +98,8 @@ def checked_features(raw: Any) -> dict | None:
     if not isinstance(raw, dict):
         return None
     cylinders = []
-    for c in (raw.get("cylinders") if isinstance(raw.get("cylinders"), list) else [])[:MAX_CYLINDERS]:
+    listed = raw.get("cylinders")
+    for c in (listed if isinstance(listed, list) else [])[:MAX_CYLINDERS]:
         if not isinstance(c, dict) or c.get("kind") not in ("hole", "boss") or (_num(c.get("diameter_mm")) or 0) <= 0:
             continue
         vecs = {k: [float(x) for x in c[k]] for k in ("axis", "at_mm")

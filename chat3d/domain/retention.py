@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from chat3d.db.engine import get_engine
-from chat3d.db.models import FileKind, Notification, OutboxMessage, OutboxStatus, StoredFile, User, UserSession
+from chat3d.db.models import (FileKind, Notification, OutboxMessage, OutboxStatus, StoredFile, User, UserSession,
+                              table_of)
 from chat3d.domain.files import remove_stored_paths
 from chat3d.events.store import prune_events
 from chat3d.events.types import UNREAD_BADGE_TYPES
@@ -43,9 +44,10 @@ def _now(now: datetime | None) -> datetime:
 def prune_notifications(session: Session, now: datetime | None = None) -> int:
     """Notifications (the badge kind) read more than 90 days ago, or unread and older than a year."""
     now = _now(now)
-    n = Notification.__table__.c
-    result = session.execute(
-        sa.delete(Notification.__table__).where(
+    notifications = table_of(Notification)
+    n = notifications.c
+    result = session.exec(
+        sa.delete(notifications).where(
             n.event_type.in_(sorted(UNREAD_BADGE_TYPES)),
             sa.or_(n.read_at < now - READ_NOTIFICATIONS_KEEP,
                    sa.and_(n.read_at.is_(None), n.created_at < now - UNREAD_NOTIFICATIONS_KEEP)),
@@ -58,9 +60,10 @@ def prune_sessions(session: Session, now: datetime | None = None) -> int:
     """Login sessions that expired or were revoked more than 30 days ago (live ones are never touched)."""
     now = _now(now)
     cutoff = now - ENDED_SESSIONS_KEEP
-    result = session.execute(
-        sa.delete(UserSession.__table__).where(
-            sa.or_(UserSession.__table__.c.expires_at < cutoff, UserSession.__table__.c.revoked_at < cutoff)
+    sessions = table_of(UserSession)
+    result = session.exec(
+        sa.delete(sessions).where(
+            sa.or_(sessions.c.expires_at < cutoff, sessions.c.revoked_at < cutoff)
         )
     )
     return int(result.rowcount or 0)
@@ -69,9 +72,10 @@ def prune_sessions(session: Session, now: datetime | None = None) -> int:
 def prune_outbox(session: Session, now: datetime | None = None) -> int:
     """Mail sent more than 30 days ago and mail that finally failed more than 90 days ago (pending mail stays)."""
     now = _now(now)
-    c = OutboxMessage.__table__.c
-    result = session.execute(
-        sa.delete(OutboxMessage.__table__).where(
+    outbox = table_of(OutboxMessage)
+    c = outbox.c
+    result = session.exec(
+        sa.delete(outbox).where(
             sa.or_(
                 sa.and_(c.status == OutboxStatus.sent.value, c.sent_at < now - SENT_MAIL_KEEP),
                 sa.and_(c.status == OutboxStatus.failed.value, c.created_at < now - FAILED_MAIL_KEEP),
@@ -84,9 +88,10 @@ def prune_outbox(session: Session, now: datetime | None = None) -> int:
 def prune_unkept_previews(session: Session, now: datetime | None = None) -> list[str]:
     """Model files attached to no version and older than a day: previews (chat3d.pipeline.edits) left behind
     by a closed tab. Returns their paths, to remove from disk after commit. Uploads and exports are other kinds."""
-    t = StoredFile.__table__.c
-    gone = session.execute(
-        sa.delete(StoredFile.__table__)
+    files = table_of(StoredFile)
+    t = files.c
+    gone = session.exec(
+        sa.delete(files)
         .where(t.kind == FileKind.model.value, t.item_id.is_(None), t.query_id.is_(None),
                t.created_at < _now(now) - UNKEPT_PREVIEW_KEEP)
         .returning(t.storage_path)
@@ -151,10 +156,10 @@ class UserStorage:
 def storage_by_user(session: Session, *, limit: int = 50) -> list[UserStorage]:
     """Users by stored bytes (models, uploads, exports), largest first; users without files are left out."""
     rows = session.exec(
-        select(User.id, User.email, sa.func.count(StoredFile.id), sa.func.coalesce(sa.func.sum(StoredFile.size), 0))
-        .join(StoredFile, StoredFile.owner_id == User.id)
-        .group_by(User.id, User.email)
-        .order_by(sa.func.sum(StoredFile.size).desc(), User.id)
+        select(User.id, User.email, sa.func.count(col(StoredFile.id)), sa.func.coalesce(sa.func.sum(StoredFile.size), 0))
+        .join(StoredFile, col(StoredFile.owner_id) == User.id)
+        .group_by(col(User.id), col(User.email))
+        .order_by(sa.func.sum(StoredFile.size).desc(), col(User.id))
         .limit(limit)
     ).all()
     return [UserStorage(uid, email, int(n), int(total)) for uid, email, n, total in rows]
@@ -163,7 +168,7 @@ def storage_by_user(session: Session, *, limit: int = 50) -> list[UserStorage]:
 def storage_of_user(session: Session, user_id: uuid.UUID) -> tuple[int, int]:
     """(files, bytes) stored for one user."""
     n, total = session.exec(
-        select(sa.func.count(StoredFile.id), sa.func.coalesce(sa.func.sum(StoredFile.size), 0))
+        select(sa.func.count(col(StoredFile.id)), sa.func.coalesce(sa.func.sum(StoredFile.size), 0))
         .where(StoredFile.owner_id == user_id)
     ).one()
     return int(n), int(total)
@@ -171,5 +176,5 @@ def storage_of_user(session: Session, user_id: uuid.UUID) -> tuple[int, int]:
 
 def storage_totals(session: Session) -> dict:
     """For the admin dashboard: all stored files and bytes, and the top users by bytes."""
-    n, total = session.exec(select(sa.func.count(StoredFile.id), sa.func.coalesce(sa.func.sum(StoredFile.size), 0))).one()
+    n, total = session.exec(select(sa.func.count(col(StoredFile.id)), sa.func.coalesce(sa.func.sum(StoredFile.size), 0))).one()
     return {"files": int(n), "bytes": int(total), "topUsers": [u.as_json() for u in storage_by_user(session, limit=10)]}

@@ -121,7 +121,7 @@ def checklist_row(review: dict | None) -> dict | None:
     if not review:
         return None
     verdict = review.get("verdict")
-    status = {"pass": "pass", "problems": "fail"}.get(verdict, "not_checkable")
+    status = "pass" if verdict == "pass" else "fail" if verdict == "problems" else "not_checkable"
     detail = "; ".join(review.get("problems") or []) or review.get("reason", "")
     if verdict == "unclear":
         detail = "the reviewer gave no clear verdict"

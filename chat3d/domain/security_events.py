@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from chat3d.db.models import SecurityEvent
 from chat3d.domain.pagination import paginate
@@ -35,7 +35,7 @@ def record_security_event(
     details: dict[str, Any] | None = None,
 ) -> None:
     """Store one event on `session`'s database, committed at once whatever becomes of `session`."""
-    url = session.get_bind().url.render_as_string(hide_password=False)
+    url = session.get_bind().engine.url.render_as_string(hide_password=False)
     event = SecurityEvent(
         user_id=user_id,
         event_type=event_type,
@@ -66,4 +66,4 @@ def list_security_events(
     query = select(SecurityEvent)
     if event_type:
         query = query.where(SecurityEvent.event_type == event_type)
-    return paginate(session, query, SecurityEvent.created_at.desc(), limit=limit, offset=offset)
+    return paginate(session, query, col(SecurityEvent.created_at).desc(), limit=limit, offset=offset)

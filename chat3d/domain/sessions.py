@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import functools
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import jwt
 import redis
-from sqlmodel import Session, select, update
+from sqlmodel import Session, col, select, update
+from sqlmodel.sql.expression import SelectOfScalar
 
 from chat3d.db.models import User, UserSession, UserStatus, utcnow
+from chat3d.domain.coerce import aware
 from chat3d.domain.errors import NotFound, Unauthorized
 from chat3d.domain.keys import JWT, key
 from chat3d.domain.pagination import paginate
@@ -96,11 +98,11 @@ def resolve_token(
     if cache is not None and not revoked:
         revoked = bool(cache.exists(_REVOKED_KEY.format(jti)))
     user = session.get(User, user_id)
-    if revoked:
+    if revoked or row is None:
         raise refuse("token.revoked", "session revoked" if row else "no such session", sub, user)
     if row.user_id != user_id:  # a token re-signed for another account: the session is not theirs
         raise refuse("token.refused", "session belongs to another user", sub, None)
-    if _utc(row.expires_at) <= utcnow():
+    if aware(row.expires_at) <= utcnow():
         raise refuse("token.refused", "session expired", sub, user)
     if user is None or user.status != UserStatus.active.value:
         raise refuse("token.refused", "account missing or not active", sub, user)
@@ -128,7 +130,7 @@ def tokens_still_valid(session: Session, checks: list[tuple[str, uuid.UUID]]) ->
     cache = _revocation_cache()
     # jti -> owner, for rows neither revoked nor expired: the same three checks as resolve_token.
     owners: dict[str, uuid.UUID] = dict(session.exec(select(UserSession.jti, UserSession.user_id).where(
-        UserSession.jti.in_(jtis), UserSession.revoked_at.is_(None), UserSession.expires_at > now)).all()) \
+        col(UserSession.jti).in_(jtis), col(UserSession.revoked_at).is_(None), UserSession.expires_at > now)).all()) \
         if jtis else {}
     if cache is not None and owners:
         names = sorted(owners)
@@ -138,13 +140,13 @@ def tokens_still_valid(session: Session, checks: list[tuple[str, uuid.UUID]]) ->
         for jti, revoked in zip(names, pipe.execute()):
             if revoked:
                 owners.pop(jti)
-    active = set(session.exec(select(User.id).where(User.id.in_(uids), User.status == UserStatus.active.value)).all()) \
+    active = set(session.exec(select(User.id).where(col(User.id).in_(uids), User.status == UserStatus.active.value)).all()) \
         if uids else set()
     answers = [bool(c and owners.get(c[0]) == c[1] and c[1] in active) for c in claims]
     seen = sorted({c[0] for c, ok in zip(claims, answers) if c and ok})
     if seen:  # last_seen_at to the minute, as for requests: only rows older than that are written
-        session.exec(update(UserSession).where(UserSession.jti.in_(seen),
-                                               UserSession.last_seen_at < now - LAST_SEEN_RESOLUTION)
+        session.exec(update(UserSession).where(col(UserSession.jti).in_(seen),
+                                               col(UserSession.last_seen_at) < now - LAST_SEEN_RESOLUTION)
                      .values(last_seen_at=now))
     for (token, _), ok in zip(checks, answers):
         if not ok:
@@ -155,20 +157,15 @@ def tokens_still_valid(session: Session, checks: list[tuple[str, uuid.UUID]]) ->
     return answers
 
 
-def _utc(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every stored moment is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
 def _touch(session: Session, jti: str, row: UserSession | None, cache: redis.Redis | None) -> None:
     """Keep last_seen_at to the minute without writing on every request."""
     now = utcnow()
     if row is not None:
-        if _utc(row.last_seen_at) < now - LAST_SEEN_RESOLUTION:
+        if aware(row.last_seen_at) < now - LAST_SEEN_RESOLUTION:
             row.last_seen_at = now
             session.add(row)
     elif cache is not None and cache.set(_SEEN_KEY.format(jti), 1, nx=True, ex=int(LAST_SEEN_RESOLUTION.total_seconds())):
-        session.exec(update(UserSession).where(UserSession.jti == jti).values(last_seen_at=now))
+        session.exec(update(UserSession).where(col(UserSession.jti) == jti).values(last_seen_at=now))
 
 
 def user_from_token(session: Session, token: str) -> User:
@@ -184,7 +181,7 @@ def _revoke(session: Session, rows: list[UserSession]) -> int:
     if cache is not None and live:
         pipe = cache.pipeline()
         for r in live:
-            pipe.set(_REVOKED_KEY.format(r.jti), 1, ex=max(1, int((_utc(r.expires_at) - now).total_seconds()) + 1))
+            pipe.set(_REVOKED_KEY.format(r.jti), 1, ex=max(1, int((aware(r.expires_at) - now).total_seconds()) + 1))
         pipe.execute()
     for r in live:
         r.revoked_at = now
@@ -208,15 +205,15 @@ def logout(session: Session, token: str) -> bool:
     return bool(row and _revoke(session, [row]))
 
 
-def _active(user_id: uuid.UUID):
+def _active(user_id: uuid.UUID) -> SelectOfScalar[UserSession]:
     return select(UserSession).where(
-        UserSession.user_id == user_id, UserSession.revoked_at.is_(None), UserSession.expires_at > utcnow()
+        UserSession.user_id == user_id, col(UserSession.revoked_at).is_(None), UserSession.expires_at > utcnow()
     )
 
 
 def list_sessions(session: Session, user_id: uuid.UUID, *, limit: int = 50, offset: int = 0) -> tuple[list[UserSession], int]:
     """The user's live sessions, most recently used first."""
-    return paginate(session, _active(user_id), UserSession.last_seen_at.desc(), limit=limit, offset=offset)
+    return paginate(session, _active(user_id), col(UserSession.last_seen_at).desc(), limit=limit, offset=offset)
 
 
 def revoke_session(session: Session, user_id: uuid.UUID, session_id: uuid.UUID) -> None:

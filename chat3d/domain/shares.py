@@ -11,15 +11,18 @@ tells them to ask the owner for a new link rather than suspect a typo).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from chat3d.db.models import ChatItem, Share, StoredFile, utcnow
 from chat3d.domain import parts, versions
 from chat3d.domain.coerce import aware
 from chat3d.domain.errors import InvalidInput, NotFound
+from chat3d.domain.segments import ModelSegment
 from chat3d.domain.tokens import hash_token, new_token
 
 MAX_EXPIRY_DAYS = 365
@@ -76,7 +79,7 @@ def create_share(session: Session, owner_id: uuid.UUID, item_id: uuid.UUID | str
 
 
 def list_shares(session: Session, owner_id: uuid.UUID) -> list[Share]:
-    return list(session.exec(select(Share).where(Share.owner_id == owner_id).order_by(Share.created_at.desc())).all())
+    return list(session.exec(select(Share).where(Share.owner_id == owner_id).order_by(col(Share.created_at).desc())).all())
 
 
 def revoke_share(session: Session, owner_id: uuid.UUID, share_id: uuid.UUID | str) -> Share:
@@ -106,7 +109,7 @@ def is_expired(share: Share, now: datetime | None = None) -> bool:
     return share.revoked_at is None and expires is not None and expires <= (now or utcnow())
 
 
-def resolve(session: Session, token: str, *, count_view: bool = False) -> tuple[Share, ChatItem, dict]:
+def resolve(session: Session, token: str, *, count_view: bool = False) -> tuple[Share, ChatItem, ModelSegment]:
     """The live share behind a token with its version; any problem is the same 404."""
     if not token or len(token) > 200:
         raise NotFound(GONE)
@@ -126,11 +129,11 @@ def resolve(session: Session, token: str, *, count_view: bool = False) -> tuple[
     return share, item, model
 
 
-def shared_refs(model: dict) -> list[dict]:
+def shared_refs(model: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [f for f in model.get("files") or [] if f.get("format") in SHARED_FORMATS]
 
 
-def public_view(share: Share, model: dict) -> dict:
+def public_view(share: Share, model: Mapping[str, Any]) -> dict:
     """Everything the public page shows: nothing identifies the owner or the rest of the chat."""
     metrics = model.get("metrics") or {}
     keep = ("bbox_size_mm", "bbox_min_mm", "bbox_max_mm", "volume_mm3", "area_mm2", "solids", "faces", "edges", "valid")
@@ -147,7 +150,7 @@ def public_view(share: Share, model: dict) -> dict:
     }
 
 
-def public_parts(model: dict) -> list[dict]:
+def public_parts(model: Mapping[str, Any]) -> list[dict]:
     rows, bundle = parts.downloadable(model)
     return [{"number": r["solid"], "name": r["name"], "sizeMm": r["size"], "volumeMm3": r["volume"],
              "formats": list(parts.PART_FORMATS) if bundle else []} for r in rows]
@@ -164,7 +167,7 @@ def shared_file(session: Session, token: str, file_id: str) -> StoredFile:
     return row
 
 
-def shared_part(session: Session, token: str, number: str, fmt: str) -> tuple[StoredFile, dict, int]:
+def shared_part(session: Session, token: str, number: str, fmt: str) -> tuple[StoredFile, ModelSegment, int]:
     """The shared version's parts.zip row, its model and the part's number (issue 27); anything else is 404."""
     share, _, model = resolve(session, token)
     n = parts.part_number(number, fmt)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import unicodedata
+import uuid
 
 from email_validator import EmailNotValidError, validate_email
-from sqlmodel import Session, func, select, update
+from sqlmodel import Session, col, func, select, update
 
 from chat3d.db.models import Role, User, UserStatus
 from chat3d.domain.errors import Conflict, InvalidInput
@@ -58,11 +59,11 @@ def has_account(session: Session, email: str) -> bool:
     return user is not None and user.status != UserStatus.pending_registration.value
 
 
-def lock_user(session: Session, user_id) -> None:
+def lock_user(session: Session, user_id: uuid.UUID) -> None:
     """Serialise work on one account until the transaction ends: FOR UPDATE on PostgreSQL; on SQLite (which
     ignores it) a no-op UPDATE, which takes the database's write lock."""
     if session.get_bind().dialect.name == "sqlite":
-        session.exec(update(User).where(User.id == user_id).values(role=User.role))
+        session.exec(update(User).where(col(User.id) == user_id).values(role=User.role))
     else:
         # FOR NO KEY UPDATE: serialises these callers without blocking rows that merely reference the user.
         session.exec(select(User.id).where(User.id == user_id).with_for_update(key_share=True)).first()
@@ -85,7 +86,7 @@ def ensure_not_last_admin(session: Session, user: User) -> None:
         return
     dialect = session.get_bind().dialect.name
     if dialect == "sqlite":
-        session.exec(update(User).where(User.id == user.id).values(role=User.role))
+        session.exec(update(User).where(col(User.id) == user.id).values(role=User.role))
     elif dialect == "postgresql":
         session.exec(select(func.pg_advisory_xact_lock(_ADMIN_SET_LOCK)))
     admins = session.exec(

@@ -19,7 +19,7 @@ import hashlib
 import hmac
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from urllib.parse import quote
 
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +29,7 @@ from chat3d.db.models import (
     Invitation, InvitationStatus, RegistrationToken, TokenSource, User, WaitlistConfirmationToken, WaitlistEntry,
     WaitlistStatus, utcnow,
 )
+from chat3d.domain.coerce import aware
 from chat3d.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from chat3d.domain.outbox import enqueue_mail
 from chat3d.domain.pagination import paginate
@@ -95,10 +96,6 @@ def register_url(raw: str) -> str:
     return f"{get_settings().public_base_url}/register?token={raw}"
 
 
-def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
 def mask_email(email: str) -> str:
     local, _, domain = email.partition("@")
     return (local[:1] + "•" * max(1, min(len(local) - 1, 6)) + "@" + domain) if domain else "•••"
@@ -135,9 +132,9 @@ def expire_confirmations(session: Session, entry_id: uuid.UUID) -> None:
     session.exec(
         update(WaitlistConfirmationToken)
         .where(
-            WaitlistConfirmationToken.entry_id == entry_id,
-            WaitlistConfirmationToken.consumed_at.is_(None),
-            WaitlistConfirmationToken.expires_at > now,
+            col(WaitlistConfirmationToken.entry_id) == entry_id,
+            col(WaitlistConfirmationToken.consumed_at).is_(None),
+            col(WaitlistConfirmationToken.expires_at) > now,
         )
         .values(expires_at=now)
     )
@@ -198,7 +195,7 @@ def entry_for_confirmation(session: Session, raw: str) -> WaitlistEntry | None:
     token = session.exec(
         select(WaitlistConfirmationToken).where(WaitlistConfirmationToken.token_hash == hash_token(raw or ""))
     ).first()
-    if token is None or token.consumed_at is not None or _utc(token.expires_at) <= utcnow():
+    if token is None or token.consumed_at is not None or aware(token.expires_at) <= utcnow():
         return None
     return session.get(WaitlistEntry, token.entry_id)
 
@@ -233,12 +230,12 @@ def confirm_email(session: Session, raw: str, *, ip: str | None = None) -> Waitl
     entry_id = session.exec(
         update(WaitlistConfirmationToken)
         .where(
-            WaitlistConfirmationToken.token_hash == hash_token(raw or ""),
-            WaitlistConfirmationToken.consumed_at.is_(None),
-            WaitlistConfirmationToken.expires_at > now,
+            col(WaitlistConfirmationToken.token_hash) == hash_token(raw or ""),
+            col(WaitlistConfirmationToken.consumed_at).is_(None),
+            col(WaitlistConfirmationToken.expires_at) > now,
         )
         .values(consumed_at=now)
-        .returning(WaitlistConfirmationToken.entry_id)
+        .returning(col(WaitlistConfirmationToken.entry_id))
     ).scalar_one_or_none()
     if entry_id is None:
         raise _refused_confirmation(session, raw, ip)
@@ -312,9 +309,9 @@ def withdraw_marketing_consent(session: Session, token: str) -> str:
         raise NotFound("This unsubscribe link is invalid.")
     now = utcnow()
     session.exec(
-        update(WaitlistEntry).where(WaitlistEntry.email == email).values(marketing_consent=False, updated_at=now)
+        update(WaitlistEntry).where(col(WaitlistEntry.email) == email).values(marketing_consent=False, updated_at=now)
     )
-    session.exec(update(User).where(User.email == email).values(marketing_consent=False, updated_at=now))
+    session.exec(update(User).where(col(User.email) == email).values(marketing_consent=False, updated_at=now))
     return email
 
 
@@ -356,9 +353,9 @@ def _approve(session: Session, admin: User, entry: WaitlistEntry) -> None:
 
     moved = session.exec(
         update(Invitation)
-        .where(Invitation.waitlist_entry_id == entry.id, Invitation.status == InvitationStatus.waitlisted.value)
+        .where(col(Invitation.waitlist_entry_id) == entry.id, col(Invitation.status) == InvitationStatus.waitlisted.value)
         .values(status=InvitationStatus.registration_sent.value, registration_token_id=token_id, updated_at=now)
-        .returning(Invitation.inviter_id, Invitation.id, Invitation.email)
+        .returning(col(Invitation.inviter_id), col(Invitation.id), col(Invitation.email))
     ).all()
     tell_inviters(session, [(r[0], r[1], r[2], InvitationStatus.registration_sent.value) for r in moved])
     _send(session, entry, "waitlist_approved", {"register_url": register_url(raw)})
@@ -445,4 +442,4 @@ def list_entries(
             raise InvalidInput(f"Unknown waitlist status {status!r}.") from None
     if search.strip():
         query = query.where(func.lower(WaitlistEntry.email).contains(search.strip().lower(), autoescape=True))
-    return paginate(session, query, WaitlistEntry.created_at.desc(), WaitlistEntry.id, limit=limit, offset=offset)
+    return paginate(session, query, col(WaitlistEntry.created_at).desc(), WaitlistEntry.id, limit=limit, offset=offset)

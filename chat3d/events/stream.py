@@ -27,7 +27,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -220,7 +220,7 @@ class CheckBatcher:
     of dozens of batches of one, whose ORM work in a thread would hold the GIL against event delivery.
     """
 
-    def __init__(self, check_many: Callable[[list[tuple]], list[bool]], max_batch: int = 200,
+    def __init__(self, check_many: Callable[[list[tuple]], Sequence[bool | None]], max_batch: int = 200,
                  gather_s: float = 0.5):
         self.check_many = check_many
         self.max_batch = max_batch
@@ -228,7 +228,7 @@ class CheckBatcher:
         self._pending: list[tuple[tuple, asyncio.Future]] = []
         self._running = False
 
-    async def check(self, *args: Any) -> bool:
+    async def check(self, *args: Any) -> bool | None:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         self._pending.append((args, future))

@@ -26,6 +26,7 @@ import asyncio
 import json
 import logging
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Annotated, Any
 
@@ -61,7 +62,7 @@ def _last_event_id(request: Request, from_query: int | None) -> int | None:
     return value
 
 
-def _tokens_still_valid(requests: list[tuple[str, uuid.UUID]]) -> list[bool | None]:
+def _tokens_still_valid(requests: list[tuple[str, uuid.UUID]]) -> Sequence[bool | None]:
     """For each (token, user id): False when the token is revoked/expired or the account is no longer
     active; True when it is fine; None when we cannot tell (database locked or away, Redis hiccup): the
     stream stays open but delivers nothing until a check answers (never counted as a pass). The whole
@@ -107,7 +108,9 @@ async def stream_route(
 ) -> EventSourceResponse:
     start = _last_event_id(request, last_event_id)
     user_id, jti = auth.user.id, auth.jti
-    token = credentials(request)[0]  # present: CurrentUser already authenticated it
+    found = credentials(request)
+    assert found is not None, "CurrentAuth authenticated this request with them"
+    token = found[0]
 
     async def still_allowed() -> bool | None:
         return await _checker().check(token, user_id)

@@ -65,7 +65,8 @@ def regenerate(body: RegenerateIn, user: CurrentUser, session: DbSession) -> Sub
 def status(query_id: str, user: CurrentUser, session: DbSession) -> dict[str, Any]:
     q = queries.get_query(session, user.id, query_id)
     item = session.get(ChatItem, q.assistant_item_id) if q.assistant_item_id else None
-    rows = ((model_segment(item) if item is not None else None) or {}).get("requirements") or []
+    model = model_segment(item) if item is not None else None
+    rows = (model.get("requirements") if model is not None else None) or []
     # Issue 23: the checklist of the model this query made, per requirement and as one line.
     return queries.status_view(q) | {"requirements": rows, "checklist": requirements.summary(rows)}
 
