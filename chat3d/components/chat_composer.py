@@ -8,6 +8,7 @@ from chat3d.components.chat_import import import_dialog
 from chat3d.components.forms import form
 from chat3d.state.chat import ThreadState
 from chat3d.state.chat_composer import PROMPT_ID, UPLOAD_ID, ComposerState
+from chat3d.state.chat_reactions import ChatReactionsState
 from chat3d.state.chat_view import FileView
 from chat3d.state.chat_workbench import PickedView, WorkbenchState
 
@@ -80,7 +81,7 @@ def _labelled_model_select(label: str, options, value, on_change) -> rx.Componen
 def units_picker() -> rx.Component:
     """Millimetres or inches for the open chat (shown in the thread header)."""
     return rx.tooltip(
-        rx.box(_model_select("Units", ComposerState.unit_options, ComposerState.units, ComposerState.set_units)),
+        rx.box(_model_select("Units", ComposerState.unit_options, ComposerState.units, ChatReactionsState.set_units)),
         content="Units of this chat: the model is asked in them and answers show them",
     )
 
@@ -145,7 +146,7 @@ def composer() -> rx.Component:
             spacing="2",
             width="100%",
         ),
-        on_submit=ComposerState.send,
+        on_submit=ChatReactionsState.send,
         reset_on_submit=False,
         width="100%",
         padding="0.75em 1em 1em",

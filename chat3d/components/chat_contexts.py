@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import reflex as rx
 
+from chat3d.state.active_chat import ActiveChatState
 from chat3d.state.chat_contexts import ContextsState
 from chat3d.state.chat_view import ContextRow
-from chat3d.state.chat_workbench import LayoutState
+from chat3d.state.layout import LayoutState
 
 
 THUMB = "36px"
@@ -113,7 +114,7 @@ def context_row(row: rx.Var[ContextRow], editing: rx.Var[bool], active: rx.Var[b
 
 
 def _row(row: ContextRow) -> rx.Component:
-    return context_row(row=row, editing=ContextsState.editing_id == row.id, active=ContextsState.active_id == row.id)
+    return context_row(row=row, editing=ContextsState.editing_id == row.id, active=ActiveChatState.context_id == row.id)
 
 
 def _delete_dialog() -> rx.Component:

@@ -8,8 +8,10 @@ from reflex.event import passthrough_event_spec
 from chat3d.components.chat_composer import units_picker
 
 from chat3d.state.auth import AuthState
+from chat3d.state.active_chat import ActiveChatState
 from chat3d.state.chat import RatingsState, ThreadState
 from chat3d.state.chat_composer import ComposerState
+from chat3d.state.chat_reactions import ChatReactionsState
 from chat3d.state.chat_view import EXAMPLE_PROMPTS, FileView, ItemView
 from chat3d.state.chat_workbench import WorkbenchState
 
@@ -242,7 +244,7 @@ def empty_state() -> rx.Component:
             *[
                 rx.button(rx.icon("sparkles", size=14), p, variant="surface", size="2", white_space="normal",
                           height="auto", padding="0.5em 0.9em", text_align="left",
-                          on_click=ComposerState.send_example(p), aria_label=f"Try: {p}")
+                          on_click=ChatReactionsState.send_example(p), aria_label=f"Try: {p}")
                 for p in EXAMPLE_PROMPTS
             ],
             spacing="2",
@@ -259,7 +261,7 @@ def thread_pane(composer: rx.Component) -> rx.Component:
     return rx.vstack(
         rx.hstack(
             # The whole name, wrapped on a narrow screen (never cut off with an ellipsis).
-            rx.heading(rx.cond(ThreadState.chat_name != "", ThreadState.chat_name, "New chat"), size="3", as_="h2",
+            rx.heading(rx.cond(ActiveChatState.name != "", ActiveChatState.name, "New chat"), size="3", as_="h2",
                        trim="both", overflow_wrap="anywhere", min_width="0"),
             rx.spacer(),
             units_picker(),
@@ -294,5 +296,5 @@ def thread_pane(composer: rx.Component) -> rx.Component:
         spacing="0",
         height="100%",
         width="100%",
-        custom_attrs={"data-chat-id": ThreadState.active_id},  # which chat this page has loaded (tests wait on it)
+        custom_attrs={"data-chat-id": ActiveChatState.context_id},  # which chat this page has loaded (tests wait on it)
     )

@@ -10,6 +10,7 @@ from chat3d.components.parameters import parameters_panel
 from chat3d.components.parts import parts_table
 from chat3d.components.versions import versions_panel
 from chat3d.components.viewer import model_viewer
+from chat3d.state.chat_reactions import ChatReactionsState
 from chat3d.state.chat_view import DetailRow, FileView
 from chat3d.state.chat_workbench import WorkbenchState
 
@@ -105,7 +106,7 @@ def _code() -> rx.Component:
                 ),
                 spacing="2", height="100%", width="100%",
             ),
-            on_submit=WorkbenchState.render_code,
+            on_submit=ChatReactionsState.render_code,
             reset_on_submit=False,
             height="100%",
         ),
@@ -172,7 +173,7 @@ def workbench_pane() -> rx.Component:
         rx.tabs.content(_files(), value="files", **content),
         rx.tabs.content(_details(), value="details", **content),
         value=WorkbenchState.tab,
-        on_change=WorkbenchState.set_tab,
+        on_change=ChatReactionsState.set_workbench_tab,
         display="flex",
         flex_direction="column",
         height="100%",

@@ -37,14 +37,14 @@ def live_events() -> rx.Component:
     """The one bridge of a signed-in page, wired to every state that follows the stream."""
     from chat3d.state.admin import AdminState
     from chat3d.state.auth import AuthState
-    from chat3d.state.chat import ThreadState
+    from chat3d.state.chat_reactions import ChatReactionsState
     from chat3d.state.invitations import InvitationState
     from chat3d.state.notifications import NotificationState
 
     return event_stream(
         url="/api/events/stream",
         stream_key=AuthState.user_id,
-        on_chat=ThreadState.on_event,
+        on_chat=ChatReactionsState.on_event,
         on_notification=NotificationState.on_event,
         on_admin=AdminState.on_live_event,
         on_account=AuthState.on_account_event,

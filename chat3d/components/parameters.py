@@ -15,6 +15,7 @@ from __future__ import annotations
 import reflex as rx
 
 from chat3d.components.forms import form
+from chat3d.state.chat_reactions import ChatReactionsState
 from chat3d.state.chat_workbench import ParamView, WorkbenchState
 
 DEBOUNCE_MS = 300  # a moving slider previews once it rests this long (and again when released)
@@ -97,7 +98,7 @@ def parameters_panel() -> rx.Component:
                     rx.button(rx.icon("check", size=14), "Keep as new version", size="1",
                               loading=WorkbenchState.rendering == "keeping",
                               disabled=WorkbenchState.rendering == "parameters",
-                              on_click=WorkbenchState.keep_preview),
+                              on_click=ChatReactionsState.keep_preview),
                     rx.button("Discard", size="1", variant="soft", color_scheme="gray",
                               disabled=WorkbenchState.rendering == "keeping",
                               on_click=WorkbenchState.discard_preview),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import reflex as rx
 
 from chat3d.components.forms import form
+from chat3d.state.chat_reactions import ChatReactionsState
 from chat3d.state.chat_workbench import WorkbenchState
 from chat3d.state.versions import EXPIRY_CHOICES, CompareRow, ShareRow, VersionRow, VersionsState
 
@@ -38,8 +39,8 @@ def _row(v: VersionRow) -> rx.Component:
             rx.hstack(
                 rx.button("Show", size="1", variant="soft", on_click=WorkbenchState.select_item(v.item_id)),
                 rx.button("Build on this", size="1", variant="soft", disabled=v.current,
-                          on_click=VersionsState.restore(v.item_id), aria_label="Build on " + v.title),
-                rx.button("Compare", size="1", variant="ghost", on_click=VersionsState.compare(v.item_id),
+                          on_click=ChatReactionsState.restore_version(v.item_id), aria_label="Build on " + v.title),
+                rx.button("Compare", size="1", variant="ghost", on_click=ChatReactionsState.compare_versions(v.item_id),
                           aria_label="Compare " + v.title),
                 rx.button("Fork", size="1", variant="ghost", on_click=VersionsState.fork(v.item_id),
                           aria_label="Fork from " + v.title),

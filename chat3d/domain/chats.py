@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
-from chat3d.db.models import ChatContext, ChatItem, FileKind, ItemRole, StoredFile, utcnow
+from chat3d.db.models import ChatContext, ChatItem, FileKind, ItemRole, Query, StoredFile, utcnow
 from chat3d.domain import segments
 from chat3d.domain.coerce import as_uuid, aware
 from chat3d.domain.errors import InvalidInput, NotFound
@@ -272,3 +272,35 @@ def text_of(item: ChatItem) -> str:
 
 def model_segment(item: ChatItem) -> segments.ModelSegment | None:
     return segments.model_of(item.segments)
+
+
+def _uuids(values: list[str]) -> list[uuid.UUID]:
+    """The valid ids among `values` (a client's ids: anything else is skipped, never an error)."""
+    out = []
+    for v in values:
+        try:
+            out.append(as_uuid(v))
+        except ValueError:
+            continue
+    return out
+
+
+def query_states(session: Session, owner_id: uuid.UUID, query_ids: list[str]) -> dict[str, tuple[str, int]]:
+    """The state and repair round of each of these queries the user owns (others are absent: not theirs)."""
+    ids = _uuids(query_ids)
+    if not ids:
+        return {}
+    rows = session.exec(select(Query).where(Query.id.in_(ids), Query.owner_id == owner_id)).all()
+    return {str(r.id): (r.state, r.round) for r in rows}
+
+
+def rerunnable_items(session: Session, item_ids: list[str]) -> set[str]:
+    """Which of these answers have a request behind them that Regenerate can run again (the rule of
+    `chat3d.pipeline.queries.regenerate`): an imported part or an edited version has none."""
+    ids = _uuids(item_ids)
+    if not ids:
+        return set()
+    rows = session.exec(select(Query.assistant_item_id, Query.regenerates_item_id)
+                        .where(sa.or_(Query.assistant_item_id.in_(ids), Query.regenerates_item_id.in_(ids)))).all()
+    wanted = {str(i) for i in ids}
+    return {str(v) for row in rows for v in row if v is not None and str(v) in wanted}

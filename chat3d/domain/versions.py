@@ -53,6 +53,15 @@ def version_items(session: Session, ctx: ChatContext, *, before: datetime | None
     return [r for r in rows if model_of(r) is not None]
 
 
+def version_numbers(session: Session, context_id: uuid.UUID) -> dict[str, int]:
+    """Item id -> version number, as the Versions tab numbers them (`list_versions`): every answer with a model,
+    in order, whether it came from a prompt, a regeneration, an edit or an import. The caller has checked the
+    chat is the user's."""
+    ctx = session.get(ChatContext, context_id)
+    found = version_items(session, ctx) if ctx is not None else []
+    return {str(v.id): n for n, v in enumerate(found, start=1)}
+
+
 def pick_current(ctx: ChatContext, versions: list[ChatItem]) -> ChatItem | None:
     """The version the next prompt builds on, among `versions` (oldest first)."""
     if not versions:

@@ -10,8 +10,8 @@ from chat3d.components.chat_thread import thread_pane
 from chat3d.components.chat_workbench import workbench_pane
 from chat3d.components.layout import app_shell
 from chat3d.state.auth import AuthState
-from chat3d.state.chat import ThreadState
-from chat3d.state.chat_workbench import LayoutState
+from chat3d.state.chat_reactions import ChatReactionsState
+from chat3d.state.layout import LayoutState
 
 NARROW = "@media (max-width: 1023px)"
 SWITCH = "52px"
@@ -81,7 +81,7 @@ def chat_page() -> rx.Component:
     return app_shell(workspace(), fill=True)
 
 
-ON_LOAD = [AuthState.require_login, ThreadState.load_page]
+ON_LOAD = [AuthState.require_login, ChatReactionsState.open_chat]
 
 
 def register(app: rx.App) -> None:

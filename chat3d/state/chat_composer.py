@@ -1,4 +1,7 @@
-"""The composer: prompt, image attachments, per-chat model pickers, send."""
+"""The composer: prompt, image attachments, per-chat model pickers, units.
+
+Sending and changing the units reach other panes, so their handlers are chat_reactions'; they call this
+module's functions (plain functions: Reflex makes every public state method an event handler)."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from chat3d.db.models import ChatContext, FileKind
 from chat3d.domain import chats
 from chat3d.domain.errors import DomainError
 from chat3d.domain.segments import file_ref
-from chat3d.state.auth import AuthState
+from chat3d.state.active_chat import ActiveChatState, signed_in_user_id
 from chat3d.state.chat_view import FileView, file_view
 
 UPLOAD_ID = "composer-upload"
@@ -55,37 +58,19 @@ class ComposerState(rx.State):
     draft: str = ""
     disabled_reason: str = ""
 
-    async def _uid(self) -> uuid.UUID | None:
-        auth = await self.get_state(AuthState)
-        return auth._current_user_id()
-
-    def _load_models(self, ctx: ChatContext | None) -> None:
-        conv, code, self.model_labels, defaults = usable_models()
-        self.conversation_models, self.codegen_models = conv, code
-        self.conversation_model = pick(ctx.conversation_model_id if ctx else None, conv, defaults["conversation"])
-        self.codegen_model = pick(ctx.codegen_model_id if ctx else None, code, defaults["codegen"])
-        self.units = ctx.units if ctx else "mm"
-        if not conv or not code:
-            missing = "conversation" if not conv else "code generation"
-            self.disabled_reason = (f"No {missing} model is usable right now: ask an administrator to add an API key "
-                                    "or start the model server.")
-        else:
-            self.disabled_reason = ""
-
     async def _save_models(self, **changes: str) -> None:
         from chat3d.pipeline.queries import resolve_model
-        from chat3d.state.chat import ThreadState
 
-        uid = await self._uid()
+        uid = await signed_in_user_id(self)
         if uid is None:
             return
-        thread = await self.get_state(ThreadState)
+        context_id = (await self.get_state(ActiveChatState)).context_id
         try:
             for stage, value in changes.items():
                 resolve_model(value, "conversation" if stage == "conversation_model_id" else "codegen", None)
-            if thread.active_id:
+            if context_id:
                 with session_scope() as s:
-                    chats.update_context(s, uid, thread.active_id, **changes)
+                    chats.update_context(s, uid, context_id, **changes)
         except DomainError as exc:
             self.error = str(exc)
             return
@@ -102,34 +87,10 @@ class ComposerState(rx.State):
         await self._save_models(codegen_model_id=value)
 
     @rx.event
-    async def set_units(self, value: str):
-        """Millimetres or inches for this chat: the model is asked in these units and answers show them."""
-        from chat3d.state.chat import ThreadState
-
-        if value not in self.unit_options:
-            return
-        uid = await self._uid()
-        thread = await self.get_state(ThreadState)
-        if uid is None or not thread.active_id:
-            self.units = value
-            return
-        try:
-            with session_scope() as s:
-                chats.update_context(s, uid, thread.active_id, units=value)
-        except DomainError as exc:
-            self.error = str(exc)
-            return
-        self.units = value
-        await thread._load_items(uid, thread.active_id)
-        from chat3d.state.chat_workbench import WorkbenchState
-
-        (await self.get_state(WorkbenchState))._set_units(value)  # the viewer, sizes and parameters follow
-
-    @rx.event
     async def handle_upload(self, files: list[rx.UploadFile]):
         from chat3d.domain.files import MAX_UPLOAD_BYTES, safe_filename, store_bytes, validate_image_upload
 
-        uid = await self._uid()
+        uid = await signed_in_user_id(self)
         if uid is None:
             return
         self.error = ""
@@ -158,64 +119,68 @@ class ComposerState(rx.State):
     def remove_attachment(self, file_id: str):
         self.attachments = [a for a in self.attachments if a.id != file_id]
 
-    @rx.event
-    async def send_example(self, prompt: str):
-        return await self._send(prompt)
 
-    @rx.event
-    async def send(self, form: dict):
-        return await self._send(str(form.get("prompt") or ""))
 
-    async def _send(self, prompt: str):
-        from chat3d.pipeline import queries
-        from chat3d.pipeline.jobs import enqueue_after_commit
-        from chat3d.state.chat import ThreadState, scroll_thread_end
-        from chat3d.state.chat_contexts import ContextsState
+# --- what other modules call (chat_reactions) ---------------------------------------------------------------
 
-        uid = await self._uid()
-        if uid is None:
-            return
-        if self.disabled_reason:
-            self.error = self.disabled_reason
-            return
-        if not prompt.strip():
-            self.error = "Write what you would like to model."
-            return
-        thread = await self.get_state(ThreadState)
-        new_chat = not thread.active_id
-        from chat3d.state.chat_workbench import WorkbenchState
+def load_models(composer: ComposerState, ctx: ChatContext | None) -> None:
+    """The pickers for a chat (its models and units; for no chat, the defaults)."""
+    conv, code, composer.model_labels, defaults = usable_models()
+    composer.conversation_models, composer.codegen_models = conv, code
+    composer.conversation_model = pick(ctx.conversation_model_id if ctx else None, conv, defaults["conversation"])
+    composer.codegen_model = pick(ctx.codegen_model_id if ctx else None, code, defaults["codegen"])
+    composer.units = ctx.units if ctx else "mm"
+    if not conv or not code:
+        missing = "conversation" if not conv else "code generation"
+        composer.disabled_reason = (f"No {missing} model is usable right now: ask an administrator to add an API key "
+                                    "or start the model server.")
+    else:
+        composer.disabled_reason = ""
 
-        workbench = await self.get_state(WorkbenchState)
-        picked = None if new_chat else workbench._picked_for(thread.active_id)  # what the user pointed at
+
+def save_units(composer: ComposerState, uid: uuid.UUID, context_id: str, value: str) -> bool:
+    """Millimetres or inches for the open chat (or the next new chat when none is open); False when refused."""
+    if value not in composer.unit_options:
+        return False
+    if context_id:
         try:
             with session_scope() as s:
-                if new_chat:
-                    ctx = chats.create_context(s, uid, conversation_model_id=self.conversation_model or None,
-                                               codegen_model_id=self.codegen_model or None, units=self.units)
-                    cid = str(ctx.id)
-                else:
-                    cid = thread.active_id
-                sub = queries.submit_query(
-                    s, uid, cid, prompt, attachments=[a.id for a in self.attachments],
-                    conversation_model_id=self.conversation_model or None, codegen_model_id=self.codegen_model or None,
-                    selection=picked,
-                )
-                qid, aid = sub.query.id, str(sub.assistant_item.id)
-                enqueue_after_commit(s, qid)
+                chats.update_context(s, uid, context_id, units=value)
         except DomainError as exc:
-            self.error = str(exc)
-            return
-        self.error, self.attachments, self.draft = "", [], ""
-        workbench._clear_picked()  # the selection went with this message
-        contexts = await self.get_state(ContextsState)
-        contexts._reload(uid)
-        events: list = [rx.set_value(PROMPT_ID, "")]
-        await thread._load_items(uid, cid)
-        if new_chat:
-            # The page for the new chat keeps these items and their live progress (same chat id).
-            thread.active_id, thread.loaded = cid, True
-            contexts.active_id = cid
-            events += [ThreadState.watch_query(str(qid), aid), rx.redirect(f"/chat/{cid}")]
-            return events
-        events += [ThreadState.watch_query(str(qid), aid), scroll_thread_end()]
-        return events
+            composer.error = str(exc)
+            return False
+    composer.units = value
+    return True
+
+
+def submit(composer: ComposerState, uid: uuid.UUID, context_id: str, prompt: str, picked: dict | None):
+    """Submit a prompt to the open chat (a new chat when `context_id` is ''), with the attachments and the picked
+    geometry, and clear the composer: (chat id, query id, assistant item id), or None with `composer.error` set.
+    The job starts once this commits."""
+    from chat3d.pipeline import queries
+    from chat3d.pipeline.jobs import enqueue_after_commit
+
+    if composer.disabled_reason:
+        composer.error = composer.disabled_reason
+        return None
+    if not prompt.strip():
+        composer.error = "Write what you would like to model."
+        return None
+    try:
+        with session_scope() as s:
+            if not context_id:
+                context_id = str(chats.create_context(
+                    s, uid, conversation_model_id=composer.conversation_model or None,
+                    codegen_model_id=composer.codegen_model or None, units=composer.units).id)
+            sub = queries.submit_query(
+                s, uid, context_id, prompt, attachments=[a.id for a in composer.attachments],
+                conversation_model_id=composer.conversation_model or None,
+                codegen_model_id=composer.codegen_model or None, selection=picked,
+            )
+            qid, aid = sub.query.id, str(sub.assistant_item.id)
+            enqueue_after_commit(s, qid)
+    except DomainError as exc:
+        composer.error = str(exc)
+        return None
+    composer.error, composer.attachments, composer.draft = "", [], ""
+    return context_id, qid, aid

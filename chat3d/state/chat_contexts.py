@@ -1,4 +1,7 @@
-"""The contexts pane: the user's chats grouped by recency, search, new chat, inline rename, delete."""
+"""The contexts pane: the user's chats grouped by recency, search, new chat, inline rename, delete.
+
+`reload_contexts` is what other modules call (chat_reactions): a plain function, because Reflex makes every
+public method of a state an event handler a client could send."""
 
 from __future__ import annotations
 
@@ -9,8 +12,9 @@ import reflex as rx
 from chat3d.db.engine import session_scope
 from chat3d.domain import chats
 from chat3d.domain.errors import DomainError
-from chat3d.state.auth import AuthState
+from chat3d.state.active_chat import ActiveChatState, signed_in_user_id
 from chat3d.state.chat_view import ContextRow, group_contexts
+from chat3d.state.layout import LayoutState
 
 LIST_LIMIT = 200
 
@@ -19,34 +23,21 @@ class ContextsState(rx.State):
     rows: list[ContextRow] = []
     total: int = 0
     search: str = ""
-    active_id: str = ""
     editing_id: str = ""
     delete_id: str = ""
     delete_name: str = ""
     error: str = ""
 
-    async def _uid(self) -> uuid.UUID | None:
-        auth = await self.get_state(AuthState)
-        return auth._current_user_id()
-
-    def _reload(self, uid: uuid.UUID) -> None:
-        with session_scope() as s:
-            page = chats.list_contexts(s, uid, search=self.search, limit=LIST_LIMIT, thumbnails=True)
-            self.rows = group_contexts((str(c.id), c.name, c.updated_at, page.thumbnails.get(c.id)) for c in page.items)
-            self.total = page.total
-
     @rx.event
     async def set_search(self, value: str):
         self.search = value.replace("\x00", "")[:200]  # (the database refuses NUL in text)
-        uid = await self._uid()
+        uid = await signed_in_user_id(self)
         if uid is not None:
-            self._reload(uid)
+            reload_contexts(self, uid)
 
     @rx.event
     async def new_chat(self):
-        from chat3d.state.chat_workbench import LayoutState
-
-        uid = await self._uid()
+        uid = await signed_in_user_id(self)
         if uid is None:
             return
         try:
@@ -56,7 +47,7 @@ class ContextsState(rx.State):
             self.error = str(exc)
             return
         self.error = ""
-        self._reload(uid)
+        reload_contexts(self, uid)
         (await self.get_state(LayoutState)).pane = "thread"
         return rx.redirect(f"/chat/{cid}")
 
@@ -77,9 +68,7 @@ class ContextsState(rx.State):
 
     @rx.event
     async def rename(self, form: dict):
-        from chat3d.state.chat import ThreadState
-
-        uid = await self._uid()
+        uid = await signed_in_user_id(self)
         cid = self.editing_id
         if uid is None or not cid:
             return
@@ -90,10 +79,10 @@ class ContextsState(rx.State):
             self.error = str(exc)
             return
         self.editing_id, self.error = "", ""
-        self._reload(uid)
-        thread = await self.get_state(ThreadState)
-        if thread.active_id == cid:
-            thread.chat_name = name
+        reload_contexts(self, uid)
+        active = await self.get_state(ActiveChatState)
+        if active.context_id == cid:
+            active.name = name
 
     @rx.event
     def ask_delete(self, context_id: str, name: str):
@@ -107,7 +96,7 @@ class ContextsState(rx.State):
     async def confirm_delete(self):
         from chat3d.domain.files import remove_stored_paths
 
-        uid = await self._uid()
+        uid = await signed_in_user_id(self)
         cid = self.delete_id
         self.delete_id, self.delete_name = "", ""
         if uid is None or not cid:
@@ -120,8 +109,15 @@ class ContextsState(rx.State):
             return
         remove_stored_paths(orphans)  # after the commit
         self.error = ""
-        self._reload(uid)
-        if cid == self.active_id:
-            self.active_id = ""
-            return rx.redirect("/chat")
+        reload_contexts(self, uid)
+        if cid == (await self.get_state(ActiveChatState)).context_id:
+            return rx.redirect("/chat")  # the page opens the newest chat left
         return rx.toast.success("Chat deleted.")
+
+
+def reload_contexts(contexts: ContextsState, uid: uuid.UUID) -> None:
+    """The user's chats as the pane lists them (with the search typed), each with its current version's thumbnail."""
+    with session_scope() as s:
+        page = chats.list_contexts(s, uid, search=contexts.search, limit=LIST_LIMIT, thumbnails=True)
+        contexts.rows = group_contexts((str(c.id), c.name, c.updated_at, page.thumbnails.get(c.id)) for c in page.items)
+        contexts.total = page.total

@@ -2,15 +2,21 @@
 
 The upload handler only checks the file (by content, IMPORT_MAX_BYTES) and parks its bytes in storage;
 the render runs in a background task (it can take a while for a detailed mesh) so the tab's state lock
-is never held for it. On success the tab goes to the new chat, whose current version is the imported part.
+is never held for it. On success the tab goes to the new chat, whose current version is the imported part
+(opened by chat_reactions, which this dialog may import: it is no pane, and no pane imports it).
 """
 
 from __future__ import annotations
 
+import uuid
+
 import reflex as rx
 
+from chat3d.db.engine import session_scope
+from chat3d.domain import chats
 from chat3d.domain.errors import DomainError
-from chat3d.state.auth import AuthState
+from chat3d.state.active_chat import ActiveChatState, signed_in_user_id
+from chat3d.state.chat_reactions import ChatReactionsState
 
 IMPORT_UPLOAD_ID = "import-upload"
 
@@ -42,7 +48,7 @@ class ImportState(rx.State):
         from chat3d.domain import files as stored
         from chat3d.domain import imports
 
-        uid = (await self.get_state(AuthState))._current_user_id()
+        uid = await signed_in_user_id(self)
         if uid is None or self.busy or not files:
             return
         upload = files[0]
@@ -55,24 +61,28 @@ class ImportState(rx.State):
             return rx.clear_selected_files(IMPORT_UPLOAD_ID)
         blob = stored.write_blob(uid, data, "upload")
         self._staged_path, self.filename, self.busy, self.error = blob.storage_path, name, True, ""
-        self._into = await self._empty_open_chat()
+        self._into = await self._empty_open_chat(uid)
         return [rx.clear_selected_files(IMPORT_UPLOAD_ID), ImportState.run_import]
 
-    async def _empty_open_chat(self) -> str:
+    async def _empty_open_chat(self, uid: uuid.UUID) -> str:
         """The open chat's id when it has nothing in it yet, else ''."""
-        from chat3d.state.chat import ThreadState
-
-        thread = await self.get_state(ThreadState)
-        return thread.active_id if thread.active_id and thread.loaded and not thread.items else ""
+        context_id = (await self.get_state(ActiveChatState)).context_id
+        if not context_id:
+            return ""
+        try:
+            with session_scope() as s:
+                empty = chats.list_items(s, uid, context_id, limit=1).total == 0
+        except DomainError:
+            return ""
+        return context_id if empty else ""
 
     @rx.event(background=True)
     async def run_import(self):
         from chat3d.domain import files as stored
         from chat3d.pipeline.imports import import_file
-        from chat3d.state.chat_contexts import ContextsState
 
         async with self:
-            uid = (await self.get_state(AuthState))._current_user_id()
+            uid = await signed_in_user_id(self)
             path, name, into, self._staged_path, self._into = self._staged_path, self.filename, self._into, "", ""
         if uid is None or not path:
             async with self:
@@ -93,11 +103,7 @@ class ImportState(rx.State):
             stored.remove_stored_paths([path])
         async with self:
             self.busy, self.open, self.error = False, False, ""
-            contexts = await self.get_state(ContextsState)
-            contexts._reload(uid)
-        if into:  # the open chat itself: load what the import put in it
-            from chat3d.state.chat import ThreadState
-
-            yield ThreadState.load_page
-        else:
+        if into:  # the open chat itself: open it again with what the import put in it (the chats list too)
+            yield ChatReactionsState.open_chat
+        else:  # the new chat's page opens it (and re-reads the chats list)
             yield rx.redirect(f"/chat/{result.context_id}")

@@ -6,6 +6,10 @@ Edits re-render without a model call (chat3d.pipeline.edits). Parameters preview
 the viewer with its size, as a preview that is not a version; "Keep" stores that very render as a new version,
 "Discard" goes back to the stored one (so exploring values does not fill the version list). The code editor's
 "Render" keeps its result at once. A program that fails to render shows its error inline and stores nothing.
+
+A kept edit is a new version the thread and the Versions tab list at once, so "Render" and "Keep" are
+chat_reactions' handlers; they, and the chat's opening, call this module's functions (plain functions: Reflex
+makes every public method of a state an event handler a client could send).
 """
 
 from __future__ import annotations
@@ -13,7 +17,6 @@ from __future__ import annotations
 import math
 import uuid
 from dataclasses import dataclass, replace
-from typing import Any
 
 import reflex as rx
 
@@ -23,8 +26,11 @@ from chat3d.domain import files as files_domain
 from chat3d.domain import parts as parts_domain
 from chat3d.domain.errors import DomainError
 from chat3d.domain.parameters import ParameterError, extract_parameters, format_value
-from chat3d.state.auth import AuthState
+from chat3d.pipeline import edits
+from chat3d.pipeline.edits import Preview
+from chat3d.state.active_chat import signed_in_user_id
 from chat3d.state.chat_view import MM_PER_INCH, DetailRow, FileView, PartView, format_dims_for, model_info, part_views
+from chat3d.state.layout import LayoutState
 
 
 @dataclass
@@ -104,6 +110,9 @@ def param_views(code: str, units: str = "mm") -> list[ParamView]:
     return out
 
 
+TABS = ("preview", "code", "versions", "files", "details")
+
+
 class WorkbenchState(rx.State):
     """The selected answer's model. Only URLs and metrics live here: mesh bytes load in the browser."""
 
@@ -132,7 +141,7 @@ class WorkbenchState(rx.State):
     preview_dims: str = ""
     preview_size_mm: list[float] = []
     preview_values: dict[str, float] = {}  # every parameter the preview changed, by name
-    _preview: Any = None  # chat3d.pipeline.edits.Preview of the shown preview
+    _preview: Preview | None = None  # the shown preview (its files belong to no version until kept)
     # Pointing at geometry (issue 27): the faces/edges picked in the viewer for the next message. They belong
     # to one version (`picked_version`) and are cleared when the shown version changes or a message takes them.
     topology_url: str = ""  # the shown version's face/edge words for the viewer ("" when it has no table)
@@ -157,28 +166,8 @@ class WorkbenchState(rx.State):
     def previewing(self) -> bool:
         return self.preview_glb_url != ""
 
-    def _clear(self) -> None:
-        self._drop_preview()
-        self.item_id, self.context_id, self.glb_url, self.dims, self.size_mm, self.code = "", "", "", "", [], ""
-        self.files, self.details, self.params, self.edited_by_you = [], [], [], False
-        self.parts, self.part_names = [], []
-        self.edit_error, self.edit_error_line = "", 0
-        self.topology_url = ""
-        self._clear_picked()
-
-    def _clear_picked(self) -> None:
-        self.picked_version, self.picked, self.picked_note = "", [], ""
-
-    def _picked_for(self, context_id: str) -> dict | None:
-        """The selection to send with the next message of chat `context_id`: {version, ids}, or None."""
-        if not self.picked or self.context_id != context_id or self.picked_version != self.item_id:
-            return None
-        return {"version": self.picked_version, "ids": [p.id for p in self.picked]}
-
     def _drop_preview(self) -> None:
         """Forget the shown preview and delete its files (they belong to no version)."""
-        from chat3d.pipeline import edits
-
         preview, self._preview, self._asked = self._preview, None, {}
         self.preview_glb_url, self.preview_dims, self.preview_size_mm, self.preview_values = "", "", [], {}
         self.params = self._rows()
@@ -187,52 +176,12 @@ class WorkbenchState(rx.State):
                 paths = edits.discard_preview_files(s, preview)
             files_domain.remove_stored_paths(paths)
 
-    def _show_item(self, uid: uuid.UUID, item_id: str) -> bool:
-        try:
-            with session_scope() as s:
-                item = chats.get_item(s, uid, item_id)
-                info = model_info(str(item.id), item.segments)
-                context_id = str(item.context_id)
-                units = chats.get_context(s, uid, item.context_id).units or "mm"
-                model = chats.model_segment(item) or {}
-                from chat3d.domain.versions import download_stems  # the names downloads get (`flange-v3.step`)
-
-                stems = download_stems(s, item.context_id, item.id)
-        except DomainError:
-            return False
-        if info is None:
-            return False
-        changed = info.item_id != self.item_id
-        self.item_id, self.glb_url, self.size_mm = info.item_id, info.glb_url, info.size_mm
-        self.context_id, self.units = context_id, units
-        self.dims = format_dims_for(info.size_mm, units)
-        self.code, self.details = info.code, info.details
-        self.files = [replace(f, filename=f"{stems[1]}.{f.format}") if stems else f
-                      for f in info.files]  # model formats only (chat_view.FILE_ORDER): no thumbnail, no stored SVG
-        bundle = parts_domain.bundle_ref(model)
-        self.parts = part_views(model, f"/api/files/{bundle['id']}/parts/" if bundle else "", units)
-        self._part_sizes_mm = [r["size"] for r in parts_domain.downloadable(model)[0]]
-        self.part_names = info.part_names
-        self.params = self._rows()
-        self.edited_by_you = model.get("editedBy") == "you"
-        has_table = any(f.get("format") == "topology" for f in model.get("files") or [])
-        self.topology_url = f"/api/chat/items/{info.item_id}/topology" if has_table else ""
-        if changed:
-            self._clear_picked()  # ids belong to one version
-            self._drop_preview()
-            self.edit_error, self.edit_error_line = "", 0
-            self.code_nonce += 1
-        elif self.preview_values:
-            self._show_values(self.preview_values)
-        return True
-
     @rx.event
     async def select_item(self, item_id: str):
-        auth = await self.get_state(AuthState)
-        uid = auth._current_user_id()
+        uid = await signed_in_user_id(self)
         if uid is None:
             return
-        if self._show_item(uid, item_id):
+        if show_item(self, uid, item_id):
             layout = await self.get_state(LayoutState)
             if layout.pane == "thread":
                 layout.pane = "preview"
@@ -247,9 +196,9 @@ class WorkbenchState(rx.State):
             return
         ids = [i for i in ids if isinstance(i, str)] if isinstance(ids, list) else []
         if not ids:
-            self._clear_picked()
+            clear_picked(self)
             return
-        uid = (await self.get_state(AuthState))._current_user_id()
+        uid = await signed_in_user_id(self)
         if uid is None:
             return
         try:
@@ -269,16 +218,7 @@ class WorkbenchState(rx.State):
         self.picked = [p for p in self.picked if p.id != picked_id]
         self.picked_note = ""
         if not self.picked:
-            self._clear_picked()
-
-    @rx.event
-    def set_tab(self, tab: str):
-        from chat3d.state.versions import VersionsState
-
-        if tab in ("preview", "code", "versions", "files", "details"):
-            self.tab = tab
-        if tab == "versions":
-            return VersionsState.load
+            clear_picked(self)
 
     @rx.event
     def reset_code(self):
@@ -286,51 +226,6 @@ class WorkbenchState(rx.State):
         self.edit_error, self.edit_error_line = "", 0
 
     # --- edits (background: a render takes seconds and must not hold the tab's state lock) ----------
-
-    async def _after_edit(self, uid: uuid.UUID, result) -> list:
-        from chat3d.state.chat import ThreadState, scroll_thread_end
-        from chat3d.state.versions import VersionsState
-
-        if not result.ok:
-            err = result.error or {}
-            self.edit_error = str(err.get("message") or "The program failed.")
-            self.edit_error_line = int(err.get("line") or 0)
-            return []
-        self.edit_error, self.edit_error_line = "", 0
-        thread = await self.get_state(ThreadState)
-        if result.context_id == thread.active_id:
-            await thread._reload_item(uid, result.item_id)
-        self._show_item(uid, result.item_id)
-        versions = await self.get_state(VersionsState)
-        versions._reload(uid, result.context_id)
-        return [scroll_thread_end()]
-
-    @rx.event(background=True)
-    async def render_code(self, form: dict):
-        from chat3d.pipeline import edits
-
-        async with self:
-            if self.rendering or not self.item_id:
-                return
-            uid = (await self.get_state(AuthState))._current_user_id()
-            if uid is None:
-                return
-            item_id, self.rendering, self.edit_error, self.edit_error_line = self.item_id, "code", "", 0
-        try:
-            result = await edits.render_edit(uid, item_id, str(form.get("code") or ""), origin="edited")
-        except DomainError as exc:
-            async with self:
-                self.rendering, self.edit_error = "", exc.message
-            return
-        except Exception:
-            async with self:
-                self.rendering, self.edit_error = "", "Something went wrong while rendering; try again."
-            return
-        async with self:
-            self.rendering = ""
-            events = await self._after_edit(uid, result)
-        for event in events:
-            yield event
 
     def _stored_values(self) -> dict[str, float]:
         """The stored program's parameter values, in the program's units."""
@@ -358,29 +253,13 @@ class WorkbenchState(rx.State):
                 row.min, row.max = min(row.min, row.value), max(row.max, row.value)
         self.params = rows
 
-    def _set_units(self, units: str) -> None:
-        """The chat's units changed (ComposerState.set_units): sizes and parameter rows follow at once."""
-        if units not in ("mm", "in") or units == self.units:
-            return
-        self.units = units
-        self.dims = format_dims_for(self.size_mm, units)
-        self.preview_dims = format_dims_for(self.preview_size_mm, units) if self.preview_size_mm else ""
-        self.parts = [replace(p, size_label=format_dims_for(mm, units)) for p, mm in zip(self.parts, self._part_sizes_mm)]
-        if self.preview_values:
-            self._show_values(self.preview_values)
-        else:
-            self.params = self._rows()
-
     async def _preview_params(self, values: dict[str, float]) -> None:
         """Render the shown version with the values asked for so far as a preview. While one renders, newer
         values wait and the newest render next: dragging costs at most one render in flight and one queued."""
-        from chat3d.pipeline import edits
-        from chat3d.pipeline.edits import Preview
-
         async with self:
             if not self.item_id or self.rendering in ("code", "keeping"):
                 return
-            uid = (await self.get_state(AuthState))._current_user_id()
+            uid = await signed_in_user_id(self)
             if uid is None:
                 return
             stored = self._stored_values()
@@ -466,31 +345,6 @@ class WorkbenchState(rx.State):
         """A parameter's number field left (blur): preview its value."""
         await self._preview_typed({name: text})
 
-    @rx.event(background=True)
-    async def keep_preview(self):
-        """Store the shown preview as a new version (rendered again with every format: edits.keep_preview)."""
-        from chat3d.pipeline import edits
-
-        async with self:
-            preview = self._preview
-            uid = (await self.get_state(AuthState))._current_user_id()
-            if preview is None or self.rendering or uid is None or preview.owner_id != uid:
-                return
-            self.rendering = "keeping"
-        try:
-            result = await edits.keep_preview(preview)
-        except DomainError as exc:
-            async with self:
-                self.rendering, self.edit_error = "", exc.message
-            return
-        async with self:
-            self.rendering = ""
-            self._preview, self._asked = None, {}  # its files now belong to the new version
-            self.preview_glb_url, self.preview_dims, self.preview_size_mm, self.preview_values = "", "", [], {}
-            events = await self._after_edit(uid, result)
-        for event in events:
-            yield event
-
     @rx.event
     def discard_preview(self):
         """Back to the stored version: the sliders and the viewer show it again."""
@@ -501,13 +355,130 @@ class WorkbenchState(rx.State):
         self.code_nonce += 1
 
 
-class LayoutState(rx.State):
-    """Which pane a narrow screen shows (wide screens show all three)."""
+# --- what other modules call (chat_reactions) ---------------------------------------------------------------
 
-    pane: str = "thread"
+def clear_workbench(wb: WorkbenchState) -> None:
+    """No answer with a model to show (an empty or unknown chat)."""
+    wb._drop_preview()
+    wb.item_id, wb.context_id, wb.glb_url, wb.dims, wb.size_mm, wb.code = "", "", "", "", [], ""
+    wb.files, wb.details, wb.params, wb.edited_by_you = [], [], [], False
+    wb.parts, wb.part_names = [], []
+    wb.edit_error, wb.edit_error_line = "", 0
+    wb.topology_url = ""
+    clear_picked(wb)
 
-    @rx.event
-    def show_pane(self, pane: str | list[str]):
-        value = pane[0] if isinstance(pane, list) and pane else pane
-        if value in ("chats", "thread", "preview"):
-            self.pane = value
+
+def clear_picked(wb: WorkbenchState) -> None:
+    """No faces or edges picked (a message took them, or the shown version changed)."""
+    wb.picked_version, wb.picked, wb.picked_note = "", [], ""
+
+
+def picked_for(wb: WorkbenchState, context_id: str) -> dict | None:
+    """The selection to send with the next message of chat `context_id`: {version, ids}, or None."""
+    if not wb.picked or wb.context_id != context_id or wb.picked_version != wb.item_id:
+        return None
+    return {"version": wb.picked_version, "ids": [p.id for p in wb.picked]}
+
+
+def show_item(wb: WorkbenchState, uid: uuid.UUID, item_id: str) -> bool:
+    """Show one of the user's answers with a model (False when it is not theirs or has none)."""
+    try:
+        with session_scope() as s:
+            item = chats.get_item(s, uid, item_id)
+            info = model_info(str(item.id), item.segments)
+            context_id = str(item.context_id)
+            units = chats.get_context(s, uid, item.context_id).units or "mm"
+            model = chats.model_segment(item) or {}
+            from chat3d.domain.versions import download_stems  # the names downloads get (`flange-v3.step`)
+
+            stems = download_stems(s, item.context_id, item.id)
+    except DomainError:
+        return False
+    if info is None:
+        return False
+    changed = info.item_id != wb.item_id
+    wb.item_id, wb.glb_url, wb.size_mm = info.item_id, info.glb_url, info.size_mm
+    wb.context_id, wb.units = context_id, units
+    wb.dims = format_dims_for(info.size_mm, units)
+    wb.code, wb.details = info.code, info.details
+    wb.files = [replace(f, filename=f"{stems[1]}.{f.format}") if stems else f
+                  for f in info.files]  # model formats only (chat_view.FILE_ORDER): no thumbnail, no stored SVG
+    bundle = parts_domain.bundle_ref(model)
+    wb.parts = part_views(model, f"/api/files/{bundle['id']}/parts/" if bundle else "", units)
+    wb._part_sizes_mm = [r["size"] for r in parts_domain.downloadable(model)[0]]
+    wb.part_names = info.part_names
+    wb.params = wb._rows()
+    wb.edited_by_you = model.get("editedBy") == "you"
+    has_table = any(f.get("format") == "topology" for f in model.get("files") or [])
+    wb.topology_url = f"/api/chat/items/{info.item_id}/topology" if has_table else ""
+    if changed:
+        clear_picked(wb)  # ids belong to one version
+        wb._drop_preview()
+        wb.edit_error, wb.edit_error_line = "", 0
+        wb.code_nonce += 1
+    elif wb.preview_values:
+        wb._show_values(wb.preview_values)
+    return True
+
+
+def set_units(wb: WorkbenchState, units: str) -> None:
+    """The chat's units changed (chat_reactions' set_units): sizes and parameter rows follow at once."""
+    if units not in ("mm", "in") or units == wb.units:
+        return
+    wb.units = units
+    wb.dims = format_dims_for(wb.size_mm, units)
+    wb.preview_dims = format_dims_for(wb.preview_size_mm, units) if wb.preview_size_mm else ""
+    wb.parts = [replace(p, size_label=format_dims_for(mm, units)) for p, mm in zip(wb.parts, wb._part_sizes_mm)]
+    if wb.preview_values:
+        wb._show_values(wb.preview_values)
+    else:
+        wb.params = wb._rows()
+
+
+
+def choose_tab(wb: WorkbenchState, tab: str) -> None:
+    if tab in TABS:
+        wb.tab = tab
+
+
+def start_code_render(wb: WorkbenchState) -> str:
+    """Begin rendering the code editor's program: the shown answer's id, or '' when one is rendering already."""
+    if wb.rendering or not wb.item_id:
+        return ""
+    wb.rendering, wb.edit_error, wb.edit_error_line = "code", "", 0
+    return wb.item_id
+
+
+def start_keep(wb: WorkbenchState, uid: uuid.UUID):
+    """Begin keeping the shown preview as a version: the preview (chat3d.pipeline.edits.Preview), or None when
+    there is none of this user's or a render is running."""
+    preview = wb._preview
+    if preview is None or wb.rendering or preview.owner_id != uid:
+        return None
+    wb.rendering = "keeping"
+    return preview
+
+
+def render_failed(wb: WorkbenchState, message: str) -> None:
+    wb.rendering, wb.edit_error = "", message
+
+
+def kept(wb: WorkbenchState) -> None:
+    """The preview was stored as a version: its files now belong to it (nothing to delete)."""
+    wb.rendering = ""
+    wb._preview, wb._asked = None, {}
+    wb.preview_glb_url, wb.preview_dims, wb.preview_size_mm, wb.preview_values = "", "", [], {}
+
+
+def show_edit(wb: WorkbenchState, uid: uuid.UUID, result) -> bool:
+    """An edit's render ended (chat3d.pipeline.edits.EditResult): show the new version, or the program's error
+    inline (nothing was stored). True when a version was made."""
+    wb.rendering = "" if wb.rendering == "code" else wb.rendering
+    if not result.ok:
+        err = result.error or {}
+        wb.edit_error = str(err.get("message") or "The program failed.")
+        wb.edit_error_line = int(err.get("line") or 0)
+        return False
+    wb.edit_error, wb.edit_error_line = "", 0
+    show_item(wb, uid, result.item_id)
+    return True

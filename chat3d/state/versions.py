@@ -1,4 +1,8 @@
-"""The workbench's Versions tab: the chat's versions with thumbnails, compare, restore, fork and share links."""
+"""The workbench's Versions tab: the chat's versions with thumbnails, compare, restore, fork and share links.
+
+Restore and Compare involve the workbench (the shown version) and the contexts pane, so their handlers are
+chat_reactions'; they and the chat's opening call this module's functions (plain functions: Reflex makes every
+public method of a state an event handler a client could send)."""
 
 from __future__ import annotations
 
@@ -12,8 +16,8 @@ import reflex as rx
 from chat3d.db.engine import session_scope
 from chat3d.domain import shares, versions
 from chat3d.domain.errors import DomainError
-from chat3d.state.auth import AuthState
 from chat3d.domain.requirements import summary as checklist_summary
+from chat3d.state.active_chat import ActiveChatState, signed_in_user_id
 from chat3d.state.chat_view import format_dims
 
 ORIGIN_LABELS = {"prompt": "From a prompt", "regenerated": "Regenerated", "edited": "Code edited by you",
@@ -168,75 +172,17 @@ class VersionsState(rx.State):
     share_date_max: str = ""
     share_error: str = ""
 
-    async def _uid(self) -> uuid.UUID | None:
-        return (await self.get_state(AuthState))._current_user_id()
-
-    def _reload(self, uid: uuid.UUID, context_id: str) -> None:
-        if not context_id:
-            self.rows, self.share_rows, self.context_id = [], [], ""
-            return
-        try:
-            with session_scope() as s:
-                found = versions.list_versions(s, uid, context_id)
-                mine = [sh for sh in shares.list_shares(s, uid) if str(sh.context_id) == context_id]
-        except DomainError as exc:
-            self.rows, self.share_rows, self.context_id = [], [], ""  # never another chat's rows
-            self.error = exc.message
-            return
-        number = {v.item_id: v.number for v in found}
-        self.context_id = context_id
-        self.rows = [VersionRow(
-            item_id=v.item_id, number=v.number, title=f"Version {v.number}", origin=ORIGIN_LABELS.get(v.origin, v.origin),
-            dims=format_dims((v.metrics or {}).get("bbox_size_mm")),
-            thumb_url=f"/api/files/{v.thumbnail_file_id}" if v.thumbnail_file_id else "", current=v.current,
-            checklist=checklist_summary(v.requirements),
-        ) for v in reversed(found)]
-        self.share_rows = [ShareRow(
-            id=str(sh.id), label=f"Version {number.get(str(sh.item_id), '?')}" + (f" · {sh.title}" if sh.title else ""),
-            status="revoked" if sh.revoked_at else "expired" if shares.is_expired(sh) else "active",
-            expiry=expiry_label(sh.expires_at, revoked=sh.revoked_at is not None),
-            active=shares.is_active(sh), views=sh.views,
-        ) for sh in mine]
-
-    def _follow(self, uid: uuid.UUID, context_id: str) -> None:
-        """The open chat changed, or got a new version: list that chat's versions. Without this the tab kept the
-        previous chat's rows (their Share/Fork/Compare acting on that chat) until it was clicked again."""
-        if context_id != self.context_id:
-            self.compare_rows, self.compare_title, self.error = [], "", ""
-            self.share_url, self.share_item_id, self.share_error = "", "", ""
-        self._reload(uid, context_id)
-
     @rx.event
     async def load(self):
-        from chat3d.state.chat import ThreadState
-
-        uid = await self._uid()
+        uid = await signed_in_user_id(self)
         if uid is None:
             return
         self.compare_rows, self.compare_title, self.error = [], "", ""
-        self._reload(uid, (await self.get_state(ThreadState)).active_id)
-
-    @rx.event
-    async def restore(self, item_id: str):
-        from chat3d.state.chat_contexts import ContextsState
-        from chat3d.state.chat_workbench import WorkbenchState
-
-        uid = await self._uid()
-        if uid is None or not self.context_id:
-            return
-        try:
-            with session_scope() as s:
-                versions.restore(s, uid, self.context_id, item_id)
-        except DomainError as exc:
-            return rx.toast.error(exc.message)
-        self._reload(uid, self.context_id)
-        (await self.get_state(WorkbenchState))._show_item(uid, item_id)
-        (await self.get_state(ContextsState))._reload(uid)  # the chat's thumbnail is now this version's
-        return rx.toast.success("The next prompt builds on this version.")
+        reload_versions(self, uid, (await self.get_state(ActiveChatState)).context_id)
 
     @rx.event
     async def fork(self, item_id: str):
-        uid = await self._uid()
+        uid = await signed_in_user_id(self)
         if uid is None or not self.context_id:
             return
         try:
@@ -245,42 +191,6 @@ class VersionsState(rx.State):
         except DomainError as exc:
             return rx.toast.error(exc.message)
         return rx.redirect(f"/chat/{new_id}")
-
-    @rx.event
-    async def compare(self, item_id: str):
-        from chat3d.state.chat_workbench import WorkbenchState
-
-        uid = await self._uid()
-        shown = (await self.get_state(WorkbenchState)).item_id
-        if uid is None or not shown:
-            return
-        if shown == item_id:
-            latest = next((r.item_id for r in self.rows if r.item_id != item_id), "")
-            if not latest:
-                return
-            a, b = item_id, latest
-        else:
-            a, b = item_id, shown
-        try:
-            with session_scope() as s:
-                diff = versions.compare(s, uid, a, b)
-        except DomainError as exc:
-            return rx.toast.error(exc.message)
-        num = {r.item_id: r.number for r in self.rows}
-        labels = {"bbox_size_mm": "Size", "volume_mm3": "Volume", "area_mm2": "Surface area", "solids": "Solids",
-                  "faces": "Faces", "edges": "Edges"}
-        rows = []
-        for r in diff["metrics"]:
-            rows.append(metric_row(labels.get(r["metric"], r["metric"]), r["metric"], r["a"], r["b"], r["delta"]))
-        for p in diff["parameters"]:
-            rows.append(CompareRow(p["name"].replace("_", " "), _fmt(p["a"]), _fmt(p["b"]),
-                                   _delta(p["b"] - p["a"]) if p["a"] is not None and p["b"] is not None else ""))
-        checks = diff.get("requirements") or {}
-        if checks.get("a") or checks.get("b"):
-            rows.append(CompareRow("Requirements", checklist_summary(checks.get("a") or []) or "—",
-                                   checklist_summary(checks.get("b") or []) or "—", ""))
-        self.compare_title = f"Version {num.get(a, '?')} → Version {num.get(b, '?')}"
-        self.compare_rows = rows
 
     @rx.event
     def close_compare(self):
@@ -310,7 +220,7 @@ class VersionsState(rx.State):
     @rx.event
     async def share(self, form: dict):
         """Create a link for the dialog's version with the chosen title and expiry; the URL shows once."""
-        uid = await self._uid()
+        uid = await signed_in_user_id(self)
         if uid is None or not self.share_item_id:
             return
         try:
@@ -328,7 +238,7 @@ class VersionsState(rx.State):
             return
         self.share_error = ""
         self.share_url = f"{self.router.url.origin}/share/{token}"
-        self._reload(uid, self.context_id)
+        reload_versions(self, uid, self.context_id)
 
     @rx.event
     def close_share(self):
@@ -341,7 +251,7 @@ class VersionsState(rx.State):
 
     @rx.event
     async def revoke(self, share_id: str):
-        uid = await self._uid()
+        uid = await signed_in_user_id(self)
         if uid is None:
             return
         try:
@@ -349,5 +259,94 @@ class VersionsState(rx.State):
                 shares.revoke_share(s, uid, share_id)
         except DomainError as exc:
             return rx.toast.error(exc.message)
-        self._reload(uid, self.context_id)
+        reload_versions(self, uid, self.context_id)
         return rx.toast.success("The link no longer works.")
+
+
+# --- what other modules call (chat_reactions) ---------------------------------------------------------------
+
+def reload_versions(pane: VersionsState, uid: uuid.UUID, context_id: str) -> None:
+    """The chat's versions and its share links (none for '' or a chat that is not the user's)."""
+    if not context_id:
+        pane.rows, pane.share_rows, pane.context_id = [], [], ""
+        return
+    try:
+        with session_scope() as s:
+            found = versions.list_versions(s, uid, context_id)
+            mine = [sh for sh in shares.list_shares(s, uid) if str(sh.context_id) == context_id]
+    except DomainError as exc:
+        pane.rows, pane.share_rows, pane.context_id = [], [], ""  # never another chat's rows
+        pane.error = exc.message
+        return
+    number = {v.item_id: v.number for v in found}
+    pane.context_id = context_id
+    pane.rows = [VersionRow(
+        item_id=v.item_id, number=v.number, title=f"Version {v.number}", origin=ORIGIN_LABELS.get(v.origin, v.origin),
+        dims=format_dims((v.metrics or {}).get("bbox_size_mm")),
+        thumb_url=f"/api/files/{v.thumbnail_file_id}" if v.thumbnail_file_id else "", current=v.current,
+        checklist=checklist_summary(v.requirements),
+    ) for v in reversed(found)]
+    pane.share_rows = [ShareRow(
+        id=str(sh.id), label=f"Version {number.get(str(sh.item_id), '?')}" + (f" · {sh.title}" if sh.title else ""),
+        status="revoked" if sh.revoked_at else "expired" if shares.is_expired(sh) else "active",
+        expiry=expiry_label(sh.expires_at, revoked=sh.revoked_at is not None),
+        active=shares.is_active(sh), views=sh.views,
+    ) for sh in mine]
+
+
+def follow_chat(pane: VersionsState, uid: uuid.UUID, context_id: str) -> None:
+    """The open chat changed, or got a new version: list that chat's versions. Without this the tab kept the
+    previous chat's rows (their Share/Fork/Compare acting on that chat) until it was clicked again."""
+    if context_id != pane.context_id:
+        pane.compare_rows, pane.compare_title, pane.error = [], "", ""
+        pane.share_url, pane.share_item_id, pane.share_error = "", "", ""
+    reload_versions(pane, uid, context_id)
+
+
+def restore(pane: VersionsState, uid: uuid.UUID, item_id: str) -> str | None:
+    """Make a version of the listed chat its current one: '' when done, why not when refused, None when no chat
+    is listed."""
+    if not pane.context_id:
+        return None
+    try:
+        with session_scope() as s:
+            versions.restore(s, uid, pane.context_id, item_id)
+    except DomainError as exc:
+        return exc.message
+    reload_versions(pane, uid, pane.context_id)
+    return ""
+
+
+def compare(pane: VersionsState, uid: uuid.UUID, item_id: str, shown: str):
+    """The Compare table: `item_id` against the version the workbench shows (`shown`), or, when that is the
+    one shown, against the newest other version. Returns a toast when the domain refuses."""
+    if not shown:
+        return None
+    if shown == item_id:
+        latest = next((r.item_id for r in pane.rows if r.item_id != item_id), "")
+        if not latest:
+            return
+        a, b = item_id, latest
+    else:
+        a, b = item_id, shown
+    try:
+        with session_scope() as s:
+            diff = versions.compare(s, uid, a, b)
+    except DomainError as exc:
+        return rx.toast.error(exc.message)
+    num = {r.item_id: r.number for r in pane.rows}
+    labels = {"bbox_size_mm": "Size", "volume_mm3": "Volume", "area_mm2": "Surface area", "solids": "Solids",
+              "faces": "Faces", "edges": "Edges"}
+    rows = []
+    for r in diff["metrics"]:
+        rows.append(metric_row(labels.get(r["metric"], r["metric"]), r["metric"], r["a"], r["b"], r["delta"]))
+    for p in diff["parameters"]:
+        rows.append(CompareRow(p["name"].replace("_", " "), _fmt(p["a"]), _fmt(p["b"]),
+                               _delta(p["b"] - p["a"]) if p["a"] is not None and p["b"] is not None else ""))
+    checks = diff.get("requirements") or {}
+    if checks.get("a") or checks.get("b"):
+        rows.append(CompareRow("Requirements", checklist_summary(checks.get("a") or []) or "—",
+                               checklist_summary(checks.get("b") or []) or "—", ""))
+    pane.compare_title = f"Version {num.get(a, '?')} → Version {num.get(b, '?')}"
+    pane.compare_rows = rows
+

@@ -15,7 +15,7 @@ from chat3d.db.models import ChatItem, Share
 from chat3d.domain import chats, shares
 from chat3d.state.auth import AuthState
 from chat3d.state.chat_contexts import ContextsState
-from chat3d.state.versions import EXPIRY_CHOICES, VersionsState, expiry_from_choice, expiry_label
+from chat3d.state.versions import EXPIRY_CHOICES, VersionsState, expiry_from_choice, expiry_label, reload_versions
 from tests.domain.conftest import accounts_env, db, make_user  # noqa: F401  (fixtures)
 from tests.domain.test_versions import _version
 
@@ -82,7 +82,7 @@ def test_contexts_rows_carry_the_current_versions_thumbnail(db: Session, tree) -
 def test_share_dialog_creates_a_titled_expiring_link_and_refuses_bad_input(db: Session, tree) -> None:
     user, cid, (v1, v2), sub = tree
     versions = sub(VersionsState)
-    versions._reload(user.id, cid)
+    reload_versions(versions, user.id, cid)
     versions.open_share(v2)
     assert versions.share_item_id == v2 and versions.share_version == "Version 2" and versions.share_expiry == "Never"
 

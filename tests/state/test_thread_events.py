@@ -1,4 +1,4 @@
-"""ThreadState.on_event: the chat page follows the SSE events the domain records (the app shell's EventSource
+"""ChatReactionsState.on_event: the chat page follows the SSE events the domain records (the app shell's EventSource
 forwards each one). An item changed in the database shows up in the open chat, a query's stage moves its progress
 chip; an event for another chat, an unknown or foreign item, or off the chat pages changes nothing.
 
@@ -23,8 +23,10 @@ from chat3d.events import store
 from chat3d.events import types as T
 from chat3d.pipeline import queries
 from chat3d.state.auth import AuthState
-from chat3d.state.chat import ThreadState
-from chat3d.state.chat_contexts import ContextsState  # on_event refreshes it: in the tree from the start
+from chat3d.state.active_chat import ActiveChatState
+from chat3d.state.chat import ThreadState, load_items
+from chat3d.state.chat_reactions import ChatReactionsState
+from chat3d.state.chat_contexts import ContextsState, reload_contexts  # on_event refreshes it
 from chat3d.state.chat_workbench import WorkbenchState
 from chat3d.state.chat_view import state_label
 from tests.domain.conftest import accounts_env, db, make_user  # noqa: F401  (fixtures)
@@ -50,8 +52,8 @@ def chat(db: Session, make_user, monkeypatch: pytest.MonkeyPatch):  # noqa: F811
     root.router = _router_at(f"/chat/{ctx.id}")
     assert root.router.url.path == f"/chat/{ctx.id}"
     thread = root.get_substate(ThreadState.get_full_name().split(".")[1:])
-    asyncio.run(thread._load_items(user.id, str(ctx.id)))
-    thread.active_id = str(ctx.id)
+    asyncio.run(load_items(thread, user.id, str(ctx.id)))
+    _sub(thread, ActiveChatState).context_id = str(ctx.id)
     root._clean()
     cursor = {"id": store.latest_event_id(db, user.id)}
 
@@ -62,10 +64,15 @@ def chat(db: Session, make_user, monkeypatch: pytest.MonkeyPatch):  # noqa: F811
         returned = []
         for envelope in events:
             cursor["id"] = envelope["id"]
-            returned.append(asyncio.run(thread.on_event(envelope)))
+            returned.append(asyncio.run(_sub(thread, ChatReactionsState).on_event(envelope)))
         return returned
 
     return user, ctx, thread, feed
+
+
+def _sub(thread: ThreadState, cls):
+    """Another state of the tab's tree (ThreadState's sibling)."""
+    return thread.parent_state.get_substate(cls.get_full_name().split(".")[1:])
 
 
 def _item(thread: ThreadState, item_id: str):
@@ -137,7 +144,7 @@ def test_a_finished_model_shows_in_the_workbench_and_as_the_chats_thumbnail(db: 
     root = thread.parent_state
     contexts = root.get_substate(ContextsState.get_full_name().split(".")[1:])
     workbench = root.get_substate(WorkbenchState.get_full_name().split(".")[1:])
-    contexts._reload(user.id)
+    reload_contexts(contexts, user.id)
     assert [r.thumb_url for r in contexts.rows] == [""]
     sub = queries.submit_query(db, user.id, ctx.id, "a 20 mm cube")
     answer_id = str(sub.assistant_item.id)
@@ -149,7 +156,7 @@ def test_a_finished_model_shows_in_the_workbench_and_as_the_chats_thumbnail(db: 
     events = store.events_after(db, user.id, store.latest_event_id(db, user.id) - 2)
     assert [e["type"] for e in events] == [T.CHAT_ITEM_UPDATED, T.CHAT_QUERY_STATE]
     for envelope in events if delivered == "both" else events[1:]:
-        asyncio.run(thread.on_event(envelope))
+        asyncio.run(_sub(thread, ChatReactionsState).on_event(envelope))
 
     answer = _item(thread, answer_id)
     assert not answer.pending and answer.has_model and answer.text == "Here is your cube."
@@ -165,7 +172,7 @@ def test_an_existing_item_changed_in_the_database_is_refreshed(db: Session, chat
     item.segments = [{"type": "text", "text": "An edited plate."}]
     db.add(item)
     db.commit()
-    asyncio.run(thread.on_event({"id": 1, "type": T.CHAT_ITEM_UPDATED, "createdAt": "",
+    asyncio.run(_sub(thread, ChatReactionsState).on_event({"id": 1, "type": T.CHAT_ITEM_UPDATED, "createdAt": "",
                                  "payload": {"contextId": str(ctx.id), "itemId": answer_id, "role": "assistant"}}))
     assert _item(thread, answer_id).text == "An edited plate." and len(thread.items) == 2
 
@@ -194,7 +201,7 @@ def test_events_for_another_chat_or_unknown_items_change_nothing(db: Session, ch
         {"contextId": active, "itemId": "not-an-id"},
         {"contextId": str(theirs.id), "itemId": str(foreign.id), "role": "assistant"},
     ):
-        asyncio.run(thread.on_event({"id": 1, "type": T.CHAT_ITEM_UPDATED, "payload": payload, "createdAt": ""}))
+        asyncio.run(_sub(thread, ChatReactionsState).on_event({"id": 1, "type": T.CHAT_ITEM_UPDATED, "payload": payload, "createdAt": ""}))
     for event in (
         {"type": T.CHAT_QUERY_STATE, "payload": {"contextId": str(other.id), "state": "codegen",
                                                   "assistantItemId": str(sub.assistant_item.id)}},
@@ -203,7 +210,7 @@ def test_events_for_another_chat_or_unknown_items_change_nothing(db: Session, ch
         {"type": T.CHAT_ITEM_UPDATED, "payload": "not a dict"},
         "not an event",
     ):
-        asyncio.run(thread.on_event(event))
+        asyncio.run(_sub(thread, ChatReactionsState).on_event(event))
     assert (list(thread.items), dict(thread.progress), thread.total) == snapshot
     assert ThreadState.get_full_name() not in root.get_delta()  # nothing at all to send for the thread
 
@@ -213,11 +220,11 @@ def test_events_for_another_chat_or_unknown_items_change_nothing(db: Session, ch
     db.commit()
     event = {"id": 1, "type": T.CHAT_ITEM_UPDATED, "createdAt": "",
              "payload": {"contextId": active, "itemId": str(mine.id), "role": "assistant"}}
-    asyncio.run(thread.on_event(event))
+    asyncio.run(_sub(thread, ChatReactionsState).on_event(event))
     assert (list(thread.items), thread.total) == (snapshot[0], snapshot[2])
     # ... and back on the chat page it takes it: the cases above were refused for what they named, not by accident.
     root.router = _router_at(f"/chat/{ctx.id}")
-    asyncio.run(thread.on_event(event))
+    asyncio.run(_sub(thread, ChatReactionsState).on_event(event))
     assert thread.items[-1].id == str(mine.id) and thread.items[-1].text == "late"
 
 
@@ -251,7 +258,7 @@ def test_watch_query_relays_only_the_owners_live_text(db: Session, chat, make_us
     sub = queries.submit_query(db, owner.id, ctx.id, "a 20 mm cube")
     qid, answer_id = str(sub.query.id), str(sub.assistant_item.id)
     db.commit()
-    asyncio.run(thread._load_items(owner.id, str(ctx.id)))
+    asyncio.run(load_items(thread, owner.id, str(ctx.id)))
     watch = ThreadState.watch_query.fn
 
     async def watch_while_streaming(as_user) -> dict:

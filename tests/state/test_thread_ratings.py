@@ -16,8 +16,9 @@ from sqlmodel import Session
 
 from chat3d.db.models import ChatItem, ItemRole
 from chat3d.domain import chats
+from chat3d.state.active_chat import ActiveChatState, signed_in_user_id
 from chat3d.state.auth import AuthState
-from chat3d.state.chat import RatingsState, ThreadState
+from chat3d.state.chat import RatingsState, ThreadState, add_chip, load_items, reload_item
 from tests.domain.conftest import accounts_env, db, make_user  # noqa: F401  (fixtures)
 
 
@@ -44,14 +45,19 @@ def chat(db: Session, make_user, monkeypatch: pytest.MonkeyPatch):  # noqa: F811
     def tree() -> ThreadState:
         root = rx.State(_reflex_internal_init=True)
         thread = root.get_substate(ThreadState.get_full_name().split(".")[1:])
-        asyncio.run(thread._load_items(user.id, str(ctx.id)))
-        thread.active_id = str(ctx.id)
-        asyncio.run(thread._uid())  # signed in, as after the page load
+        asyncio.run(load_items(thread, user.id, str(ctx.id)))
+        thread.parent_state.get_substate(ActiveChatState.get_full_name().split(".")[1:]).context_id = str(ctx.id)
+        asyncio.run(signed_in_user_id(thread))  # signed in, as after the page load
         root._clean()
         return thread
 
     tree.who = who
     return user, answers, tree
+
+
+def open_chat_id(thread: ThreadState) -> str:
+    """The tab's open chat (ActiveChatState, a sibling of ThreadState)."""
+    return thread.parent_state.get_substate(ActiveChatState.get_full_name().split(".")[1:]).context_id
 
 
 def R(thread: ThreadState) -> RatingsState:
@@ -136,9 +142,9 @@ def test_a_rating_flips_before_the_write_and_ignores_unknown_items(db: Session, 
 def test_a_reloaded_item_brings_its_stored_rating(db: Session, chat) -> None:
     user, (first, _second), tree = chat
     thread = tree()
-    chats.rate_item(db, user.id, thread.active_id, first, -1)  # e.g. rated through the API in another tab
+    chats.rate_item(db, user.id, open_chat_id(thread), first, -1)  # e.g. rated through the API in another tab
     db.commit()
-    asyncio.run(thread._reload_item(user.id, first))
+    asyncio.run(reload_item(thread, user.id, first))
     assert R(thread).ratings == {first: -1}
 
 
@@ -153,14 +159,14 @@ def test_a_rating_after_signing_out_is_undone(db: Session, chat) -> None:
 def test_live_chips_and_streamed_text_leave_the_item_list_alone(db: Session, chat) -> None:
     user, (first, _second), tree = chat
     thread = tree()
-    pending = chats.add_item(db, chats.get_context(db, user.id, thread.active_id), ItemRole.assistant,
+    pending = chats.add_item(db, chats.get_context(db, user.id, open_chat_id(thread)), ItemRole.assistant,
                              [{"type": "pending", "queryId": "00000000-0000-0000-0000-000000000001"}])
     db.commit()
-    asyncio.run(thread._reload_item(user.id, str(pending.id)))  # a new answer starts: appended once
+    asyncio.run(reload_item(thread, user.id, str(pending.id)))  # a new answer starts: appended once
     thread.parent_state._clean()
     items_before = [i.id for i in thread.items]
 
-    thread._set_progress(str(pending.id), "Writing code")
+    add_chip(thread, str(pending.id), "Writing code")
     thread._set_stream_text(str(pending.id), "Here is")
     thread._set_stream_text(first, "not pending: ignored")
     delta = thread.parent_state.get_delta()[ThreadState.get_full_name()]
@@ -170,12 +176,12 @@ def test_live_chips_and_streamed_text_leave_the_item_list_alone(db: Session, cha
     assert [i.id for i in thread.items] == items_before
     thread.parent_state._clean()
 
-    thread._set_progress(str(pending.id), "Writing code")  # the same step again: nothing to send
+    add_chip(thread, str(pending.id), "Writing code")  # the same step again: nothing to send
     assert thread.parent_state.get_delta() == {}
 
     db.get(ChatItem, pending.id).segments = [{"type": "text", "text": "Here is your part."}]
     db.commit()
-    asyncio.run(thread._reload_item(user.id, str(pending.id)))  # finished: the stored text replaces the streamed one
+    asyncio.run(reload_item(thread, user.id, str(pending.id)))  # finished: the stored text replaces the streamed one
     assert thread.streaming == {}
     view = next(i for i in thread.items if i.id == str(pending.id))
     assert view.text == "Here is your part." and view.progress == ["Writing code"]
@@ -187,7 +193,7 @@ def test_regenerate_is_offered_only_on_answers_with_a_request(db: Session, chat)
     from chat3d.db.models import Query
 
     user, (first, second), tree = chat
-    ctx_id = tree().active_id
+    ctx_id = open_chat_id(tree())
     db.add(Query(owner_id=user.id, context_id=ctx_id, assistant_item_id=first, prompt="prompt 0", state="completed"))
     imported = chats.add_item(db, chats.get_context(db, user.id, ctx_id), ItemRole.assistant, [
         {"type": "text", "text": "Imported part.step (STEP): 10.0 × 10.0 × 10.0 mm."},
@@ -200,8 +206,8 @@ def test_regenerate_is_offered_only_on_answers_with_a_request(db: Session, chat)
     assert offered == {first: True, second: False, str(imported.id): False}
     assert not any(i.can_regenerate for i in thread.items if i.role == "user")
 
-    asyncio.run(thread._reload_item(user.id, str(imported.id)))  # a live reload keeps it hidden
-    asyncio.run(thread._reload_item(user.id, first))
+    asyncio.run(reload_item(thread, user.id, str(imported.id)))  # a live reload keeps it hidden
+    asyncio.run(reload_item(thread, user.id, first))
     assert {i.id: i.can_regenerate for i in thread.items if i.id in (first, str(imported.id))} == {
         first: True, str(imported.id): False}
     assert str(imported.id) in R(thread)._answers  # but it can still be rated
