@@ -224,11 +224,29 @@ def fuzz_rows(d: dict) -> list[tuple]:
     return [(label, "0 × 5xx", measured, bool(requests) and _zero(errors))]
 
 
+def slider_rows(d: dict) -> list[tuple]:
+    p50, p95 = d["p50_ms"], d["p95_ms"]
+    return [
+        (f"slider change → new mesh in the viewer (Chromium, {d.get('n', '?')} steps of the offline plate), "
+         "against the part's bare build", "—",
+         f"p50 **{_f(p50['slider_to_mesh'], 0)} ms** (p95 {_f(p95['slider_to_mesh'], 0)} ms) vs bare build "
+         f"{_f(p50['bare_build'], 0)} ms = **{_f(d['ratio_slider_to_mesh_vs_bare_build'], 1)} ×** "
+         f"(+{_f(d['added_ms_over_bare_build'], 0)} ms); bare build + the preview's export "
+         f"{_f(p50['bare_build_and_preview_export'], 0)} ms"
+         + (f"; the state delta naming the new GLB arrives at {_f(p50['slider_to_glb_delta'], 0)} ms"
+            if "slider_to_glb_delta" in p50 else ""), None),
+        ("… the render service alone per step: the preview's formats / every format a version keeps", "—",
+         f"{_f(p50['service_preview_formats'], 0)} / {_f(p50['service_all_formats'], 0)} ms "
+         f"({_f(d['service_all_vs_preview_formats'], 2)} ×)", None),
+    ]
+
+
 BENCHES = [
     ("render service (bench.render_bench)", "render.json", render_rows),
     ("pipeline overhead (bench.pipeline_bench)", "pipeline.json", pipeline_rows),
     ("SSE fan-out (bench/sse_bench.py)", "sse.json", sse_rows),
     ("UI round trip (bench.ui_bench)", "ui.json", ui_rows),
+    ("slider change → new mesh (bench.slider_bench)", "slider.json", slider_rows),
     ("load (bench.load_bench)", "load.json", load_rows),
     ("API fuzzing, long run (bench.fuzz_bench)", "fuzz.json", fuzz_rows),
 ]

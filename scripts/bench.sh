@@ -3,7 +3,7 @@
 # Run on a quiet machine: the figures are wall-clock and the machine has 2 cores.
 # A failing benchmark is reported and the others still run. Last, bench/summary.py prints one table of every
 # target from bench/results/*.json; the exit code is non-zero if any benchmark failed or any target was missed.
-# Shorter runs: LOAD_BENCH_ARGS="--duration 30", FUZZ_BENCH_ARGS="--examples 50", UI_BENCH_ARGS="--n 10",
+# Shorter runs: LOAD_BENCH_ARGS="--duration 30", FUZZ_BENCH_ARGS="--examples 50", UI_BENCH_ARGS="--n 10", SLIDER_BENCH_ARGS="--n 5",
 # EVAL_BENCH_ARGS="--limit 5".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +27,8 @@ run "SSE fan-out" python bench/sse_bench.py
 run "load: 50 users, HTTP + SSE, a prompt every 10 s for 2 minutes" python -m bench.load_bench ${LOAD_BENCH_ARGS:-}
 # shellcheck disable=SC2086
 run "UI round trip in Chromium: light page vs. a chat with 200 items" python -m bench.ui_bench ${UI_BENCH_ARGS:-}
+# shellcheck disable=SC2086
+run "slider change → new mesh in the viewer (Chromium) vs. the part's bare build" python -m bench.slider_bench ${SLIDER_BENCH_ARGS:-}
 # shellcheck disable=SC2086
 run "API fuzzing (long run)" python -m bench.fuzz_bench ${FUZZ_BENCH_ARGS:-}
 # shellcheck disable=SC2086

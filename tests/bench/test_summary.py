@@ -41,6 +41,10 @@ def good_results() -> dict[str, dict]:
             {"case": "chat, 200 items shown: thumbs up → pressed", "p50_ms": 4.7, "p95_ms": 9.7, "ratio_p50_vs_empty_page": 1.34},
             {"case": "chat, 2 items shown: rename → name field", "p50_ms": 5.0, "p95_ms": 6.0, "ratio_p50_vs_empty_page": 1.43},
         ]},
+        "slider.json": {"n": 15, "p50_ms": {"slider_to_mesh": 420.0, "bare_build": 60.0, "bare_build_and_preview_export": 95.0,
+                                            "service_preview_formats": 150.0, "service_all_formats": 330.0},
+                        "p95_ms": {"slider_to_mesh": 610.0}, "ratio_slider_to_mesh_vs_bare_build": 7.0,
+                        "added_ms_over_bare_build": 360.0, "service_all_vs_preview_formats": 2.2},
         "load.json": {"users": 50, "interval_s": 10, "duration_s": 120,
                       "counts": {"accepted": 598, "refused_429": 3, "refused_503": 0},
                       "final_states": {"completed": 598}, "unexpected_errors": 0, "stream_errors": 0,
@@ -95,6 +99,9 @@ def test_every_target_met(tmp_path: Path) -> None:
     assert met(rows, "render p50 per part") == "—"
     assert met(rows, "login page") == "—"
     assert met(rows, "SSE memory per stream") == "—"
+    slider = row(rows, "slider change → new mesh")
+    assert slider[2] == "—" and "p50 **420 ms**" in slider[1] and "**7.0 ×**" in slider[1] and "(+360 ms)" in slider[1]
+    assert "150 / 330 ms (2.20 ×)" in row(rows, "render service alone per step")[1]
     assert "101" in row(rows, "render p50 per part")[1] and "88" in row(rows, "render p50 per part")[1]
     # Each row names the time of the file it came from.
     assert row(rows, "fuzzing")[3].startswith("2026-11-22 03:49 UTC")
@@ -115,7 +122,7 @@ def test_missing_results_are_not_run_rows(tmp_path: Path) -> None:
 def test_empty_results_dir(tmp_path: Path) -> None:
     code, out, rows = summarise(tmp_path / "nothing-here")
     assert code == 0, out
-    assert len(rows) == 6 and all(cells[1].startswith("not run") for cells in rows.values())
+    assert len(rows) == 7 and all(cells[1].startswith("not run") for cells in rows.values())
 
 
 def test_unreadable_or_incomplete_result_is_not_a_crash(tmp_path: Path) -> None:
