@@ -156,8 +156,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             async with a.slot():
                 t_start = time.perf_counter()
                 formats = job.made_formats
-                status = await z.run(job_id, job.code, formats, job.timeout_s, s.precheck, list(job.inputs),
-                                     backlog=a.queued)
+                status = await z.run(job_id, job.code, formats, job.timeout_s or s.timeout_cap_s, s.precheck,
+                                     list(job.inputs), backlog=a.queued)
                 try:
                     result = await asyncio.to_thread(collect, status, formats, s)
                 except BaseException:
@@ -169,16 +169,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 if a.per_user[user] <= 0:
                     del a.per_user[user]
         t_end = time.perf_counter()
-        ok = isinstance(result, RenderSuccess)
-        if ok:
+        if isinstance(result, RenderSuccess):
             body, http_status, media = result.encode(), 200, RESULT_MEDIA_TYPE
+            kind, post_s = "-", result.metrics.get("post_s")
         else:
             body, http_status, media = result.to_json(), 422, "application/json"
+            kind, post_s = result.kind, None
         log.info(
             "job=%s ok=%s kind=%s queue_s=%.3f run_s=%.3f total_s=%.3f post_s=%s "
             "code_bytes=%d code_sha=%s formats=%s inputs=%d input_bytes=%d answer_bytes=%d user=%s",
-            job_id, ok, "-" if ok else result.kind, t_start - t0, t_end - t_start, t_end - t0,
-            result.metrics.get("post_s") if ok else None,
+            job_id, http_status == 200, kind, t_start - t0, t_end - t_start, t_end - t0, post_s,
             len(job.code), hashlib.sha256(job.code.encode()).hexdigest()[:12], ",".join(job.formats),
             len(job.inputs), sum(len(d) for _, d in job.inputs), len(body), user or "-",
         )

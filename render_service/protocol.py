@@ -72,7 +72,7 @@ class BadAnswer(ValueError):
 class RenderRequest:
     code: str
     formats: tuple[str, ...] = DEFAULT_FORMATS
-    timeout_s: float | None = None
+    timeout_s: float | None = None  # None: the service's cap (`parse` always sets it)
     inputs: tuple[tuple[str, bytes], ...] = ()  # (bare name, bytes): files the program reads, e.g. an import
 
     def to_json(self) -> bytes:
@@ -239,10 +239,10 @@ def decode_failure(payload: Any) -> RenderFailure:
     """A 422 JSON document back into a `RenderFailure` (unknown kinds read as "runtime")."""
     err = payload.get("error") if isinstance(payload, dict) else None
     err = err if isinstance(err, dict) else {}
-    line = err.get("line")
+    line, kind = err.get("line"), err.get("kind")
     log = payload.get("log") if isinstance(payload, dict) else ""
     return RenderFailure(
-        kind=err.get("kind") if err.get("kind") in FAILURE_KINDS else "runtime",
+        kind=kind if isinstance(kind, str) and kind in FAILURE_KINDS else "runtime",
         message=str(err.get("message") or "The program failed."),
         line=line if isinstance(line, int) and not isinstance(line, bool) else None,
         detail=str(err.get("detail") or ""),

@@ -188,7 +188,9 @@ async def keep_preview(preview: Preview, *, client: RenderClient | None = None) 
             result.metrics, requirements.check(preview.requirement_spec, result.metrics))
         return kept, discard_preview_files(session, preview)  # the preview's own files: replaced
 
-    kept, replaced = await rendering.store(preview.owner_id, result, keep)
+    stored = await rendering.store(preview.owner_id, result, keep)
+    assert stored is not None  # `keep` keeps or raises
+    kept, replaced = stored
     await asyncio.to_thread(files.remove_stored_paths, replaced)
     return kept
 

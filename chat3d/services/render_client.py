@@ -75,7 +75,7 @@ async def resolve_replicas(spec: str) -> list[str]:
         except socket.gaierror:
             continue
         rest = parts.path.rstrip("/")
-        for addr in dict.fromkeys(info[4][0] for info in infos):
+        for addr in dict.fromkeys(str(info[4][0]) for info in infos):
             shown = f"[{addr}]" if ":" in addr else addr
             out.append(f"http://{shown}:{port}{rest}")
     return list(dict.fromkeys(out))
