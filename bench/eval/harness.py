@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from bench.eval import metrics
 from bench.eval.suite import Task
@@ -90,9 +91,10 @@ async def run_task(jobs, user_id: uuid.UUID, choice: ModelChoice, task: Task, re
     while time.perf_counter() - started < TASK_TIMEOUT_S:
         with session_scope() as s:
             q = s.get(Query, qid)
-            if q.state in ("completed", "failed", "cancelled"):
+            if q is not None and q.state in ("completed", "failed", "cancelled"):
                 state = q.state
-                segments = list(s.get(ChatItem, q.assistant_item_id).segments)
+                item = s.get(ChatItem, q.assistant_item_id) if q.assistant_item_id else None
+                segments = list(item.segments) if item is not None else []
                 break
         await asyncio.sleep(0.05)
     if state == "timeout":
@@ -100,7 +102,7 @@ async def run_task(jobs, user_id: uuid.UUID, choice: ModelChoice, task: Task, re
     seconds = time.perf_counter() - started
 
     model = next((g for g in segments if g.get("type") == "model"), None)
-    run = next((g for g in segments if g.get("type") == "run"), {})
+    run: dict[str, Any] = next((g for g in segments if g.get("type") == "run"), {})
     error = next((g.get("message") for g in segments if g.get("type") == "error"), None)
     reply = " ".join(g.get("text", "") for g in segments if g.get("type") == "text").strip()
     usage = run.get("usage") or {}

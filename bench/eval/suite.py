@@ -28,6 +28,12 @@ def _order(path: Path) -> tuple[int, str]:
     return (int(m.group(1)) if m else 10**6, path.stem)
 
 
+def _bbox(values: list) -> tuple[float, float, float]:
+    """A task's bounding box, X, Y, Z in millimetres."""
+    x, y, z = (float(v) for v in values)
+    return x, y, z
+
+
 def load_tasks(suite: str = "cadqueryeval", only: list[str] | None = None) -> list[Task]:
     """The suite's tasks in numeric order (task1, task2, …), optionally only the named ids."""
     if suite not in SUITES:
@@ -40,7 +46,7 @@ def load_tasks(suite: str = "cadqueryeval", only: list[str] | None = None) -> li
         tasks.append(Task(
             id=str(raw.get("task_id") or path.stem),
             prompt=str(raw["description"]).strip(),
-            bbox_mm=tuple(float(x) for x in req["bounding_box"]),
+            bbox_mm=_bbox(req["bounding_box"]),
             expected_components=int((req.get("topology_requirements") or {}).get("expected_component_count", 1)),
             reference=(root / "reference" / f"{path.stem}.stl"),
             difficulty=raw.get("manual_operations"),

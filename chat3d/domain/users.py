@@ -9,7 +9,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session, col, func, select, update
 
 from chat3d.db.models import Role, User, UserStatus
-from chat3d.domain.errors import Conflict, InvalidInput
+from chat3d.domain.errors import Conflict, InvalidInput, NotFound
 
 # Bidirectional overrides and isolates: they make "evil.exe" read as "exe.live" in mails and lists.
 _BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
@@ -50,6 +50,14 @@ def check_email(email: str) -> str:
 
 def get_user_by_email(session: Session, email: str) -> User | None:
     return session.exec(select(User).where(User.email == normalize_email(email))).first()
+
+
+def require_user(session: Session, user_id: uuid.UUID) -> User:
+    """The account re-read in this session (a signed-in tab holds a copy); NotFound once it was deleted."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("This account no longer exists.")
+    return user
 
 
 def has_account(session: Session, email: str) -> bool:

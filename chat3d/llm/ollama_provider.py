@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any, TypedDict
 
 import httpx
 import ollama
@@ -23,6 +24,15 @@ from chat3d.llm.base import (
 )
 
 LABEL = "Ollama"
+
+
+class _ChatRequest(TypedDict):
+    """The arguments of one `AsyncClient.chat` call, streamed or not."""
+
+    model: str
+    messages: list[dict]
+    tools: list[dict[str, Any]]
+    options: dict[str, Any]
 
 
 def auth_headers(token: str) -> dict[str, str]:
@@ -52,7 +62,7 @@ class OllamaProvider(LLMProvider):
         timeout_s: float | None = None,
         max_tokens: int = 4096,
     ) -> Completion:
-        request = {
+        request: _ChatRequest = {
             "model": model,
             "messages": to_ollama_messages(system, messages),
             "tools": [

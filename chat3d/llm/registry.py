@@ -19,7 +19,7 @@ from chat3d.settings import Settings
 ProviderName = Literal["openai", "anthropic", "xai", "ollama", "offline"]
 Stage = Literal["conversation", "codegen"]
 PROVIDERS = ("openai", "anthropic", "xai", "ollama", "offline")
-STAGES = ("conversation", "codegen")
+STAGES: tuple[Stage, ...] = ("conversation", "codegen")
 OLLAMA_PROBE_TIMEOUT_S = 1.0
 
 

@@ -23,10 +23,9 @@ def deliver(message_id: str, to: str, mail: RenderedMail) -> None:
     if not settings.smtp_enabled:
         mailbox.write_message(message_id, to, mail, message.as_string())
         return
-    smtp = {"host": settings.smtp_host, "port": settings.smtp_port, "timeout": settings.smtp_timeout_s, "tls": settings.smtp_tls}
-    if settings.smtp_user:
-        smtp.update(user=settings.smtp_user, password=settings.smtp_password)
-    with SMTPBackend(**smtp) as backend:
+    # emails' SMTP client logs in only when given a user: an empty SMTP_USER sends without login.
+    with SMTPBackend(host=settings.smtp_host, port=settings.smtp_port, timeout=settings.smtp_timeout_s,
+                     tls=settings.smtp_tls, user=settings.smtp_user, password=settings.smtp_password) as backend:
         response = message.send(smtp=backend)
     if not response.success:
         raise DeliveryError(_reason(response))

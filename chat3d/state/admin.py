@@ -476,7 +476,8 @@ class AdminState(AuthState):
             return
         etype = event.get("type")
         if etype == ev.ADMIN_SETTINGS_UPDATED:
-            self._live_settings_changed(event.get("payload") if isinstance(event.get("payload"), dict) else {})
+            payload = event.get("payload")
+            self._live_settings_changed(payload if isinstance(payload, dict) else {})
         elif etype == ev.ADMIN_WAITLIST_UPDATED:
             self._live_waitlist_changed()
 
@@ -504,7 +505,7 @@ class AdminState(AuthState):
         self.selected = [i for i in selected if i in pending]
 
 
-def _bytes(n: int) -> str:
+def _bytes(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
             return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"

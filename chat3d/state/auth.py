@@ -137,7 +137,9 @@ class AuthState(rx.State):
             self._set_user(user)
             return
         self._set_user(None)
-        payload = event.get("payload") if isinstance(event.get("payload"), dict) else {}
+        payload = event.get("payload")
+        if not isinstance(payload, dict):
+            payload = {}
         gone = payload.get("status") not in (None, UserStatus.active.value)
         return rx.call_script(navigate("/login?reason=deactivated" if gone else "/login"))
 

@@ -12,6 +12,7 @@ import reflex as rx
 from chat3d.db.engine import session_scope
 from chat3d.db.models import User
 from chat3d.domain.errors import DomainError
+from chat3d.domain.users import require_user
 from chat3d.events import types as ev
 from chat3d.state.auth import AuthState
 
@@ -102,8 +103,7 @@ class InvitationState(AuthState):
         emails = [e for e in re.split(r"[\s,;]+", self.emails) if e]
         try:
             with session_scope() as session:
-                me = session.get(User, user.id)
-                created = create_invitations(session, me, emails, ip=self.router.session.client_ip or None)
+                created = create_invitations(session, require_user(session, user.id), emails, ip=self.router.session.client_ip or None)
                 count = len(created)
         except DomainError as exc:
             self.error = exc.message
@@ -122,7 +122,7 @@ class InvitationState(AuthState):
         self.error = self.notice = ""
         try:
             with session_scope() as session:
-                revoke_invitation(session, session.get(User, user.id), invitation_id, ip=self.router.session.client_ip or None)
+                revoke_invitation(session, require_user(session, user.id), invitation_id, ip=self.router.session.client_ip or None)
         except DomainError as exc:
             self.error = exc.message
             return

@@ -72,7 +72,9 @@ def relative_time(value: str | None, now: datetime | None = None) -> str:
 
 def notification_view(item: dict[str, Any], now: datetime | None = None) -> NotificationView:
     """One store item (`list_notifications`) as the page shows it; unknown payloads still get a title."""
-    payload = item.get("payload") if isinstance(item.get("payload"), dict) else {}
+    payload = item.get("payload")
+    if not isinstance(payload, dict):
+        payload = {}
     title = str(payload.get("title") or "").strip() or "Notification"
     link = str(payload.get("link") or payload.get("url") or "")  # producers use either name
     return NotificationView(
@@ -169,7 +171,9 @@ class NotificationState(rx.State):
             self._clear()
             return
         await self._refresh_all(uid)
-        payload = event.get("payload") if isinstance(event.get("payload"), dict) else {}
+        payload = event.get("payload")
+        if not isinstance(payload, dict):
+            payload = {}
         if str(payload.get("kind") or "").startswith("waitlist."):
             from chat3d.state.admin import AdminState
 

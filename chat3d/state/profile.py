@@ -15,6 +15,7 @@ import reflex as rx
 from chat3d.db.engine import session_scope
 from chat3d.db.models import User
 from chat3d.domain.errors import DomainError
+from chat3d.domain.users import require_user
 from chat3d.state.account_actions import api_call
 from chat3d.state.auth import AuthState
 
@@ -89,7 +90,7 @@ class ProfileState(AuthState):
 
         jti = self._current_jti()
         with session_scope() as session:
-            fresh = session.get(User, user.id)
+            fresh = require_user(session, user.id)
             rows, _ = list_sessions(session, user.id, limit=50)
             pending = pending_actions(session, user.id)
         self.email = fresh.email
@@ -152,7 +153,7 @@ class ProfileState(AuthState):
             return self._login_redirect()
         try:
             with session_scope() as session:
-                fresh = update_profile(session, session.get(User, user.id), display_name=self.name_input)
+                fresh = update_profile(session, require_user(session, user.id), display_name=self.name_input)
                 self.display_name = fresh.display_name
                 self.name_input = fresh.display_name
             self.name_notice = "Saved."
@@ -167,7 +168,7 @@ class ProfileState(AuthState):
         if user is None:
             return self._login_redirect()
         with session_scope() as session:
-            update_profile(session, session.get(User, user.id), marketing_consent=bool(checked))
+            update_profile(session, require_user(session, user.id), marketing_consent=bool(checked))
         self.marketing = bool(checked)
 
     # --- sessions ----------------------------------------------------------------------------------------------

@@ -49,7 +49,8 @@ class Family:
     # on/off features named by words, not numbers: (parameter, regex that turns it on, regex that turns it off)
     toggles: tuple[tuple[str, str, str], ...] = ()
     features: tuple[str, ...] = ()  # names of `spec.FEATURES` this family models
-    bbox: Callable[[dict], list[float] | None] = lambda p: None  # exact extents, when they are exact
+    # The extents, each where it is exact (None where it is not), or None when none is.
+    bbox: Callable[[dict], list[float | None] | None] = lambda p: None
 
     def param(self, name: str) -> Param:
         return next(p for p in self.params if p.name == name)
@@ -64,6 +65,13 @@ class PartSpec:
     params: dict[str, float] = field(default_factory=dict)
 
 
+def exact_extents(spec: PartSpec) -> list[float] | None:
+    """The part's X, Y, Z extents when all three are exact (the family's `bbox`), else None."""
+    bbox = spec.family.bbox(spec.params)
+    exact = [v for v in bbox if v is not None] if bbox else []
+    return exact if bbox and len(exact) == len(bbox) else None
+
+
 def complete_spec(family: Family, values: dict[str, float]) -> PartSpec:
     """Fill unstated parameters with defaults (derived ones last) and clamp everything to range."""
     params: dict[str, float] = {}
@@ -73,6 +81,6 @@ def complete_spec(family: Family, values: dict[str, float]) -> PartSpec:
         elif not callable(param.default):
             params[param.name] = param.clamp(param.default)
     for param in family.params:
-        if param.name not in params:
+        if param.name not in params and callable(param.default):  # derived: unstated, with a callable default
             params[param.name] = param.clamp(param.default(params))
     return PartSpec(family, {p.name: params[p.name] for p in family.params})

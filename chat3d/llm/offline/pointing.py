@@ -33,9 +33,10 @@ def _candidates(row: dict, spec: PartSpec) -> list:
         n = row["normal"]
         k = max(range(3), key=lambda i: abs(n[i]))
         bbox = spec.family.bbox(spec.params)
-        if abs(n[k]) < 0.9998 or not bbox or bbox[k] is None:
+        extent = bbox[k] if bbox else None
+        if abs(n[k]) < 0.9998 or extent is None:
             return []
-        return [p for p in lengths if "diameter" not in p.name and _near(float(spec.params[p.name]), float(bbox[k]))]
+        return [p for p in lengths if "diameter" not in p.name and _near(float(spec.params[p.name]), float(extent))]
     return []
 
 

@@ -20,7 +20,7 @@ from chat3d.llm.offline import imported as imp
 from chat3d.llm.offline.families import PLATE, hand_edited, render_code, spec_from_code
 from chat3d.llm.offline.nearest import outside_templates
 from chat3d.llm.offline.requirements import tool_arguments as offline_requirements
-from chat3d.llm.offline.model import PartSpec
+from chat3d.llm.offline.model import PartSpec, exact_extents
 from chat3d.llm.offline.spec import (
     apply_change,
     describe,
@@ -67,6 +67,7 @@ class OfflineProvider(LLMProvider):
         timeout_s: float | None = None,
         max_tokens: int = 4096,
     ) -> Completion:
+        tool_calls: list[ToolCall]
         if model == CODEGEN_MODEL:
             text, tool_calls = f"```python\n{generate_code(messages)}```\n", []
         else:
@@ -151,8 +152,7 @@ def converse(messages: list[Message], tools: list[ToolSpec], system: str = "") -
                   "words only.")
     brief = describe(spec) + (f" {OWN_PARAMETERS} " + "; ".join(f"{name.replace('_', ' ')}: {format_number(value)}"
                                                                  for name, value in extra.items()) + "." if extra else "")
-    bbox = spec.family.bbox(spec.params)
-    arguments = {"brief": brief, "expected_bbox_mm": bbox if bbox and None not in bbox else None, "units": "mm"}
+    arguments = {"brief": brief, "expected_bbox_mm": exact_extents(spec), "units": "mm"}
     arguments |= offline_requirements(spec, base.spec, request, intro, messages[:-1])  # issue 23: checked on the solid
     if not any(t.name == CREATE_3D_MODEL.name for t in tools):
         return f"{intro}\n\n{brief}", []
@@ -201,8 +201,7 @@ def _requested_spec(request: str, base: Base, extra: dict[str, float] | None = N
             f"start from a template ({FAMILY_EXAMPLES}), edit the program in the Code tab, or {SETUP_LINK} that "
             "can edit any program."
         )
-    changing = previous is not None and (family is None or family is previous.family)
-    if changing:
+    if previous is not None and (family is None or family is previous.family):  # a change to the previous part
         reading = read_request(previous.family, request)
         if _CHANGE.search(request.lower()) or reading.values or extra:
             return _change(request, previous, base, extra or {})

@@ -8,8 +8,9 @@ the rows of a picked face are measurements of the current part, not values the u
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from chat3d.llm.offline.model import PartSpec
+from chat3d.llm.offline.model import PartSpec, exact_extents
 from chat3d.llm.offline.spec import read_request
 
 _NOT_MODELLED = re.compile(r"Not modelled \(the offline templates can't\): (.*?)\.(?:\s|$)")
@@ -33,8 +34,8 @@ def requirements_for(spec: PartSpec, stated: set[str], request: str, intro: str)
         return "stated" if names and all(n in stated for n in names) else "assumed"
 
     out: list[dict] = []
-    bbox = fam.bbox(p)
-    if bbox and None not in bbox:
+    bbox = exact_extents(spec)
+    if bbox:
         # The values the extents come from: the "A x B x C" dimensions, or else the diameter and height/thickness.
         sizing = fam.dims or tuple(n for n in ("outer_diameter", "diameter", "height", "thickness") if n in p)
         out.append({"kind": "size", "value": [float(v) for v in bbox], "source": source(*sizing)})
@@ -74,7 +75,7 @@ def tool_arguments(spec: PartSpec, previous: PartSpec | None, request: str, intr
     """`requirements` (and the stated-value memory) for the create_3d_model call of this turn. A change keeps
     what earlier turns stated and adds what it changed; a new part states what its request gives."""
     if previous is not None and previous.family is spec.family and intro.startswith("Updating the"):
-        before = next((c.arguments.get(STATED_KEY) for m in reversed(history) for c in reversed(m.tool_calls)
+        before: list[Any] = next((c.arguments[STATED_KEY] for m in reversed(history) for c in reversed(m.tool_calls)
                        if isinstance(c.arguments, dict) and isinstance(c.arguments.get(STATED_KEY), list)), [])
         stated = {str(n) for n in before} | {n for n in spec.params if spec.params[n] != previous.params.get(n)}
     else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import overload
 
 from chat3d.llm.offline.families import FAMILIES
 from chat3d.llm.offline.model import Family, Param, PartSpec, complete_spec
@@ -144,6 +145,14 @@ def normalize(text: str) -> str:
 
 def _to_mm(value: str, unit: str | None) -> float:
     return float(value) * {"cm": 10.0, "in": INCH_MM, "inch": INCH_MM}.get(unit or "mm", 1.0)
+
+
+def _plus(delta: float) -> Callable[[float], float]:
+    return lambda value: value + delta
+
+
+def _times(factor: float) -> Callable[[float], float]:
+    return lambda value: value * factor
 
 
 def _consume(text: str, start: int, end: int) -> str:
@@ -293,6 +302,10 @@ def has_dimensions(text: str) -> bool:
     return bool(_find_dims(normalize(text))[0])
 
 
+@overload
+def parse_part(text: str, family: Family) -> PartSpec: ...
+@overload
+def parse_part(text: str, family: Family | None = None) -> PartSpec | None: ...
 def parse_part(text: str, family: Family | None = None) -> PartSpec | None:
     """A fresh part from a request or brief; None when it names no family we can build."""
     family = family or detect_family(text)
@@ -345,12 +358,12 @@ def read_change(spec: PartSpec, request: str) -> tuple[PartSpec, list[str]]:
     for match in re.finditer(rf"{_VALUE}\s*(?P<adj>{'|'.join(_ADJECTIVES)})\b", text):
         concept, sign = _ADJECTIVES[match["adj"]]
         delta = sign * _to_mm(match["v"], match["u"])
-        change(concept, lambda v, d=delta: v + d)
+        change(concept, _plus(delta))
         text = _consume(text, match.start(), match.end())
     for match in re.finditer(rf"\b(?P<adj>{'|'.join(_ADJECTIVES)}) by {_VALUE}", text):
         concept, sign = _ADJECTIVES[match["adj"]]
         delta = sign * _to_mm(match["v"], match["u"])
-        change(concept, lambda v, d=delta: v + d)
+        change(concept, _plus(delta))
         text = _consume(text, match.start(), match.end())
     for match in re.finditer(r"\b(?P<how>twice|double|triple|half)\s+(?:as\s+|the\s+)?(?P<what>\w+)", text):
         factor = {"twice": 2.0, "double": 2.0, "triple": 3.0, "half": 0.5}[match["how"]]
@@ -358,7 +371,7 @@ def read_change(spec: PartSpec, request: str) -> tuple[PartSpec, list[str]]:
         if what in ("size", "big", "large"):
             values = _scaled(family, values, factor)
         else:
-            change(_NOUNS.get(what, what), lambda v, f=factor: v * f)
+            change(_NOUNS.get(what, what), _times(factor))
         text = _consume(text, match.start(), match.end())
     for match in re.finditer(rf"{_NUMBER}\s*%\s*(?P<dir>bigger|larger|smaller)", text):
         percent = float(match["v"]) / 100
