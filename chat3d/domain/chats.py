@@ -52,6 +52,7 @@ def create_context(
 ) -> ChatContext:
     if units not in _UNITS:
         raise InvalidInput("Units must be 'mm' or 'in'.")
+    _check_models(conversation_model_id, codegen_model_id)
     ctx = ChatContext(
         owner_id=owner_id,
         name=_clean_name(name) if name else "New chat",
@@ -62,6 +63,17 @@ def create_context(
     session.add(ctx)
     session.flush()
     return ctx
+
+
+def _check_models(conversation_model_id: str | None, codegen_model_id: str | None) -> None:
+    """A model chosen for a chat must be usable for its stage now (the only check: REST and the composer call
+    create/update_context and rely on it). '' or None chooses the default."""
+    from chat3d.domain.model_settings import usable_model
+
+    if conversation_model_id:
+        usable_model(conversation_model_id, "conversation")
+    if codegen_model_id:
+        usable_model(codegen_model_id, "codegen")
 
 
 def _clean_name(name: str) -> str:
@@ -163,6 +175,7 @@ def update_context(
     units: str | None = None,
 ) -> ChatContext:
     ctx = get_context(session, owner_id, context_id)
+    _check_models(conversation_model_id, codegen_model_id)
     if name is not None:
         ctx.name = _clean_name(name)
     if conversation_model_id is not None:

@@ -20,6 +20,7 @@ import base64
 import functools
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -31,6 +32,9 @@ from chat3d.db.models import LlmCredential, LlmModelChoice, User, utcnow
 from chat3d.domain.admin import audit
 from chat3d.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from chat3d.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from chat3d.llm.registry import ModelSpec
 
 PROVIDERS = ("openai", "anthropic", "xai", "ollama")
 PROVIDER_LABELS = {"openai": "OpenAI", "anthropic": "Anthropic", "xai": "xAI", "ollama": "Ollama", "offline": "Offline"}
@@ -172,6 +176,22 @@ def pickable_models(session: Session | None = None, *, probe_ollama: bool = Fals
 
     config = load(session)
     return [m for m in registry.available_models(config.settings, probe_ollama=probe_ollama) if m.id not in config.disabled]
+
+
+def usable_model(model_id: str, stage: str, config: ModelsConfig | None = None) -> ModelSpec:
+    """The model `model_id` for `stage` (conversation/codegen) if a user may use it now: usable (key present /
+    server configured), not turned off by an admin, and made for that stage; else InvalidInput saying which."""
+    from chat3d.llm import registry
+
+    config = config or load()
+    usable = {m.id: m for m in registry.available_models(config.settings, probe_ollama=False) if m.id not in config.disabled}
+    spec = usable.get(model_id)
+    if spec is None:
+        raise InvalidInput(f"The model '{model_label(model_id)}' is not available now (no API key, its "
+                           "server does not answer, or an administrator turned it off).")
+    if stage not in spec.stages:
+        raise InvalidInput(f"The model '{spec.label or model_id}' cannot be used for {stage}.")
+    return spec
 
 
 def default_model(stage: str, session: Session | None = None) -> str:

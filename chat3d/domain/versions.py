@@ -214,8 +214,9 @@ def fork(session: Session, owner_id: uuid.UUID, context_id: uuid.UUID | str, ite
             break
     fork_name = name or f"{src.name} (fork)"
     new = chats.create_context(session, owner_id, name=fork_name[: chats.MAX_NAME],
-                               conversation_model_id=src.conversation_model_id,
-                               codegen_model_id=src.codegen_model_id, units=src.units)
+                               units=src.units)
+    # The source's models as they are (not chosen now: one an admin has turned off since falls back at query time).
+    new.conversation_model_id, new.codegen_model_id = src.conversation_model_id, src.codegen_model_id
     mapping: dict[uuid.UUID, uuid.UUID] = {}
     forked_version: ChatItem | None = None  # the version's copy (a version is never pending: always copied)
     for row in upto:

@@ -22,7 +22,6 @@ from chat3d.domain.coerce import as_uuid
 from chat3d.domain.errors import InvalidInput, NotFound, RateLimited
 from chat3d.events import types as ev
 from chat3d.events.store import record_event, record_item_updated
-from chat3d.llm import registry
 from chat3d.llm.registry import ModelSpec
 from chat3d.settings import get_settings
 
@@ -41,15 +40,7 @@ def resolve_model(model_id: str | None, stage: str, fallback: str | None) -> Mod
     from chat3d.domain import model_settings
 
     config = model_settings.load()
-    wanted = model_id or fallback or config.defaults[stage]
-    usable = {m.id: m for m in registry.available_models(config.settings, probe_ollama=False) if m.id not in config.disabled}
-    spec = usable.get(wanted)
-    if spec is None:
-        raise InvalidInput(f"The model '{model_settings.model_label(wanted)}' is not available now (no API key, its "
-                           "server does not answer, or an administrator turned it off).")
-    if stage not in spec.stages:
-        raise InvalidInput(f"The model '{spec.label or wanted}' cannot be used for {stage}.")
-    return spec
+    return model_settings.usable_model(model_id or fallback or config.defaults[stage], stage, config)
 
 
 def _lock_user(session: Session, user_id: uuid.UUID) -> None:

@@ -59,15 +59,13 @@ class ComposerState(rx.State):
     disabled_reason: str = ""
 
     async def _save_models(self, **changes: str) -> None:
-        from chat3d.pipeline.queries import resolve_model
-
+        """Store the open chat's model choice (the domain refuses one not usable now); with no chat open, the
+        choice goes with the first message (create_context checks it then)."""
         uid = await signed_in_user_id(self)
         if uid is None:
             return
         context_id = (await self.get_state(ActiveChatState)).context_id
         try:
-            for stage, value in changes.items():
-                resolve_model(value, "conversation" if stage == "conversation_model_id" else "codegen", None)
             if context_id:
                 with session_scope() as s:
                     chats.update_context(s, uid, context_id, **changes)

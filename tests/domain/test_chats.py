@@ -135,3 +135,32 @@ def test_expired_downloads_are_gone(session, users, app_env) -> None:
     session.commit()
     with pytest.raises(NotFound, match="expired"):
         files.get_file(session, a.id, f.id)
+
+
+def test_a_chats_models_are_checked_where_they_are_stored(db, make_user) -> None:
+    """The domain refuses a model that is unknown, not usable now or made for the other stage, whoever asks (REST,
+    the composer); '' or None means the default. A fork keeps its source's models unchecked (one turned off since
+    falls back at query time)."""
+    from chat3d.domain import versions
+
+    user = make_user("models@example.com")
+    ctx = chats.create_context(db, user.id, conversation_model_id="offline-conversation",
+                               codegen_model_id="offline-templates")
+    with pytest.raises(InvalidInput, match="is not available now"):
+        chats.create_context(db, user.id, codegen_model_id="no-such-model")
+    with pytest.raises(InvalidInput, match="is not available now"):
+        chats.update_context(db, user.id, ctx.id, conversation_model_id="gpt-4.1-mini")  # no OpenAI key here
+    with pytest.raises(InvalidInput, match="cannot be used for conversation"):
+        chats.update_context(db, user.id, ctx.id, conversation_model_id="offline-templates")
+    assert (ctx.conversation_model_id, ctx.codegen_model_id) == ("offline-conversation", "offline-templates")
+    assert chats.update_context(db, user.id, ctx.id, codegen_model_id="").codegen_model_id is None
+
+    ctx.codegen_model_id = "gone-model"  # chosen when it was usable
+    answer = chats.add_item(db, ctx, ItemRole.assistant, [])
+    glb = files.store_bytes(db, user.id, b"glb", fmt="glb", filename="model.glb", context_id=ctx.id, item_id=answer.id)
+    answer.segments = [{"type": "model", "code": "result = None", "metrics": {},
+                        "files": [{"id": str(glb.id), "format": "glb", "filename": glb.filename, "size": glb.size}]}]
+    db.add(answer)
+    db.commit()
+    fork = versions.fork(db, user.id, ctx.id, answer.id)
+    assert (fork.conversation_model_id, fork.codegen_model_id) == ("offline-conversation", "gone-model")

@@ -66,15 +66,6 @@ class RatingIn(CamelModel):
     rating: Literal[-1, 0, 1]
 
 
-def _check_models(conversation: str | None, codegen: str | None) -> None:
-    from chat3d.pipeline.queries import resolve_model
-
-    if conversation:
-        resolve_model(conversation, "conversation", None)
-    if codegen:
-        resolve_model(codegen, "codegen", None)
-
-
 @router.get("/contexts")
 def list_contexts(user: CurrentUser, session: DbSession, page: Paging, q: str = Query("", max_length=200)) -> Page[ContextOut]:
     found = chats.list_contexts(session, user.id, search=q, limit=page.limit, offset=page.offset, thumbnails=True)
@@ -83,8 +74,7 @@ def list_contexts(user: CurrentUser, session: DbSession, page: Paging, q: str = 
 
 @router.post("/contexts", status_code=201)
 def create_context(body: ContextIn, user: CurrentUser, session: DbSession) -> ContextOut:
-    _check_models(body.conversation_model_id, body.codegen_model_id)
-    ctx = chats.create_context(
+    ctx = chats.create_context(  # the domain checks the models
         session, user.id, name=body.name, conversation_model_id=body.conversation_model_id,
         codegen_model_id=body.codegen_model_id, units=body.units,
     )
@@ -99,8 +89,7 @@ def get_context(context_id: str, user: CurrentUser, session: DbSession) -> Conte
 
 @router.patch("/contexts/{context_id}")
 def update_context(context_id: str, body: ContextPatch, user: CurrentUser, session: DbSession) -> ContextOut:
-    _check_models(body.conversation_model_id, body.codegen_model_id)
-    ctx = chats.update_context(
+    ctx = chats.update_context(  # the domain checks the models
         session, user.id, context_id, name=body.name, conversation_model_id=body.conversation_model_id,
         codegen_model_id=body.codegen_model_id, units=body.units,
     )
