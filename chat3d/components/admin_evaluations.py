@@ -63,7 +63,7 @@ def _progress() -> rx.Component:
                     rx.spacer(),
                     rx.button(rx.cond(a["cancelling"] != "", "Cancelling…", "Cancel"), id="eval-cancel",
                               color_scheme="red", variant="soft", size="1", disabled=a["cancelling"] != "",
-                              on_click=E.cancel_evaluation(a["id"])),
+                              on_click=E.cancel_evaluation(a["id"])),  # type: ignore[operator]  # an @rx.event handler called with arguments
                     width="100%",
                     align="center",
                 ),

@@ -78,14 +78,14 @@ def _provider_card(row) -> rx.Component:
                 _credential_form(row),
                 rx.hstack(
                     rx.cond(~from_env, rx.button(rx.cond(stored, "Replace key", "Add key"), size="1", variant="soft",
-                                                 on_click=S.open_form(row["provider"]),
+                                                 on_click=S.open_form(row["provider"]),  # type: ignore[operator]  # an @rx.event handler called with arguments
                                                  aria_label=rx.cond(stored, "Replace ", "Add ") + row["label"].to(str) + " key")),
                     rx.cond(row["source"] != "none",
                             rx.button("Test connection", size="1", variant="soft", color_scheme="gray",
-                                      loading=S.testing == row["provider"], on_click=S.test_connection(row["provider"]),
+                                      loading=S.testing == row["provider"], on_click=S.test_connection(row["provider"]),  # type: ignore[misc]  # an @rx.event handler called with arguments
                                       aria_label="Test " + row["label"].to(str) + " connection")),
                     rx.cond(stored, rx.button("Remove", size="1", variant="soft", color_scheme="red",
-                                              on_click=S.delete_credential(row["provider"]),
+                                              on_click=S.delete_credential(row["provider"]),  # type: ignore[operator]  # an @rx.event handler called with arguments
                                               aria_label="Remove " + row["label"].to(str) + " key")),
                     spacing="2",
                     wrap="wrap",
@@ -127,7 +127,7 @@ def _model_row(row) -> rx.Component:
         rx.table.cell(rx.cond(row["usable"] == "1", rx.badge("Ready", color_scheme="green", variant="soft"),
                               rx.badge("Needs a key", color_scheme="gray", variant="soft"))),
         rx.table.cell(rx.switch(checked=row["enabled"] == "1", disabled=row["default"] != "",
-                                on_change=lambda on: S.set_enabled(row["id"], row["label"], on),
+                                on_change=lambda on: S.set_enabled(row["id"], row["label"], on),  # type: ignore[operator]  # an @rx.event handler called with arguments
                                 aria_label="Users may pick " + row["label"].to(str))),
         rx.table.cell(_small(row["default"])),
         align="center",

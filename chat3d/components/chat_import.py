@@ -34,7 +34,7 @@ def import_dialog() -> rx.Component:
                 multiple=False,
                 max_files=1,
                 disabled=ImportState.busy,
-                on_drop=ImportState.handle_import(rx.upload_files(upload_id=IMPORT_UPLOAD_ID)),
+                on_drop=ImportState.handle_import(rx.upload_files(upload_id=IMPORT_UPLOAD_ID)),  # type: ignore[operator]  # an @rx.event handler called with arguments
                 border="1px dashed var(--gray-a8)",
                 border_radius="var(--radius-3)",
                 padding="1.5em",

@@ -56,7 +56,7 @@ def error_callout(message: rx.Var[str]) -> rx.Component:
     )
 
 
-def auth_card(title: str, subtitle: str, *children: rx.Component) -> rx.Component:
+def auth_card(title: str, subtitle: str | rx.Var[str], *children: rx.Component) -> rx.Component:
     return rx.center(
         rx.card(
             rx.vstack(

@@ -15,7 +15,7 @@ def _row(item) -> rx.Component:
             item["status"], ("accepted", "green"), ("registration_sent", "blue"), ("waitlisted", "amber"), "gray"))),
         rx.table.cell(rx.text(item["sent"], size="1", color_scheme="gray")),
         rx.table.cell(rx.cond(item["live"] == "1", rx.button("Revoke", size="1", variant="soft", color_scheme="red",
-                                                             on_click=InvitationState.revoke(item["id"])))),
+                                                             on_click=InvitationState.revoke(item["id"])))),  # type: ignore[operator]  # an @rx.event handler called with arguments
         align="center",
     )
 

@@ -37,7 +37,7 @@ def _bell_item(item) -> rx.Component:
             align="start",
             width="100%",
         ),
-        on_click=NotificationState.open_item(item.id, item.link),
+        on_click=NotificationState.open_item(item.id, item.link),  # type: ignore[operator]  # an @rx.event handler called with arguments
         aria_label=rx.cond(item.unread, "Unread: ", "") + item.title.to(str),
         class_name="c3d-bell-item",
         style={
@@ -158,9 +158,9 @@ def center_row(item) -> rx.Component:
             ),
             rx.hstack(
                 rx.cond(item.link != "", rx.button("Open", size="1", variant="soft",
-                                                   on_click=NotificationCenterState.open_item(item.id, item.link))),
+                                                   on_click=NotificationCenterState.open_item(item.id, item.link))),  # type: ignore[operator]  # an @rx.event handler called with arguments
                 rx.cond(item.unread, rx.button("Mark read", size="1", variant="soft", color_scheme="gray",
-                                               on_click=NotificationCenterState.mark_read(item.id))),
+                                               on_click=NotificationCenterState.mark_read(item.id))),  # type: ignore[operator]  # an @rx.event handler called with arguments
                 spacing="2",
                 flex_shrink="0",
             ),

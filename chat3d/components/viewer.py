@@ -29,7 +29,8 @@ class ModelViewer(rx.NoSSRComponent):
     topology_url: rx.Var[str]
     picked_ids: rx.Var[list[str]]
     picked_version: rx.Var[str]
-    on_pick_geometry: rx.EventHandler[rx.event.passthrough_event_spec(str, list[str])]
+    # Reflex reads the event's argument spec from this annotation at runtime; a call is no type to mypy.
+    on_pick_geometry: rx.EventHandler[rx.event.passthrough_event_spec(str, list[str])]  # type: ignore[type-arg, valid-type]
     part_names: rx.Var[list[str]]  # issue 27: the parts' names per solid (solid_<n>), for the part toggles
     # `window.chat3dViewer`, the read-only hook browser tests and scripts use: on in development and test builds,
     # off in production ones (decided when the frontend is compiled; the image builds with CHAT3D_ENV=production).

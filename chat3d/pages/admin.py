@@ -177,17 +177,17 @@ def _user_row(row) -> rx.Component:
                 rx.cond(
                     row["status"] == "active",
                     rx.cond(row["self"] == "", rx.button("Deactivate", size="1", color_scheme="red", variant="soft",
-                                                         on_click=AdminState.open_deactivate(row["id"], row["email"]))),
+                                                         on_click=AdminState.open_deactivate(row["id"], row["email"]))),  # type: ignore[operator]  # an @rx.event handler called with arguments
                     rx.button("Activate", size="1", color_scheme="green", variant="soft",
-                              on_click=AdminState.activate(row["id"], row["email"])),
+                              on_click=AdminState.activate(row["id"], row["email"])),  # type: ignore[operator]  # an @rx.event handler called with arguments
                 ),
                 rx.cond(
                     row["role"] == "admin",
-                    rx.button("Make user", size="1", variant="soft", on_click=AdminState.set_role(row["id"], row["email"], "user")),
-                    rx.button("Make admin", size="1", variant="soft", on_click=AdminState.set_role(row["id"], row["email"], "admin")),
+                    rx.button("Make user", size="1", variant="soft", on_click=AdminState.set_role(row["id"], row["email"], "user")),  # type: ignore[operator]  # an @rx.event handler called with arguments
+                    rx.button("Make admin", size="1", variant="soft", on_click=AdminState.set_role(row["id"], row["email"], "admin")),  # type: ignore[operator]  # an @rx.event handler called with arguments
                 ),
                 rx.button("Reset password", size="1", variant="soft", color_scheme="gray",
-                          on_click=AdminState.reset_password(row["id"], row["email"])),
+                          on_click=AdminState.reset_password(row["id"], row["email"])),  # type: ignore[operator]  # an @rx.event handler called with arguments
                 spacing="2",
                 wrap="wrap",
             )
@@ -248,7 +248,7 @@ def _waitlist_row(row) -> rx.Component:
     pending = row["status"] == "pending_admin_approval"
     return rx.table.row(
         rx.table.cell(rx.cond(pending, rx.checkbox(checked=AdminState.selected.contains(row["id"]),
-                                                   on_change=lambda on: AdminState.toggle_selected(row["id"], on),
+                                                   on_change=lambda on: AdminState.toggle_selected(row["id"], on),  # type: ignore[operator]  # an @rx.event handler called with arguments
                                                    aria_label="Select " + row["email"].to(str)))),
         rx.table.cell(rx.text(row["email"], size="2", weight="medium")),
         rx.table.cell(_status_badge(row["status"])),
@@ -258,11 +258,11 @@ def _waitlist_row(row) -> rx.Component:
         rx.table.cell(
             rx.hstack(
                 rx.cond(pending, rx.button("Approve", size="1", color_scheme="green",
-                                           on_click=AdminState.approve(row["id"], row["email"]))),
+                                           on_click=AdminState.approve(row["id"], row["email"]))),  # type: ignore[operator]  # an @rx.event handler called with arguments
                 rx.cond(
                     pending | (row["status"] == "pending_email_confirmation"),
                     rx.button("Reject", size="1", color_scheme="gray", variant="soft",
-                              on_click=AdminState.reject(row["id"], row["email"])),
+                              on_click=AdminState.reject(row["id"], row["email"])),  # type: ignore[operator]  # an @rx.event handler called with arguments
                 ),
                 spacing="2",
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import reflex as rx
+from reflex.vars import ObjectVar
 
 from chat3d.components.layout import public_shell
 from chat3d.settings import get_settings
@@ -26,7 +27,7 @@ async def _admin_in_development(state: rx.State) -> bool:
 class MailboxState(rx.State):
     """Lists mail written to DATA_DIR/outbox (to admins, in development); selecting one shows its text and links."""
 
-    messages: list[dict[str, str]] = []
+    messages: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
     selected_id: str = ""
     subject: str = ""
     to: str = ""
@@ -63,11 +64,11 @@ class MailboxState(rx.State):
         self.links = list(m.get("links", []))
 
 
-def _row(m: rx.Var[dict]) -> rx.Component:
+def _row(m: ObjectVar[dict[str, str]]) -> rx.Component:
     return rx.box(
         rx.text(m["subject"], weight="medium", size="2"),
         rx.text(m["to"], " · ", m["at"], size="1", color_scheme="gray"),
-        on_click=MailboxState.open(m["id"]),
+        on_click=MailboxState.open(m["id"]),  # type: ignore[operator]  # an @rx.event handler called with arguments
         padding="0.6em 0.8em",
         border_radius="var(--radius-2)",
         cursor="pointer",

@@ -145,7 +145,7 @@ def _session_row(item) -> rx.Component:
             item["current"] == "1",
             rx.fragment(),
             rx.button("Sign out", size="1", variant="soft", color_scheme="red", white_space="nowrap",
-                      on_click=S.revoke_session(item["id"])),
+                      on_click=S.revoke_session(item["id"])),  # type: ignore[operator]  # an @rx.event handler called with arguments
         )),
         align="center",
     )
@@ -188,7 +188,7 @@ def _share_link(item) -> rx.Component:
         rx.cond(item["active"] == "1",
                 rx.button("Revoke", size="1", variant="soft", color_scheme="red",
                           aria_label="Revoke link " + item["chat"] + " " + item["label"],
-                          on_click=S.revoke_share(item["id"]))),
+                          on_click=S.revoke_share(item["id"]))),  # type: ignore[operator]  # an @rx.event handler called with arguments
         width="100%", align="center", spacing="2", padding_y="0.4em", border_bottom="1px solid var(--gray-a4)",
         data_testid="profile-share-row",
     )

@@ -177,7 +177,7 @@ class ResetPasswordState(rx.State):
 
     phase: str = "loading"  # loading | ready | working | done | refused
     message: str = ""
-    error: str = ""
+    error: rx.Field[str] = rx.field("")
 
     @rx.var
     def token(self) -> str:
@@ -230,7 +230,7 @@ class EmailFormState(rx.State):
     """`/forgot-password` and `/reactivate`: one email field; the answer is the same for every address."""
 
     sent_message: str = ""
-    error: str = ""
+    error: rx.Field[str] = rx.field("")
     submitting: bool = False
 
     @rx.event

@@ -51,15 +51,15 @@ class AdminState(AuthState):
     action_filter: str = ALL
     page: int = 1
     total: int = 0
-    rows: list[dict[str, str]] = []
+    rows: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
     loading: bool = False
     notice: str = ""
-    error: str = ""
+    error: rx.Field[str] = rx.field("")
 
     kpis: list[dict[str, str]] = []
     breakdowns: list[dict[str, Any]] = []
 
-    selected: list[str] = []
+    selected: rx.Field[list[str]] = rx.field(default_factory=list)
 
     s_waitlist_enabled: bool = False
     s_invitations_enabled: bool = True

@@ -36,7 +36,7 @@ class AdminEvaluationsState(AdminState):
     eval_suite_version: str = ""
     eval_unavailable: str = ""
     eval_error: str = ""
-    eval_history: list[dict[str, str]] = []
+    eval_history: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
     eval_active: dict[str, str] = {}
     eval_percent: int = 0
     eval_watching: bool = False

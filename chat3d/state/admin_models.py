@@ -31,7 +31,7 @@ class AdminModelsState(AdminState):
     url_input: str = ""  # the stored server address, to prefill the form
     testing: str = ""  # provider whose connection test is running
     test_results: dict[str, str] = {}
-    test_failures: list[str] = []  # providers whose last test failed
+    test_failures: rx.Field[list[str]] = rx.field(default_factory=list)  # providers whose last test failed
 
     def _load_models(self) -> None:
         from chat3d.domain.model_settings import PROVIDER_LABELS, console_view

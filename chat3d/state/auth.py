@@ -172,7 +172,7 @@ LOGIN_REASONS = {
 class LoginState(rx.State):
     """The sign-in form: the browser posts it to /api/auth/login; this shows progress and the server's answer."""
 
-    error: str = ""
+    error: rx.Field[str] = rx.field("")
     submitting: bool = False
 
     @rx.var
@@ -209,7 +209,7 @@ class LoginState(rx.State):
 class RegisterState(rx.State):
     """The registration form; `?token=` (from an invitation or waitlist mail) pre-fills and locks the email."""
 
-    error: str = ""
+    error: rx.Field[str] = rx.field("")
     submitting: bool = False
     token_email: str = ""
     # The server's "check your mail" answer (202): the form is replaced by it.

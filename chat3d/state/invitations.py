@@ -24,14 +24,14 @@ LIVE = {"pending", "waitlisted", "registration_sent"}
 
 
 class InvitationState(AuthState):
-    items: list[dict[str, str]] = []
+    items: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
     used: int = 0
     quota: int = -1  # -1: not limited (admins)
     next_on: str = ""  # the day one more invitation mail becomes available ("" when none was sent)
     enabled: bool = True
     waitlist_required: bool = False
     emails: str = ""
-    error: str = ""
+    error: rx.Field[str] = rx.field("")
     notice: str = ""
     loaded: bool = False
 

@@ -114,8 +114,8 @@ async def _user_id(state: rx.State) -> uuid.UUID | None:
 class NotificationState(rx.State):
     """The bell: unread count and the latest few notifications (small; the center has its own state)."""
 
-    unread: int = 0
-    recent: list[NotificationView] = []
+    unread: rx.Field[int] = rx.field(0)
+    recent: rx.Field[list[NotificationView]] = rx.field(default_factory=list)
 
     @rx.var
     def label(self) -> str:
@@ -209,7 +209,7 @@ class NotificationState(rx.State):
 class NotificationCenterState(rx.State):
     """/notifications: every notification, newest first, PAGE_SIZE at a time ("Load more")."""
 
-    items: list[NotificationView] = []
+    items: rx.Field[list[NotificationView]] = rx.field(default_factory=list)
     total: int = 0
     loaded: bool = False
 

@@ -48,7 +48,7 @@ class ProfileState(AuthState):
     email: str = ""
     name_input: str = ""
     marketing: bool = False
-    pending: list[dict[str, str]] = []
+    pending: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
     sessions: list[dict[str, str]] = []
     # Feedback per section: a notice (what was mailed) and an error (the server's words).
     name_notice: str = ""
@@ -64,7 +64,7 @@ class ProfileState(AuthState):
     busy: str = ""
     delete_open: bool = False
     # Every share link of the user (chat3d.domain.shares.list_owned): label, chat link, status, expiry, views.
-    share_links: list[dict[str, str]] = []
+    share_links: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
     shares_notice: str = ""
 
     def _user_or_redirect(self) -> User | None:

@@ -33,7 +33,7 @@ class ShareState(rx.State):
     facts: list[str] = []
     checklist: str = ""  # issue 23: requirement labels and statuses, one line
     files: list[FileView] = []
-    parts: list[PartView] = []  # issue 27: named parts with their own downloads (several solids only)
+    parts: rx.Field[list[PartView]] = rx.field(default_factory=list)  # issue 27: named parts with their own downloads (several solids only)
     part_names: list[str] = []
 
     @rx.event

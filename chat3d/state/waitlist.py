@@ -46,7 +46,7 @@ class HomeCtaState(rx.State):
 class WaitlistJoinState(rx.State):
     submitted: bool = False
     submitting: bool = False
-    error: str = ""
+    error: rx.Field[str] = rx.field("")
     message: str = ""
 
     @rx.event
@@ -83,7 +83,7 @@ class WaitlistConfirmState(rx.State):
     status: str = ""
     status_text: str = ""
     status_token: str = ""
-    error: str = ""
+    error: rx.Field[str] = rx.field("")
 
     @rx.var
     def token(self) -> str:
@@ -128,7 +128,7 @@ class WaitlistStatusState(rx.State):
     joined: str = ""
     confirmed_at: str = ""
     decided_at: str = ""
-    error: str = ""
+    error: rx.Field[str] = rx.field("")
 
     @rx.event
     def on_load(self):
