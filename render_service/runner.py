@@ -66,7 +66,8 @@ class CappedWriter(io.TextIOBase):
     """stdout replacement: keeps the first ``cap`` characters, counts the rest."""
 
     def __init__(self, cap: int):
-        self.cap, self.parts, self.size, self.dropped = cap, [], 0, 0
+        self.cap, self.size, self.dropped = cap, 0, 0
+        self.parts: list[str] = []
 
     def write(self, s: str) -> int:
         s = str(s)
@@ -300,10 +301,11 @@ def _checked_readers(input_names: list[str]) -> None:
         return shapes
 
     for new, orig in ((import_step, orig_step), (import_stl, orig_stl), (read, orig_read)):
-        new.__doc__, new._chat3d_orig = orig.__doc__, orig
+        new.__doc__ = orig.__doc__
+        setattr(new, "_chat3d_orig", orig)  # read back with getattr above, so patching twice wraps once
     importers.import_step = bd.import_step = import_step
     importers.import_stl = bd.import_stl = import_stl
-    bd.Mesher.read = read
+    bd.Mesher.read = read  # type: ignore[method-assign]  # build123d's own reader, wrapped on purpose
 
 
 def build_job(code: str, out_dir: str, check: bool = True, input_names: list[str] | None = None) -> dict:

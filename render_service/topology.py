@@ -22,7 +22,7 @@ import json
 import math
 import struct
 from itertools import islice
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from OCP.BRep import BRep_Tool
@@ -231,11 +231,13 @@ def _edge_polyline(edge, faces) -> np.ndarray | None:
     return None
 
 
-def _edge_rows(solid, solid_no: int, face_ids: dict, lin: float, ang: float, first: int, room: int) -> tuple[list, list]:
+def _edge_rows(solid, solid_no: int, face_ids: dict, lin: float, ang: float, first: int,
+               room: int) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
     """One solid's edges (each shared edge once): table rows and their polylines (for the GLB)."""
     anc = _EdgeFaces()  # edges in first-seen order, each with the faces around it
     TopExp.MapShapesAndAncestors_s(solid.wrapped, TopAbs_EDGE, TopAbs_FACE, anc)
-    rows, lines = [], []
+    rows: list[dict[str, Any]] = []
+    lines: list[np.ndarray] = []
     for i in range(1, anc.Extent() + 1):
         if len(rows) >= room:
             break
@@ -302,7 +304,10 @@ def build(shape, per_solid: list[np.ndarray], lin: float, ang: float) -> dict:
 
     ``per_solid`` are the triangles the post step already read per solid (explorer order per face).
     """
-    faces_out, edges_out, glb_faces, glb_edges = [], [], [], []
+    faces_out: list[dict[str, Any]] = []
+    edges_out: list[dict[str, Any]] = []
+    glb_faces: list[list[tuple[str, list[int]]] | None] = []  # per solid: its face ids with their groups; None: untagged
+    glb_edges: list[tuple[str, np.ndarray]] = []  # edge id, polyline
     notes = []
     total_faces = 0
     for s_no, (solid, tris) in enumerate(zip(shape.solids(), per_solid), 1):

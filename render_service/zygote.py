@@ -276,10 +276,10 @@ class Zygote:
                     delattr(other, name)
                 except AttributeError:
                     pass
-        for other in self.post_spares:
+        for spare in self.post_spares:
             for name in PostSpare.__slots__:
                 try:
-                    delattr(other, name)
+                    delattr(spare, name)
                 except AttributeError:
                     pass
         self.workers.clear()

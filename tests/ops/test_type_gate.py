@@ -103,9 +103,12 @@ CLEAN = (
     "render_service.postrender",
     "render_service.precheck",
     "render_service.protocol",
+    "render_service.runner",
     "render_service.sandbox",
     "render_service.settings",
+    "render_service.topology",
     "render_service.untrusted_files",
+    "render_service.zygote",
 )
 
 _ERROR = re.compile(r"^(?P<path>[\w./-]+\.py):\d+: error: ")
