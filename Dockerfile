@@ -18,7 +18,8 @@ RUN apt-get update -o Acquire::Retries=5 \
          apt-get install -y --no-install-recommends -o Acquire::Retries=5 python3 python3-venv; fi \
     && rm -rf /var/lib/apt/lists/*
 # The render service's packages, at the versions pyproject.toml pins (the app needs them too).
-# PEM text of extra CAs the build machine's network needs (a TLS-inspecting proxy); used by pip and npm only, not kept.
+# PEM text of extra CAs the build machine's network needs (a TLS-inspecting proxy); used by pip and the bun
+# download only, not kept.
 ARG EXTRA_CA_CERTS=""
 RUN python3 -m venv /opt/venv \
     && cat /etc/ssl/certs/ca-certificates.crt > /tmp/build-ca.pem && printf '%s\n' "$EXTRA_CA_CERTS" >> /tmp/build-ca.pem \
@@ -52,11 +53,8 @@ CMD ["python", "-m", "render_service"]
 
 # ---------------------------------------------------------------------------------------------------- app
 FROM python AS app
-ENV REFLEX_USE_SYSTEM_BUN=1 REFLEX_TELEMETRY_ENABLED=false PATH="/app/.tools/node_modules/.bin:${PATH}"
-RUN apt-get update -o Acquire::Retries=5 \
-    && apt-get install -y --no-install-recommends -o Acquire::Retries=5 nodejs npm unzip \
-    && rm -rf /var/lib/apt/lists/* \
-    && useradd --create-home --uid 10001 chat3d
+ENV REFLEX_USE_SYSTEM_BUN=1 REFLEX_TELEMETRY_ENABLED=false PATH="/app/.tools/bin:${PATH}"
+RUN useradd --create-home --uid 10001 chat3d
 WORKDIR /app
 # The dependencies first, from pyproject.toml alone: a change to the code (or the README) then rebuilds only the
 # layers below.
@@ -66,9 +64,12 @@ RUN python3 -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.tom
     && cat /etc/ssl/certs/ca-certificates.crt > /tmp/build-ca.pem && printf '%s\n' "$EXTRA_CA_CERTS" >> /tmp/build-ca.pem \
     && PIP_CERT=/tmp/build-ca.pem pip install --retries "${PIP_RETRIES}" -r /tmp/requirements.txt \
     && rm /tmp/build-ca.pem /tmp/requirements.txt
+# bun builds the frontend (Reflex needs no Node with it): one binary from the npm registry, checked against the
+# registry's sha512, instead of Debian's npm and its few hundred node-* packages.
+COPY scripts/install_bun.py /tmp/install_bun.py
 RUN cat /etc/ssl/certs/ca-certificates.crt > /tmp/build-ca.pem && printf '%s\n' "$EXTRA_CA_CERTS" >> /tmp/build-ca.pem \
-    && NODE_EXTRA_CA_CERTS=/tmp/build-ca.pem npm install --prefix .tools --no-audit --no-fund --fetch-retries=5 bun@1.4.5 \
-    && rm /tmp/build-ca.pem
+    && PIP_CERT=/tmp/build-ca.pem python3 /tmp/install_bun.py .tools/bin/bun \
+    && rm /tmp/build-ca.pem /tmp/install_bun.py
 COPY . .
 RUN cat /etc/ssl/certs/ca-certificates.crt > /tmp/build-ca.pem && printf '%s\n' "$EXTRA_CA_CERTS" >> /tmp/build-ca.pem \
     && PIP_CERT=/tmp/build-ca.pem pip install --retries "${PIP_RETRIES}" --no-deps . \

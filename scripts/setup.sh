@@ -4,7 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BUN_VERSION=1.4.5
 PYTHON_BIN=${PYTHON:-$(command -v python3.11 || command -v python3)}
 
 if [ ! -x .venv/bin/python ]; then
@@ -24,8 +23,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
-if [ ! -x .tools/node_modules/.bin/bun ]; then
-  echo "==> installing bun $BUN_VERSION from the npm registry"
-  mkdir -p .tools
-  npm install --prefix .tools --no-audit --no-fund --silent "bun@$BUN_VERSION" >/dev/null
+if [ ! -x .tools/bin/bun ]; then
+  echo "==> installing bun from the npm registry"
+  "$PYTHON_BIN" scripts/install_bun.py .tools/bin/bun
 fi

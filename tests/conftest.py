@@ -20,7 +20,35 @@ from chat3d.db.engine import engine_for
 from chat3d.db.migrate import upgrade_to_head
 from chat3d.settings import REPO_ROOT, reset_settings_cache
 from tests.support.app_process import AppProcess, RenderServiceProcess
+from tests.support.containers import SessionImages, unavailable_reason
 from tests.support.servers import ThrowawayPostgres, ThrowawayRedis
+
+# --- tests that run the shipped images under Docker go last, their images building from the start -----------------
+DOCKER_FIXTURES = frozenset({"docker_host", "render_image", "stack_images"})
+
+
+def _needs_docker(item: pytest.Item) -> bool:
+    return bool(DOCKER_FIXTURES & set(getattr(item, "fixturenames", ())))
+
+
+@pytest.hookimpl(trylast=True)  # after -k/-m deselection
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    items[:] = [i for i in items if not _needs_docker(i)] + [i for i in items if _needs_docker(i)]
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """A cold image build takes minutes: start it now, beside the rest of the suite (SessionImages)."""
+    if session.config.option.collectonly or not any(_needs_docker(i) for i in session.items):
+        return
+    if unavailable_reason() is None:
+        session.config.chat3d_session_images = SessionImages()  # type: ignore[attr-defined]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    images = getattr(session.config, "chat3d_session_images", None)
+    if images is not None:
+        images.close()
+
 
 SHARED_DIR = Path(os.environ.get("CHAT3D_SHARED_DIR", REPO_ROOT.parent / "shared")).resolve()
 TEMPLATE_DB = "chat3d_test_template"

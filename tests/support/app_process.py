@@ -24,7 +24,7 @@ BIN = Path(sys.executable).parent
 
 def _base_env() -> dict[str, str]:
     env = dict(os.environ)
-    tools = REPO_ROOT / ".tools" / "node_modules" / ".bin"
+    tools = REPO_ROOT / ".tools" / "bin"  # bun (scripts/install_bun.py)
     env["PATH"] = f"{BIN}:{tools}:{env.get('PATH', '')}"
     env.update(REFLEX_USE_SYSTEM_BUN="1", REFLEX_TELEMETRY_ENABLED="false", PYTHONUNBUFFERED="1")
     return env
