@@ -5,6 +5,7 @@ cd "$(dirname "$0")/.."
 
 need=()
 command -v chromium >/dev/null || need+=(chromium)
+command -v node >/dev/null || need+=(nodejs)  # the viewer's and event modules' JavaScript unit tests (tests/frontend)
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v docker-compose >/dev/null || need+=(docker-compose)
 # tests/deploy runs the render image under a real Docker engine (tests/support/containers.py starts dockerd and
