@@ -59,11 +59,11 @@ def main() -> None:
         proc = subprocess.run([sys.executable, "-m", "pytest", "tests/security/test_fuzz.py", "-q", "-p", "no:warnings",
                                "-p", "no:cacheprovider", "--timeout=3600"], cwd=REPO, env=env)
         elapsed = time.monotonic() - started
-        body = json.loads(report.read_text()) if report.exists() else {}
+        body = json.loads(report.read_text(encoding="utf-8")) if report.exists() else {}
     body |= {"elapsed_s": round(elapsed, 1), "pytest_exit_code": proc.returncode,
              "untyped_success_schemas": untyped_operations()}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(body, indent=1))
+    RESULTS.write_text(json.dumps(body, indent=1), encoding="utf-8")
 
     known = [f for f in body.get("findings", []) if f["check"].startswith("500 known")]
     new = [f for f in body.get("findings", []) if not f["check"].startswith("500 known")]

@@ -96,7 +96,7 @@ async def _stream(base: str, user: User, stop: asyncio.Event) -> None:
                             user.terminal[payload["queryId"]] = (payload["state"], time.monotonic())
                         if stop.is_set():
                             return
-        except (httpx.HTTPError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, httpx.HTTPError) as exc:
             if not stop.is_set():
                 user.stream_errors.append(f"stream dropped: {type(exc).__name__}")
                 await asyncio.sleep(0.5)
@@ -256,7 +256,7 @@ def main() -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=1))
+    RESULTS.write_text(json.dumps(result, indent=1), encoding="utf-8")
     c = result["counts"]
     lat = result["submit_to_completed_ms"]
     print("| metric | value |\n| --- | --- |")

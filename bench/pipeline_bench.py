@@ -112,7 +112,7 @@ def main() -> None:
         pg.stop()
     out = REPO / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "pipeline.json").write_text(json.dumps(result, indent=2))
+    (out / "pipeline.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
     o, t, r = result["overhead_ms"], result["submit_to_completed_ms"], result["render_service_ms"]
     print("\n### Pipeline overhead (zero-latency scripted model, PostgreSQL, real render service)\n")
     print("| measure | p50 ms | p95 ms |\n| --- | ---: | ---: |")

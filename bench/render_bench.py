@@ -203,7 +203,7 @@ def flood_latency(py: str, env: dict, code: str, n: int = 15) -> dict:
 
 def cpu_seconds() -> dict[str, float]:
     """Machine-wide CPU time so far, from /proc/stat: user, system (incl. interrupts), idle, steal."""
-    f = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    f = [int(x) for x in Path("/proc/stat").read_text(encoding="utf-8").split("\n", 1)[0].split()[1:]]
     tick = os.sysconf("SC_CLK_TCK")
     return {"user": (f[0] + f[1]) / tick, "system": (f[2] + f[5] + f[6]) / tick, "idle": (f[3] + f[4]) / tick,
             "steal": (f[7] if len(f) > 7 else 0) / tick}
@@ -221,7 +221,7 @@ def loadgen(url: str, concurrency: int, rounds: int) -> dict:
 
     import httpx
 
-    codes = [p.read_text() for p in sorted(CORPUS.glob("*.py"))] * rounds
+    codes = [p.read_text(encoding="utf-8") for p in sorted(CORPUS.glob("*.py"))] * rounds
     errors = 0
     local = threading.local()
     clients: list[httpx.Client] = []
@@ -278,14 +278,14 @@ def main() -> None:
     files = sorted(CORPUS.glob("*.py"))
     if args.quick:
         files = [f for f in files if f.name in QUICK_PARTS]
-    parts = {f.name: f.read_text() for f in files}
+    parts = {f.name: f.read_text(encoding="utf-8") for f in files}
     reps = args.reps or (1 if args.quick else 4)  # 2 reps let one noisy minute move the p50 ratio by 0.1+
     env = dict(os.environ, RENDER_SERVICE_TOKEN=TOKEN)  # the service refuses renders without its token
     py = sys.executable
 
-    from render_service.runner import build_and_export
-
     import httpx
+
+    from render_service.runner import build_and_export
 
     base_port, port = free_port(), free_port()
     base_url, url = f"http://127.0.0.1:{base_port}", f"http://127.0.0.1:{port}"
@@ -438,7 +438,7 @@ def main() -> None:
     print(table)
     out = REPO / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "render.json").write_text(json.dumps({"rows": rows, "summary": summary}, indent=1))
+    (out / "render.json").write_text(json.dumps({"rows": rows, "summary": summary}, indent=1), encoding="utf-8")
 
 
 if __name__ == "__main__":

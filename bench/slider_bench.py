@@ -174,7 +174,7 @@ def main() -> None:
         sys.exit("Debian's chromium is missing (apt-get install -y chromium)")
     work = Path(tempfile.mkdtemp(prefix="chat3d-slider-"))
     pg = ThrowawayPostgres().start()
-    lock = open(REPO / ".web.lock", "w")
+    lock = open(REPO / ".web.lock", "w", encoding="utf-8")
     render = app = None
     samples: dict[str, list[float]] = {"slider_to_mesh": [], "slider_to_glb_delta": [], "bare_build": [], "bare_build_and_preview_export": [],
                                        "service_preview_formats": [], "service_all_formats": []}
@@ -243,7 +243,7 @@ def main() -> None:
                     "note": "PostgreSQL, the render service, the app and Chromium on one shared host"},
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(body, indent=1))
+    RESULTS.write_text(json.dumps(body, indent=1), encoding="utf-8")
     print("| measure | p50 ms | p95 ms |\n| --- | --- | --- |")
     for k in samples:
         print(f"| {k.replace('_', ' ')} | {p50[k]} | {body['p95_ms'][k]} |")

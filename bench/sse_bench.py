@@ -112,7 +112,7 @@ async def _stream_body(idx: int, token: str, host: str, port: int, received: lis
 
 
 async def _client_main(args: argparse.Namespace) -> None:
-    tokens = json.loads(Path(args.tokens).read_text())[args.start:args.start + args.count]
+    tokens = json.loads(Path(args.tokens).read_text(encoding="utf-8"))[args.start:args.start + args.count]
     received: list = []
     state = {"connected": 0, "closed": 0, "heartbeats": 0, "errors": []}
     stop = asyncio.Event()
@@ -129,7 +129,7 @@ async def _client_main(args: argparse.Namespace) -> None:
     async def progress() -> None:  # how many distinct events arrived, for the orchestrator's drain
         path, tmp = Path(args.out + ".progress"), Path(args.out + ".progress.tmp")
         while True:
-            tmp.write_text(str(len({r[0] for r in received})))
+            tmp.write_text(str(len({r[0] for r in received})), encoding="utf-8")
             os.replace(tmp, path)
             await asyncio.sleep(0.25)
 
@@ -141,7 +141,7 @@ async def _client_main(args: argparse.Namespace) -> None:
     for t in tasks:
         t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    Path(args.out).write_text(json.dumps({"received": received, **state}))
+    Path(args.out).write_text(json.dumps({"received": received, **state}), encoding="utf-8")
 
 
 # --- publisher process -----------------------------------------------------------------------------------
@@ -153,7 +153,7 @@ def _publisher_main(args: argparse.Namespace) -> None:
     from chat3d.db.engine import session_scope
     from chat3d.events import store, types
 
-    users = [uuid.UUID(u) for u in json.loads(Path(args.users).read_text())]
+    users = [uuid.UUID(u) for u in json.loads(Path(args.users).read_text(encoding="utf-8"))]
     total = int(args.rate * args.duration)
     rnd = random.Random(7)
     targets = [rnd.randrange(len(users)) for _ in range(total)]
@@ -193,7 +193,7 @@ def _publisher_main(args: argparse.Namespace) -> None:
     finally:
         elapsed = time.monotonic() - start
         Path(args.out).write_text(json.dumps({"published": published, "elapsed": elapsed,
-                                              "failures": len(failures), "failure_samples": failures[:10]}))
+                                              "failures": len(failures), "failure_samples": failures[:10]}), encoding="utf-8")
 
 
 # --- orchestrator ----------------------------------------------------------------------------------------
@@ -245,8 +245,8 @@ def _prepare(db_url: str, streams: int, workdir: Path) -> tuple[Path, Path]:
             tokens.append(start_session(s, user, ip="127.0.0.1", user_agent="sse-bench"))
             ids.append(str(user.id))
         s.commit()
-    (workdir / "tokens.json").write_text(json.dumps(tokens))
-    (workdir / "users.json").write_text(json.dumps(ids))
+    (workdir / "tokens.json").write_text(json.dumps(tokens), encoding="utf-8")
+    (workdir / "users.json").write_text(json.dumps(ids), encoding="utf-8")
     return workdir / "tokens.json", workdir / "users.json"
 
 
@@ -328,7 +328,7 @@ def main() -> None:
         )  # a publisher that dies is not fatal: whatever it did not publish counts as lost below
         worker_cpu = worker.cpu_percent(None)
         try:
-            pub = json.loads(pub_out.read_text())
+            pub = json.loads(pub_out.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             pub = {"published": [], "elapsed": float("nan"), "failures": 0, "failure_samples": []}
         published = [p for p in pub["published"] if p is not None]
@@ -338,7 +338,7 @@ def main() -> None:
             arrived = 0
             for k in range(len(clients)):
                 try:
-                    arrived += int((workdir / f"client-{k}.json.progress").read_text() or 0)
+                    arrived += int((workdir / f"client-{k}.json.progress").read_text(encoding="utf-8") or 0)
                 except (OSError, ValueError):
                     pass
             if arrived >= len(published):
@@ -356,7 +356,7 @@ def main() -> None:
         duplicates = misrouted = 0
         client_state = {"connected": 0, "heartbeats": 0, "errors": []}
         for k in range(len(clients)):
-            data = json.loads((workdir / f"client-{k}.json").read_text())
+            data = json.loads((workdir / f"client-{k}.json").read_text(encoding="utf-8"))
             for key in ("connected", "heartbeats"):
                 client_state[key] += data[key]
             client_state["errors"] += data["errors"]
@@ -425,7 +425,7 @@ def main() -> None:
                         "note": "everything (PostgreSQL, Redis, the worker, clients, publisher) on one host"},
         }
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2) + "\n")
+        args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
         L = result["latency_ms"]
         print()
         print("| metric | value |")

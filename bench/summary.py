@@ -21,7 +21,7 @@ import math
 import os
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -125,7 +125,7 @@ def render_rows(d: dict) -> list[tuple]:
 def pipeline_rows(d: dict) -> list[tuple]:
     o = d["overhead_ms"]
     limit = _num(d.get("target_overhead_p50_ms")) or 300
-    return [(f"pipeline overhead: submit → completed minus render time, zero-latency model, p50 / p95",
+    return [("pipeline overhead: submit → completed minus render time, zero-latency model, p50 / p95",
              f"p50 ≤ {limit:g} ms",
              f"p50 **{_f(o['p50'], 0)} ms**, p95 {_f(o['p95'], 0)} ms (n = {d.get('n', '?')})",
              _le(o["p50"], limit))]
@@ -256,7 +256,7 @@ BENCHES = [
 
 
 def _stamp(t: float) -> str:
-    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _loadavg(d: dict) -> str | None:
@@ -273,7 +273,7 @@ def _loadavg(d: dict) -> str | None:
 def collect(results: Path) -> tuple[list[Row], list[str]]:
     run = {}
     try:
-        run = json.loads((results / RUN_FILE).read_text())
+        run = json.loads((results / RUN_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         pass
     started = _num(run.get("started_at"))
@@ -287,7 +287,7 @@ def collect(results: Path) -> tuple[list[Row], list[str]]:
         mtime = path.stat().st_mtime
         source = _stamp(mtime) + (" (before this run)" if started is not None and mtime < started else "")
         try:
-            data = json.loads(path.read_text())
+            data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             rows.append((title, "—", f"not run (unreadable {name}: {exc})", None, source))
             continue
@@ -305,12 +305,12 @@ def collect(results: Path) -> tuple[list[Row], list[str]]:
 
 def machine_line(results: Path) -> str:
     try:
-        run = json.loads((results / RUN_FILE).read_text())
+        run = json.loads((results / RUN_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         run = {}
     mem = "?"
     try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
+        for line in Path("/proc/meminfo").read_text(encoding="utf-8").splitlines():
             if line.startswith("MemTotal:"):
                 mem = f"{int(line.split()[1]) / 2**20:.1f} GiB"
     except OSError:
@@ -341,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.record_start:
         args.results.mkdir(parents=True, exist_ok=True)
         (args.results / RUN_FILE).write_text(json.dumps(
-            {"started_at": time.time(), "loadavg": list(os.getloadavg()), "cpus": os.cpu_count()}, indent=1))
+            {"started_at": time.time(), "loadavg": list(os.getloadavg()), "cpus": os.cpu_count()}, indent=1), encoding="utf-8")
         return 0
 
     rows, loads = collect(args.results)

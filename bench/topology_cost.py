@@ -52,7 +52,7 @@ def measure(part: Path) -> dict:
     try:
         os.chdir(d)
         ns: dict = {"__name__": "__main__"}
-        exec(compile(part.read_text(), str(part), "exec"), ns)  # noqa: S102 - the shared trusted corpus
+        exec(compile(part.read_text(encoding="utf-8"), str(part), "exec"), ns)  # noqa: S102 - the shared trusted corpus
         shape = runner.extract_result(ns)
         postrender.write_brep(shape, str(d / postrender.BREP_NAME))
         (d / "out").mkdir()
@@ -60,7 +60,7 @@ def measure(part: Path) -> dict:
         got = postrender.finish(d, d / "out", max_output_bytes=1 << 28, formats=FORMATS,
                                 labels=parts.program_labels(ns.get("result"), shape))
         post_s = time.perf_counter() - t
-        table = json.loads((d / "out" / "faces.json").read_text()) if got.get("ok") else {}
+        table = json.loads((d / "out" / "faces.json").read_text(encoding="utf-8")) if got.get("ok") else {}
         return {"part": part.name, "ok": bool(got.get("ok")), "post_s": post_s, "table_s": spent["table"],
                 "tag_s": spent["tag"], "views_s": spent["views"], "parts_s": spent["parts"],
                 "faces": table.get("face_count"), "edges": table.get("edge_count"), "solids": got.get("solids")}

@@ -229,7 +229,7 @@ def main() -> None:
         sys.exit("Debian's chromium is missing (apt-get install -y chromium)")
     workdir = Path(tempfile.mkdtemp(prefix="chat3d-ui-"))
     pg = ThrowawayPostgres().start()
-    lock = open(REPO / ".web.lock", "w")
+    lock = open(REPO / ".web.lock", "w", encoding="utf-8")
     app = None
     try:
         db_url = pg.url("postgres")
@@ -382,7 +382,7 @@ def main() -> None:
             "machine": {"cpus": os.cpu_count(), "loadavg_at_end": [round(x, 2) for x in os.getloadavg()],
                         "note": "PostgreSQL, the app and Chromium on one shared host"}}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(body, indent=1))
+    RESULTS.write_text(json.dumps(body, indent=1), encoding="utf-8")
     print("| case | n | p50 ms | p95 ms | empty page beside it, p50 ms | p50 vs empty page | click → sent p50 ms "
           "| click → 1st message p50 ms | bytes received / sample |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in table:

@@ -136,7 +136,7 @@ class Settings(BaseSettings):
         return None if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
-    def _refuse_unsafe_production(self) -> "Settings":
+    def _refuse_unsafe_production(self) -> Settings:
         if self.chat3d_env != "test" and DEFAULT_JWT_SECRET in (self.jwt_secret, self.link_signing_key, self.credential_key):
             raise ValueError("JWT_SECRET (and the other keys) must be private values; leave them unset to have "
                              "one generated and stored for this deployment")

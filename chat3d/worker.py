@@ -37,7 +37,7 @@ async def run_outbox_worker(stop_event: asyncio.Event) -> None:
             continue
         try:
             await asyncio.wait_for(stop_event.wait(), timeout=get_settings().outbox_poll_interval_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
 

@@ -152,7 +152,7 @@ class ZygoteClient:
                 await asyncio.wait_for(self.writer.drain(), deadline_s)
             await asyncio.wait_for(fut, deadline_s)
             return True
-        except (asyncio.TimeoutError, OSError, RuntimeError):
+        except (TimeoutError, OSError, RuntimeError):
             return False
         finally:
             self.pings.pop(n, None)
@@ -177,7 +177,7 @@ class ZygoteClient:
         try:
             # The zygote enforces the deadline; this only guards against a wedged zygote.
             return await asyncio.wait_for(asyncio.shield(fut), timeout_s + 30)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.futures.pop(job_id, None)
             return {"op": "done", "dir": None, "zygote_lost": True, "timed_out": True,
                     "exit_code": None, "signal": None, "wall_s": timeout_s}
@@ -209,7 +209,7 @@ class ZygoteClient:
             self.proc.send_signal(signal.SIGTERM)
             try:
                 await asyncio.wait_for(asyncio.to_thread(self.proc.wait), 5)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self.proc.kill()
         if self.writer:
             self.writer.close()

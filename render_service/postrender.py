@@ -24,17 +24,19 @@ from pathlib import Path
 import numpy as np
 from lib3mf import Lib3MF
 from OCP.BinTools import BinTools
-from OCP.BRepTools import BRepTools
-from OCP.StlAPI import StlAPI_Writer
-from OCP.TopoDS import TopoDS_Shape
+
 # Issue 23's measurements (measure_features); imported up front: a sandboxed post process cannot import later.
 from OCP.BRepAdaptor import BRepAdaptor_Surface
+from OCP.BRepTools import BRepTools
 from OCP.GeomAbs import GeomAbs_Cylinder
+from OCP.StlAPI import StlAPI_Writer
+from OCP.TopoDS import TopoDS_Shape
+
 # Issue 23's review views (render_views) draw captions: Pillow's drawing and font modules, up front as well.
 from PIL import Image, ImageDraw, ImageFont
 
-from .lazy_sklearn import deferred_sklearn
 from . import parts, topology  # imported here: a sandboxed post process cannot import later
+from .lazy_sklearn import deferred_sklearn
 from .protocol import FILENAMES
 from .untrusted_files import read_untrusted
 
@@ -551,7 +553,7 @@ def measure_features(shape, per_solid: list[np.ndarray], lin: float) -> dict:
     """Holes and bosses (cylindrical faces grouped by axis and radius: diameter, axis, through or blind), the
     centre of mass and a sampled minimum wall thickness, from the parsed geometry only. Bounded: at most
     FEATURE_CYLINDERS cylinders are classified and WALL_SAMPLES rays cast, whatever the part."""
-    solids = shape.solids()
+    shape.solids()
     mesh = np.concatenate(per_solid).astype(np.float64) if per_solid else np.zeros((0, 3, 3))
     eps = max(1e-3, 2 * lin)
     groups: dict[tuple, dict] = {}

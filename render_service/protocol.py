@@ -32,7 +32,7 @@ import binascii
 import json
 import math
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .precheck import valid_input_name

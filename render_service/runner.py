@@ -302,7 +302,7 @@ def _checked_readers(input_names: list[str]) -> None:
 
     for new, orig in ((import_step, orig_step), (import_stl, orig_stl), (read, orig_read)):
         new.__doc__ = orig.__doc__
-        setattr(new, "_chat3d_orig", orig)  # read back with getattr above, so patching twice wraps once
+        new._chat3d_orig = orig  # read back with getattr above, so patching twice wraps once
     importers.import_step = bd.import_step = import_step
     importers.import_stl = bd.import_stl = import_stl
     bd.Mesher.read = read  # type: ignore[method-assign]  # build123d's own reader, wrapped on purpose
@@ -417,14 +417,14 @@ def warm_up() -> None:
     No OCCT operation runs here: OCCT starts thread pools on first use, and the zygote must stay
     single-threaded so fork() is safe.
     """
-    import OCP.RWGltf  # noqa: F401
-    import OCP.StlAPI  # noqa: F401
-    import OCP.STEPCAFControl  # noqa: F401
-    import OCP.XCAFDoc  # noqa: F401
-    import OCP.HLRBRep  # noqa: F401
     import resource  # noqa: F401
 
     import OCP.BinTools  # noqa: F401
+    import OCP.HLRBRep  # noqa: F401
+    import OCP.RWGltf  # noqa: F401
+    import OCP.STEPCAFControl  # noqa: F401
+    import OCP.StlAPI  # noqa: F401
+    import OCP.XCAFDoc  # noqa: F401
 
     for mod in ("lib3mf", "PIL.Image", "PIL.PngImagePlugin", "ocpsvg", "svgpathtools", "ezdxf", "random",
                 "itertools", "functools", "copy", "typing"):

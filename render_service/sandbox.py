@@ -160,7 +160,7 @@ def build_plan(stage_dir: str) -> Plan:
 
 def close_fds(keep: list[int]) -> None:
     """Drop every inherited descriptor (the zygote's control socket above all)."""
-    keep_set = sorted(set(k for k in keep if k >= 0) | {0, 1, 2})
+    keep_set = sorted({k for k in keep if k >= 0} | {0, 1, 2})
     lo = 0
     for fd in keep_set:
         if fd > lo:
@@ -207,7 +207,7 @@ def choose_uid_base(count: int, uid_map: str | None = None) -> int:
     block out of about 10^8."""
     if uid_map is None:
         try:
-            with open("/proc/self/uid_map") as fh:
+            with open("/proc/self/uid_map", encoding="utf-8") as fh:
                 uid_map = fh.read()
         except OSError:
             uid_map = "0 0 4294967295"

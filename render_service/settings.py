@@ -80,7 +80,7 @@ class Settings:
     allow_anonymous: bool = False  # test settings only (CHAT3D_ENV=test): /render without a token
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls) -> Settings:
         pool = _env_int("RENDER_POOL_SIZE", os.cpu_count() or 1)
         work_dir = os.environ.get("RENDER_WORK_DIR", "").strip()
         if not work_dir:
@@ -118,5 +118,5 @@ class Settings:
         return json.dumps(dataclasses.asdict(self) | {"service_token": ""})
 
     @classmethod
-    def from_json(cls, raw: str) -> "Settings":
+    def from_json(cls, raw: str) -> Settings:
         return cls(**json.loads(raw))

@@ -534,7 +534,7 @@ class Zygote:
                 _copy_fd(given["model.brep"], os.path.join(src, "model.brep"), s.max_output_mb * 1024 * 1024 + 1,
                          skip_larger=False)
             answer = postrender.finish(Path(src), Path(out), max_output_bytes=s.max_output_mb * 1024 * 1024,
-                                       formats=set(f for f in header.get("formats", []) if f in KNOWN_FORMATS),
+                                       formats={f for f in header.get("formats", []) if f in KNOWN_FORMATS},
                                        labels=parts.read_labels(os.path.join(out, "job-result.json")))
             shutil.rmtree(src, ignore_errors=True)
             fd = os.open(os.path.join(out, "post.json"), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)

@@ -38,11 +38,11 @@ def main(build_dir: str) -> None:
     if not modules:
         raise SystemExit(f"no assets/reflex-env-*.js under {build_dir}: not a Reflex export?")
     for module in modules:
-        before = module.read_text()
+        before = module.read_text(encoding="utf-8")
         after = rewrite(before)
         if "localhost" in after or after == before:
             raise SystemExit(f"{module}: unexpected backend URLs, left as they were:\n{before[:500]}")
-        module.write_text(after)
+        module.write_text(after, encoding="utf-8")
         for sidecar in module.parent.glob(module.name + ".*"):
             if sidecar.suffix == ".gz":
                 sidecar.write_bytes(gzip.compress(after.encode(), mtime=0))

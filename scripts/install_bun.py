@@ -37,7 +37,7 @@ def package_name() -> str:
     if machine not in ("x86_64", "amd64"):
         sys.exit(f"install_bun: no bun build for {machine}")
     # bun's default x64 build needs AVX2; the baseline build runs on any x86-64 (what bun's own installer picks).
-    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    flags = Path("/proc/cpuinfo").read_text(encoding="utf-8") if Path("/proc/cpuinfo").exists() else ""
     return "@oven/bun-linux-x64" if " avx2" in flags else "@oven/bun-linux-x64-baseline"
 
 

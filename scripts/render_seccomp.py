@@ -53,7 +53,7 @@ def syscall_names() -> list[str]:
     names: set[str] = set()
     for header in HEADERS.values():
         if header.exists():
-            names |= set(re.findall(r"#define __NR(?:3264)?_([a-z0-9_]+)\s+\(?(?:__NR3264_)?[a-z0-9_]*\d", header.read_text()))
+            names |= set(re.findall(r"#define __NR(?:3264)?_([a-z0-9_]+)\s+\(?(?:__NR3264_)?[a-z0-9_]*\d", header.read_text(encoding="utf-8")))
     names -= {"syscalls", "arch_specific_syscall"}
     if not names:
         raise SystemExit("no kernel headers found (apt-get install linux-libc-dev)")
@@ -80,8 +80,8 @@ def profile() -> dict:
 def main() -> int:
     text = json.dumps(profile(), indent=1) + "\n"
     if "--check" in sys.argv:
-        return 0 if OUT.exists() and OUT.read_text() == text else 1
-    OUT.write_text(text)
+        return 0 if OUT.exists() and OUT.read_text(encoding="utf-8") == text else 1
+    OUT.write_text(text, encoding="utf-8")
     print(f"wrote {OUT} ({len(profile()['syscalls'][0]['names'])} syscalls allowed)")
     return 0
 

@@ -50,7 +50,7 @@ def take(out: Path, prompt: str) -> int:
     render = RenderServiceProcess().start(work)
     app = None
     try:
-        with open(REPO / ".web.lock", "w") as lock:
+        with open(REPO / ".web.lock", "w", encoding="utf-8") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # `reflex run` builds into the checkout's one .web folder
             app = AppProcess(
                 data_dir=work / "data", database_url="", render_url=render.url, render_token=render.token,

@@ -181,7 +181,7 @@ def web_build_lock() -> Iterator[None]:
     """One running app per checkout at a time: `reflex run` builds into the shared `.web` folder."""
     import fcntl
 
-    with open(REPO_ROOT / ".web.lock", "w") as fh:
+    with open(REPO_ROOT / ".web.lock", "w", encoding="utf-8") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         yield
         fcntl.flock(fh, fcntl.LOCK_UN)

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(tmp, ignore_errors=True)
     result = {
         "suite": args.suite, "tasks": [t.id for t in tasks], "code_version": _code_version(),
-        "started_at": datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds"),
+        "started_at": datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds"),
         "seconds": round(time.time() - started, 1),
         "pass_rule": {"bbox_tolerance_mm": metrics.BBOX_TOLERANCE_MM, "volume_tolerance_pct": metrics.VOLUME_TOLERANCE_PCT,
                       "chamfer_max_mm": metrics.CHAMFER_MAX_MM, "hausdorff95_max_mm": metrics.HAUSDORFF95_MAX_MM},
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     if args.json_out:
         args.json_out.parent.mkdir(parents=True, exist_ok=True)
-        args.json_out.write_text(json.dumps(result, indent=2))
+        args.json_out.write_text(json.dumps(result, indent=2), encoding="utf-8")
     print_tables(result, console)
     return 0
 

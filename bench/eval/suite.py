@@ -41,7 +41,7 @@ def load_tasks(suite: str = "cadqueryeval", only: list[str] | None = None) -> li
     root = SUITES_DIR / suite
     tasks = []
     for path in sorted((root / "tasks").glob("*.yaml"), key=_order):
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         req = raw.get("requirements") or {}
         tasks.append(Task(
             id=str(raw.get("task_id") or path.stem),
@@ -61,6 +61,6 @@ def load_tasks(suite: str = "cadqueryeval", only: list[str] | None = None) -> li
 
 def published_results(suite: str = "cadqueryeval") -> list[dict]:
     """The benchmark's own published one-shot results (model_id, accuracy, cost_usd, …), best first."""
-    with open(SUITES_DIR / suite / "published_results.csv", newline="") as fh:
+    with open(SUITES_DIR / suite / "published_results.csv", encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
     return sorted(rows, key=lambda r: -float(r["accuracy"]))

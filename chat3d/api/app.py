@@ -6,14 +6,31 @@ from fastapi import FastAPI
 
 from chat3d.api.errors import error_response, install_error_handlers
 from chat3d.api.public_routes import UNKNOWN_API_METHODS, UNKNOWN_API_PATH
-from chat3d.api.routes import admin, auth, health, public
-from chat3d.api.routes import chat, events, files, llm, notifications, query
-from chat3d.api.routes import invitations, waitlist
-from chat3d.api.routes import password_reset, profile
-from chat3d.api.routes import imports, shares, versions
-from chat3d.api.routes import admin_models
+from chat3d.api.routes import (
+    admin,
+    admin_models,
+    auth,
+    chat,
+    events,
+    files,
+    health,
+    imports,
+    invitations,
+    llm,
+    notifications,
+    password_reset,
+    profile,
+    public,
+    query,
+    shares,
+    versions,
+    waitlist,
+)
 from chat3d.api.security import (
-    BodySizeLimitMiddleware, SecurityHeadersMiddleware, UploadGuardMiddleware, WebsocketOriginMiddleware,
+    BodySizeLimitMiddleware,
+    SecurityHeadersMiddleware,
+    UploadGuardMiddleware,
+    WebsocketOriginMiddleware,
 )
 from chat3d.domain.files import MAX_UPLOAD_BYTES
 from chat3d.domain.imports import max_bytes as import_max_bytes

@@ -9,7 +9,6 @@ from chat3d.state.chat_contexts import ContextsState
 from chat3d.state.chat_view import ContextRow
 from chat3d.state.layout import LayoutState
 
-
 THUMB = "36px"
 
 

@@ -6,9 +6,8 @@ import reflex as rx
 from reflex.event import passthrough_event_spec
 
 from chat3d.components.chat_composer import units_picker
-
-from chat3d.state.auth import AuthState
 from chat3d.state.active_chat import ActiveChatState
+from chat3d.state.auth import AuthState
 from chat3d.state.chat import RatingsState, ThreadState
 from chat3d.state.chat_composer import ComposerState
 from chat3d.state.chat_reactions import ChatReactionsState

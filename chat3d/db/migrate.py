@@ -7,9 +7,9 @@ Several app workers may start at once: on PostgreSQL an advisory lock makes them
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import command
 from alembic.config import Config
 
+from alembic import command
 from chat3d.settings import REPO_ROOT, get_settings
 
 _MIGRATION_LOCK_ID = 3_141_592_653

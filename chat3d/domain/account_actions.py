@@ -23,18 +23,22 @@ from urllib.parse import quote
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from chat3d.db.models import (AccountAction, ActionStatus, ActionType, SecurityEvent, User, UserStatus, table_of,
-                              utcnow)
+from chat3d.db.models import AccountAction, ActionStatus, ActionType, SecurityEvent, User, UserStatus, table_of, utcnow
 from chat3d.domain.coerce import aware
-from chat3d.domain.export import EXPORT_QUEUED
 from chat3d.domain.errors import Conflict, DomainError, Forbidden, InvalidInput
+from chat3d.domain.export import EXPORT_QUEUED
 from chat3d.domain.outbox import enqueue_mail
 from chat3d.domain.passwords import check_password_rules, hash_password, verify_password
 from chat3d.domain.security_events import record_security_event
 from chat3d.domain.sessions import revoke_all_sessions, revoke_other_sessions
 from chat3d.domain.tokens import hash_token, new_token
 from chat3d.domain.users import (
-    check_email, clean_line, ensure_not_last_admin, get_user_by_email, has_account, normalize_email,
+    check_email,
+    clean_line,
+    ensure_not_last_admin,
+    get_user_by_email,
+    has_account,
+    normalize_email,
 )
 from chat3d.events.store import record_event
 from chat3d.events.types import ACCOUNT_STATUS_CHANGED

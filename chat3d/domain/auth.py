@@ -17,8 +17,8 @@ from sqlmodel import Session, select
 
 from chat3d.db.models import User, UserSession, UserStatus
 from chat3d.domain.errors import Forbidden, Unauthorized
-from chat3d.domain.passwords import verify_password
 from chat3d.domain.keys import LINKS, key
+from chat3d.domain.passwords import verify_password
 from chat3d.domain.ratelimit import budget_left, enforce_rate_limit, refuse, spend
 from chat3d.domain.security_events import record_security_event
 from chat3d.domain.sessions import start_session

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import overload
 
 from chat3d.domain.errors import NotFound
@@ -30,4 +30,4 @@ def aware(moment: datetime | None) -> datetime | None:
     """A timestamp with its zone: a naive one (given by a caller, or read from SQLite) is UTC."""
     if moment is None:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -29,8 +29,17 @@ from sqlmodel import Session, col, select
 
 from chat3d.db.engine import get_engine
 from chat3d.db.models import (
-    AdminAuditLog, ChatContext, OutboxMessage, RegistrationToken, SecurityEvent, StoredFile, User, UserStatus,
-    WaitlistEntry, table_of, utcnow,
+    AdminAuditLog,
+    ChatContext,
+    OutboxMessage,
+    RegistrationToken,
+    SecurityEvent,
+    StoredFile,
+    User,
+    UserStatus,
+    WaitlistEntry,
+    table_of,
+    utcnow,
 )
 from chat3d.domain import files
 
@@ -186,5 +195,5 @@ async def run_retention_jobs(stop_event) -> None:
             log.exception("retention round failed")
         try:
             await asyncio.wait_for(stop_event.wait(), timeout=RETENTION_INTERVAL_S)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass

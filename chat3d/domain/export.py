@@ -16,7 +16,7 @@ import re
 import tempfile
 import uuid
 import zipfile
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,7 +24,16 @@ from sqlmodel import Session, select
 
 from chat3d.db.engine import get_engine
 from chat3d.db.models import (
-    AccountAction, ActionStatus, ActionType, ChatContext, ChatItem, FileKind, Invitation, StoredFile, User, utcnow,
+    AccountAction,
+    ActionStatus,
+    ActionType,
+    ChatContext,
+    ChatItem,
+    FileKind,
+    Invitation,
+    StoredFile,
+    User,
+    utcnow,
 )
 from chat3d.domain import files, segments
 from chat3d.domain.outbox import enqueue_mail
@@ -43,8 +52,8 @@ EXPORT_FAILED = "failed"
 def _iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).isoformat()
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat()
 
 
 def _slug(text: str, limit: int = 40) -> str:
@@ -143,7 +152,7 @@ def write_export_zip(session: Session, user: User, dest) -> dict[str, int]:
             counts["chats"] += 1
             counts["messages"] += len(items)
             chat_index.append({"folder": folder, "id": str(ctx.id), "name": ctx.name, "messages": len(items)})
-        for key, rest in files_by_context.items():  # uploads, and models whose chat is gone
+        for rest in files_by_context.values():  # uploads, and models whose chat is gone
             for f in rest:
                 if f.kind == FileKind.upload.value:
                     counts["uploads"] += add_stored(zf, f, "uploads")
@@ -279,5 +288,5 @@ async def run_export_jobs(stop_event) -> None:
             log.exception("data export round failed")
         try:
             await asyncio.wait_for(stop_event.wait(), timeout=EXPORT_POLL_S)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass

@@ -18,7 +18,7 @@ import os
 import shutil
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -216,8 +216,8 @@ def get_file(session: Session, owner_id: uuid.UUID, file_id: uuid.UUID | str) ->
     if row is None or row.owner_id != owner_id:
         raise NotFound("No such file.")
     if row.expires_at is not None:
-        expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=timezone.utc)
-        if expires <= datetime.now(timezone.utc):
+        expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=UTC)
+        if expires <= datetime.now(UTC):
             raise NotFound("This download has expired.")
     return row
 

@@ -28,8 +28,18 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, func, select, update
 
 from chat3d.db.models import (
-    Invitation, InvitationSend, InvitationStatus, RegistrationToken, Role, TokenSource, User, WaitlistEntry, WaitlistStatus, utcnow,
+    Invitation,
+    InvitationSend,
+    InvitationStatus,
+    RegistrationToken,
+    Role,
+    TokenSource,
+    User,
+    WaitlistEntry,
+    WaitlistStatus,
+    utcnow,
 )
+from chat3d.domain import users
 from chat3d.domain.coerce import aware
 from chat3d.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from chat3d.domain.outbox import enqueue_mail
@@ -37,9 +47,14 @@ from chat3d.domain.pagination import paginate
 from chat3d.domain.policy import get_app_settings
 from chat3d.domain.registration import issue_registration_token
 from chat3d.domain.tokens import hash_token
-from chat3d.domain import users
 from chat3d.domain.users import check_email, clean_line, lock_user
-from chat3d.domain.waitlist import REGISTRATION_TTL, expire_confirmations, get_or_create_entry, register_url, send_confirmation
+from chat3d.domain.waitlist import (
+    REGISTRATION_TTL,
+    expire_confirmations,
+    get_or_create_entry,
+    register_url,
+    send_confirmation,
+)
 
 LIVE = (InvitationStatus.pending.value, InvitationStatus.waitlisted.value, InvitationStatus.registration_sent.value)
 MAX_BATCH = 50

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from chat3d.domain.retention import storage_totals
-from chat3d.settings import get_settings
 from chat3d.db.models import (
-    FileKind, Invitation, InvitationStatus, Query, QueryState, StoredFile, User, UserStatus, WaitlistEntry,
+    FileKind,
+    Invitation,
+    InvitationStatus,
+    Query,
+    QueryState,
+    StoredFile,
+    User,
+    UserStatus,
+    WaitlistEntry,
     WaitlistStatus,
 )
+from chat3d.domain.retention import storage_totals
+from chat3d.settings import get_settings
 
 SUCCESS = (QueryState.completed.value,)
 FAILURE = (QueryState.failed.value, QueryState.cancelled.value)
@@ -55,7 +63,7 @@ def _queries_since(session: Session, since: datetime) -> dict[str, Any]:
 def dashboard_metrics(session: Session, now: datetime | None = None) -> dict[str, Any]:
     """Users, waitlist and invitations by status; queries (each prompt is one render run) today and over 7 days
     with success/failure; tokens and cost spent. "Today" is the UTC calendar day."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     totals = session.exec(
         select(func.count(), func.coalesce(func.sum(Query.input_tokens), 0), func.coalesce(func.sum(Query.output_tokens), 0),

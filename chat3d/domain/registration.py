@@ -17,7 +17,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select, update
 
 from chat3d.db.models import (
-    NO_PASSWORD, Invitation, InvitationStatus, OutboxMessage, RegistrationToken, TokenSource, User, UserStatus, utcnow,
+    NO_PASSWORD,
+    Invitation,
+    InvitationStatus,
+    OutboxMessage,
+    RegistrationToken,
+    TokenSource,
+    User,
+    UserStatus,
+    utcnow,
 )
 from chat3d.domain.errors import Conflict, Forbidden
 from chat3d.domain.outbox import enqueue_mail

@@ -13,14 +13,22 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from chat3d.db.engine import get_engine
-from chat3d.db.models import (FileKind, Notification, OutboxMessage, OutboxStatus, StoredFile, User, UserSession,
-                              table_of)
+from chat3d.db.models import (
+    FileKind,
+    Notification,
+    OutboxMessage,
+    OutboxStatus,
+    StoredFile,
+    User,
+    UserSession,
+    table_of,
+)
 from chat3d.domain.files import remove_stored_paths
 from chat3d.events.store import prune_events
 from chat3d.events.types import UNREAD_BADGE_TYPES
@@ -38,7 +46,7 @@ HOUSEKEEPING_INTERVAL_S = 3600.0
 
 
 def _now(now: datetime | None) -> datetime:
-    return now or datetime.now(timezone.utc)
+    return now or datetime.now(UTC)
 
 
 def prune_notifications(session: Session, now: datetime | None = None) -> int:
@@ -135,7 +143,7 @@ async def run_housekeeping_jobs(stop_event: asyncio.Event) -> None:
             log.exception("housekeeping round failed")
         try:
             await asyncio.wait_for(stop_event.wait(), timeout=HOUSEKEEPING_INTERVAL_S)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
 

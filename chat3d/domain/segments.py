@@ -9,7 +9,7 @@ migration. Producers build segments only through the functions here; readers tak
 
 from __future__ import annotations
 
-from typing import Any, Literal, NotRequired, TypedDict, Union
+from typing import Any, Literal, NotRequired, TypedDict
 
 from chat3d.db.models import StoredFile
 
@@ -112,8 +112,9 @@ class SelectionSegment(TypedDict):
     items: list[dict[str, Any]]
 
 
-Segment = Union[TextSegment, ModelSegment, RunSegment, ErrorSegment, PendingSegment, AttachmentsSegment,
-                SelectionSegment]
+Segment = (
+    TextSegment | ModelSegment | RunSegment | ErrorSegment | PendingSegment | AttachmentsSegment | SelectionSegment
+)
 
 
 # --- builders -------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import jwt
 import redis

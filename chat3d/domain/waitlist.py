@@ -26,8 +26,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select, update
 
 from chat3d.db.models import (
-    Invitation, InvitationStatus, RegistrationToken, TokenSource, User, WaitlistConfirmationToken, WaitlistEntry,
-    WaitlistStatus, utcnow,
+    Invitation,
+    InvitationStatus,
+    RegistrationToken,
+    TokenSource,
+    User,
+    WaitlistConfirmationToken,
+    WaitlistEntry,
+    WaitlistStatus,
+    utcnow,
 )
 from chat3d.domain.coerce import aware
 from chat3d.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -49,7 +56,8 @@ JOIN_ANSWER = "Thanks! Check your inbox: we sent you an email to confirm your ad
 
 
 def _sign(purpose: str, value: str) -> str:
-    from chat3d.domain.keys import LINKS, key as deployment_key
+    from chat3d.domain.keys import LINKS
+    from chat3d.domain.keys import key as deployment_key
 
     key = hashlib.sha256(("chat3d:" + purpose + ":" + deployment_key(LINKS)).encode()).digest()
     mac = hmac.new(key, value.encode(), hashlib.sha256).digest()[:18]

@@ -202,7 +202,7 @@ class EventBus:
     def wake_all(self) -> None:
         """Ask every local stream to re-read the table (after a reconnect, or when the mode changes)."""
         with self._lock:
-            targets = [l for group in self._listeners.values() for l in group]
+            targets = [listener for group in self._listeners.values() for listener in group]
         self._wake(targets, None)
 
     @staticmethod
@@ -223,7 +223,7 @@ class EventBus:
 
     def _deliver_broadcast(self, envelope: dict[str, Any]) -> None:
         with self._lock:
-            targets = [l for group in self._listeners.values() for l in group]
+            targets = [listener for group in self._listeners.values() for listener in group]
         current = _running_loop()
         for listener in targets:
             _call_on(listener.loop, current, listener.broadcast, envelope)
@@ -354,7 +354,7 @@ class EventBus:
             except (asyncio.CancelledError, Exception):
                 pass
         with self._lock:
-            targets = [l for group in self._listeners.values() for l in group]
+            targets = [listener for group in self._listeners.values() for listener in group]
         for listener in targets:
             if listener.loop is asyncio.get_running_loop():
                 listener.close()

@@ -55,7 +55,7 @@ def render() -> str:
 
 
 def main() -> None:
-    PATH.write_text(render())
+    PATH.write_text(render(), encoding="utf-8")
     print(f"wrote {PATH.relative_to(REPO_ROOT)}")
 
 

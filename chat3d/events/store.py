@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -71,8 +71,8 @@ def iso_utc(value: datetime | None) -> str | None:
     if value is None:
         return None
     if value.tzinfo is None:  # SQLite hands back naive datetimes; they were written in UTC
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def envelope(event_id: int, event_type: str, payload: Any, created_at: datetime) -> dict[str, Any]:
@@ -213,7 +213,7 @@ def count_after(session: Session, user_id: uuid.UUID, after_id: int) -> int:
 
 def last_id_at_or_before(session: Session, user_id: uuid.UUID, moment: datetime) -> int:
     """The recipient's newest event id created at or before `moment`, 0 when none: where `since` replays from."""
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     if not _is_postgres(session):  # SQLite keeps naive UTC text; compare like with like
         moment = moment.replace(tzinfo=None)
     value = session.execute(

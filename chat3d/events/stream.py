@@ -205,7 +205,7 @@ def batch_reader() -> BatchReader:
     loop = asyncio.get_running_loop()
     reader = _readers.get(loop)
     if reader is None:
-        for old in [l for l in _readers if l.is_closed()]:
+        for old in [lp for lp in _readers if lp.is_closed()]:
             del _readers[old]
         reader = _readers[loop] = BatchReader(parallel=max(1, _read_threads() // 2))
     return reader

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ def write_message(message_id: str, to: str, mail: RenderedMail, eml: str) -> Non
     folder.mkdir(parents=True, exist_ok=True)
     summary = {
         "id": message_id, "to": to, "subject": mail.subject, "text": mail.text, "html": mail.html,
-        "links": mail.links, "deliveredAt": datetime.now(timezone.utc).isoformat(),
+        "links": mail.links, "deliveredAt": datetime.now(UTC).isoformat(),
     }
     for suffix, content in ((".eml", eml), (".json", json.dumps(summary, indent=2))):
         tmp = folder / f".{message_id}{suffix}.tmp"

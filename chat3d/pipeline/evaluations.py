@@ -40,7 +40,8 @@ class HarnessMissing(Exception):
 
 def harness():
     try:
-        from bench.eval import harness as h, suite
+        from bench.eval import harness as h
+        from bench.eval import suite
 
         return h, suite
     except ImportError as exc:
@@ -60,7 +61,7 @@ def suite_info(suite: str) -> tuple[int, str]:
     digest = hashlib.sha256()
     for path in sorted((root / "tasks").glob("*.yaml")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    notice = (root / "NOTICE.md").read_text() if (root / "NOTICE.md").is_file() else ""
+    notice = (root / "NOTICE.md").read_text(encoding="utf-8") if (root / "NOTICE.md").is_file() else ""
     commit = re.search(r"commit ([0-9a-f]{40})", notice)
     upstream = commit.group(1)[:12] if commit else "local"
     return len(tasks), f"{upstream}+{digest.hexdigest()[:8]}"
@@ -127,7 +128,8 @@ async def run_evaluation(run_id: uuid.UUID) -> None:
         user_id = await asyncio.to_thread(_make_user, run_id)
     except Exception as exc:
         log.exception("evaluation %s could not start", run_id)
-        await in_session(lambda s: evaluations.finish_run(s, run_id, error=f"Could not start: {exc}"))
+        error = f"Could not start: {exc}"
+        await in_session(lambda s: evaluations.finish_run(s, run_id, error=error))
         return
 
     jobs = InProcessJobs(concurrency=render_cap())
@@ -157,7 +159,7 @@ async def run_evaluation(run_id: uuid.UUID) -> None:
             await asyncio.sleep(WATCH_S)
             spent, active = await asyncio.to_thread(_spent_and_active, user_id)
             current = ", ".join(sorted(names[t] for t in running if not t.done()))
-            decision = await in_session(lambda s: evaluations.progress(s, run_id, current_task=current, spent_usd=spent))
+            decision = await in_session(functools.partial(evaluations.progress, run_id=run_id, current_task=current, spent_usd=spent))
             if decision:
                 stop = stop or decision
                 if active:
@@ -224,5 +226,5 @@ async def run_evaluation_jobs(stop_event: asyncio.Event) -> None:
             continue
         try:
             await asyncio.wait_for(stop_event.wait(), timeout=POLL_S)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass

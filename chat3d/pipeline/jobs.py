@@ -223,7 +223,7 @@ async def sweep_forever(stop: asyncio.Event, *, first_all_active: bool = False) 
         first = False
         try:
             await asyncio.wait_for(stop.wait(), timeout=interval_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
 

@@ -9,13 +9,22 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from chat3d.db.models import (
-    ACTIVE_STATES, TERMINAL_STATES, ChatContext, ChatItem, ItemRole, Query, QueryState, StoredFile, User, utcnow,
+    ACTIVE_STATES,
+    TERMINAL_STATES,
+    ChatContext,
+    ChatItem,
+    ItemRole,
+    Query,
+    QueryState,
+    StoredFile,
+    User,
+    utcnow,
 )
 from chat3d.domain import chats, segments
 from chat3d.domain.coerce import as_uuid
@@ -59,14 +68,14 @@ def _check_limits(session: Session, user_id: uuid.UUID) -> None:
         raise RateLimited(
             f"You already have {running} requests running; wait for one to finish or stop it.", retry_after=5
         )
-    start_of_day = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    start_of_day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     tokens, cost = session.exec(
         select(
             sa.func.coalesce(sa.func.sum(Query.input_tokens + Query.output_tokens), 0),
             sa.func.coalesce(sa.func.sum(Query.cost_usd), 0.0),
         ).where(Query.owner_id == user_id, Query.created_at >= start_of_day)
     ).one()
-    reset_in = int((start_of_day + timedelta(days=1) - datetime.now(timezone.utc)).total_seconds())
+    reset_in = int((start_of_day + timedelta(days=1) - datetime.now(UTC)).total_seconds())
     if settings.daily_token_budget_per_user and tokens >= settings.daily_token_budget_per_user:
         raise RateLimited(
             f"You have used today's budget of {settings.daily_token_budget_per_user:,} tokens; it renews at 00:00 UTC.",

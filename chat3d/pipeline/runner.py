@@ -21,10 +21,10 @@ from chat3d.db.engine import in_session
 from chat3d.db.models import TERMINAL_STATES, ChatContext, ChatItem, ItemRole, Query, QueryState, utcnow
 from chat3d.domain import chats, files, imports, requirements, review, segments, selection, versions
 from chat3d.domain.errors import DomainError
+from chat3d.llm import registry
 from chat3d.llm.base import Completion, ImageInput, Message, ProviderError, Usage
 from chat3d.llm.codeblock import extract_code
 from chat3d.llm.prompts import load_prompt
-from chat3d.llm import registry
 from chat3d.llm.tools import CREATE_3D_MODEL, REPORT_REVIEW
 from chat3d.pipeline import live, prompting, rendering
 from chat3d.pipeline.queries import finish, transition

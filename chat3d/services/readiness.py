@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from sqlalchemy import text
 
@@ -63,7 +64,7 @@ async def _run(name: str, probe: Callable[[], Awaitable[None]]) -> dict[str, Any
     try:
         await asyncio.wait_for(probe(), timeout=PROBE_TIMEOUT_S)
         result: dict[str, Any] = {"status": "ok"}
-    except asyncio.TimeoutError:
+    except TimeoutError:
         result = {"status": "down", "reason": f"no answer within {PROBE_TIMEOUT_S:.0f} s"}
     except Exception as exc:  # the reason is the report
         result = {"status": "down", "reason": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]}

@@ -31,8 +31,15 @@ import httpx
 from chat3d.services.outbound_http import async_client
 from chat3d.settings import get_settings
 from render_service.protocol import (  # the wire protocol only: no build123d, no sandbox
-    DEFAULT_FORMATS, RESULT_MEDIA_TYPE, BadAnswer, RenderedFile, RenderFailure, RenderRequest, RenderSuccess,
-    decode_failure, decode_result,
+    DEFAULT_FORMATS,
+    RESULT_MEDIA_TYPE,
+    BadAnswer,
+    RenderedFile,
+    RenderFailure,
+    RenderRequest,
+    RenderSuccess,
+    decode_failure,
+    decode_result,
 )
 
 __all__ = ["DEFAULT_FORMATS", "RenderClient", "RenderedFile", "RenderFailure", "RenderSuccess", "RenderUnavailable",

@@ -161,7 +161,7 @@ class AdminState(AuthState):
             self.error = exc.message
         # One row shape for every tab: a render of one tab's table with another tab's rows (a stale frame while
         # the tab and rows change) must never meet a missing key.
-        self.rows = [{key: "" for key in ROW_KEYS} | row for row in self.rows]
+        self.rows = [dict.fromkeys(ROW_KEYS, "") | row for row in self.rows]
 
     @property
     def _offset(self) -> int:

@@ -13,7 +13,6 @@ the state, because Reflex makes every public method of a state an event handler 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 import uuid
 
@@ -24,9 +23,7 @@ from chat3d.domain import chats, versions
 from chat3d.domain.errors import DomainError
 from chat3d.state.active_chat import ActiveChatState, signed_in_user_id
 from chat3d.state.auth import AuthState
-from chat3d.state.chat_view import (
-    ACTIVE, TERMINAL, ItemView, add_progress, item_view, pending_query_id, state_label,
-)
+from chat3d.state.chat_view import ItemView, add_progress, item_view, pending_query_id, state_label
 
 PAGE_SIZE = 50
 WATCH_LIMIT_S = 900.0
@@ -73,7 +70,7 @@ def context_id_from_path(path: str) -> str:
     return ""
 
 
-def _ratings_loaded(ratings: "RatingsState", context_id: str, views: list[ItemView], *, earlier: bool = False) -> None:
+def _ratings_loaded(ratings: RatingsState, context_id: str, views: list[ItemView], *, earlier: bool = False) -> None:
     """Items of `context_id` were loaded (a page, or an earlier page added in front)."""
     answers = [v.id for v in views if v.role == "assistant"]
     loaded = {v.id: v.rating for v in views if v.rating}
@@ -87,7 +84,7 @@ def _ratings_loaded(ratings: "RatingsState", context_id: str, views: list[ItemVi
         ratings.ratings = loaded
 
 
-def _rating_reloaded(ratings: "RatingsState", context_id: str, view: ItemView) -> None:
+def _rating_reloaded(ratings: RatingsState, context_id: str, view: ItemView) -> None:
     """One item of the open chat was (re)loaded: its stored rating, and it may be rated."""
     if context_id != ratings._context_id:
         return
@@ -270,7 +267,7 @@ class ThreadState(rx.State):
             while time.monotonic() < deadline:
                 try:
                     text = await asyncio.wait_for(queue.get(), timeout=1.0)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     text = None
                 async with self:
                     if not any(i.id == item_id and i.pending for i in self.items):

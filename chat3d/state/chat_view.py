@@ -6,9 +6,10 @@ The dataclasses are the typed shapes the state classes hand to the page.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from chat3d.db.models import ACTIVE_STATES, TERMINAL_STATES
 from chat3d.domain import parts as parts_domain
@@ -232,11 +233,11 @@ def add_progress(progress: list[str], label: str) -> list[str]:
 
 def recency_group(updated_at: datetime, now: datetime | None = None) -> str:
     """Today / Previous 7 days / Older, by calendar day in UTC."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     if updated_at.tzinfo is None:
-        updated_at = updated_at.replace(tzinfo=timezone.utc)
-    start_today = now.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
-    ts = updated_at.astimezone(timezone.utc)
+        updated_at = updated_at.replace(tzinfo=UTC)
+    start_today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    ts = updated_at.astimezone(UTC)
     if ts >= start_today:
         return "Today"
     if ts >= start_today - timedelta(days=7):

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import reflex as rx
 
+from chat3d.components.api_script import navigate
 from chat3d.db.engine import session_scope
 from chat3d.domain.errors import DomainError
 from chat3d.events import store
 from chat3d.events import types as ev
-from chat3d.components.api_script import navigate
 from chat3d.state.auth import AuthState, safe_next
 
 BELL_ITEMS = 5
@@ -46,7 +46,7 @@ def _parse_iso(value: str | None) -> datetime | None:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def relative_time(value: str | None, now: datetime | None = None) -> str:
@@ -54,7 +54,7 @@ def relative_time(value: str | None, now: datetime | None = None) -> str:
     moment = _parse_iso(value)
     if moment is None:
         return ""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     seconds = max(0, int((now - moment).total_seconds()))
     if seconds < 60:
         return "just now"

@@ -8,7 +8,7 @@ session cookie first: a client can send any event, and a revoked session must st
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import reflex as rx
 
@@ -23,8 +23,8 @@ from chat3d.state.auth import AuthState
 def _when(moment: datetime | None) -> str:
     if moment is None:
         return ""
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _device(agent: str | None) -> str:

@@ -6,10 +6,18 @@ import reflex as rx
 
 from chat3d.db.engine import session_scope
 from chat3d.domain import shares
-from chat3d.domain.requirements import summary
 from chat3d.domain.errors import DomainError
-from chat3d.state.chat_view import (FORMAT_LABELS, FileView, PartView, format_area, format_dims, format_size,
-                                    format_volume, part_views)
+from chat3d.domain.requirements import summary
+from chat3d.state.chat_view import (
+    FORMAT_LABELS,
+    FileView,
+    PartView,
+    format_area,
+    format_dims,
+    format_size,
+    format_volume,
+    part_views,
+)
 
 ORDER = ["stl", "step", "3mf", "glb", "py"]  # downloads offered; model.png is the page's thumbnail only
 

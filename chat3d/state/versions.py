@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import reflex as rx
 
@@ -69,8 +69,8 @@ def expiry_label(expires_at: datetime | None, revoked: bool = False, now: dateti
         return ""
     if expires_at is None:
         return "Never expires"
-    now = now or datetime.now(timezone.utc)
-    expires_at = expires_at if expires_at.tzinfo else expires_at.replace(tzinfo=timezone.utc)
+    now = now or datetime.now(UTC)
+    expires_at = expires_at if expires_at.tzinfo else expires_at.replace(tzinfo=UTC)
     left = (expires_at - now).total_seconds()
     if left <= 0:
         return f"Expired {_day(expires_at)}"
@@ -102,9 +102,9 @@ def expiry_from_choice(choice: str, on_date: str, today: date | None = None) -> 
         day = date.fromisoformat(on_date)
     except ValueError:
         raise ValueError("That is not a date.") from None
-    if day < (today or datetime.now(timezone.utc).date()):
+    if day < (today or datetime.now(UTC).date()):
         raise ValueError("The expiry date must be in the future.")
-    return None, datetime.combine(day + timedelta(days=1), time(), tzinfo=timezone.utc)
+    return None, datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
 
 
 def _fmt(value) -> str:
@@ -203,7 +203,7 @@ class VersionsState(rx.State):
             return
         self.share_item_id, self.share_version = item_id, row.title
         self.share_url, self.share_error, self.share_expiry, self.share_date = "", "", "Never", ""
-        today = datetime.now(timezone.utc).date()
+        today = datetime.now(UTC).date()
         self.share_date_min = today.isoformat()
         self.share_date_max = (today + timedelta(days=shares.MAX_EXPIRY_DAYS - 1)).isoformat()
 

@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import io
 import json
-import threading
-import time
 import zipfile
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from chat3d.db.models import FileKind, StoredFile
 from chat3d.settings import reset_settings_cache
 from tests.domain.conftest import PASSWORD
-from tests.llm.llm_fakes import FakeLLMServer, serving, free_port
+from tests.llm.llm_fakes import FakeLLMServer, serving
 
 KEY = "sk-proj-abcdefghijklmnop1234WXYZ"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
+
 from chat3d.db.models import AppSettings
 from chat3d.domain.registration import issue_registration_token
 from tests.domain.conftest import PASSWORD
@@ -39,7 +40,6 @@ def test_register_and_login_answer_token_user_and_cookie(api: TestClient, monkey
 
 
 def test_cookie_is_secure_behind_https(api: TestClient, monkeypatch) -> None:
-    from chat3d.settings import reset_settings_cache
 
     monkeypatch.setenv("APP_BASE_URL", "https://chat3d.example.com")
     _closed_deployment(monkeypatch)

@@ -10,7 +10,14 @@ from urllib.parse import parse_qs, urlsplit
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select, update
 
-from chat3d.db.models import OutboxMessage, RegistrationToken, SecurityEvent, TokenSource, WaitlistConfirmationToken, utcnow
+from chat3d.db.models import (
+    OutboxMessage,
+    RegistrationToken,
+    SecurityEvent,
+    TokenSource,
+    WaitlistConfirmationToken,
+    utcnow,
+)
 from chat3d.domain.registration import issue_registration_token
 from tests.domain.conftest import PASSWORD
 

@@ -11,20 +11,17 @@ import json
 import os
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import trimesh
-import uvicorn
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from bench.eval import metrics
 from bench.eval.suite import load_tasks, published_results
-from tests.llm.llm_fakes import FakeLLMServer, serving, Received, free_port, sse
+from tests.llm.llm_fakes import FakeLLMServer, Received, serving, sse
 
 REPO = Path(__file__).resolve().parents[2]
 SUITE = REPO / "bench" / "eval" / "cadqueryeval"
@@ -44,7 +41,7 @@ def test_suite_is_the_projects_copy_with_its_notice():
     assert [t.id for t in tasks] == [f"task{i}" for i in range(1, 26)]
     assert all(t.reference.is_file() and t.reference.is_relative_to(SUITE) for t in tasks)
     assert tasks[7].bbox_mm == (20.0, 20.0, 80.0) and tasks[6].expected_components == 2
-    notice = (SUITE / "NOTICE.md").read_text()
+    notice = (SUITE / "NOTICE.md").read_text(encoding="utf-8")
     assert "danwahl/cadqueryeval" in notice and "MIT" in notice
     assert published_results()[0]["accuracy"] == "0.5200"
     with pytest.raises(ValueError, match="no such task"):
@@ -194,12 +191,12 @@ def test_harness_runs_three_tasks_through_the_pipeline_and_scores_them(task_serv
         cwd=REPO, env=env, capture_output=True, text=True, timeout=540,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    result = json.loads(out.read_text())
+    result = json.loads(out.read_text(encoding="utf-8"))
     block = result["models"][0]
     assert (block["model"], block["conversation_model"], block["codegen_model"]) == ("gpt-4.1-mini",) * 3
     rows = {r["task"]: r for r in block["tasks"]}
     assert set(rows) == set(PROGRAMS)
-    for tid, row in rows.items():
+    for row in rows.values():
         assert row["state"] == "completed" and row["error"] is None, row
         assert row["occt_valid"] is True and row["valid_solid"] and row["passed"], row
         # A correct program's own tessellation against the reference's: distances near the 50k-sample

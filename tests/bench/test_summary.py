@@ -58,7 +58,7 @@ def write(tmp: Path, results: dict[str, dict | str]) -> Path:
     tmp.mkdir(parents=True, exist_ok=True)
     for name, body in results.items():
         path = tmp / name
-        path.write_text(body if isinstance(body, str) else json.dumps(body))
+        path.write_text(body if isinstance(body, str) else json.dumps(body), encoding="utf-8")
         os.utime(path, (STAMP, STAMP))
     return tmp
 

@@ -14,7 +14,8 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import ARTIFACTS
 from tests.support.live_page import sign_in
-from tests.support.mailbox import confirm_registration, wait_for_mail as _mail
+from tests.support.mailbox import confirm_registration
+from tests.support.mailbox import wait_for_mail as _mail
 
 PASSWORD = "a-long-test-password"
 

@@ -5,17 +5,14 @@ sees the friendly model names in the composer. The key never reaches the page af
 from __future__ import annotations
 
 import re
-import threading
-import time
 import uuid
 
 import httpx
 import pytest
-import uvicorn
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, ARTIFACTS
-from tests.llm.llm_fakes import FakeLLMServer, serving, free_port
+from tests.llm.llm_fakes import FakeLLMServer, serving
 from tests.support.live_page import sign_in
 
 KEY = "sk-proj-browser-test-0123456789WXYZ"

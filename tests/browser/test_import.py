@@ -19,7 +19,6 @@ def _dialog_input(page: Page):
 
 
 def test_import_stl_starts_a_chat_with_the_part(running_app, page: Page) -> None:
-    base = running_app.url
     _sign_up(page, running_app, "Importer")
 
     page.get_by_role("button", name="Import STEP/STL").click()

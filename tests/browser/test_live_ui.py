@@ -22,7 +22,8 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, ARTIFACTS
 from tests.support.live_page import sign_in
-from tests.support.mailbox import confirm_registration, wait_for_mail as _mail
+from tests.support.mailbox import confirm_registration
+from tests.support.mailbox import wait_for_mail as _mail
 
 LIVE_TIMEOUT = 15_000  # a live change must arrive well within this, with no reload
 HEADERS = {"X-Chat3D-CSRF": "1"}
@@ -52,7 +53,7 @@ def _join_and_confirm(url: str, data_dir: Path, email: str) -> None:
     """A visitor joins the waitlist and confirms by the mail's token: admins get a `notification.created`."""
     resp = httpx.post(url + "/api/waitlist/join", json={"email": email}, headers=HEADERS)
     assert resp.status_code == 202, resp.text
-    link = next(l for l in _mail(data_dir, email, "Confirm your place")["links"] if "/waitlist/confirm?token=" in l)
+    link = next(u for u in _mail(data_dir, email, "Confirm your place")["links"] if "/waitlist/confirm?token=" in u)
     token = parse_qs(urlsplit(link).query)["token"][0]
     resp = httpx.post(url + "/api/waitlist/confirm-email", json={"token": token}, headers=HEADERS)
     assert resp.status_code == 200, resp.text

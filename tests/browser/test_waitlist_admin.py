@@ -11,8 +11,8 @@ import httpx
 from playwright.sync_api import expect
 
 from tests.browser.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, ARTIFACTS
-from tests.support.mailbox import wait_for_mail as _mail
 from tests.support.live_page import sign_in, wait_until_live
+from tests.support.mailbox import wait_for_mail as _mail
 
 TABS = ("Dashboard", "Users", "Waitlist", "Settings", "Audit log", "Security events", "Outbox")
 

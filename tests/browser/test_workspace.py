@@ -182,7 +182,6 @@ def test_workspace_phone_dark(running_app, browser) -> None:
                                   has_touch=True)
     page = context.new_page()
     try:
-        base = running_app.url
         _sign_up(page, running_app, "Phone")
         switch = page.get_by_test_id("pane-switch")
         expect(switch).to_be_visible()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC
 
 import pytest
 import sqlalchemy as sa
@@ -82,8 +83,17 @@ def test_alembic_config_points_at_this_repo() -> None:
 def test_deleting_a_user_never_fails_on_references(session) -> None:
     """Rows a user owns go with them; rows that merely mention them keep existing without the link."""
     from chat3d.db.models import (
-        AdminAuditLog, AppSettings, ChatContext, ChatItem, Invitation, Notification, Query, SecurityEvent,
-        StoredFile, User, WaitlistEntry,
+        AdminAuditLog,
+        AppSettings,
+        ChatContext,
+        ChatItem,
+        Invitation,
+        Notification,
+        Query,
+        SecurityEvent,
+        StoredFile,
+        User,
+        WaitlistEntry,
     )
 
     admin = User(email="a@example.com", role="admin")
@@ -136,10 +146,10 @@ def test_the_chain_has_exactly_one_head() -> None:
 def test_schema_parity_0005(empty_pg_database: str, tmp_path) -> None:
     """Issue 24 item 7: users.role indexed, JSONB on PostgreSQL, password_hash NOT NULL (a NULL written before the
     revision becomes the no-password marker), and timestamps read back with a zone on SQLite too."""
-    from datetime import timezone
+
+    from sqlmodel import Session
 
     from alembic import command
-    from sqlmodel import Session
 
     command.upgrade(alembic_config(empty_pg_database), "0004")
     eng = sa.create_engine(empty_pg_database)
@@ -167,5 +177,5 @@ def test_schema_parity_0005(empty_pg_database: str, tmp_path) -> None:
         session.commit()
         user = session.exec(sa.select(models.User)).one()[0]
         session.expire_all()
-        assert user.created_at.tzinfo is not None and user.created_at.utcoffset() == timezone.utc.utcoffset(None)
+        assert user.created_at.tzinfo is not None and user.created_at.utcoffset() == UTC.utcoffset(None)
     lite.dispose()

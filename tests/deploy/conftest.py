@@ -7,7 +7,6 @@ on a machine where it can, a failure to start the daemon or to build an image fa
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest

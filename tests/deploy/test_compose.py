@@ -106,7 +106,7 @@ def test_app_runs_several_reflex_workers_on_the_redis_state_manager(compose: dic
 def _documented_names() -> set[str]:
     """Names .env.example documents: `NAME=value` lines and commented `# NAME=value` examples."""
     names = set()
-    for line in (REPO_ROOT / ".env.example").read_text().splitlines():
+    for line in (REPO_ROOT / ".env.example").read_text(encoding="utf-8").splitlines():
         m = re.match(r"^#?\s*([A-Z][A-Z0-9_]*)=", line)
         if m:
             names.add(m.group(1))
@@ -118,7 +118,7 @@ def test_env_example_documents_every_compose_variable_and_every_setting() -> Non
     the app's Settings (the render service's RENDER_* settings are documented in docs/render-sandbox.md)."""
     from chat3d.settings import Settings
 
-    compose_vars = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", (REPO_ROOT / "docker-compose.yml").read_text()))
+    compose_vars = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", (REPO_ROOT / "docker-compose.yml").read_text(encoding="utf-8")))
     settings = {name.upper() for name in Settings.model_fields}
     documented = _documented_names()
     assert not compose_vars - documented, f"docker-compose.yml reads undocumented: {sorted(compose_vars - documented)}"

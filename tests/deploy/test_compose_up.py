@@ -52,7 +52,7 @@ PASSWORD = "deploy-test-password-7"
 PROMPT = "a plate 40 x 20 x 3 mm"
 TERMINAL = {"completed", "failed", "cancelled"}
 # A few of the corpus's hostile programs plus the ones aimed at the container's own secrets.
-HOSTILE = [(n, (CORPUS / "hostile" / n).read_text()) for n in ("read_secret_file.py", "network_exfiltration.py",
+HOSTILE = [(n, (CORPUS / "hostile" / n).read_text(encoding="utf-8")) for n in ("read_secret_file.py", "network_exfiltration.py",
                                                                 "write_outside_job_dir.py")]
 HOSTILE += [(n, EXTRA_HOSTILE[n]) for n in ("read_server_environ.py", "env_dump.py")]
 
@@ -145,7 +145,7 @@ def deployment(docker_host: DockerHost, stack_images: dict[str, str]) -> Iterato
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     token = secrets.token_hex(24)
-    empty = tempfile.NamedTemporaryFile("w", prefix="chat3d-compose-", suffix=".env", delete=False)
+    empty = tempfile.NamedTemporaryFile("w", encoding="utf-8", prefix="chat3d-compose-", suffix=".env", delete=False)
     empty.close()
     # Only what the compose file reads, and nothing from this process (API keys, SMTP, ...) leaks in.
     env = {k: os.environ[k] for k in ("PATH", "HOME", "DOCKER_HOST", "DOCKER_CONFIG") if k in os.environ}
@@ -192,7 +192,7 @@ def _wait_query(dep: Deployment, qid: str, states: set[str], timeout: float) -> 
                       timeout, every=0.5)
 
 
-def _query_ids(tap: "EventTap", cid: str) -> list[str]:
+def _query_ids(tap: EventTap, cid: str) -> list[str]:
     """The chat's queries in the order they started, from the `chat.query.state` events the stream delivered."""
     ids: list[str] = []
     for e in tap.of_type("chat.query.state"):
@@ -225,7 +225,7 @@ class EventTap:
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> "EventTap":
+    def __enter__(self) -> EventTap:
         self.thread.start()
         assert self.ready.wait(60), "the event stream did not open"
         return self

@@ -36,8 +36,8 @@ pytestmark = pytest.mark.slow
 TREE = Path(os.environ.get("CHAT3D_TEST_RENDER_TREE", REPO_ROOT)).resolve()
 SHARED = Path(os.environ.get("CHAT3D_SHARED_DIR", REPO_ROOT.parent / "shared"))
 CORPUS = SHARED / "render-corpus"
-MANIFEST = json.loads((CORPUS / "manifest.json").read_text())
-CUBE = (CORPUS / "parts" / "01_cube.py").read_text()
+MANIFEST = json.loads((CORPUS / "manifest.json").read_text(encoding="utf-8"))
+CUBE = (CORPUS / "parts" / "01_cube.py").read_text(encoding="utf-8")
 TOKEN = secrets.token_urlsafe(24)
 SERVER_SECRET = "container-secret-" + secrets.token_hex(6)
 LISTENER_PORT = 6379
@@ -51,7 +51,7 @@ EXTRA_HOSTILE = {
     "    try:\n        found.append((top, sorted(os.listdir(top))[:50]))\n    except OSError as e:\n"
     "        found.append((top, type(e).__name__))\nraise RuntimeError(repr(found))\n",
 }
-HOSTILE = sorted((p.name, p.read_text()) for p in (CORPUS / "hostile").glob("*.py")) + sorted(EXTRA_HOSTILE.items())
+HOSTILE = sorted((p.name, p.read_text(encoding="utf-8")) for p in (CORPUS / "hostile").glob("*.py")) + sorted(EXTRA_HOSTILE.items())
 
 
 def compose_render_service(tree: Path = TREE) -> dict:
@@ -193,7 +193,7 @@ def test_render_requires_the_token(render_container):
 
 @pytest.mark.parametrize("name", ["01_cube.py", "02_plate_with_holes.py", "04_flange.py", "05_l_bracket.py"])
 def test_corpus_part_renders(render_container, name):
-    r = render_container.render((CORPUS / "parts" / name).read_text())
+    r = render_container.render((CORPUS / "parts" / name).read_text(encoding="utf-8"))
     assert r.status_code == 200, r.text[:3000]
     doc, want = decode_result(r.content), MANIFEST[name]
     assert doc.metrics["bbox_size_mm"] == pytest.approx(want["bbox_size_mm"], abs=0.1)
@@ -321,7 +321,7 @@ def test_the_server_is_not_visible_to_jobs(render_container):
 def test_seccomp_profile_allows_the_namespace_calls_and_nothing_dangerous():
     """render_service/seccomp.json (scripts/render_seccomp.py): an allow-list like Docker's default, plus the
     calls the per-job namespaces need; the service never needs another process's memory or kernel modules."""
-    profile = json.loads((REPO_ROOT / "render_service" / "seccomp.json").read_text())
+    profile = json.loads((REPO_ROOT / "render_service" / "seccomp.json").read_text(encoding="utf-8"))
     assert profile["defaultAction"] == "SCMP_ACT_ERRNO"
     allowed = {n for rule in profile["syscalls"] if rule["action"] == "SCMP_ACT_ALLOW" for n in rule["names"]}
     assert {"unshare", "setns", "mount", "umount2", "pivot_root", "clone", "clone3", "pidfd_open"} <= allowed

@@ -28,8 +28,8 @@ def _settings() -> Settings:
 
 
 def test_a_secret_file_supplies_the_value(clean_env, tmp_path: Path) -> None:
-    (tmp_path / "jwt").write_text("from-the-swarm-secret\n")
-    (tmp_path / "token").write_text("render-token-123")
+    (tmp_path / "jwt").write_text("from-the-swarm-secret\n", encoding="utf-8")
+    (tmp_path / "token").write_text("render-token-123", encoding="utf-8")
     clean_env.setenv("JWT_SECRET_FILE", str(tmp_path / "jwt"))
     clean_env.setenv("RENDER_SERVICE_TOKEN_FILE", str(tmp_path / "token"))
     s = _settings()
@@ -38,7 +38,7 @@ def test_a_secret_file_supplies_the_value(clean_env, tmp_path: Path) -> None:
 
 
 def test_both_the_value_and_an_existing_file_is_refused(clean_env, tmp_path: Path) -> None:
-    (tmp_path / "jwt").write_text("one")
+    (tmp_path / "jwt").write_text("one", encoding="utf-8")
     clean_env.setenv("JWT_SECRET_FILE", str(tmp_path / "jwt"))
     clean_env.setenv("JWT_SECRET", "another")
     with pytest.raises(ValidationError, match="both JWT_SECRET and JWT_SECRET_FILE"):
@@ -59,7 +59,7 @@ def test_a_missing_file_and_no_value_is_a_clear_error(clean_env, tmp_path: Path)
 
 
 def test_an_empty_file_is_a_clear_error(clean_env, tmp_path: Path) -> None:
-    (tmp_path / "jwt").write_text("\n")
+    (tmp_path / "jwt").write_text("\n", encoding="utf-8")
     clean_env.setenv("JWT_SECRET_FILE", str(tmp_path / "jwt"))
     with pytest.raises(ValidationError, match="JWT_SECRET_FILE=.* is empty"):
         _settings()
@@ -68,7 +68,7 @@ def test_an_empty_file_is_a_clear_error(clean_env, tmp_path: Path) -> None:
 def test_the_render_service_takes_its_token_from_a_file(tmp_path: Path) -> None:
     """The running service accepts the token written in RENDER_SERVICE_TOKEN_FILE and refuses a wrong one."""
     secret = tmp_path / "render_service_token"
-    secret.write_text("token-from-a-secret-file\n")
+    secret.write_text("token-from-a-secret-file\n", encoding="utf-8")
     svc = RenderServiceProcess(env_extra={"RENDER_SERVICE_TOKEN": "", "RENDER_SERVICE_TOKEN_FILE": str(secret),
                                           "CHAT3D_ENV": "production"})
     svc.start(tmp_path)

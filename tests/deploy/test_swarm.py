@@ -177,7 +177,7 @@ def test_render_replica_removed_under_load(stack: Stack) -> None:
         for i, prompt in enumerate(PROMPTS):
             body = {"contextId": contexts[i % len(contexts)], "prompt": prompt}
 
-            def submit():
+            def submit(body: dict = body):
                 r = client.post("/api/query/submit", json=body)
                 if r.status_code == 429:  # the per-user running-queries limit: wait for one to finish
                     return None
@@ -194,7 +194,7 @@ def test_render_replica_removed_under_load(stack: Stack) -> None:
         finals = {}
         for sub in submitted:
             finals[sub["queryId"]] = _until(f"query {sub['queryId']} finished",
-                                            lambda: (s := _status(client, sub["queryId"]))["state"] in TERMINAL and s,
+                                            lambda sub=sub: (s := _status(client, sub["queryId"]))["state"] in TERMINAL and s,
                                             timeout=600)
         states = [f["state"] for f in finals.values()]
         assert len(finals) == len(PROMPTS) and "cancelled" not in states, finals

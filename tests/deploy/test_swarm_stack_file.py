@@ -45,7 +45,7 @@ def test_swarm_accepts_the_stack_file(stack: dict) -> None:
 
 
 def test_compose_only_keys_are_translated_not_dropped(stack: dict) -> None:
-    compose = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
+    compose = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
     render_compose, render = compose["services"]["render"], stack["services"]["render"]
     assert render["deploy"]["resources"]["limits"]["pids"] == render_compose["pids_limit"]
     mounts = {m["target"]: m for m in render["volumes"] if m["type"] == "tmpfs"}

@@ -10,7 +10,15 @@ import pytest
 from sqlmodel import Session, select
 
 from chat3d.db.models import (
-    AccountAction, ActionStatus, Notification, OutboxMessage, SecurityEvent, User, UserSession, UserStatus, utcnow,
+    AccountAction,
+    ActionStatus,
+    Notification,
+    OutboxMessage,
+    SecurityEvent,
+    User,
+    UserSession,
+    UserStatus,
+    utcnow,
 )
 from chat3d.domain import account_actions as aa
 from chat3d.domain.auth import authenticate

@@ -8,7 +8,15 @@ import pytest
 from sqlmodel import Session, select
 
 from chat3d.db.models import (
-    AdminAuditLog, AppSettings, ChatContext, Notification, OutboxMessage, Query, User, UserSession, utcnow,
+    AdminAuditLog,
+    AppSettings,
+    ChatContext,
+    Notification,
+    OutboxMessage,
+    Query,
+    User,
+    UserSession,
+    utcnow,
 )
 from chat3d.domain import admin as admin_domain
 from chat3d.domain.errors import Conflict, DomainError, Forbidden, InvalidInput

@@ -10,7 +10,13 @@ from chat3d.domain.auth import WRONG_CREDENTIALS, authenticate
 from chat3d.domain.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthorized
 from chat3d.domain.security_events import list_security_events
 from chat3d.domain.sessions import (
-    list_sessions, logout, resolve_token, revoke_all_sessions, revoke_other_sessions, revoke_session, user_from_token,
+    list_sessions,
+    logout,
+    resolve_token,
+    revoke_all_sessions,
+    revoke_other_sessions,
+    revoke_session,
+    user_from_token,
 )
 from chat3d.domain.users import ensure_not_last_admin
 from chat3d.settings import reset_settings_cache

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC
 
 import pytest
 
@@ -127,11 +128,11 @@ def test_files_are_owned_and_stay_inside_storage(session, users, app_env) -> Non
 
 
 def test_expired_downloads_are_gone(session, users, app_env) -> None:
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     a, _ = users
     f = files.store_bytes(session, a.id, b"zip", fmt="zip", filename="export.zip", kind=FileKind.export)
-    f.expires_at = datetime.now(timezone.utc) - timedelta(seconds=1)
+    f.expires_at = datetime.now(UTC) - timedelta(seconds=1)
     session.commit()
     with pytest.raises(NotFound, match="expired"):
         files.get_file(session, a.id, f.id)

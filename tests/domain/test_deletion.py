@@ -7,8 +7,20 @@ from datetime import timedelta
 from sqlmodel import Session, select
 
 from chat3d.db.models import (
-    AccountAction, AdminAuditLog, ChatContext, ChatItem, Invitation, Notification, OutboxMessage, SecurityEvent,
-    StoredFile, User, UserSession, UserStatus, WaitlistEntry, utcnow,
+    AccountAction,
+    AdminAuditLog,
+    ChatContext,
+    ChatItem,
+    Invitation,
+    Notification,
+    OutboxMessage,
+    SecurityEvent,
+    StoredFile,
+    User,
+    UserSession,
+    UserStatus,
+    WaitlistEntry,
+    utcnow,
 )
 from chat3d.domain import account_actions as aa
 from chat3d.domain import files

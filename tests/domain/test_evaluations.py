@@ -11,7 +11,7 @@ from chat3d.domain.errors import Conflict, Forbidden, InvalidInput
 from chat3d.llm import registry
 from chat3d.settings import get_settings, reset_settings_cache
 
-SUITE = dict(suite="cadqueryeval", suite_tasks=25, suite_version="b1791394589c+test")
+SUITE = {"suite": "cadqueryeval", "suite_tasks": 25, "suite_version": "b1791394589c+test"}
 
 
 @pytest.fixture

@@ -11,8 +11,15 @@ from sqlmodel import Session, select, update
 
 from chat3d.db.engine import get_engine
 from chat3d.db.models import (
+    AppSettings,
+    Invitation,
     InvitationSend,
-    AppSettings, Invitation, InvitationStatus, OutboxMessage, RegistrationToken, User, WaitlistEntry, WaitlistStatus,
+    InvitationStatus,
+    OutboxMessage,
+    RegistrationToken,
+    User,
+    WaitlistEntry,
+    WaitlistStatus,
 )
 from chat3d.domain import invitations, waitlist
 from chat3d.domain.errors import Conflict, DomainError, Forbidden, InvalidInput

@@ -9,12 +9,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import threading
-import time
 
 import pytest
 import sqlalchemy as sa
-import uvicorn
 from sqlmodel import select
 
 from chat3d.db.engine import session_scope
@@ -23,7 +20,7 @@ from chat3d.domain import chats, model_settings
 from chat3d.domain.errors import Conflict, InvalidInput
 from chat3d.llm import registry
 from chat3d.settings import reset_settings_cache
-from tests.llm.llm_fakes import FakeLLMServer, serving, Reply, free_port, sse
+from tests.llm.llm_fakes import FakeLLMServer, Reply, free_port, serving, sse
 
 KEY = "sk-live-0123456789abcdefWXYZ"
 NEW_KEY = "sk-live-9876543210fedcbaQRST"

@@ -33,7 +33,7 @@ def test_put_read_open_exists_delete(store: files.LocalDiskStorage) -> None:
 
 
 def test_paths_outside_the_root_are_refused(store: files.LocalDiskStorage, tmp_path: Path) -> None:
-    (tmp_path / "secret.txt").write_text("not yours")
+    (tmp_path / "secret.txt").write_text("not yours", encoding="utf-8")
     for bad in ("../secret.txt", "/etc/passwd", "u1/../../secret.txt", ""):
         with pytest.raises(NotFound):
             store.read(bad)

@@ -210,7 +210,7 @@ def test_chat_list_thumbnails_in_one_query_and_only_the_owners(chat) -> None:
         assert len(statements) == 1, statements
         assert set(thumbs) == set(ids) | {no_svg.id}
         assert thumbs[no_svg.id] is None and all(thumbs[i] is not None for i in ids)
-        assert len(set(thumbs[i] for i in ids)) == len(ids)
+        assert len({thumbs[i] for i in ids}) == len(ids)
 
 
 def test_chat_list_thumbnails_on_sqlite(app_env, tmp_path, monkeypatch) -> None:

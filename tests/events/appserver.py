@@ -107,7 +107,7 @@ class ApiServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, log_dir: Path, timeout: float = 60) -> "ApiServer":
+    def start(self, log_dir: Path, timeout: float = 60) -> ApiServer:
         env = dict(os.environ) | {"CHAT3D_ENV": "test", "PYTHONUNBUFFERED": "1", "CHAT3D_TEST_HOOKS": "1"} | self.env_extra
         self.log_path = log_dir / f"api-{self.port}.log"
         if self.server == "granian":
@@ -124,7 +124,7 @@ class ApiServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"the API server exited early:\n{self.log_path.read_text()[-4000:]}")
+                raise RuntimeError(f"the API server exited early:\n{self.log_path.read_text(encoding='utf-8')[-4000:]}")
             try:
                 if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
                     return self
@@ -132,7 +132,7 @@ class ApiServer:
                 pass
             time.sleep(0.1)
         self.stop()
-        raise TimeoutError(f"the API server did not come up:\n{self.log_path.read_text()[-4000:]}")
+        raise TimeoutError(f"the API server did not come up:\n{self.log_path.read_text(encoding='utf-8')[-4000:]}")
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:

@@ -14,7 +14,7 @@ NAMES = set(js_module.event_names().values())
 
 
 def test_the_checked_in_module_is_what_the_generator_writes() -> None:
-    assert js_module.PATH.read_text() == js_module.render(), \
+    assert js_module.PATH.read_text(encoding="utf-8") == js_module.render(), \
         "assets/chat3d_event_types.js is out of date: run `python -m chat3d.events.js_module`"
 
 
@@ -40,7 +40,7 @@ def test_no_js_asset_spells_an_event_name() -> None:
     for path in sorted((REPO_ROOT / "assets").glob("*.js*")):
         if path == js_module.PATH:
             continue
-        hits = NAMES & set(quoted.findall(path.read_text()))
+        hits = NAMES & set(quoted.findall(path.read_text(encoding="utf-8")))
         if hits:
             found[path.name] = sorted(hits)
     assert found == {}
@@ -51,7 +51,7 @@ def test_no_python_module_spells_an_event_name() -> None:
     for path in sorted((REPO_ROOT / "chat3d").rglob("*.py")):
         if path == REPO_ROOT / "chat3d" / "events" / "types.py":
             continue
-        tree = ast.parse(path.read_text())
+        tree = ast.parse(path.read_text(encoding="utf-8"))
         hits = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and n.value in NAMES}
         if hits:
             found[str(path.relative_to(REPO_ROOT))] = sorted(hits)

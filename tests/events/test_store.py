@@ -191,7 +191,7 @@ def test_foreign_unknown_and_non_notification_ids_are_not_found(session: Session
 def test_events_are_per_user(session: Session, user_factory) -> None:
     alice, bob = user_factory(), user_factory()
     a = store.record_event(session, alice.id, T.CHAT_ITEM_UPDATED, {"for": "alice"})
-    b = store.record_event(session, bob.id, T.NOTIFICATION_CREATED, {"for": "bob"})
+    store.record_event(session, bob.id, T.NOTIFICATION_CREATED, {"for": "bob"})
     session.commit()
     assert [e["id"] for e in store.events_after(session, alice.id, 0)] == [a.id]
     assert [e["payload"]["for"] for e in store.events_after(session, bob.id, 0)] == ["bob"]

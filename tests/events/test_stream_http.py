@@ -15,7 +15,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -153,7 +153,7 @@ class Stream:
         """The body so far, split into lines (the server ends lines with LF)."""
         return b"".join(self.transport.raw).decode("utf-8").split("\n")
 
-    async def __aenter__(self) -> "Stream":
+    async def __aenter__(self) -> Stream:
         headers = {}
         cookies = {}
         if self.token and self.cookie:
@@ -432,7 +432,7 @@ def _expire_row(token: str) -> None:
     jti = jwt.decode(token, options={"verify_signature": False})["jti"]
     with session_scope() as session:
         session.exec(update(UserSession).where(UserSession.jti == jti)
-                     .values(expires_at=datetime.now(timezone.utc) - timedelta(seconds=1)))
+                     .values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
 
 
 async def test_a_stream_whose_session_row_expired_is_closed(stack, alice) -> None:
@@ -474,7 +474,7 @@ async def test_replay_since_a_time_starts_after_it_and_the_later_bound_wins(stac
     a_id, a_token = alice
     before = await record(a_id, 2)
     await asyncio.sleep(0.05)
-    moment = datetime.now(timezone.utc)
+    moment = datetime.now(UTC)
     await asyncio.sleep(0.05)
     after = await record(a_id, 3)
     stamp = moment.isoformat().replace("+00:00", "Z")

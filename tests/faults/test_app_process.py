@@ -45,7 +45,7 @@ def _this_process_holds(path) -> bool:
     pytest run): a second flock on a new file description would wait for ourselves forever."""
     inode = os.stat(path).st_ino
     try:
-        lines = open("/proc/locks").read().splitlines()
+        lines = open("/proc/locks", encoding="utf-8").read().splitlines()
     except OSError:
         return False
     for line in lines:
@@ -59,7 +59,7 @@ def _this_process_holds(path) -> bool:
 def web_build_lock() -> Iterator[None]:
     """One running app per checkout at a time: `reflex run` builds into the shared `.web` folder."""
     path = REPO_ROOT / ".web.lock"
-    with open(path, "a") as fh:
+    with open(path, "a", encoding="utf-8") as fh:
         if _this_process_holds(path):
             yield
             return

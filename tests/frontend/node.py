@@ -16,10 +16,10 @@ def run_module(module: Path, tmp_path: Path, body: str):
     if node is None:
         pytest.fail(f"node is missing: {module.name} is tested in Node")
     mod = tmp_path / f"{module.stem}.mjs"  # .mjs: Node reads it as an ES module without a package.json
-    mod.write_text(module.read_text())
+    mod.write_text(module.read_text(encoding="utf-8"), encoding="utf-8")
     script = tmp_path / "case.mjs"
     script.write_text(f"import * as m from {json.dumps(mod.as_uri())};\nconst result = (() => {{ {body} }})();\n"
-                      "process.stdout.write(JSON.stringify(result));\n")
+                      "process.stdout.write(JSON.stringify(result));\n", encoding="utf-8")
     out = subprocess.run([node, str(script)], capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)

@@ -4,15 +4,11 @@ wire protocols, and a process pool that renders build123d programs."""
 from __future__ import annotations
 
 import multiprocessing
-import threading
-import time
 from concurrent.futures import ProcessPoolExecutor
 
-import pytest
-import uvicorn
-
 import llm_render_worker
-from llm_fakes import FakeLLMServer, free_port, serving
+import pytest
+from llm_fakes import FakeLLMServer, serving
 
 
 @pytest.fixture(scope="session")

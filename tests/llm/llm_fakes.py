@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
-import time
 import json
 import socket
+import threading
+import time
 from dataclasses import dataclass, field
 
 from starlette.applications import Starlette

@@ -8,10 +8,10 @@ import math
 
 import pytest
 
+from chat3d.domain.parameters import extract_parameters
 from chat3d.llm.base import Message, ToolCall
 from chat3d.llm.codeblock import extract_code
 from chat3d.llm.offline import CODEGEN_MODEL, CONVERSATION_MODEL, OfflineProvider
-from chat3d.domain.parameters import extract_parameters
 from chat3d.llm.offline.families import FAMILIES, PLATE, hand_edited, render_code, spec_from_code
 from chat3d.llm.offline.model import Family, PartSpec, complete_spec
 from chat3d.llm.offline.spec import describe, parse_part

@@ -60,7 +60,7 @@ def test_models_file_overrides_and_extends_builtins_json(tmp_path):
                 {"id": "qwen-coder", "provider": "ollama", "model": "qwen2.5-coder:7b", "stages": ["codegen"], "label": "Qwen coder"},
             ]
         )
-    )
+    , encoding="utf-8")
     configured = {m.id: m for m in configured_models(settings(llm_models_file=path))}
 
     assert configured["gpt-4.1"].model == "gpt-4.1-2025-04-14" and configured["gpt-4.1"].price_in_per_1k == 0.1
@@ -72,7 +72,7 @@ def test_models_file_overrides_and_extends_builtins_json(tmp_path):
 
 def test_models_file_yaml(tmp_path):
     path = tmp_path / "models.yaml"
-    path.write_text("models:\n  - id: claude-haiku\n    provider: anthropic\n    model: claude-haiku-4-5\n    vision: true\n")
+    path.write_text("models:\n  - id: claude-haiku\n    provider: anthropic\n    model: claude-haiku-4-5\n    vision: true\n", encoding="utf-8")
     spec = get_model("claude-haiku", settings(llm_models_file=path))
     assert (spec.provider, spec.model, spec.vision, spec.stages) == ("anthropic", "claude-haiku-4-5", True, ("conversation", "codegen"))
 
@@ -83,7 +83,7 @@ def test_models_file_yaml(tmp_path):
 )
 def test_invalid_models_file_is_reported(tmp_path, entries):
     path = tmp_path / "models.json"
-    path.write_text(json.dumps(entries))
+    path.write_text(json.dumps(entries), encoding="utf-8")
     with pytest.raises(ValueError, match="LLM_MODELS_FILE"):
         configured_models(settings(llm_models_file=path))
 

@@ -30,9 +30,9 @@ def test_without_smtp_mail_lands_in_the_dev_mailbox(db: Session, accounts_env) -
     db.refresh(message)
     assert (message.status, message.attempts, message.sent_at is not None) == ("sent", 1, True)
     folder = accounts_env / "outbox"
-    eml = (folder / f"{message.id}.eml").read_text()
+    eml = (folder / f"{message.id}.eml").read_text(encoding="utf-8")
     assert "Subject: Welcome to Chat3D" in eml and "To: ann@example.com" in eml
-    summary = json.loads((folder / f"{message.id}.json").read_text())
+    summary = json.loads((folder / f"{message.id}.json").read_text(encoding="utf-8"))
     assert summary["to"] == "ann@example.com" and summary["links"] == ["http://localhost:3000"]
     assert list_dev_mailbox() == ([summary], 1)
     assert read_dev_message(str(message.id))["html"].startswith("<!doctype html>")

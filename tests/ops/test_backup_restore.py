@@ -58,7 +58,7 @@ def test_backup_then_restore_into_a_fresh_database_and_data_dir(pg_admin_url, fr
     assert backup.returncode == 0, backup.stderr + backup.stdout
     [made] = list(out.iterdir())
     assert {p.name for p in made.iterdir()} == {"db.dump", "files.tar.gz", "MANIFEST"}
-    assert "(2 files)" in (made / "MANIFEST").read_text()
+    assert "(2 files)" in (made / "MANIFEST").read_text(encoding="utf-8")
 
     target = f"chat3d_restore_{uuid.uuid4().hex[:10]}"
     _admin_exec(pg_admin_url, f"CREATE DATABASE {target}")  # empty: no schema at all

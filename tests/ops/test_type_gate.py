@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+
 import pytest
 
 from chat3d.settings import REPO_ROOT

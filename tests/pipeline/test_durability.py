@@ -115,7 +115,7 @@ def test_worker_process_runs_queued_jobs_from_redis(redis_env, redis_url, tmp_pa
         q = _submit("a 40 x 30 x 4 mm plate")
         asyncio.run(_enqueue(redis_url, q.id))
         done = _wait(q.id, {"completed", "failed"}, timeout=90)
-        assert done.state == "completed", (done.detail, (tmp_path / "worker.log").read_text()[-3000:])
+        assert done.state == "completed", (done.detail, (tmp_path / "worker.log").read_text(encoding="utf-8")[-3000:])
         assert done.worker_id and done.worker_id.endswith(f":{worker.pid}")
     finally:
         os.killpg(worker.pid, signal.SIGTERM)

@@ -21,7 +21,6 @@ from chat3d.pipeline.runner import QueryRunner
 from tests.support.scripted_llm import code_reply, tool_reply
 
 
-
 def add_centre_hole(code: str) -> str:
     """The user's hand edit: a parameter of their own and a centre hole using it."""
     code = re.sub(r"(?m)^(edge_fillet = .*)$", r"\1\ncentre_hole_diameter = 10.0  # mm, added by hand [1..40]", code)

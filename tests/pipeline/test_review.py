@@ -19,13 +19,13 @@ from PIL import Image
 from chat3d.db.engine import session_scope
 from chat3d.db.models import StoredFile
 from chat3d.domain import chats
+from chat3d.llm.base import Completion, ToolCall, Usage
 from chat3d.pipeline.runner import reviewer_for
 from chat3d.settings import reset_settings_cache
 from tests.llm.llm_fakes import FakeLLMServer, Reply, serving
 from tests.pipeline.conftest import query_states
 from tests.pipeline.test_runner import run, submit
 from tests.support.scripted_llm import CONVERSATION_ID
-from chat3d.llm.base import Completion, ToolCall, Usage
 
 PLATE = "from build123d import *\nwith BuildPart() as p:\n    Box(80, 40, 5)\n{holes}result = p.part\n"
 NO_HOLES = PLATE.format(holes="")
@@ -139,7 +139,7 @@ def vision(request, llm_server, scripted, monkeypatch, tmp_path):
         monkeypatch.setenv(key, value.format(url=llm_server.url))
     if vendor == "ollama":
         models = tmp_path / "models.json"
-        models.write_text(json.dumps([{"id": model_id, "provider": "ollama", "model": "llava", "vision": True}]))
+        models.write_text(json.dumps([{"id": model_id, "provider": "ollama", "model": "llava", "vision": True}]), encoding="utf-8")
         monkeypatch.setenv("LLM_MODELS_FILE", str(models))
     reset_settings_cache()
     llm_server.reset()

@@ -15,7 +15,7 @@ from tests.pipeline.conftest import query_states
 from tests.support.scripted_llm import code_reply, text_reply, tool_reply
 
 PLATE = "from build123d import *\nlength = 80.0  # mm\nresult = Box(length, 50, 5)\n"
-BROKEN_NAME = (SHARED_DIR / "render-corpus" / "broken" / "name_error.py").read_text()
+BROKEN_NAME = (SHARED_DIR / "render-corpus" / "broken" / "name_error.py").read_text(encoding="utf-8")
 
 
 def submit(owner, prompt="a plate", **kw):
@@ -57,7 +57,7 @@ async def test_name_error_is_repaired_in_a_second_round(owner, scripted) -> None
         by_format = {f["format"]: absolute_path(s.get(StoredFile, __import__("uuid").UUID(f["id"]))) for f in model["files"]}
         assert by_format["step"].read_bytes().startswith(b"ISO-10303-21")
         assert by_format["png"].read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
-        assert by_format["py"].read_text() == model["code"] == PLATE
+        assert by_format["py"].read_text(encoding="utf-8") == model["code"] == PLATE
     run_seg = next(s for s in item.segments if s["type"] == "run")
     assert run_seg["usage"] == {"inputTokens": 500, "outputTokens": 180} and run_seg["costUsd"] > 0
 
@@ -166,7 +166,7 @@ async def test_regenerate_appends_a_linked_answer(owner, scripted) -> None:
     await run(qid)
     with session_scope() as s:
         sub = queries.regenerate(s, owner[0], first_item)
-        new_q, new_item = sub.query.id, sub.assistant_item.id
+        new_q, _new_item = sub.query.id, sub.assistant_item.id
     q, item = await run(new_q)
     assert q.state == "completed" and item.regenerated_from_id == first_item
     with session_scope() as s:

@@ -7,7 +7,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,7 +52,7 @@ class Service:
         return httpx.Client(base_url=self.url, timeout=timeout, headers=headers)
 
     def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        return self.log_path.read_text(errors="replace", encoding="utf-8")
 
     @property
     def jobs_dir(self) -> Path:
@@ -65,7 +64,7 @@ def _start(name: str, tmp: Path, prefix: tuple[str, ...] = (), **env_overrides: 
     """Start `python -m render_service` (after `prefix`, e.g. an `unshare` command) and wait until healthy."""
     port = free_port()
     secret_file = tmp / f"{name}-root-only-secret.txt"
-    secret_file.write_text(f"ROOT-ONLY-{SECRET_VALUE}\n")
+    secret_file.write_text(f"ROOT-ONLY-{SECRET_VALUE}\n", encoding="utf-8")
     os.chmod(secret_file, 0o600)
     env = dict(os.environ)
     env.update(
@@ -89,7 +88,7 @@ def _start(name: str, tmp: Path, prefix: tuple[str, ...] = (), **env_overrides: 
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"render service {name} exited:\n{log_path.read_text()}")
+            raise RuntimeError(f"render service {name} exited:\n{log_path.read_text(encoding='utf-8')}")
         try:
             r = httpx.get(url + "/health", timeout=2)
             if r.status_code == 200 and r.json()["workers_ready"] >= 1:
@@ -98,7 +97,7 @@ def _start(name: str, tmp: Path, prefix: tuple[str, ...] = (), **env_overrides: 
             pass
         time.sleep(0.2)
     proc.kill()
-    raise RuntimeError(f"render service {name} did not become healthy:\n{log_path.read_text()}")
+    raise RuntimeError(f"render service {name} did not become healthy:\n{log_path.read_text(encoding='utf-8')}")
 
 
 def _stop(svc: Service) -> None:

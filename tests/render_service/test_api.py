@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import io
 import threading
 import time
 
@@ -13,8 +12,8 @@ from render_helpers import CORPUS, answer
 
 from render_service.protocol import RESULT_MEDIA_TYPE
 
-CUBE = (CORPUS / "parts" / "01_cube.py").read_text()
-MULTI = (CORPUS / "parts" / "21_multi_body_assembly.py").read_text()
+CUBE = (CORPUS / "parts" / "01_cube.py").read_text(encoding="utf-8")
+MULTI = (CORPUS / "parts" / "21_multi_body_assembly.py").read_text(encoding="utf-8")
 SLOW = "from build123d import *\nwhile True:\n    pass\n"
 
 

@@ -16,14 +16,13 @@ import numpy as np
 import pytest
 from lib3mf import Lib3MF
 from PIL import Image
-
 from render_helpers import CORPUS, SECRET_VALUE, answer
 
-MANIFEST = json.loads((CORPUS / "manifest.json").read_text())
+MANIFEST = json.loads((CORPUS / "manifest.json").read_text(encoding="utf-8"))
 PARTS = sorted((CORPUS / "parts").glob("*.py"))
 BROKEN = sorted((CORPUS / "broken").glob("*.py"))
 HOSTILE = sorted((CORPUS / "hostile").glob("*.py"))
-CUBE = (CORPUS / "parts" / "01_cube.py").read_text()
+CUBE = (CORPUS / "parts" / "01_cube.py").read_text(encoding="utf-8")
 
 # Extra escape attempts aimed at this service's own secrets (not in the shared corpus).
 EXTRA_HOSTILE = {
@@ -37,7 +36,7 @@ EXTRA_HOSTILE = {
 
 
 def expected_kind(path: Path) -> str:
-    m = re.search(r"\(kind: (\w+)\)", path.read_text().splitlines()[0])
+    m = re.search(r"\(kind: (\w+)\)", path.read_text(encoding="utf-8").splitlines()[0])
     assert m, path
     return m.group(1)
 
@@ -86,7 +85,7 @@ def assert_cube_ok(svc, recover_s: float = 60.0):
 
 @pytest.mark.parametrize("path", PARTS, ids=lambda p: p.name)
 def test_part_renders(service, path):
-    r = render(service, path.read_text(), formats=["stl", "step", "3mf", "glb", "png"])
+    r = render(service, path.read_text(encoding="utf-8"), formats=["stl", "step", "3mf", "glb", "png"])
     assert r.status_code == 200, r.text[:3000]
     doc = answer(r)
     want = MANIFEST[path.name]
@@ -122,7 +121,7 @@ def test_part_renders(service, path):
 def test_broken_fails_with_kind(service, path):
     kind = expected_kind(path)
     # Short deadline for the busy loop; filling 1 GB up to the memory limit can take seconds on a busy box.
-    r = render(service, path.read_text(), timeout_s=3 if kind == "timeout" else 30)
+    r = render(service, path.read_text(encoding="utf-8"), timeout_s=3 if kind == "timeout" else 30)
     assert r.status_code == 422, r.text[:2000]
     err = answer(r)["error"]
     assert err["kind"] == kind, err
@@ -166,7 +165,7 @@ class Listener:
         self.sock.close()
 
 
-HOSTILE_CASES = [(p.name, p.read_text()) for p in HOSTILE] + sorted(EXTRA_HOSTILE.items())
+HOSTILE_CASES = [(p.name, p.read_text(encoding="utf-8")) for p in HOSTILE] + sorted(EXTRA_HOSTILE.items())
 
 
 SERVICE_FOR = {"on": "service", "off": "service_nocheck", "off-unprivileged": "service_unprivileged"}

@@ -8,7 +8,7 @@ import base64
 import pytest
 from render_helpers import CORPUS, answer
 
-CUBE = (CORPUS / "parts" / "01_cube.py").read_text()
+CUBE = (CORPUS / "parts" / "01_cube.py").read_text(encoding="utf-8")
 
 
 def _b64(data: bytes) -> str:

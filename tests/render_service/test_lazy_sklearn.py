@@ -7,7 +7,7 @@ import sys
 
 from render_helpers import CORPUS, REPO, answer
 
-CUBE = (CORPUS / "parts" / "01_cube.py").read_text()
+CUBE = (CORPUS / "parts" / "01_cube.py").read_text(encoding="utf-8")
 
 # Run as the job itself (pre-check off): build123d's DBSCAN, called as detect_primitives calls it.
 CLUSTER_IN_A_JOB = CUBE + """

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from render_helpers import answer
 from lib3mf import Lib3MF
 from PIL import Image
+from render_helpers import answer
 
 from render_service import postrender
 
@@ -49,8 +49,8 @@ def test_finish_recomputes_everything_from_the_brep(tmp_path):
     two = bd.Compound([bd.Box(10, 20, 30), bd.Pos(40, 0, 0) * bd.Cylinder(5, 10)])
     src, out = _brep(tmp_path, two)
     # Whatever else the job left in its folder is not looked at.
-    (src / "model.stl").write_text(MARK)
-    (src / "result.json").write_text(json.dumps({"ok": True, "metrics": {"bbox_size_mm": [1, 1, 1]}}))
+    (src / "model.stl").write_text(MARK, encoding="utf-8")
+    (src / "result.json").write_text(json.dumps({"ok": True, "metrics": {"bbox_size_mm": [1, 1, 1]}}), encoding="utf-8")
     got = postrender.finish(src, out, max_output_bytes=16 << 20, formats=ALL | {"svg", "py"})
     assert got["ok"] is True, got
     assert got["solids"] == 2 and got["valid"] is True

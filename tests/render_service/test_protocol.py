@@ -11,7 +11,14 @@ import sys
 import pytest
 
 from render_service.protocol import (
-    BadAnswer, BadRequest, RenderedFile, RenderFailure, RenderRequest, RenderSuccess, decode_failure, decode_result,
+    BadAnswer,
+    BadRequest,
+    RenderedFile,
+    RenderFailure,
+    RenderRequest,
+    RenderSuccess,
+    decode_failure,
+    decode_result,
 )
 from render_service.settings import Settings
 

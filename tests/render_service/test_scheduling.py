@@ -12,7 +12,7 @@ from render_helpers import CORPUS, answer
 
 from render_service import sandbox
 
-CUBE = (CORPUS / "parts" / "01_cube.py").read_text()
+CUBE = (CORPUS / "parts" / "01_cube.py").read_text(encoding="utf-8")
 GETATTR_NR = sandbox._SYSCALLS.get(platform.machine(), {}).get("sched_getattr")
 
 # Run as the job itself (pre-check off): reads its own scheduling attributes.
@@ -85,5 +85,5 @@ def test_the_job_runs_with_the_configured_slice_and_the_service_with_the_default
     server = psutil.Process(service_nocheck.proc.pid)
     zygote = next(p for p in server.children() if "render_service.zygote" in " ".join(p.cmdline()))
     for proc in (server, zygote):  # the dispatchers stay quick to preempt a job
-        with open(f"/proc/{proc.pid}/sched") as fh:
+        with open(f"/proc/{proc.pid}/sched", encoding="utf-8") as fh:
             assert next(int(line.split(":")[1]) for line in fh if line.startswith("se.slice")) == default

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from render_helpers import CORPUS, _start, _stop, answer
 from conftest import UNPRIVILEGED
+from render_helpers import CORPUS, _start, _stop, answer
 
-CUBE = (CORPUS / "parts" / "01_cube.py").read_text()
+CUBE = (CORPUS / "parts" / "01_cube.py").read_text(encoding="utf-8")
 MARK_PREFIX = "TENANCY-VICTIM-"
 
 
@@ -51,13 +51,13 @@ def job_log(doc: dict) -> str:
 def zygote_pid(svc) -> int:
     """The server's only child process."""
     pid = svc.proc.pid
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text(encoding="utf-8").split()
     assert len(children) == 1, children
     return int(children[0])
 
 
 def cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    fields = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -282,7 +282,7 @@ def test_signals_and_pidfds_at_zygote_and_server_are_refused(svc):
         assert results[name] and all(ret == -1 and err == errno.EPERM for ret, err in results[name]), (name, results)
     assert results["clone3"] == [(-1, errno.ENOSYS)], results
     assert "pidfd_getfd" not in results and "pidfd_send_signal" not in results, results
-    assert Path(f"/proc/{zpid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "T", "zygote stopped"
+    assert Path(f"/proc/{zpid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()[0] != "T", "zygote stopped"
     assert httpx.get(svc.url + "/health", timeout=10).status_code == 200
     status, doc = render(svc, CUBE)
     assert status == 200, doc
@@ -533,7 +533,7 @@ result = Box(2, 2, 2)
 
 def _two_services(mode: str, tmp):
     """Two root services on one host, one pool slot each, so each one's first job gets its first slot."""
-    one = dict(RENDER_PRECHECK="off", RENDER_SANDBOX=mode, RENDER_POOL_SIZE="1", RENDER_BURST_SLOTS="0")
+    one = {"RENDER_PRECHECK": "off", "RENDER_SANDBOX": mode, "RENDER_POOL_SIZE": "1", "RENDER_BURST_SLOTS": "0"}
     a = _start(f"a-{mode}", tmp, **one)
     try:
         b = _start(f"b-{mode}", tmp, **one)

@@ -22,7 +22,7 @@ def _finish(tmp_path: Path, shape, name: str = "job") -> tuple[dict, dict, dict]
     got = postrender.finish(src, out, max_output_bytes=16 << 20, formats={"glb", "topology"})
     assert got["ok"] is True, got
     assert got["files"] == {"glb": "model.glb", "topology": "faces.json"}
-    table = json.loads((out / "faces.json").read_text())
+    table = json.loads((out / "faces.json").read_text(encoding="utf-8"))
     doc, _bin = topology._read_glb((out / "model.glb").read_bytes())
     return got, table, doc
 
@@ -87,7 +87,7 @@ def test_edge_lines_of_a_moved_solid_lie_on_its_edges(tmp_path):
     shape = bd.Compound([bd.Box(10, 10, 10), bd.Pos(40, 0, 0) * bd.Rot(0, 0, 30) * bd.Cylinder(5, 10)])
     postrender.write_brep(shape, str(src / postrender.BREP_NAME))
     assert postrender.finish(src, out, max_output_bytes=16 << 20, formats={"glb", "topology"})["ok"] is True
-    table = json.loads((out / "faces.json").read_text())
+    table = json.loads((out / "faces.json").read_text(encoding="utf-8"))
     doc, binary = topology._read_glb((out / "model.glb").read_bytes())
     by_name = {n.get("name"): n for n in doc["nodes"]}
     for edge in table["edges"]:

@@ -8,8 +8,8 @@ import io
 
 import numpy as np
 import pytest
-from render_helpers import answer
 from PIL import Image
+from render_helpers import answer
 
 from render_service import postrender
 

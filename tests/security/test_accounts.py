@@ -143,7 +143,7 @@ def _demote_each_other(rounds: int = 12) -> None:
         barrier = threading.Barrier(2)
         codes: list[int] = []
 
-        def demote(actor: User, target: User) -> None:
+        def demote(actor: User, target: User, barrier: threading.Barrier = barrier, codes: list[int] = codes) -> None:
             with TestClient(app, raise_server_exceptions=False) as client:
                 barrier.wait(30)
                 codes.append(client.patch(f"/api/admin/users/{target.id}/role", json={"role": "user"},

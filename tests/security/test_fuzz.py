@@ -23,10 +23,10 @@ from __future__ import annotations
 import atexit
 import json
 import os
-import threading
 import re
-import warnings
+import threading
 import uuid
+import warnings
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 
@@ -90,7 +90,7 @@ def _write_report() -> None:
         "findings": [{"method": m, "path": p, "check": k, "examples": v[:3]} for (m, p, k), v in FINDINGS.items()],
         "per_operation": {op: dict(c) for op, c in sorted(STATS.items())},
     }
-    with open(path, "w") as fh:
+    with open(path, "w", encoding="utf-8") as fh:
         json.dump(body, fh, indent=1, default=str)
 
 

@@ -389,7 +389,7 @@ def _listening_addresses(port: int) -> set[str]:
     found = set()
     for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
         try:
-            lines = Path(table).read_text().splitlines()[1:]
+            lines = Path(table).read_text(encoding="utf-8").splitlines()[1:]
         except FileNotFoundError:
             continue
         for line in lines:

@@ -22,7 +22,7 @@ from render_service.protocol import RESULT_MEDIA_TYPE
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: "FakeReplica"
+    server: FakeReplica
 
     def log_message(self, *args) -> None:  # quiet
         pass

@@ -11,11 +11,10 @@ from chat3d.db.models import EvaluationRun, Role, User
 from chat3d.settings import reset_settings_cache
 from chat3d.state.admin_evaluations import AdminEvaluationsState
 from chat3d.state.auth import AuthState
-from tests.domain.conftest import accounts_env, db, make_user  # noqa: F401  (fixtures)
 
 
 @pytest.fixture
-def section(db: Session, make_user, monkeypatch: pytest.MonkeyPatch):  # noqa: F811
+def section(db: Session, make_user, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.delenv("LLM_MODELS_FILE", raising=False)
     reset_settings_cache()
     who: dict[str, User | None] = {"user": make_user("plain@example.com")}
@@ -29,7 +28,7 @@ def _runs(db: Session) -> list[EvaluationRun]:
     return list(db.exec(select(EvaluationRun)).all())
 
 
-def test_a_non_admin_cannot_start_or_cancel_an_evaluation(section, db: Session, make_user) -> None:  # noqa: F811
+def test_a_non_admin_cannot_start_or_cancel_an_evaluation(section, db: Session, make_user) -> None:
     state, who = section
     state.eval_model, state.eval_tasks, state.eval_cap, state.eval_suite_tasks = "offline", "2", "0", 25
     state.start_evaluation()  # forged: the section never loaded for this user

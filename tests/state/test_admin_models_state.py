@@ -14,13 +14,12 @@ from chat3d.db.models import Role, User
 from chat3d.settings import reset_settings_cache
 from chat3d.state.admin_models import AdminModelsState
 from chat3d.state.auth import AuthState
-from tests.domain.conftest import accounts_env, db, make_user  # noqa: F401  (fixtures)
 
 KEY = "sk-state-test-0123456789WXYZ"
 
 
 @pytest.fixture
-def tab(db: Session, make_user, monkeypatch: pytest.MonkeyPatch):  # noqa: F811
+def tab(db: Session, make_user, monkeypatch: pytest.MonkeyPatch):
     """The Models tab's state, signed in as `who["user"]`; no model keys from the environment."""
     for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "XAI_API_KEY", "OLLAMA_BASE_URL"):
         monkeypatch.setenv(name, "")
@@ -37,7 +36,7 @@ def _stored(db: Session) -> int:
     return db.execute(sa.text("SELECT count(*) FROM llm_credentials")).scalar_one()
 
 
-def test_a_non_admin_cannot_add_or_remove_a_key(tab, db: Session, make_user) -> None:  # noqa: F811
+def test_a_non_admin_cannot_add_or_remove_a_key(tab, db: Session, make_user) -> None:
     state, who = tab
     state.editing = "openai"  # a forged client can set up any state it likes before the event
     state.save_credential({"api_key": KEY, "base_url": ""})
@@ -53,7 +52,7 @@ def test_a_non_admin_cannot_add_or_remove_a_key(tab, db: Session, make_user) -> 
     assert _stored(db) == 1
 
 
-def test_the_key_never_enters_the_state(tab, make_user) -> None:  # noqa: F811
+def test_the_key_never_enters_the_state(tab, make_user) -> None:
     state, who = tab
     who["user"] = make_user("root@example.com", role=Role.admin.value)
     state.load_models()

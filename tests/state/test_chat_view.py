@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from chat3d.state.chat import context_id_from_path
 from chat3d.state.chat_composer import pick
 from chat3d.state.chat_view import (
-    add_progress, format_cost, format_dims, format_seconds, format_size, format_volume, group_contexts, item_view,
-    metrics_line, model_info, models_label, pending_query_id, recency_group, state_label,
+    add_progress,
+    format_cost,
+    format_dims,
+    format_seconds,
+    format_size,
+    format_volume,
+    group_contexts,
+    item_view,
+    metrics_line,
+    model_info,
+    models_label,
+    pending_query_id,
+    recency_group,
+    state_label,
 )
 
-NOW = datetime(2025, 3, 10, 15, 0, tzinfo=timezone.utc)
+NOW = datetime(2025, 3, 10, 15, 0, tzinfo=UTC)
 
 MODEL_SEGMENTS = [
     {"type": "text", "text": "Here is your plate."},

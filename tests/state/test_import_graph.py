@@ -16,7 +16,7 @@ CHAT_STATES = PANES | {"chat_reactions", "chat_import", "active_chat", "layout",
 
 def _imports(module: str) -> list[tuple[str, bool]]:
     """(imported chat3d.state module, whether the import is inside a function) for every import in `module`."""
-    tree = ast.parse((STATE_DIR / f"{module}.py").read_text())
+    tree = ast.parse((STATE_DIR / f"{module}.py").read_text(encoding="utf-8"))
     local = {id(n) for f in ast.walk(tree) if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
              for n in ast.walk(f) if isinstance(n, (ast.Import, ast.ImportFrom))}
     found = []
@@ -73,7 +73,7 @@ def test_no_chat_state_calls_another_modules_underscore_method() -> None:
     allowed = {"active_chat": {"_current_user_id"}, "chat": {"_current_user", "_set_user"}}  # RatingsState.rate
     calls = []
     for module in sorted(CHAT_STATES):
-        tree = ast.parse((STATE_DIR / f"{module}.py").read_text())
+        tree = ast.parse((STATE_DIR / f"{module}.py").read_text(encoding="utf-8"))
         own = {f.name for c in tree.body if isinstance(c, ast.ClassDef) for f in c.body
                if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))} | allowed.get(module, set())
         for node in ast.walk(tree):

@@ -7,7 +7,7 @@ clean PostgreSQL database, with the signed-in user patched in (AuthState reads i
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import reflex as rx
@@ -19,12 +19,17 @@ from chat3d.events import record_event, store, types
 from chat3d.state.admin import AdminState
 from chat3d.state.auth import AuthState
 from chat3d.state.notifications import (
-    BELL_ITEMS, PAGE_SIZE, NotificationCenterState, NotificationState, badge_text, bell_label, notification_view,
+    BELL_ITEMS,
+    PAGE_SIZE,
+    NotificationCenterState,
+    NotificationState,
+    badge_text,
+    bell_label,
+    notification_view,
     relative_time,
 )
-from tests.domain.conftest import accounts_env, db, make_user  # noqa: F401  (fixtures)
 
-NOW = datetime(2025, 3, 10, 15, 0, tzinfo=timezone.utc)
+NOW = datetime(2025, 3, 10, 15, 0, tzinfo=UTC)
 
 
 def _iso(moment: datetime) -> str:
@@ -83,7 +88,7 @@ def test_admin_console_no_longer_polls() -> None:
 
 
 @pytest.fixture
-def signed_in(db: Session, make_user, monkeypatch: pytest.MonkeyPatch):  # noqa: F811
+def signed_in(db: Session, make_user, monkeypatch: pytest.MonkeyPatch):
     """A state tree whose AuthState sees `who["user"]` as the signed-in user (None = signed out)."""
     user = make_user("reader@example.com")
     who: dict[str, User | None] = {"user": user}
@@ -134,7 +139,7 @@ def test_bell_rereads_on_notification_event_and_marks_all_read(db: Session, sign
     assert (bell.unread, bell.recent) == (0, [])
 
 
-def test_bell_refuses_another_users_notification(db: Session, signed_in, make_user) -> None:  # noqa: F811
+def test_bell_refuses_another_users_notification(db: Session, signed_in, make_user) -> None:
     user, _who, sub = signed_in
     other = make_user("other@example.com")
     row = record_event(db, other.id, types.NOTIFICATION_CREATED, {"title": "theirs"})
@@ -189,7 +194,7 @@ def _confirmed(db: Session, email: str):
     return entry
 
 
-def test_approvals_and_rejections_tell_every_admin(db: Session, make_user) -> None:  # noqa: F811
+def test_approvals_and_rejections_tell_every_admin(db: Session, make_user) -> None:
     admin = make_user("root@example.com", role="admin")
     other_admin = make_user("second@example.com", role="admin")
     a, b, c = (_confirmed(db, f"{n}@example.com") for n in ("ann", "bob", "cy"))

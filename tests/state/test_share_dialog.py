@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import reflex as rx
@@ -16,10 +16,9 @@ from chat3d.domain import chats, shares
 from chat3d.state.auth import AuthState
 from chat3d.state.chat_contexts import ContextsState
 from chat3d.state.versions import EXPIRY_CHOICES, VersionsState, expiry_from_choice, expiry_label, reload_versions
-from tests.domain.conftest import accounts_env, db, make_user  # noqa: F401  (fixtures)
 from tests.domain.test_versions import _version
 
-NOW = datetime(2026, 11, 22, 3, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 
 
 def test_expiry_label_reads_like_a_person_would_say_it() -> None:
@@ -40,8 +39,8 @@ def test_expiry_choice_to_days_or_a_moment() -> None:
     assert expiry_from_choice("7 days", "2030-01-01", today) == (7, None)
     assert expiry_from_choice("30 days", "", today) == (30, None)
     # A date lasts to the end of that day, UTC; today is allowed.
-    assert expiry_from_choice("On a date", "2026-12-24", today) == (None, datetime(2026, 12, 25, tzinfo=timezone.utc))
-    assert expiry_from_choice("On a date", "2026-11-22", today)[1] == datetime(2026, 11, 23, tzinfo=timezone.utc)
+    assert expiry_from_choice("On a date", "2026-12-24", today) == (None, datetime(2026, 12, 25, tzinfo=UTC))
+    assert expiry_from_choice("On a date", "2026-11-22", today)[1] == datetime(2026, 11, 23, tzinfo=UTC)
     for choice, value, message in [("On a date", "", "Choose the date"), ("On a date", "2026-11-21", "in the future"),
                                    ("On a date", "21/11/2026", "not a date"), ("Forever", "", "Choose when")]:
         with pytest.raises(ValueError, match=message):
@@ -53,7 +52,7 @@ def test_expiry_choice_to_days_or_a_moment() -> None:
 
 
 @pytest.fixture
-def tree(db: Session, make_user, monkeypatch: pytest.MonkeyPatch):  # noqa: F811
+def tree(db: Session, make_user, monkeypatch: pytest.MonkeyPatch):
     user = make_user("sharer@example.com")
     monkeypatch.setattr(AuthState, "_current_user", lambda self: user)
     root = rx.State(_reflex_internal_init=True)

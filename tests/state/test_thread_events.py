@@ -22,14 +22,13 @@ from chat3d.domain import chats, files
 from chat3d.events import store
 from chat3d.events import types as T
 from chat3d.pipeline import queries
-from chat3d.state.auth import AuthState
 from chat3d.state.active_chat import ActiveChatState
+from chat3d.state.auth import AuthState
 from chat3d.state.chat import ThreadState, load_items
-from chat3d.state.chat_reactions import ChatReactionsState
 from chat3d.state.chat_contexts import ContextsState, reload_contexts  # on_event refreshes it
-from chat3d.state.chat_workbench import WorkbenchState
+from chat3d.state.chat_reactions import ChatReactionsState
 from chat3d.state.chat_view import state_label
-from tests.domain.conftest import accounts_env, db, make_user  # noqa: F401  (fixtures)
+from chat3d.state.chat_workbench import WorkbenchState
 
 
 def _router_at(path: str) -> RouterData:
@@ -38,7 +37,7 @@ def _router_at(path: str) -> RouterData:
 
 
 @pytest.fixture
-def chat(db: Session, make_user, monkeypatch: pytest.MonkeyPatch):  # noqa: F811
+def chat(db: Session, make_user, monkeypatch: pytest.MonkeyPatch):
     """A signed-in user's chat with one exchange, open in a tab at /chat/<id>; `feed()` hands that tab every event
     recorded for the user since the last feed, in order, as the SSE stream would."""
     user = make_user("live@example.com")
@@ -177,7 +176,7 @@ def test_an_existing_item_changed_in_the_database_is_refreshed(db: Session, chat
     assert _item(thread, answer_id).text == "An edited plate." and len(thread.items) == 2
 
 
-def test_events_for_another_chat_or_unknown_items_change_nothing(db: Session, chat, make_user) -> None:  # noqa: F811
+def test_events_for_another_chat_or_unknown_items_change_nothing(db: Session, chat, make_user) -> None:
     user, ctx, thread, feed = chat
     root = thread.parent_state
     snapshot = (list(thread.items), dict(thread.progress), thread.total)
@@ -247,7 +246,7 @@ class _Background:
         return False
 
 
-def test_watch_query_relays_only_the_owners_live_text(db: Session, chat, make_user, monkeypatch) -> None:  # noqa: F811
+def test_watch_query_relays_only_the_owners_live_text(db: Session, chat, make_user, monkeypatch) -> None:
     """A client can send `watch_query` with any query id. The owner's tab gets its query's streamed text; a tab
     signed in as someone else gets nothing and leaves no subscription behind (before, it subscribed first and
     checked later, so another user's text streamed into it)."""

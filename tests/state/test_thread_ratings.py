@@ -19,7 +19,6 @@ from chat3d.domain import chats
 from chat3d.state.active_chat import ActiveChatState, signed_in_user_id
 from chat3d.state.auth import AuthState
 from chat3d.state.chat import RatingsState, ThreadState, add_chip, load_items, reload_item
-from tests.domain.conftest import accounts_env, db, make_user  # noqa: F401  (fixtures)
 
 
 def run(handler):
@@ -30,7 +29,7 @@ def run(handler):
 
 
 @pytest.fixture
-def chat(db: Session, make_user, monkeypatch: pytest.MonkeyPatch):  # noqa: F811
+def chat(db: Session, make_user, monkeypatch: pytest.MonkeyPatch):
     """A signed-in user's chat with two answers; `tree()` builds a fresh state tree (a new tab) on it."""
     user = make_user("rater@example.com")
     who = {"user": user}
@@ -114,7 +113,7 @@ def test_a_rating_sends_only_the_ratings_dict(db: Session, chat) -> None:
     assert thread.items is items_before or thread.items == items_before
 
 
-def test_a_rating_on_a_foreign_item_is_refused(db: Session, chat, make_user) -> None:  # noqa: F811
+def test_a_rating_on_a_foreign_item_is_refused(db: Session, chat, make_user) -> None:
     _user, (first, _second), tree = chat
     thread = tree()
     R(thread)._context_id = str(chats.create_context(db, make_user("other@example.com").id, name="theirs").id)

@@ -59,7 +59,7 @@ class RenderServiceProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, log_dir: Path) -> "RenderServiceProcess":
+    def start(self, log_dir: Path) -> RenderServiceProcess:
         env = _base_env() | {"RENDER_HOST": "127.0.0.1", "RENDER_PORT": str(self.port),
                              "RENDER_SERVICE_TOKEN": self.token} | self.env_extra
         self.log_path = log_dir / f"render-{self.port}.log"
@@ -90,7 +90,7 @@ class AppProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 420) -> "AppProcess":
+    def start(self, timeout: float = 420) -> AppProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = _base_env() | {
             "PORT": str(self.port),
@@ -109,7 +109,7 @@ class AppProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"the app exited early:\n{(self.data_dir / 'app.log').read_text()[-4000:]}")
+                raise RuntimeError(f"the app exited early:\n{(self.data_dir / 'app.log').read_text(encoding='utf-8')[-4000:]}")
             try:
                 if httpx.get(f"{self.url}/health", timeout=2).status_code == 200 and \
                         httpx.get(f"{self.url}/", timeout=5).status_code == 200:
@@ -118,7 +118,7 @@ class AppProcess:
                 pass
             time.sleep(1)
         self.stop()
-        raise TimeoutError(f"the app did not come up in {timeout}s:\n{(self.data_dir / 'app.log').read_text()[-4000:]}")
+        raise TimeoutError(f"the app did not come up in {timeout}s:\n{(self.data_dir / 'app.log').read_text(encoding='utf-8')[-4000:]}")
 
     def stop(self) -> None:
         _stop(self.proc)

@@ -49,15 +49,15 @@ def stl_extent_and_volume(data: bytes) -> tuple[list[float], float]:
 def step_products(data: bytes, tmp_path: Path) -> list[tuple[str, float, list[float]]]:
     """(name, volume, size) of every solid product in a STEP file, read with OCCT's XCAF reader."""
     import build123d as bd
+    from OCP.collections import Sequence_TDF_Label
     from OCP.IFSelect import IFSelect_ReturnStatus
     from OCP.STEPCAFControl import STEPCAFControl_Reader
     from OCP.TCollection import TCollection_ExtendedString
     from OCP.TDataStd import TDataStd_Name
+    from OCP.TDF import TDF_Label
     from OCP.TDocStd import TDocStd_Document
     from OCP.XCAFApp import XCAFApp_Application
     from OCP.XCAFDoc import XCAFDoc_DocumentTool
-    from OCP.collections import Sequence_TDF_Label
-    from OCP.TDF import TDF_Label
 
     path = tmp_path / "read.step"
     path.write_bytes(data)

@@ -79,14 +79,14 @@ def extra_ca_certs() -> str:
     """The machine's locally added CAs (/usr/local/share/ca-certificates), for builds behind a TLS-inspecting
     proxy: the Dockerfiles hand them to pip and npm for the build only."""
     found = sorted(Path("/usr/local/share/ca-certificates").glob("**/*.crt"))
-    return "\n".join(p.read_text().strip() for p in found)
+    return "\n".join(p.read_text(encoding="utf-8").strip() for p in found)
 
 
 @contextmanager
 def _cache_lock(name: str):
     """Serialise base builds between concurrent test sessions on one machine."""
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    with open(CACHE_DIR / f"{name}.lock", "w") as fh:
+    with open(CACHE_DIR / f"{name}.lock", "w", encoding="utf-8") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield

@@ -58,7 +58,7 @@ class ThrowawayPostgres:
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="chat3d-pg-")))
     user: str | None = None
 
-    def start(self) -> "ThrowawayPostgres":
+    def start(self) -> ThrowawayPostgres:
         if os.geteuid() == 0:
             self.user = "postgres" if _user_exists("postgres") else "nobody"
             os.chmod(self.root, 0o777)
@@ -107,7 +107,7 @@ class ThrowawayRedis:
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
 
-    def start(self) -> "ThrowawayRedis":
+    def start(self) -> ThrowawayRedis:
         exe = shutil.which("redis-server")
         if not exe:
             raise RuntimeError("redis-server is not installed (apt-get install -y redis-server)")

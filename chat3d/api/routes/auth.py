@@ -9,7 +9,14 @@ from fastapi import APIRouter, Request, Response
 from pydantic import Field
 
 from chat3d.api.deps import (
-    CurrentAuth, CurrentUser, DbSession, check_csrf, clear_session_cookie, client_of, credentials, set_session_cookie,
+    CurrentAuth,
+    CurrentUser,
+    DbSession,
+    check_csrf,
+    clear_session_cookie,
+    client_of,
+    credentials,
+    set_session_cookie,
 )
 from chat3d.api.schemas import CamelModel, Page, Paging
 from chat3d.db.models import User

@@ -27,7 +27,7 @@ import json
 import logging
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -82,7 +82,7 @@ def _checker() -> CheckBatcher:
     loop = asyncio.get_running_loop()
     checker = _checkers.get(loop)
     if checker is None:
-        for old in [l for l in _checkers if l.is_closed()]:
+        for old in [lp for lp in _checkers if lp.is_closed()]:
             del _checkers[old]
         checker = _checkers[loop] = CheckBatcher(_tokens_still_valid)
     return checker
@@ -152,4 +152,4 @@ def _parse_since(value: str) -> datetime:
         moment = datetime.fromisoformat(value.strip())
     except ValueError:
         raise InvalidInput("since must be an ISO 8601 time such as 2026-12-04T15:00:00Z") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -330,7 +330,7 @@ VASE = Family(
     ),
     # The lofted skin is smooth, so its widest point can pass slightly outside belly_diameter.
     bbox=lambda p: [None, None, p["height"]],
-    body=f'''\
+    body='''\
 floor = max(wall, 2.0)
 belly_z = 0.4 * height
 

@@ -10,26 +10,26 @@ import re
 from dataclasses import dataclass
 
 from chat3d.domain.parameters import ParameterError, apply_parameters, extract_parameters
-from chat3d.llm.base import Completion, LLMProvider, Message, TextCallback, ToolCall, ToolSpec, Usage, emit
-from chat3d.llm.codeblock import extract_code
 from chat3d.domain.selection import SELECTION_MARK
 from chat3d.domain.selection import parse_context as parse_selection
 from chat3d.domain.selection import without_context as without_selection
-from chat3d.llm.offline.pointing import map_selection
+from chat3d.llm.base import Completion, LLMProvider, Message, TextCallback, ToolCall, ToolSpec, Usage, emit
+from chat3d.llm.codeblock import extract_code
 from chat3d.llm.offline import imported as imp
 from chat3d.llm.offline.families import PLATE, hand_edited, render_code, spec_from_code
-from chat3d.llm.offline.nearest import outside_templates
-from chat3d.llm.offline.requirements import tool_arguments as offline_requirements
 from chat3d.llm.offline.model import PartSpec, exact_extents
+from chat3d.llm.offline.nearest import outside_templates
+from chat3d.llm.offline.pointing import map_selection
+from chat3d.llm.offline.requirements import tool_arguments as offline_requirements
 from chat3d.llm.offline.spec import (
     apply_change,
     describe,
-    read_change,
     detect_family,
     format_number,
     has_dimensions,
     normalize,
     parse_part,
+    read_change,
     read_request,
 )
 from chat3d.llm.tools import CREATE_3D_MODEL
