@@ -17,7 +17,6 @@ from pathlib import Path
 
 import yaml
 
-
 _UNITS = {"k": 1024, "m": 1024**2, "g": 1024**3}
 
 
@@ -58,7 +57,7 @@ def stack_file(compose: dict) -> dict:
 
 def main(argv: list[str]) -> int:
     path = Path(argv[1] if len(argv) > 1 else Path(__file__).resolve().parents[2] / "docker-compose.yml")
-    compose = yaml.safe_load(path.read_text())
+    compose = yaml.safe_load(path.read_text(encoding="utf-8"))
     compose = {k: v for k, v in compose.items() if not k.startswith("x-")}  # anchors are already expanded
     sys.stdout.write(yaml.safe_dump(stack_file(compose), sort_keys=False, width=120))
     return 0
