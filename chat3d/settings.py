@@ -124,7 +124,9 @@ class Settings(BaseSettings):
         """`<NAME>_FILE` (e.g. JWT_SECRET_FILE=/run/secrets/jwt_secret, a Swarm secret) supplies a secret field."""
         if isinstance(data, dict):
             for name in SECRET_FILE_FIELDS:
-                value = read_secret_file(name.upper(), str(data.get(name) or ""), os.environ.get(f"{name.upper()}_FILE", ""))
+                value = read_secret_file(
+                    name.upper(), str(data.get(name) or ""), os.environ.get(f"{name.upper()}_FILE", "")
+                )
                 if value is not None:
                     data[name] = value
         return data
@@ -137,9 +139,15 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
-        if self.chat3d_env != "test" and DEFAULT_JWT_SECRET in (self.jwt_secret, self.link_signing_key, self.credential_key):
-            raise ValueError("JWT_SECRET (and the other keys) must be private values; leave them unset to have "
-                             "one generated and stored for this deployment")
+        if self.chat3d_env != "test" and DEFAULT_JWT_SECRET in (
+            self.jwt_secret,
+            self.link_signing_key,
+            self.credential_key,
+        ):
+            raise ValueError(
+                "JWT_SECRET (and the other keys) must be private values; leave them unset to have "
+                "one generated and stored for this deployment"
+            )
         if self.bcrypt_rounds < 12 and self.chat3d_env != "test":
             raise ValueError("BCRYPT_ROUNDS below 12 is only allowed when CHAT3D_ENV=test")
         return self
@@ -187,8 +195,18 @@ class Settings(BaseSettings):
         return self.app_base_url.startswith("https")
 
 
-SECRET_FILE_FIELDS = ("jwt_secret", "link_signing_key", "credential_key", "render_service_token", "smtp_password",
-                      "openai_api_key", "anthropic_api_key", "xai_api_key", "ollama_token", "seed_admin_password")
+SECRET_FILE_FIELDS = (
+    "jwt_secret",
+    "link_signing_key",
+    "credential_key",
+    "render_service_token",
+    "smtp_password",
+    "openai_api_key",
+    "anthropic_api_key",
+    "xai_api_key",
+    "ollama_token",
+    "seed_admin_password",
+)
 
 
 def read_secret_file(var: str, plain: str, path: str) -> str | None:
@@ -205,7 +223,9 @@ def read_secret_file(var: str, plain: str, path: str) -> str | None:
     except FileNotFoundError:
         if plain:
             return None
-        raise ValueError(f"{var}_FILE={path} does not exist and {var} is empty; create the secret or set {var}") from None
+        raise ValueError(
+            f"{var}_FILE={path} does not exist and {var} is empty; create the secret or set {var}"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ValueError(f"{var}_FILE={path} cannot be read: {exc}") from None
     if plain:
@@ -222,7 +242,7 @@ def normalize_database_url(url: str) -> str:
     """
     for scheme in ("postgres://", "postgresql://"):
         if url.startswith(scheme):
-            return "postgresql+psycopg2://" + url[len(scheme):]
+            return "postgresql+psycopg2://" + url[len(scheme) :]
     return url
 
 

@@ -57,8 +57,12 @@ async def run_query_worker(stop_event: asyncio.Event) -> None:
     jobs = get_jobs()
     assert isinstance(jobs, SaqJobs)
     await jobs.connect()
-    worker = Worker(jobs.queue, functions=[("run_query", saq_run_query)], concurrency=settings.pipeline_concurrency,
-                    dequeue_timeout=1.0)
+    worker = Worker(
+        jobs.queue,
+        functions=[("run_query", saq_run_query)],
+        concurrency=settings.pipeline_concurrency,
+        dequeue_timeout=1.0,
+    )
     worker.SIGNALS = ()  # this process's own handlers set stop_event
     running = asyncio.create_task(worker.start(), name="saq-worker")
     sweeper = asyncio.create_task(sweep_forever(stop_event), name="query-sweeper")
@@ -76,7 +80,11 @@ from chat3d.domain.retention import run_housekeeping_jobs  # noqa: E402  (old ev
 from chat3d.pipeline.evaluations import run_evaluation_jobs  # noqa: E402  (model evaluations started by an admin)
 
 JOBS: list[Callable[[asyncio.Event], Awaitable[None]]] = [
-    run_outbox_worker, run_query_worker, run_export_jobs, run_retention_jobs, run_housekeeping_jobs,
+    run_outbox_worker,
+    run_query_worker,
+    run_export_jobs,
+    run_retention_jobs,
+    run_housekeeping_jobs,
     run_evaluation_jobs,
 ]
 

@@ -72,7 +72,9 @@ class Admission:
                 holds_cpu = False
                 self.cpu.release()
 
-        turned_long = asyncio.get_running_loop().call_later(self.s.long_job_s, yield_cpu) if self.s.burst_slots else None
+        turned_long = (
+            asyncio.get_running_loop().call_later(self.s.long_job_s, yield_cpu) if self.s.burst_slots else None
+        )
         self.busy += 1
         try:
             yield
@@ -115,8 +117,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         a: Admission = request.app.state.adm
         # The zygote must answer a ping: a stopped or wedged zygote is not healthy.
         if not await z.ping(2.0):
-            return JSONResponse({"status": "unavailable", "message": "the worker zygote does not answer",
-                                 "sandbox": z.mode}, status_code=503)
+            return JSONResponse(
+                {"status": "unavailable", "message": "the worker zygote does not answer", "sandbox": z.mode},
+                status_code=503,
+            )
         return {
             "status": "ok",
             "workers_ready": z.ready,
@@ -134,8 +138,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         t0 = time.perf_counter()
         auth = authorized(request)
         if auth is False or (auth is None and not s.allow_anonymous):
-            message = ("A valid `Authorization: Bearer <RENDER_SERVICE_TOKEN>` header is required."
-                       if auth is False else "The render service has no RENDER_SERVICE_TOKEN set; it refuses renders.")
+            message = (
+                "A valid `Authorization: Bearer <RENDER_SERVICE_TOKEN>` header is required."
+                if auth is False
+                else "The render service has no RENDER_SERVICE_TOKEN set; it refuses renders."
+            )
             return _refuse(401, "unauthorized", message, {"WWW-Authenticate": "Bearer"})
         try:
             job = RenderRequest.parse(await request.body(), s)
@@ -156,8 +163,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             async with a.slot():
                 t_start = time.perf_counter()
                 formats = job.made_formats
-                status = await z.run(job_id, job.code, formats, job.timeout_s or s.timeout_cap_s, s.precheck,
-                                     list(job.inputs), backlog=a.queued)
+                status = await z.run(
+                    job_id,
+                    job.code,
+                    formats,
+                    job.timeout_s or s.timeout_cap_s,
+                    s.precheck,
+                    list(job.inputs),
+                    backlog=a.queued,
+                )
                 try:
                     result = await asyncio.to_thread(collect, status, formats, s)
                 except BaseException:
@@ -178,13 +192,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log.info(
             "job=%s ok=%s kind=%s queue_s=%.3f run_s=%.3f total_s=%.3f post_s=%s "
             "code_bytes=%d code_sha=%s formats=%s inputs=%d input_bytes=%d answer_bytes=%d user=%s",
-            job_id, http_status == 200, kind, t_start - t0, t_end - t_start, t_end - t0, post_s,
-            len(job.code), hashlib.sha256(job.code.encode()).hexdigest()[:12], ",".join(job.formats),
-            len(job.inputs), sum(len(d) for _, d in job.inputs), len(body), user or "-",
+            job_id,
+            http_status == 200,
+            kind,
+            t_start - t0,
+            t_end - t_start,
+            t_end - t0,
+            post_s,
+            len(job.code),
+            hashlib.sha256(job.code.encode()).hexdigest()[:12],
+            ",".join(job.formats),
+            len(job.inputs),
+            sum(len(d) for _, d in job.inputs),
+            len(body),
+            user or "-",
         )
         log.debug("job=%s code=%r", job_id, job.code)
         # The job folder is removed after the response is sent (BackgroundTask).
-        return Response(body, status_code=http_status, media_type=media, background=BackgroundTask(remove_job_dir, status))
+        return Response(
+            body, status_code=http_status, media_type=media, background=BackgroundTask(remove_job_dir, status)
+        )
 
     return app
-

@@ -28,6 +28,7 @@ _TAG = re.compile(r"<[^<>]{0,200}>")
 
 # --- job side: runs in the untrusted worker, after the program --------------------------------------------
 
+
 def program_labels(raw, shape) -> list[str] | None:
     """One label per solid of ``shape`` (the program's ``result``), or None when they cannot be matched.
 
@@ -38,8 +39,9 @@ def program_labels(raw, shape) -> list[str] | None:
         total = len(shape.solids())
         if not total or total > MAX_LABELLED_SOLIDS:
             return None
-        items = list(raw) if isinstance(raw, (list, tuple)) else [getattr(raw, "part", raw) if raw is not None
-                                                                   else shape]
+        items = (
+            list(raw) if isinstance(raw, (list, tuple)) else [getattr(raw, "part", raw) if raw is not None else shape]
+        )
         out: list[str] = []
         for item in items:
             _collect(item, "", out, total, 0)
@@ -62,6 +64,7 @@ def _collect(node, inherited: str, out: list[str], budget: int, depth: int) -> N
 
 
 # --- post side: trusted ------------------------------------------------------------------------------------
+
 
 def read_labels(path: str) -> list | None:
     """The ``labels`` list of the job's result.json (copied by the post process), or None. Only read here."""
@@ -89,8 +92,11 @@ def clean_label(raw) -> str:
         return ""
     text = unicodedata.normalize("NFKC", raw[:RAW_LABEL_CHARS])
     text = _TAG.sub(" ", text)
-    text = "".join(" " if ch.isspace() else ch for ch in text
-                   if ch.isspace() or (unicodedata.category(ch)[0] != "C" and ch not in "<>"))
+    text = "".join(
+        " " if ch.isspace() else ch
+        for ch in text
+        if ch.isspace() or (unicodedata.category(ch)[0] != "C" and ch not in "<>")
+    )
     return " ".join(text.split())[:MAX_LABEL_CHARS].strip()
 
 
@@ -105,7 +111,7 @@ def part_names(labels, count: int) -> list[str]:
         while name.casefold() in seen:
             n += 1
             suffix = f" {n}"
-            name = base[:MAX_LABEL_CHARS - len(suffix)].rstrip() + suffix
+            name = base[: MAX_LABEL_CHARS - len(suffix)].rstrip() + suffix
         seen.add(name.casefold())
         names.append(name)
     return names
@@ -125,13 +131,18 @@ def describe(solids, names: list[str]) -> list[dict]:
     table = []
     for i, (solid, name) in enumerate(zip(solids[:MAX_PARTS], names), 1):
         bb = solid.bounding_box()
-        table.append({
-            "name": name, "solid": i,
-            "size": [round(bb.size.X, 4), round(bb.size.Y, 4), round(bb.size.Z, 4)],
-            "bbox": {"min": [round(bb.min.X, 4), round(bb.min.Y, 4), round(bb.min.Z, 4)],
-                     "max": [round(bb.max.X, 4), round(bb.max.Y, 4), round(bb.max.Z, 4)]},
-            "volume": round(float(solid.volume), 4),
-        })
+        table.append(
+            {
+                "name": name,
+                "solid": i,
+                "size": [round(bb.size.X, 4), round(bb.size.Y, 4), round(bb.size.Z, 4)],
+                "bbox": {
+                    "min": [round(bb.min.X, 4), round(bb.min.Y, 4), round(bb.min.Z, 4)],
+                    "max": [round(bb.max.X, 4), round(bb.max.Y, 4), round(bb.max.Z, 4)],
+                },
+                "volume": round(float(solid.volume), 4),
+            }
+        )
     return table
 
 

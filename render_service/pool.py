@@ -125,8 +125,17 @@ class ZygoteClient:
     async def _on_zygote_lost(self) -> None:
         for fut in self.futures.values():
             if not fut.done():
-                fut.set_result({"op": "done", "dir": None, "zygote_lost": True, "timed_out": False,
-                                "exit_code": None, "signal": None, "wall_s": 0})
+                fut.set_result(
+                    {
+                        "op": "done",
+                        "dir": None,
+                        "zygote_lost": True,
+                        "timed_out": False,
+                        "exit_code": None,
+                        "signal": None,
+                        "wall_s": 0,
+                    }
+                )
         self.futures.clear()
         self.ready = 0
         if self.proc and self.proc.poll() is None:
@@ -157,8 +166,16 @@ class ZygoteClient:
         finally:
             self.pings.pop(n, None)
 
-    async def run(self, job_id: str, code: str, formats: list[str], timeout_s: float, precheck: bool,
-                  inputs: list[tuple[str, bytes]] | None = None, backlog: int = 0) -> dict:
+    async def run(
+        self,
+        job_id: str,
+        code: str,
+        formats: list[str],
+        timeout_s: float,
+        precheck: bool,
+        inputs: list[tuple[str, bytes]] | None = None,
+        backlog: int = 0,
+    ) -> dict:
         """`backlog`: requests waiting behind this one, so the zygote knows a queue exists (it sees only
         dispatched jobs) and spends no CPU warming spares while one does."""
         inputs = inputs or []
@@ -168,34 +185,63 @@ class ZygoteClient:
             self.futures.pop(job_id, None)
             raise RuntimeError("zygote not running")
         try:
-            await asyncio.to_thread(self._send_job, self.job_sock, job_id, code, formats, timeout_s, precheck,
-                                    inputs, backlog)
+            await asyncio.to_thread(
+                self._send_job, self.job_sock, job_id, code, formats, timeout_s, precheck, inputs, backlog
+            )
         except OSError:
             self.futures.pop(job_id, None)
-            return {"op": "done", "dir": None, "zygote_lost": True, "timed_out": False,
-                    "exit_code": None, "signal": None, "wall_s": 0}
+            return {
+                "op": "done",
+                "dir": None,
+                "zygote_lost": True,
+                "timed_out": False,
+                "exit_code": None,
+                "signal": None,
+                "wall_s": 0,
+            }
         try:
             # The zygote enforces the deadline; this only guards against a wedged zygote.
             return await asyncio.wait_for(asyncio.shield(fut), timeout_s + 30)
         except TimeoutError:
             self.futures.pop(job_id, None)
-            return {"op": "done", "dir": None, "zygote_lost": True, "timed_out": True,
-                    "exit_code": None, "signal": None, "wall_s": timeout_s}
+            return {
+                "op": "done",
+                "dir": None,
+                "zygote_lost": True,
+                "timed_out": True,
+                "exit_code": None,
+                "signal": None,
+                "wall_s": timeout_s,
+            }
 
     @staticmethod
-    def _send_job(sock: socket.socket, job_id: str, code: str, formats: list[str], timeout_s: float,
-                  precheck: bool, inputs: list[tuple[str, bytes]], backlog: int) -> None:
+    def _send_job(
+        sock: socket.socket,
+        job_id: str,
+        code: str,
+        formats: list[str],
+        timeout_s: float,
+        precheck: bool,
+        inputs: list[tuple[str, bytes]],
+        backlog: int,
+    ) -> None:
         """Write the job (parameters, code, inputs) into a sealed memfd and pass only the descriptor:
         the zygote forwards it to a spare worker, which reads it inside its sandbox."""
         code_b = code.encode()
-        params = {"id": job_id, "timeout_s": timeout_s, "formats": formats, "precheck": precheck,
-                  "code_len": len(code_b), "inputs": [{"name": n, "size": len(d)} for n, d in inputs]}
+        params = {
+            "id": job_id,
+            "timeout_s": timeout_s,
+            "formats": formats,
+            "precheck": precheck,
+            "code_len": len(code_b),
+            "inputs": [{"name": n, "size": len(d)} for n, d in inputs],
+        }
         fd = os.memfd_create(f"job-{job_id}", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
         try:
             for part in (json.dumps(params).encode(), b"\n", code_b, *(d for _, d in inputs)):
                 view = memoryview(part)
                 while view:
-                    view = view[os.write(fd, view):]
+                    view = view[os.write(fd, view) :]
             os.lseek(fd, 0, os.SEEK_SET)
             fcntl.fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
             header = {"op": "job", "id": job_id, "timeout_s": timeout_s, "formats": formats, "backlog": backlog}
@@ -244,8 +290,10 @@ def remove_job_dir(status: dict) -> None:
 
 def _metrics(post: dict) -> dict:
     """The response's metrics, only from the trusted post step's answer (names the app reads)."""
+
     def nums(v, n):
         return [float(x) for x in v][:n] if isinstance(v, list) else None
+
     bbox = post.get("bbox") if isinstance(post.get("bbox"), dict) else {}
     return {
         "bbox_size_mm": nums(post.get("size"), 3),
@@ -262,13 +310,17 @@ def _metrics(post: dict) -> dict:
     }
 
 
-def _collect(status: dict, formats: list[str], settings: Settings, out_dir: str | None) -> RenderSuccess | RenderFailure:
+def _collect(
+    status: dict, formats: list[str], settings: Settings, out_dir: str | None
+) -> RenderSuccess | RenderFailure:
     """`out_dir` is the post step's output folder: the job never could open it. From the job itself only
     its result.json (copied there as job-result.json by the post step) is read, for its error kind,
     message and log, all validated."""
     if status.get("disk_full"):
-        return RenderFailure("output_too_large",
-                             f"The program wrote more than the job's disk limit ({settings.job_disk_mb} MB in total).")
+        return RenderFailure(
+            "output_too_large",
+            f"The program wrote more than the job's disk limit ({settings.job_disk_mb} MB in total).",
+        )
     if status.get("zygote_lost") or not out_dir:
         if status.get("post_timed_out") and not status.get("timed_out"):
             return RenderFailure("crashed", "No process to make the model files was free in time; please retry.")
@@ -301,14 +353,15 @@ def _collect(status: dict, formats: list[str], settings: Settings, out_dir: str 
                 name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
                 return RenderFailure("crashed", f"The program crashed (killed by {name}).", detail=f"signal {name}")
             return RenderFailure(
-                "crashed",
-                f"The program ended without producing a result (exit status {status.get('exit_code')}).",
+                "crashed", f"The program ended without producing a result (exit status {status.get('exit_code')})."
             )
         log_text = scrub(str(doc.get("log", ""))[: settings.log_cap_kb * 1024], None)
         if doc.get("ok") is not True:
             err = doc.get("error") if isinstance(doc.get("error"), dict) else {}
             kind = err.get("kind") if err.get("kind") in FAILURE_KINDS else "runtime"
-            line = err.get("line") if isinstance(err.get("line"), int) and not isinstance(err.get("line"), bool) else None
+            line = (
+                err.get("line") if isinstance(err.get("line"), int) and not isinstance(err.get("line"), bool) else None
+            )
             return RenderFailure(
                 kind,
                 scrub(str(err.get("message", "The program failed."))[:2000], None),
@@ -322,7 +375,9 @@ def _collect(status: dict, formats: list[str], settings: Settings, out_dir: str 
             return RenderFailure("crashed", "The model files could not be made from the result.")
         if post.get("ok") is not True:
             kind = post.get("kind") if post.get("kind") in FAILURE_KINDS else "geometry"
-            return RenderFailure(kind, str(post.get("message", "The model files could not be made."))[:2000], log=log_text)
+            return RenderFailure(
+                kind, str(post.get("message", "The model files could not be made."))[:2000], log=log_text
+            )
         made = post.get("files") if isinstance(post.get("files"), dict) else {}
         cap = settings.max_output_mb * 1024 * 1024
         files = []

@@ -73,8 +73,10 @@ def read_brep(src_dir: Path, cap: int) -> bytes:
         data = read_untrusted(dir_fd, BREP_NAME, cap)
     except ValueError as exc:
         link = "symlink" in str(exc)
-        raise PostError("crashed", "The job's model file is a link, not a file." if link
-                        else "The job's model file is not a regular file.") from None
+        raise PostError(
+            "crashed",
+            "The job's model file is a link, not a file." if link else "The job's model file is not a regular file.",
+        ) from None
     except OverflowError:
         raise PostError("output_too_large", f"The model is larger than the {cap // (1024 * 1024)} MB limit.") from None
     finally:
@@ -117,8 +119,10 @@ def measure(shape) -> dict:
         raise PostError("geometry", "The model's bounding box is not finite.")
     return {
         "size": [round(v, 4) for v in size],
-        "bbox": {"min": [round(mn.X, 4), round(mn.Y, 4), round(mn.Z, 4)],
-                 "max": [round(mx.X, 4), round(mx.Y, 4), round(mx.Z, 4)]},
+        "bbox": {
+            "min": [round(mn.X, 4), round(mn.Y, 4), round(mn.Z, 4)],
+            "max": [round(mx.X, 4), round(mx.Y, 4), round(mx.Z, 4)],
+        },
         "volume": round(volume, 4),
         "solids": len(solids),
         "valid": bool(shape.is_valid),
@@ -168,8 +172,11 @@ def export_3mf(per_solid: list[np.ndarray], path: str, names: list[str] | None =
         _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
         vertices = np.ascontiguousarray(corners[first], dtype=np.float32)
         triangles = inverse.reshape(-1, 3).astype(np.uint32)
-        keep = (triangles[:, 0] != triangles[:, 1]) & (triangles[:, 1] != triangles[:, 2]) & (
-            triangles[:, 0] != triangles[:, 2])  # slivers whose corners rounded together
+        keep = (
+            (triangles[:, 0] != triangles[:, 1])
+            & (triangles[:, 1] != triangles[:, 2])
+            & (triangles[:, 0] != triangles[:, 2])
+        )  # slivers whose corners rounded together
         triangles = np.ascontiguousarray(triangles[keep])
         if len(vertices) < 3 or not len(triangles):
             continue
@@ -178,9 +185,16 @@ def export_3mf(per_solid: list[np.ndarray], path: str, names: list[str] | None =
         # The same C call as MeshObject.SetGeometry, on our arrays: that wrapper first copies every
         # vertex into a new ctypes object (0.2 s for 55,000 triangles). lib3mf is pinned for this.
         lib = mesh._wrapper
-        lib.checkError(mesh, lib.lib.lib3mf_meshobject_setgeometry(
-            mesh._handle, ctypes.c_uint64(len(vertices)), (Lib3MF.Position * len(vertices)).from_buffer(vertices),
-            ctypes.c_uint64(len(triangles)), (Lib3MF.Triangle * len(triangles)).from_buffer(triangles)))
+        lib.checkError(
+            mesh,
+            lib.lib.lib3mf_meshobject_setgeometry(
+                mesh._handle,
+                ctypes.c_uint64(len(vertices)),
+                (Lib3MF.Position * len(vertices)).from_buffer(vertices),
+                ctypes.c_uint64(len(triangles)),
+                (Lib3MF.Triangle * len(triangles)).from_buffer(triangles),
+            ),
+        )
         model.AddBuildItem(mesh, lib3mf_wrapper().GetIdentityTransform())
     if not model.GetMeshObjects().Count():
         return False
@@ -188,7 +202,9 @@ def export_3mf(per_solid: list[np.ndarray], path: str, names: list[str] | None =
     return True
 
 
-def _zbuffer(x: np.ndarray, y: np.ndarray, z: np.ndarray, colours: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
+def _zbuffer(
+    x: np.ndarray, y: np.ndarray, z: np.ndarray, colours: np.ndarray, side: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Fill triangles (pixel-space corners x, y; depth z, larger is nearer) into a side x side RGBA image;
     returns it with the depth buffer (-inf where empty).
 
@@ -246,8 +262,17 @@ def _zbuffer(x: np.ndarray, y: np.ndarray, z: np.ndarray, colours: np.ndarray, s
     return rgba.reshape(side, side, 4), zbuf.reshape(side, side)
 
 
-def _shade_view(tris: np.ndarray, view, up_hint, px: int, *, fit_mm: float | None = None,
-                centre: np.ndarray | None = None, depth_cue: bool = False, outline: bool = False) -> np.ndarray:
+def _shade_view(
+    tris: np.ndarray,
+    view,
+    up_hint,
+    px: int,
+    *,
+    fit_mm: float | None = None,
+    centre: np.ndarray | None = None,
+    depth_cue: bool = False,
+    outline: bool = False,
+) -> np.ndarray:
     """One flat-shaded orthographic view of the mesh as a px x px RGBA array (transparent background).
 
     ``view`` points towards the camera, ``up_hint`` is the world direction drawn upwards. Back faces
@@ -323,10 +348,12 @@ def render_png(triangles: np.ndarray, path: str, px: int = THUMB_PX) -> None:
 
 # The review views (issue 23 item 2): a third-angle sheet, top above front, right beside front, and an iso view.
 # (name, towards the camera, drawn upwards, (row, column)); front/top/right share one scale and are aligned.
-VIEWS = (("top", (0.0, 0.0, 1.0), (0.0, 1.0, 0.0), (0, 0)),
-         ("iso", ISO_VIEW, (0.0, 0.0, 1.0), (0, 1)),
-         ("front", (0.0, -1.0, 0.0), (0.0, 0.0, 1.0), (1, 0)),
-         ("right", (1.0, 0.0, 0.0), (0.0, 0.0, 1.0), (1, 1)))
+VIEWS = (
+    ("top", (0.0, 0.0, 1.0), (0.0, 1.0, 0.0), (0, 0)),
+    ("iso", ISO_VIEW, (0.0, 0.0, 1.0), (0, 1)),
+    ("front", (0.0, -1.0, 0.0), (0.0, 0.0, 1.0), (1, 0)),
+    ("right", (1.0, 0.0, 0.0), (0.0, 0.0, 1.0), (1, 1)),
+)
 VIEW_CAPTIONS = {"top": "TOP (from +Z)", "iso": "ISO", "front": "FRONT (from -Y)", "right": "RIGHT (from +X)"}
 VIEW_PX = 320  # each panel is VIEW_PX square: the sheet is 2 x 2 panels on an opaque light background
 VIEW_BACKGROUND = (246, 247, 249)
@@ -351,8 +378,16 @@ def render_views(triangles: np.ndarray, path: str, px: int = VIEW_PX) -> None:
     draw = ImageDraw.Draw(sheet)
     for name, view, up, (row, col) in VIEWS:
         ortho = name != "iso"
-        panel = _shade_view(tris, view, up, px, fit_mm=fit if ortho else None, centre=centre if ortho else None,
-                            depth_cue=True, outline=True)
+        panel = _shade_view(
+            tris,
+            view,
+            up,
+            px,
+            fit_mm=fit if ortho else None,
+            centre=centre if ortho else None,
+            depth_cue=True,
+            outline=True,
+        )
         sheet.paste(Image.fromarray(panel, "RGBA"), (col * px, row * px), Image.fromarray(panel[..., 3], "L"))
         draw.text((col * px + 6, row * px + 4), VIEW_CAPTIONS[name], fill=(70, 76, 88), font=_caption_font())
     draw.line([(px, 0), (px, 2 * px)], fill=(205, 208, 214))
@@ -397,12 +432,11 @@ def step_model(solids: list, step_names: list[str]):
     return bd.Compound(children=[_step_node(s, n) for s, n in zip(solids, step_names)], label="model")
 
 
-def export_parts(solids: list, per_solid: list[np.ndarray], names: list[str], step_names: list[str],
-                 path: str) -> bool:
+def export_parts(solids: list, per_solid: list[np.ndarray], names: list[str], step_names: list[str], path: str) -> bool:
     """parts.zip: STL, STEP and 3MF of each of the first parts.MAX_PARTS solids, each file that part only."""
     members: dict[str, bytes] = {}
     scratch = path + ".3mf.tmp"
-    for i, (solid, tris) in enumerate(zip(solids[:parts.MAX_PARTS], per_solid), 1):
+    for i, (solid, tris) in enumerate(zip(solids[: parts.MAX_PARTS], per_solid), 1):
         members[f"part-{i}.stl"] = stl_bytes(tris)
         buf = io.BytesIO()
         bd.export_step(_step_node(solid, step_names[i - 1]), buf)
@@ -415,8 +449,15 @@ def export_parts(solids: list, per_solid: list[np.ndarray], names: list[str], st
     return True
 
 
-def export(shape, size: list[float], out_dir: str, formats: set[str], cap: int, sink: dict | None = None,
-           names: list[str] | None = None) -> dict[str, str]:
+def export(
+    shape,
+    size: list[float],
+    out_dir: str,
+    formats: set[str],
+    cap: int,
+    sink: dict | None = None,
+    names: list[str] | None = None,
+) -> dict[str, str]:
     """Tessellate once, then write every requested format (and the PNG thumbnail) into out_dir.
     ``sink``, when given, receives the requirement measurements (issue 23) made from the same mesh. ``names``: the
     parts' names (parts.part_names), which the STEP, the 3MF and parts.zip carry; "Part n" when not given."""
@@ -430,8 +471,9 @@ def export(shape, size: list[float], out_dir: str, formats: set[str], cap: int, 
         path = os.path.join(out_dir, FILENAMES[fmt])
         # At the cap counts as too large: under RLIMIT_FSIZE a writer stops exactly there and reports failure.
         if os.path.isfile(path) and os.path.getsize(path) >= cap:
-            raise PostError("output_too_large",
-                            f"The {fmt.upper()} output is larger than the {cap // (1024 * 1024)} MB limit.")
+            raise PostError(
+                "output_too_large", f"The {fmt.upper()} output is larger than the {cap // (1024 * 1024)} MB limit."
+            )
         if not ok or not os.path.isfile(path):
             raise PostError("geometry", f"Exporting {fmt.upper()} failed.")
         files[fmt] = FILENAMES[fmt]
@@ -442,8 +484,12 @@ def export(shape, size: list[float], out_dir: str, formats: set[str], cap: int, 
     if sink is not None:
         sink["features"] = features_or_none(shape, per_solid, lin)
     if "stl" in formats:
-        done("stl", bd.export_stl(shape, os.path.join(out_dir, "model.stl"), tolerance=lin,
-                                  angular_tolerance=ANGULAR_DEFLECTION))
+        done(
+            "stl",
+            bd.export_stl(
+                shape, os.path.join(out_dir, "model.stl"), tolerance=lin, angular_tolerance=ANGULAR_DEFLECTION
+            ),
+        )
     if "step" in formats:
         done("step", bd.export_step(step_model(solids, step_names), os.path.join(out_dir, "model.step")))
     if "3mf" in formats:
@@ -451,12 +497,16 @@ def export(shape, size: list[float], out_dir: str, formats: set[str], cap: int, 
     if "parts" in formats and len(solids) > 1:
         done("parts", export_parts(solids, per_solid, names, step_names, os.path.join(out_dir, FILENAMES["parts"])))
     if "png" in formats:
-        render_png(np.concatenate(per_solid) if per_solid else np.zeros((0, 3, 3), np.float32),
-                   os.path.join(out_dir, "model.png"))
+        render_png(
+            np.concatenate(per_solid) if per_solid else np.zeros((0, 3, 3), np.float32),
+            os.path.join(out_dir, "model.png"),
+        )
         done("png", True)
     if "views" in formats:
-        render_views(np.concatenate(per_solid) if per_solid else np.zeros((0, 3, 3), np.float32),
-                     os.path.join(out_dir, FILENAMES["views"]))
+        render_views(
+            np.concatenate(per_solid) if per_solid else np.zeros((0, 3, 3), np.float32),
+            os.path.join(out_dir, FILENAMES["views"]),
+        )
         done("views", True)
     built = topology_table(shape, per_solid, lin) if "topology" in formats and "glb" in formats else None
     if "glb" in formats:  # last: export_gltf cleans the triangulation afterwards
@@ -493,19 +543,38 @@ def finish(src_dir: Path, out_dir: Path, *, max_output_bytes: int, formats: set[
         names = parts.part_names(labels, len(solids))
         m["parts"] = parts.describe(solids, names)
         sink: dict = {}
-        files = export(shape, m["size"], os.fspath(out_dir), set(formats) & set(FILENAMES), max_output_bytes, sink,
-                       names=names)
-        return {"ok": True, **m, "files": files, "features": sink.get("features"), "post_s": round(time.perf_counter() - t0, 4)}
+        files = export(
+            shape, m["size"], os.fspath(out_dir), set(formats) & set(FILENAMES), max_output_bytes, sink, names=names
+        )
+        return {
+            "ok": True,
+            **m,
+            "files": files,
+            "features": sink.get("features"),
+            "post_s": round(time.perf_counter() - t0, 4),
+        }
     except PostError as err:
         return {"ok": False, "kind": err.kind, "message": err.message}
     except MemoryError:
         return {"ok": False, "kind": "memory", "message": "Making the model files ran out of memory (limit reached)."}
     except OSError as exc:
         if exc.errno in (errno.EFBIG, errno.ENOSPC, errno.EDQUOT):
-            return {"ok": False, "kind": "output_too_large", "message": "The outputs are larger than the job's disk limit."}
-        return {"ok": False, "kind": "geometry", "message": f"Making the model files failed: {exc.strerror or exc}"[:500]}
+            return {
+                "ok": False,
+                "kind": "output_too_large",
+                "message": "The outputs are larger than the job's disk limit.",
+            }
+        return {
+            "ok": False,
+            "kind": "geometry",
+            "message": f"Making the model files failed: {exc.strerror or exc}"[:500],
+        }
     except Exception as exc:  # noqa: BLE001 - OCCT failing on odd geometry; the message names no path of ours
-        return {"ok": False, "kind": "geometry", "message": f"Making the model files failed: {type(exc).__name__}: {exc}"[:500]}
+        return {
+            "ok": False,
+            "kind": "geometry",
+            "message": f"Making the model files failed: {type(exc).__name__}: {exc}"[:500],
+        }
 
 
 def metrics_doc(post: dict) -> dict:
@@ -577,10 +646,16 @@ def measure_features(shape, per_solid: list[np.ndarray], lin: float) -> dict:
             if len(groups) >= FEATURE_CYLINDERS:
                 extra += 1
                 continue
-            g = groups[key] = {"r": r, "d": d, "o": o, "adir": np.array([ax.Direction().X(), ax.Direction().Y(),
-                                                                          ax.Direction().Z()]),
-                               "vmin": math.inf, "vmax": -math.inf, "face": (surf, (u0 + u1) / 2, (v0 + v1) / 2),
-                               "face_obj": face}
+            g = groups[key] = {
+                "r": r,
+                "d": d,
+                "o": o,
+                "adir": np.array([ax.Direction().X(), ax.Direction().Y(), ax.Direction().Z()]),
+                "vmin": math.inf,
+                "vmax": -math.inf,
+                "face": (surf, (u0 + u1) / 2, (v0 + v1) / 2),
+                "face_obj": face,
+            }
         g["vmin"], g["vmax"] = min(g["vmin"], v0), max(g["vmax"], v1)
     cylinders = []
     for g in groups.values():
@@ -598,12 +673,20 @@ def measure_features(shape, per_solid: list[np.ndarray], lin: float) -> dict:
             ends = [g["o"] + g["adir"] * (g["vmin"] - eps), g["o"] + g["adir"] * (g["vmax"] + eps)]
             through = not any(_inside_mesh(mesh, e) for e in ends)
         mid = g["o"] + g["adir"] * ((g["vmin"] + g["vmax"]) / 2)
-        cylinders.append({"kind": kind, "diameter_mm": round(2 * g["r"], 4), "axis": [round(float(x), 4) + 0.0 for x in g["d"]],
-                          "at_mm": [round(float(x), 4) + 0.0 for x in mid], "length_mm": round(g["vmax"] - g["vmin"], 4),
-                          "through": through})
+        cylinders.append(
+            {
+                "kind": kind,
+                "diameter_mm": round(2 * g["r"], 4),
+                "axis": [round(float(x), 4) + 0.0 for x in g["d"]],
+                "at_mm": [round(float(x), 4) + 0.0 for x in mid],
+                "length_mm": round(g["vmax"] - g["vmin"], 4),
+                "through": through,
+            }
+        )
     centre = shape.center(bd.CenterOf.MASS)
     return {
-        "cylinders": cylinders, "cylinders_not_listed": extra,
+        "cylinders": cylinders,
+        "cylinders_not_listed": extra,
         "holes": sum(c["kind"] == "hole" for c in cylinders),
         "through_holes": sum(c["kind"] == "hole" and bool(c["through"]) for c in cylinders),
         "bosses": sum(c["kind"] == "boss" for c in cylinders),

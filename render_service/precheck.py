@@ -87,7 +87,13 @@ def _call_name(func: ast.expr) -> str:
 def _file_call_finding(node: ast.Call, line: int | None) -> Finding | None:
     """build123d's readers get a bare file name of the job folder as a string literal; writers no path."""
     name = _call_name(node.func)
-    arg = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg in ("file_name", "filename", "file_path", "path", "file")), None)
+    arg = (
+        node.args[0]
+        if node.args
+        else next(
+            (k.value for k in node.keywords if k.arg in ("file_name", "filename", "file_path", "path", "file")), None
+        )
+    )
     literal = arg.value if isinstance(arg, ast.Constant) and isinstance(arg.value, str) else None
     if name.startswith("import_") or (name == "read" and literal is not None):
         if literal is None or not valid_input_name(literal):
@@ -97,10 +103,15 @@ def _file_call_finding(node: ast.Call, line: int | None) -> Finding | None:
                 line,
             )
     elif name.startswith("export_"):
-        paths = [a.value for a in [*node.args, *(k.value for k in node.keywords)]
-                 if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+        paths = [
+            a.value
+            for a in [*node.args, *(k.value for k in node.keywords)]
+            if isinstance(a, ast.Constant) and isinstance(a.value, str)
+        ]
         if any("/" in p or "\\" in p or ".." in p for p in paths):
-            return Finding(f"{name}() may not write outside the job folder; the service exports the result itself.", line)
+            return Finding(
+                f"{name}() may not write outside the job folder; the service exports the result itself.", line
+            )
     return None
 
 
@@ -131,15 +142,13 @@ def check(code: str) -> Finding | None:
             for alias in node.names:
                 if not module_allowed(alias.name):
                     return Finding(
-                        f"Importing '{alias.name}' is not allowed: only {_allowed_list()} may be imported.",
-                        line,
+                        f"Importing '{alias.name}' is not allowed: only {_allowed_list()} may be imported.", line
                     )
         elif isinstance(node, ast.ImportFrom):
             mod = node.module or ""
             if node.level or not module_allowed(mod):
                 return Finding(
-                    f"Importing from '{mod or '.'}' is not allowed: only {_allowed_list()} may be imported.",
-                    line,
+                    f"Importing from '{mod or '.'}' is not allowed: only {_allowed_list()} may be imported.", line
                 )
         elif isinstance(node, ast.Name):
             if node.id in FORBIDDEN_NAMES:
@@ -159,8 +168,7 @@ def check(code: str) -> Finding | None:
                 name_arg = node.args[1]
                 if not (isinstance(name_arg, ast.Constant) and isinstance(name_arg.value, str)):
                     return Finding(
-                        f"{func.id}() with a computed attribute name is not allowed; use obj.attribute instead.",
-                        line,
+                        f"{func.id}() with a computed attribute name is not allowed; use obj.attribute instead.", line
                     )
                 if name_arg.value.startswith("_"):
                     return Finding(f"{func.id}() on the private attribute '{name_arg.value}' is not allowed.", line)

@@ -45,17 +45,38 @@ RESULT_MEDIA_TYPE = "application/vnd.chat3d.render"
 # Every file the service makes, by format, under a fixed name (the post step writes them; the server reads back
 # only these names). topology: faces.json (with glb); views: the standard views a vision model reviews (issue 23);
 # parts: parts.zip, each part's STL/STEP/3MF (issue 27), made only for a result of several solids.
-FILENAMES = {"stl": "model.stl", "step": "model.step", "3mf": "model.3mf", "glb": "model.glb", "png": "model.png",
-             "topology": "faces.json", "views": "views.png", "parts": "parts.zip"}
+FILENAMES = {
+    "stl": "model.stl",
+    "step": "model.step",
+    "3mf": "model.3mf",
+    "glb": "model.glb",
+    "png": "model.png",
+    "topology": "faces.json",
+    "views": "views.png",
+    "parts": "parts.zip",
+}
 OPTIONAL_FORMATS = frozenset({"parts"})  # absent from a success when not made (a single solid has no parts.zip)
 # Accepted in a request and skipped: svg (the job-made drawing, retired), py (the program itself: never echoed).
 RETIRED_FORMATS = frozenset({"svg", "py"})
 DEFAULT_FORMATS = ("stl", "step", "3mf", "glb")
 # Why a program failed (422), a fixed set: anything else a job claims becomes "runtime" or "geometry".
-FAILURE_KINDS = frozenset({
-    "syntax", "name", "forbidden", "no_result", "not_a_shape", "empty", "geometry",
-    "timeout", "memory", "output_too_large", "crashed", "runtime", "import",
-})
+FAILURE_KINDS = frozenset(
+    {
+        "syntax",
+        "name",
+        "forbidden",
+        "no_result",
+        "not_a_shape",
+        "empty",
+        "geometry",
+        "timeout",
+        "memory",
+        "output_too_large",
+        "crashed",
+        "runtime",
+        "import",
+    }
+)
 _HEAD = struct.Struct(">I")
 MAX_HEAD_BYTES = 16 * 1024 * 1024  # metrics + log + the file list; the service caps the log at 64 KB by default
 
@@ -118,11 +139,19 @@ class RenderRequest:
         timeout_s = data.get("timeout_s")
         if timeout_s is None:
             timeout_s = s.timeout_cap_s
-        elif isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not math.isfinite(timeout_s) \
-                or timeout_s <= 0:
+        elif (
+            isinstance(timeout_s, bool)
+            or not isinstance(timeout_s, (int, float))
+            or not math.isfinite(timeout_s)
+            or timeout_s <= 0
+        ):
             raise BadRequest("`timeout_s` must be a positive number.")
-        return cls(code=code, formats=tuple(dict.fromkeys(formats)), timeout_s=float(min(timeout_s, s.timeout_cap_s)),
-                   inputs=tuple(_parse_inputs(data.get("inputs"), s)))
+        return cls(
+            code=code,
+            formats=tuple(dict.fromkeys(formats)),
+            timeout_s=float(min(timeout_s, s.timeout_cap_s)),
+            inputs=tuple(_parse_inputs(data.get("inputs"), s)),
+        )
 
 
 def _parse_inputs(raw: Any, s: Settings) -> list[tuple[str, bytes]]:
@@ -143,8 +172,10 @@ def _parse_inputs(raw: Any, s: Settings) -> list[tuple[str, bytes]]:
     for f in raw:
         name, content = f.get("name"), f.get("content_base64")
         if not valid_input_name(name):
-            raise BadRequest("Input file names must be bare file names (letters, digits, '.', '_', '-'; "
-                             "no folders, no '..', not model.* or result.json).")
+            raise BadRequest(
+                "Input file names must be bare file names (letters, digits, '.', '_', '-'; "
+                "no folders, no '..', not model.* or result.json)."
+            )
         if any(n == name for n, _ in out):
             raise BadRequest(f"Two input files are named {name!r}.")
         if not isinstance(content, str):
@@ -177,9 +208,14 @@ class RenderSuccess:
 
     def encode(self) -> bytes:
         """The 200 body: the head's length, the head, then each file's bytes."""
-        head = json.dumps({"ok": True, "metrics": self.metrics, "log": self.log,
-                           "files": [{"format": f.format, "filename": f.filename, "size": len(f.data)}
-                                     for f in self.files]}).encode()
+        head = json.dumps(
+            {
+                "ok": True,
+                "metrics": self.metrics,
+                "log": self.log,
+                "files": [{"format": f.format, "filename": f.filename, "size": len(f.data)} for f in self.files],
+            }
+        ).encode()
         return b"".join([_HEAD.pack(len(head)), head, *(f.data for f in self.files)])
 
 
@@ -194,8 +230,13 @@ class RenderFailure:
     log: str = ""
 
     def to_json(self) -> bytes:
-        return json.dumps({"ok": False, "error": {"kind": self.kind, "message": self.message, "line": self.line,
-                                                  "detail": self.detail}, "log": self.log}).encode()
+        return json.dumps(
+            {
+                "ok": False,
+                "error": {"kind": self.kind, "message": self.message, "line": self.line, "detail": self.detail},
+                "log": self.log,
+            }
+        ).encode()
 
 
 def error_json(kind: str, message: str) -> bytes:
@@ -211,7 +252,7 @@ def decode_result(body: bytes) -> RenderSuccess:
     if n > MAX_HEAD_BYTES or _HEAD.size + n > len(body):
         raise BadAnswer("The answer's head length is out of range.")
     try:
-        head = json.loads(body[_HEAD.size:_HEAD.size + n])
+        head = json.loads(body[_HEAD.size : _HEAD.size + n])
     except (ValueError, UnicodeDecodeError):
         raise BadAnswer("The answer's head is not JSON.") from None
     listed = head.get("files") if isinstance(head, dict) else None
@@ -222,17 +263,24 @@ def decode_result(body: bytes) -> RenderSuccess:
     files = []
     for f in listed:
         size = f.get("size") if isinstance(f, dict) else None
-        if (not isinstance(size, int) or isinstance(size, bool) or size < 0 or at + size > len(body)
-                or f.get("format") not in FILENAMES or not isinstance(f.get("filename"), str)):
+        if (
+            not isinstance(size, int)
+            or isinstance(size, bool)
+            or size < 0
+            or at + size > len(body)
+            or f.get("format") not in FILENAMES
+            or not isinstance(f.get("filename"), str)
+        ):
             raise BadAnswer("The answer lists a file it does not hold.")
-        files.append(RenderedFile(format=f["format"], filename=f["filename"], data=bytes(view[at:at + size])))
+        files.append(RenderedFile(format=f["format"], filename=f["filename"], data=bytes(view[at : at + size])))
         at += size
     if at != len(body):
         raise BadAnswer("The answer holds bytes its head does not list.")
     metrics = head.get("metrics")
     log = head.get("log")
-    return RenderSuccess(files=files, metrics=metrics if isinstance(metrics, dict) else {},
-                         log=log if isinstance(log, str) else "")
+    return RenderSuccess(
+        files=files, metrics=metrics if isinstance(metrics, dict) else {}, log=log if isinstance(log, str) else ""
+    )
 
 
 def decode_failure(payload: Any) -> RenderFailure:

@@ -37,11 +37,7 @@ DETAIL_CAP = 8000
 MODEL_FILENAME = "<model>"
 
 _LIB_MARKERS = tuple(
-    sorted(
-        {p for p in (sys.prefix, sys.base_prefix, os.path.dirname(bd.__file__)) if p},
-        key=len,
-        reverse=True,
-    )
+    sorted({p for p in (sys.prefix, sys.base_prefix, os.path.dirname(bd.__file__)) if p}, key=len, reverse=True)
 )
 
 
@@ -199,8 +195,7 @@ def extract_result(namespace: dict):
         else:
             raise JobError(
                 "no_result",
-                "The program left no shape in `result`. Assign the final part to a top-level "
-                "variable named `result`.",
+                "The program left no shape in `result`. Assign the final part to a top-level variable named `result`.",
             )
     if isinstance(result, bd.BuildPart):
         result = result.part
@@ -228,11 +223,13 @@ def write_inputs(inputs: list[tuple[str, bytes]], out_dir: str) -> None:
     for name, data in inputs:
         if not precheck.valid_input_name(name):
             raise JobError("import", f"Input file name {name!r} is not a bare file name.")
-        fd = os.open(os.path.join(out_dir, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o400)
+        fd = os.open(
+            os.path.join(out_dir, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o400
+        )
         try:
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
         except OSError as exc:
             if exc.errno == errno.EFBIG:
                 raise JobError("import", f"The input file {name!r} is larger than the job's file size limit.") from None
@@ -302,7 +299,7 @@ def _checked_readers(input_names: list[str]) -> None:
 
     for new, orig in ((import_step, orig_step), (import_stl, orig_stl), (read, orig_read)):
         new.__doc__ = orig.__doc__
-        new._chat3d_orig = orig  # read back with getattr above, so patching twice wraps once
+        setattr(new, "_chat3d_orig", orig)  # noqa: B010  (a tag mypy cannot see on a function) read back with getattr above, so patching twice wraps once
     importers.import_step = bd.import_step = import_step
     importers.import_stl = bd.import_stl = import_stl
     bd.Mesher.read = read  # type: ignore[method-assign]  # build123d's own reader, wrapped on purpose
@@ -338,8 +335,9 @@ def build_job(code: str, out_dir: str, check: bool = True, input_names: list[str
         }
 
 
-def build_and_export(code: str, formats: list[str], out_dir: str, check: bool = True,
-                     input_names: list[str] | None = None) -> dict:
+def build_and_export(
+    code: str, formats: list[str], out_dir: str, check: bool = True, input_names: list[str] | None = None
+) -> dict:
     """The whole job in one process, no sandbox: build_job, then postrender.finish on its BRep.
 
     For the benchmark's bare/baseline modes and tests only: the service runs the two halves in
@@ -349,11 +347,19 @@ def build_and_export(code: str, formats: list[str], out_dir: str, check: bool = 
     if not doc["ok"]:
         return doc
     t1 = time.perf_counter()
-    post = postrender.finish(Path(out_dir), Path(out_dir), max_output_bytes=1 << 30,
-                             formats={f for f in formats if f in EXPORT_FORMATS}, labels=doc.get("labels"))
+    post = postrender.finish(
+        Path(out_dir),
+        Path(out_dir),
+        max_output_bytes=1 << 30,
+        formats={f for f in formats if f in EXPORT_FORMATS},
+        labels=doc.get("labels"),
+    )
     if not post["ok"]:
-        return {"ok": False, "error": {"kind": post["kind"], "message": post["message"], "line": None, "detail": ""},
-                "log": doc["log"]}
+        return {
+            "ok": False,
+            "error": {"kind": post["kind"], "message": post["message"], "line": None, "detail": ""},
+            "log": doc["log"],
+        }
     m = postrender.metrics_doc(post) | {"build_s": doc["build_s"], "export_s": round(time.perf_counter() - t1, 4)}
     return {"ok": True, "files": post["files"], "metrics": m, "log": doc["log"]}
 
@@ -426,8 +432,19 @@ def warm_up() -> None:
     import OCP.StlAPI  # noqa: F401
     import OCP.XCAFDoc  # noqa: F401
 
-    for mod in ("lib3mf", "PIL.Image", "PIL.PngImagePlugin", "ocpsvg", "svgpathtools", "ezdxf", "random",
-                "itertools", "functools", "copy", "typing"):
+    for mod in (
+        "lib3mf",
+        "PIL.Image",
+        "PIL.PngImagePlugin",
+        "ocpsvg",
+        "svgpathtools",
+        "ezdxf",
+        "random",
+        "itertools",
+        "functools",
+        "copy",
+        "typing",
+    ):
         try:
             __import__(mod)
         except ImportError:

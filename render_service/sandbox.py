@@ -222,8 +222,9 @@ def choose_uid_base(count: int, uid_map: str | None = None) -> int:
             best_lo, best_hi = lo, hi
     blocks = (best_hi - best_lo) // count
     if blocks < 1:
-        raise SandboxError(f"no block of {count} unused uids is mapped into this user namespace; "
-                           "set RENDER_SANDBOX_UID_BASE")
+        raise SandboxError(
+            f"no block of {count} unused uids is mapped into this user namespace; set RENDER_SANDBOX_UID_BASE"
+        )
     return best_lo + secrets.randbelow(blocks) * count
 
 
@@ -268,8 +269,13 @@ def private_mount_namespace() -> None:
 def mount_tmpfs(path: str, size_mb: int, uid: int) -> None:
     """A job folder of at most `size_mb` MB in total (data) and a bounded number of files."""
     inodes = max(1024, size_mb * 16)
-    _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-           f"size={size_mb}m,nr_inodes={inodes},mode=0700,uid={uid},gid={uid}")
+    _mount(
+        "tmpfs",
+        path,
+        "tmpfs",
+        MS_NOSUID | MS_NODEV | MS_NOEXEC,
+        f"size={size_mb}m,nr_inodes={inodes},mode=0700,uid={uid},gid={uid}",
+    )
 
 
 def unmount(path: str) -> None:
@@ -299,8 +305,9 @@ def fork_in_new_pid_namespace() -> int:
         os.close(own)
 
 
-def enter_namespaces(plan: Plan, job_dir: str, uid: int, gid: int, new_pid_ns: bool = True,
-                     out_dir: str | None = None) -> None:
+def enter_namespaces(
+    plan: Plan, job_dir: str, uid: int, gid: int, new_pid_ns: bool = True, out_dir: str | None = None
+) -> None:
     """Unshare, build the private root, pivot into it, drop to the job uid.
 
     As root: mount + net + ipc + uts namespaces are created by real root (no user namespace needed,
@@ -434,8 +441,12 @@ def set_time_slice(ms: float) -> bool:
     nr = _SYSCALLS.get(platform.machine(), {}).get("sched_setattr")
     if ms <= 0 or nr is None:
         return False
-    attr = SchedAttr(size=ctypes.sizeof(SchedAttr), sched_policy=os.sched_getscheduler(0),
-                     sched_nice=os.getpriority(os.PRIO_PROCESS, 0), sched_runtime=int(ms * 1_000_000))
+    attr = SchedAttr(
+        size=ctypes.sizeof(SchedAttr),
+        sched_policy=os.sched_getscheduler(0),
+        sched_nice=os.getpriority(os.PRIO_PROCESS, 0),
+        sched_runtime=int(ms * 1_000_000),
+    )
     return _libc.syscall(ctypes.c_long(nr), 0, ctypes.byref(attr), 0) == 0
 
 
@@ -450,7 +461,12 @@ AF_UNIX = 1
 
 
 class _ScmpArgCmp(ctypes.Structure):
-    _fields_ = [("arg", ctypes.c_uint), ("op", ctypes.c_int), ("datum_a", ctypes.c_uint64), ("datum_b", ctypes.c_uint64)]
+    _fields_ = [
+        ("arg", ctypes.c_uint),
+        ("op", ctypes.c_int),
+        ("datum_a", ctypes.c_uint64),
+        ("datum_b", ctypes.c_uint64),
+    ]
 
 
 def _load_seccomp():

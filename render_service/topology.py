@@ -42,18 +42,26 @@ MESH_FACES = 12  # a solid with more than this many faces, all planar triangles,
 Z_UP_TO_Y_UP = [-math.sqrt(0.5), 0.0, 0.0, math.sqrt(0.5)]  # the rotation OCCT's glTF writer puts on its root
 
 _SURFACES = {
-    GeomAbs_SurfaceType.GeomAbs_Plane: "plane", GeomAbs_SurfaceType.GeomAbs_Cylinder: "cylinder",
-    GeomAbs_SurfaceType.GeomAbs_Cone: "cone", GeomAbs_SurfaceType.GeomAbs_Sphere: "sphere",
-    GeomAbs_SurfaceType.GeomAbs_Torus: "torus", GeomAbs_SurfaceType.GeomAbs_BezierSurface: "bezier",
+    GeomAbs_SurfaceType.GeomAbs_Plane: "plane",
+    GeomAbs_SurfaceType.GeomAbs_Cylinder: "cylinder",
+    GeomAbs_SurfaceType.GeomAbs_Cone: "cone",
+    GeomAbs_SurfaceType.GeomAbs_Sphere: "sphere",
+    GeomAbs_SurfaceType.GeomAbs_Torus: "torus",
+    GeomAbs_SurfaceType.GeomAbs_BezierSurface: "bezier",
     GeomAbs_SurfaceType.GeomAbs_BSplineSurface: "bspline",
     GeomAbs_SurfaceType.GeomAbs_SurfaceOfRevolution: "revolution",
-    GeomAbs_SurfaceType.GeomAbs_SurfaceOfExtrusion: "extrusion", GeomAbs_SurfaceType.GeomAbs_OffsetSurface: "offset",
+    GeomAbs_SurfaceType.GeomAbs_SurfaceOfExtrusion: "extrusion",
+    GeomAbs_SurfaceType.GeomAbs_OffsetSurface: "offset",
 }
 _CURVES = {
-    GeomAbs_CurveType.GeomAbs_Line: "line", GeomAbs_CurveType.GeomAbs_Circle: "circle",
-    GeomAbs_CurveType.GeomAbs_Ellipse: "ellipse", GeomAbs_CurveType.GeomAbs_Hyperbola: "hyperbola",
-    GeomAbs_CurveType.GeomAbs_Parabola: "parabola", GeomAbs_CurveType.GeomAbs_BezierCurve: "bezier",
-    GeomAbs_CurveType.GeomAbs_BSplineCurve: "bspline", GeomAbs_CurveType.GeomAbs_OffsetCurve: "offset",
+    GeomAbs_CurveType.GeomAbs_Line: "line",
+    GeomAbs_CurveType.GeomAbs_Circle: "circle",
+    GeomAbs_CurveType.GeomAbs_Ellipse: "ellipse",
+    GeomAbs_CurveType.GeomAbs_Hyperbola: "hyperbola",
+    GeomAbs_CurveType.GeomAbs_Parabola: "parabola",
+    GeomAbs_CurveType.GeomAbs_BezierCurve: "bezier",
+    GeomAbs_CurveType.GeomAbs_BSplineCurve: "bspline",
+    GeomAbs_CurveType.GeomAbs_OffsetCurve: "offset",
 }
 
 
@@ -130,8 +138,12 @@ def _surface_row(face, tri: _Triangles) -> dict:
         d = surf.Plane().Axis().Direction()
         n = np.array(_xyz(d)) * (-1 if reversed_ else 1)
         row["normal"] = _r(n, 4)
-    elif kind in (GeomAbs_SurfaceType.GeomAbs_Cylinder, GeomAbs_SurfaceType.GeomAbs_Cone,
-                  GeomAbs_SurfaceType.GeomAbs_Sphere, GeomAbs_SurfaceType.GeomAbs_Torus):
+    elif kind in (
+        GeomAbs_SurfaceType.GeomAbs_Cylinder,
+        GeomAbs_SurfaceType.GeomAbs_Cone,
+        GeomAbs_SurfaceType.GeomAbs_Sphere,
+        GeomAbs_SurfaceType.GeomAbs_Torus,
+    ):
         if kind == GeomAbs_SurfaceType.GeomAbs_Cylinder:
             g = surf.Cylinder()
             row["radius"] = _r(g.Radius())
@@ -231,8 +243,9 @@ def _edge_polyline(edge, faces) -> np.ndarray | None:
     return None
 
 
-def _edge_rows(solid, solid_no: int, face_ids: dict, lin: float, ang: float, first: int,
-               room: int) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
+def _edge_rows(
+    solid, solid_no: int, face_ids: dict, lin: float, ang: float, first: int, room: int
+) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
     """One solid's edges (each shared edge once): table rows and their polylines (for the GLB)."""
     anc = _EdgeFaces()  # edges in first-seen order, each with the faces around it
     TopExp.MapShapesAndAncestors_s(solid.wrapped, TopAbs_EDGE, TopAbs_FACE, anc)
@@ -263,8 +276,12 @@ def _edge_rows(solid, solid_no: int, face_ids: dict, lin: float, ang: float, fir
             continue
         if len(poly) < 2:
             continue
-        row = {"id": f"E{first + len(rows)}", "solid": solid_no, "type": _CURVES.get(kind, "other"),
-               "length": _r(length)}
+        row = {
+            "id": f"E{first + len(rows)}",
+            "solid": solid_no,
+            "type": _CURVES.get(kind, "other"),
+            "length": _r(length),
+        }
         mid = curve.Value((curve.FirstParameter() + curve.LastParameter()) / 2)
         row["centre"] = row["point"] = _r(_xyz(mid))  # point: on the edge (a circle's centre is not)
         if kind == GeomAbs_CurveType.GeomAbs_Circle:
@@ -306,7 +323,9 @@ def build(shape, per_solid: list[np.ndarray], lin: float, ang: float) -> dict:
     """
     faces_out: list[dict[str, Any]] = []
     edges_out: list[dict[str, Any]] = []
-    glb_faces: list[list[tuple[str, list[int]]] | None] = []  # per solid: its face ids with their groups; None: untagged
+    glb_faces: list[
+        list[tuple[str, list[int]]] | None
+    ] = []  # per solid: its face ids with their groups; None: untagged
     glb_edges: list[tuple[str, np.ndarray]] = []  # edge id, polyline
     notes = []
     total_faces = 0
@@ -319,7 +338,7 @@ def build(shape, per_solid: list[np.ndarray], lin: float, ang: float) -> dict:
             continue
         bounds = np.concatenate([[0], np.cumsum(counts)])
         meshed = [i for i, (_f, n) in enumerate(faces) if n > 0]  # the glTF writer skips untriangulated faces
-        face_tris = [tris[bounds[i]:bounds[i + 1]] for i in meshed]
+        face_tris = [tris[bounds[i] : bounds[i + 1]] for i in meshed]
         solid_tris = _Triangles.of(tris)
         if _is_mesh([faces[i] for i in meshed]):
             groups = _mesh_groups([faces[i] for i in meshed], face_tris)
@@ -338,22 +357,30 @@ def build(shape, per_solid: list[np.ndarray], lin: float, ang: float) -> dict:
                     i = meshed[g[0]]
                     row = _surface_row(faces[i][0], solid_tris.part(bounds[i], bounds[i + 1]))
                 else:
-                    row = _surface_row(faces[meshed[g[0]]][0],
-                                       _Triangles.of(np.concatenate([face_tris[k] for k in g])))
+                    row = _surface_row(faces[meshed[g[0]]][0], _Triangles.of(np.concatenate([face_tris[k] for k in g])))
                     row["type"] = "plane"
                     row["triangles"] = len(g)
                 faces_out.append({"id": fid, "solid": s_no, **row})
         glb_faces.append(ids_here)
-        rows, lines = _edge_rows(solid, s_no, face_ids, lin, ang, len(edges_out) + 1, MAX_EDGES - len(edges_out)) \
-            if not (len(groups) < len(meshed)) else ([], [])
+        rows, lines = (
+            _edge_rows(solid, s_no, face_ids, lin, ang, len(edges_out) + 1, MAX_EDGES - len(edges_out))
+            if not (len(groups) < len(meshed))
+            else ([], [])
+        )
         edges_out.extend(rows)
         glb_edges.extend(zip([r["id"] for r in rows], lines))
     if total_faces > len(faces_out):
         notes.append(f"{total_faces} faces; the table lists the first {len(faces_out)}")
     if len(edges_out) >= MAX_EDGES:
         notes.append(f"edges cut at {MAX_EDGES}")
-    table = {"version": 1, "faces": faces_out, "edges": edges_out, "face_count": total_faces,
-             "edge_count": len(edges_out), "note": "; ".join(notes)}
+    table = {
+        "version": 1,
+        "faces": faces_out,
+        "edges": edges_out,
+        "face_count": total_faces,
+        "edge_count": len(edges_out),
+        "note": "; ".join(notes),
+    }
     return {"table": table, "_glb": {"faces": glb_faces, "edges": glb_edges}}
 
 
@@ -362,12 +389,12 @@ def _read_glb(data: bytes) -> tuple[dict, bytearray]:
     if magic != 0x46546C67:
         raise ValueError("not a GLB")
     jlen, _jt = struct.unpack_from("<II", data, 12)
-    doc = json.loads(data[20:20 + jlen])
+    doc = json.loads(data[20 : 20 + jlen])
     off = 20 + jlen
     binary = bytearray()
     if off < len(data):
         blen, _bt = struct.unpack_from("<II", data, off)
-        binary = bytearray(data[off + 8: off + 8 + blen])
+        binary = bytearray(data[off + 8 : off + 8 + blen])
     return doc, binary
 
 
@@ -376,8 +403,15 @@ def _write_glb(doc: dict, binary: bytearray) -> bytes:
     js += b" " * (-len(js) % 4)
     binary += b"\0" * (-len(binary) % 4)
     total = 12 + 8 + len(js) + 8 + len(binary)
-    return b"".join([struct.pack("<III", 0x46546C67, 2, total), struct.pack("<II", len(js), 0x4E4F534A), js,
-                     struct.pack("<II", len(binary), 0x004E4942), bytes(binary)])
+    return b"".join(
+        [
+            struct.pack("<III", 0x46546C67, 2, total),
+            struct.pack("<II", len(js), 0x4E4F534A),
+            js,
+            struct.pack("<II", len(binary), 0x004E4942),
+            bytes(binary),
+        ]
+    )
 
 
 def tag_glb(path: str, built: dict) -> bool:
@@ -420,8 +454,16 @@ def tag_glb(path: str, built: dict) -> bool:
             metres = np.ascontiguousarray(pts * 0.001, dtype="<f4")
             views.append({"buffer": 0, "byteOffset": len(binary), "byteLength": metres.nbytes})
             binary += metres.tobytes()
-            accessors.append({"bufferView": len(views) - 1, "componentType": 5126, "count": len(metres),
-                              "type": "VEC3", "min": metres.min(0).tolist(), "max": metres.max(0).tolist()})
+            accessors.append(
+                {
+                    "bufferView": len(views) - 1,
+                    "componentType": 5126,
+                    "count": len(metres),
+                    "type": "VEC3",
+                    "min": metres.min(0).tolist(),
+                    "max": metres.max(0).tolist(),
+                }
+            )
             meshes.append({"name": eid, "primitives": [{"attributes": {"POSITION": len(accessors) - 1}, "mode": 3}]})
             nodes.append({"name": eid, "mesh": len(meshes) - 1})
             edge_nodes.append(len(nodes) - 1)

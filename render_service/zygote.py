@@ -64,10 +64,34 @@ WORKER_ENV = {
 
 class Worker:
     __slots__ = (
-        "slot", "uid", "dir", "job_sock", "status_r", "status_buf", "status_bytes", "status_tail", "interm",
-        "gpid", "pidfd", "ready_flag", "job_id", "deadline", "timed_out", "t_start", "failed_msg", "reported",
-        "formats", "job_status", "job_ended", "disk_full", "tmpfs", "next_disk_check", "out_dir",
-        "post_pid", "post_deadline", "post_timed_out",
+        "slot",
+        "uid",
+        "dir",
+        "job_sock",
+        "status_r",
+        "status_buf",
+        "status_bytes",
+        "status_tail",
+        "interm",
+        "gpid",
+        "pidfd",
+        "ready_flag",
+        "job_id",
+        "deadline",
+        "timed_out",
+        "t_start",
+        "failed_msg",
+        "reported",
+        "formats",
+        "job_status",
+        "job_ended",
+        "disk_full",
+        "tmpfs",
+        "next_disk_check",
+        "out_dir",
+        "post_pid",
+        "post_deadline",
+        "post_timed_out",
     )
 
     def __init__(self, slot: int, uid: int, job_dir: str):
@@ -261,11 +285,24 @@ class Zygote:
         self.fail_streak += 1
         self.next_spawn_at = time.monotonic() + min(5.0, 0.1 * 2**self.fail_streak)
 
-    def _wall(self, folder: str, uid: int, *, slice_ms: float | None = None,
-              fork_into_pid_ns: bool = False) -> sandbox.Wall:
+    def _wall(
+        self, folder: str, uid: int, *, slice_ms: float | None = None, fork_into_pid_ns: bool = False
+    ) -> sandbox.Wall:
         s = self.s
-        return sandbox.Wall(self.plan, self.mode, folder, uid, s.memory_mb, s.max_output_mb, int(s.timeout_cap_s) + 5,
-                            s.nproc, s.nofile, WORKER_ENV, slice_ms=slice_ms, fork_into_pid_ns=fork_into_pid_ns)
+        return sandbox.Wall(
+            self.plan,
+            self.mode,
+            folder,
+            uid,
+            s.memory_mb,
+            s.max_output_mb,
+            int(s.timeout_cap_s) + 5,
+            s.nproc,
+            s.nofile,
+            WORKER_ENV,
+            slice_ms=slice_ms,
+            fork_into_pid_ns=fork_into_pid_ns,
+        )
 
     def _forget_in_child(self) -> None:
         """In a freshly forked child: drop every reference to the zygote's state (other workers, the
@@ -295,8 +332,9 @@ class Zygote:
         try:
             sandbox.close_fds([job_fd, st_w])
             s = self.s
-            wall = self._wall(w.dir, w.uid, slice_ms=s.job_slice_ms,
-                              fork_into_pid_ns=self.mode == "namespaces" and not self.as_root)
+            wall = self._wall(
+                w.dir, w.uid, slice_ms=s.job_slice_ms, fork_into_pid_ns=self.mode == "namespaces" and not self.as_root
+            )
             self._forget_in_child()
             del w
             sandbox.enter_wall(wall, st_w)
@@ -323,10 +361,13 @@ class Zygote:
             # After dispatch only the program could be writing: look for "done" and nothing else,
             # linear in the bytes read, and stop listening after STATUS_CAP bytes.
             w.status_bytes += n
-            if self.rbuf.find(b"done\n", 0, n) >= 0 or (w.status_tail + bytes(self.rbuf[:min(n, 5)])).find(b"done\n") >= 0:
+            if (
+                self.rbuf.find(b"done\n", 0, n) >= 0
+                or (w.status_tail + bytes(self.rbuf[: min(n, 5)])).find(b"done\n") >= 0
+            ):
                 if not w.job_ended:
                     self._job_over(w, None, completed=True)
-            w.status_tail = bytes(self.rbuf[max(0, n - 4):n])
+            w.status_tail = bytes(self.rbuf[max(0, n - 4) : n])
             if w.status_bytes > STATUS_CAP and w.status_r >= 0:
                 self._close_status(w)  # its exit is still seen through the pidfd
             return
@@ -448,7 +489,9 @@ class Zygote:
             fds, names = [], []
             for name in ("model.brep", "result.json"):
                 try:
-                    fds.append(os.open(os.path.join(w.dir, name), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC))
+                    fds.append(
+                        os.open(os.path.join(w.dir, name), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+                    )
                     names.append(name)
                 except OSError:
                     pass
@@ -531,11 +574,19 @@ class Zygote:
             if "result.json" in given:
                 _copy_fd(given["result.json"], os.path.join(out, "job-result.json"), RESULT_CAP)
             if "model.brep" in given:
-                _copy_fd(given["model.brep"], os.path.join(src, "model.brep"), s.max_output_mb * 1024 * 1024 + 1,
-                         skip_larger=False)
-            answer = postrender.finish(Path(src), Path(out), max_output_bytes=s.max_output_mb * 1024 * 1024,
-                                       formats={f for f in header.get("formats", []) if f in KNOWN_FORMATS},
-                                       labels=parts.read_labels(os.path.join(out, "job-result.json")))
+                _copy_fd(
+                    given["model.brep"],
+                    os.path.join(src, "model.brep"),
+                    s.max_output_mb * 1024 * 1024 + 1,
+                    skip_larger=False,
+                )
+            answer = postrender.finish(
+                Path(src),
+                Path(out),
+                max_output_bytes=s.max_output_mb * 1024 * 1024,
+                formats={f for f in header.get("formats", []) if f in KNOWN_FORMATS},
+                labels=parts.read_labels(os.path.join(out, "job-result.json")),
+            )
             shutil.rmtree(src, ignore_errors=True)
             fd = os.open(os.path.join(out, "post.json"), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
             try:
@@ -555,14 +606,16 @@ class Zygote:
             return
         if n:
             # Only service code writes here ("ready" or an error before any job); bounded anyway.
-            chunk = bytes(self.rbuf[:min(n, 4096)])
+            chunk = bytes(self.rbuf[: min(n, 4096)])
             if b"ready\n" in chunk and p.worker is None:
                 p.ready = True
                 self._dispatch_post()
             elif b"done\n" in chunk and p.worker is not None:
                 self._post_done(p)
             elif chunk.startswith(b"error "):
-                log.error("post-render process failed: %s", chunk[6:].decode(errors="replace").replace("\\n", "\n")[-1500:])
+                log.error(
+                    "post-render process failed: %s", chunk[6:].decode(errors="replace").replace("\\n", "\n")[-1500:]
+                )
             return
         self.sel.unregister(p.status_r)
         os.close(p.status_r)
@@ -723,9 +776,20 @@ class Zygote:
             for fd in fds:
                 os.close(fd)
             if job is not None:
-                self.send({"op": "done", "id": job["id"], "dir": None, "exit_code": None, "signal": None,
-                           "timed_out": False, "disk_full": False, "post": False, "post_timed_out": False,
-                           "wall_s": 0})
+                self.send(
+                    {
+                        "op": "done",
+                        "id": job["id"],
+                        "dir": None,
+                        "exit_code": None,
+                        "signal": None,
+                        "timed_out": False,
+                        "disk_full": False,
+                        "post": False,
+                        "post_timed_out": False,
+                        "wall_s": 0,
+                    }
+                )
             return True
         os.set_inheritable(fds[0], False)
         self.pending.append((job, fds[0]))
@@ -772,8 +836,12 @@ class Zygote:
         idle_posts = sum(1 for p in self.post_spares if p.worker is None)
         in_flight = any(p.worker is not None for p in self.post_spares)
         post_target = self.spares_target + len(self.post_pending)
-        while idle_posts < post_target and self.post_slots and now >= self.next_spawn_at \
-                and (idle_posts == 0 or not in_flight):
+        while (
+            idle_posts < post_target
+            and self.post_slots
+            and now >= self.next_spawn_at
+            and (idle_posts == 0 or not in_flight)
+        ):
             self.spawn_post()
             idle_posts += 1
         # Ready means a job could start and finish now: a ready worker and a ready post spare.
@@ -902,7 +970,7 @@ def _copy_fd(src_fd: int, dest: str, cap: int, skip_larger: bool = True) -> None
                     break
                 view = memoryview(chunk)
                 while view:
-                    view = view[os.write(out, view):]
+                    view = view[os.write(out, view) :]
                 left -= len(chunk)
         finally:
             os.close(out)

@@ -50,16 +50,28 @@ def create_api() -> FastAPI:
         redoc_url=None,
         openapi_url="/api/openapi.json" if docs else None,
     )
-    api.add_middleware(BodySizeLimitMiddleware, limits={
-        # multipart overhead on top of the 10 MB image cap
-        "/api/files": (MAX_UPLOAD_BYTES + 64 * 1024, f"Images can be at most {MAX_UPLOAD_BYTES // (1024 * 1024)} MB."),
-        "/api/chat/import": (import_max_bytes() + 64 * 1024,
-                             f"Imported files can be at most {import_max_bytes() / (1024 * 1024):g} MB."),
-    })
+    api.add_middleware(
+        BodySizeLimitMiddleware,
+        limits={
+            # multipart overhead on top of the 10 MB image cap
+            "/api/files": (
+                MAX_UPLOAD_BYTES + 64 * 1024,
+                f"Images can be at most {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.",
+            ),
+            "/api/chat/import": (
+                import_max_bytes() + 64 * 1024,
+                f"Imported files can be at most {import_max_bytes() / (1024 * 1024):g} MB.",
+            ),
+        },
+    )
     # Reflex's own upload endpoint (composer images, CAD imports): signed-in only, capped before parsing.
     upload_cap = max(COMPOSER_MAX_ATTACHMENTS * MAX_UPLOAD_BYTES, import_max_bytes()) + 256 * 1024
-    api.add_middleware(UploadGuardMiddleware, path="/_upload", cap=upload_cap,
-                       message=f"Uploads can be at most {upload_cap // (1024 * 1024)} MB at once.")
+    api.add_middleware(
+        UploadGuardMiddleware,
+        path="/_upload",
+        cap=upload_cap,
+        message=f"Uploads can be at most {upload_cap // (1024 * 1024)} MB at once.",
+    )
     api.add_middleware(WebsocketOriginMiddleware)
     api.add_middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies)
     install_error_handlers(api)

@@ -62,7 +62,10 @@ def check_csrf(request: Request, session: Session) -> None:
         return
     client = client_of(request)
     record_security_event(
-        session, "csrf.refused", ip=client.ip, user_agent=client.user_agent,
+        session,
+        "csrf.refused",
+        ip=client.ip,
+        user_agent=client.user_agent,
         details={"method": request.method, "path": request.url.path},
     )
     raise Forbidden(f"Cookie-authenticated requests that change data need the header {CSRF_HEADER}: 1.")
@@ -71,7 +74,12 @@ def check_csrf(request: Request, session: Session) -> None:
 def set_session_cookie(response: Response, token: str) -> None:
     settings = get_settings()
     response.set_cookie(
-        COOKIE_NAME, token, max_age=settings.jwt_expiry_minutes * 60, path="/", httponly=True, samesite="lax",
+        COOKIE_NAME,
+        token,
+        max_age=settings.jwt_expiry_minutes * 60,
+        path="/",
+        httponly=True,
+        samesite="lax",
         secure=settings.secure_cookies,
     )
 

@@ -25,7 +25,9 @@ class ApiError(Exception):
         self.headers = headers
 
 
-def error_response(status: int, message: str, detail: Any = None, headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(
+    status: int, message: str, detail: Any = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
     body: dict[str, Any] = {"error": message}
     if detail is not None:
         body["detail"] = detail
@@ -79,8 +81,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _database(_: Request, exc: DBAPIError) -> JSONResponse:
         """The database is unreachable (or dropped the connection): a retryable 503, not a bare 500."""
         if exc.connection_invalidated or isinstance(exc.orig, (OSError,)) or _is_connection_error(exc):
-            return error_response(503, "The database is not reachable right now; try again in a few seconds.",
-                                  headers={"Retry-After": "5"})
+            return error_response(
+                503,
+                "The database is not reachable right now; try again in a few seconds.",
+                headers={"Retry-After": "5"},
+            )
         raise exc
 
 

@@ -60,6 +60,7 @@ def allowed_origins() -> list[str]:
         found += [f"http://localhost:{settings.port}", f"http://127.0.0.1:{settings.port}"]
     return list(dict.fromkeys(o for o in found if o))
 
+
 _INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.S | re.I)
 
 
@@ -81,19 +82,21 @@ def content_security_policy() -> str:
     - connect-src 'self' covers our own ws:/wss: (CSP 3); no websocket to any other host.
     """
     hashes = " ".join(inline_script_hashes(REPO_ROOT / ".web" / "build" / "client"))
-    return "; ".join([
-        "default-src 'self'",
-        f"script-src 'self' 'unsafe-eval' {hashes}".rstrip(),
-        "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' data: blob:",
-        "font-src 'self' data:",
-        "connect-src 'self'",
-        "worker-src 'self' blob:",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ])
+    return "; ".join(
+        [
+            "default-src 'self'",
+            f"script-src 'self' 'unsafe-eval' {hashes}".rstrip(),
+            "style-src 'self' 'unsafe-inline'",
+            "img-src 'self' data: blob:",
+            "font-src 'self' data:",
+            "connect-src 'self'",
+            "worker-src 'self' blob:",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
 
 
 SECURITY_HEADERS = {
@@ -121,8 +124,10 @@ class SecurityHeadersMiddleware:
                 headers = MutableHeaders(scope=message)
                 if _is_html(headers) and _cache_epoch(scope) != CACHE_EPOCH:
                     headers.append("Clear-Site-Data", '"cache"')
-                    headers.append("Set-Cookie", f"{CACHE_EPOCH_COOKIE}={CACHE_EPOCH}; Path=/; Max-Age=31536000; "
-                                                 "SameSite=Lax; HttpOnly")
+                    headers.append(
+                        "Set-Cookie",
+                        f"{CACHE_EPOCH_COOKIE}={CACHE_EPOCH}; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly",
+                    )
                 csp = self.csp or content_security_policy()
                 if "sha256-" in csp:  # the build is there: keep it (until then, look again next time)
                     self.csp = csp
@@ -198,10 +203,18 @@ class _BodyTooLarge(Exception):
 
 async def _refuse(send: Send, message: str, status: int = 400) -> None:
     body = json.dumps({"error": message}).encode()
-    await send({"type": "http.response.start", "status": status, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), (b"connection", b"close"),
-        *[(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()],
-    ]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+                *[(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()],
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 

@@ -28,15 +28,30 @@ def _credential_form(row) -> rx.Component:
     return form(
         rx.vstack(
             _field(
-                rx.cond(ollama, "Token (optional)", "API key"), "model-key",
-                rx.input(id="model-key", name="api_key", type="password", auto_complete="off", spell_check=False,
-                         width="100%", max_length=1000),
+                rx.cond(ollama, "Token (optional)", "API key"),
+                "model-key",
+                rx.input(
+                    id="model-key",
+                    name="api_key",
+                    type="password",
+                    auto_complete="off",
+                    spell_check=False,
+                    width="100%",
+                    max_length=1000,
+                ),
                 "Stored encrypted; it is never shown again, only its last four characters.",
             ),
             _field(
-                rx.cond(ollama, "Server address", "Server address (optional)"), "model-url",
-                rx.input(id="model-url", name="base_url", default_value=S.url_input, width="100%", max_length=500,
-                         placeholder=rx.cond(ollama, "http://localhost:11434", "the vendor's own API")),
+                rx.cond(ollama, "Server address", "Server address (optional)"),
+                "model-url",
+                rx.input(
+                    id="model-url",
+                    name="base_url",
+                    default_value=S.url_input,
+                    width="100%",
+                    max_length=500,
+                    placeholder=rx.cond(ollama, "http://localhost:11434", "the vendor's own API"),
+                ),
                 "Only this host is called. Leave empty for the vendor's API (hosted providers).",
             ),
             rx.hstack(
@@ -63,8 +78,11 @@ def _provider_card(row) -> rx.Component:
         rx.vstack(
             rx.hstack(
                 rx.heading(row["label"], size="3"),
-                rx.badge(row["source_text"], color_scheme=rx.match(row["source"], ("environment", "blue"),
-                                                                   ("console", "green"), "gray"), variant="soft"),
+                rx.badge(
+                    row["source_text"],
+                    color_scheme=rx.match(row["source"], ("environment", "blue"), ("console", "green"), "gray"),
+                    variant="soft",
+                ),
                 rx.spacer(),
                 rx.cond(stored, rx.code(row["fingerprint"], size="1", aria_label="Key fingerprint")),
                 width="100%",
@@ -77,25 +95,53 @@ def _provider_card(row) -> rx.Component:
                 S.editing == row["provider"],
                 _credential_form(row),
                 rx.hstack(
-                    rx.cond(~from_env, rx.button(rx.cond(stored, "Replace key", "Add key"), size="1", variant="soft",
-                                                 on_click=S.open_form(row["provider"]),  # type: ignore[operator]  # an @rx.event handler called with arguments
-                                                 aria_label=rx.cond(stored, "Replace ", "Add ") + row["label"].to(str) + " key")),
-                    rx.cond(row["source"] != "none",
-                            rx.button("Test connection", size="1", variant="soft", color_scheme="gray",
-                                      loading=S.testing == row["provider"], on_click=S.test_connection(row["provider"]),  # type: ignore[misc]  # an @rx.event handler called with arguments
-                                      aria_label="Test " + row["label"].to(str) + " connection")),
-                    rx.cond(stored, rx.button("Remove", size="1", variant="soft", color_scheme="red",
-                                              on_click=S.delete_credential(row["provider"]),  # type: ignore[operator]  # an @rx.event handler called with arguments
-                                              aria_label="Remove " + row["label"].to(str) + " key")),
+                    rx.cond(
+                        ~from_env,
+                        rx.button(
+                            rx.cond(stored, "Replace key", "Add key"),
+                            size="1",
+                            variant="soft",
+                            on_click=S.open_form(row["provider"]),  # type: ignore[operator]  # an @rx.event handler called with arguments
+                            aria_label=rx.cond(stored, "Replace ", "Add ") + row["label"].to(str) + " key",
+                        ),
+                    ),
+                    rx.cond(
+                        row["source"] != "none",
+                        rx.button(
+                            "Test connection",
+                            size="1",
+                            variant="soft",
+                            color_scheme="gray",
+                            loading=S.testing == row["provider"],
+                            on_click=S.test_connection(row["provider"]),  # type: ignore[misc]  # an @rx.event handler called with arguments
+                            aria_label="Test " + row["label"].to(str) + " connection",
+                        ),
+                    ),
+                    rx.cond(
+                        stored,
+                        rx.button(
+                            "Remove",
+                            size="1",
+                            variant="soft",
+                            color_scheme="red",
+                            on_click=S.delete_credential(row["provider"]),  # type: ignore[operator]  # an @rx.event handler called with arguments
+                            aria_label="Remove " + row["label"].to(str) + " key",
+                        ),
+                    ),
                     spacing="2",
                     wrap="wrap",
                 ),
             ),
             rx.cond(
                 S.test_results.contains(row["provider"]),
-                rx.callout(result, icon=rx.cond(S.test_failures.contains(row["provider"]), "triangle-alert", "circle-check"),
-                           color_scheme=rx.cond(S.test_failures.contains(row["provider"]), "red", "green"),
-                           size="1", role="status", width="100%"),
+                rx.callout(
+                    result,
+                    icon=rx.cond(S.test_failures.contains(row["provider"]), "triangle-alert", "circle-check"),
+                    color_scheme=rx.cond(S.test_failures.contains(row["provider"]), "red", "green"),
+                    size="1",
+                    role="status",
+                    width="100%",
+                ),
             ),
             spacing="2",
             width="100%",
@@ -121,14 +167,29 @@ def _default_select(label: str, id_: str, options, value, on_change, note) -> rx
 
 def _model_row(row) -> rx.Component:
     return rx.table.row(
-        rx.table.cell(rx.vstack(rx.text(row["label"], size="2", weight="medium"),
-                                _small(row["provider"].to(str) + " · " + row["id"].to(str)), _small(row["stages"]),
-                                spacing="0")),
-        rx.table.cell(rx.cond(row["usable"] == "1", rx.badge("Ready", color_scheme="green", variant="soft"),
-                              rx.badge("Needs a key", color_scheme="gray", variant="soft"))),
-        rx.table.cell(rx.switch(checked=row["enabled"] == "1", disabled=row["default"] != "",
-                                on_change=lambda on: S.set_enabled(row["id"], row["label"], on),  # type: ignore[operator]  # an @rx.event handler called with arguments
-                                aria_label="Users may pick " + row["label"].to(str))),
+        rx.table.cell(
+            rx.vstack(
+                rx.text(row["label"], size="2", weight="medium"),
+                _small(row["provider"].to(str) + " · " + row["id"].to(str)),
+                _small(row["stages"]),
+                spacing="0",
+            )
+        ),
+        rx.table.cell(
+            rx.cond(
+                row["usable"] == "1",
+                rx.badge("Ready", color_scheme="green", variant="soft"),
+                rx.badge("Needs a key", color_scheme="gray", variant="soft"),
+            )
+        ),
+        rx.table.cell(
+            rx.switch(
+                checked=row["enabled"] == "1",
+                disabled=row["default"] != "",
+                on_change=lambda on: S.set_enabled(row["id"], row["label"], on),  # type: ignore[operator]  # an @rx.event handler called with arguments
+                aria_label="Users may pick " + row["label"].to(str),
+            )
+        ),
         rx.table.cell(_small(row["default"])),
         align="center",
     )
@@ -137,24 +198,45 @@ def _model_row(row) -> rx.Component:
 def models_tab() -> rx.Component:
     return rx.vstack(
         rx.heading("Providers", size="4"),
-        _small("Keys set in the environment win and are shown read-only. A key added here is encrypted with the "
-               "deployment's credential key."),
-        rx.grid(rx.foreach(S.providers, _provider_card), columns=rx.breakpoints(initial="1", md="2"), spacing="3",
-                width="100%"),
+        _small(
+            "Keys set in the environment win and are shown read-only. A key added here is encrypted with the "
+            "deployment's credential key."
+        ),
+        rx.grid(
+            rx.foreach(S.providers, _provider_card),
+            columns=rx.breakpoints(initial="1", md="2"),
+            spacing="3",
+            width="100%",
+        ),
         rx.heading("Defaults for new chats", size="4", margin_top="0.5em"),
         rx.hstack(
-            _default_select("Conversation model", "default-conversation", S.conversation_options, S.default_conversation,
-                            S.set_default_conversation, S.default_conversation_note),
-            _default_select("Code model", "default-codegen", S.codegen_options, S.default_codegen,
-                            S.set_default_codegen, S.default_codegen_note),
+            _default_select(
+                "Conversation model",
+                "default-conversation",
+                S.conversation_options,
+                S.default_conversation,
+                S.set_default_conversation,
+                S.default_conversation_note,
+            ),
+            _default_select(
+                "Code model",
+                "default-codegen",
+                S.codegen_options,
+                S.default_codegen,
+                S.set_default_codegen,
+                S.default_codegen_note,
+            ),
             spacing="5",
             wrap="wrap",
         ),
         rx.heading("Models users may pick", size="4", margin_top="0.5em"),
         rx.box(
             rx.table.root(
-                rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in
-                                               ("Model", "Status", "Users may pick", "Default for")])),
+                rx.table.header(
+                    rx.table.row(
+                        *[rx.table.column_header_cell(h) for h in ("Model", "Status", "Users may pick", "Default for")]
+                    )
+                ),
                 rx.table.body(rx.foreach(S.models, _model_row)),
                 variant="surface",
                 size="1",

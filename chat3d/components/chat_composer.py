@@ -23,12 +23,28 @@ IMAGE_TYPES = {"image/png": [".png"], "image/jpeg": [".jpg", ".jpeg"], "image/we
 
 def _attachment(f: FileView) -> rx.Component:
     return rx.box(
-        rx.image(src=f.url, alt=f.filename, width="56px", height="56px", object_fit="cover",
-                 border_radius="var(--radius-2)", border="1px solid var(--gray-a6)"),
-        rx.icon_button(rx.icon("x", size=12), size="1", variant="solid", color_scheme="gray", radius="full",
-                       type="button", aria_label="Remove " + f.filename,
-                       on_click=ComposerState.remove_attachment(f.id),
-                       position="absolute", top="-6px", right="-6px"),
+        rx.image(
+            src=f.url,
+            alt=f.filename,
+            width="56px",
+            height="56px",
+            object_fit="cover",
+            border_radius="var(--radius-2)",
+            border="1px solid var(--gray-a6)",
+        ),
+        rx.icon_button(
+            rx.icon("x", size=12),
+            size="1",
+            variant="solid",
+            color_scheme="gray",
+            radius="full",
+            type="button",
+            aria_label="Remove " + f.filename,
+            on_click=ComposerState.remove_attachment(f.id),  # type: ignore[operator]  # an @rx.event handler called with arguments
+            position="absolute",
+            top="-6px",
+            right="-6px",
+        ),
         position="relative",
     )
 
@@ -38,10 +54,23 @@ def _picked_chip(p: PickedView) -> rx.Component:
     return rx.badge(
         rx.icon("mouse-pointer-click", size=12),
         rx.text.span(p.label),
-        rx.icon_button(rx.icon("x", size=11), size="1", variant="ghost", color_scheme="gray", radius="full",
-                       type="button", aria_label="Remove " + p.label, on_click=WorkbenchState.unpick(p.id)),
-        variant="soft", size="2", radius="full", role="listitem", data_testid="selection-chip",
-        custom_attrs={"data-id": p.id}, style={"gap": "6px", "align_items": "center"},
+        rx.icon_button(
+            rx.icon("x", size=11),
+            size="1",
+            variant="ghost",
+            color_scheme="gray",
+            radius="full",
+            type="button",
+            aria_label="Remove " + p.label,
+            on_click=WorkbenchState.unpick(p.id),  # type: ignore[operator]  # an @rx.event handler called with arguments
+        ),
+        variant="soft",
+        size="2",
+        radius="full",
+        role="listitem",
+        data_testid="selection-chip",
+        custom_attrs={"data-id": p.id},
+        style={"gap": "6px", "align_items": "center"},
     )
 
 
@@ -49,10 +78,19 @@ def _picked() -> rx.Component:
     return rx.cond(
         WorkbenchState.picked.length() > 0,
         rx.vstack(
-            rx.hstack(rx.foreach(WorkbenchState.picked, _picked_chip), wrap="wrap", spacing="2", role="list",
-                      aria_label="Selected geometry (goes with your next message)", padding_top="0.4em"),
-            rx.cond(WorkbenchState.picked_note != "", rx.text(WorkbenchState.picked_note, size="1", color_scheme="orange")),
-            spacing="1", width="100%",
+            rx.hstack(
+                rx.foreach(WorkbenchState.picked, _picked_chip),
+                wrap="wrap",
+                spacing="2",
+                role="list",
+                aria_label="Selected geometry (goes with your next message)",
+                padding_top="0.4em",
+            ),
+            rx.cond(
+                WorkbenchState.picked_note != "", rx.text(WorkbenchState.picked_note, size="1", color_scheme="orange")
+            ),
+            spacing="1",
+            width="100%",
         ),
     )
 
@@ -71,7 +109,9 @@ def _labelled_model_select(label: str, options, value, on_change) -> rx.Componen
     """A model picker showing friendly names; the value sent is still the model id."""
     return rx.select.root(
         rx.select.trigger(aria_label=label, title=label),
-        rx.select.content(rx.foreach(options, lambda m: rx.select.item(ComposerState.model_labels[m].to(str), value=m))),
+        rx.select.content(
+            rx.foreach(options, lambda m: rx.select.item(ComposerState.model_labels[m].to(str), value=m))
+        ),
         value=value,
         on_change=on_change,
         size="1",
@@ -91,8 +131,10 @@ def composer() -> rx.Component:
     return form(
         rx.vstack(
             _picked(),
-            rx.cond(ComposerState.attachments.length() > 0,
-                    rx.hstack(rx.foreach(ComposerState.attachments, _attachment), spacing="3", padding_top="0.4em")),
+            rx.cond(
+                ComposerState.attachments.length() > 0,
+                rx.hstack(rx.foreach(ComposerState.attachments, _attachment), spacing="3", padding_top="0.4em"),
+            ),
             rx.text_area(
                 id=PROMPT_ID,
                 name="prompt",
@@ -114,7 +156,7 @@ def composer() -> rx.Component:
                     accept=IMAGE_TYPES,
                     multiple=True,
                     max_files=4,
-                    on_drop=ComposerState.handle_upload(rx.upload_files(upload_id=UPLOAD_ID)),
+                    on_drop=ComposerState.handle_upload(rx.upload_files(upload_id=UPLOAD_ID)),  # type: ignore[operator]  # an @rx.event handler called with arguments
                     border="1px dashed var(--gray-a7)",
                     border_radius="var(--radius-2)",
                     padding="0.3em 0.45em",
@@ -124,24 +166,42 @@ def composer() -> rx.Component:
                     role="button",
                 ),
                 import_dialog(),
-                _labelled_model_select("Conversation model", ComposerState.conversation_models,
-                                       ComposerState.conversation_model, ComposerState.set_conversation_model),
-                _labelled_model_select("Code model", ComposerState.codegen_models, ComposerState.codegen_model,
-                                       ComposerState.set_codegen_model),
+                _labelled_model_select(
+                    "Conversation model",
+                    ComposerState.conversation_models,
+                    ComposerState.conversation_model,
+                    ComposerState.set_conversation_model,
+                ),
+                _labelled_model_select(
+                    "Code model",
+                    ComposerState.codegen_models,
+                    ComposerState.codegen_model,
+                    ComposerState.set_codegen_model,
+                ),
                 rx.spacer(),
                 rx.cond(
                     ThreadState.is_running,
-                    rx.button(rx.icon("square", size=14), "Stop", type="button", color_scheme="red", variant="soft",
-                              size="2", on_click=ThreadState.stop),
-                    rx.button(rx.icon("send", size=14), "Send", type="submit", id="composer-send", size="2",
-                              disabled=disabled),
+                    rx.button(
+                        rx.icon("square", size=14),
+                        "Stop",
+                        type="button",
+                        color_scheme="red",
+                        variant="soft",
+                        size="2",
+                        on_click=ThreadState.stop,
+                    ),
+                    rx.button(
+                        rx.icon("send", size=14), "Send", type="submit", id="composer-send", size="2", disabled=disabled
+                    ),
                 ),
                 spacing="2",
                 align="center",
                 width="100%",
                 wrap="wrap",
             ),
-            rx.cond(ComposerState.error != "", rx.text(ComposerState.error, color_scheme="red", size="2", role="alert")),
+            rx.cond(
+                ComposerState.error != "", rx.text(ComposerState.error, color_scheme="red", size="2", role="alert")
+            ),
             rx.cond(disabled, rx.text(ComposerState.disabled_reason, color_scheme="orange", size="2")),
             spacing="2",
             width="100%",

@@ -6,28 +6,42 @@ import reflex as rx
 
 from chat3d.state.chat_import import IMPORT_UPLOAD_ID, ImportState
 
-CAD_TYPES = {"model/step": [".step", ".stp"], "model/stl": [".stl"], "application/octet-stream": [".step", ".stp", ".stl"]}
+CAD_TYPES = {
+    "model/step": [".step", ".stp"],
+    "model/stl": [".stl"],
+    "application/octet-stream": [".step", ".stp", ".stl"],
+}
 
 
 def import_dialog() -> rx.Component:
     """A trigger button plus its dialog. The file input exists only while the dialog is open."""
     return rx.dialog.root(
         rx.dialog.trigger(
-            rx.button(rx.icon("file-up", size=14), "Import STEP/STL", type="button", size="1", variant="soft",
-                      color_scheme="gray", title="Start a new chat from a STEP or STL file"),
+            rx.button(
+                rx.icon("file-up", size=14),
+                "Import STEP/STL",
+                type="button",
+                size="1",
+                variant="soft",
+                color_scheme="gray",
+                title="Start a new chat from a STEP or STL file",
+            )
         ),
         rx.dialog.content(
             rx.dialog.title("Import a STEP or STL file"),
             rx.dialog.description(
                 "A new chat starts from the part in your file. Then describe changes and the model edits around "
-                "it. STEP (.step, .stp) or STL, up to ", ImportState.limit_text, ".",
+                "it. STEP (.step, .stp) or STL, up to ",
+                ImportState.limit_text,
+                ".",
                 size="2",
             ),
             rx.upload(
                 rx.vstack(
                     rx.icon("file-up", size=22),
                     rx.text("Choose a file, or drop it here", size="2"),
-                    align="center", spacing="1",
+                    align="center",
+                    spacing="1",
                 ),
                 id=IMPORT_UPLOAD_ID,
                 accept=CAD_TYPES,
@@ -46,14 +60,22 @@ def import_dialog() -> rx.Component:
             ),
             rx.cond(
                 ImportState.busy,
-                rx.hstack(rx.spinner(size="2"), rx.text("Importing ", ImportState.filename, "…", size="2"),
-                          margin_top="0.75em", align="center", role="status"),
+                rx.hstack(
+                    rx.spinner(size="2"),
+                    rx.text("Importing ", ImportState.filename, "…", size="2"),
+                    margin_top="0.75em",
+                    align="center",
+                    role="status",
+                ),
             ),
-            rx.cond(ImportState.error != "",
-                    rx.callout(ImportState.error, color_scheme="red", role="alert", size="1", margin_top="0.75em")),
+            rx.cond(
+                ImportState.error != "",
+                rx.callout(ImportState.error, color_scheme="red", role="alert", size="1", margin_top="0.75em"),
+            ),
             rx.hstack(
                 rx.dialog.close(rx.button("Close", variant="soft", color_scheme="gray", disabled=ImportState.busy)),
-                justify="end", margin_top="1em",
+                justify="end",
+                margin_top="1em",
             ),
             max_width="440px",
         ),

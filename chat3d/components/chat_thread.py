@@ -42,9 +42,19 @@ def _markdown(text) -> rx.Component:
 
 def _attachment(f: FileView) -> rx.Component:
     return rx.link(
-        rx.image(src=f.url, alt=f.filename, width="72px", height="72px", object_fit="cover",
-                 border_radius="var(--radius-2)", border="1px solid var(--gray-a6)", loading="lazy"),
-        href=f.url, is_external=True, aria_label="Open attachment " + f.filename,
+        rx.image(
+            src=f.url,
+            alt=f.filename,
+            width="72px",
+            height="72px",
+            object_fit="cover",
+            border_radius="var(--radius-2)",
+            border="1px solid var(--gray-a6)",
+            loading="lazy",
+        ),
+        href=f.url,
+        is_external=True,
+        aria_label="Open attachment " + f.filename,
     )
 
 
@@ -52,8 +62,10 @@ def _user_bubble(item: ItemView) -> rx.Component:
     return rx.flex(
         rx.box(
             _markdown(item.text),
-            rx.cond(item.attachments.length() > 0,
-                    rx.hstack(rx.foreach(item.attachments, _attachment), spacing="2", wrap="wrap", margin_top="0.5em")),
+            rx.cond(
+                item.attachments.length() > 0,
+                rx.hstack(rx.foreach(item.attachments, _attachment), spacing="2", wrap="wrap", margin_top="0.5em"),
+            ),
             background="var(--accent-a3)",
             padding="0.1em 1em",
             border_radius="var(--radius-4)",
@@ -94,15 +106,17 @@ def _progress(item: ItemView, chips) -> rx.Component:
 def _regenerate_menu(item: ItemView, codegen_models) -> rx.Component:
     return rx.menu.root(
         rx.menu.trigger(
-            rx.icon_button(rx.icon("chevron-down", size=14), size="1", variant="ghost", color_scheme="gray",
-                           aria_label="Regenerate with another code model"),
+            rx.icon_button(
+                rx.icon("chevron-down", size=14),
+                size="1",
+                variant="ghost",
+                color_scheme="gray",
+                aria_label="Regenerate with another code model",
+            )
         ),
         rx.menu.content(
             rx.text("Regenerate with", size="1", color_scheme="gray", padding="0.25em 0.75em"),
-            rx.foreach(
-                codegen_models,
-                lambda m: rx.menu.item(m, on_select=ThreadState.regenerate(item.id, m)),
-            ),
+            rx.foreach(codegen_models, lambda m: rx.menu.item(m, on_select=ThreadState.regenerate(item.id, m))),  # type: ignore[operator]  # an @rx.event handler called with arguments
         ),
     )
 
@@ -129,7 +143,7 @@ class RatingsFeed(rx.Component):
 
 
 def _thumbs(item: ItemView) -> rx.Component:
-    return RatingThumbs.create(item_id=item.id, on_rate=lambda value: RatingsState.rate(item.id, value))
+    return RatingThumbs.create(item_id=item.id, on_rate=lambda value: RatingsState.rate(item.id, value))  # type: ignore[operator]  # an @rx.event handler called with arguments
 
 
 def _actions(item: ItemView, selected, codegen_models) -> rx.Component:
@@ -138,20 +152,36 @@ def _actions(item: ItemView, selected, codegen_models) -> rx.Component:
         rx.cond(
             item.can_regenerate,  # an imported part or an edited version has no request to run again
             rx.fragment(
-                rx.button(rx.icon("refresh-cw", size=14), "Regenerate", size="1", variant="ghost", color_scheme="gray",
-                          on_click=ThreadState.regenerate(item.id, "")),
+                rx.button(
+                    rx.icon("refresh-cw", size=14),
+                    "Regenerate",
+                    size="1",
+                    variant="ghost",
+                    color_scheme="gray",
+                    on_click=ThreadState.regenerate(item.id, ""),  # type: ignore[operator]  # an @rx.event handler called with arguments
+                ),
                 _regenerate_menu(item, codegen_models),
             ),
         ),
         rx.cond(
             item.has_model,
             rx.fragment(
-                rx.button(rx.icon("box", size=14), "Show model", size="1",
-                          variant=rx.cond(selected, "soft", "ghost"),
-                          on_click=WorkbenchState.select_item(item.id), style={NARROW: {"display": "none"}}),
+                rx.button(
+                    rx.icon("box", size=14),
+                    "Show model",
+                    size="1",
+                    variant=rx.cond(selected, "soft", "ghost"),
+                    on_click=WorkbenchState.select_item(item.id),  # type: ignore[operator]  # an @rx.event handler called with arguments
+                    style={NARROW: {"display": "none"}},
+                ),
                 # On a phone the preview is another pane, out of sight: a clear way to it from the answer.
-                rx.button(rx.icon("box", size=14), "Open 3D preview", size="2",
-                          on_click=WorkbenchState.select_item(item.id), style={WIDE: {"display": "none"}}),
+                rx.button(
+                    rx.icon("box", size=14),
+                    "Open 3D preview",
+                    size="2",
+                    on_click=WorkbenchState.select_item(item.id),  # type: ignore[operator]  # an @rx.event handler called with arguments
+                    style={WIDE: {"display": "none"}},
+                ),
             ),
         ),
         spacing="2",
@@ -167,7 +197,8 @@ def _assistant_bubble(item: ItemView, selected, codegen_models, chips, streamed)
             rx.icon("box", size=16, color="var(--accent-9)"),
             rx.text("Chat3D", size="1", weight="medium", color_scheme="gray"),
             rx.cond(item.version_label != "", rx.badge(item.version_label, variant="outline", size="1")),
-            spacing="2", align="center",
+            spacing="2",
+            align="center",
         ),
         rx.cond(chips.length() > 0, _progress(item, chips)),
         rx.cond(text != "", _markdown(text)),
@@ -176,17 +207,33 @@ def _assistant_bubble(item: ItemView, selected, codegen_models, chips, streamed)
             rx.callout.root(
                 rx.callout.icon(rx.icon("triangle-alert", size=16)),
                 rx.callout.text(item.error),
-                rx.cond(item.retryable,
-                        rx.button(rx.icon("rotate-ccw", size=14), "Retry", size="1", color_scheme="red",
-                                  variant="soft", on_click=ThreadState.regenerate(item.id, ""), width="fit-content")),
-                color_scheme="red", size="1", role="alert", margin_y="0.5em",
+                rx.cond(
+                    item.retryable,
+                    rx.button(
+                        rx.icon("rotate-ccw", size=14),
+                        "Retry",
+                        size="1",
+                        color_scheme="red",
+                        variant="soft",
+                        on_click=ThreadState.regenerate(item.id, ""),  # type: ignore[operator]  # an @rx.event handler called with arguments
+                        width="fit-content",
+                    ),
+                ),
+                color_scheme="red",
+                size="1",
+                role="alert",
+                margin_y="0.5em",
             ),
         ),
         rx.foreach(item.warnings, lambda w: rx.text(w, size="1", color_scheme="orange")),
-        rx.cond(item.metrics_line != "", rx.text(item.metrics_line, size="1", color_scheme="gray",
-                                                  data_testid="metrics-line", margin_y="0.25em")),
-        rx.cond(item.checklist != "", rx.text(item.checklist, size="1", data_testid="requirements-checklist",
-                                              margin_y="0.25em")),  # issue 23: what was asked, checked on the solid
+        rx.cond(
+            item.metrics_line != "",
+            rx.text(item.metrics_line, size="1", color_scheme="gray", data_testid="metrics-line", margin_y="0.25em"),
+        ),
+        rx.cond(
+            item.checklist != "",
+            rx.text(item.checklist, size="1", data_testid="requirements-checklist", margin_y="0.25em"),
+        ),  # issue 23: what was asked, checked on the solid
         rx.cond(item.review_views_url != "", _review_views(item)),
         rx.cond(item.models_label != "", rx.text(item.models_label, size="1", color_scheme="gray")),
         rx.cond(~item.pending, _actions(item, selected, codegen_models)),
@@ -206,23 +253,39 @@ def _review_views(item: rx.Var[ItemView]) -> rx.Component:
     """Issue 23 item 2: the rendered views a vision model reviewed, small, opening full size in a new tab."""
     return rx.el.details(
         rx.el.summary(rx.text(item.review_caption, size="1", as_="span"), cursor="pointer"),
-        rx.el.a(rx.image(src=item.review_views_url, alt="Top, front, right and iso views of the part",
-                         width="240px", max_width="100%", border="1px solid var(--gray-a5)",
-                         border_radius="var(--radius-2)"),
-                href=item.review_views_url, target="_blank", rel="noopener"),
-        margin_y="0.25em", data_testid="review-views",
+        rx.el.a(
+            rx.image(
+                src=item.review_views_url,
+                alt="Top, front, right and iso views of the part",
+                width="240px",
+                max_width="100%",
+                border="1px solid var(--gray-a5)",
+                border_radius="var(--radius-2)",
+            ),
+            href=item.review_views_url,
+            target="_blank",
+            rel="noopener",
+        ),
+        margin_y="0.25em",
+        data_testid="review-views",
     )
 
 
 @rx.memo
-def item_bubble(item: rx.Var[ItemView], selected: rx.Var[bool], codegen_models: rx.Var[list[str]],
-                chips: rx.Var[list[str]], streamed: rx.Var[str]) -> rx.Component:
+def item_bubble(
+    item: rx.Var[ItemView],
+    selected: rx.Var[bool],
+    codegen_models: rx.Var[list[str]],
+    chips: rx.Var[list[str]],
+    streamed: rx.Var[str],
+) -> rx.Component:
     """One bubble as its own React.memo component. Everything it shows comes in as props (the thumbs inside
     read RatingsState themselves), so a delta that leaves this item's object, chips, streamed text and selection
     alone does not re-render it, and a rating re-renders no bubble at all. (Reflex's applyDelta keeps unchanged
     values' identity, so even a re-sent list re-renders only the items that changed.)"""
-    return rx.cond(item.role == "user", _user_bubble(item),
-                   _assistant_bubble(item, selected, codegen_models, chips, streamed))
+    return rx.cond(
+        item.role == "user", _user_bubble(item), _assistant_bubble(item, selected, codegen_models, chips, streamed)
+    )
 
 
 def _bubble(item: ItemView) -> rx.Component:
@@ -241,9 +304,18 @@ def empty_state() -> rx.Component:
         rx.text("Describe a part to start a new chat, or try one of these:", color_scheme="gray"),
         rx.vstack(
             *[
-                rx.button(rx.icon("sparkles", size=14), p, variant="surface", size="2", white_space="normal",
-                          height="auto", padding="0.5em 0.9em", text_align="left",
-                          on_click=ChatReactionsState.send_example(p), aria_label=f"Try: {p}")
+                rx.button(
+                    rx.icon("sparkles", size=14),
+                    p,
+                    variant="surface",
+                    size="2",
+                    white_space="normal",
+                    height="auto",
+                    padding="0.5em 0.9em",
+                    text_align="left",
+                    on_click=ChatReactionsState.send_example(p),  # type: ignore[operator]  # an @rx.event handler called with arguments
+                    aria_label=f"Try: {p}",
+                )
                 for p in EXAMPLE_PROMPTS
             ],
             spacing="2",
@@ -260,8 +332,14 @@ def thread_pane(composer: rx.Component) -> rx.Component:
     return rx.vstack(
         rx.hstack(
             # The whole name, wrapped on a narrow screen (never cut off with an ellipsis).
-            rx.heading(rx.cond(ActiveChatState.name != "", ActiveChatState.name, "New chat"), size="3", as_="h2",
-                       trim="both", overflow_wrap="anywhere", min_width="0"),
+            rx.heading(
+                rx.cond(ActiveChatState.name != "", ActiveChatState.name, "New chat"),
+                size="3",
+                as_="h2",
+                trim="both",
+                overflow_wrap="anywhere",
+                min_width="0",
+            ),
             rx.spacer(),
             units_picker(),
             align="center",
@@ -271,9 +349,12 @@ def thread_pane(composer: rx.Component) -> rx.Component:
         ),
         rx.box(
             rx.vstack(
-                rx.cond(ThreadState.has_earlier,
-                        rx.button("Load earlier", variant="soft", size="1", on_click=ThreadState.load_earlier,
-                                  align_self="center")),
+                rx.cond(
+                    ThreadState.has_earlier,
+                    rx.button(
+                        "Load earlier", variant="soft", size="1", on_click=ThreadState.load_earlier, align_self="center"
+                    ),
+                ),
                 rx.cond(ThreadState.error != "", rx.callout(ThreadState.error, color_scheme="red", role="alert")),
                 rx.cond(ThreadState.items.length() == 0, rx.cond(ThreadState.loaded, empty_state())),
                 RatingsFeed.create(ratings=RatingsState.ratings),

@@ -16,8 +16,17 @@ from chat3d.state.chat_workbench import WorkbenchState
 
 
 def _no_model(text: str) -> rx.Component:
-    return rx.center(rx.vstack(rx.icon("box", size=36, color="var(--gray-8)"), rx.text(text, color_scheme="gray", size="2"),
-                               align="center", spacing="2"), height="100%", min_height="240px", padding="2em")
+    return rx.center(
+        rx.vstack(
+            rx.icon("box", size=36, color="var(--gray-8)"),
+            rx.text(text, color_scheme="gray", size="2"),
+            align="center",
+            spacing="2",
+        ),
+        height="100%",
+        min_height="240px",
+        padding="2em",
+    )
 
 
 def _preview() -> rx.Component:
@@ -28,16 +37,19 @@ def _preview() -> rx.Component:
             rx.box(
                 # Not keyed by the URL: the viewer stays mounted, keeps its camera and the shown part until the
                 # next one has loaded; it refits for another chat (fit_key).
-                model_viewer(url=shown_url, size_mm=rx.cond(WorkbenchState.previewing, WorkbenchState.preview_size_mm,
-                                                             WorkbenchState.size_mm),
-                             dark=rx.color_mode_cond(False, True), units=WorkbenchState.units,
-                             fit_key=WorkbenchState.context_id,
-                             # Picking works on stored versions only: a preview is not a version (no face table).
-                             topology_url=rx.cond(WorkbenchState.previewing, "", WorkbenchState.topology_url),
-                             picked_ids=WorkbenchState.picked_ids,
-                             picked_version=WorkbenchState.picked_version,
-                             on_pick_geometry=WorkbenchState.pick_geometry,
-                             part_names=rx.cond(WorkbenchState.previewing, [], WorkbenchState.part_names)),
+                model_viewer(
+                    url=shown_url,
+                    size_mm=rx.cond(WorkbenchState.previewing, WorkbenchState.preview_size_mm, WorkbenchState.size_mm),
+                    dark=rx.color_mode_cond(False, True),
+                    units=WorkbenchState.units,
+                    fit_key=WorkbenchState.context_id,
+                    # Picking works on stored versions only: a preview is not a version (no face table).
+                    topology_url=rx.cond(WorkbenchState.previewing, "", WorkbenchState.topology_url),
+                    picked_ids=WorkbenchState.picked_ids,
+                    picked_version=WorkbenchState.picked_version,
+                    on_pick_geometry=WorkbenchState.pick_geometry,
+                    part_names=rx.cond(WorkbenchState.previewing, [], WorkbenchState.part_names),
+                ),
                 flex="1",
                 min_height="280px",
                 width="100%",
@@ -49,11 +61,19 @@ def _preview() -> rx.Component:
             ),
             rx.hstack(
                 rx.icon("ruler", size=14, color="var(--gray-10)"),
-                rx.text(rx.cond(WorkbenchState.previewing, WorkbenchState.preview_dims, WorkbenchState.dims),
-                        size="2", weight="medium", data_testid="model-dims"),
-                rx.cond(WorkbenchState.previewing, rx.badge("preview", color_scheme="amber", variant="soft", size="1"),
-                        rx.cond(WorkbenchState.edited_by_you, rx.badge("edited by you", variant="soft", size="1"))),
-                spacing="2", align="center",
+                rx.text(
+                    rx.cond(WorkbenchState.previewing, WorkbenchState.preview_dims, WorkbenchState.dims),
+                    size="2",
+                    weight="medium",
+                    data_testid="model-dims",
+                ),
+                rx.cond(
+                    WorkbenchState.previewing,
+                    rx.badge("preview", color_scheme="amber", variant="soft", size="1"),
+                    rx.cond(WorkbenchState.edited_by_you, rx.badge("edited by you", variant="soft", size="1")),
+                ),
+                spacing="2",
+                align="center",
             ),
             _parts(),
             parameters_panel(),
@@ -81,30 +101,58 @@ def _code() -> rx.Component:
         form(
             rx.vstack(
                 rx.hstack(
-                    rx.button(rx.cond(busy, rx.spinner(size="1"), rx.icon("play", size=14)), "Render",
-                              type="submit", size="1", disabled=WorkbenchState.rendering != ""),
-                    rx.button(rx.icon("undo-2", size=14), "Reset", type="button", size="1", variant="soft",
-                              color_scheme="gray", on_click=WorkbenchState.reset_code),
-                    rx.text("Edit the build123d program and render it as a new version (no model call).", size="1",
-                            color_scheme="gray"),
-                    spacing="2", align="center", wrap="wrap",
+                    rx.button(
+                        rx.cond(busy, rx.spinner(size="1"), rx.icon("play", size=14)),
+                        "Render",
+                        type="submit",
+                        size="1",
+                        disabled=WorkbenchState.rendering != "",
+                    ),
+                    rx.button(
+                        rx.icon("undo-2", size=14),
+                        "Reset",
+                        type="button",
+                        size="1",
+                        variant="soft",
+                        color_scheme="gray",
+                        on_click=WorkbenchState.reset_code,
+                    ),
+                    rx.text(
+                        "Edit the build123d program and render it as a new version (no model call).",
+                        size="1",
+                        color_scheme="gray",
+                    ),
+                    spacing="2",
+                    align="center",
+                    wrap="wrap",
                 ),
                 rx.cond(
                     WorkbenchState.edit_error != "",
                     rx.callout.root(
                         rx.callout.icon(rx.icon("triangle-alert", size=16)),
                         rx.callout.text(WorkbenchState.edit_error),  # the message names the line
-                        color_scheme="red", size="1", role="alert", width="100%", data_testid="code-error",
+                        color_scheme="red",
+                        size="1",
+                        role="alert",
+                        width="100%",
+                        data_testid="code-error",
                     ),
                 ),
                 # CodeMirror (line numbers, Python highlighting), the error's line marked; submitted as "code".
                 code_editor(
-                    name="code", default_value=WorkbenchState.code,
+                    name="code",
+                    default_value=WorkbenchState.code,
                     key=WorkbenchState.item_id + "-" + WorkbenchState.code_nonce.to_string(),
-                    error_line=WorkbenchState.edit_error_line, dark=rx.color_mode_cond(False, True),
-                    label="Program", test_id="code-editor", min_height="360px", width="100%",
+                    error_line=WorkbenchState.edit_error_line,
+                    dark=rx.color_mode_cond(False, True),
+                    label="Program",
+                    test_id="code-editor",
+                    min_height="360px",
+                    width="100%",
                 ),
-                spacing="2", height="100%", width="100%",
+                spacing="2",
+                height="100%",
+                width="100%",
             ),
             on_submit=ChatReactionsState.render_code,
             reset_on_submit=False,
@@ -120,11 +168,15 @@ def _file_row(f: FileView) -> rx.Component:
         rx.table.cell(rx.text(f.filename, size="2")),
         rx.table.cell(rx.text(f.size_label, size="2", color_scheme="gray")),
         rx.table.cell(
-            rx.el.a(rx.hstack(rx.icon("download", size=14), rx.text("Download", size="2"), spacing="1", align="center"),
-                    href=f.url, download=f.filename, aria_label="Download " + f.label,
-                    # A real navigation (the router would otherwise handle the click and never download).
-                    custom_attrs={"reloadDocument": True},
-                    style={"color": "var(--accent-11)", "textDecoration": "none"}),
+            rx.el.a(
+                rx.hstack(rx.icon("download", size=14), rx.text("Download", size="2"), spacing="1", align="center"),
+                href=f.url,
+                download=f.filename,
+                aria_label="Download " + f.label,
+                # A real navigation (the router would otherwise handle the click and never download).
+                custom_attrs={"reloadDocument": True},
+                style={"color": "var(--accent-11)", "textDecoration": "none"},
+            )
         ),
     )
 
@@ -133,10 +185,14 @@ def _files() -> rx.Component:
     return rx.cond(
         WorkbenchState.files.length() > 0,
         rx.table.root(
-            rx.table.header(rx.table.row(
-                rx.table.column_header_cell("Format"), rx.table.column_header_cell("File"),
-                rx.table.column_header_cell("Size"), rx.table.column_header_cell(rx.text.span("Link")),
-            )),
+            rx.table.header(
+                rx.table.row(
+                    rx.table.column_header_cell("Format"),
+                    rx.table.column_header_cell("File"),
+                    rx.table.column_header_cell("Size"),
+                    rx.table.column_header_cell(rx.text.span("Link")),
+                )
+            ),
             rx.table.body(rx.foreach(WorkbenchState.files, _file_row)),
             size="1",
             width="100%",

@@ -17,7 +17,9 @@ from __future__ import annotations
 import reflex as rx
 
 
-def field(label: str, name: str, *, type_: str = "text", id_: str | None = None, hint: str | None = None, **input_props) -> rx.Component:
+def field(
+    label: str, name: str, *, type_: str = "text", id_: str | None = None, hint: str | None = None, **input_props
+) -> rx.Component:
     input_id = id_ or f"field-{name}"
     return rx.vstack(
         rx.el.label(label, html_for=input_id, style={"fontWeight": 500, "fontSize": "var(--font-size-2)"}),
@@ -51,8 +53,7 @@ def submit_button(label, *, disabled: rx.Var[bool] | bool = False, **props) -> r
 
 def error_callout(message: rx.Var[str]) -> rx.Component:
     return rx.cond(
-        message != "",
-        rx.callout(message, icon="triangle_alert", color_scheme="red", role="alert", width="100%"),
+        message != "", rx.callout(message, icon="triangle_alert", color_scheme="red", role="alert", width="100%")
     )
 
 

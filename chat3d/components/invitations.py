@@ -11,11 +11,32 @@ from chat3d.state.invitations import InvitationState
 def _row(item) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.text(item["email"], size="2")),
-        rx.table.cell(rx.badge(item["label"], variant="soft", color_scheme=rx.match(
-            item["status"], ("accepted", "green"), ("registration_sent", "blue"), ("waitlisted", "amber"), "gray"))),
+        rx.table.cell(
+            rx.badge(
+                item["label"],
+                variant="soft",
+                color_scheme=rx.match(
+                    item["status"],
+                    ("accepted", "green"),
+                    ("registration_sent", "blue"),
+                    ("waitlisted", "amber"),
+                    "gray",
+                ),
+            )
+        ),
         rx.table.cell(rx.text(item["sent"], size="1", color_scheme="gray")),
-        rx.table.cell(rx.cond(item["live"] == "1", rx.button("Revoke", size="1", variant="soft", color_scheme="red",
-                                                             on_click=InvitationState.revoke(item["id"])))),  # type: ignore[operator]  # an @rx.event handler called with arguments
+        rx.table.cell(
+            rx.cond(
+                item["live"] == "1",
+                rx.button(
+                    "Revoke",
+                    size="1",
+                    variant="soft",
+                    color_scheme="red",
+                    on_click=InvitationState.revoke(item["id"]),  # type: ignore[operator]  # an @rx.event handler called with arguments
+                ),
+            )
+        ),
         align="center",
     )
 
@@ -33,24 +54,41 @@ def invitation_manager() -> rx.Component:
             rx.cond(
                 InvitationState.enabled,
                 rx.text(
-                    rx.cond(InvitationState.waitlist_required,
-                            "Invitees confirm their email and join the waitlist; an admin approves them.",
-                            "Invitees get a registration link by email, valid for 7 days."),
-                    size="2", color_scheme="gray",
+                    rx.cond(
+                        InvitationState.waitlist_required,
+                        "Invitees confirm their email and join the waitlist; an admin approves them.",
+                        "Invitees get a registration link by email, valid for 7 days.",
+                    ),
+                    size="2",
+                    color_scheme="gray",
                 ),
                 rx.callout("Invitations are turned off at the moment.", icon="info", width="100%"),
             ),
             error_callout(InvitationState.error),
-            rx.cond(InvitationState.notice != "",
-                    rx.callout(InvitationState.notice, icon="circle-check", color_scheme="green", role="status", width="100%")),
+            rx.cond(
+                InvitationState.notice != "",
+                rx.callout(
+                    InvitationState.notice, icon="circle-check", color_scheme="green", role="status", width="100%"
+                ),
+            ),
             rx.cond(
                 InvitationState.enabled,
                 form(
                     rx.vstack(
-                        rx.el.label("Email addresses (one or more, separated by commas or new lines)", html_for="invite-emails",
-                                    style={"fontWeight": 500, "fontSize": "var(--font-size-2)"}),
-                        rx.text_area(id="invite-emails", name="emails", value=InvitationState.emails, on_change=InvitationState.set_emails,
-                                     placeholder="friend@example.com, colleague@example.com", rows="3", width="100%"),
+                        rx.el.label(
+                            "Email addresses (one or more, separated by commas or new lines)",
+                            html_for="invite-emails",
+                            style={"fontWeight": 500, "fontSize": "var(--font-size-2)"},
+                        ),
+                        rx.text_area(
+                            id="invite-emails",
+                            name="emails",
+                            value=InvitationState.emails,
+                            on_change=InvitationState.set_emails,
+                            placeholder="friend@example.com, colleague@example.com",
+                            rows="3",
+                            width="100%",
+                        ),
                         submit_button("Send invitations", disabled=~InvitationState.can_invite),
                         spacing="2",
                         width="100%",
@@ -63,11 +101,22 @@ def invitation_manager() -> rx.Component:
             ),
             rx.cond(
                 InvitationState.items.length() == 0,
-                rx.center(rx.text("You have not invited anyone yet.", size="2", color_scheme="gray"), padding="1.5em",
-                          width="100%", border="1px dashed var(--gray-a6)", border_radius="var(--radius-3)"),
+                rx.center(
+                    rx.text("You have not invited anyone yet.", size="2", color_scheme="gray"),
+                    padding="1.5em",
+                    width="100%",
+                    border="1px dashed var(--gray-a6)",
+                    border_radius="var(--radius-3)",
+                ),
                 rx.table.root(
-                    rx.table.header(rx.table.row(rx.table.column_header_cell("Email"), rx.table.column_header_cell("Status"),
-                                                 rx.table.column_header_cell("Sent"), rx.table.column_header_cell(""))),
+                    rx.table.header(
+                        rx.table.row(
+                            rx.table.column_header_cell("Email"),
+                            rx.table.column_header_cell("Status"),
+                            rx.table.column_header_cell("Sent"),
+                            rx.table.column_header_cell(""),
+                        )
+                    ),
                     rx.table.body(rx.foreach(InvitationState.items, _row)),
                     size="1",
                     width="100%",

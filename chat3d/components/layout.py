@@ -43,11 +43,18 @@ def _profile_menu() -> rx.Component:
     return rx.menu.root(
         rx.menu.trigger(
             # The name wraps rather than being cut off: a long one takes a line of its own on a phone.
-            rx.button(rx.icon("circle_user", size=18, flex_shrink="0"),
-                      rx.text(AuthState.user_label, size="2", white_space="normal", overflow_wrap="anywhere",
-                              text_align="left"),
-                      variant="ghost", aria_label="Account menu", height="auto", min_height="var(--space-6)",
-                      max_width="100%", data_testid="account-menu"),
+            rx.button(
+                rx.icon("circle_user", size=18, flex_shrink="0"),
+                rx.text(
+                    AuthState.user_label, size="2", white_space="normal", overflow_wrap="anywhere", text_align="left"
+                ),
+                variant="ghost",
+                aria_label="Account menu",
+                height="auto",
+                min_height="var(--space-6)",
+                max_width="100%",
+                data_testid="account-menu",
+            )
         ),
         rx.menu.content(
             rx.text(AuthState.user_email, size="1", color_scheme="gray", padding="0.25em 0.75em"),
@@ -94,10 +101,17 @@ def app_shell(*children: rx.Component, fill: bool = False) -> rx.Component:
         ),
         rx.cond(
             AuthState.is_signed_in,
-            rx.box(*children, as_="main", width="100%",
-                   **({"flex": "1", "min_height": "0", "display": "flex", "flex_direction": "column"} if fill else {})),
+            rx.box(
+                *children,
+                as_="main",
+                width="100%",
+                **({"flex": "1", "min_height": "0", "display": "flex", "flex_direction": "column"} if fill else {}),
+            ),
             rx.center(rx.spinner(size="3"), padding="4em"),
         ),
-        **({"height": "100dvh", "display": "flex", "flex_direction": "column", "overflow": "hidden"} if fill
-           else {"min_height": "100vh"}),
+        **(
+            {"height": "100dvh", "display": "flex", "flex_direction": "column", "overflow": "hidden"}
+            if fill
+            else {"min_height": "100vh"}
+        ),
     )

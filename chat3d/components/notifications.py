@@ -26,8 +26,10 @@ def _bell_item(item) -> rx.Component:
             _unread_dot(item.unread),
             rx.vstack(
                 rx.text(item.title, size="2", weight=rx.cond(item.unread, "bold", "regular")),
-                rx.cond(item.body != "", rx.text(item.body, size="1", color_scheme="gray",
-                                                 style={"overflowWrap": "anywhere"})),
+                rx.cond(
+                    item.body != "",
+                    rx.text(item.body, size="1", color_scheme="gray", style={"overflowWrap": "anywhere"}),
+                ),
                 rx.text(item.when, size="1", color_scheme="gray", title=item.when_iso),
                 spacing="1",
                 align="start",
@@ -83,56 +85,73 @@ def _badge() -> rx.Component:
 
 def notification_bell() -> rx.Component:
     """The top bar's bell: unread badge, popover with the latest few, link to the center."""
-    return rx.box(rx.popover.root(
-        rx.popover.trigger(
-            rx.icon_button(
-                rx.icon("bell", size=18),
-                _badge(),
-                variant="ghost",
-                color_scheme="gray",
-                size="2",
-                position="relative",
-                aria_label=NotificationState.label,
-                title=NotificationState.label,
-                data_testid="notification-bell",
+    return rx.box(
+        rx.popover.root(
+            rx.popover.trigger(
+                rx.icon_button(
+                    rx.icon("bell", size=18),
+                    _badge(),
+                    variant="ghost",
+                    color_scheme="gray",
+                    size="2",
+                    position="relative",
+                    aria_label=NotificationState.label,
+                    title=NotificationState.label,
+                    data_testid="notification-bell",
+                )
             ),
-        ),
-        rx.popover.content(
-            rx.vstack(
-                rx.hstack(
-                    rx.heading("Notifications", size="3"),
-                    rx.spacer(),
-                    rx.button("Mark all read", size="1", variant="ghost", on_click=NotificationState.mark_all_read,
-                              disabled=NotificationState.unread == 0),
-                    width="100%",
-                    align="center",
-                    padding="0.25em 0.25em 0.5em 0.5em",
-                ),
-                rx.cond(
-                    NotificationState.recent.length() == 0,
-                    rx.center(
-                        rx.vstack(rx.icon("bell-off", size=22, color="var(--gray-9)"),
-                                  rx.text("No notifications yet.", size="2", color_scheme="gray"),
-                                  align="center", spacing="2"),
-                        padding="1.5em",
+            rx.popover.content(
+                rx.vstack(
+                    rx.hstack(
+                        rx.heading("Notifications", size="3"),
+                        rx.spacer(),
+                        rx.button(
+                            "Mark all read",
+                            size="1",
+                            variant="ghost",
+                            on_click=NotificationState.mark_all_read,
+                            disabled=NotificationState.unread == 0,
+                        ),
                         width="100%",
+                        align="center",
+                        padding="0.25em 0.25em 0.5em 0.5em",
                     ),
-                    rx.vstack(rx.foreach(NotificationState.recent, _bell_item), spacing="1", width="100%",
-                              max_height="22em", overflow_y="auto"),
+                    rx.cond(
+                        NotificationState.recent.length() == 0,
+                        rx.center(
+                            rx.vstack(
+                                rx.icon("bell-off", size=22, color="var(--gray-9)"),
+                                rx.text("No notifications yet.", size="2", color_scheme="gray"),
+                                align="center",
+                                spacing="2",
+                            ),
+                            padding="1.5em",
+                            width="100%",
+                        ),
+                        rx.vstack(
+                            rx.foreach(NotificationState.recent, _bell_item),
+                            spacing="1",
+                            width="100%",
+                            max_height="22em",
+                            overflow_y="auto",
+                        ),
+                    ),
+                    rx.separator(size="4"),
+                    rx.link("View all notifications", href="/notifications", size="2", padding="0.25em 0.5em"),
+                    spacing="1",
+                    width="100%",
                 ),
-                rx.separator(size="4"),
-                rx.link("View all notifications", href="/notifications", size="2", padding="0.25em 0.5em"),
-                spacing="1",
-                width="100%",
+                width="22em",
+                max_width="calc(100vw - 1.5em)",
+                padding="0.5em",
+                align="end",
+                aria_label="Latest notifications",
             ),
-            width="22em",
-            max_width="calc(100vw - 1.5em)",
-            padding="0.5em",
-            align="end",
-            aria_label="Latest notifications",
+            on_open_change=NotificationState.popover_changed,
         ),
-        on_open_change=NotificationState.popover_changed,
-    ), on_mount=NotificationState.refresh, display="inline-flex")
+        on_mount=NotificationState.refresh,
+        display="inline-flex",
+    )
 
 
 def center_row(item) -> rx.Component:
@@ -148,8 +167,10 @@ def center_row(item) -> rx.Component:
                     align="center",
                     wrap="wrap",
                 ),
-                rx.cond(item.body != "", rx.text(item.body, size="2", color_scheme="gray",
-                                                 style={"overflowWrap": "anywhere"})),
+                rx.cond(
+                    item.body != "",
+                    rx.text(item.body, size="2", color_scheme="gray", style={"overflowWrap": "anywhere"}),
+                ),
                 rx.text(item.when, size="1", color_scheme="gray", title=item.when_iso),
                 spacing="1",
                 align="start",
@@ -157,10 +178,25 @@ def center_row(item) -> rx.Component:
                 flex="1",
             ),
             rx.hstack(
-                rx.cond(item.link != "", rx.button("Open", size="1", variant="soft",
-                                                   on_click=NotificationCenterState.open_item(item.id, item.link))),  # type: ignore[operator]  # an @rx.event handler called with arguments
-                rx.cond(item.unread, rx.button("Mark read", size="1", variant="soft", color_scheme="gray",
-                                               on_click=NotificationCenterState.mark_read(item.id))),  # type: ignore[operator]  # an @rx.event handler called with arguments
+                rx.cond(
+                    item.link != "",
+                    rx.button(
+                        "Open",
+                        size="1",
+                        variant="soft",
+                        on_click=NotificationCenterState.open_item(item.id, item.link),  # type: ignore[operator]  # an @rx.event handler called with arguments
+                    ),
+                ),
+                rx.cond(
+                    item.unread,
+                    rx.button(
+                        "Mark read",
+                        size="1",
+                        variant="soft",
+                        color_scheme="gray",
+                        on_click=NotificationCenterState.mark_read(item.id),  # type: ignore[operator]  # an @rx.event handler called with arguments
+                    ),
+                ),
                 spacing="2",
                 flex_shrink="0",
             ),

@@ -45,36 +45,73 @@ param_slider = ParamSlider.create
 
 
 def _key(p: ParamView, suffix: str):
-    return (WorkbenchState.item_id + "-" + p.name + "-" + WorkbenchState.code_nonce.to_string() + "-"
-            + WorkbenchState.units + suffix)
+    return (
+        WorkbenchState.item_id
+        + "-"
+        + p.name
+        + "-"
+        + WorkbenchState.code_nonce.to_string()
+        + "-"
+        + WorkbenchState.units
+        + suffix
+    )
 
 
 def _row(p: ParamView) -> rx.Component:
     busy = (WorkbenchState.rendering == "code") | (WorkbenchState.rendering == "keeping")
     return rx.vstack(
         rx.hstack(
-            rx.text(p.label, size="1", flex="1", min_width="0", overflow="hidden", text_overflow="ellipsis",
-                    white_space="nowrap", title=p.description),
+            rx.text(
+                p.label,
+                size="1",
+                flex="1",
+                min_width="0",
+                overflow="hidden",
+                text_overflow="ellipsis",
+                white_space="nowrap",
+                title=p.description,
+            ),
             form(
                 # keyed by its text too: it follows the slider's previewed value
-                rx.input(name=p.name, default_value=p.text, type="number", step="any", size="1", width="6.5em",
-                         aria_label=p.aria + " value", key=_key(p, "n") + p.text, disabled=busy,
-                         on_blur=lambda text: WorkbenchState.preview_field(p.name, text)),
+                rx.input(
+                    name=p.name,
+                    default_value=p.text,
+                    type="number",
+                    step="any",
+                    size="1",
+                    width="6.5em",
+                    aria_label=p.aria + " value",
+                    key=_key(p, "n") + p.text,
+                    disabled=busy,
+                    on_blur=lambda text: WorkbenchState.preview_field(p.name, text),
+                ),
                 on_submit=WorkbenchState.preview_number,
                 reset_on_submit=False,
                 flex="none",
                 width="auto",
             ),
             rx.text(p.unit, size="1", color_scheme="gray", width="2.2em", flex_shrink="0"),
-            spacing="2", align="center", width="100%",
+            spacing="2",
+            align="center",
+            width="100%",
         ),
         param_slider(
-            label=p.aria, value=p.value, min=p.min, max=p.max, step=p.step,
+            label=p.aria,
+            value=p.value,
+            min=p.min,
+            max=p.max,
+            step=p.step,
             on_value_change=lambda v: WorkbenchState.preview_slider(p.name, v).debounce(DEBOUNCE_MS),
             on_value_commit=lambda v: WorkbenchState.preview_slider(p.name, v),
-            disabled=busy, key=_key(p, "s"), data_param=p.name, width="100%",
+            disabled=busy,
+            key=_key(p, "s"),
+            data_param=p.name,
+            width="100%",
         ),
-        spacing="1", width="100%", data_testid="param-row", padding_bottom="0.35em",
+        spacing="1",
+        width="100%",
+        data_testid="param-row",
+        padding_bottom="0.35em",
     )
 
 
@@ -86,34 +123,61 @@ def parameters_panel() -> rx.Component:
                 rx.text("Parameters", size="2", weight="bold"),
                 rx.cond(WorkbenchState.rendering == "parameters", rx.spinner(size="1")),
                 rx.spacer(),
-                rx.text(rx.cond(WorkbenchState.previewing, WorkbenchState.preview_dims, WorkbenchState.dims),
-                        size="1", color_scheme="gray", data_testid="param-dims"),
-                align="center", width="100%",
+                rx.text(
+                    rx.cond(WorkbenchState.previewing, WorkbenchState.preview_dims, WorkbenchState.dims),
+                    size="1",
+                    color_scheme="gray",
+                    data_testid="param-dims",
+                ),
+                align="center",
+                width="100%",
             ),
             rx.cond(
                 WorkbenchState.previewing,
                 rx.hstack(
                     rx.badge("Preview, not saved", color_scheme="amber", variant="soft", size="1"),
                     rx.spacer(),
-                    rx.button(rx.icon("check", size=14), "Keep as new version", size="1",
-                              loading=WorkbenchState.rendering == "keeping",
-                              disabled=WorkbenchState.rendering == "parameters",
-                              on_click=ChatReactionsState.keep_preview),
-                    rx.button("Discard", size="1", variant="soft", color_scheme="gray",
-                              disabled=WorkbenchState.rendering == "keeping",
-                              on_click=WorkbenchState.discard_preview),
-                    align="center", width="100%", wrap="wrap", spacing="2", margin_y="0.25em",
+                    rx.button(
+                        rx.icon("check", size=14),
+                        "Keep as new version",
+                        size="1",
+                        loading=WorkbenchState.rendering == "keeping",
+                        disabled=WorkbenchState.rendering == "parameters",
+                        on_click=ChatReactionsState.keep_preview,
+                    ),
+                    rx.button(
+                        "Discard",
+                        size="1",
+                        variant="soft",
+                        color_scheme="gray",
+                        disabled=WorkbenchState.rendering == "keeping",
+                        on_click=WorkbenchState.discard_preview,
+                    ),
+                    align="center",
+                    width="100%",
+                    wrap="wrap",
+                    spacing="2",
+                    margin_y="0.25em",
                     data_testid="param-preview",
                 ),
             ),
             rx.cond(
                 (WorkbenchState.edit_error != "") & (WorkbenchState.tab == "preview"),
-                rx.callout(WorkbenchState.edit_error, color_scheme="red", size="1", role="alert", margin_y="0.25em",
-                           data_testid="param-error"),
+                rx.callout(
+                    WorkbenchState.edit_error,
+                    color_scheme="red",
+                    size="1",
+                    role="alert",
+                    margin_y="0.25em",
+                    data_testid="param-error",
+                ),
             ),
             rx.vstack(rx.foreach(WorkbenchState.params, _row), spacing="1", width="100%", margin_top="0.25em"),
-            rx.text("Changes preview at once (no model call); keep them to make a new version.", size="1",
-                    color_scheme="gray"),
+            rx.text(
+                "Changes preview at once (no model call); keep them to make a new version.",
+                size="1",
+                color_scheme="gray",
+            ),
             width="100%",
             max_height="38vh",
             overflow_y="auto",

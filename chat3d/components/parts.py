@@ -12,10 +12,15 @@ from chat3d.state.chat_view import PartView
 
 
 def _link(url, label: str, name) -> rx.Component:
-    return rx.el.a(label, href=url, download=True, aria_label="Download " + name + " " + label,
-                   # A real navigation (the router would otherwise handle the click and never download).
-                   custom_attrs={"reloadDocument": True},
-                   style={"color": "var(--accent-11)", "textDecoration": "none", "fontSize": "var(--font-size-1)"})
+    return rx.el.a(
+        label,
+        href=url,
+        download=True,
+        aria_label="Download " + name + " " + label,
+        # A real navigation (the router would otherwise handle the click and never download).
+        custom_attrs={"reloadDocument": True},
+        style={"color": "var(--accent-11)", "textDecoration": "none", "fontSize": "var(--font-size-1)"},
+    )
 
 
 def _part_row(p: PartView) -> rx.Component:
@@ -23,8 +28,14 @@ def _part_row(p: PartView) -> rx.Component:
         rx.table.cell(rx.text(p.name, size="2", weight="medium")),
         rx.table.cell(rx.text(p.size_label, size="1", color_scheme="gray")),
         rx.table.cell(rx.text(p.volume_label, size="1", color_scheme="gray")),
-        rx.table.cell(rx.hstack(_link(p.stl_url, "STL", p.name), _link(p.step_url, "STEP", p.name),
-                                _link(p.mf_url, "3MF", p.name), spacing="2")),
+        rx.table.cell(
+            rx.hstack(
+                _link(p.stl_url, "STL", p.name),
+                _link(p.step_url, "STEP", p.name),
+                _link(p.mf_url, "3MF", p.name),
+                spacing="2",
+            )
+        ),
         data_testid="part-row",
     )
 
@@ -32,10 +43,17 @@ def _part_row(p: PartView) -> rx.Component:
 def parts_table(rows) -> rx.Component:
     """Named parts (issue 27): each part's size, volume and own STL/STEP/3MF; shown for several solids only."""
     return rx.table.root(
-        rx.table.header(rx.table.row(
-            rx.table.column_header_cell("Part"), rx.table.column_header_cell("Size"),
-            rx.table.column_header_cell("Volume"), rx.table.column_header_cell("Files"),
-        )),
+        rx.table.header(
+            rx.table.row(
+                rx.table.column_header_cell("Part"),
+                rx.table.column_header_cell("Size"),
+                rx.table.column_header_cell("Volume"),
+                rx.table.column_header_cell("Files"),
+            )
+        ),
         rx.table.body(rx.foreach(rows, _part_row)),
-        size="1", width="100%", aria_label="Parts", data_testid="parts-table",
+        size="1",
+        width="100%",
+        aria_label="Parts",
+        data_testid="parts-table",
     )

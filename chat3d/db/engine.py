@@ -52,7 +52,7 @@ def _ping_if_idle(dbapi_conn, record, _proxy) -> None:
 def _refuse_nul_text(_conn, _cursor, _statement, parameters, _context, executemany) -> None:
     rows = parameters if executemany else (parameters,)
     for row in rows:
-        for value in (row.values() if isinstance(row, dict) else row or ()):
+        for value in row.values() if isinstance(row, dict) else row or ():
             if isinstance(value, str) and "\x00" in value:
                 raise InvalidInput(NUL_MESSAGE)
 
@@ -74,9 +74,7 @@ def engine_for(url: str) -> Engine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
     else:
-        engine = create_engine(
-            url, pool_size=10, max_overflow=20, pool_timeout=10, connect_args={"connect_timeout": 3},
-        )
+        engine = create_engine(url, pool_size=10, max_overflow=20, pool_timeout=10, connect_args={"connect_timeout": 3})
         event.listen(engine, "connect", _mark_used)
         event.listen(engine, "checkin", _mark_used)
         event.listen(engine, "checkout", _ping_if_idle)

@@ -108,7 +108,11 @@ class QueryState(str, enum.Enum):
 
 # A query is running in these states (the sweeper looks after them) and has ended in these.
 ACTIVE_STATES = (
-    QueryState.queued, QueryState.conversation, QueryState.codegen, QueryState.rendering, QueryState.repairing,
+    QueryState.queued,
+    QueryState.conversation,
+    QueryState.codegen,
+    QueryState.rendering,
+    QueryState.repairing,
 )
 TERMINAL_STATES = (QueryState.completed, QueryState.failed, QueryState.cancelled)
 
@@ -197,10 +201,7 @@ def _json(nullable: bool = False) -> Any:
 
 class User(SQLModel, table=True):
     __tablename__ = "users"
-    __table_args__ = (
-        _check_in("role", Role),
-        _check_in("status", UserStatus),
-    )
+    __table_args__ = (_check_in("role", Role), _check_in("status", UserStatus))
 
     id: uuid.UUID = _uuid_pk()
     email: str = Field(max_length=320, unique=True, index=True)
@@ -308,10 +309,7 @@ class AccountAction(SQLModel, table=True):
     """An email-confirmed account action; the token's SHA-256 only, payload holds e.g. a new password hash."""
 
     __tablename__ = "account_actions"
-    __table_args__ = (
-        _check_in("type", ActionType),
-        _check_in("status", ActionStatus),
-    )
+    __table_args__ = (_check_in("type", ActionType), _check_in("status", ActionStatus))
 
     id: uuid.UUID = _uuid_pk()
     user_id: uuid.UUID = _fk("users.id", "CASCADE", nullable=False)
@@ -386,10 +384,7 @@ class Query(SQLModel, table=True):
     """A prompt's run through the pipeline; durable so a restarted worker can resume or fail it."""
 
     __tablename__ = "queries"
-    __table_args__ = (
-        _check_in("state", QueryState),
-        sa.Index("ix_queries_state_lease", "state", "lease_expires_at"),
-    )
+    __table_args__ = (_check_in("state", QueryState), sa.Index("ix_queries_state_lease", "state", "lease_expires_at"))
 
     id: uuid.UUID = _uuid_pk()
     owner_id: uuid.UUID = _fk("users.id", "CASCADE", nullable=False)
@@ -460,7 +455,6 @@ class SecurityEvent(SQLModel, table=True):
     user_agent: str | None = Field(default=None, max_length=500)
     details: dict = _json()
     created_at: datetime = _ts()
-
 
 
 class UserSession(SQLModel, table=True):
@@ -538,8 +532,10 @@ class InvitationSend(SQLModel, table=True):
     """One invitation mail sent: the quota and the per-recipient limit count these, whatever became of the row."""
 
     __tablename__ = "invitation_sends"
-    __table_args__ = (sa.Index("ix_invitation_sends_inviter_id_sent_at", "inviter_id", "sent_at"),
-                      sa.Index("ix_invitation_sends_recipient_sent_at", "recipient", "sent_at"))
+    __table_args__ = (
+        sa.Index("ix_invitation_sends_inviter_id_sent_at", "inviter_id", "sent_at"),
+        sa.Index("ix_invitation_sends_recipient_sent_at", "recipient", "sent_at"),
+    )
 
     id: uuid.UUID = _uuid_pk()
     # SET NULL: a deleted inviter's sends still count against the recipient's 24-hour limit.

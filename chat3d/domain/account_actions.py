@@ -112,18 +112,18 @@ def _create_action(session: Session, user: User, action_type: ActionType, payloa
     """Cancel the user's older pending action of this type and create a new one; returns the raw token."""
     session.execute(
         sa.update(_AA)
-        .where(
-            _AA.c.user_id == user.id,
-            _AA.c.type == action_type.value,
-            _AA.c.status == ActionStatus.pending.value,
-        )
+        .where(_AA.c.user_id == user.id, _AA.c.type == action_type.value, _AA.c.status == ActionStatus.pending.value)
         .values(status=ActionStatus.cancelled.value)
     )
     raw, token_hash = new_token()
     session.add(
         AccountAction(
-            user_id=user.id, type=action_type.value, token_hash=token_hash, payload=payload,
-            status=ActionStatus.pending.value, expires_at=utcnow() + TOKEN_TTL,
+            user_id=user.id,
+            type=action_type.value,
+            token_hash=token_hash,
+            payload=payload,
+            status=ActionStatus.pending.value,
+            expires_at=utcnow() + TOKEN_TTL,
         )
     )
     session.flush()
@@ -155,8 +155,13 @@ def request_password_change(
     raw = _create_action(
         session, user, ActionType.password_reset, {"mode": MODE_CHANGE, "password_hash": hash_password(new_password)}
     )
-    enqueue_mail(session, user.email, "password_change_confirm", _mail_context(user, link=_link(CONFIRM_PATH, raw)),
-                 user_id=user.id)
+    enqueue_mail(
+        session,
+        user.email,
+        "password_change_confirm",
+        _mail_context(user, link=_link(CONFIRM_PATH, raw)),
+        user_id=user.id,
+    )
 
 
 def request_password_reset(session: Session, user: User, *, initiated_by_admin: uuid.UUID | None = None) -> None:
@@ -165,14 +170,24 @@ def request_password_reset(session: Session, user: User, *, initiated_by_admin: 
     The caller decides whether to call this (the public route answers the same for unknown addresses).
     """
     raw = _create_action(
-        session, user, ActionType.password_reset,
+        session,
+        user,
+        ActionType.password_reset,
         {"mode": MODE_RESET, "initiated_by_admin": str(initiated_by_admin) if initiated_by_admin else None},
     )
     enqueue_mail(
-        session, user.email, "password_reset",
-        _mail_context(user, link=_link(RESET_PATH, raw),
-                      reason=("An administrator started a password reset for your account."
-                              if initiated_by_admin else "Someone (hopefully you) asked to reset your password.")),
+        session,
+        user.email,
+        "password_reset",
+        _mail_context(
+            user,
+            link=_link(RESET_PATH, raw),
+            reason=(
+                "An administrator started a password reset for your account."
+                if initiated_by_admin
+                else "Someone (hopefully you) asked to reset your password."
+            ),
+        ),
         user_id=user.id,
     )
 
@@ -185,8 +200,9 @@ def request_password_reset_by_email(session: Session, email: str, *, ip: str | N
         return
     user = get_user_by_email(session, email)
     if user is None or user.status != UserStatus.active.value:
-        record_security_event(session, "password_reset.unknown_or_inactive", user_id=user.id if user else None,
-                              email=email, ip=ip)
+        record_security_event(
+            session, "password_reset.unknown_or_inactive", user_id=user.id if user else None, email=email, ip=ip
+        )
         return
     request_password_reset(session, user)
 
@@ -203,11 +219,20 @@ def request_email_change(
     if has_account(session, new_email):  # an unconfirmed registration of it does not count (issue 21)
         raise Conflict("Another account already uses this email address.")
     raw = _create_action(session, user, ActionType.email_change, {"new_email": new_email, "old_email": user.email})
-    enqueue_mail(session, new_email, "email_change_confirm",
-                 _mail_context(user, link=_link(CONFIRM_PATH, raw), new_email=new_email, old_email=user.email),
-                 user_id=user.id)
-    enqueue_mail(session, user.email, "email_change_notice",
-                 _mail_context(user, new_email=mask_email(new_email), old_email=user.email), user_id=user.id)
+    enqueue_mail(
+        session,
+        new_email,
+        "email_change_confirm",
+        _mail_context(user, link=_link(CONFIRM_PATH, raw), new_email=new_email, old_email=user.email),
+        user_id=user.id,
+    )
+    enqueue_mail(
+        session,
+        user.email,
+        "email_change_notice",
+        _mail_context(user, new_email=mask_email(new_email), old_email=user.email),
+        user_id=user.id,
+    )
 
 
 def create_email_verification(session: Session, user: User, password_hash: str, display_name: str) -> None:
@@ -216,29 +241,41 @@ def create_email_verification(session: Session, user: User, password_hash: str, 
     the same address later cannot cancel the owner's link; a few per day at most."""
     since = utcnow() - TOKEN_TTL
     recent = session.execute(
-        sa.select(sa.func.count()).select_from(_AA).where(
-            _AA.c.user_id == user.id, _AA.c.type == ActionType.email_verification.value, _AA.c.created_at > since)
+        sa.select(sa.func.count())
+        .select_from(_AA)
+        .where(_AA.c.user_id == user.id, _AA.c.type == ActionType.email_verification.value, _AA.c.created_at > since)
     ).scalar_one()
     if recent >= MAX_VERIFICATION_MAILS:
         record_security_event(session, "register.verification_throttled", user_id=user.id, email=user.email)
         return
     raw, token_hash = new_token()
-    session.add(AccountAction(
-        user_id=user.id, type=ActionType.email_verification.value, token_hash=token_hash,
-        payload={"password_hash": password_hash, "display_name": display_name},
-        status=ActionStatus.pending.value, expires_at=utcnow() + TOKEN_TTL,
-    ))
+    session.add(
+        AccountAction(
+            user_id=user.id,
+            type=ActionType.email_verification.value,
+            token_hash=token_hash,
+            payload={"password_hash": password_hash, "display_name": display_name},
+            status=ActionStatus.pending.value,
+            expires_at=utcnow() + TOKEN_TTL,
+        )
+    )
     session.flush()
     # No registrant-supplied text in this mail: the address is not confirmed yet, so it may not be theirs.
-    enqueue_mail(session, user.email, "registration_confirm",
-                 {"link": _link(CONFIRM_PATH, raw), "hours": int(TOKEN_TTL.total_seconds() // 3600)}, user_id=user.id)
+    enqueue_mail(
+        session,
+        user.email,
+        "registration_confirm",
+        {"link": _link(CONFIRM_PATH, raw), "hours": int(TOKEN_TTL.total_seconds() // 3600)},
+        user_id=user.id,
+    )
 
 
 def request_data_export(session: Session, user: User) -> None:
     _require_active(user)
     raw = _create_action(session, user, ActionType.data_export, {})
-    enqueue_mail(session, user.email, "data_export_confirm", _mail_context(user, link=_link(CONFIRM_PATH, raw)),
-                 user_id=user.id)
+    enqueue_mail(
+        session, user.email, "data_export_confirm", _mail_context(user, link=_link(CONFIRM_PATH, raw)), user_id=user.id
+    )
 
 
 def request_account_deletion(session: Session, user: User, current_password: str, *, ip: str | None = None) -> None:
@@ -246,8 +283,13 @@ def request_account_deletion(session: Session, user: User, current_password: str
     _check_current_password(session, user, current_password, ip=ip)
     ensure_not_last_admin(session, user)
     raw = _create_action(session, user, ActionType.account_delete, {})
-    enqueue_mail(session, user.email, "account_delete_confirm",
-                 _mail_context(user, link=_link(CONFIRM_PATH, raw), days=REACTIVATION_WINDOW.days), user_id=user.id)
+    enqueue_mail(
+        session,
+        user.email,
+        "account_delete_confirm",
+        _mail_context(user, link=_link(CONFIRM_PATH, raw), days=REACTIVATION_WINDOW.days),
+        user_id=user.id,
+    )
 
 
 def _self_deletion_until(user: User, now: datetime | None = None) -> datetime | None:
@@ -278,13 +320,18 @@ def request_reactivation(session: Session, email: str, *, ip: str | None = None)
     user = get_user_by_email(session, email)
     until = _self_deletion_until(user) if user is not None else None
     if user is None or until is None:
-        record_security_event(session, "reactivation.not_applicable", user_id=user.id if user else None,
-                              email=email, ip=ip)
+        record_security_event(
+            session, "reactivation.not_applicable", user_id=user.id if user else None, email=email, ip=ip
+        )
         return
     raw = _create_action(session, user, ActionType.account_reactivate, {})
-    enqueue_mail(session, user.email, "account_reactivate_confirm",
-                 _mail_context(user, link=_link(CONFIRM_PATH, raw), until=_until_text(until)),
-                 user_id=user.id)
+    enqueue_mail(
+        session,
+        user.email,
+        "account_reactivate_confirm",
+        _mail_context(user, link=_link(CONFIRM_PATH, raw), until=_until_text(until)),
+        user_id=user.id,
+    )
 
 
 # --- looking at and confirming actions ------------------------------------------------------------------------
@@ -342,9 +389,15 @@ _REFUSALS = {
 
 def _refuse(session: Session, reason: str, action, *, ip: str | None, signed_in: User | None) -> TokenRefused:
     record_security_event(
-        session, "account_action.refused", user_id=action.user_id if action is not None else None, ip=ip,
-        details={"reason": reason, "type": action.type if action is not None else None,
-                 "signed_in": str(signed_in.id) if signed_in else None},
+        session,
+        "account_action.refused",
+        user_id=action.user_id if action is not None else None,
+        ip=ip,
+        details={
+            "reason": reason,
+            "type": action.type if action is not None else None,
+            "signed_in": str(signed_in.id) if signed_in else None,
+        },
     )
     return TokenRefused(reason, _REFUSALS[reason], action.type if action is not None else None)
 
@@ -375,14 +428,25 @@ def _complete(session: Session, action, user: User, ip: str | None, **details: A
     action.status = ActionStatus.completed.value
     action.completed_at = utcnow()
     session.add(action)
-    session.add(SecurityEvent(user_id=user.id, event_type="account_action.completed", ip=ip[:64] if ip else None,
-                              details={"type": action.type, "action_id": str(action.id), **details}))
+    session.add(
+        SecurityEvent(
+            user_id=user.id,
+            event_type="account_action.completed",
+            ip=ip[:64] if ip else None,
+            details={"type": action.type, "action_id": str(action.id), **details},
+        )
+    )
     session.flush()
 
 
 def _not_applicable(session: Session, action, message: str, *, ip: str | None) -> TokenRefused:
-    record_security_event(session, "account_action.refused", user_id=action.user_id, ip=ip,
-                          details={"reason": "not_applicable", "type": action.type})
+    record_security_event(
+        session,
+        "account_action.refused",
+        user_id=action.user_id,
+        ip=ip,
+        details={"reason": "not_applicable", "type": action.type},
+    )
     return TokenRefused("not_applicable", message, action.type)
 
 
@@ -414,8 +478,12 @@ def confirm_action(
         return _apply_verification(session, action, user, ip)
     if kind == ActionType.account_reactivate.value:
         if not can_self_reactivate(user):
-            raise _not_applicable(session, action, "This account cannot be reactivated with this link. "
-                                  "If an administrator suspended it, contact them.", ip=ip)
+            raise _not_applicable(
+                session,
+                action,
+                "This account cannot be reactivated with this link. If an administrator suspended it, contact them.",
+                ip=ip,
+            )
         _complete(session, action, user, ip)
         reactivate_user(session, user, by_admin=None)
         return ConfirmResult(kind, "Welcome back! Your account is active again; sign in to continue.")
@@ -439,7 +507,12 @@ def confirm_password_reset(
 
 
 def _apply_password(
-    session: Session, action, user: User, password_hash: str, signed_in: User | None, current_jti: str | None,
+    session: Session,
+    action,
+    user: User,
+    password_hash: str,
+    signed_in: User | None,
+    current_jti: str | None,
     ip: str | None,
 ) -> ConfirmResult:
     user.password_hash = password_hash
@@ -450,8 +523,11 @@ def _apply_password(
     # A pending email change may come from whoever made the password change necessary: it no longer applies.
     session.execute(
         sa.update(_AA)
-        .where(_AA.c.user_id == user.id, _AA.c.type == ActionType.email_change.value,
-               _AA.c.status == ActionStatus.pending.value)
+        .where(
+            _AA.c.user_id == user.id,
+            _AA.c.type == ActionType.email_change.value,
+            _AA.c.status == ActionStatus.pending.value,
+        )
         .values(status=ActionStatus.cancelled.value)
     )
     _complete(session, action, user, ip, sessions_ended=ended)
@@ -476,8 +552,13 @@ def _apply_email_change(
         session.flush()
         other = None
     if other is not None and other.id != user.id:
-        record_security_event(session, "account_action.refused", user_id=user.id, ip=ip,
-                              details={"reason": "email_taken", "type": action.type})
+        record_security_event(
+            session,
+            "account_action.refused",
+            user_id=user.id,
+            ip=ip,
+            details={"reason": "email_taken", "type": action.type},
+        )
         raise Conflict(taken)
     old_email = user.email
     user.email = new_email
@@ -496,13 +577,25 @@ def _apply_email_change(
     kept_jti = current_jti if signed_in is not None and signed_in.id == user.id else None  # the session to keep
     ended = revoke_other_sessions(session, user.id, kept_jti) if kept_jti else revoke_all_sessions(session, user.id)
     _complete(session, action, user, ip, sessions_ended=ended)
-    enqueue_mail(session, old_email, "email_changed_notice",
-                 _mail_context(user, new_email=mask_email(new_email)), user_id=user.id)
+    enqueue_mail(
+        session,
+        old_email,
+        "email_changed_notice",
+        _mail_context(user, new_email=mask_email(new_email)),
+        user_id=user.id,
+    )
     if kept_jti:
-        return ConfirmResult(action.type, f"Your email address is now {new_email}. Your other sessions were signed out.",
-                             extra={"email": new_email})
-    return ConfirmResult(action.type, f"Your email address is now {new_email}. Sign in with it to continue.",
-                         signed_out=True, extra={"email": new_email})
+        return ConfirmResult(
+            action.type,
+            f"Your email address is now {new_email}. Your other sessions were signed out.",
+            extra={"email": new_email},
+        )
+    return ConfirmResult(
+        action.type,
+        f"Your email address is now {new_email}. Sign in with it to continue.",
+        signed_out=True,
+        extra={"email": new_email},
+    )
 
 
 def _apply_verification(session: Session, action, user: User, ip: str | None) -> ConfirmResult:
@@ -521,8 +614,11 @@ def _apply_verification(session: Session, action, user: User, ip: str | None) ->
     )
     _complete(session, action, user, ip)
     enqueue_mail(session, user.email, "welcome", {"display_name": user.display_name or user.email}, user_id=user.id)
-    return ConfirmResult(action.type, "Your address is confirmed and your account is ready. Sign in to start.",
-                         extra={"email": user.email})
+    return ConfirmResult(
+        action.type,
+        "Your address is confirmed and your account is ready. Sign in to start.",
+        extra={"email": user.email},
+    )
 
 
 def _apply_deletion(session: Session, action, user: User, ip: str | None) -> ConfirmResult:
@@ -537,27 +633,34 @@ def _apply_deletion(session: Session, action, user: User, ip: str | None) -> Con
     user.updated_at = now
     session.add(user)
     # Before the revocations, so each open stream delivers it before ending on its session's revocation.
-    record_event(session, user.id, ACCOUNT_STATUS_CHANGED, {
-        "status": user.status, "reason": SELF_DELETION, "deactivatedUntil": aware(deletion_at).isoformat(),
-    })
+    record_event(
+        session,
+        user.id,
+        ACCOUNT_STATUS_CHANGED,
+        {"status": user.status, "reason": SELF_DELETION, "deactivatedUntil": aware(deletion_at).isoformat()},
+    )
     ended = revoke_all_sessions(session, user.id)
     # Whatever else was pending (an email change, an export) no longer applies.
     session.execute(
         sa.update(_AA)
-        .where(_AA.c.user_id == user.id, _AA.c.status == ActionStatus.pending.value,
-               _AA.c.id != action.id)
+        .where(_AA.c.user_id == user.id, _AA.c.status == ActionStatus.pending.value, _AA.c.id != action.id)
         .values(status=ActionStatus.cancelled.value)
     )
     _complete(session, action, user, ip, sessions_ended=ended)
     until = _until_text(deletion_at)
-    enqueue_mail(session, user.email, "account_deleted",
-                 _mail_context(user, until=until, reactivate_url=f"{get_settings().public_base_url}{REACTIVATE_PATH}"),
-                 user_id=user.id)
+    enqueue_mail(
+        session,
+        user.email,
+        "account_deleted",
+        _mail_context(user, until=until, reactivate_url=f"{get_settings().public_base_url}{REACTIVATE_PATH}"),
+        user_id=user.id,
+    )
     return ConfirmResult(
         action.type,
         f"Your account is deactivated and will be deleted for good on {until}. Until then you can reactivate it "
         f"from the reactivation page. You have been signed out everywhere.",
-        signed_out=True, extra={"deactivatedUntil": aware(deletion_at).isoformat()},
+        signed_out=True,
+        extra={"deactivatedUntil": aware(deletion_at).isoformat()},
     )
 
 
@@ -571,16 +674,23 @@ def reactivate_user(session: Session, user: User, *, by_admin: uuid.UUID | None)
         raise Conflict("This account is not deactivated.")
     if by_admin is None and not can_self_reactivate(user):
         raise Forbidden("Only an administrator can reactivate this account.")
-    previous = {"reason": user.deactivation_reason, "until": aware(user.deactivated_until).isoformat()
-                if user.deactivated_until else None}
+    previous = {
+        "reason": user.deactivation_reason,
+        "until": aware(user.deactivated_until).isoformat() if user.deactivated_until else None,
+    }
     user.status = UserStatus.active.value
     user.deactivated_until = None
     user.deactivation_reason = None
     user.deactivated_by = None
     user.updated_at = utcnow()
     session.add(user)
-    session.add(SecurityEvent(user_id=user.id, event_type="account.reactivated",
-                              details={"by_admin": str(by_admin) if by_admin else None, "previous": previous}))
+    session.add(
+        SecurityEvent(
+            user_id=user.id,
+            event_type="account.reactivated",
+            details={"by_admin": str(by_admin) if by_admin else None, "previous": previous},
+        )
+    )
     session.flush()
     record_event(session, user.id, ACCOUNT_STATUS_CHANGED, {"status": user.status, "reason": None})
 
@@ -610,13 +720,19 @@ def pending_actions(session: Session, user_id: uuid.UUID) -> list[dict[str, Any]
     """The user's open requests (what the profile page shows as "waiting for your confirmation")."""
     now = utcnow()
     rows = session.exec(
-        select(AccountAction).where(AccountAction.user_id == user_id, AccountAction.status == ActionStatus.pending.value)
+        select(AccountAction)
+        .where(AccountAction.user_id == user_id, AccountAction.status == ActionStatus.pending.value)
         .order_by(col(AccountAction.created_at).desc())
     ).all()
     return [
-        {"type": r.type, "label": ACTION_LABELS.get(r.type), "createdAt": aware(r.created_at).isoformat(),
-         "expiresAt": aware(r.expires_at).isoformat()}
-        for r in rows if aware(r.expires_at) > now
+        {
+            "type": r.type,
+            "label": ACTION_LABELS.get(r.type),
+            "createdAt": aware(r.created_at).isoformat(),
+            "expiresAt": aware(r.expires_at).isoformat(),
+        }
+        for r in rows
+        if aware(r.expires_at) > now
     ]
 
 
@@ -624,7 +740,8 @@ def expire_stale_actions(session: Session) -> int:
     """Mark pending actions past their expiry as expired (housekeeping; confirmation checks the time anyway)."""
     t = _AA
     result = session.exec(
-        sa.update(t).where(t.c.status == ActionStatus.pending.value, t.c.expires_at <= utcnow())
+        sa.update(t)
+        .where(t.c.status == ActionStatus.pending.value, t.c.expires_at <= utcnow())
         .values(status=ActionStatus.expired.value)
     )
     return int(result.rowcount or 0)

@@ -18,7 +18,12 @@ from chat3d.domain.pagination import paginate
 from chat3d.domain.sessions import revoke_all_sessions
 from chat3d.domain.users import clean_line, ensure_not_last_admin
 
-SETTING_FIELDS = ("waitlist_enabled", "invitations_enabled", "invitation_waitlist_required", "invitation_quota_per_user")
+SETTING_FIELDS = (
+    "waitlist_enabled",
+    "invitations_enabled",
+    "invitation_waitlist_required",
+    "invitation_quota_per_user",
+)
 MAX_QUOTA = 10_000
 
 
@@ -37,8 +42,12 @@ def audit(
     ip: str | None = None,
 ) -> AdminAuditLog:
     row = AdminAuditLog(
-        actor_id=actor.id if actor else None, action=action, target_type=target_type,
-        target_id=str(target_id) if target_id is not None else None, details=details or {}, ip=ip[:64] if ip else None,
+        actor_id=actor.id if actor else None,
+        action=action,
+        target_type=target_type,
+        target_id=str(target_id) if target_id is not None else None,
+        details=details or {},
+        ip=ip[:64] if ip else None,
     )
     session.add(row)
     return row
@@ -64,7 +73,9 @@ def list_audit_log(
         query = query.where(AdminAuditLog.target_id == target_id)
     if search.strip():
         query = query.where(func.lower(func.coalesce(User.email, "")).contains(search.strip().lower(), autoescape=True))
-    rows, total = paginate(session, query, col(AdminAuditLog.created_at).desc(), AdminAuditLog.id, limit=limit, offset=offset)
+    rows, total = paginate(
+        session, query, col(AdminAuditLog.created_at).desc(), AdminAuditLog.id, limit=limit, offset=offset
+    )
     return [(r[0], r[1]) for r in rows], total
 
 
@@ -72,15 +83,23 @@ def list_audit_log(
 
 
 def list_users(
-    session: Session, *, search: str = "", status: str | None = None, role: str | None = None, limit: int = 50, offset: int = 0
+    session: Session,
+    *,
+    search: str = "",
+    status: str | None = None,
+    role: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
 ) -> tuple[list[User], int]:
     query = select(User)
     if search.strip():
         needle = search.strip().lower()
-        query = query.where(or_(
-            func.lower(User.email).contains(needle, autoescape=True),
-            func.lower(User.display_name).contains(needle, autoescape=True),
-        ))
+        query = query.where(
+            or_(
+                func.lower(User.email).contains(needle, autoescape=True),
+                func.lower(User.display_name).contains(needle, autoescape=True),
+            )
+        )
     if status:
         try:
             query = query.where(User.status == UserStatus(status).value)
@@ -144,7 +163,11 @@ def deactivate_user(
     user = _user_for_update(session, user_id)
     if user.id == admin.id:
         raise Forbidden("You cannot deactivate your own account here.")
-    if user.status == UserStatus.deactivated.value and user.deactivated_by is not None and user.deactivated_until is None:
+    if (
+        user.status == UserStatus.deactivated.value
+        and user.deactivated_by is not None
+        and user.deactivated_until is None
+    ):
         raise Conflict("This account is already suspended.")
     ensure_not_last_admin(session, user)
     user.status = UserStatus.deactivated.value
@@ -158,8 +181,15 @@ def deactivate_user(
     # signed out) and then ends on its own session's revocation.
     _status_event(session, user, reason)
     ended = revoke_all_sessions(session, user.id)
-    audit(session, admin, "user.deactivate", "user", user.id,
-          {"email": user.email, "reason": reason, "sessionsRevoked": ended}, ip=ip)
+    audit(
+        session,
+        admin,
+        "user.deactivate",
+        "user",
+        user.id,
+        {"email": user.email, "reason": reason, "sessionsRevoked": ended},
+        ip=ip,
+    )
     return user
 
 
@@ -204,7 +234,10 @@ def reset_password(session: Session, admin: User, user_id: uuid.UUID | str, *, i
 
 
 def settings_view(row: AppSettings) -> dict[str, Any]:
-    return {field: getattr(row, field) for field in SETTING_FIELDS} | {"updated_at": row.updated_at, "updated_by": row.updated_by}
+    return {field: getattr(row, field) for field in SETTING_FIELDS} | {
+        "updated_at": row.updated_at,
+        "updated_by": row.updated_by,
+    }
 
 
 def _validated(changes: dict[str, Any]) -> dict[str, Any]:
@@ -249,8 +282,9 @@ def update_settings(session: Session, admin: User, changes: dict[str, Any], *, i
     from chat3d.events.store import iso_utc
 
     payload = public_settings(row)
-    record_for_admins(session, ADMIN_SETTINGS_UPDATED, {**payload, "updatedBy": admin.email,
-                                                        "updatedAt": iso_utc(row.updated_at)})
+    record_for_admins(
+        session, ADMIN_SETTINGS_UPDATED, {**payload, "updatedBy": admin.email, "updatedAt": iso_utc(row.updated_at)}
+    )
     broadcast_after_commit(session, public_settings_envelope(row))  # every open page; not stored
     return row
 
@@ -270,6 +304,9 @@ def public_settings_envelope(row: AppSettings) -> dict[str, Any]:
     from chat3d.events.store import iso_utc
     from chat3d.events.types import PUBLIC_SETTINGS_UPDATED
 
-    return {"id": None, "type": PUBLIC_SETTINGS_UPDATED, "payload": public_settings(row),
-            "createdAt": iso_utc(row.updated_at)}
-
+    return {
+        "id": None,
+        "type": PUBLIC_SETTINGS_UPDATED,
+        "payload": public_settings(row),
+        "createdAt": iso_utc(row.updated_at),
+    }

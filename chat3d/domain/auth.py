@@ -58,14 +58,22 @@ def _known_client(session: Session, user: User | None, ip: str | None, device: s
         return True
     if not ip:
         return False
-    return session.exec(
-        select(UserSession.id).where(UserSession.user_id == user.id, UserSession.ip == ip[:64]).limit(1)
-    ).first() is not None
+    return (
+        session.exec(
+            select(UserSession.id).where(UserSession.user_id == user.id, UserSession.ip == ip[:64]).limit(1)
+        ).first()
+        is not None
+    )
 
 
 def authenticate(
-    session: Session, email: str, password: str, ip: str | None = None, user_agent: str | None = None,
-    *, device: str | None = None,
+    session: Session,
+    email: str,
+    password: str,
+    ip: str | None = None,
+    user_agent: str | None = None,
+    *,
+    device: str | None = None,
 ) -> tuple[str, User]:
     """Check the password and open a session; returns (token, user).
 
@@ -80,11 +88,20 @@ def authenticate(
     if not _known_client(session, user, ip, device):
         # Budgets of failures; counted by address, so a locked answer says nothing about the account's existence.
         if not budget_left(settings.rate_limit_login_ip, "login-ip", ip or "-"):
-            raise refuse(session, settings.rate_limit_login_ip, "login-ip", ip or "-", message=TOO_MANY, email=email, ip=ip)
+            raise refuse(
+                session, settings.rate_limit_login_ip, "login-ip", ip or "-", message=TOO_MANY, email=email, ip=ip
+            )
         if not budget_left(settings.rate_limit_login_account, "login-account", email):
-            raise refuse(session, settings.rate_limit_login_account, "login-account", email,
-                         message=TOO_MANY + " This account is protected for a while; a device you signed in "
-                                            "with before still works.", email=email, ip=ip)
+            raise refuse(
+                session,
+                settings.rate_limit_login_account,
+                "login-account",
+                email,
+                message=TOO_MANY + " This account is protected for a while; a device you signed in "
+                "with before still works.",
+                email=email,
+                ip=ip,
+            )
     matches = verify_password(password, user.password_hash if user else None)
     if user is None or not matches:
         spend(settings.rate_limit_login_ip, "login-ip", ip or "-")
@@ -95,7 +112,12 @@ def authenticate(
         raise Unauthorized(WRONG_CREDENTIALS)
     if user.status != UserStatus.active.value:
         record_security_event(
-            session, "login.refused_inactive", user_id=user.id, email=email, ip=ip, user_agent=user_agent,
+            session,
+            "login.refused_inactive",
+            user_id=user.id,
+            email=email,
+            ip=ip,
+            user_agent=user_agent,
             details={"status": user.status},
         )
         from chat3d.domain.account_actions import self_deletion_login_message

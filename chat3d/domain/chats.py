@@ -96,8 +96,15 @@ class ContextPage:
     thumbnails: dict[uuid.UUID, uuid.UUID | None] = field(default_factory=dict)
 
 
-def list_contexts(session: Session, owner_id: uuid.UUID, *, search: str = "", limit: int = 50, offset: int = 0,
-                  thumbnails: bool = False) -> ContextPage:
+def list_contexts(
+    session: Session,
+    owner_id: uuid.UUID,
+    *,
+    search: str = "",
+    limit: int = 50,
+    offset: int = 0,
+    thumbnails: bool = False,
+) -> ContextPage:
     """The user's chats, most recently active first, optionally filtered by name (and with the thumbnail
     of each chat's current version: one more query for the whole page)."""
     cond = [ChatContext.owner_id == owner_id]
@@ -105,7 +112,11 @@ def list_contexts(session: Session, owner_id: uuid.UUID, *, search: str = "", li
         cond.append(sa.func.lower(ChatContext.name).contains(search.strip().lower(), autoescape=True))
     total = session.exec(select(sa.func.count()).select_from(ChatContext).where(*cond)).one()
     rows = session.exec(
-        select(ChatContext).where(*cond).order_by(ChatContext.updated_at.desc(), ChatContext.id).limit(limit).offset(offset)
+        select(ChatContext)
+        .where(*cond)
+        .order_by(ChatContext.updated_at.desc(), ChatContext.id)
+        .limit(limit)
+        .offset(offset)
     ).all()
     page = ContextPage(items=list(rows), total=int(total))
     if thumbnails:
@@ -129,9 +140,12 @@ def current_thumbnails(session: Session, contexts: list[ChatContext]) -> dict[uu
     has_files = sa.exists().where(StoredFile.item_id == ChatItem.id, StoredFile.kind == FileKind.model.value)
     ranked = (
         select(
-            ChatItem.context_id.label("cid"), ChatItem.id.label("iid"), ChatItem.created_at.label("at"),
-            sa.func.row_number().over(partition_by=ChatItem.context_id,
-                                      order_by=(ChatItem.created_at.desc(), ChatItem.id.desc())).label("rn"),
+            ChatItem.context_id.label("cid"),
+            ChatItem.id.label("iid"),
+            ChatItem.created_at.label("at"),
+            sa.func.row_number()
+            .over(partition_by=ChatItem.context_id, order_by=(ChatItem.created_at.desc(), ChatItem.id.desc()))
+            .label("rn"),
         )
         .where(ChatItem.context_id.in_(ids), ChatItem.role == ItemRole.assistant.value, has_files)
         .subquery()
@@ -203,8 +217,11 @@ def delete_context(session: Session, owner_id: uuid.UUID, context_id: uuid.UUID 
     orphan_paths: list[str] = []
     for f in files:
         shared = session.exec(
-            select(sa.func.count()).select_from(StoredFile).where(
-                StoredFile.storage_path == f.storage_path, StoredFile.id != f.id,
+            select(sa.func.count())
+            .select_from(StoredFile)
+            .where(
+                StoredFile.storage_path == f.storage_path,
+                StoredFile.id != f.id,
                 sa.or_(StoredFile.context_id.is_(None), StoredFile.context_id != ctx.id),
             )
         ).one()
@@ -223,10 +240,19 @@ def touch_context(session: Session, ctx: ChatContext) -> None:
 
 
 def add_item(
-    session: Session, ctx: ChatContext, role: ItemRole, segments: list[dict], *, regenerated_from_id: uuid.UUID | None = None
+    session: Session,
+    ctx: ChatContext,
+    role: ItemRole,
+    segments: list[dict],
+    *,
+    regenerated_from_id: uuid.UUID | None = None,
 ) -> ChatItem:
     item = ChatItem(
-        context_id=ctx.id, owner_id=ctx.owner_id, role=role.value, segments=segments, regenerated_from_id=regenerated_from_id
+        context_id=ctx.id,
+        owner_id=ctx.owner_id,
+        role=role.value,
+        segments=segments,
+        regenerated_from_id=regenerated_from_id,
     )
     session.add(item)
     touch_context(session, ctx)
@@ -234,9 +260,15 @@ def add_item(
     return item
 
 
-def get_item(session: Session, owner_id: uuid.UUID, item_id: uuid.UUID | str, context_id: uuid.UUID | str | None = None) -> ChatItem:
+def get_item(
+    session: Session, owner_id: uuid.UUID, item_id: uuid.UUID | str, context_id: uuid.UUID | str | None = None
+) -> ChatItem:
     item = session.get(ChatItem, as_uuid(item_id, "message"))
-    if item is None or item.owner_id != owner_id or (context_id is not None and item.context_id != as_uuid(context_id, "chat")):
+    if (
+        item is None
+        or item.owner_id != owner_id
+        or (context_id is not None and item.context_id != as_uuid(context_id, "chat"))
+    ):
         raise NotFound("No such message.")
     return item
 
@@ -247,12 +279,18 @@ class ItemPage:
     total: int
 
 
-def list_items(session: Session, owner_id: uuid.UUID, context_id: uuid.UUID | str, *, limit: int = 50, offset: int = 0) -> ItemPage:
+def list_items(
+    session: Session, owner_id: uuid.UUID, context_id: uuid.UUID | str, *, limit: int = 50, offset: int = 0
+) -> ItemPage:
     """Items oldest first; `offset` counts from the start, so a client pages back from the end with total."""
     ctx = get_context(session, owner_id, context_id)
     total = session.exec(select(sa.func.count()).select_from(ChatItem).where(ChatItem.context_id == ctx.id)).one()
     rows = session.exec(
-        select(ChatItem).where(ChatItem.context_id == ctx.id).order_by(ChatItem.created_at, ChatItem.id).limit(limit).offset(offset)
+        select(ChatItem)
+        .where(ChatItem.context_id == ctx.id)
+        .order_by(ChatItem.created_at, ChatItem.id)
+        .limit(limit)
+        .offset(offset)
     ).all()
     return ItemPage(items=list(rows), total=int(total))
 
@@ -266,7 +304,9 @@ def history(session: Session, ctx: ChatContext, *, before: datetime | None = Non
     return list(reversed(rows))
 
 
-def rate_item(session: Session, owner_id: uuid.UUID, context_id: uuid.UUID | str, item_id: uuid.UUID | str, rating: int) -> ChatItem:
+def rate_item(
+    session: Session, owner_id: uuid.UUID, context_id: uuid.UUID | str, item_id: uuid.UUID | str, rating: int
+) -> ChatItem:
     if rating not in (-1, 0, 1):
         raise InvalidInput("A rating is -1, 0 or 1.")
     item = get_item(session, owner_id, item_id, context_id)
@@ -313,7 +353,10 @@ def rerunnable_items(session: Session, item_ids: list[str]) -> set[str]:
     ids = _uuids(item_ids)
     if not ids:
         return set()
-    rows = session.exec(select(Query.assistant_item_id, Query.regenerates_item_id)
-                        .where(sa.or_(Query.assistant_item_id.in_(ids), Query.regenerates_item_id.in_(ids)))).all()
+    rows = session.exec(
+        select(Query.assistant_item_id, Query.regenerates_item_id).where(
+            sa.or_(Query.assistant_item_id.in_(ids), Query.regenerates_item_id.in_(ids))
+        )
+    ).all()
     wanted = {str(i) for i in ids}
     return {str(v) for row in rows for v in row if v is not None and str(v) in wanted}

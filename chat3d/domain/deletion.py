@@ -63,8 +63,11 @@ class PurgeReport:
 def _due(session: Session, now: datetime, batch: int) -> list[User]:
     query = (
         select(User)
-        .where(User.status == UserStatus.deactivated.value, col(User.deactivated_until).is_not(None),
-               col(User.deactivated_until) <= now)
+        .where(
+            User.status == UserStatus.deactivated.value,
+            col(User.deactivated_until).is_not(None),
+            col(User.deactivated_until) <= now,
+        )
         .order_by(col(User.deactivated_until))
         .limit(batch)
     )
@@ -89,21 +92,25 @@ def _anonymise(session: Session, user: User, report: PurgeReport) -> None:
     needles = {email, str(uid)}
     se = table_of(SecurityEvent)
     result = session.exec(
-        sa.update(se).where(sa.or_(se.c.user_id == uid, sa.func.lower(se.c.email) == email))
+        sa.update(se)
+        .where(sa.or_(se.c.user_id == uid, sa.func.lower(se.c.email) == email))
         .values(user_id=None, email=None)
     )
     report.security_events_anonymised += int(result.rowcount or 0)
     # Details may name the user too (e.g. a refused token's subject): redact them, in Python for portability.
     for ev in session.exec(
-        select(SecurityEvent).where(sa.func.lower(sa.cast(SecurityEvent.details, sa.Text)).contains(email)
-                                    | sa.cast(SecurityEvent.details, sa.Text).contains(str(uid)))
+        select(SecurityEvent).where(
+            sa.func.lower(sa.cast(SecurityEvent.details, sa.Text)).contains(email)
+            | sa.cast(SecurityEvent.details, sa.Text).contains(str(uid))
+        )
     ).all():
         ev.details = _scrub(ev.details, needles)
         session.add(ev)
 
     audit_rows = session.exec(
         select(AdminAuditLog).where(
-            (col(AdminAuditLog.actor_id) == uid) | (col(AdminAuditLog.target_id) == str(uid))
+            (col(AdminAuditLog.actor_id) == uid)
+            | (col(AdminAuditLog.target_id) == str(uid))
             | sa.func.lower(sa.cast(AdminAuditLog.details, sa.Text)).contains(email)
         )
     ).all()
@@ -116,8 +123,11 @@ def _anonymise(session: Session, user: User, report: PurgeReport) -> None:
         session.add(row)
     report.audit_entries_anonymised += len(audit_rows)
 
-    session.execute(sa.delete(OutboxMessage).where(
-        (col(OutboxMessage.user_id) == uid) | (sa.func.lower(OutboxMessage.to_email) == email)))
+    session.execute(
+        sa.delete(OutboxMessage).where(
+            (col(OutboxMessage.user_id) == uid) | (sa.func.lower(OutboxMessage.to_email) == email)
+        )
+    )
     session.execute(sa.delete(RegistrationToken).where(sa.func.lower(RegistrationToken.email) == email))
     session.execute(sa.delete(WaitlistEntry).where(sa.func.lower(WaitlistEntry.email) == email))
 
@@ -137,9 +147,11 @@ def purge_due_accounts(*, now: datetime | None = None, batch: int = DEFAULT_BATC
                 rows = session.exec(select(StoredFile.storage_path).where(StoredFile.owner_id == user.id)).all()
                 paths += list(rows)
                 report.files += len(rows)
-                report.chats += int(session.execute(
-                    sa.select(sa.func.count()).select_from(ChatContext).where(col(ChatContext.owner_id) == user.id)
-                ).scalar_one())
+                report.chats += int(
+                    session.execute(
+                        sa.select(sa.func.count()).select_from(ChatContext).where(col(ChatContext.owner_id) == user.id)
+                    ).scalar_one()
+                )
                 _anonymise(session, user, report)
             session.flush()
             session.execute(sa.delete(User).where(col(User.id).in_(ids)))
@@ -155,8 +167,13 @@ def purge_due_accounts(*, now: datetime | None = None, batch: int = DEFAULT_BATC
     if report.users:
         log.info(
             "purged %d accounts: %d chats, %d files (%d removed from disk), %d security events and %d audit entries "
-            "anonymised", report.users, report.chats, report.files, report.files_removed_from_disk,
-            report.security_events_anonymised, report.audit_entries_anonymised,
+            "anonymised",
+            report.users,
+            report.chats,
+            report.files,
+            report.files_removed_from_disk,
+            report.security_events_anonymised,
+            report.audit_entries_anonymised,
         )
     return report
 

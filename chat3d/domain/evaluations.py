@@ -26,8 +26,12 @@ from chat3d.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from chat3d.settings import Settings, get_settings
 
 ACTIVE = (EvaluationRunState.queued.value, EvaluationRunState.running.value)
-FINISHED = (EvaluationRunState.completed.value, EvaluationRunState.stopped.value,
-            EvaluationRunState.cancelled.value, EvaluationRunState.failed.value)
+FINISHED = (
+    EvaluationRunState.completed.value,
+    EvaluationRunState.stopped.value,
+    EvaluationRunState.cancelled.value,
+    EvaluationRunState.failed.value,
+)
 OFFLINE = "offline"
 OFFLINE_PAIR = ("offline-conversation", "offline-templates")
 MAX_CAP_USD = 1000.0
@@ -46,7 +50,7 @@ class StageTokens:
 # Measured on the CadQueryEval prompts with the wire-level fake in tests/bench/test_eval.py (1,000/50 and
 # 2,000/300 per call) and rounded up, so the estimate errs high.
 EXPECTED_TOKENS_PER_TASK: dict[str, dict[str, StageTokens]] = {
-    "cadqueryeval": {"conversation": StageTokens(3_000, 300), "codegen": StageTokens(8_000, 1_500)},
+    "cadqueryeval": {"conversation": StageTokens(3_000, 300), "codegen": StageTokens(8_000, 1_500)}
 }
 
 
@@ -123,9 +127,19 @@ def _parse_limit(value: Any, available: int) -> int:
     return n
 
 
-def start_run(session: Session, admin: User | None, model: str, *, suite: str, tasks: Any, cost_cap_usd: Any,
-              suite_tasks: int, suite_version: str, settings: Settings | None = None,
-              ip: str | None = None) -> EvaluationRun:
+def start_run(
+    session: Session,
+    admin: User | None,
+    model: str,
+    *,
+    suite: str,
+    tasks: Any,
+    cost_cap_usd: Any,
+    suite_tasks: int,
+    suite_version: str,
+    settings: Settings | None = None,
+    ip: str | None = None,
+) -> EvaluationRun:
     """Queue an evaluation after checking the admin, the model, the task count and the confirmed cap.
 
     `suite_tasks` and `suite_version` describe the suite (read by the caller from bench.eval.suite).
@@ -138,20 +152,35 @@ def start_run(session: Session, admin: User | None, model: str, *, suite: str, t
     cap = _parse_cap(cost_cap_usd)
     budget = settings.daily_cost_budget_usd_per_user
     if budget and cap >= budget:
-        raise InvalidInput(f"The cap must stay below the per-user daily budget (${budget:.2f}, "
-                           "DAILY_COST_BUDGET_USD_PER_USER), which the evaluation's requests also count against.")
+        raise InvalidInput(
+            f"The cap must stay below the per-user daily budget (${budget:.2f}, "
+            "DAILY_COST_BUDGET_USD_PER_USER), which the evaluation's requests also count against."
+        )
     busy = session.exec(select(EvaluationRun).where(col(EvaluationRun.state).in_(ACTIVE)).with_for_update()).first()
     if busy is not None:
         raise Conflict(f"An evaluation of {busy.model} is already {busy.state}; wait for it or cancel it.")
     run = EvaluationRun(
-        model=choice.name, conversation_model=choice.conversation, codegen_model=choice.codegen, suite=suite,
-        suite_version=suite_version, tasks_total=n, estimate_usd=estimate_usd(choice, suite, n, settings),
-        cost_cap_usd=cap, created_by=admin.id,
+        model=choice.name,
+        conversation_model=choice.conversation,
+        codegen_model=choice.codegen,
+        suite=suite,
+        suite_version=suite_version,
+        tasks_total=n,
+        estimate_usd=estimate_usd(choice, suite, n, settings),
+        cost_cap_usd=cap,
+        created_by=admin.id,
     )
     session.add(run)
     session.flush()
-    audit(session, admin, "evaluation.start", "evaluation_run", run.id,
-          {"model": choice.name, "suite": suite, "tasks": n, "estimateUsd": run.estimate_usd, "capUsd": cap}, ip=ip)
+    audit(
+        session,
+        admin,
+        "evaluation.start",
+        "evaluation_run",
+        run.id,
+        {"model": choice.name, "suite": suite, "tasks": n, "estimateUsd": run.estimate_usd, "capUsd": cap},
+        ip=ip,
+    )
     return run
 
 
@@ -166,7 +195,9 @@ def _get(session: Session, run_id: uuid.UUID | str, *, lock: bool = False) -> Ev
     return run
 
 
-def request_cancel(session: Session, admin: User | None, run_id: uuid.UUID | str, *, ip: str | None = None) -> EvaluationRun:
+def request_cancel(
+    session: Session, admin: User | None, run_id: uuid.UUID | str, *, ip: str | None = None
+) -> EvaluationRun:
     """A queued run is cancelled at once; a running one when its worker next looks (within a second)."""
     admin = _require_admin(admin)
     run = _get(session, run_id, lock=True)
@@ -199,8 +230,12 @@ def _finish(run: EvaluationRun, state: EvaluationRunState, message: str) -> None
 
 def claim_next(session: Session, worker_id: str, code_version: str) -> EvaluationRun | None:
     """Take the oldest queued run (one worker only: the row is locked and must still be queued)."""
-    run = session.exec(select(EvaluationRun).where(EvaluationRun.state == EvaluationRunState.queued.value)
-                       .order_by(col(EvaluationRun.created_at)).with_for_update(skip_locked=True)).first()
+    run = session.exec(
+        select(EvaluationRun)
+        .where(EvaluationRun.state == EvaluationRunState.queued.value)
+        .order_by(col(EvaluationRun.created_at))
+        .with_for_update(skip_locked=True)
+    ).first()
     if run is None:
         return None
     run.state, run.worker_id, run.code_version = EvaluationRunState.running.value, worker_id[:100], code_version[:128]
@@ -243,8 +278,9 @@ def record_task(session: Session, run_id: uuid.UUID, row: dict) -> str | None:
     return "cap" if over_cap(run, run.cost_usd) else None
 
 
-def finish_run(session: Session, run_id: uuid.UUID, *, stop: str | None = None, error: str = "",
-               spent_usd: float | None = None) -> EvaluationRun:
+def finish_run(
+    session: Session, run_id: uuid.UUID, *, stop: str | None = None, error: str = "", spent_usd: float | None = None
+) -> EvaluationRun:
     """End the run: completed, stopped at the cap, cancelled, or failed (with the reason)."""
     run = _get(session, run_id, lock=True)
     if spent_usd is not None:
@@ -254,8 +290,12 @@ def finish_run(session: Session, run_id: uuid.UUID, *, stop: str | None = None, 
     elif stop == "cancel" or run.cancel_requested:
         _finish(run, EvaluationRunState.cancelled, f"Cancelled after {run.tasks_done} of {run.tasks_total} tasks.")
     elif stop == "cap":
-        _finish(run, EvaluationRunState.stopped, f"Stopped after {run.tasks_done} of {run.tasks_total} tasks: the "
-                                                 f"spend ({money(run.cost_usd)}) passed the cap ({money(run.cost_cap_usd)}).")
+        _finish(
+            run,
+            EvaluationRunState.stopped,
+            f"Stopped after {run.tasks_done} of {run.tasks_total} tasks: the "
+            f"spend ({money(run.cost_usd)}) passed the cap ({money(run.cost_cap_usd)}).",
+        )
     else:
         _finish(run, EvaluationRunState.completed, "")
     session.add(run)
@@ -265,8 +305,11 @@ def finish_run(session: Session, run_id: uuid.UUID, *, stop: str | None = None, 
 def fail_stale(session: Session, now: datetime | None = None) -> int:
     """Runs whose worker stopped reporting (the process died) are marked failed, so a new one can start."""
     cutoff = (now or utcnow()) - STALE_AFTER
-    rows = session.exec(select(EvaluationRun).where(EvaluationRun.state == EvaluationRunState.running.value,
-                                                    col(EvaluationRun.heartbeat_at) < cutoff).with_for_update(skip_locked=True)).all()
+    rows = session.exec(
+        select(EvaluationRun)
+        .where(EvaluationRun.state == EvaluationRunState.running.value, col(EvaluationRun.heartbeat_at) < cutoff)
+        .with_for_update(skip_locked=True)
+    ).all()
     for run in rows:
         _finish(run, EvaluationRunState.failed, "Interrupted: the worker running it stopped.")
         session.add(run)
@@ -291,5 +334,6 @@ def history(session: Session, admin: User | None, limit: int = 50) -> list[Evalu
 
 
 def active_run(session: Session) -> EvaluationRun | None:
-    return session.exec(select(EvaluationRun).where(col(EvaluationRun.state).in_(ACTIVE))
-                        .order_by(col(EvaluationRun.created_at).desc())).first()
+    return session.exec(
+        select(EvaluationRun).where(col(EvaluationRun.state).in_(ACTIVE)).order_by(col(EvaluationRun.created_at).desc())
+    ).first()

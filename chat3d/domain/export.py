@@ -68,8 +68,13 @@ def _safe_name(name: str) -> str:
 def _profile(session: Session, user: User) -> dict[str, Any]:
     invitations = session.exec(select(Invitation).where(Invitation.inviter_id == user.id)).all()
     return {
-        "id": str(user.id), "email": user.email, "displayName": user.display_name, "role": user.role,
-        "status": user.status, "marketingConsent": user.marketing_consent, "createdAt": _iso(user.created_at),
+        "id": str(user.id),
+        "email": user.email,
+        "displayName": user.display_name,
+        "role": user.role,
+        "status": user.status,
+        "marketingConsent": user.marketing_consent,
+        "createdAt": _iso(user.created_at),
         "lastLoginAt": _iso(user.last_login_at),
         "invitationsSent": [
             {"email": i.email, "status": i.status, "createdAt": _iso(i.created_at)} for i in invitations
@@ -79,8 +84,12 @@ def _profile(session: Session, user: User) -> dict[str, Any]:
 
 def _item_dict(item: ChatItem) -> dict[str, Any]:
     return {
-        "id": str(item.id), "role": item.role, "createdAt": _iso(item.created_at), "updatedAt": _iso(item.updated_at),
-        "rating": item.rating, "regeneratedFromId": str(item.regenerated_from_id) if item.regenerated_from_id else None,
+        "id": str(item.id),
+        "role": item.role,
+        "createdAt": _iso(item.created_at),
+        "updatedAt": _iso(item.updated_at),
+        "rating": item.rating,
+        "regeneratedFromId": str(item.regenerated_from_id) if item.regenerated_from_id else None,
         "segments": item.segments,
     }
 
@@ -106,7 +115,8 @@ def write_export_zip(session: Session, user: User, dest) -> dict[str, int]:
     """Write the user's archive into the open binary file `dest`; returns counts of what went in."""
     counts = {"chats": 0, "messages": 0, "files": 0, "sources": 0, "uploads": 0, "missing_files": 0}
     owned_files = session.exec(
-        select(StoredFile).where(StoredFile.owner_id == user.id, StoredFile.kind != FileKind.export.value)
+        select(StoredFile)
+        .where(StoredFile.owner_id == user.id, StoredFile.kind != FileKind.export.value)
         .order_by(StoredFile.created_at)
     ).all()
     files_by_context: dict[uuid.UUID | None, list[StoredFile]] = {}
@@ -132,15 +142,29 @@ def write_export_zip(session: Session, user: User, dest) -> dict[str, int]:
         chat_index = []
         for n, ctx in enumerate(contexts, start=1):
             folder = f"chats/{n:03d}-{_slug(ctx.name)}"
-            items = list(session.exec(
-                select(ChatItem).where(ChatItem.context_id == ctx.id, ChatItem.owner_id == user.id)
-                .order_by(ChatItem.created_at, ChatItem.id)
-            ).all())
-            zf.writestr(f"{folder}/chat.json", json.dumps({
-                "id": str(ctx.id), "name": ctx.name, "units": ctx.units, "createdAt": _iso(ctx.created_at),
-                "conversationModelId": ctx.conversation_model_id, "codegenModelId": ctx.codegen_model_id,
-                "messages": [_item_dict(i) for i in items],
-            }, indent=2, ensure_ascii=False))
+            items = list(
+                session.exec(
+                    select(ChatItem)
+                    .where(ChatItem.context_id == ctx.id, ChatItem.owner_id == user.id)
+                    .order_by(ChatItem.created_at, ChatItem.id)
+                ).all()
+            )
+            zf.writestr(
+                f"{folder}/chat.json",
+                json.dumps(
+                    {
+                        "id": str(ctx.id),
+                        "name": ctx.name,
+                        "units": ctx.units,
+                        "createdAt": _iso(ctx.created_at),
+                        "conversationModelId": ctx.conversation_model_id,
+                        "codegenModelId": ctx.codegen_model_id,
+                        "messages": [_item_dict(i) for i in items],
+                    },
+                    indent=2,
+                    ensure_ascii=False,
+                ),
+            )
             zf.writestr(f"{folder}/transcript.md", _transcript(ctx, items))
             for item in items:
                 for k, seg in enumerate(item.segments or []):
@@ -159,13 +183,16 @@ def write_export_zip(session: Session, user: User, dest) -> dict[str, int]:
                 else:
                     counts["files"] += add_stored(zf, f, "files")
         zf.writestr("chats/index.json", json.dumps(chat_index, indent=2, ensure_ascii=False))
-        zf.writestr("README.txt", (
-            f"Chat3D data export for {user.email}, made {_iso(utcnow())}.\n\n"
-            "profile.json          your account\n"
-            "chats/<n>-<name>/     one folder per chat: chat.json (every message, in full), transcript.md,\n"
-            "                      files/ (model files: STL, STEP, 3MF, GLB, source) and source/ (each program)\n"
-            "uploads/              images you attached\n"
-        ))
+        zf.writestr(
+            "README.txt",
+            (
+                f"Chat3D data export for {user.email}, made {_iso(utcnow())}.\n\n"
+                "profile.json          your account\n"
+                "chats/<n>-<name>/     one folder per chat: chat.json (every message, in full), transcript.md,\n"
+                "                      files/ (model files: STL, STEP, 3MF, GLB, source) and source/ (each program)\n"
+                "uploads/              images you attached\n"
+            ),
+        )
     return counts
 
 
@@ -176,8 +203,9 @@ def build_export(session: Session, user: User, *, now: datetime | None = None) -
         tmp.seek(0)
         data = tmp.read()
     stamp = (now or utcnow()).strftime("%Y%m%d-%H%M")
-    row = files.store_bytes(session, user.id, data, fmt="zip", filename=f"chat3d-export-{stamp}.zip",
-                            kind=FileKind.export)
+    row = files.store_bytes(
+        session, user.id, data, fmt="zip", filename=f"chat3d-export-{stamp}.zip", kind=FileKind.export
+    )
     row.expires_at = (now or utcnow()) + EXPORT_TTL
     session.add(row)
     session.flush()
@@ -187,8 +215,11 @@ def build_export(session: Session, user: User, *, now: datetime | None = None) -
 def _queued(session: Session):
     query = (
         select(AccountAction)
-        .where(AccountAction.type == ActionType.data_export.value, AccountAction.status == ActionStatus.completed.value,
-               AccountAction.payload["export_state"].as_string() == EXPORT_QUEUED)
+        .where(
+            AccountAction.type == ActionType.data_export.value,
+            AccountAction.status == ActionStatus.completed.value,
+            AccountAction.payload["export_state"].as_string() == EXPORT_QUEUED,
+        )
         .order_by(AccountAction.completed_at)
         .limit(1)
     )
@@ -237,15 +268,30 @@ def _mark_failed(action_id: uuid.UUID) -> None:
 def _announce(session: Session, user: User, row: StoredFile) -> None:
     url = f"/api/files/{row.id}"
     until = row.expires_at.strftime("%d %B %Y, %H:%M UTC")
-    record_event(session, user.id, NOTIFICATION_CREATED, {
-        "kind": "data_export", "title": "Your data export is ready",
-        "text": f"Download your archive ({row.size // 1024 + 1} KB) until {until}.",
-        "url": url, "fileId": str(row.id), "expiresAt": _iso(row.expires_at),
-    })
-    enqueue_mail(session, user.email, "data_export_ready", {
-        "display_name": user.display_name or user.email, "until": until,
-        "download_url": f"{get_settings().public_base_url}{url}",
-    }, user_id=user.id)
+    record_event(
+        session,
+        user.id,
+        NOTIFICATION_CREATED,
+        {
+            "kind": "data_export",
+            "title": "Your data export is ready",
+            "text": f"Download your archive ({row.size // 1024 + 1} KB) until {until}.",
+            "url": url,
+            "fileId": str(row.id),
+            "expiresAt": _iso(row.expires_at),
+        },
+    )
+    enqueue_mail(
+        session,
+        user.email,
+        "data_export_ready",
+        {
+            "display_name": user.display_name or user.email,
+            "until": until,
+            "download_url": f"{get_settings().public_base_url}{url}",
+        },
+        user_id=user.id,
+    )
 
 
 def delete_expired_exports(*, now: datetime | None = None, batch: int = 200) -> int:
@@ -255,8 +301,11 @@ def delete_expired_exports(*, now: datetime | None = None, batch: int = 200) -> 
         with Session(get_engine(), expire_on_commit=False) as session:
             query = (
                 select(StoredFile)
-                .where(StoredFile.kind == FileKind.export.value, StoredFile.expires_at.is_not(None),
-                       StoredFile.expires_at <= (now or utcnow()))
+                .where(
+                    StoredFile.kind == FileKind.export.value,
+                    StoredFile.expires_at.is_not(None),
+                    StoredFile.expires_at <= (now or utcnow()),
+                )
                 .limit(batch)
             )
             if session.get_bind().dialect.name == "postgresql":

@@ -181,9 +181,18 @@ def record_blob(
 ) -> StoredFile:
     """The row for a written blob; it joins the caller's transaction."""
     row = StoredFile(
-        id=blob.id, owner_id=owner_id, context_id=context_id, item_id=item_id, query_id=query_id, kind=kind.value,
-        format=fmt, filename=filename, content_type=CONTENT_TYPES.get(fmt, "application/octet-stream"),
-        size=blob.size, sha256=blob.sha256, storage_path=blob.storage_path,
+        id=blob.id,
+        owner_id=owner_id,
+        context_id=context_id,
+        item_id=item_id,
+        query_id=query_id,
+        kind=kind.value,
+        format=fmt,
+        filename=filename,
+        content_type=CONTENT_TYPES.get(fmt, "application/octet-stream"),
+        size=blob.size,
+        sha256=blob.sha256,
+        storage_path=blob.storage_path,
     )
     session.add(row)
     session.flush()
@@ -203,8 +212,17 @@ def store_bytes(
     query_id: uuid.UUID | None = None,
 ) -> StoredFile:
     """Write bytes and record them in one call (uploads, exports)."""
-    return record_blob(session, owner_id, write_blob(owner_id, data, fmt), fmt=fmt, filename=filename, kind=kind,
-                       context_id=context_id, item_id=item_id, query_id=query_id)
+    return record_blob(
+        session,
+        owner_id,
+        write_blob(owner_id, data, fmt),
+        fmt=fmt,
+        filename=filename,
+        kind=kind,
+        context_id=context_id,
+        item_id=item_id,
+        query_id=query_id,
+    )
 
 
 def get_file(session: Session, owner_id: uuid.UUID, file_id: uuid.UUID | str) -> StoredFile:

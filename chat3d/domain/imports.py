@@ -100,7 +100,7 @@ def ascii_stl_to_binary(data: bytes) -> bytes:
     out += struct.pack("<I", len(coords) // 3)
     for i in range(0, len(coords), 3):
         out += struct.pack("<3f", 0.0, 0.0, 0.0)
-        for v in coords[i:i + 3]:
+        for v in coords[i : i + 3]:
             out += struct.pack("<3f", *v)
         out += b"\0\0"
     return bytes(out)
@@ -129,7 +129,7 @@ def program_for(fmt: str, name: str) -> str:
         note = "Mesher().read"
     return (
         "from build123d import *\n\n"
-        f"# Imported from the user's {FORMAT_LABEL[fmt]} file \"{name}\", attached to every render of this chat.\n"
+        f'# Imported from the user\'s {FORMAT_LABEL[fmt]} file "{name}", attached to every render of this chat.\n'
         f"# Keep the {note} line and model around `imported` (booleans, added features).\n"
         f"{load}\n\n"
         "result = imported\n"
@@ -177,20 +177,36 @@ def record_import(
         ctx = chats.create_context(session, owner_id, name=(stem or "Imported part")[: chats.MAX_NAME])
     user_item = chats.add_item(session, ctx, ItemRole.user, [segments.text(f"Imported {display_name}")])
     item = chats.add_item(session, ctx, ItemRole.assistant, [])
-    src = files.record_blob(session, owner_id, source, fmt=fmt, filename=display_name, kind=FileKind.upload,
-                            context_id=ctx.id, item_id=item.id)
+    src = files.record_blob(
+        session,
+        owner_id,
+        source,
+        fmt=fmt,
+        filename=display_name,
+        kind=FileKind.upload,
+        context_id=ctx.id,
+        item_id=item.id,
+    )
     refs = record_outputs(ctx, item)
     size = metrics.get("bbox_size_mm")
     dims = " × ".join(f"{v:.1f}" for v in size) + " mm" if size else "an unknown size"
-    text = (f"Imported {display_name} ({FORMAT_LABEL[fmt]}): {dims}. "
-            "Describe a change and I'll model it around the imported part.")
+    text = (
+        f"Imported {display_name} ({FORMAT_LABEL[fmt]}): {dims}. "
+        "Describe a change and I'll model it around the imported part."
+    )
     brief = import_brief(display_name, fmt, name, metrics)
     item.segments = [
         segments.text(text),
-        segments.model(files=refs, metrics=metrics, code=code, brief=brief, origin="imported",
-                       # What the conversation model sees in later turns: a tool call that produced this part.
-                       call=segments.tool_call(f"import_{item.id.hex[:16]}", {"brief": brief}),
-                       inputs=[segments.input_ref(src, name)]),
+        segments.model(
+            files=refs,
+            metrics=metrics,
+            code=code,
+            brief=brief,
+            origin="imported",
+            # What the conversation model sees in later turns: a tool call that produced this part.
+            call=segments.tool_call(f"import_{item.id.hex[:16]}", {"brief": brief}),
+            inputs=[segments.input_ref(src, name)],
+        ),
     ]
     session.add(item)
     versions.set_current(session, ctx, item)

@@ -103,9 +103,19 @@ def tell_inviters(session: Session, changed: list[tuple[uuid.UUID, uuid.UUID, st
         events.append((inviter_id, INVITATION_UPDATED, {"invitationId": str(inv_id), "email": email, "status": status}))
         if status in _BELL:
             kind, title = _BELL[status]
-            events.append((inviter_id, NOTIFICATION_CREATED, {
-                "kind": kind, "title": title.format(email=email), "body": email, "link": "/invitations",
-                "invitationId": str(inv_id)}))
+            events.append(
+                (
+                    inviter_id,
+                    NOTIFICATION_CREATED,
+                    {
+                        "kind": kind,
+                        "title": title.format(email=email),
+                        "body": email,
+                        "link": "/invitations",
+                        "invitationId": str(inv_id),
+                    },
+                )
+            )
     if events:
         record_many(session, events)
 
@@ -113,7 +123,9 @@ def tell_inviters(session: Session, changed: list[tuple[uuid.UUID, uuid.UUID, st
 def _set_status(session: Session, where: list, status: str) -> list[tuple[uuid.UUID, uuid.UUID, str, str]]:
     """UPDATE the matching invitations to `status`; returns what changed, for `tell_inviters`."""
     rows = session.exec(
-        update(Invitation).where(*where).values(status=status, updated_at=utcnow())
+        update(Invitation)
+        .where(*where)
+        .values(status=status, updated_at=utcnow())
         .returning(col(Invitation.inviter_id), col(Invitation.id), col(Invitation.email))
     ).all()
     return [(r[0], r[1], r[2], status) for r in rows]
@@ -126,7 +138,10 @@ def expire_stale(session: Session, inviter_id: uuid.UUID | None = None) -> int:
     retention sweep; whichever notices first records the event. Returns how many expired."""
     now = utcnow()
     stale = select(RegistrationToken.id).where(RegistrationToken.expires_at <= now, RegistrationToken.used_count == 0)
-    where = [Invitation.status == InvitationStatus.registration_sent.value, col(Invitation.registration_token_id).in_(stale)]
+    where = [
+        Invitation.status == InvitationStatus.registration_sent.value,
+        col(Invitation.registration_token_id).in_(stale),
+    ]
     if inviter_id is not None:
         where.append(Invitation.inviter_id == inviter_id)
     changed = _set_status(session, where, InvitationStatus.expired.value)
@@ -137,8 +152,9 @@ def expire_stale(session: Session, inviter_id: uuid.UUID | None = None) -> int:
 def _sent(session: Session, inviter_id: uuid.UUID) -> tuple[int, datetime | None]:
     """(mails this user sent in the quota window, when the oldest of them leaves it)."""
     count, oldest = session.exec(
-        select(func.count(), func.min(InvitationSend.sent_at))
-        .where(InvitationSend.inviter_id == inviter_id, InvitationSend.sent_at > utcnow() - QUOTA_WINDOW)
+        select(func.count(), func.min(InvitationSend.sent_at)).where(
+            InvitationSend.inviter_id == inviter_id, InvitationSend.sent_at > utcnow() - QUOTA_WINDOW
+        )
     ).one()
     return int(count), (aware(oldest) + QUOTA_WINDOW if oldest else None)
 
@@ -207,7 +223,8 @@ def create_invitations(
             session.exec(select(func.pg_advisory_xact_lock(zlib.crc32(email.encode()))))
     expire_stale(session, inviter.id)
     existing = {
-        inv.email: inv for inv in session.exec(
+        inv.email: inv
+        for inv in session.exec(
             select(Invitation).where(Invitation.inviter_id == inviter.id, col(Invitation.email).in_(clean))
         ).all()
     }
@@ -215,11 +232,20 @@ def create_invitations(
     if duplicates:
         raise Conflict(f"Already invited: {', '.join(duplicates)}.", {"duplicates": duplicates})
     now = utcnow()
-    recent = sorted(set(session.exec(select(InvitationSend.recipient).where(
-        col(InvitationSend.recipient).in_(clean), InvitationSend.sent_at > now - RECIPIENT_WINDOW)).all()))
+    recent = sorted(
+        set(
+            session.exec(
+                select(InvitationSend.recipient).where(
+                    col(InvitationSend.recipient).in_(clean), InvitationSend.sent_at > now - RECIPIENT_WINDOW
+                )
+            ).all()
+        )
+    )
     if recent:
-        raise Conflict(f"An invitation was mailed to {', '.join(recent)} in the last 24 hours; try again tomorrow.",
-                       {"recent": recent})
+        raise Conflict(
+            f"An invitation was mailed to {', '.join(recent)} in the last 24 hours; try again tomorrow.",
+            {"recent": recent},
+        )
     if not admin:
         used, next_at = _sent(session, inviter.id)
         quota = policy.invitation_quota_per_user
@@ -250,7 +276,9 @@ def create_invitations(
                 inv.registration_token_id = session.exec(
                     select(RegistrationToken.id).where(RegistrationToken.token_hash == hash_token(raw))
                 ).one()
-                enqueue_mail(session, email, "invitation", {"inviter_name": inviter_name, "register_url": register_url(raw)})
+                enqueue_mail(
+                    session, email, "invitation", {"inviter_name": inviter_name, "register_url": register_url(raw)}
+                )
         session.add(inv)
         # Counted whether or not a mail left (an existing account gets none): the inviter cannot tell the difference.
         session.add(InvitationSend(inviter_id=inviter.id, recipient=email, sent_at=now))
@@ -259,8 +287,15 @@ def create_invitations(
     if admin:
         from chat3d.domain.admin import audit
 
-        audit(session, inviter, "invitation.create", "invitation", None,
-              {"emails": clean, "mode": "direct", "source": source.value}, ip=ip)
+        audit(
+            session,
+            inviter,
+            "invitation.create",
+            "invitation",
+            None,
+            {"emails": clean, "mode": "direct", "source": source.value},
+            ip=ip,
+        )
     return created
 
 
@@ -277,7 +312,9 @@ def _invite_through_waitlist(session: Session, inv: Invitation, inviter: User, i
     # approved or rejected: nothing is sent; the invitation stays as the inviter sees any other one.
 
 
-def revoke_invitation(session: Session, inviter: User, invitation_id: uuid.UUID | str, *, ip: str | None = None) -> Invitation:
+def revoke_invitation(
+    session: Session, inviter: User, invitation_id: uuid.UUID | str, *, ip: str | None = None
+) -> Invitation:
     """Kill the link (registration token revoked, or the waitlist confirmation link expired) and mark it revoked."""
     try:
         iid = invitation_id if isinstance(invitation_id, uuid.UUID) else uuid.UUID(str(invitation_id))
@@ -297,7 +334,11 @@ def revoke_invitation(session: Session, inviter: User, invitation_id: uuid.UUID 
         )
     if inv.waitlist_entry_id is not None:
         entry = session.get(WaitlistEntry, inv.waitlist_entry_id)
-        if entry is not None and entry.status == WaitlistStatus.pending_email_confirmation.value and entry.invited_by == inviter.id:
+        if (
+            entry is not None
+            and entry.status == WaitlistStatus.pending_email_confirmation.value
+            and entry.invited_by == inviter.id
+        ):
             expire_confirmations(session, entry.id)
     inv.status = InvitationStatus.revoked.value
     inv.updated_at = now

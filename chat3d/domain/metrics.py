@@ -37,12 +37,25 @@ def _by(session: Session, column, enum_cls) -> dict[str, int]:
 def _queries_since(session: Session, since: datetime) -> dict[str, Any]:
     # Five columns: more than sqlmodel's select has typed overloads for, so SQLAlchemy's own select.
     rows = session.execute(
-        sa.select(col(Query.state), func.count(), func.coalesce(func.sum(Query.input_tokens), 0),
-               func.coalesce(func.sum(Query.output_tokens), 0), func.coalesce(func.sum(Query.cost_usd), 0.0))
+        sa.select(
+            col(Query.state),
+            func.count(),
+            func.coalesce(func.sum(Query.input_tokens), 0),
+            func.coalesce(func.sum(Query.output_tokens), 0),
+            func.coalesce(func.sum(Query.cost_usd), 0.0),
+        )
         .where(col(Query.created_at) >= since)
         .group_by(col(Query.state))
     ).all()
-    out = {"total": 0, "succeeded": 0, "failed": 0, "inProgress": 0, "inputTokens": 0, "outputTokens": 0, "costUsd": 0.0}
+    out = {
+        "total": 0,
+        "succeeded": 0,
+        "failed": 0,
+        "inProgress": 0,
+        "inputTokens": 0,
+        "outputTokens": 0,
+        "costUsd": 0.0,
+    }
     for state, n, tin, tout, cost in rows:
         n = int(n)
         out["total"] += n
@@ -53,10 +66,15 @@ def _queries_since(session: Session, since: datetime) -> dict[str, Any]:
         out["costUsd"] += float(cost)
     out["costUsd"] = round(out["costUsd"], 6)
     # Renders: the distinct queries that produced a model file in the window.
-    out["rendered"] = int(session.exec(
-        select(func.count(func.distinct(StoredFile.query_id)))
-        .where(StoredFile.kind == FileKind.model.value, StoredFile.created_at >= since, col(StoredFile.query_id).is_not(None))
-    ).one())
+    out["rendered"] = int(
+        session.exec(
+            select(func.count(func.distinct(StoredFile.query_id))).where(
+                StoredFile.kind == FileKind.model.value,
+                StoredFile.created_at >= since,
+                col(StoredFile.query_id).is_not(None),
+            )
+        ).one()
+    )
     return out
 
 
@@ -66,8 +84,12 @@ def dashboard_metrics(session: Session, now: datetime | None = None) -> dict[str
     now = now or datetime.now(UTC)
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     totals = session.exec(
-        select(func.count(), func.coalesce(func.sum(Query.input_tokens), 0), func.coalesce(func.sum(Query.output_tokens), 0),
-               func.coalesce(func.sum(Query.cost_usd), 0.0))
+        select(
+            func.count(),
+            func.coalesce(func.sum(Query.input_tokens), 0),
+            func.coalesce(func.sum(Query.output_tokens), 0),
+            func.coalesce(func.sum(Query.cost_usd), 0.0),
+        )
     ).one()
     return {
         "users": _by(session, User.status, UserStatus),
@@ -75,8 +97,12 @@ def dashboard_metrics(session: Session, now: datetime | None = None) -> dict[str
         "invitations": _by(session, Invitation.status, InvitationStatus),
         "queriesToday": _queries_since(session, today),
         "queries7d": _queries_since(session, now - timedelta(days=7)),
-        "allTime": {"queries": int(totals[0]), "inputTokens": int(totals[1]), "outputTokens": int(totals[2]),
-                    "costUsd": round(float(totals[3]), 6)},
+        "allTime": {
+            "queries": int(totals[0]),
+            "inputTokens": int(totals[1]),
+            "outputTokens": int(totals[2]),
+            "costUsd": round(float(totals[3]), 6),
+        },
         "limits": query_limits(),
         "storage": storage_totals(session),
         "generatedAt": now.isoformat(),

@@ -45,7 +45,12 @@ _FIELDS = {
     "xai": ("xai_api_key", "xai_base_url"),
     "ollama": ("ollama_token", "ollama_base_url"),
 }
-_ENV_NAMES = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY", "xai": "XAI_API_KEY", "ollama": "OLLAMA_BASE_URL"}
+_ENV_NAMES = {
+    "openai": "OPENAI_API_KEY",
+    "anthropic": "ANTHROPIC_API_KEY",
+    "xai": "XAI_API_KEY",
+    "ollama": "OLLAMA_BASE_URL",
+}
 BUILTIN_DEFAULTS = {"conversation": "offline-conversation", "codegen": "offline-templates"}
 STAGE_LABELS = {"conversation": "conversation", "codegen": "code generation"}
 MAX_SECRET = 1000
@@ -175,7 +180,9 @@ def pickable_models(session: Session | None = None, *, probe_ollama: bool = Fals
     from chat3d.llm import registry
 
     config = load(session)
-    return [m for m in registry.available_models(config.settings, probe_ollama=probe_ollama) if m.id not in config.disabled]
+    return [
+        m for m in registry.available_models(config.settings, probe_ollama=probe_ollama) if m.id not in config.disabled
+    ]
 
 
 def usable_model(model_id: str, stage: str, config: ModelsConfig | None = None) -> ModelSpec:
@@ -184,11 +191,15 @@ def usable_model(model_id: str, stage: str, config: ModelsConfig | None = None) 
     from chat3d.llm import registry
 
     config = config or load()
-    usable = {m.id: m for m in registry.available_models(config.settings, probe_ollama=False) if m.id not in config.disabled}
+    usable = {
+        m.id: m for m in registry.available_models(config.settings, probe_ollama=False) if m.id not in config.disabled
+    }
     spec = usable.get(model_id)
     if spec is None:
-        raise InvalidInput(f"The model '{model_label(model_id)}' is not available now (no API key, its "
-                           "server does not answer, or an administrator turned it off).")
+        raise InvalidInput(
+            f"The model '{model_label(model_id)}' is not available now (no API key, its "
+            "server does not answer, or an administrator turned it off)."
+        )
     if stage not in spec.stages:
         raise InvalidInput(f"The model '{spec.label or model_id}' cannot be used for {stage}.")
     return spec
@@ -230,8 +241,11 @@ def check_usable(spec, config: ModelsConfig) -> None:
     present = settings.ollama_base_url if spec.provider == "ollama" else getattr(settings, _FIELDS[spec.provider][0])
     name = PROVIDER_LABELS[spec.provider]
     if spec.provider in config.unreadable:
-        raise ProviderError("auth", f"The stored {name} credential cannot be read (the deployment's credential key "
-                                    "changed); an administrator must add it again in the admin console.")
+        raise ProviderError(
+            "auth",
+            f"The stored {name} credential cannot be read (the deployment's credential key "
+            "changed); an administrator must add it again in the admin console.",
+        )
     if not present:
         raise ProviderError(
             "auth",
@@ -280,7 +294,9 @@ def save_credential(
     """Add or replace (rotate) a provider's credential; the environment's, when set, cannot be overridden."""
     provider = _check_provider(provider)
     if env_sets(provider):
-        raise Conflict(f"{PROVIDER_LABELS[provider]} is set by the environment ({env_name(provider)}); change it there.")
+        raise Conflict(
+            f"{PROVIDER_LABELS[provider]} is set by the environment ({env_name(provider)}); change it there."
+        )
     secret = _check_secret(secret, required=provider != "ollama")
     base_url = _check_url(base_url, "server address")
     if provider == "ollama" and not base_url:
@@ -296,8 +312,15 @@ def save_credential(
     row.updated_by = admin.id
     session.add(row)
     session.flush()
-    audit(session, admin, action, "llm_credential", provider,
-          {"provider": provider, "fingerprint": row.fingerprint, "baseUrl": base_url}, ip=ip)
+    audit(
+        session,
+        admin,
+        action,
+        "llm_credential",
+        provider,
+        {"provider": provider, "fingerprint": row.fingerprint, "baseUrl": base_url},
+        ip=ip,
+    )
     return row
 
 
@@ -306,7 +329,9 @@ def delete_credential(session: Session, admin: User, provider: str, *, ip: str |
     row = session.exec(select(LlmCredential).where(LlmCredential.provider == provider).with_for_update()).first()
     if row is None:
         if env_sets(provider):
-            raise Conflict(f"{PROVIDER_LABELS[provider]} is set by the environment ({env_name(provider)}); remove it there.")
+            raise Conflict(
+                f"{PROVIDER_LABELS[provider]} is set by the environment ({env_name(provider)}); remove it there."
+            )
         raise NotFound(f"No {PROVIDER_LABELS[provider]} credential is stored.")
     details = {"provider": provider, "fingerprint": row.fingerprint}
     session.delete(row)
@@ -342,12 +367,16 @@ def _list_models(provider: str, key: str, base_url: str) -> int:
     if provider in ("openai", "xai"):
         import openai
 
-        with openai.OpenAI(api_key=key, base_url=base_url or None, max_retries=0, timeout=TEST_TIMEOUT_S) as openai_client:
+        with openai.OpenAI(
+            api_key=key, base_url=base_url or None, max_retries=0, timeout=TEST_TIMEOUT_S
+        ) as openai_client:
             return len(list(openai_client.models.list()))
     if provider == "anthropic":
         import anthropic
 
-        with anthropic.Anthropic(api_key=key, base_url=base_url or None, max_retries=0, timeout=TEST_TIMEOUT_S) as anthropic_client:
+        with anthropic.Anthropic(
+            api_key=key, base_url=base_url or None, max_retries=0, timeout=TEST_TIMEOUT_S
+        ) as anthropic_client:
             return len(anthropic_client.models.list(limit=100).data)
     import ollama
 
@@ -385,7 +414,9 @@ def _choice_for_update(session: Session, model_id: str) -> LlmModelChoice:
     return row or LlmModelChoice(model_id=model_id)
 
 
-def set_enabled(session: Session, admin: User, model_id: str, enabled: bool, *, ip: str | None = None) -> LlmModelChoice:
+def set_enabled(
+    session: Session, admin: User, model_id: str, enabled: bool, *, ip: str | None = None
+) -> LlmModelChoice:
     """Let users pick a model, or not; a stage's default cannot be turned off (choose another default first)."""
     row = _choice_for_update(session, model_id)
     if not enabled and (row.default_conversation or row.default_codegen):
@@ -395,7 +426,15 @@ def set_enabled(session: Session, admin: User, model_id: str, enabled: bool, *, 
     row.enabled, row.updated_at, row.updated_by = enabled, utcnow(), admin.id
     session.add(row)
     session.flush()
-    audit(session, admin, "model.enable" if enabled else "model.disable", "llm_model", model_id, {"model": model_id}, ip=ip)
+    audit(
+        session,
+        admin,
+        "model.enable" if enabled else "model.disable",
+        "llm_model",
+        model_id,
+        {"model": model_id},
+        ip=ip,
+    )
     return row
 
 
@@ -406,17 +445,22 @@ def set_default(session: Session, admin: User, stage: str, model_id: str, *, ip:
     if stage not in ("conversation", "codegen"):
         raise InvalidInput("The stage is 'conversation' or 'codegen'.")
     if getattr(get_settings(), f"default_{stage}_model"):
-        raise Conflict(f"The default {STAGE_LABELS[stage]} model is set by the environment "
-                       f"(DEFAULT_{stage.upper()}_MODEL); change it there.")
+        raise Conflict(
+            f"The default {STAGE_LABELS[stage]} model is set by the environment "
+            f"(DEFAULT_{stage.upper()}_MODEL); change it there."
+        )
     row = _choice_for_update(session, model_id)
     spec = registry.get_model(model_id, get_settings())
     if stage not in spec.stages:
         raise InvalidInput(f"{spec.label or spec.id} cannot be used for {STAGE_LABELS[stage]}.")
     if model_id not in {m.id for m in registry.available_models(load(session).settings, probe_ollama=False)}:
-        raise InvalidInput(f"{spec.label or spec.id} cannot answer yet: add the {PROVIDER_LABELS[spec.provider]} "
-                           "credential first.")
+        raise InvalidInput(
+            f"{spec.label or spec.id} cannot answer yet: add the {PROVIDER_LABELS[spec.provider]} credential first."
+        )
     flag = f"default_{stage}"
-    for other in session.exec(select(LlmModelChoice).where(getattr(LlmModelChoice, flag).is_(True)).with_for_update()).all():
+    for other in session.exec(
+        select(LlmModelChoice).where(getattr(LlmModelChoice, flag).is_(True)).with_for_update()
+    ).all():
         if other.model_id != model_id:
             setattr(other, flag, False)
             session.add(other)
@@ -468,14 +512,31 @@ def console_view(session: Session) -> tuple[list[ProviderView], list[ModelView],
             url = settings.ollama_base_url if p == "ollama" else getattr(settings, _FIELDS[p][1])
             providers.append(ProviderView(p, PROVIDER_LABELS[p], "environment", "", url, None, env_name(p)))
         elif row is not None:
-            providers.append(ProviderView(p, PROVIDER_LABELS[p], "console", row.fingerprint, row.base_url, row.updated_at,
-                                          env_name(p), p in config.unreadable))
+            providers.append(
+                ProviderView(
+                    p,
+                    PROVIDER_LABELS[p],
+                    "console",
+                    row.fingerprint,
+                    row.base_url,
+                    row.updated_at,
+                    env_name(p),
+                    p in config.unreadable,
+                )
+            )
         else:
             providers.append(ProviderView(p, PROVIDER_LABELS[p], "none", "", "", None, env_name(p)))
     usable_ids = {m.id for m in registry.available_models(config.settings, probe_ollama=False)}
     models = [
-        ModelView(m.id, m.label or m.id, m.provider, tuple(m.stages), m.id in usable_ids, m.id not in config.disabled,
-                  tuple(s for s in ("conversation", "codegen") if config.defaults[s] == m.id))
+        ModelView(
+            m.id,
+            m.label or m.id,
+            m.provider,
+            tuple(m.stages),
+            m.id in usable_ids,
+            m.id not in config.disabled,
+            tuple(s for s in ("conversation", "codegen") if config.defaults[s] == m.id),
+        )
         for m in registry.configured_models(settings)
     ]
     return providers, models, config

@@ -44,7 +44,11 @@ def enqueue_mail(
     """
     subject = render_mail(template, context, marketing=marketing).subject
     message = OutboxMessage(
-        to_email=to, template=template, subject=subject[:300], context={**context, "marketing": marketing}, user_id=user_id
+        to_email=to,
+        template=template,
+        subject=subject[:300],
+        context={**context, "marketing": marketing},
+        user_id=user_id,
     )
     session.add(message)
     return message
@@ -94,7 +98,13 @@ def deliver_due_mail(session: Session, limit: int = CLAIM_BATCH) -> int:
             else:
                 row.status = OutboxStatus.pending.value
                 row.next_attempt_at = utcnow() + _retry_delay(row.attempts)
-                log.warning("mail %s to %s failed (attempt %d), retrying: %s", row.id, row.to_email, row.attempts, row.last_error)
+                log.warning(
+                    "mail %s to %s failed (attempt %d), retrying: %s",
+                    row.id,
+                    row.to_email,
+                    row.attempts,
+                    row.last_error,
+                )
         else:
             row.status = OutboxStatus.sent.value
             row.sent_at = utcnow()

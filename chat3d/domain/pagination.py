@@ -12,7 +12,9 @@ Ts = TypeVarTuple("Ts")
 
 
 @overload
-def paginate(session: Session, query: SelectOfScalar[T], *order_by: Any, limit: int, offset: int) -> tuple[list[T], int]: ...
+def paginate(
+    session: Session, query: SelectOfScalar[T], *order_by: Any, limit: int, offset: int
+) -> tuple[list[T], int]: ...
 @overload
 def paginate(
     session: Session, query: Select[*Ts], *order_by: Any, limit: int, offset: int

@@ -134,7 +134,7 @@ def parse_comment(comment: str) -> tuple[str, str, float | None, float | None]:
         lo, hi = float(m[1]), float(m[2])
         if lo > hi:
             lo, hi = hi, lo
-        text = (text[: m.start()] + text[m.end():]).strip()
+        text = (text[: m.start()] + text[m.end() :]).strip()
     unit = ""
     head, sep, rest = text.partition(",")
     first = head.strip()
@@ -179,12 +179,20 @@ def extract_parameters(code: str) -> list[Parameter]:
             continue
         unit, description, lo, hi = parse_comment(comments.get(stmt.end_lineno or stmt.lineno, ""))
         integer = isinstance(value, int) and unit not in LENGTH_UNITS and unit not in {"deg", "rad"}
-        found.append(Parameter(
-            name=name, value=value, integer=integer, unit=unit or ("count" if integer else ""),
-            description=description, min=lo, max=hi, line=stmt.lineno,
-            start=(value_node.lineno, value_node.col_offset),
-            end=(value_node.end_lineno or value_node.lineno, value_node.end_col_offset or value_node.col_offset),
-        ))
+        found.append(
+            Parameter(
+                name=name,
+                value=value,
+                integer=integer,
+                unit=unit or ("count" if integer else ""),
+                description=description,
+                min=lo,
+                max=hi,
+                line=stmt.lineno,
+                start=(value_node.lineno, value_node.col_offset),
+                end=(value_node.end_lineno or value_node.lineno, value_node.end_col_offset or value_node.col_offset),
+            )
+        )
         if len(found) >= MAX_PARAMETERS:
             break
     return found
@@ -238,7 +246,7 @@ def apply_parameters(code: str, values: dict[str, float]) -> str:
         first = lines[l1 - 1].encode("utf-8")
         last = lines[l2 - 1].encode("utf-8")
         merged = first[:c1] + literal.encode("utf-8") + last[c2:]
-        lines[l1 - 1: l2] = [merged.decode("utf-8")]
+        lines[l1 - 1 : l2] = [merged.decode("utf-8")]
     return "".join(lines)
 
 

@@ -26,16 +26,23 @@ MAX_MEMBER_BYTES = 256 * 1024 * 1024  # a member larger than this is refused (th
 
 
 def _vec(v: Any) -> list[float] | None:
-    if isinstance(v, list) and len(v) == 3 and all(isinstance(x, (int, float)) and not isinstance(x, bool)
-                                                   and math.isfinite(x) for x in v):
+    if (
+        isinstance(v, list)
+        and len(v) == 3
+        and all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v)
+    ):
         return [float(x) for x in v]
     return None
 
 
 def _plain(name: Any) -> bool:
     """A name as the render service makes them: one line of visible text, no markup, at most MAX_NAME."""
-    return (isinstance(name, str) and 0 < len(name) <= MAX_NAME and name == name.strip()
-            and not any(unicodedata.category(ch)[0] == "C" or ch in "<>" for ch in name))
+    return (
+        isinstance(name, str)
+        and 0 < len(name) <= MAX_NAME
+        and name == name.strip()
+        and not any(unicodedata.category(ch)[0] == "C" or ch in "<>" for ch in name)
+    )
 
 
 def checked_parts(raw: Any) -> list[dict] | None:
@@ -50,14 +57,17 @@ def checked_parts(raw: Any) -> list[dict] | None:
         if not isinstance(bbox, dict):
             bbox = {}
         vol = row.get("volume")
-        out.append({
-            "name": row["name"] if _plain(row.get("name")) else f"Part {i}",
-            "solid": i,
-            "size": _vec(row.get("size")),
-            "bbox": {"min": _vec(bbox.get("min")), "max": _vec(bbox.get("max"))},
-            "volume": float(vol) if isinstance(vol, (int, float)) and not isinstance(vol, bool) and math.isfinite(vol)
-            else None,
-        })
+        out.append(
+            {
+                "name": row["name"] if _plain(row.get("name")) else f"Part {i}",
+                "solid": i,
+                "size": _vec(row.get("size")),
+                "bbox": {"min": _vec(bbox.get("min")), "max": _vec(bbox.get("max"))},
+                "volume": float(vol)
+                if isinstance(vol, (int, float)) and not isinstance(vol, bool) and math.isfinite(vol)
+                else None,
+            }
+        )
     return out
 
 
@@ -115,5 +125,6 @@ def download_names(stems: tuple[str, str], name: str, fmt: str) -> tuple[str, st
     """(ASCII, UTF-8) names of a part's download: the version's stem and the part's name, `flange-v3-lid.step`."""
     from chat3d.domain.versions import slug
 
-    return tuple(f"{stem}-{slug(name, ascii_only=ascii_only) or 'part'}.{fmt}"
-                 for stem, ascii_only in zip(stems, (True, False)))  # type: ignore[return-value]
+    return tuple(
+        f"{stem}-{slug(name, ascii_only=ascii_only) or 'part'}.{fmt}" for stem, ascii_only in zip(stems, (True, False))
+    )  # type: ignore[return-value]

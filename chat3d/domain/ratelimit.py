@@ -63,8 +63,9 @@ def spend(rate: str, name: str, *keys: str) -> None:
     limiter.hit(parse(rate), name, *keys)
 
 
-def refuse(session: Session, rate: str, name: str, *keys: str, message: str, email: str | None = None,
-           ip: str | None = None) -> RateLimited:
+def refuse(
+    session: Session, rate: str, name: str, *keys: str, message: str, email: str | None = None, ip: str | None = None
+) -> RateLimited:
     """The RateLimited error (with Retry-After) for a spent budget, recorded as a security event."""
     limiter, _ = _current()
     reset_at = limiter.get_window_stats(parse(rate), name, *keys).reset_time

@@ -40,8 +40,10 @@ from chat3d.settings import get_settings
 DEFAULT_TOKEN_TTL = timedelta(days=7)
 TOKEN_REFUSED = "This registration link is invalid, expired or already used."
 ALREADY_REGISTERED = "An account with this email already exists; sign in instead."
-CHECK_MAIL = ("Check your mail: we sent a link to confirm this address. Your account works once you have "
-              "opened it (valid for 24 hours).")
+CHECK_MAIL = (
+    "Check your mail: we sent a link to confirm this address. Your account works once you have "
+    "opened it (valid for 24 hours)."
+)
 
 
 def issue_registration_token(
@@ -58,8 +60,13 @@ def issue_registration_token(
     raw, digest = new_token()
     session.add(
         RegistrationToken(
-            token_hash=digest, email=check_email(email), source=TokenSource(source).value, invited_by=invited_by,
-            waitlist_entry_id=waitlist_entry_id, max_uses=max_uses, expires_at=utcnow() + ttl,
+            token_hash=digest,
+            email=check_email(email),
+            source=TokenSource(source).value,
+            invited_by=invited_by,
+            waitlist_entry_id=waitlist_entry_id,
+            max_uses=max_uses,
+            expires_at=utcnow() + ttl,
         )
     )
     session.flush()
@@ -86,7 +93,9 @@ def _refused_token(session: Session, raw: str, email: str, ip: str | None) -> Fo
             reason = "expired"
         else:
             reason = "other address"
-    record_security_event(session, "registration_token.refused", email=email, ip=ip, details={"reason": reason, **details})
+    record_security_event(
+        session, "registration_token.refused", email=email, ip=ip, details={"reason": reason, **details}
+    )
     return Forbidden(TOKEN_REFUSED)
 
 
@@ -110,11 +119,14 @@ def _consume_registration_token(session: Session, raw: str, email: str, *, ip: s
     ).scalar_one_or_none()
     if token_id is None:
         raise _refused_token(session, raw, email, ip)
-    record_in_transaction(session, "registration_token.consumed", email=email, ip=ip, details={"tokenId": str(token_id)})
+    record_in_transaction(
+        session, "registration_token.consumed", email=email, ip=ip, details={"tokenId": str(token_id)}
+    )
     from chat3d.domain.invitations import _set_status, tell_inviters
 
-    tell_inviters(session, _set_status(session, [Invitation.registration_token_id == token_id],
-                                       InvitationStatus.accepted.value))
+    tell_inviters(
+        session, _set_status(session, [Invitation.registration_token_id == token_id], InvitationStatus.accepted.value)
+    )
     return token_id
 
 
@@ -168,9 +180,15 @@ def _activate_pending(
 ) -> tuple[str, User]:
     from chat3d.db.models import AccountAction, ActionStatus, ActionType
 
-    session.exec(update(AccountAction).where(
-        col(AccountAction.user_id) == user.id, col(AccountAction.type) == ActionType.email_verification.value,
-        col(AccountAction.status) == ActionStatus.pending.value).values(status=ActionStatus.cancelled.value))
+    session.exec(
+        update(AccountAction)
+        .where(
+            col(AccountAction.user_id) == user.id,
+            col(AccountAction.type) == ActionType.email_verification.value,
+            col(AccountAction.status) == ActionStatus.pending.value,
+        )
+        .values(status=ActionStatus.cancelled.value)
+    )
     user.password_hash, user.display_name, user.status = password_hash, name, UserStatus.active.value
     user.updated_at = utcnow()
     session.add(user)
@@ -189,15 +207,22 @@ def _register_unconfirmed(session: Session, email: str, password_hash: str, name
     if user is not None and user.status != UserStatus.pending_registration.value:
         record_security_event(session, "register.address_taken", user_id=user.id, email=email, ip=ip)
         since = utcnow() - timedelta(hours=24)
-        told = session.exec(select(func.count()).select_from(OutboxMessage).where(
-            OutboxMessage.to_email == email, OutboxMessage.template == "registration_attempt",
-            OutboxMessage.created_at > since)).one()
+        told = session.exec(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(
+                OutboxMessage.to_email == email,
+                OutboxMessage.template == "registration_attempt",
+                OutboxMessage.created_at > since,
+            )
+        ).one()
         if not told:  # one notice a day is enough to warn the owner; more would be mail bombing
             enqueue_mail(session, email, "registration_attempt", {}, user_id=user.id)
         return
     if user is None:
-        user = User(email=email, password_hash=NO_PASSWORD, display_name="",
-                    status=UserStatus.pending_registration.value)
+        user = User(
+            email=email, password_hash=NO_PASSWORD, display_name="", status=UserStatus.pending_registration.value
+        )
         try:
             with session.begin_nested():
                 session.add(user)

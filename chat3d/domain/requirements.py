@@ -13,11 +13,29 @@ from __future__ import annotations
 import math
 from typing import Any
 
-KINDS = ("size", "holes", "bosses", "teeth", "slots", "diameter", "thickness", "wall", "through", "blind",
-         "symmetric", "one_solid", "feature")
+KINDS = (
+    "size",
+    "holes",
+    "bosses",
+    "teeth",
+    "slots",
+    "diameter",
+    "thickness",
+    "wall",
+    "through",
+    "blind",
+    "symmetric",
+    "one_solid",
+    "feature",
+)
 SOURCES = ("stated", "assumed", "not_modelled")
-STATUS_MARK = {"pass": "✓", "fail": "✗", "assumed": "assumed", "not_modelled": "✗ not modelled",
-               "not_checkable": "not checked"}
+STATUS_MARK = {
+    "pass": "✓",
+    "fail": "✗",
+    "assumed": "assumed",
+    "not_modelled": "✗ not modelled",
+    "not_checkable": "not checked",
+}
 MAX_REQUIREMENTS = 30
 MAX_CYLINDERS = 200
 
@@ -25,21 +43,30 @@ MAX_CYLINDERS = 200
 REQUIREMENT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "kind": {"type": "string", "enum": list(KINDS),
-                 "description": "size: overall [x, y, z] mm; holes/bosses/teeth/slots: a count (holes/bosses may "
-                                "give diameter_mm); diameter: a round feature's diameter (feature 'hole' or 'boss'); "
-                                "thickness: plate thickness; wall: minimum wall; through/blind: the holes; "
-                                "symmetric; one_solid; feature: anything else, named in label."},
-        "value": {"type": ["number", "array", "null"], "items": {"type": "number"},
-                  "description": "mm; [x, y, z] for size"},
+        "kind": {
+            "type": "string",
+            "enum": list(KINDS),
+            "description": "size: overall [x, y, z] mm; holes/bosses/teeth/slots: a count (holes/bosses may "
+            "give diameter_mm); diameter: a round feature's diameter (feature 'hole' or 'boss'); "
+            "thickness: plate thickness; wall: minimum wall; through/blind: the holes; "
+            "symmetric; one_solid; feature: anything else, named in label.",
+        },
+        "value": {
+            "type": ["number", "array", "null"],
+            "items": {"type": "number"},
+            "description": "mm; [x, y, z] for size",
+        },
         "count": {"type": ["integer", "null"]},
         "diameter_mm": {"type": ["number", "null"]},
         "diameter_assumed": {"type": ["boolean", "null"], "description": "true when you chose diameter_mm"},
         "feature": {"type": ["string", "null"], "enum": ["hole", "boss", None]},
         "label": {"type": ["string", "null"], "description": "words for kind 'feature'"},
-        "source": {"type": "string", "enum": list(SOURCES),
-                   "description": "stated: the user gave it; assumed: you chose it; not_modelled: asked for but "
-                                  "not in the part"},
+        "source": {
+            "type": "string",
+            "enum": list(SOURCES),
+            "description": "stated: the user gave it; assumed: you chose it; not_modelled: asked for but "
+            "not in the part",
+        },
     },
     "required": ["kind", "source"],
 }
@@ -55,14 +82,17 @@ def _fmt(v: float) -> str:
 
 # --- input: the tool call's list --------------------------------------------------------------------------
 
+
 def normalise(raw: Any) -> list[dict]:
     """The tool call's `requirements`, type-checked: malformed entries are dropped, never guessed at."""
     out: list[dict] = []
     for item in raw if isinstance(raw, list) else []:
         if not isinstance(item, dict) or item.get("kind") not in KINDS:
             continue
-        req: dict[str, Any] = {"kind": item["kind"],
-                               "source": item.get("source") if item.get("source") in SOURCES else "stated"}
+        req: dict[str, Any] = {
+            "kind": item["kind"],
+            "source": item.get("source") if item.get("source") in SOURCES else "stated",
+        }
         value = item.get("value")
         if item["kind"] == "size":
             if not (isinstance(value, list) and len(value) == 3 and all((_num(x) or 0) > 0 for x in value)):
@@ -102,10 +132,19 @@ def checked_features(raw: Any) -> dict | None:
     for c in (listed if isinstance(listed, list) else [])[:MAX_CYLINDERS]:
         if not isinstance(c, dict) or c.get("kind") not in ("hole", "boss") or (_num(c.get("diameter_mm")) or 0) <= 0:
             continue
-        vecs = {k: [float(x) for x in c[k]] for k in ("axis", "at_mm")
-                if isinstance(c.get(k), list) and len(c[k]) == 3 and all(_num(x) is not None for x in c[k])}
-        cylinders.append({"kind": c["kind"], "diameter_mm": _num(c["diameter_mm"]),
-                          "through": c.get("through") if isinstance(c.get("through"), bool) else None, **vecs})
+        vecs = {
+            k: [float(x) for x in c[k]]
+            for k in ("axis", "at_mm")
+            if isinstance(c.get(k), list) and len(c[k]) == 3 and all(_num(x) is not None for x in c[k])
+        }
+        cylinders.append(
+            {
+                "kind": c["kind"],
+                "diameter_mm": _num(c["diameter_mm"]),
+                "through": c.get("through") if isinstance(c.get("through"), bool) else None,
+                **vecs,
+            }
+        )
     centre = raw.get("centre_mm")
     wall = _num(raw.get("min_wall_mm"))
     return {
@@ -113,13 +152,15 @@ def checked_features(raw: Any) -> dict | None:
         "holes": sum(c["kind"] == "hole" for c in cylinders),
         "through_holes": sum(c["kind"] == "hole" and c["through"] is True for c in cylinders),
         "bosses": sum(c["kind"] == "boss" for c in cylinders),
-        "centre_mm": [float(x) for x in centre] if isinstance(centre, list) and len(centre) == 3
-        and all(_num(x) is not None for x in centre) else None,
+        "centre_mm": [float(x) for x in centre]
+        if isinstance(centre, list) and len(centre) == 3 and all(_num(x) is not None for x in centre)
+        else None,
         "min_wall_mm": wall if wall is not None and wall >= 0 else None,
     }
 
 
 # --- the checker ------------------------------------------------------------------------------------------
+
 
 def _close(measured: float, wanted: float) -> bool:
     return abs(measured - wanted) <= max(0.1, 0.01 * abs(wanted))
@@ -223,8 +264,9 @@ def check(requirements: list[dict], metrics: dict) -> list[dict]:
             status = "not_modelled"
         elif req["source"] == "assumed":
             status = "assumed"
-        rows.append({"kind": req["kind"], "label": label(req), "source": req["source"], "status": status,
-                     "detail": detail})
+        rows.append(
+            {"kind": req["kind"], "label": label(req), "source": req["source"], "status": status, "detail": detail}
+        )
     return rows
 
 
@@ -237,7 +279,7 @@ def spec_of(model: dict | None) -> list[dict]:
 
 
 def summary(rows: list[dict]) -> str:
-    """"80 × 50 × 5 mm ✓ · 4 holes Ø4 ✓ · 5 mm thick assumed"."""
+    """ "80 × 50 × 5 mm ✓ · 4 holes Ø4 ✓ · 5 mm thick assumed"."""
     return " · ".join(f"{r['label']} {STATUS_MARK.get(r['status'], '')}".strip() for r in rows)
 
 
@@ -248,9 +290,11 @@ def failed(rows: list[dict]) -> list[dict]:
 def repair_request(rows: list[dict], code: str) -> str:
     """The codegen model's repair message when stated requirements failed on the measured solid."""
     lines = "\n".join(f"- {r['label']}: {r['detail'] or 'not met'}" for r in failed(rows))
-    return ("The program ran, but the measured part does not meet these requirements:\n"
-            f"{lines}\nFix the program so the part meets them, keeping everything else. Current program:\n"
-            f"```python\n{code}\n```")
+    return (
+        "The program ran, but the measured part does not meet these requirements:\n"
+        f"{lines}\nFix the program so the part meets them, keeping everything else. Current program:\n"
+        f"```python\n{code}\n```"
+    )
 
 
 def reply_note(rows: list[dict], rounds: int) -> str:
@@ -259,5 +303,11 @@ def reply_note(rows: list[dict], rounds: int) -> str:
     if not bad:
         return ""
     tried = f" after {rounds} repair round{'s' * (rounds != 1)}" if rounds else ""
-    return (f"Not met{tried}: " + "; ".join(f"{r['label']} ({'not modelled' if r['status'] == 'not_modelled' else r['detail'] or 'failed'})"
-                                             for r in bad) + ".")
+    return (
+        f"Not met{tried}: "
+        + "; ".join(
+            f"{r['label']} ({'not modelled' if r['status'] == 'not_modelled' else r['detail'] or 'failed'})"
+            for r in bad
+        )
+        + "."
+    )

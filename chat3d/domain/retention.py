@@ -57,8 +57,10 @@ def prune_notifications(session: Session, now: datetime | None = None) -> int:
     result = session.exec(
         sa.delete(notifications).where(
             n.event_type.in_(sorted(UNREAD_BADGE_TYPES)),
-            sa.or_(n.read_at < now - READ_NOTIFICATIONS_KEEP,
-                   sa.and_(n.read_at.is_(None), n.created_at < now - UNREAD_NOTIFICATIONS_KEEP)),
+            sa.or_(
+                n.read_at < now - READ_NOTIFICATIONS_KEEP,
+                sa.and_(n.read_at.is_(None), n.created_at < now - UNREAD_NOTIFICATIONS_KEEP),
+            ),
         )
     )
     return int(result.rowcount or 0)
@@ -70,9 +72,7 @@ def prune_sessions(session: Session, now: datetime | None = None) -> int:
     cutoff = now - ENDED_SESSIONS_KEEP
     sessions = table_of(UserSession)
     result = session.exec(
-        sa.delete(sessions).where(
-            sa.or_(sessions.c.expires_at < cutoff, sessions.c.revoked_at < cutoff)
-        )
+        sa.delete(sessions).where(sa.or_(sessions.c.expires_at < cutoff, sessions.c.revoked_at < cutoff))
     )
     return int(result.rowcount or 0)
 
@@ -100,8 +100,12 @@ def prune_unkept_previews(session: Session, now: datetime | None = None) -> list
     t = files.c
     gone = session.exec(
         sa.delete(files)
-        .where(t.kind == FileKind.model.value, t.item_id.is_(None), t.query_id.is_(None),
-               t.created_at < _now(now) - UNKEPT_PREVIEW_KEEP)
+        .where(
+            t.kind == FileKind.model.value,
+            t.item_id.is_(None),
+            t.query_id.is_(None),
+            t.created_at < _now(now) - UNKEPT_PREVIEW_KEEP,
+        )
         .returning(t.storage_path)
     )
     return [row[0] for row in gone]
@@ -164,7 +168,9 @@ class UserStorage:
 def storage_by_user(session: Session, *, limit: int = 50) -> list[UserStorage]:
     """Users by stored bytes (models, uploads, exports), largest first; users without files are left out."""
     rows = session.exec(
-        select(User.id, User.email, sa.func.count(col(StoredFile.id)), sa.func.coalesce(sa.func.sum(StoredFile.size), 0))
+        select(
+            User.id, User.email, sa.func.count(col(StoredFile.id)), sa.func.coalesce(sa.func.sum(StoredFile.size), 0)
+        )
         .join(StoredFile, col(StoredFile.owner_id) == User.id)
         .group_by(col(User.id), col(User.email))
         .order_by(sa.func.sum(StoredFile.size).desc(), col(User.id))
@@ -176,13 +182,16 @@ def storage_by_user(session: Session, *, limit: int = 50) -> list[UserStorage]:
 def storage_of_user(session: Session, user_id: uuid.UUID) -> tuple[int, int]:
     """(files, bytes) stored for one user."""
     n, total = session.exec(
-        select(sa.func.count(col(StoredFile.id)), sa.func.coalesce(sa.func.sum(StoredFile.size), 0))
-        .where(StoredFile.owner_id == user_id)
+        select(sa.func.count(col(StoredFile.id)), sa.func.coalesce(sa.func.sum(StoredFile.size), 0)).where(
+            StoredFile.owner_id == user_id
+        )
     ).one()
     return int(n), int(total)
 
 
 def storage_totals(session: Session) -> dict:
     """For the admin dashboard: all stored files and bytes, and the top users by bytes."""
-    n, total = session.exec(select(sa.func.count(col(StoredFile.id)), sa.func.coalesce(sa.func.sum(StoredFile.size), 0))).one()
+    n, total = session.exec(
+        select(sa.func.count(col(StoredFile.id)), sa.func.coalesce(sa.func.sum(StoredFile.size), 0))
+    ).one()
     return {"files": int(n), "bytes": int(total), "topUsers": [u.as_json() for u in storage_by_user(session, limit=10)]}

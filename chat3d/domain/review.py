@@ -22,11 +22,17 @@ MAX_PROBLEM_CHARS = 300
 VERDICT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "verdict": {"type": "string", "enum": list(VERDICTS),
-                    "description": "pass: the pictured part is what the brief asks for; problems: it is not."},
-        "problems": {"type": "array", "items": {"type": "string"},
-                     "description": "Each visible way the part differs from the brief, precise enough to fix "
-                                    "(what, where, how it should be). Empty for pass."},
+        "verdict": {
+            "type": "string",
+            "enum": list(VERDICTS),
+            "description": "pass: the pictured part is what the brief asks for; problems: it is not.",
+        },
+        "problems": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Each visible way the part differs from the brief, precise enough to fix "
+            "(what, where, how it should be). Empty for pass.",
+        },
     },
     "required": ["verdict", "problems"],
 }
@@ -48,8 +54,11 @@ def request_text(brief: str, rows: list[dict], size_mm: list[float] | None) -> s
     """The review request: the brief, the measured size and the requirement checklist with its results."""
     lines = [f"Brief: {brief.strip()}"]
     if size_mm:
-        lines.append("Measured bounding box: " + " × ".join(f"{v:.2f}".rstrip("0").rstrip(".") for v in size_mm)
-                     + " mm (X × Y × Z)")
+        lines.append(
+            "Measured bounding box: "
+            + " × ".join(f"{v:.2f}".rstrip("0").rstrip(".") for v in size_mm)
+            + " mm (X × Y × Z)"
+        )
     if rows:
         lines.append("Requirements and what the measurement said:")
         for r in rows:
@@ -99,9 +108,11 @@ def parse_verdict(tool_arguments: dict | None, text: str) -> dict:
 def repair_request(problems: list[str], code: str) -> str:
     """The codegen model's repair message after a review found problems in the views."""
     lines = "\n".join(f"- {p}" for p in problems)
-    return ("The program ran, but a review of the rendered views of the part found these problems:\n"
-            f"{lines}\nFix the program so the part is as the brief asks, keeping everything else. Current program:\n"
-            f"```python\n{code}\n```")
+    return (
+        "The program ran, but a review of the rendered views of the part found these problems:\n"
+        f"{lines}\nFix the program so the part is as the brief asks, keeping everything else. Current program:\n"
+        f"```python\n{code}\n```"
+    )
 
 
 def record(model_id: str, verdict: dict, reviews: int, repairs: int, corrected: list[str]) -> dict:
@@ -109,8 +120,14 @@ def record(model_id: str, verdict: dict, reviews: int, repairs: int, corrected: 
     pass, problems, unclear, or not_reviewed with a reason when the model failed or no views came back), the
     reviews made, the repair rounds they caused and the problems those corrected. The views the reviewer saw
     are the version's ``views`` file."""
-    doc = {"model": model_id, "verdict": verdict["verdict"], "problems": list(verdict.get("problems") or []),
-           "reviews": reviews, "repairs": repairs, "corrected": list(corrected)}
+    doc = {
+        "model": model_id,
+        "verdict": verdict["verdict"],
+        "problems": list(verdict.get("problems") or []),
+        "reviews": reviews,
+        "repairs": repairs,
+        "corrected": list(corrected),
+    }
     if verdict.get("reason"):
         doc["reason"] = str(verdict["reason"])[:300]
     return doc
@@ -139,6 +156,5 @@ def reply_note(review: dict | None) -> str:
         after = f" after {rounds}" if n else ""
         return f"The review of the rendered views still sees problems{after}: " + "; ".join(review["problems"]) + "."
     if review.get("corrected") and review.get("verdict") == "pass":
-        return ("The review of the rendered views found " + "; ".join(review["corrected"])
-                + f", corrected in {rounds}.")
+        return "The review of the rendered views found " + "; ".join(review["corrected"]) + f", corrected in {rounds}."
     return ""

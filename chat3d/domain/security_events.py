@@ -50,13 +50,25 @@ def record_security_event(
 
 
 def record_in_transaction(
-    session: Session, event_type: str, *, user_id: uuid.UUID | None = None, email: str | None = None,
-    ip: str | None = None, details: dict[str, Any] | None = None,
+    session: Session,
+    event_type: str,
+    *,
+    user_id: uuid.UUID | None = None,
+    email: str | None = None,
+    ip: str | None = None,
+    details: dict[str, Any] | None = None,
 ) -> None:
     """Store one event in `session`'s own transaction: for outcomes (a token consumed) that must be recorded
     exactly when the change they describe commits."""
-    session.add(SecurityEvent(user_id=user_id, event_type=event_type, email=email[:320] if email else None,
-                              ip=ip[:64] if ip else None, details=details or {}))
+    session.add(
+        SecurityEvent(
+            user_id=user_id,
+            event_type=event_type,
+            email=email[:320] if email else None,
+            ip=ip[:64] if ip else None,
+            details=details or {},
+        )
+    )
 
 
 def list_security_events(

@@ -30,7 +30,10 @@ def seed_admin() -> str | None:
         return None
     email, password, generated = created
     if generated:
-        print(f"\n  Chat3D admin account created: {email} / password: {password}\n  (shown once; set SEED_ADMIN_PASSWORD to choose it)\n", flush=True)
+        print(
+            f"\n  Chat3D admin account created: {email} / password: {password}\n  (shown once; set SEED_ADMIN_PASSWORD to choose it)\n",
+            flush=True,
+        )
     log.info("seeded admin %s", email)
     return email
 

@@ -137,17 +137,33 @@ def text(value: str) -> TextSegment:
 
 
 def model(
-    *, files: list[FileRef], metrics: dict[str, Any], code: str, brief: str, call: ToolCall,
-    expected_bbox_mm: list[float] | None = None, warnings: list[str] | None = None,
-    edited_by: str | None = None, origin: str | None = None, source_item_id: str | None = None,
-    parameters: dict[str, float] | None = None, inputs: list[InputRef] | None = None,
-    requirements: list[dict[str, Any]] | None = None, requirement_spec: list[dict[str, Any]] | None = None,
+    *,
+    files: list[FileRef],
+    metrics: dict[str, Any],
+    code: str,
+    brief: str,
+    call: ToolCall,
+    expected_bbox_mm: list[float] | None = None,
+    warnings: list[str] | None = None,
+    edited_by: str | None = None,
+    origin: str | None = None,
+    source_item_id: str | None = None,
+    parameters: dict[str, float] | None = None,
+    inputs: list[InputRef] | None = None,
+    requirements: list[dict[str, Any]] | None = None,
+    requirement_spec: list[dict[str, Any]] | None = None,
     review: dict[str, Any] | None = None,
 ) -> ModelSegment:
     """A version's model segment; optional keys are left out when empty, as stored since they were added."""
     seg: ModelSegment = {
-        "type": "model", "files": files, "metrics": metrics, "code": code, "brief": brief,
-        "expectedBboxMm": expected_bbox_mm, "toolCall": call, "warnings": list(warnings or []),
+        "type": "model",
+        "files": files,
+        "metrics": metrics,
+        "code": code,
+        "brief": brief,
+        "expectedBboxMm": expected_bbox_mm,
+        "toolCall": call,
+        "warnings": list(warnings or []),
     }
     if edited_by:
         seg["editedBy"] = edited_by
@@ -168,12 +184,24 @@ def model(
 
 
 def run(
-    *, query_id: str, rounds: int, models: dict[str, str], review_rounds: int, input_tokens: int,
-    output_tokens: int, cost_usd: float, timings: dict[str, float],
+    *,
+    query_id: str,
+    rounds: int,
+    models: dict[str, str],
+    review_rounds: int,
+    input_tokens: int,
+    output_tokens: int,
+    cost_usd: float,
+    timings: dict[str, float],
 ) -> RunSegment:
     return {
-        "type": "run", "queryId": query_id, "rounds": rounds, "models": models, "reviewRounds": review_rounds,
-        "usage": {"inputTokens": input_tokens, "outputTokens": output_tokens}, "costUsd": round(cost_usd, 6),
+        "type": "run",
+        "queryId": query_id,
+        "rounds": rounds,
+        "models": models,
+        "reviewRounds": review_rounds,
+        "usage": {"inputTokens": input_tokens, "outputTokens": output_tokens},
+        "costUsd": round(cost_usd, 6),
         "timings": {k: round(v, 3) for k, v in timings.items()},
     }
 

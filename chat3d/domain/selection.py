@@ -13,13 +13,36 @@ import math
 MAX_SELECTED = 12
 SELECTION_MARK = "[Selected geometry]"  # starts the block added to the user's message (the offline provider reads it)
 
-_FACE_TYPES = {"plane": "PLANE", "cylinder": "CYLINDER", "cone": "CONE", "sphere": "SPHERE", "torus": "TORUS",
-               "bspline": "BSPLINE", "bezier": "BEZIER", "revolution": "REVOLUTION", "extrusion": "EXTRUSION",
-               "offset": "OFFSET"}
-_EDGE_TYPES = {"line": "LINE", "circle": "CIRCLE", "ellipse": "ELLIPSE", "bspline": "BSPLINE", "bezier": "BEZIER",
-               "hyperbola": "HYPERBOLA", "parabola": "PARABOLA", "offset": "OFFSET"}
-_SIDES = [((0, 0, 1), "top"), ((0, 0, -1), "bottom"), ((1, 0, 0), "right"), ((-1, 0, 0), "left"),
-          ((0, -1, 0), "front"), ((0, 1, 0), "back")]
+_FACE_TYPES = {
+    "plane": "PLANE",
+    "cylinder": "CYLINDER",
+    "cone": "CONE",
+    "sphere": "SPHERE",
+    "torus": "TORUS",
+    "bspline": "BSPLINE",
+    "bezier": "BEZIER",
+    "revolution": "REVOLUTION",
+    "extrusion": "EXTRUSION",
+    "offset": "OFFSET",
+}
+_EDGE_TYPES = {
+    "line": "LINE",
+    "circle": "CIRCLE",
+    "ellipse": "ELLIPSE",
+    "bspline": "BSPLINE",
+    "bezier": "BEZIER",
+    "hyperbola": "HYPERBOLA",
+    "parabola": "PARABOLA",
+    "offset": "OFFSET",
+}
+_SIDES = [
+    ((0, 0, 1), "top"),
+    ((0, 0, -1), "bottom"),
+    ((1, 0, 0), "right"),
+    ((-1, 0, 0), "left"),
+    ((0, -1, 0), "front"),
+    ((0, 1, 0), "back"),
+]
 _AXES = "xyz"
 
 
@@ -111,9 +134,11 @@ def context_text(items: list[dict]) -> str:
     """The block appended to the user's message for both models: rows as JSON plus their selectors."""
     if not items:
         return ""
-    lines = [SELECTION_MARK,
-             "The user pointed at these faces/edges of the current version (coordinates in mm, ids from its face table). "
-             "Each has a build123d expression that picks it in the current program's `result`:"]
+    lines = [
+        SELECTION_MARK,
+        "The user pointed at these faces/edges of the current version (coordinates in mm, ids from its face table). "
+        "Each has a build123d expression that picks it in the current program's `result`:",
+    ]
     for it in items:
         lines.append(f"- {it['id']}: {it['label']}; selector: `{it['selector']}`")
     lines.append("Rows: " + json.dumps([it["row"] for it in items], separators=(",", ":"), sort_keys=True))
@@ -124,7 +149,7 @@ def parse_context(text: str) -> list[dict]:
     """The rows of a selection block in a message (for the offline provider), or []."""
     if SELECTION_MARK not in text:
         return []
-    for line in text[text.index(SELECTION_MARK):].splitlines():
+    for line in text[text.index(SELECTION_MARK) :].splitlines():
         if line.startswith("Rows: "):
             try:
                 rows = json.loads(line[6:])
@@ -165,12 +190,20 @@ def load_table(session, owner_id, version_item_id: str, context_id=None) -> dict
 def viewer_rows(table: dict) -> dict:
     """What the viewer's picking needs of a table: per face/edge its id, solid, type and words (``describe``,
     so the hover line, the keyboard list and the composer's chips say the same thing), plus the cap note."""
-    def rows(key: str) -> list[dict]:
-        return [{"id": r["id"], "solid": r.get("solid", 1), "type": r.get("type"), "label": describe(r)}
-                for r in table.get(key) or [] if isinstance(r, dict) and isinstance(r.get("id"), str)]
 
-    return {"faces": rows("faces"), "edges": rows("edges"), "faceCount": table.get("face_count"),
-            "note": table.get("note") or ""}
+    def rows(key: str) -> list[dict]:
+        return [
+            {"id": r["id"], "solid": r.get("solid", 1), "type": r.get("type"), "label": describe(r)}
+            for r in table.get(key) or []
+            if isinstance(r, dict) and isinstance(r.get("id"), str)
+        ]
+
+    return {
+        "faces": rows("faces"),
+        "edges": rows("edges"),
+        "faceCount": table.get("face_count"),
+        "note": table.get("note") or "",
+    }
 
 
 def resolve(session, owner_id, context_id, version_item_id: str, ids: list[str]) -> list[dict]:

@@ -51,15 +51,25 @@ def start_session(session: Session, user: User, *, ip: str | None, user_agent: s
     expires_at = now + timedelta(minutes=settings.jwt_expiry_minutes)
     session.add(
         UserSession(
-            user_id=user.id, jti=jti, created_at=now, last_seen_at=now, expires_at=expires_at,
-            user_agent=user_agent[:500] if user_agent else None, ip=ip[:64] if ip else None,
+            user_id=user.id,
+            jti=jti,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=expires_at,
+            user_agent=user_agent[:500] if user_agent else None,
+            ip=ip[:64] if ip else None,
         )
     )
     user.last_login_at = now
     session.add(user)
     claims = {
-        "sub": str(user.id), "role": user.role, "jti": jti, "iss": settings.jwt_issuer,
-        "aud": settings.jwt_audience, "iat": now, "exp": expires_at,
+        "sub": str(user.id),
+        "role": user.role,
+        "jti": jti,
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "iat": now,
+        "exp": expires_at,
     }
     return jwt.encode(claims, key(JWT), algorithm=ALGORITHM)
 
@@ -67,8 +77,12 @@ def start_session(session: Session, user: User, *, ip: str | None, user_agent: s
 def _decode(token: str) -> dict:
     settings = get_settings()
     return jwt.decode(
-        token, key(JWT), algorithms=[ALGORITHM], audience=settings.jwt_audience,
-        issuer=settings.jwt_issuer, options={"require": REQUIRED_CLAIMS},
+        token,
+        key(JWT),
+        algorithms=[ALGORITHM],
+        audience=settings.jwt_audience,
+        issuer=settings.jwt_issuer,
+        options={"require": REQUIRED_CLAIMS},
     )
 
 
@@ -80,7 +94,11 @@ def resolve_token(
     def refuse(event_type: str, reason: str, sub: str | None = None, user: User | None = None) -> Unauthorized:
         # The event links a user only when one was loaded: a deleted account's id would break the foreign key.
         record_security_event(
-            session, event_type, user_id=user.id if user else None, ip=ip, user_agent=user_agent,
+            session,
+            event_type,
+            user_id=user.id if user else None,
+            ip=ip,
+            user_agent=user_agent,
             details={"reason": reason, "sub": sub},
         )
         return Unauthorized("Your session has ended; sign in again.")
@@ -129,9 +147,17 @@ def tokens_still_valid(session: Session, checks: list[tuple[str, uuid.UUID]]) ->
     uids = {c[1] for c in claims if c}
     cache = _revocation_cache()
     # jti -> owner, for rows neither revoked nor expired: the same three checks as resolve_token.
-    owners: dict[str, uuid.UUID] = dict(session.exec(select(UserSession.jti, UserSession.user_id).where(
-        col(UserSession.jti).in_(jtis), col(UserSession.revoked_at).is_(None), UserSession.expires_at > now)).all()) \
-        if jtis else {}
+    owners: dict[str, uuid.UUID] = (
+        dict(
+            session.exec(
+                select(UserSession.jti, UserSession.user_id).where(
+                    col(UserSession.jti).in_(jtis), col(UserSession.revoked_at).is_(None), UserSession.expires_at > now
+                )
+            ).all()
+        )
+        if jtis
+        else {}
+    )
     if cache is not None and owners:
         names = sorted(owners)
         pipe = cache.pipeline(transaction=False)
@@ -140,14 +166,19 @@ def tokens_still_valid(session: Session, checks: list[tuple[str, uuid.UUID]]) ->
         for jti, revoked in zip(names, pipe.execute()):
             if revoked:
                 owners.pop(jti)
-    active = set(session.exec(select(User.id).where(col(User.id).in_(uids), User.status == UserStatus.active.value)).all()) \
-        if uids else set()
+    active = (
+        set(session.exec(select(User.id).where(col(User.id).in_(uids), User.status == UserStatus.active.value)).all())
+        if uids
+        else set()
+    )
     answers = [bool(c and owners.get(c[0]) == c[1] and c[1] in active) for c in claims]
     seen = sorted({c[0] for c, ok in zip(claims, answers) if c and ok})
     if seen:  # last_seen_at to the minute, as for requests: only rows older than that are written
-        session.exec(update(UserSession).where(col(UserSession.jti).in_(seen),
-                                               col(UserSession.last_seen_at) < now - LAST_SEEN_RESOLUTION)
-                     .values(last_seen_at=now))
+        session.exec(
+            update(UserSession)
+            .where(col(UserSession.jti).in_(seen), col(UserSession.last_seen_at) < now - LAST_SEEN_RESOLUTION)
+            .values(last_seen_at=now)
+        )
     for (token, _), ok in zip(checks, answers):
         if not ok:
             try:
@@ -164,7 +195,9 @@ def _touch(session: Session, jti: str, row: UserSession | None, cache: redis.Red
         if aware(row.last_seen_at) < now - LAST_SEEN_RESOLUTION:
             row.last_seen_at = now
             session.add(row)
-    elif cache is not None and cache.set(_SEEN_KEY.format(jti), 1, nx=True, ex=int(LAST_SEEN_RESOLUTION.total_seconds())):
+    elif cache is not None and cache.set(
+        _SEEN_KEY.format(jti), 1, nx=True, ex=int(LAST_SEEN_RESOLUTION.total_seconds())
+    ):
         session.exec(update(UserSession).where(col(UserSession.jti) == jti).values(last_seen_at=now))
 
 
@@ -211,7 +244,9 @@ def _active(user_id: uuid.UUID) -> SelectOfScalar[UserSession]:
     )
 
 
-def list_sessions(session: Session, user_id: uuid.UUID, *, limit: int = 50, offset: int = 0) -> tuple[list[UserSession], int]:
+def list_sessions(
+    session: Session, user_id: uuid.UUID, *, limit: int = 50, offset: int = 0
+) -> tuple[list[UserSession], int]:
     """The user's live sessions, most recently used first."""
     return paginate(session, _active(user_id), col(UserSession.last_seen_at).desc(), limit=limit, offset=offset)
 
@@ -231,4 +266,3 @@ def revoke_other_sessions(session: Session, user_id: uuid.UUID, current_jti: str
 def revoke_all_sessions(session: Session, user_id: uuid.UUID) -> int:
     """End every session of a user (password change, deactivation, deletion)."""
     return _revoke(session, list(session.exec(_active(user_id)).all()))
-

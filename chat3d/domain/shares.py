@@ -48,8 +48,15 @@ class CreatedShare:
     token: str  # shown once; never stored
 
 
-def create_share(session: Session, owner_id: uuid.UUID, item_id: uuid.UUID | str, *, title: str | None = None,
-                 expires_in_days: int | None = None, expires_at: datetime | None = None) -> CreatedShare:
+def create_share(
+    session: Session,
+    owner_id: uuid.UUID,
+    item_id: uuid.UUID | str,
+    *,
+    title: str | None = None,
+    expires_in_days: int | None = None,
+    expires_at: datetime | None = None,
+) -> CreatedShare:
     """A new link; it expires after `expires_in_days` or at `expires_at` (naive = UTC), or never."""
     item, _ = versions.get_version(session, owner_id, item_id)
     from chat3d.domain.users import clean_line  # control characters out (issue 21, item 15)
@@ -71,15 +78,23 @@ def create_share(session: Session, owner_id: uuid.UUID, item_id: uuid.UUID | str
         if expires_at > now + timedelta(days=MAX_EXPIRY_DAYS):
             raise InvalidInput(f"A link can last at most {MAX_EXPIRY_DAYS} days.")
     token, token_hash = new_token()
-    share = Share(owner_id=owner_id, item_id=item.id, context_id=item.context_id, token_hash=token_hash,
-                  title=clean_title, expires_at=expires_at)
+    share = Share(
+        owner_id=owner_id,
+        item_id=item.id,
+        context_id=item.context_id,
+        token_hash=token_hash,
+        title=clean_title,
+        expires_at=expires_at,
+    )
     session.add(share)
     session.flush()
     return CreatedShare(share=share, token=token)
 
 
 def list_shares(session: Session, owner_id: uuid.UUID) -> list[Share]:
-    return list(session.exec(select(Share).where(Share.owner_id == owner_id).order_by(col(Share.created_at).desc())).all())
+    return list(
+        session.exec(select(Share).where(Share.owner_id == owner_id).order_by(col(Share.created_at).desc())).all()
+    )
 
 
 def revoke_share(session: Session, owner_id: uuid.UUID, share_id: uuid.UUID | str) -> Share:
@@ -142,8 +157,15 @@ def public_view(share: Share, model: Mapping[str, Any]) -> dict:
         "metrics": {k: metrics[k] for k in keep if k in metrics},
         # Issue 23: what was asked and whether the part meets it (labels and statuses only, no details or code).
         "requirements": [{"label": r.get("label"), "status": r.get("status")} for r in model.get("requirements") or []],
-        "files": [{"id": f["id"], "format": f["format"], "filename": f.get("filename") or f"model.{f['format']}",
-                   "size": f.get("size", 0)} for f in shared_refs(model)],
+        "files": [
+            {
+                "id": f["id"],
+                "format": f["format"],
+                "filename": f.get("filename") or f"model.{f['format']}",
+                "size": f.get("size", 0),
+            }
+            for f in shared_refs(model)
+        ],
         # Issue 27: named parts, each measured, with its own files when the version has several.
         "parts": public_parts(model),
         "expiresAt": aware(share.expires_at).isoformat() if share.expires_at else None,
@@ -152,8 +174,16 @@ def public_view(share: Share, model: Mapping[str, Any]) -> dict:
 
 def public_parts(model: Mapping[str, Any]) -> list[dict]:
     rows, bundle = parts.downloadable(model)
-    return [{"number": r["solid"], "name": r["name"], "sizeMm": r["size"], "volumeMm3": r["volume"],
-             "formats": list(parts.PART_FORMATS) if bundle else []} for r in rows]
+    return [
+        {
+            "number": r["solid"],
+            "name": r["name"],
+            "sizeMm": r["size"],
+            "volumeMm3": r["volume"],
+            "formats": list(parts.PART_FORMATS) if bundle else [],
+        }
+        for r in rows
+    ]
 
 
 def shared_file(session: Session, token: str, file_id: str) -> StoredFile:
@@ -180,11 +210,16 @@ def shared_part(session: Session, token: str, number: str, fmt: str) -> tuple[St
 
 def owner_view(share: Share) -> dict:
     return {
-        "id": str(share.id), "itemId": str(share.item_id), "contextId": str(share.context_id), "title": share.title,
+        "id": str(share.id),
+        "itemId": str(share.item_id),
+        "contextId": str(share.context_id),
+        "title": share.title,
         "createdAt": aware(share.created_at).isoformat(),
         "expiresAt": aware(share.expires_at).isoformat() if share.expires_at else None,
         "revokedAt": aware(share.revoked_at).isoformat() if share.revoked_at else None,
-        "active": is_active(share), "expired": is_expired(share), "views": share.views,
+        "active": is_active(share),
+        "expired": is_expired(share),
+        "views": share.views,
     }
 
 

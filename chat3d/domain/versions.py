@@ -102,9 +102,15 @@ class VersionView:
 
     def as_json(self) -> dict:
         return {
-            "itemId": self.item_id, "number": self.number, "origin": self.origin,
-            "createdAt": self.created_at.isoformat(), "current": self.current, "metrics": self.metrics,
-            "thumbnailFileId": self.thumbnail_file_id, "glbFileId": self.glb_file_id, "parameters": self.parameters,
+            "itemId": self.item_id,
+            "number": self.number,
+            "origin": self.origin,
+            "createdAt": self.created_at.isoformat(),
+            "current": self.current,
+            "metrics": self.metrics,
+            "thumbnailFileId": self.thumbnail_file_id,
+            "glbFileId": self.glb_file_id,
+            "parameters": self.parameters,
             "requirements": self.requirements,
         }
 
@@ -119,17 +125,26 @@ def list_versions(session: Session, owner_id: uuid.UUID, context_id: uuid.UUID |
         # The PNG the render service's post step drew; a version from before it (SVG only) has none and gets
         # the neutral icon: a stored SVG was written by the program and is never shown.
         png, glb = file_ref(model, "png"), file_ref(model, "glb")
-        out.append(VersionView(
-            item_id=str(item.id), number=n, origin=origin_of(item, model), created_at=item.created_at,
-            current=current is not None and item.id == current.id, metrics=model.get("metrics") or {},
-            thumbnail_file_id=png["id"] if png else None, glb_file_id=glb["id"] if glb else None,
-            parameters=parameter_values(str(model.get("code") or "")),
-            requirements=list(model.get("requirements") or []),
-        ))
+        out.append(
+            VersionView(
+                item_id=str(item.id),
+                number=n,
+                origin=origin_of(item, model),
+                created_at=item.created_at,
+                current=current is not None and item.id == current.id,
+                metrics=model.get("metrics") or {},
+                thumbnail_file_id=png["id"] if png else None,
+                glb_file_id=glb["id"] if glb else None,
+                parameters=parameter_values(str(model.get("code") or "")),
+                requirements=list(model.get("requirements") or []),
+            )
+        )
     return out
 
 
-def get_version(session: Session, owner_id: uuid.UUID, item_id: uuid.UUID | str, context_id: uuid.UUID | str | None = None) -> tuple[ChatItem, segments.ModelSegment]:
+def get_version(
+    session: Session, owner_id: uuid.UUID, item_id: uuid.UUID | str, context_id: uuid.UUID | str | None = None
+) -> tuple[ChatItem, segments.ModelSegment]:
     item = chats.get_item(session, owner_id, item_id, context_id)
     model = model_of(item)
     if model is None:
@@ -165,14 +180,23 @@ def compare(session: Session, owner_id: uuid.UUID, a_id: str, b_id: str) -> dict
             delta = round(float(vb) - float(va), 4) if va is not None and vb is not None else None
         rows.append({"metric": key, "a": va, "b": vb, "delta": delta})
     pa, pb = parameter_values(str(ma.get("code") or "")), parameter_values(str(mb.get("code") or ""))
-    params = [{"name": n, "a": pa.get(n), "b": pb.get(n)} for n in sorted(set(pa) | set(pb), key=lambda n: (n not in pa, n))
-              if pa.get(n) != pb.get(n)]
-    return {"a": str(a.id), "b": str(b.id), "metrics": rows, "parameters": params,
-            "requirements": {"a": ma.get("requirements") or [], "b": mb.get("requirements") or []}}
+    params = [
+        {"name": n, "a": pa.get(n), "b": pb.get(n)}
+        for n in sorted(set(pa) | set(pb), key=lambda n: (n not in pa, n))
+        if pa.get(n) != pb.get(n)
+    ]
+    return {
+        "a": str(a.id),
+        "b": str(b.id),
+        "metrics": rows,
+        "parameters": params,
+        "requirements": {"a": ma.get("requirements") or [], "b": mb.get("requirements") or []},
+    }
 
 
-def _remap_files(session: Session, answer: list[segments.Segment], ctx: ChatContext,
-                 new_item: ChatItem) -> list[segments.Segment]:
+def _remap_files(
+    session: Session, answer: list[segments.Segment], ctx: ChatContext, new_item: ChatItem
+) -> list[segments.Segment]:
     """Deep-copied segments whose file refs point at new rows for the same bytes on disk."""
     answer = copy.deepcopy(answer)
     for seg in answer:
@@ -185,9 +209,18 @@ def _remap_files(session: Session, answer: list[segments.Segment], ctx: ChatCont
             if src is None or src.owner_id != ctx.owner_id:
                 continue
             row = StoredFile(
-                owner_id=src.owner_id, context_id=ctx.id, item_id=new_item.id, query_id=None, kind=src.kind,
-                format=src.format, filename=src.filename, content_type=src.content_type, size=src.size,
-                sha256=src.sha256, storage_path=src.storage_path, expires_at=src.expires_at,
+                owner_id=src.owner_id,
+                context_id=ctx.id,
+                item_id=new_item.id,
+                query_id=None,
+                kind=src.kind,
+                format=src.format,
+                filename=src.filename,
+                content_type=src.content_type,
+                size=src.size,
+                sha256=src.sha256,
+                storage_path=src.storage_path,
+                expires_at=src.expires_at,
             )
             session.add(row)
             session.flush()
@@ -195,8 +228,14 @@ def _remap_files(session: Session, answer: list[segments.Segment], ctx: ChatCont
     return answer
 
 
-def fork(session: Session, owner_id: uuid.UUID, context_id: uuid.UUID | str, item_id: uuid.UUID | str,
-         *, name: str | None = None) -> ChatContext:
+def fork(
+    session: Session,
+    owner_id: uuid.UUID,
+    context_id: uuid.UUID | str,
+    item_id: uuid.UUID | str,
+    *,
+    name: str | None = None,
+) -> ChatContext:
     """A new chat with this chat's history up to and including the version; later items stay behind.
 
     Files are not copied on disk: the fork gets its own rows pointing at the same stored bytes, and
@@ -213,8 +252,7 @@ def fork(session: Session, owner_id: uuid.UUID, context_id: uuid.UUID | str, ite
         if row.id == version.id:
             break
     fork_name = name or f"{src.name} (fork)"
-    new = chats.create_context(session, owner_id, name=fork_name[: chats.MAX_NAME],
-                               units=src.units)
+    new = chats.create_context(session, owner_id, name=fork_name[: chats.MAX_NAME], units=src.units)
     # The source's models as they are (not chosen now: one an admin has turned off since falls back at query time).
     new.conversation_model_id, new.codegen_model_id = src.conversation_model_id, src.codegen_model_id
     mapping: dict[uuid.UUID, uuid.UUID] = {}
@@ -222,9 +260,16 @@ def fork(session: Session, owner_id: uuid.UUID, context_id: uuid.UUID | str, ite
     for row in upto:
         if segments.is_pending(row.segments):
             continue  # an answer still being written is not history yet
-        item = ChatItem(context_id=new.id, owner_id=owner_id, role=row.role, segments=[], rating=row.rating,
-                        regenerated_from_id=mapping.get(row.regenerated_from_id) if row.regenerated_from_id else None,
-                        created_at=row.created_at, updated_at=utcnow())
+        item = ChatItem(
+            context_id=new.id,
+            owner_id=owner_id,
+            role=row.role,
+            segments=[],
+            rating=row.rating,
+            regenerated_from_id=mapping.get(row.regenerated_from_id) if row.regenerated_from_id else None,
+            created_at=row.created_at,
+            updated_at=utcnow(),
+        )
         session.add(item)
         session.flush()
         item.segments = _remap_files(session, row.segments, new, item)
@@ -277,8 +322,10 @@ def download_stems(session: Session, context_id: uuid.UUID, item_id: uuid.UUID) 
         return None
     ids = [v.id for v in version_items(session, ctx)]
     suffix = f"-v{ids.index(item_id) + 1}" if item_id in ids else ""
-    return ((slug(ctx.name, ascii_only=True) or "model") + suffix,
-            (slug(ctx.name, ascii_only=False) or "model") + suffix)
+    return (
+        (slug(ctx.name, ascii_only=True) or "model") + suffix,
+        (slug(ctx.name, ascii_only=False) or "model") + suffix,
+    )
 
 
 def _program(code: str) -> str:

@@ -47,7 +47,9 @@ from chat3d.settings import get_settings
 
 CONFIRM_TTL = timedelta(hours=24)
 REGISTRATION_TTL = timedelta(days=7)
-CONFIRM_REFUSED = "This confirmation link is invalid, expired or already used. Join the waitlist again to get a new one."
+CONFIRM_REFUSED = (
+    "This confirmation link is invalid, expired or already used. Join the waitlist again to get a new one."
+)
 STATUS_REFUSED = "This status link is invalid."
 JOIN_ANSWER = "Thanks! Check your inbox: we sent you an email to confirm your address."
 
@@ -182,7 +184,9 @@ def join_waitlist(session: Session, email: str, marketing_consent: bool = False,
     from chat3d.domain.users import has_account
 
     if has_account(session, email):  # an unconfirmed registration is not an account (issue 21)
-        enqueue_mail(session, email, "waitlist_account_exists", {"login_url": f"{get_settings().public_base_url}/login"})
+        enqueue_mail(
+            session, email, "waitlist_account_exists", {"login_url": f"{get_settings().public_base_url}/login"}
+        )
         return
     entry, created = get_or_create_entry(session, email, marketing_consent=marketing_consent)
     if not created and marketing_consent and not entry.marketing_consent:
@@ -221,8 +225,13 @@ def _refused_confirmation(session: Session, raw: str, ip: str | None) -> Forbidd
         reason = "reused" if token.consumed_at is not None else "expired"
         details = {"tokenId": str(token.id), "entryId": str(token.entry_id)}
     entry = session.get(WaitlistEntry, token.entry_id) if token is not None else None
-    record_security_event(session, "waitlist_token.refused", email=entry.email if entry else None, ip=ip,
-                          details={"reason": reason, **details})
+    record_security_event(
+        session,
+        "waitlist_token.refused",
+        email=entry.email if entry else None,
+        ip=ip,
+        details={"reason": reason, **details},
+    )
     return Forbidden(CONFIRM_REFUSED)
 
 
@@ -248,8 +257,9 @@ def confirm_email(session: Session, raw: str, *, ip: str | None = None) -> Waitl
     if entry_id is None:
         raise _refused_confirmation(session, raw, ip)
     entry = session.exec(select(WaitlistEntry).where(WaitlistEntry.id == entry_id).with_for_update()).one()
-    record_in_transaction(session, "waitlist_token.consumed", email=entry.email, ip=ip,
-                          details={"entryId": str(entry.id)})
+    record_in_transaction(
+        session, "waitlist_token.consumed", email=entry.email, ip=ip, details={"entryId": str(entry.id)}
+    )
     if entry.status == WaitlistStatus.pending_email_confirmation.value:
         entry.status = WaitlistStatus.pending_admin_approval.value
         entry.email_confirmed_at = now
@@ -265,9 +275,15 @@ def _notify_admins(session: Session, entry: WaitlistEntry) -> None:
     from chat3d.events.types import NOTIFICATION_CREATED
 
     record_for_admins(
-        session, NOTIFICATION_CREATED,
-        {"kind": "waitlist.pending", "title": "A waitlist request awaits approval", "body": entry.email,
-         "link": "/admin?tab=waitlist&status=pending_admin_approval", "entryId": str(entry.id)},
+        session,
+        NOTIFICATION_CREATED,
+        {
+            "kind": "waitlist.pending",
+            "title": "A waitlist request awaits approval",
+            "body": entry.email,
+            "link": "/admin?tab=waitlist&status=pending_admin_approval",
+            "entryId": str(entry.id),
+        },
     )
 
 
@@ -276,8 +292,9 @@ def _waitlist_changed(session: Session, admin: User, action: str, entry_ids: lis
     from chat3d.events.store import record_for_admins
     from chat3d.events.types import ADMIN_WAITLIST_UPDATED
 
-    record_for_admins(session, ADMIN_WAITLIST_UPDATED,
-                      {"action": action, "entryIds": [str(i) for i in entry_ids], "by": admin.email})
+    record_for_admins(
+        session, ADMIN_WAITLIST_UPDATED, {"action": action, "entryIds": [str(i) for i in entry_ids], "by": admin.email}
+    )
 
 
 def entry_from_status_token(session: Session, token: str) -> WaitlistEntry:
@@ -302,8 +319,11 @@ class WaitlistStatusView:
 
 def status_view(entry: WaitlistEntry) -> WaitlistStatusView:
     return WaitlistStatusView(
-        status=entry.status, email=mask_email(entry.email), created_at=entry.created_at,
-        email_confirmed_at=entry.email_confirmed_at, decided_at=entry.approved_at or entry.rejected_at,
+        status=entry.status,
+        email=mask_email(entry.email),
+        created_at=entry.created_at,
+        email_confirmed_at=entry.email_confirmed_at,
+        decided_at=entry.approved_at or entry.rejected_at,
     )
 
 
@@ -347,7 +367,11 @@ def _approve(session: Session, admin: User, entry: WaitlistEntry) -> None:
         )
     now = utcnow()
     raw = issue_registration_token(
-        session, entry.email, TokenSource.waitlist, invited_by=entry.invited_by, ttl=REGISTRATION_TTL,
+        session,
+        entry.email,
+        TokenSource.waitlist,
+        invited_by=entry.invited_by,
+        ttl=REGISTRATION_TTL,
         waitlist_entry_id=entry.id,
     )
     token_id = session.exec(select(RegistrationToken.id).where(RegistrationToken.token_hash == hash_token(raw))).one()
@@ -361,7 +385,9 @@ def _approve(session: Session, admin: User, entry: WaitlistEntry) -> None:
 
     moved = session.exec(
         update(Invitation)
-        .where(col(Invitation.waitlist_entry_id) == entry.id, col(Invitation.status) == InvitationStatus.waitlisted.value)
+        .where(
+            col(Invitation.waitlist_entry_id) == entry.id, col(Invitation.status) == InvitationStatus.waitlisted.value
+        )
         .values(status=InvitationStatus.registration_sent.value, registration_token_id=token_id, updated_at=now)
         .returning(col(Invitation.inviter_id), col(Invitation.id), col(Invitation.email))
     ).all()
@@ -384,7 +410,10 @@ def reject_entry(session: Session, admin: User, entry_id: uuid.UUID | str, *, ip
     from chat3d.domain.admin import audit
 
     entry = _entry_for_update(session, entry_id)
-    if entry.status not in (WaitlistStatus.pending_admin_approval.value, WaitlistStatus.pending_email_confirmation.value):
+    if entry.status not in (
+        WaitlistStatus.pending_admin_approval.value,
+        WaitlistStatus.pending_email_confirmation.value,
+    ):
         raise Conflict(f"Only pending entries can be rejected (this one is {entry.status}).")
     now = utcnow()
     previous = entry.status
@@ -396,8 +425,17 @@ def reject_entry(session: Session, admin: User, entry_id: uuid.UUID | str, *, ip
     # The inviter's invitation stops being live (and stops counting against their quota).
     from chat3d.domain.invitations import _set_status, tell_inviters
 
-    tell_inviters(session, _set_status(session, [Invitation.waitlist_entry_id == entry.id, col(Invitation.status).in_(
-        [InvitationStatus.waitlisted.value, InvitationStatus.pending.value])], InvitationStatus.revoked.value))
+    tell_inviters(
+        session,
+        _set_status(
+            session,
+            [
+                Invitation.waitlist_entry_id == entry.id,
+                col(Invitation.status).in_([InvitationStatus.waitlisted.value, InvitationStatus.pending.value]),
+            ],
+            InvitationStatus.revoked.value,
+        ),
+    )
     if previous == WaitlistStatus.pending_admin_approval.value:  # an unconfirmed address gets no mail
         _send(session, entry, "waitlist_rejected", {})
     audit(session, admin, "waitlist.reject", "waitlist_entry", entry.id, {"email": entry.email, "was": previous}, ip=ip)
@@ -412,7 +450,9 @@ class BulkResult:
     skipped: list[dict]
 
 
-def bulk_approve(session: Session, admin: User, entry_ids: list[uuid.UUID | str], *, ip: str | None = None) -> BulkResult:
+def bulk_approve(
+    session: Session, admin: User, entry_ids: list[uuid.UUID | str], *, ip: str | None = None
+) -> BulkResult:
     """Approve each entry that waits for approval; the others are reported as skipped with the reason."""
     from chat3d.domain.admin import audit
 
@@ -430,8 +470,13 @@ def bulk_approve(session: Session, admin: User, entry_ids: list[uuid.UUID | str]
             continue
         result.approved.append(entry.id)
     audit(
-        session, admin, "waitlist.bulk_approve", "waitlist_entry", None,
-        {"approved": [str(i) for i in result.approved], "skipped": result.skipped}, ip=ip,
+        session,
+        admin,
+        "waitlist.bulk_approve",
+        "waitlist_entry",
+        None,
+        {"approved": [str(i) for i in result.approved], "skipped": result.skipped},
+        ip=ip,
     )
     session.flush()
     if result.approved:

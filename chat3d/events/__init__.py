@@ -22,7 +22,19 @@ from chat3d.events.store import (
 )
 
 __all__ = [
-    "types", "get_bus", "publish", "publish_after_commit", "start_event_bus", "stop_event_bus",
-    "events_after", "latest_event_id", "list_notifications", "mark_all_read", "mark_read",
-    "record_event", "record_for_admins", "record_many", "unread_count",
+    "types",
+    "get_bus",
+    "publish",
+    "publish_after_commit",
+    "start_event_bus",
+    "stop_event_bus",
+    "events_after",
+    "latest_event_id",
+    "list_notifications",
+    "mark_all_read",
+    "mark_read",
+    "record_event",
+    "record_for_admins",
+    "record_many",
+    "unread_count",
 ]

@@ -298,9 +298,13 @@ class EventBus:
             if len(text) > MAX_MESSAGE_PAYLOAD:
                 text = ""
         # Listeners get the envelope as the table will give it back (JSON round trip), and their own copy.
-        self._deliver(user_id, Announced(event_id, int(prev_id), json.loads(text)) if text else Announced(event_id, None, None))
+        self._deliver(
+            user_id, Announced(event_id, int(prev_id), json.loads(text)) if text else Announced(event_id, None, None)
+        )
         if self.uses_redis:
-            self._redis_publish(f"{user_id.hex}:{event_id}:{int(prev_id)}:{text}" if text else f"{user_id.hex}:{event_id}")
+            self._redis_publish(
+                f"{user_id.hex}:{event_id}:{int(prev_id)}:{text}" if text else f"{user_id.hex}:{event_id}"
+            )
 
     def _redis_publish(self, message: str, channel: str = CHANNEL) -> bool:
         # After a failure, skip Redis for a moment instead of blocking every commit on a dead server;
@@ -500,7 +504,11 @@ def publish(user_id: uuid.UUID, event_id: int) -> None:
 
 
 def publish_after_commit(
-    session: OrmSession, user_id: uuid.UUID, event_id: int, *, envelope: dict[str, Any] | None = None,
+    session: OrmSession,
+    user_id: uuid.UUID,
+    event_id: int,
+    *,
+    envelope: dict[str, Any] | None = None,
     prev_id: int | None = None,
 ) -> None:
     """Publish once `session`'s transaction commits; dropped if it rolls back."""

@@ -90,7 +90,12 @@ def _notification_item(row: Any) -> dict[str, Any]:
 
 
 def record_event(
-    session: Session, user_id: uuid.UUID, event_type: str, payload: dict[str, Any] | None = None, *, publish: bool = True
+    session: Session,
+    user_id: uuid.UUID,
+    event_type: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    publish: bool = True,
 ) -> Notification:
     """Write one event for `user_id` in the caller's transaction and return the row (id assigned).
 
@@ -102,8 +107,12 @@ def record_event(
 
 def record_item_updated(session: Session, item: ChatItem) -> Notification:
     """`chat.item.updated` for the item's owner: its chat's open pages re-read the item (and the versions)."""
-    return record_event(session, item.owner_id, CHAT_ITEM_UPDATED,
-                        {"contextId": str(item.context_id), "itemId": str(item.id), "role": item.role})
+    return record_event(
+        session,
+        item.owner_id,
+        CHAT_ITEM_UPDATED,
+        {"contextId": str(item.context_id), "itemId": str(item.id), "role": item.role},
+    )
 
 
 def record_many(
@@ -128,7 +137,9 @@ def record_many(
     session.flush()  # rows this transaction added through the ORM (a new user, say) exist before ours refer to them
     now = utcnow()
     params = [{"user_id": u, "event_type": t, "payload": dict(p or {}), "created_at": now} for u, t, p in events]
-    returned = session.execute(sa.insert(_T).returning(_T.c.id, _PREDECESSOR, sort_by_parameter_order=True), params).all()
+    returned = session.execute(
+        sa.insert(_T).returning(_T.c.id, _PREDECESSOR, sort_by_parameter_order=True), params
+    ).all()
     rows = [Notification(id=int(r[0]), **p) for r, p in zip(returned, params)]
     if publish:
         from chat3d.events.bus import publish_after_commit
@@ -146,11 +157,15 @@ def record_many(
 
 def record_for_admins(session: Session, event_type: str, payload: dict[str, Any] | None = None) -> list[Notification]:
     """One event row per active admin (e.g. `admin.settings.updated`, a new waitlist entry to approve)."""
-    admin_ids = session.execute(
-        sa.select(User.id)
-        .where(User.role == Role.admin.value, User.status == UserStatus.active.value)
-        .order_by(User.id)
-    ).scalars().all()
+    admin_ids = (
+        session.execute(
+            sa.select(User.id)
+            .where(User.role == Role.admin.value, User.status == UserStatus.active.value)
+            .order_by(User.id)
+        )
+        .scalars()
+        .all()
+    )
     return record_many(session, [(admin_id, event_type, payload) for admin_id in admin_ids])
 
 
@@ -159,7 +174,9 @@ def record_for_admins(session: Session, event_type: str, payload: dict[str, Any]
 # readers use autocommit connections, see `chat3d.events.stream`).
 
 
-def events_after(session: Session, user_id: uuid.UUID, after_id: int, limit: int = DEFAULT_BATCH) -> list[dict[str, Any]]:
+def events_after(
+    session: Session, user_id: uuid.UUID, after_id: int, limit: int = DEFAULT_BATCH
+) -> list[dict[str, Any]]:
     """The recipient's events with id > `after_id`, oldest first, at most `limit` (the replay/live query)."""
     rows = session.execute(
         sa.select(_T.c.id, _T.c.event_type, _T.c.payload, _T.c.created_at)

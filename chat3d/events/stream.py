@@ -56,7 +56,6 @@ class Ready:
     cursor: int
 
 
-
 class StreamConfig:
     """Stream timings from the settings (EVENTS_HEARTBEAT_S etc.; tests shorten the heartbeat)."""
 
@@ -111,7 +110,11 @@ def _reader_engine(url: str) -> sa.Engine:
     number of open streams.
     """
     return sa.create_engine(
-        url, pool_size=_read_threads(), max_overflow=2, pool_timeout=10, isolation_level="AUTOCOMMIT",
+        url,
+        pool_size=_read_threads(),
+        max_overflow=2,
+        pool_timeout=10,
+        isolation_level="AUTOCOMMIT",
         connect_args={"connect_timeout": 3},
     )
 
@@ -183,7 +186,9 @@ class BatchReader:
                 self.stats["queries"] += 1
                 self.stats["reads"] += len(batch)
                 try:
-                    results = await run_db(_with_reader, store.events_after_many, [(u, c) for u, c, _, _ in batch], limit)
+                    results = await run_db(
+                        _with_reader, store.events_after_many, [(u, c) for u, c, _, _ in batch], limit
+                    )
                 except BaseException as exc:
                     for *_, future in batch:
                         if not future.done():
@@ -220,8 +225,9 @@ class CheckBatcher:
     of dozens of batches of one, whose ORM work in a thread would hold the GIL against event delivery.
     """
 
-    def __init__(self, check_many: Callable[[list[tuple]], Sequence[bool | None]], max_batch: int = 200,
-                 gather_s: float = 0.5):
+    def __init__(
+        self, check_many: Callable[[list[tuple]], Sequence[bool | None]], max_batch: int = 200, gather_s: float = 0.5
+    ):
         self.check_many = check_many
         self.max_batch = max_batch
         self.gather_s = gather_s
@@ -275,8 +281,13 @@ def _close_if_refused(listener: Any, check: asyncio.Future) -> None:
 
 def _unanswered(check: asyncio.Future | None) -> bool:
     """The heartbeat's re-check finished without an answer (database or Redis error)."""
-    return bool(check is not None and check.done() and not check.cancelled() and check.exception() is None
-                and check.result() is None)
+    return bool(
+        check is not None
+        and check.done()
+        and not check.cancelled()
+        and check.exception() is None
+        and check.result() is None
+    )
 
 
 async def _until_answered(still_allowed: Callable[[], Awaitable[bool | None]], listener: Any) -> bool:

@@ -37,8 +37,17 @@ ACCOUNT_ROLE_CHANGED = "account.role.changed"
 PUBLIC_SETTINGS_UPDATED = "settings.public.updated"
 
 ALL_EVENT_TYPES: frozenset[str] = frozenset(
-    {CHAT_ITEM_UPDATED, CHAT_QUERY_STATE, NOTIFICATION_CREATED, ADMIN_SETTINGS_UPDATED, ADMIN_WAITLIST_UPDATED,
-     ACCOUNT_STATUS_CHANGED, INVITATION_UPDATED, SESSION_REVOKED, ACCOUNT_ROLE_CHANGED}
+    {
+        CHAT_ITEM_UPDATED,
+        CHAT_QUERY_STATE,
+        NOTIFICATION_CREATED,
+        ADMIN_SETTINGS_UPDATED,
+        ADMIN_WAITLIST_UPDATED,
+        ACCOUNT_STATUS_CHANGED,
+        INVITATION_UPDATED,
+        SESSION_REVOKED,
+        ACCOUNT_ROLE_CHANGED,
+    }
 )
 
 # Which prop of the browser's event bridge each type goes to (`EventStream` in chat3d/components/event_stream.py,

@@ -86,7 +86,9 @@ def to_anthropic_messages(messages: list[Message]) -> list[dict]:
             role = m.role
             for image in m.images:
                 data = base64.b64encode(image.data).decode()
-                blocks.append({"type": "image", "source": {"type": "base64", "media_type": image.media_type, "data": data}})
+                blocks.append(
+                    {"type": "image", "source": {"type": "base64", "media_type": image.media_type, "data": data}}
+                )
             if m.content:
                 blocks.append({"type": "text", "text": m.content})
             for call in m.tool_calls:

@@ -66,7 +66,10 @@ class OllamaProvider(LLMProvider):
             "model": model,
             "messages": to_ollama_messages(system, messages),
             "tools": [
-                {"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.parameters}}
+                {
+                    "type": "function",
+                    "function": {"name": t.name, "description": t.description, "parameters": t.parameters},
+                }
                 for t in tools or []
             ],
             "options": {"num_predict": max_tokens},

@@ -25,10 +25,7 @@ from chat3d.llm.base import (
 )
 
 # vendor -> (name shown to people, key setting, base-url setting)
-_VENDORS = {
-    "openai": ("OpenAI", "OPENAI_API_KEY", "OPENAI_BASE_URL"),
-    "xai": ("xAI", "XAI_API_KEY", "XAI_BASE_URL"),
-}
+_VENDORS = {"openai": ("OpenAI", "OPENAI_API_KEY", "OPENAI_BASE_URL"), "xai": ("xAI", "XAI_API_KEY", "XAI_BASE_URL")}
 _FINISH = {"stop": "stop", "tool_calls": "tool_calls", "function_call": "tool_calls", "length": "length"}
 
 
@@ -65,7 +62,10 @@ class OpenAIProvider(LLMProvider):
         }
         if tools:
             request["tools"] = [
-                {"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.parameters}}
+                {
+                    "type": "function",
+                    "function": {"name": t.name, "description": t.description, "parameters": t.parameters},
+                }
                 for t in tools
             ]
         if timeout_s is not None:
@@ -112,9 +112,7 @@ class OpenAIProvider(LLMProvider):
                         call["arguments"] += part.function.arguments or ""
                 if choice.finish_reason:
                     finish = _FINISH.get(choice.finish_reason, choice.finish_reason)
-        tool_calls = [
-            ToolCall(c["id"], c["name"], _parse_arguments(c["arguments"])) for _, c in sorted(calls.items())
-        ]
+        tool_calls = [ToolCall(c["id"], c["name"], _parse_arguments(c["arguments"])) for _, c in sorted(calls.items())]
         return Completion("".join(text), tool_calls, usage, model, finish)
 
 

@@ -132,7 +132,7 @@ def _read_models_file(settings: Settings) -> list[dict]:
         raise ValueError(f"LLM_MODELS_FILE {path} could not be read: {e}") from None
     entries = data["models"] if isinstance(data, dict) and "models" in data else data
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-        raise ValueError(f"LLM_MODELS_FILE {path} must hold a list of model entries (or {{\"models\": [...]}}).")
+        raise ValueError(f'LLM_MODELS_FILE {path} must hold a list of model entries (or {{"models": [...]}}).')
     return entries
 
 
@@ -142,7 +142,9 @@ def _spec_from_entry(entry: dict, settings: Settings) -> ModelSpec:
     if "id" not in entry or "provider" not in entry:
         raise ValueError(f"{where}: every entry needs 'id' and 'provider' (got {entry}).")
     if entry["provider"] not in PROVIDERS:
-        raise ValueError(f"{where}: model '{entry['id']}' has provider '{entry['provider']}'; use one of {', '.join(PROVIDERS)}.")
+        raise ValueError(
+            f"{where}: model '{entry['id']}' has provider '{entry['provider']}'; use one of {', '.join(PROVIDERS)}."
+        )
     unknown = set(entry) - known
     if unknown:
         raise ValueError(f"{where}: model '{entry['id']}' has unknown fields {sorted(unknown)}.")

@@ -25,11 +25,12 @@ CREATE_3D_MODEL = ToolSpec(
             },
             "units": {"type": "string", "enum": ["mm"]},
             "requirements": {
-                "type": "array", "items": REQUIREMENT_SCHEMA,
+                "type": "array",
+                "items": REQUIREMENT_SCHEMA,
                 "description": "Each checkable thing the user asked for (size, counts, diameters, thickness, through "
-                               "or blind, symmetric, one solid), with source 'stated' for values the user gave, "
-                               "'assumed' for values you chose, 'not_modelled' for anything asked for that the "
-                               "part will not have. They are checked on the built solid.",
+                "or blind, symmetric, one solid), with source 'stated' for values the user gave, "
+                "'assumed' for values you chose, 'not_modelled' for anything asked for that the "
+                "part will not have. They are checked on the built solid.",
             },
         },
         "required": ["brief", "expected_bbox_mm", "units"],
@@ -39,7 +40,9 @@ CREATE_3D_MODEL = ToolSpec(
 # Issue 23 item 2: the vision model's verdict on the rendered views (chat3d/domain/review.py).
 REPORT_REVIEW = ToolSpec(
     name="report_review",
-    description=("Report whether the pictured part is what the brief asks for: verdict 'pass', or 'problems' "
-                 "with each visible difference named precisely enough to fix."),
+    description=(
+        "Report whether the pictured part is what the brief asks for: verdict 'pass', or 'problems' "
+        "with each visible difference named precisely enough to fix."
+    ),
     parameters=VERDICT_SCHEMA,
 )

@@ -25,8 +25,13 @@ def write_message(message_id: str, to: str, mail: RenderedMail, eml: str) -> Non
     folder = _dir()
     folder.mkdir(parents=True, exist_ok=True)
     summary = {
-        "id": message_id, "to": to, "subject": mail.subject, "text": mail.text, "html": mail.html,
-        "links": mail.links, "deliveredAt": datetime.now(UTC).isoformat(),
+        "id": message_id,
+        "to": to,
+        "subject": mail.subject,
+        "text": mail.text,
+        "html": mail.html,
+        "links": mail.links,
+        "deliveredAt": datetime.now(UTC).isoformat(),
     }
     for suffix, content in ((".eml", eml), (".json", json.dumps(summary, indent=2))):
         tmp = folder / f".{message_id}{suffix}.tmp"

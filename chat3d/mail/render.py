@@ -60,5 +60,7 @@ def render_mail(name: str, context: Mapping[str, Any], *, marketing: bool = Fals
     html_footer = _template("unsubscribe.html").substitute(escaped).rstrip() if marketing else ""
     text = _template("layout.txt").substitute(values, body=text_t.substitute(values).strip(), unsubscribe=text_footer)
     body_html = html_t.substitute(escaped).strip()
-    page = _template("layout.html").substitute(escaped, subject=html.escape(subject), body=body_html, unsubscribe=html_footer)
+    page = _template("layout.html").substitute(
+        escaped, subject=html.escape(subject), body=body_html, unsubscribe=html_footer
+    )
     return RenderedMail(subject=subject, text=text.rstrip() + "\n", html=page)

@@ -17,15 +17,25 @@ class DeliveryError(Exception):
 def deliver(message_id: str, to: str, mail: RenderedMail) -> None:
     settings = get_settings()
     message = emails.html(
-        subject=mail.subject, text=mail.text, html=mail.html, mail_from=settings.mail_from, mail_to=to,
+        subject=mail.subject,
+        text=mail.text,
+        html=mail.html,
+        mail_from=settings.mail_from,
+        mail_to=to,
         headers={"X-Chat3D-Message-Id": message_id},
     )
     if not settings.smtp_enabled:
         mailbox.write_message(message_id, to, mail, message.as_string())
         return
     # emails' SMTP client logs in only when given a user: an empty SMTP_USER sends without login.
-    with SMTPBackend(host=settings.smtp_host, port=settings.smtp_port, timeout=settings.smtp_timeout_s,
-                     tls=settings.smtp_tls, user=settings.smtp_user, password=settings.smtp_password) as backend:
+    with SMTPBackend(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        timeout=settings.smtp_timeout_s,
+        tls=settings.smtp_tls,
+        user=settings.smtp_user,
+        password=settings.smtp_password,
+    ) as backend:
         response = message.send(smtp=backend)
     if not response.success:
         raise DeliveryError(_reason(response))

@@ -23,11 +23,17 @@ def register_pages(app: rx.App) -> None:
     if get_settings().chat3d_env == "development":
         from chat3d.pages import mailbox
 
-        app.add_page(mailbox.mailbox_page, route="/dev/mailbox", title="Mailbox (development) · Chat3D",
-                     on_load=mailbox.MailboxState.load)
+        app.add_page(
+            mailbox.mailbox_page,
+            route="/dev/mailbox",
+            title="Mailbox (development) · Chat3D",
+            on_load=mailbox.MailboxState.load,
+        )
         from chat3d.pages import ping
 
-        app.add_page(ping.ping_page, route="/dev/ping", title="Ping (development) · Chat3D")  # bench/ui_bench.py baseline
+        app.add_page(
+            ping.ping_page, route="/dev/ping", title="Ping (development) · Chat3D"
+        )  # bench/ui_bench.py baseline
 
 
 def register_waitlist_admin_pages(app: rx.App) -> None:
@@ -35,11 +41,21 @@ def register_waitlist_admin_pages(app: rx.App) -> None:
     from chat3d.state.admin import AdminState
     from chat3d.state.waitlist import WaitlistConfirmState, WaitlistJoinState, WaitlistStatusState
 
-    app.add_page(waitlist.join_page, route="/waitlist", title="Join the waitlist · Chat3D", on_load=WaitlistJoinState.on_load)
-    app.add_page(waitlist.confirm_page, route="/waitlist/confirm", title="Confirm your email · Chat3D",
-                 on_load=WaitlistConfirmState.on_load)
-    app.add_page(waitlist.status_page, route="/waitlist/status", title="Waitlist status · Chat3D",
-                 on_load=WaitlistStatusState.on_load)
+    app.add_page(
+        waitlist.join_page, route="/waitlist", title="Join the waitlist · Chat3D", on_load=WaitlistJoinState.on_load
+    )
+    app.add_page(
+        waitlist.confirm_page,
+        route="/waitlist/confirm",
+        title="Confirm your email · Chat3D",
+        on_load=WaitlistConfirmState.on_load,
+    )
+    app.add_page(
+        waitlist.status_page,
+        route="/waitlist/status",
+        title="Waitlist status · Chat3D",
+        on_load=WaitlistStatusState.on_load,
+    )
     app.add_page(admin.admin_page, route="/admin", title="Admin console · Chat3D", on_load=AdminState.on_load)
 
 
@@ -50,11 +66,27 @@ def register_account_pages(app: rx.App) -> None:
     from chat3d.state.profile import ProfileState
 
     app.add_page(profile.profile_page, route="/profile", title="Your account · Chat3D", on_load=ProfileState.on_load)
-    app.add_page(account_actions.confirm_page, route="/profile/actions/confirm", title="Confirm · Chat3D",
-                 on_load=ActionConfirmState.on_load)
-    app.add_page(account_actions.reset_password_page, route="/reset-password", title="New password · Chat3D",
-                 on_load=ResetPasswordState.on_load)
-    app.add_page(account_actions.forgot_password_page, route="/forgot-password", title="Forgot password · Chat3D",
-                 on_load=EmailFormState.on_load)
-    app.add_page(account_actions.reactivate_page, route="/reactivate", title="Reactivate your account · Chat3D",
-                 on_load=EmailFormState.on_load)
+    app.add_page(
+        account_actions.confirm_page,
+        route="/profile/actions/confirm",
+        title="Confirm · Chat3D",
+        on_load=ActionConfirmState.on_load,
+    )
+    app.add_page(
+        account_actions.reset_password_page,
+        route="/reset-password",
+        title="New password · Chat3D",
+        on_load=ResetPasswordState.on_load,
+    )
+    app.add_page(
+        account_actions.forgot_password_page,
+        route="/forgot-password",
+        title="Forgot password · Chat3D",
+        on_load=EmailFormState.on_load,
+    )
+    app.add_page(
+        account_actions.reactivate_page,
+        route="/reactivate",
+        title="Reactivate your account · Chat3D",
+        on_load=EmailFormState.on_load,
+    )

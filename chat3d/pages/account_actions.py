@@ -10,8 +10,11 @@ from chat3d.components.layout import public_shell
 from chat3d.state.account_actions import ActionConfirmState, EmailFormState, ResetPasswordState
 
 _ICONS = {
-    "password_reset": "key-round", "email_change": "mail", "data_export": "archive",
-    "account_delete": "trash-2", "account_reactivate": "rotate-ccw",
+    "password_reset": "key-round",
+    "email_change": "mail",
+    "data_export": "archive",
+    "account_delete": "trash-2",
+    "account_reactivate": "rotate-ccw",
 }
 
 
@@ -36,33 +39,44 @@ def confirm_page() -> rx.Component:
             rx.match(
                 s.phase,
                 ("loading", _spinner()),
-                ("done", rx.vstack(
-                    _ok(s.message),
-                    _next_button(s.next_label, s.next_href),
-                    spacing="3", width="100%",
-                )),
-                ("refused", rx.vstack(
-                    rx.callout(s.message, icon="triangle_alert", color_scheme="amber", role="alert", width="100%"),
-                    _next_button(s.next_label, s.next_href),
-                    spacing="3", width="100%",
-                )),
+                ("done", rx.vstack(_ok(s.message), _next_button(s.next_label, s.next_href), spacing="3", width="100%")),
+                (
+                    "refused",
+                    rx.vstack(
+                        rx.callout(s.message, icon="triangle_alert", color_scheme="amber", role="alert", width="100%"),
+                        _next_button(s.next_label, s.next_href),
+                        spacing="3",
+                        width="100%",
+                    ),
+                ),
                 rx.vstack(
                     rx.hstack(
-                        rx.match(s.action_type, *[(k, rx.icon(v, size=22)) for k, v in _ICONS.items()], rx.icon("circle-help", size=22)),
+                        rx.match(
+                            s.action_type,
+                            *[(k, rx.icon(v, size=22)) for k, v in _ICONS.items()],
+                            rx.icon("circle-help", size=22),
+                        ),
                         rx.heading(s.label, size="4", id="action-label"),
-                        spacing="2", align="center",
+                        spacing="2",
+                        align="center",
                     ),
-                    rx.cond(s.masked_email != "",
-                            rx.text("New address: ", rx.text.strong(s.masked_email), size="2")),
+                    rx.cond(s.masked_email != "", rx.text("New address: ", rx.text.strong(s.masked_email), size="2")),
                     rx.text(s.what_happens, size="2", color_scheme="gray"),
                     rx.button(
                         rx.cond(s.action_type == "account_delete", "Confirm: delete my account", "Confirm"),
-                        size="3", width="100%", on_click=s.confirm, loading=s.phase == "working",
+                        size="3",
+                        width="100%",
+                        on_click=s.confirm,
+                        loading=s.phase == "working",
                         color_scheme=rx.cond(s.action_type == "account_delete", "red", "accent"),
                     ),
-                    rx.text("Did not ask for this? Close this page: nothing happens without the button.",
-                            size="1", color_scheme="gray"),
-                    spacing="3", width="100%",
+                    rx.text(
+                        "Did not ask for this? Close this page: nothing happens without the button.",
+                        size="1",
+                        color_scheme="gray",
+                    ),
+                    spacing="3",
+                    width="100%",
                 ),
             ),
         )
@@ -79,26 +93,48 @@ def reset_password_page() -> rx.Component:
                 s.phase,
                 ("loading", _spinner()),
                 ("done", rx.vstack(_ok(s.message), _next_button("Sign in", "/login"), spacing="3", width="100%")),
-                ("refused", rx.vstack(
-                    rx.callout(s.message, icon="triangle_alert", color_scheme="amber", role="alert", width="100%"),
-                    _next_button("Ask for a new link", "/forgot-password"),
-                    spacing="3", width="100%",
-                )),
+                (
+                    "refused",
+                    rx.vstack(
+                        rx.callout(s.message, icon="triangle_alert", color_scheme="amber", role="alert", width="100%"),
+                        _next_button("Ask for a new link", "/forgot-password"),
+                        spacing="3",
+                        width="100%",
+                    ),
+                ),
                 rx.vstack(
                     error_callout(s.error),
                     form(
                         rx.vstack(
-                            field("New password", "new_password", type_="password", required=True, min_length=8,
-                                  auto_complete="new-password", auto_focus=True,
-                                  hint="At least 8 characters, not a common password."),
-                            field("Repeat the new password", "repeat_password", type_="password", required=True,
-                                  min_length=8, auto_complete="new-password"),
+                            field(
+                                "New password",
+                                "new_password",
+                                type_="password",
+                                required=True,
+                                min_length=8,
+                                auto_complete="new-password",
+                                auto_focus=True,
+                                hint="At least 8 characters, not a common password.",
+                            ),
+                            field(
+                                "Repeat the new password",
+                                "repeat_password",
+                                type_="password",
+                                required=True,
+                                min_length=8,
+                                auto_complete="new-password",
+                            ),
                             submit_button("Set new password", size="3", width="100%", loading=s.phase == "working"),
-                            spacing="4", width="100%",
+                            spacing="4",
+                            width="100%",
                         ),
-                        id="reset-form", on_submit=s.submit, reset_on_submit=False, width="100%",
+                        id="reset-form",
+                        on_submit=s.submit,
+                        reset_on_submit=False,
+                        width="100%",
                     ),
-                    spacing="3", width="100%",
+                    spacing="3",
+                    width="100%",
                 ),
             ),
         )
@@ -119,9 +155,13 @@ def _email_form(title: str, subtitle: str, form_id: str, on_submit, button: str,
                     rx.vstack(
                         field("Email", "email", type_="email", required=True, auto_complete="email", auto_focus=True),
                         submit_button(button, size="3", width="100%", loading=s.submitting),
-                        spacing="4", width="100%",
+                        spacing="4",
+                        width="100%",
                     ),
-                    id=form_id, on_submit=on_submit, reset_on_submit=False, width="100%",
+                    id=form_id,
+                    on_submit=on_submit,
+                    reset_on_submit=False,
+                    width="100%",
                 ),
             ),
             footer,
@@ -133,7 +173,9 @@ def forgot_password_page() -> rx.Component:
     return _email_form(
         "Forgot your password?",
         "Enter your account's email address and we send you a link to choose a new password.",
-        "forgot-form", EmailFormState.submit_forgot, "Send me a link",
+        "forgot-form",
+        EmailFormState.submit_forgot,
+        "Send me a link",
         rx.hstack(rx.link("Back to sign in", href="/login", size="2"), width="100%"),
     )
 
@@ -143,7 +185,13 @@ def reactivate_page() -> rx.Component:
         "Reactivate your account",
         "Deleted your account less than 30 days ago? Enter its email address and confirm the link we send you: "
         "everything comes back as you left it.",
-        "reactivate-form", EmailFormState.submit_reactivate, "Send me a reactivation link",
-        rx.text("Suspended by an administrator? Only they can lift it. ",
-                rx.link("Back to sign in", href="/login"), size="2", color_scheme="gray"),
+        "reactivate-form",
+        EmailFormState.submit_reactivate,
+        "Send me a reactivation link",
+        rx.text(
+            "Suspended by an administrator? Only they can lift it. ",
+            rx.link("Back to sign in", href="/login"),
+            size="2",
+            color_scheme="gray",
+        ),
     )

@@ -16,14 +16,27 @@ def login_page() -> rx.Component:
             "Welcome back to Chat3D.",
             rx.cond(
                 LoginState.notice != "",
-                rx.callout(LoginState.notice, icon="user-x", color_scheme="amber", role="status", width="100%",
-                           data_testid="login-notice"),
+                rx.callout(
+                    LoginState.notice,
+                    icon="user-x",
+                    color_scheme="amber",
+                    role="status",
+                    width="100%",
+                    data_testid="login-notice",
+                ),
             ),
             error_callout(LoginState.error),
             form(
                 rx.vstack(
                     field("Email", "email", type_="email", required=True, auto_complete="email", auto_focus=True),
-                    field("Password", "password", type_="password", required=True, min_length=8, auto_complete="current-password"),
+                    field(
+                        "Password",
+                        "password",
+                        type_="password",
+                        required=True,
+                        min_length=8,
+                        auto_complete="current-password",
+                    ),
                     submit_button("Sign in", size="3", width="100%", loading=LoginState.submitting),
                     spacing="4",
                     width="100%",
@@ -50,18 +63,34 @@ def register_page() -> rx.Component:
             error_callout(RegisterState.error),
             rx.cond(
                 RegisterState.sent != "",
-                rx.callout(RegisterState.sent, icon="mail", color_scheme="green", id="register-check-mail", width="100%"),
+                rx.callout(
+                    RegisterState.sent, icon="mail", color_scheme="green", id="register-check-mail", width="100%"
+                ),
             ),
             form(
                 rx.vstack(
                     rx.cond(
                         RegisterState.token_email != "",
-                        field("Email", "email", type_="email", required=True, value=RegisterState.token_email, read_only=True),
+                        field(
+                            "Email",
+                            "email",
+                            type_="email",
+                            required=True,
+                            value=RegisterState.token_email,
+                            read_only=True,
+                        ),
                         field("Email", "email", type_="email", required=True, auto_complete="email", auto_focus=True),
                     ),
                     field("Display name", "display_name", auto_complete="name", max_length=120),
-                    field("Password", "password", type_="password", required=True, min_length=8,
-                          auto_complete="new-password", hint="At least 8 characters, not a common password."),
+                    field(
+                        "Password",
+                        "password",
+                        type_="password",
+                        required=True,
+                        min_length=8,
+                        auto_complete="new-password",
+                        hint="At least 8 characters, not a common password.",
+                    ),
                     rx.el.input(type="hidden", name="token", value=RegisterState.registration_token),
                     submit_button("Create account", size="3", width="100%", loading=RegisterState.submitting),
                     spacing="4",

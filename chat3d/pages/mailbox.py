@@ -83,7 +83,9 @@ def mailbox_page() -> rx.Component:
     return public_shell(
         rx.vstack(
             rx.heading("Mailbox", size="6"),
-            rx.text("Mail Chat3D sent while no SMTP server is configured (development only).", color_scheme="gray", size="2"),
+            rx.text(
+                "Mail Chat3D sent while no SMTP server is configured (development only).", color_scheme="gray", size="2"
+            ),
             rx.cond(
                 MailboxState.messages.length() == 0,
                 rx.callout("No mail yet.", icon="inbox"),

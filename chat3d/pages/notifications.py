@@ -14,8 +14,12 @@ def _empty() -> rx.Component:
         rx.vstack(
             rx.icon("bell-off", size=30, color="var(--gray-9)"),
             rx.text("You're all caught up", size="3", weight="medium"),
-            rx.text("Notifications about your account, your chats and (for admins) the waitlist appear here.",
-                    size="2", color_scheme="gray", text_align="center"),
+            rx.text(
+                "Notifications about your account, your chats and (for admins) the waitlist appear here.",
+                size="2",
+                color_scheme="gray",
+                text_align="center",
+            ),
             align="center",
             spacing="2",
         ),
@@ -39,11 +43,19 @@ def _list() -> rx.Component:
             aria_label="Notifications",
         ),
         rx.hstack(
-            rx.text("Showing ", NotificationCenterState.items.length(), " of ", NotificationCenterState.total,
-                    size="2", color_scheme="gray"),
+            rx.text(
+                "Showing ",
+                NotificationCenterState.items.length(),
+                " of ",
+                NotificationCenterState.total,
+                size="2",
+                color_scheme="gray",
+            ),
             rx.spacer(),
-            rx.cond(NotificationCenterState.has_more,
-                    rx.button("Load more", variant="soft", on_click=NotificationCenterState.load_more)),
+            rx.cond(
+                NotificationCenterState.has_more,
+                rx.button("Load more", variant="soft", on_click=NotificationCenterState.load_more),
+            ),
             width="100%",
             align="center",
         ),
@@ -59,14 +71,23 @@ def notifications_page() -> rx.Component:
                 rx.vstack(
                     rx.heading("Notifications", size="6"),
                     rx.text(
-                        rx.cond(NotificationState.unread > 0, NotificationState.unread.to(str) + " unread", "Nothing unread"),
-                        size="2", color_scheme="gray", data_testid="notifications-unread",
+                        rx.cond(
+                            NotificationState.unread > 0, NotificationState.unread.to(str) + " unread", "Nothing unread"
+                        ),
+                        size="2",
+                        color_scheme="gray",
+                        data_testid="notifications-unread",
                     ),
                     spacing="1",
                 ),
                 rx.spacer(),
-                rx.button(rx.icon("check-check", size=14), "Mark all read", variant="soft",
-                          on_click=NotificationCenterState.mark_all_read, disabled=NotificationState.unread == 0),
+                rx.button(
+                    rx.icon("check-check", size=14),
+                    "Mark all read",
+                    variant="soft",
+                    on_click=NotificationCenterState.mark_all_read,
+                    disabled=NotificationState.unread == 0,
+                ),
                 width="100%",
                 align="end",
             ),
@@ -87,5 +108,9 @@ def notifications_page() -> rx.Component:
 def register(app: rx.App) -> None:
     from chat3d.state.auth import AuthState
 
-    app.add_page(notifications_page, route="/notifications", title="Notifications · Chat3D",
-                 on_load=[AuthState.require_login, NotificationCenterState.on_load])
+    app.add_page(
+        notifications_page,
+        route="/notifications",
+        title="Notifications · Chat3D",
+        on_load=[AuthState.require_login, NotificationCenterState.on_load],
+    )

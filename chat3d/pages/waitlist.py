@@ -17,14 +17,19 @@ def join_page() -> rx.Component:
             error_callout(WaitlistJoinState.error),
             rx.cond(
                 WaitlistJoinState.submitted,
-                rx.callout(WaitlistJoinState.message, icon="mail-check", color_scheme="green", role="status", width="100%"),
+                rx.callout(
+                    WaitlistJoinState.message, icon="mail-check", color_scheme="green", role="status", width="100%"
+                ),
                 form(
                     rx.vstack(
                         field("Email", "email", type_="email", required=True, auto_complete="email", auto_focus=True),
                         rx.el.label(
                             rx.hstack(
                                 rx.checkbox(name="marketing_consent", id="field-marketing-consent"),
-                                rx.text("Send me occasional news about Chat3D (you can unsubscribe from any of them).", size="2"),
+                                rx.text(
+                                    "Send me occasional news about Chat3D (you can unsubscribe from any of them).",
+                                    size="2",
+                                ),
                                 spacing="2",
                                 align="start",
                             ),
@@ -56,20 +61,39 @@ def confirm_page() -> rx.Component:
                 rx.cond(
                     WaitlistConfirmState.confirmed,
                     rx.vstack(
-                        rx.callout("Thanks, you are on the waitlist.", icon="circle-check", color_scheme="green", role="status", width="100%"),
+                        rx.callout(
+                            "Thanks, you are on the waitlist.",
+                            icon="circle-check",
+                            color_scheme="green",
+                            role="status",
+                            width="100%",
+                        ),
                         rx.text(WaitlistConfirmState.status_text, size="2"),
-                        rx.link("See the status of my request", href="/waitlist/status?token=" + WaitlistConfirmState.status_token),
+                        rx.link(
+                            "See the status of my request",
+                            href="/waitlist/status?token=" + WaitlistConfirmState.status_token,
+                        ),
                         spacing="3",
                         width="100%",
                     ),
                     rx.cond(
                         WaitlistConfirmState.valid,
                         rx.vstack(
-                            rx.text("You are about to confirm ", rx.text.strong(WaitlistConfirmState.email),
-                                    " for the Chat3D waitlist.", size="2"),
-                            rx.text("What happens next: an administrator reviews your request. If it is approved you get "
-                                    "a registration link by email, valid for 7 days.", size="2", color_scheme="gray"),
-                            rx.button("Confirm my email", size="3", width="100%", on_click=WaitlistConfirmState.confirm),
+                            rx.text(
+                                "You are about to confirm ",
+                                rx.text.strong(WaitlistConfirmState.email),
+                                " for the Chat3D waitlist.",
+                                size="2",
+                            ),
+                            rx.text(
+                                "What happens next: an administrator reviews your request. If it is approved you get "
+                                "a registration link by email, valid for 7 days.",
+                                size="2",
+                                color_scheme="gray",
+                            ),
+                            rx.button(
+                                "Confirm my email", size="3", width="100%", on_click=WaitlistConfirmState.confirm
+                            ),
                             spacing="3",
                             width="100%",
                         ),
@@ -87,7 +111,9 @@ def confirm_page() -> rx.Component:
 
 
 def _row(label: str, value) -> rx.Component:
-    return rx.cond(value != "", rx.hstack(rx.text(label, size="2", color_scheme="gray", width="9em"), rx.text(value, size="2")))
+    return rx.cond(
+        value != "", rx.hstack(rx.text(label, size="2", color_scheme="gray", width="9em"), rx.text(value, size="2"))
+    )
 
 
 def status_page() -> rx.Component:
@@ -101,9 +127,13 @@ def status_page() -> rx.Component:
                 rx.cond(
                     WaitlistStatusState.found,
                     rx.vstack(
-                        rx.badge(WaitlistStatusState.label, size="3",
-                                 color_scheme=rx.match(WaitlistStatusState.status, ("approved", "green"),
-                                                       ("rejected", "gray"), "amber")),
+                        rx.badge(
+                            WaitlistStatusState.label,
+                            size="3",
+                            color_scheme=rx.match(
+                                WaitlistStatusState.status, ("approved", "green"), ("rejected", "gray"), "amber"
+                            ),
+                        ),
                         rx.text(WaitlistStatusState.text, size="2"),
                         _row("Email", WaitlistStatusState.email),
                         _row("Joined", WaitlistStatusState.joined),
@@ -112,8 +142,12 @@ def status_page() -> rx.Component:
                         spacing="3",
                         width="100%",
                     ),
-                    rx.vstack(error_callout(WaitlistStatusState.error), rx.link("Join the waitlist", href="/waitlist"),
-                              spacing="3", width="100%"),
+                    rx.vstack(
+                        error_callout(WaitlistStatusState.error),
+                        rx.link("Join the waitlist", href="/waitlist"),
+                        spacing="3",
+                        width="100%",
+                    ),
                 ),
             ),
         )

@@ -63,8 +63,14 @@ class EditResult:
     requirements: list[dict] = field(default_factory=list)  # issue 23: the source's requirements, re-checked
 
     def as_json(self) -> dict:
-        return {"ok": self.ok, "itemId": self.item_id, "contextId": self.context_id, "metrics": self.metrics,
-                "error": self.error, "requirements": self.requirements}
+        return {
+            "ok": self.ok,
+            "itemId": self.item_id,
+            "contextId": self.context_id,
+            "metrics": self.metrics,
+            "error": self.error,
+            "requirements": self.requirements,
+        }
 
 
 @dataclass
@@ -106,9 +112,13 @@ def _check_code(code: str) -> None:
         raise InvalidInput(f"A program can have at most {MAX_CODE:,} characters.")
 
 
-async def _render_change(owner_id: uuid.UUID, assistant_item_id: uuid.UUID | str, code: str,
-                         formats: tuple[str, ...], client: RenderClient | None,
-                         ) -> tuple[uuid.UUID, list[dict], RenderSuccess | RenderFailure]:
+async def _render_change(
+    owner_id: uuid.UUID,
+    assistant_item_id: uuid.UUID | str,
+    code: str,
+    formats: tuple[str, ...],
+    client: RenderClient | None,
+) -> tuple[uuid.UUID, list[dict], RenderSuccess | RenderFailure]:
     """Render `code` as a change of the given version (with the files its program reads): the version's chat,
     its requirements and the render's result."""
 
@@ -116,20 +126,30 @@ async def _render_change(owner_id: uuid.UUID, assistant_item_id: uuid.UUID | str
         item, model = versions.get_version(session, owner_id, assistant_item_id)
         chats.get_context(session, owner_id, item.context_id)
         # An imported file the source version reads goes along with the edited program too.
-        return item.context_id, imports.load_inputs(session, owner_id, imports.inputs_of(model)), requirements.spec_of(model)
+        return (
+            item.context_id,
+            imports.load_inputs(session, owner_id, imports.inputs_of(model)),
+            requirements.spec_of(model),
+        )
 
     context_id, input_files, spec = await in_session(load)
     try:
-        result = await rendering.render(client or RenderClient(), code, owner_id=owner_id, formats=formats,
-                                        inputs=input_files)
+        result = await rendering.render(
+            client or RenderClient(), code, owner_id=owner_id, formats=formats, inputs=input_files
+        )
     except RenderUnavailable as exc:
         raise RenderServiceDown(str(exc)) from None
     return context_id, spec, result
 
 
 async def preview_edit(
-    owner_id: uuid.UUID, assistant_item_id: uuid.UUID | str, code: str, *, origin: Origin = "edited",
-    values: dict[str, float] | None = None, client: RenderClient | None = None,
+    owner_id: uuid.UUID,
+    assistant_item_id: uuid.UUID | str,
+    code: str,
+    *,
+    origin: Origin = "edited",
+    values: dict[str, float] | None = None,
+    client: RenderClient | None = None,
     formats: tuple[str, ...] = rendering.MODEL_FORMATS,
 ) -> Preview | EditResult:
     """Render `code` as a change of the given version and store its files unattached: a `Preview`, or a
@@ -140,15 +160,29 @@ async def preview_edit(
     _check_code(code)
     context_id, spec, result = await _render_change(owner_id, assistant_item_id, code, formats, client)
     if isinstance(result, RenderFailure):
-        return EditResult(ok=False, context_id=str(context_id),
-                          error={"kind": result.kind, "message": result.message, "line": result.line})
+        return EditResult(
+            ok=False,
+            context_id=str(context_id),
+            error={"kind": result.kind, "message": result.message, "line": result.line},
+        )
     assert isinstance(result, RenderSuccess)
     # Unattached (no item) until kept: the files are the preview's.
-    refs = await rendering.store(owner_id, result, lambda session, written: written.record(session, context_id=context_id))
-    return Preview(owner_id=owner_id, source_item_id=str(assistant_item_id), context_id=str(context_id), code=code,
-                   origin=origin, values=dict(values or {}), metrics=result.metrics, files=refs,
-                   requirement_spec=spec, requirements=requirements.check(spec, result.metrics),
-                   complete=set(formats) >= set(rendering.MODEL_FORMATS))
+    refs = await rendering.store(
+        owner_id, result, lambda session, written: written.record(session, context_id=context_id)
+    )
+    return Preview(
+        owner_id=owner_id,
+        source_item_id=str(assistant_item_id),
+        context_id=str(context_id),
+        code=code,
+        origin=origin,
+        values=dict(values or {}),
+        metrics=result.metrics,
+        files=refs,
+        requirement_spec=spec,
+        requirements=requirements.check(spec, result.metrics),
+        complete=set(formats) >= set(rendering.MODEL_FORMATS),
+    )
 
 
 def _unkept_rows(session: Session, preview: Preview) -> list[StoredFile]:
@@ -164,29 +198,41 @@ async def keep_preview(preview: Preview, *, client: RenderClient | None = None) 
     join it as they are. A preview of the viewer's files only is first rendered again with every format; that
     render's files are kept (and the preview's deleted) only if its GLB is byte for byte the one shown."""
     if preview.complete:
+
         def attach(session: Session, item: ChatItem, ctx: ChatContext) -> list[segments.FileRef]:
             for row in _unkept_rows(session, preview):
                 row.item_id, row.context_id = item.id, ctx.id
                 session.add(row)
             return preview.files
 
-        return await in_session(lambda session: _new_version(session, preview, attach, preview.metrics,
-                                                              preview.requirements))
-    _, _, result = await _render_change(preview.owner_id, preview.source_item_id, preview.code,
-                                        rendering.MODEL_FORMATS, client)
+        return await in_session(
+            lambda session: _new_version(session, preview, attach, preview.metrics, preview.requirements)
+        )
+    _, _, result = await _render_change(
+        preview.owner_id, preview.source_item_id, preview.code, rendering.MODEL_FORMATS, client
+    )
     if isinstance(result, RenderFailure):
-        raise KeepFailed(f"Nothing was kept: rendering the preview with every file format failed ({result.message}). "
-                         "Change the value again, or discard the preview.", {"kind": result.kind, "line": result.line})
+        raise KeepFailed(
+            f"Nothing was kept: rendering the preview with every file format failed ({result.message}). "
+            "Change the value again, or discard the preview.",
+            {"kind": result.kind, "line": result.line},
+        )
 
     def keep(session: Session, written: rendering.Written) -> tuple[EditResult, list[str]]:
         shown = next((row for row in _unkept_rows(session, preview) if row.format == "glb"), None)
         full = next((blob for f, blob in written.outputs if f.format == "glb"), None)
         if shown is None or full is None or shown.sha256 != full.sha256:
-            raise KeepFailed("Nothing was kept: rendering the preview again with every file format gave a "
-                             "different 3D model from the one shown. Change the value again, or discard the preview.")
+            raise KeepFailed(
+                "Nothing was kept: rendering the preview again with every file format gave a "
+                "different 3D model from the one shown. Change the value again, or discard the preview."
+            )
         kept = _new_version(
-            session, preview, lambda s, item, ctx: written.record(s, context_id=ctx.id, item_id=item.id),
-            result.metrics, requirements.check(preview.requirement_spec, result.metrics))
+            session,
+            preview,
+            lambda s, item, ctx: written.record(s, context_id=ctx.id, item_id=item.id),
+            result.metrics,
+            requirements.check(preview.requirement_spec, result.metrics),
+        )
         return kept, discard_preview_files(session, preview)  # the preview's own files: replaced
 
     stored = await rendering.store(preview.owner_id, result, keep)
@@ -196,28 +242,45 @@ async def keep_preview(preview: Preview, *, client: RenderClient | None = None) 
     return kept
 
 
-def _new_version(session: Session, preview: Preview,
-                 attach: Callable[[Session, ChatItem, ChatContext], list[segments.FileRef]],
-                 metrics: dict, checked: list[dict]) -> EditResult:
+def _new_version(
+    session: Session,
+    preview: Preview,
+    attach: Callable[[Session, ChatItem, ChatContext], list[segments.FileRef]],
+    metrics: dict,
+    checked: list[dict],
+) -> EditResult:
     """The preview as a new assistant item of its source's chat, made current; `attach` gives it its files."""
     owner_id = preview.owner_id
     source, model = versions.get_version(session, owner_id, preview.source_item_id)
     ctx = chats.get_context(session, owner_id, source.context_id)
     item = chats.add_item(session, ctx, ItemRole.assistant, [], regenerated_from_id=source.id)
     refs = attach(session, item, ctx)
-    text = _describe_changes(str(model.get("code") or ""), preview.values) if preview.origin == "parameters" \
+    text = (
+        _describe_changes(str(model.get("code") or ""), preview.values)
+        if preview.origin == "parameters"
         else "You edited the program and re-rendered it."
+    )
     brief = str(model.get("brief") or "")
     # A tool call the conversation model sees in later turns: what changed and the new size.
-    call = segments.tool_call(f"edit_{item.id.hex[:16]}", {
-        "brief": (brief + "\n\n" if brief else "") + f"(Then changed by the user: {text})",
-    })
+    call = segments.tool_call(
+        f"edit_{item.id.hex[:16]}", {"brief": (brief + "\n\n" if brief else "") + f"(Then changed by the user: {text})"}
+    )
     item.segments = [
         segments.text(text),
-        segments.model(files=refs, metrics=metrics, code=preview.code, brief=brief, call=call,
-                       edited_by="you", origin=preview.origin, source_item_id=str(source.id),
-                       parameters=preview.values, inputs=imports.inputs_of(model),
-                       requirements=checked, requirement_spec=preview.requirement_spec),
+        segments.model(
+            files=refs,
+            metrics=metrics,
+            code=preview.code,
+            brief=brief,
+            call=call,
+            edited_by="you",
+            origin=preview.origin,
+            source_item_id=str(source.id),
+            parameters=preview.values,
+            inputs=imports.inputs_of(model),
+            requirements=checked,
+            requirement_spec=preview.requirement_spec,
+        ),
     ]
     session.add(item)
     versions.set_current(session, ctx, item)
@@ -257,16 +320,23 @@ async def _keep(preview: Preview | EditResult) -> EditResult:
 
 
 async def render_edit(
-    owner_id: uuid.UUID, assistant_item_id: uuid.UUID | str, code: str, *, origin: Origin = "edited",
-    values: dict[str, float] | None = None, client: RenderClient | None = None,
+    owner_id: uuid.UUID,
+    assistant_item_id: uuid.UUID | str,
+    code: str,
+    *,
+    origin: Origin = "edited",
+    values: dict[str, float] | None = None,
+    client: RenderClient | None = None,
 ) -> EditResult:
     """Render `code` and keep it as a new version of the given version; nothing is stored when it fails."""
-    return await _keep(await preview_edit(owner_id, assistant_item_id, code, origin=origin, values=values,
-                                          client=client))
+    return await _keep(
+        await preview_edit(owner_id, assistant_item_id, code, origin=origin, values=values, client=client)
+    )
 
 
-def _parameter_code(session: Session, owner_id: uuid.UUID, assistant_item_id: uuid.UUID | str,
-                    values: dict[str, float]) -> str:
+def _parameter_code(
+    session: Session, owner_id: uuid.UUID, assistant_item_id: uuid.UUID | str, values: dict[str, float]
+) -> str:
     """The version's program with `values` set (each checked against its declared range)."""
     if not values:
         raise InvalidInput("Choose at least one parameter to change.")
@@ -278,19 +348,29 @@ def _parameter_code(session: Session, owner_id: uuid.UUID, assistant_item_id: uu
 
 
 async def preview_parameters(
-    owner_id: uuid.UUID, assistant_item_id: uuid.UUID | str, values: dict[str, float], *, client: RenderClient | None = None,
+    owner_id: uuid.UUID,
+    assistant_item_id: uuid.UUID | str,
+    values: dict[str, float],
+    *,
+    client: RenderClient | None = None,
     formats: tuple[str, ...] = PREVIEW_FORMATS,
 ) -> Preview | EditResult:
     """Render a version with new parameter values, not kept yet (the workbench's sliders): `formats` defaults to
     what the viewer shows (`keep_preview` renders the rest)."""
     code = await in_session(lambda s: _parameter_code(s, owner_id, assistant_item_id, values))
-    return await preview_edit(owner_id, assistant_item_id, code, origin="parameters", values=values, client=client,
-                              formats=formats)
+    return await preview_edit(
+        owner_id, assistant_item_id, code, origin="parameters", values=values, client=client, formats=formats
+    )
 
 
 async def render_parameters(
-    owner_id: uuid.UUID, assistant_item_id: uuid.UUID | str, values: dict[str, float], *, client: RenderClient | None = None,
+    owner_id: uuid.UUID,
+    assistant_item_id: uuid.UUID | str,
+    values: dict[str, float],
+    *,
+    client: RenderClient | None = None,
 ) -> EditResult:
     """Set parameters of a version's program (checked against their ranges), render and keep the result."""
-    return await _keep(await preview_parameters(owner_id, assistant_item_id, values, client=client,
-                                                 formats=rendering.MODEL_FORMATS))
+    return await _keep(
+        await preview_parameters(owner_id, assistant_item_id, values, client=client, formats=rendering.MODEL_FORMATS)
+    )

@@ -71,8 +71,13 @@ def suite_info(suite: str) -> tuple[int, str]:
 def code_version() -> str:
     """`git describe` of the running code when it is a checkout, else the installed package's version."""
     try:
-        out = subprocess.run(["git", "describe", "--always", "--dirty", "--tags"], cwd=REPO_ROOT, capture_output=True,
-                             text=True, timeout=10)
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--tags"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
         if out.returncode == 0 and out.stdout.strip():
             return out.stdout.strip()
     except (OSError, subprocess.SubprocessError):
@@ -92,9 +97,12 @@ def render_cap() -> int:
 
 def _spent_and_active(user_id: uuid.UUID) -> tuple[float, list[uuid.UUID]]:
     with session_scope() as s:
-        spent = s.exec(select(sa.func.coalesce(sa.func.sum(Query.cost_usd), 0.0)).where(Query.owner_id == user_id)).one()
-        active = s.exec(select(Query.id).where(Query.owner_id == user_id,
-                                               Query.state.in_([st.value for st in ACTIVE_STATES]))).all()
+        spent = s.exec(
+            select(sa.func.coalesce(sa.func.sum(Query.cost_usd), 0.0)).where(Query.owner_id == user_id)
+        ).one()
+        active = s.exec(
+            select(Query.id).where(Query.owner_id == user_id, Query.state.in_([st.value for st in ACTIVE_STATES]))
+        ).all()
     return float(spent), list(active)
 
 
@@ -145,9 +153,21 @@ async def run_evaluation(run_id: uuid.UUID) -> None:
                 row = await h.run_task(jobs, user_id, choice, task, references[task.id])
             except Exception as exc:  # e.g. the submit was refused: the task counts, as a failure with its reason
                 log.exception("evaluation %s task %s failed", run_id, task.id)
-                row = {"task": task.id, "model": choice.name, "state": "failed", "seconds": 0.0, "repair_rounds": 0,
-                       "review_rounds": 0, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0, "valid_solid": False,
-                       "passed": False, "score": None, "error": str(getattr(exc, "message", exc))[:500]}
+                row = {
+                    "task": task.id,
+                    "model": choice.name,
+                    "state": "failed",
+                    "seconds": 0.0,
+                    "repair_rounds": 0,
+                    "review_rounds": 0,
+                    "input_tokens": 0,
+                    "output_tokens": 0,
+                    "cost_usd": 0.0,
+                    "valid_solid": False,
+                    "passed": False,
+                    "score": None,
+                    "error": str(getattr(exc, "message", exc))[:500],
+                }
             decision = await in_session(lambda s: evaluations.record_task(s, run_id, row))
             stop = stop or decision
         finally:
@@ -159,7 +179,9 @@ async def run_evaluation(run_id: uuid.UUID) -> None:
             await asyncio.sleep(WATCH_S)
             spent, active = await asyncio.to_thread(_spent_and_active, user_id)
             current = ", ".join(sorted(names[t] for t in running if not t.done()))
-            decision = await in_session(functools.partial(evaluations.progress, run_id=run_id, current_task=current, spent_usd=spent))
+            decision = await in_session(
+                functools.partial(evaluations.progress, run_id=run_id, current_task=current, spent_usd=spent)
+            )
             if decision:
                 stop = stop or decision
                 if active:

@@ -39,12 +39,21 @@ class ImportResult:
     metrics: dict
 
     def as_json(self) -> dict:
-        return {"contextId": self.context_id, "itemId": self.item_id, "name": self.name, "format": self.format,
-                "metrics": self.metrics}
+        return {
+            "contextId": self.context_id,
+            "itemId": self.item_id,
+            "name": self.name,
+            "format": self.format,
+            "metrics": self.metrics,
+        }
 
 
 async def import_file(
-    owner_id: uuid.UUID, data: bytes, filename: str, *, context_id: uuid.UUID | str | None = None,
+    owner_id: uuid.UUID,
+    data: bytes,
+    filename: str,
+    *,
+    context_id: uuid.UUID | str | None = None,
     client: RenderClient | None = None,
 ) -> ImportResult:
     """Validate by content, render with the file attached, then store a new chat (or a new version in
@@ -56,6 +65,7 @@ async def import_file(
     name = imports.input_name(display, fmt)
     code = imports.program_for(fmt, name)
     if context_id is not None:
+
         def check_owner(session: Session) -> None:
             chats.get_context(session, owner_id, context_id)
 
@@ -65,12 +75,16 @@ async def import_file(
     except RenderUnavailable as exc:
         # The service's own words (an HTTP status, its field rules) mean nothing to the person importing: log them.
         log.warning("import of %s: render service unavailable: %s", display, exc)
-        raise RenderServiceDown(f"{display} could not be imported right now: the model service is unavailable. "
-                                "Nothing was saved; try again in a minute.") from None
+        raise RenderServiceDown(
+            f"{display} could not be imported right now: the model service is unavailable. "
+            "Nothing was saved; try again in a minute."
+        ) from None
     if isinstance(result, RenderFailure):
         if result.kind == "timeout":
-            message = (f"{display} took too long to load; a mesh with very many triangles is slow to turn into a "
-                       "solid. Try a simpler or decimated file, or a STEP export.")
+            message = (
+                f"{display} took too long to load; a mesh with very many triangles is slow to turn into a "
+                "solid. Try a simpler or decimated file, or a STEP export."
+            )
         elif result.kind == "import":
             message = f"{display} could not be imported: {result.message}"
         else:
@@ -80,11 +94,20 @@ async def import_file(
 
     def store(session: Session, written: rendering.Written) -> ImportResult:
         rec = imports.record_import(
-            session, owner_id, source=written.extra[0], fmt=fmt, display_name=display, name=name, code=code,
+            session,
+            owner_id,
+            source=written.extra[0],
+            fmt=fmt,
+            display_name=display,
+            name=name,
+            code=code,
             record_outputs=lambda ctx, item: written.record(session, context_id=ctx.id, item_id=item.id),
-            metrics=result.metrics, context_id=context_id)
-        return ImportResult(context_id=str(rec.context.id), item_id=str(rec.item.id), name=display, format=fmt,
-                            metrics=result.metrics)
+            metrics=result.metrics,
+            context_id=context_id,
+        )
+        return ImportResult(
+            context_id=str(rec.context.id), item_id=str(rec.item.id), name=display, format=fmt, metrics=result.metrics
+        )
 
     imported = await rendering.store(owner_id, result, store, extra=[(data, fmt)])
     assert imported is not None

@@ -88,9 +88,12 @@ class SaqJobs:
         await self.connect()
         settings = get_settings()
         await self.queue.enqueue(
-            "run_query", query_id=str(query_id), key=f"query:{query_id}:{uuid.uuid4().hex[:8]}",
+            "run_query",
+            query_id=str(query_id),
+            key=f"query:{query_id}:{uuid.uuid4().hex[:8]}",
             # No SAQ retries: a dead worker's query is resumed by the sweeper, which owns attempt counting.
-            timeout=int(settings.query_lease_s * 4), retries=0,
+            timeout=int(settings.query_lease_s * 4),
+            retries=0,
         )
 
     async def cancel(self, query_id: uuid.UUID) -> None:
@@ -124,7 +127,9 @@ def set_jobs(jobs: InProcessJobs | SaqJobs | None) -> None:
 # --- handing a stored query to a job ---------------------------------------------------------
 
 _PENDING_KEY = "chat3d.jobs.enqueue_after_commit"
-_starting: set[asyncio.Future | concurrent.futures.Future] = set()  # enqueues under way (a task nobody holds could be collected)
+_starting: set[asyncio.Future | concurrent.futures.Future] = (
+    set()
+)  # enqueues under way (a task nobody holds could be collected)
 
 
 def _app_loop() -> asyncio.AbstractEventLoop:
@@ -182,10 +187,13 @@ def orphaned_queries(session: Session, *, all_active: bool, exclude: set[uuid.UU
     if all_active:
         cond = active
     else:
-        cond = sa.and_(active, sa.or_(
-            Query.lease_expires_at < now,
-            sa.and_(Query.lease_expires_at.is_(None), Query.created_at < now - timedelta(seconds=STALE_QUEUED_S)),
-        ))
+        cond = sa.and_(
+            active,
+            sa.or_(
+                Query.lease_expires_at < now,
+                sa.and_(Query.lease_expires_at.is_(None), Query.created_at < now - timedelta(seconds=STALE_QUEUED_S)),
+            ),
+        )
     rows = session.exec(select(Query).where(cond).order_by(Query.created_at).with_for_update(skip_locked=True)).all()
     return [q for q in rows if q.id not in exclude]
 
@@ -198,8 +206,13 @@ def recover_orphans(*, all_active: bool = False, exclude: set[uuid.UUID] | None 
         for q in orphaned_queries(session, all_active=all_active, exclude=exclude or set()):
             if q.attempts >= settings.query_max_attempts:
                 message = "This request was interrupted (the server restarted). Retry it."
-                finish(session, q, QueryState.failed, message,
-                       segments=[segments.error("interrupted", message, retryable=True)])
+                finish(
+                    session,
+                    q,
+                    QueryState.failed,
+                    message,
+                    segments=[segments.error("interrupted", message, retryable=True)],
+                )
             else:
                 q.lease_expires_at = utcnow() + timedelta(seconds=settings.query_lease_s)
                 requeue(session, q, "Resuming after an interruption")
@@ -214,7 +227,9 @@ async def sweep_forever(stop: asyncio.Event, *, first_all_active: bool = False) 
     while not stop.is_set():
         jobs = get_jobs()
         try:
-            ids = await asyncio.to_thread(recover_orphans, all_active=first and first_all_active, exclude=jobs.running())
+            ids = await asyncio.to_thread(
+                recover_orphans, all_active=first and first_all_active, exclude=jobs.running()
+            )
             for qid in ids:
                 log.info("resuming query %s", qid)
                 await jobs.enqueue(qid)

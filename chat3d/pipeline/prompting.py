@@ -60,7 +60,9 @@ def history_messages(items: list[ChatItem], images: dict[str, ImageInput] | None
         model = segments.model_of(item.segments)
         call = (model or {}).get("toolCall")
         if model and call:
-            messages.append(Message("assistant", text, tool_calls=[ToolCall(call["id"], CREATE_3D_MODEL.name, call["arguments"])]))
+            messages.append(
+                Message("assistant", text, tool_calls=[ToolCall(call["id"], CREATE_3D_MODEL.name, call["arguments"])])
+            )
             messages.append(Message("tool", tool_result_text(model), tool_call_id=call["id"]))
         elif text:
             messages.append(Message("assistant", text))
@@ -74,8 +76,9 @@ def tool_result_text(model: segments.ModelSegment) -> str:
     return f"Model rendered: bounding box {dims}, volume {metrics.get('volume_mm3', 0):.0f} mm³, valid={metrics.get('valid')}."
 
 
-def codegen_request(brief: str, expected_bbox: list[float] | None, previous_code: str | None,
-                    input_names: list[str] | None = None) -> str:
+def codegen_request(
+    brief: str, expected_bbox: list[float] | None, previous_code: str | None, input_names: list[str] | None = None
+) -> str:
     parts = [f"Design brief:\n{brief}"]
     if expected_bbox:
         parts.append("Expected bounding box (mm, X × Y × Z): " + " × ".join(f"{v:g}" for v in expected_bbox))
@@ -98,7 +101,11 @@ def codegen_request(brief: str, expected_bbox: list[float] | None, previous_code
 
 def repair_request(failure: RenderFailure, code: str) -> str:
     return load_prompt(
-        "repair", kind=failure.kind, message=failure.message, line=failure.line if failure.line else "unknown", code=code
+        "repair",
+        kind=failure.kind,
+        message=failure.message,
+        line=failure.line if failure.line else "unknown",
+        code=code,
     )
 
 

@@ -60,9 +60,9 @@ def _lock_user(session: Session, user_id: uuid.UUID) -> None:
 def _check_limits(session: Session, user_id: uuid.UUID) -> None:
     settings = get_settings()
     running = session.exec(
-        select(sa.func.count()).select_from(Query).where(
-            Query.owner_id == user_id, Query.state.in_([s.value for s in ACTIVE_STATES])
-        )
+        select(sa.func.count())
+        .select_from(Query)
+        .where(Query.owner_id == user_id, Query.state.in_([s.value for s in ACTIVE_STATES]))
     ).one()
     if running >= settings.max_concurrent_queries_per_user:
         raise RateLimited(
@@ -88,7 +88,9 @@ def _check_limits(session: Session, user_id: uuid.UUID) -> None:
         )
 
 
-def _attachment_segment(session: Session, owner_id: uuid.UUID, file_ids: list[str]) -> segments.AttachmentsSegment | None:
+def _attachment_segment(
+    session: Session, owner_id: uuid.UUID, file_ids: list[str]
+) -> segments.AttachmentsSegment | None:
     if not file_ids:
         return None
     if len(file_ids) > MAX_ATTACHMENTS:
@@ -128,7 +130,9 @@ def submit_query(
     _lock_user(session, owner_id)
     _check_limits(session, owner_id)
 
-    first_prompt = session.exec(select(sa.func.count()).select_from(ChatItem).where(ChatItem.context_id == ctx.id)).one() == 0
+    first_prompt = (
+        session.exec(select(sa.func.count()).select_from(ChatItem).where(ChatItem.context_id == ctx.id)).one() == 0
+    )
     if first_prompt and ctx.name == "New chat":
         ctx.name = chats.name_from_prompt(text)
     said: list[segments.Segment] = [segments.text(text)]
@@ -143,8 +147,12 @@ def submit_query(
             said.append(segments.selection(str(selection["version"]), picked.selection_items(rows)))
     user_item = chats.add_item(session, ctx, ItemRole.user, said)
     query = Query(
-        owner_id=owner_id, context_id=ctx.id, user_item_id=user_item.id, prompt=text,
-        conversation_model_id=conv.id, codegen_model_id=code.id,
+        owner_id=owner_id,
+        context_id=ctx.id,
+        user_item_id=user_item.id,
+        prompt=text,
+        conversation_model_id=conv.id,
+        codegen_model_id=code.id,
     )
     session.add(query)
     session.flush()
@@ -179,13 +187,19 @@ def regenerate(
     _lock_user(session, owner_id)
     _check_limits(session, owner_id)
     query = Query(
-        owner_id=owner_id, context_id=ctx.id, user_item_id=source.user_item_id, regenerates_item_id=old.id,
-        prompt=source.prompt, conversation_model_id=conv.id, codegen_model_id=code.id,
+        owner_id=owner_id,
+        context_id=ctx.id,
+        user_item_id=source.user_item_id,
+        regenerates_item_id=old.id,
+        prompt=source.prompt,
+        conversation_model_id=conv.id,
+        codegen_model_id=code.id,
     )
     session.add(query)
     session.flush()
-    assistant = chats.add_item(session, ctx, ItemRole.assistant, [segments.pending(str(query.id))],
-                               regenerated_from_id=old.id)
+    assistant = chats.add_item(
+        session, ctx, ItemRole.assistant, [segments.pending(str(query.id))], regenerated_from_id=old.id
+    )
     query.assistant_item_id = assistant.id
     session.add(query)
     _publish_state(session, query)
@@ -202,12 +216,20 @@ def get_query(session: Session, owner_id: uuid.UUID, query_id: uuid.UUID | str) 
 
 def status_view(q: Query) -> dict:
     return {
-        "queryId": str(q.id), "contextId": str(q.context_id), "state": q.state, "detail": q.detail, "round": q.round,
+        "queryId": str(q.id),
+        "contextId": str(q.context_id),
+        "state": q.state,
+        "detail": q.detail,
+        "round": q.round,
         "userItemId": str(q.user_item_id) if q.user_item_id else None,
         "assistantItemId": str(q.assistant_item_id) if q.assistant_item_id else None,
-        "conversationModelId": q.conversation_model_id, "codegenModelId": q.codegen_model_id,
-        "inputTokens": q.input_tokens, "outputTokens": q.output_tokens, "costUsd": round(q.cost_usd, 6),
-        "createdAt": q.created_at.isoformat(), "finishedAt": q.finished_at.isoformat() if q.finished_at else None,
+        "conversationModelId": q.conversation_model_id,
+        "codegenModelId": q.codegen_model_id,
+        "inputTokens": q.input_tokens,
+        "outputTokens": q.output_tokens,
+        "costUsd": round(q.cost_usd, 6),
+        "createdAt": q.created_at.isoformat(),
+        "finishedAt": q.finished_at.isoformat() if q.finished_at else None,
     }
 
 
@@ -258,10 +280,19 @@ def requeue(session: Session, q: Query, detail: str) -> None:
 
 def _publish_state(session: Session, q: Query) -> None:
     session.flush()
-    record_event(session, q.owner_id, ev.CHAT_QUERY_STATE, {
-        "queryId": str(q.id), "contextId": str(q.context_id), "state": q.state, "round": q.round,
-        "detail": q.detail[:500], "assistantItemId": str(q.assistant_item_id) if q.assistant_item_id else None,
-    })
+    record_event(
+        session,
+        q.owner_id,
+        ev.CHAT_QUERY_STATE,
+        {
+            "queryId": str(q.id),
+            "contextId": str(q.context_id),
+            "state": q.state,
+            "round": q.round,
+            "detail": q.detail[:500],
+            "assistantItemId": str(q.assistant_item_id) if q.assistant_item_id else None,
+        },
+    )
 
 
 def _publish_item(session: Session, ctx: ChatContext | None, item: ChatItem) -> None:

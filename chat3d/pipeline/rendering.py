@@ -42,15 +42,21 @@ def checked_metrics(raw: Any) -> dict:
     raw = raw if isinstance(raw, dict) else {}
 
     def vec(v: Any) -> list[float] | None:
-        if isinstance(v, list) and len(v) == 3 and all(isinstance(x, (int, float)) and not isinstance(x, bool)
-                                                       and math.isfinite(x) for x in v):
+        if (
+            isinstance(v, list)
+            and len(v) == 3
+            and all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v)
+        ):
             return [float(x) for x in v]
         return None
 
     out: dict[str, Any] = {k: vec(raw.get(k)) for k in ("bbox_size_mm", "bbox_min_mm", "bbox_max_mm")}
     vol = raw.get("volume_mm3")
-    out["volume_mm3"] = float(vol) if isinstance(vol, (int, float)) and not isinstance(vol, bool) \
-        and math.isfinite(vol) and vol >= 0 else None
+    out["volume_mm3"] = (
+        float(vol)
+        if isinstance(vol, (int, float)) and not isinstance(vol, bool) and math.isfinite(vol) and vol >= 0
+        else None
+    )
     solids = raw.get("solids")
     out["solids"] = solids if isinstance(solids, int) and not isinstance(solids, bool) and solids >= 0 else None
     out["valid"] = raw.get("valid") if isinstance(raw.get("valid"), bool) else None
@@ -68,12 +74,21 @@ def kept_outputs(result: RenderSuccess, code: str) -> RenderSuccess:
             kept[f.format] = f
     source = code.encode()
     kept["py"] = RenderedFile(format="py", filename="model.py", data=source)
-    return RenderSuccess(files=[kept[fmt] for fmt in KEPT_FORMATS if fmt in kept],
-                         metrics=checked_metrics(result.metrics), log=result.log)
+    return RenderSuccess(
+        files=[kept[fmt] for fmt in KEPT_FORMATS if fmt in kept],
+        metrics=checked_metrics(result.metrics),
+        log=result.log,
+    )
 
 
-async def render(client: RenderClient, code: str, *, owner_id: uuid.UUID, formats: tuple[str, ...] = MODEL_FORMATS,
-                 inputs: list[tuple[str, bytes]] | None = None) -> RenderSuccess | RenderFailure:
+async def render(
+    client: RenderClient,
+    code: str,
+    *,
+    owner_id: uuid.UUID,
+    formats: tuple[str, ...] = MODEL_FORMATS,
+    inputs: list[tuple[str, bytes]] | None = None,
+) -> RenderSuccess | RenderFailure:
     """Render `code` (with the files it reads); a success holds only what the app keeps. `RenderUnavailable`
     passes through: each caller words it for its own audience."""
     result = await client.render(code, formats=formats, user_id=str(owner_id), inputs=inputs or None)
@@ -88,27 +103,50 @@ class Written:
     outputs: list[tuple[RenderedFile, files.Blob]]
     extra: list[files.Blob]  # files written alongside, in the order given to `store` (an import's source)
 
-    def record(self, session: Session, *, context_id: uuid.UUID, item_id: uuid.UUID | None = None,
-               query_id: uuid.UUID | None = None) -> list[segments.FileRef]:
+    def record(
+        self,
+        session: Session,
+        *,
+        context_id: uuid.UUID,
+        item_id: uuid.UUID | None = None,
+        query_id: uuid.UUID | None = None,
+    ) -> list[segments.FileRef]:
         """The rendered files' rows, in the caller's transaction; their refs for the model segment."""
-        return [segments.file_ref(files.record_blob(session, self.owner_id, blob, fmt=f.format, filename=f.filename,
-                                                    kind=FileKind.model, context_id=context_id, item_id=item_id,
-                                                    query_id=query_id))
-                for f, blob in self.outputs]
+        return [
+            segments.file_ref(
+                files.record_blob(
+                    session,
+                    self.owner_id,
+                    blob,
+                    fmt=f.format,
+                    filename=f.filename,
+                    kind=FileKind.model,
+                    context_id=context_id,
+                    item_id=item_id,
+                    query_id=query_id,
+                )
+            )
+            for f, blob in self.outputs
+        ]
 
     def paths(self) -> list[str]:
         return [b.storage_path for b in self.extra] + [b.storage_path for _, b in self.outputs]
 
 
-async def store(owner_id: uuid.UUID, result: RenderSuccess, transaction: Callable[[Session, Written], T | None], *,
-                extra: Sequence[tuple[bytes, str]] = ()) -> T | None:
+async def store(
+    owner_id: uuid.UUID,
+    result: RenderSuccess,
+    transaction: Callable[[Session, Written], T | None],
+    *,
+    extra: Sequence[tuple[bytes, str]] = (),
+) -> T | None:
     """Write the render's files (and `extra` (bytes, format) files), then run `transaction` in one session.
     Its None means it kept nothing (the query was cancelled meanwhile): the files are removed, as on an error."""
     blobs = await asyncio.gather(
         *(asyncio.to_thread(files.write_blob, owner_id, data, fmt) for data, fmt in extra),
         *(asyncio.to_thread(files.write_blob, owner_id, f.data, f.format) for f in result.files),
     )
-    written = Written(owner_id, list(zip(result.files, blobs[len(extra):])), list(blobs[:len(extra)]))
+    written = Written(owner_id, list(zip(result.files, blobs[len(extra) :])), list(blobs[: len(extra)]))
     try:
         kept = await in_session(lambda session: transaction(session, written))
     except Exception:

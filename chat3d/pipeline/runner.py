@@ -98,8 +98,11 @@ def _load(session: Session, query_id: uuid.UUID, worker_id: str) -> RunContext |
         input_files = []
     if previous_code is None:
         previous_code = next(
-            (m.get("code") for i in reversed(past)
-             if i.role == ItemRole.assistant.value and (m := segments.model_of(i.segments)) and m.get("code")),
+            (
+                m.get("code")
+                for i in reversed(past)
+                if i.role == ItemRole.assistant.value and (m := segments.model_of(i.segments)) and m.get("code")
+            ),
             None,
         )
     said = user_item.segments if user_item else []
@@ -113,11 +116,19 @@ def _load(session: Session, query_id: uuid.UUID, worker_id: str) -> RunContext |
     if selection_text:  # issue 27: what the user pointed at, as rows and selectors, for both models
         prompt += "\n\n" + selection_text
     return RunContext(
-        query_id=q.id, owner_id=q.owner_id, context_id=q.context_id, prompt=prompt, units=ctx.units,
+        query_id=q.id,
+        owner_id=q.owner_id,
+        context_id=q.context_id,
+        prompt=prompt,
+        units=ctx.units,
         conversation_model=conversation_model,
         codegen_model=q.codegen_model_id or defaults["codegen"],
-        history=prompting.history_messages(past, images), prompt_images=prompt_images, previous_code=previous_code,
-        input_refs=input_refs, input_files=input_files, selection_text=selection_text,
+        history=prompting.history_messages(past, images),
+        prompt_images=prompt_images,
+        previous_code=previous_code,
+        input_refs=input_refs,
+        input_files=input_files,
+        selection_text=selection_text,
     )
 
 
@@ -237,10 +248,12 @@ class QueryRunner:
 
         t0 = time.perf_counter()
         conversation = await self._complete(
-            rc, rc.conversation_model,
+            rc,
+            rc.conversation_model,
             system=prompting.conversation_system(rc.units, rc.previous_code),
             messages=[*rc.history, Message("user", rc.prompt, images=rc.prompt_images)],
-            tools=[CREATE_3D_MODEL], on_text=on_text,
+            tools=[CREATE_3D_MODEL],
+            on_text=on_text,
         )
         rc.timings["conversation_s"] = time.perf_counter() - t0
         call = next((c for c in conversation.tool_calls if c.name == CREATE_3D_MODEL.name), None)
@@ -253,7 +266,9 @@ class QueryRunner:
             brief = rc.prompt
         await self._model_loop(rc, text, call.id, call.arguments, brief, expected)
 
-    async def _model_loop(self, rc: RunContext, text: str, call_id: str, arguments: dict, brief: str, expected: list[float] | None) -> None:
+    async def _model_loop(
+        self, rc: RunContext, text: str, call_id: str, arguments: dict, brief: str, expected: list[float] | None
+    ) -> None:
         settings = get_settings()
         max_rounds = settings.max_repair_rounds
         request = prompting.codegen_request(brief, expected, rc.previous_code, [r["name"] for r in rc.input_refs])
@@ -281,62 +296,124 @@ class QueryRunner:
                 failure: RenderFailure | None = RenderFailure(kind="no_code", message="The model returned no program.")
                 result = None
             else:
-                await self._step(rc, QueryState.rendering, "Rendering the model" + (f" (repair {round_})" if round_ else ""), round_=round_)
+                await self._step(
+                    rc,
+                    QueryState.rendering,
+                    "Rendering the model" + (f" (repair {round_})" if round_ else ""),
+                    round_=round_,
+                )
                 t0 = time.perf_counter()
-                result = await rendering.render(self.render_client, code, owner_id=rc.owner_id, formats=formats,
-                                                inputs=rc.input_files)
+                result = await rendering.render(
+                    self.render_client, code, owner_id=rc.owner_id, formats=formats, inputs=rc.input_files
+                )
                 rc.timings["render_s"] += time.perf_counter() - t0
                 failure = result if isinstance(result, RenderFailure) else None
             if isinstance(result, RenderSuccess):
                 actual = result.metrics.get("bbox_size_mm")
-                mismatch = prompting.bbox_mismatch(expected, actual, settings.geometry_tolerance_pct, settings.geometry_tolerance_mm)
+                mismatch = prompting.bbox_mismatch(
+                    expected, actual, settings.geometry_tolerance_pct, settings.geometry_tolerance_mm
+                )
                 if mismatch and not geometry_repaired and round_ < max_rounds:
                     geometry_repaired = True
                     round_ += 1
-                    await self._step(rc, QueryState.repairing, "The size did not match the brief; correcting it", round_=round_)
+                    await self._step(
+                        rc, QueryState.repairing, "The size did not match the brief; correcting it", round_=round_
+                    )
                     messages.append(Message("user", prompting.geometry_repair_request(expected, actual, code)))
                     continue
                 checks = requirements.check(wanted, result.metrics)
-                if requirements.failed(checks) and requirement_rounds < settings.requirement_repair_rounds \
-                        and round_ < max_rounds:
+                if (
+                    requirements.failed(checks)
+                    and requirement_rounds < settings.requirement_repair_rounds
+                    and round_ < max_rounds
+                ):
                     requirement_rounds += 1
                     round_ += 1
                     missed = ", ".join(r["label"] for r in requirements.failed(checks))
-                    await self._step(rc, QueryState.repairing, f"Not yet as asked ({missed}); correcting it"[:300], round_=round_)
+                    await self._step(
+                        rc, QueryState.repairing, f"Not yet as asked ({missed}); correcting it"[:300], round_=round_
+                    )
                     messages.append(Message("user", requirements.repair_request(checks, code)))
                     continue
                 warnings = ["The bounding box differs from the brief's expected size."] if mismatch else []
                 verdict = await self._review(rc, brief, checks, result, round_) if rc.reviewer else None
-                if verdict and verdict["verdict"] == "problems" and review_repairs < settings.review_rounds \
-                        and round_ < max_rounds:
+                if (
+                    verdict
+                    and verdict["verdict"] == "problems"
+                    and review_repairs < settings.review_rounds
+                    and round_ < max_rounds
+                ):
                     review_repairs += 1
                     corrected = verdict["problems"]
                     reviewed = (code, result, list(warnings), checks, verdict, requirement_rounds)
                     round_ += 1
-                    await self._step(rc, QueryState.repairing, ("The review of the views found problems: "
-                                                                + "; ".join(verdict["problems"]))[:300], round_=round_)
+                    await self._step(
+                        rc,
+                        QueryState.repairing,
+                        ("The review of the views found problems: " + "; ".join(verdict["problems"]))[:300],
+                        round_=round_,
+                    )
                     messages.append(Message("user", review.repair_request(verdict["problems"], code)))
                     continue
                 seen = self._review_record(rc, verdict, review_repairs, corrected)
-                note = " ".join(n for n in (requirements.reply_note(checks, requirement_rounds),
-                                            review.reply_note(seen)) if n)
-                await self._store_model(rc, f"{text}\n\n{note}".strip() if note else text, call_id, arguments, brief,
-                                        expected, code, result, round_, warnings, checks, wanted, seen)
+                note = " ".join(
+                    n for n in (requirements.reply_note(checks, requirement_rounds), review.reply_note(seen)) if n
+                )
+                await self._store_model(
+                    rc,
+                    f"{text}\n\n{note}".strip() if note else text,
+                    call_id,
+                    arguments,
+                    brief,
+                    expected,
+                    code,
+                    result,
+                    round_,
+                    warnings,
+                    checks,
+                    wanted,
+                    seen,
+                )
                 return
             assert failure is not None
             if round_ >= max_rounds and reviewed is not None:
                 # The review's correction never built: deliver the reviewed part, with what the review saw.
                 code, result, warnings, checks, verdict, req_rounds = reviewed
                 seen = self._review_record(rc, verdict, review_repairs, [])
-                note = " ".join(n for n in (requirements.reply_note(checks, req_rounds), review.reply_note(seen),
-                                            f"Its correction did not build ({failure.message}).") if n)
-                await self._store_model(rc, f"{text}\n\n{note}".strip(), call_id, arguments, brief, expected, code,
-                                        result, round_, warnings, checks, wanted, seen)
+                note = " ".join(
+                    n
+                    for n in (
+                        requirements.reply_note(checks, req_rounds),
+                        review.reply_note(seen),
+                        f"Its correction did not build ({failure.message}).",
+                    )
+                    if n
+                )
+                await self._store_model(
+                    rc,
+                    f"{text}\n\n{note}".strip(),
+                    call_id,
+                    arguments,
+                    brief,
+                    expected,
+                    code,
+                    result,
+                    round_,
+                    warnings,
+                    checks,
+                    wanted,
+                    seen,
+                )
                 return
             if round_ >= max_rounds:
                 where = f" (line {failure.line})" if failure.line else ""
-                await self._fail(rc, f"The model could not be built after {round_ + 1} attempts: {failure.message}{where}",
-                                 kind=failure.kind, code=code, text=text)
+                await self._fail(
+                    rc,
+                    f"The model could not be built after {round_ + 1} attempts: {failure.message}{where}",
+                    kind=failure.kind,
+                    code=code,
+                    text=text,
+                )
                 return
             round_ += 1
             await self._step(rc, QueryState.repairing, f"Fixing: {failure.message}"[:300], round_=round_)
@@ -353,9 +430,19 @@ class QueryRunner:
         rc.reviews += 1
         try:
             completion = await self._complete(
-                rc, rc.reviewer, system=review.SYSTEM, tools=[REPORT_REVIEW], max_tokens=1024,
-                messages=[Message("user", review.request_text(brief, checks, result.metrics.get("bbox_size_mm")),
-                                  images=[ImageInput("image/png", views.data)])])
+                rc,
+                rc.reviewer,
+                system=review.SYSTEM,
+                tools=[REPORT_REVIEW],
+                max_tokens=1024,
+                messages=[
+                    Message(
+                        "user",
+                        review.request_text(brief, checks, result.metrics.get("bbox_size_mm")),
+                        images=[ImageInput("image/png", views.data)],
+                    )
+                ],
+            )
         except ProviderError as exc:
             return {"verdict": "not_reviewed", "problems": [], "reason": f"the review failed: {exc.message}"}
         finally:
@@ -373,26 +460,52 @@ class QueryRunner:
 
     def _run_segment(self, rc: RunContext, round_: int) -> segments.RunSegment:
         return segments.run(
-            query_id=str(rc.query_id), rounds=round_,
-            models={"conversation": rc.conversation_model, "codegen": rc.codegen_model,
-                    **({"review": rc.reviewer} if rc.reviewer else {})},
+            query_id=str(rc.query_id),
+            rounds=round_,
+            models={
+                "conversation": rc.conversation_model,
+                "codegen": rc.codegen_model,
+                **({"review": rc.reviewer} if rc.reviewer else {}),
+            },
             review_rounds=rc.reviews,  # vision reviews of the rendered views (issue 23 item 2)
-            input_tokens=rc.usage_in, output_tokens=rc.usage_out, cost_usd=rc.cost, timings=rc.timings,
+            input_tokens=rc.usage_in,
+            output_tokens=rc.usage_out,
+            cost_usd=rc.cost,
+            timings=rc.timings,
         )
 
-    async def _store_model(self, rc, text, call_id, arguments, brief, expected, code, result: RenderSuccess, round_, warnings,
-                           checks: list[dict] | None = None, wanted: list[dict] | None = None,
-                           seen: dict | None = None) -> None:
+    async def _store_model(
+        self,
+        rc,
+        text,
+        call_id,
+        arguments,
+        brief,
+        expected,
+        code,
+        result: RenderSuccess,
+        round_,
+        warnings,
+        checks: list[dict] | None = None,
+        wanted: list[dict] | None = None,
+        seen: dict | None = None,
+    ) -> None:
         def same_as_regenerated(session: Session) -> int:
             q = session.get(Query, rc.query_id)
             return versions.identical_version(session, q.regenerates_item_id, code) if q is not None else 0
 
         same = await in_session(same_as_regenerated)
         if same:  # a regeneration that wrote the very same program: say so, store no copy (issue 26 item 10)
-            await self._finish(rc, [segments.text(
-                f"Regenerating wrote exactly the same program as Version {same} (the code model "
-                f"{rc.codegen_model} answers the same request the same way), so no new version was stored. "
-                "Reword the request, or regenerate with another code model.")])
+            await self._finish(
+                rc,
+                [
+                    segments.text(
+                        f"Regenerating wrote exactly the same program as Version {same} (the code model "
+                        f"{rc.codegen_model} answers the same request the same way), so no new version was stored. "
+                        "Reword the request, or regenerate with another code model."
+                    )
+                ],
+            )
             return
 
         def store(session: Session, written: rendering.Written) -> bool | None:
@@ -405,13 +518,21 @@ class QueryRunner:
             answer = [
                 segments.text(text or "Here is your model."),
                 segments.model(
-                    files=refs, metrics=result.metrics, code=code, brief=brief, expected_bbox_mm=expected,
-                    call=segments.tool_call(call_id, arguments), warnings=warnings, inputs=rc.input_refs,
+                    files=refs,
+                    metrics=result.metrics,
+                    code=code,
+                    brief=brief,
+                    expected_bbox_mm=expected,
+                    call=segments.tool_call(call_id, arguments),
+                    warnings=warnings,
+                    inputs=rc.input_refs,
                     # issue 23: the checklist, per requirement, and what it checked (re-checked on slider changes)
-                    requirements=rows, requirement_spec=wanted,
+                    requirements=rows,
+                    requirement_spec=wanted,
                     # issue 23 item 2: the review of the rendered views (verdict about this part); what it saw is
                     # the `views` file among `files` (a fork remaps file ids there)
-                    review=seen),
+                    review=seen,
+                ),
                 self._run_segment(rc, round_),
             ]
             finish(session, q, QueryState.completed, "Done", segments=answer)

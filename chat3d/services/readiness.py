@@ -33,7 +33,9 @@ async def _probe_database() -> None:
 async def _probe_redis() -> None:
     import redis.asyncio as aioredis
 
-    client = aioredis.from_url(get_settings().redis_url, socket_connect_timeout=PROBE_TIMEOUT_S, socket_timeout=PROBE_TIMEOUT_S)
+    client = aioredis.from_url(
+        get_settings().redis_url, socket_connect_timeout=PROBE_TIMEOUT_S, socket_timeout=PROBE_TIMEOUT_S
+    )
     try:
         await client.ping()
     finally:
@@ -67,7 +69,10 @@ async def _run(name: str, probe: Callable[[], Awaitable[None]]) -> dict[str, Any
     except TimeoutError:
         result = {"status": "down", "reason": f"no answer within {PROBE_TIMEOUT_S:.0f} s"}
     except Exception as exc:  # the reason is the report
-        result = {"status": "down", "reason": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]}
+        result = {
+            "status": "down",
+            "reason": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300],
+        }
     result["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
     return {name: result}
 

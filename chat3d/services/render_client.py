@@ -42,8 +42,15 @@ from render_service.protocol import (  # the wire protocol only: no build123d, n
     decode_result,
 )
 
-__all__ = ["DEFAULT_FORMATS", "RenderClient", "RenderedFile", "RenderFailure", "RenderSuccess", "RenderUnavailable",
-           "resolve_replicas"]
+__all__ = [
+    "DEFAULT_FORMATS",
+    "RenderClient",
+    "RenderedFile",
+    "RenderFailure",
+    "RenderSuccess",
+    "RenderUnavailable",
+    "resolve_replicas",
+]
 HEALTH_TTL_S = 1.0  # how long a replica's /health answer (and the DNS answer) is trusted
 HEALTH_TIMEOUT_S = 1.5
 
@@ -178,7 +185,12 @@ class RenderClient:
     busy_retries: int = 5
 
     async def render(
-        self, code: str, *, formats: tuple[str, ...] = DEFAULT_FORMATS, timeout_s: float | None = None, user_id: str | None = None,
+        self,
+        code: str,
+        *,
+        formats: tuple[str, ...] = DEFAULT_FORMATS,
+        timeout_s: float | None = None,
+        user_id: str | None = None,
         inputs: list[tuple[str, bytes]] | None = None,
     ) -> RenderSuccess | RenderFailure:
         """Render `code`; `inputs` are (bare name, bytes) files the program reads, e.g. an imported STEP."""
@@ -194,8 +206,10 @@ class RenderClient:
                 await replicas.refresh(token, force=attempt > 0)
                 urls = replicas.order()
                 if not urls:
-                    raise RenderUnavailable("The render service is not reachable right now (its name does not resolve); "
-                                            "try again in a moment.")
+                    raise RenderUnavailable(
+                        "The render service is not reachable right now (its name does not resolve); "
+                        "try again in a moment."
+                    )
                 busy: httpx.Response | None = None
                 unreachable: Exception | None = None
                 for url in urls:
@@ -240,4 +254,6 @@ def _parse(resp: httpx.Response) -> RenderSuccess | RenderFailure:
         raise RenderUnavailable("The render service is busy; try again in a moment.")
     error = payload.get("error") if isinstance(payload, dict) else None
     message = error.get("message") if isinstance(error, dict) else None
-    raise RenderUnavailable(f"The render service refused the request (HTTP {resp.status_code}): {message or 'unknown error'}")
+    raise RenderUnavailable(
+        f"The render service refused the request (HTTP {resp.status_code}): {message or 'unknown error'}"
+    )

@@ -17,25 +17,40 @@ from chat3d.components.api_script import CSRF_HEADER
 from chat3d.db.engine import session_scope
 
 
-def api_call(path: str, *, form_id: str | None = None, fields: dict[str, str] | None = None,
-             body: dict | None = None, same: tuple[str, str] | None = None) -> str:
+def api_call(
+    path: str,
+    *,
+    form_id: str | None = None,
+    fields: dict[str, str] | None = None,
+    body: dict | None = None,
+    same: tuple[str, str] | None = None,
+) -> str:
     """JS posting JSON to our API; resolves to {status, error, reason, message, signedOut, type}.
 
     `fields` maps JSON keys to input names of form `form_id`; `body` adds fixed values; `same` names two
     inputs that must match (a repeated password), checked before anything is sent.
     """
-    pairs = [f"{json.dumps(k)}: (f && f.elements[{json.dumps(n)}] ? f.elements[{json.dumps(n)}].value : null)"
-             for k, n in (fields or {}).items()]
+    pairs = [
+        f"{json.dumps(k)}: (f && f.elements[{json.dumps(n)}] ? f.elements[{json.dumps(n)}].value : null)"
+        for k, n in (fields or {}).items()
+    ]
     pairs += [f"{json.dumps(k)}: {json.dumps(v)}" for k, v in (body or {}).items()]
     check = ""
     if same:
         a, b = (f"(f.elements[{json.dumps(n)}] || {{}}).value" for n in same)
-        check = (f"if ({a} !== {b}) return Promise.resolve({{status: 0, error: 'The two passwords do not match.',"
-                 " reason: null, message: null, signedOut: false, type: null});")
+        check = (
+            f"if ({a} !== {b}) return Promise.resolve({{status: 0, error: 'The two passwords do not match.',"
+            " reason: null, message: null, signedOut: false, type: null});"
+        )
     form = f"document.getElementById({json.dumps(form_id)})" if form_id else "null"
     return (
-        "(() => { const f = " + form + "; " + check +
-        " return fetch(" + json.dumps(path) + ", {method: 'POST', credentials: 'same-origin',"
+        "(() => { const f = "
+        + form
+        + "; "
+        + check
+        + " return fetch("
+        + json.dumps(path)
+        + ", {method: 'POST', credentials: 'same-origin',"
         " headers: {'Content-Type': 'application/json', " + json.dumps(CSRF_HEADER) + ": '1'},"
         " body: JSON.stringify({" + ", ".join(pairs) + "})})"
         ".then(async r => { const b = await r.json().catch(() => ({}));"
@@ -50,9 +65,9 @@ WHAT_HAPPENS = {
     "password_reset": "Your password changes to the new one you chose. Your other sessions are signed out.",
     "email_change": "Your account's email address changes to the new one. Sign-in and mail use it from then on.",
     "data_export": "We build a ZIP archive of your profile, every chat with its messages, every model file "
-                   "with its source code, and your uploads. We email you a download link, valid for 7 days.",
+    "with its source code, and your uploads. We email you a download link, valid for 7 days.",
     "account_delete": "Your account is deactivated at once and you are signed out everywhere. After 30 days it "
-                      "is deleted for good with every chat, model and upload. Until then you can reactivate it.",
+    "is deleted for good with every chat, model and upload. Until then you can reactivate it.",
     "account_reactivate": "Your account becomes active again, with all your chats and models as you left them.",
 }
 
@@ -153,8 +168,9 @@ class ActionConfirmState(rx.State):
         if self.phase != "ready":
             return
         self.phase = "working"
-        return rx.call_script(api_call("/api/profile/actions/confirm", body={"token": self.token}),
-                              callback=ActionConfirmState.finished)
+        return rx.call_script(
+            api_call("/api/profile/actions/confirm", body={"token": self.token}), callback=ActionConfirmState.finished
+        )
 
     @rx.event
     def finished(self, result: dict):
@@ -204,9 +220,13 @@ class ResetPasswordState(rx.State):
         self.error = ""
         self.phase = "working"
         return rx.call_script(
-            api_call("/api/auth/password-reset/confirm", form_id="reset-form",
-                     fields={"newPassword": "new_password"}, body={"token": self.token},
-                     same=("new_password", "repeat_password")),
+            api_call(
+                "/api/auth/password-reset/confirm",
+                form_id="reset-form",
+                fields={"newPassword": "new_password"},
+                body={"token": self.token},
+                same=("new_password", "repeat_password"),
+            ),
             callback=ResetPasswordState.finished,
         )
 
@@ -242,8 +262,9 @@ class EmailFormState(rx.State):
     def _post(self, path: str, form_id: str):
         self.error = ""
         self.submitting = True
-        return rx.call_script(api_call(path, form_id=form_id, fields={"email": "email"}),
-                              callback=EmailFormState.finished)
+        return rx.call_script(
+            api_call(path, form_id=form_id, fields={"email": "email"}), callback=EmailFormState.finished
+        )
 
     @rx.event
     def submit_forgot(self, _form: dict):

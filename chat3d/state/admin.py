@@ -29,8 +29,30 @@ PAGE_SIZE = 20
 TABS = ("dashboard", "users", "waitlist", "settings", "models", "audit", "security", "outbox")
 ALL = "all"
 ROW_KEYS = (
-    "id", "email", "name", "role", "status", "reason", "created", "last_login", "self", "joined", "confirmed", "invited_by",
-    "marketing", "at", "actor", "action", "target", "details", "ip", "type", "to", "subject", "attempts", "error",
+    "id",
+    "email",
+    "name",
+    "role",
+    "status",
+    "reason",
+    "created",
+    "last_login",
+    "self",
+    "joined",
+    "confirmed",
+    "invited_by",
+    "marketing",
+    "at",
+    "actor",
+    "action",
+    "target",
+    "details",
+    "ip",
+    "type",
+    "to",
+    "subject",
+    "attempts",
+    "error",
 )
 
 
@@ -102,7 +124,9 @@ class AdminState(AuthState):
         return params
 
     def _push_url(self):
-        return rx.call_script(f"window.history.replaceState(null, '', {json.dumps('/admin?' + urlencode(self._url_params()))})")
+        return rx.call_script(
+            f"window.history.replaceState(null, '', {json.dumps('/admin?' + urlencode(self._url_params()))})"
+        )
 
     @rx.var
     def pages(self) -> int:
@@ -150,8 +174,12 @@ class AdminState(AuthState):
         self.rows = []
         self.selected = []
         loader = {
-            "dashboard": self._load_dashboard, "users": self._load_users, "waitlist": self._load_waitlist,
-            "settings": self._load_settings, "audit": self._load_audit, "security": self._load_security,
+            "dashboard": self._load_dashboard,
+            "users": self._load_users,
+            "waitlist": self._load_waitlist,
+            "settings": self._load_settings,
+            "audit": self._load_audit,
+            "security": self._load_security,
             "outbox": self._load_outbox,
             "models": lambda: None,  # the Models tab loads itself (chat3d.state.admin_models) when it mounts
         }[self.tab]
@@ -177,39 +205,81 @@ class AdminState(AuthState):
             m = dashboard_metrics(session)
         today, week, total = m["queriesToday"], m["queries7d"], m["allTime"]
         self.kpis = [
-            {"label": "Active users", "value": str(m["users"].get("active", 0)), "hint": f"{sum(m['users'].values())} accounts"},
-            {"label": "Awaiting approval", "value": str(m["waitlist"].get("pending_admin_approval", 0)), "hint": "waitlist"},
-            {"label": "Queries today", "value": str(today["total"]),
-             "hint": f"{today['succeeded']} ok · {today['failed']} failed · {today['rendered']} rendered"},
-            {"label": "Queries, 7 days", "value": str(week["total"]),
-             "hint": f"{week['succeeded']} ok · {week['failed']} failed · {week['rendered']} rendered"},
-            {"label": "Tokens, 7 days", "value": f"{week['inputTokens'] + week['outputTokens']:,}",
-             "hint": f"in {week['inputTokens']:,} · out {week['outputTokens']:,}"},
+            {
+                "label": "Active users",
+                "value": str(m["users"].get("active", 0)),
+                "hint": f"{sum(m['users'].values())} accounts",
+            },
+            {
+                "label": "Awaiting approval",
+                "value": str(m["waitlist"].get("pending_admin_approval", 0)),
+                "hint": "waitlist",
+            },
+            {
+                "label": "Queries today",
+                "value": str(today["total"]),
+                "hint": f"{today['succeeded']} ok · {today['failed']} failed · {today['rendered']} rendered",
+            },
+            {
+                "label": "Queries, 7 days",
+                "value": str(week["total"]),
+                "hint": f"{week['succeeded']} ok · {week['failed']} failed · {week['rendered']} rendered",
+            },
+            {
+                "label": "Tokens, 7 days",
+                "value": f"{week['inputTokens'] + week['outputTokens']:,}",
+                "hint": f"in {week['inputTokens']:,} · out {week['outputTokens']:,}",
+            },
             {"label": "Cost, 7 days", "value": f"${week['costUsd']:.2f}", "hint": f"all time ${total['costUsd']:.2f}"},
-            {"label": "Stored files", "value": _bytes(m["storage"]["bytes"]), "hint": f"{m['storage']['files']:,} files"},
-            {"label": "Per-user limits", "value": f"{m['limits']['concurrentQueriesPerUser']} running",
-             "hint": f"{m['limits']['dailyTokensPerUser']:,} tokens · ${m['limits']['dailyCostUsdPerUser']:.2f} a day "
-                     "(MAX_CONCURRENT_QUERIES_PER_USER, DAILY_*_BUDGET_PER_USER)"},
+            {
+                "label": "Stored files",
+                "value": _bytes(m["storage"]["bytes"]),
+                "hint": f"{m['storage']['files']:,} files",
+            },
+            {
+                "label": "Per-user limits",
+                "value": f"{m['limits']['concurrentQueriesPerUser']} running",
+                "hint": f"{m['limits']['dailyTokensPerUser']:,} tokens · ${m['limits']['dailyCostUsdPerUser']:.2f} a day "
+                "(MAX_CONCURRENT_QUERIES_PER_USER, DAILY_*_BUDGET_PER_USER)",
+            },
         ]
 
         def group(title: str, counts: dict[str, int]) -> dict[str, Any]:
-            return {"title": title, "items": [{"label": k.replace("_", " "), "value": str(v)} for k, v in counts.items()]}
+            return {
+                "title": title,
+                "items": [{"label": k.replace("_", " "), "value": str(v)} for k, v in counts.items()],
+            }
 
-        self.breakdowns = [group("Users by status", m["users"]), group("Waitlist by status", m["waitlist"]),
-                           group("Invitations by status", m["invitations"])]
+        self.breakdowns = [
+            group("Users by status", m["users"]),
+            group("Waitlist by status", m["waitlist"]),
+            group("Invitations by status", m["invitations"]),
+        ]
 
     def _load_users(self) -> None:
         from chat3d.domain.admin import list_users
 
         with session_scope() as session:
             users, self.total = list_users(
-                session, search=self.q, status=self._filter(self.status_filter), role=self._filter(self.role_filter),
-                limit=PAGE_SIZE, offset=self._offset,
+                session,
+                search=self.q,
+                status=self._filter(self.status_filter),
+                role=self._filter(self.role_filter),
+                limit=PAGE_SIZE,
+                offset=self._offset,
             )
         self.rows = [
-            {"id": str(u.id), "email": u.email, "name": u.display_name or "", "role": u.role, "status": u.status,
-             "reason": u.deactivation_reason or "", "created": _fmt(u.created_at), "last_login": _fmt(u.last_login_at) or "never",
-             "self": "1" if str(u.id) == self.user_id else ""}
+            {
+                "id": str(u.id),
+                "email": u.email,
+                "name": u.display_name or "",
+                "role": u.role,
+                "status": u.status,
+                "reason": u.deactivation_reason or "",
+                "created": _fmt(u.created_at),
+                "last_login": _fmt(u.last_login_at) or "never",
+                "self": "1" if str(u.id) == self.user_id else "",
+            }
             for u in users
         ]
 
@@ -217,15 +287,25 @@ class AdminState(AuthState):
         from chat3d.domain.waitlist import list_entries
 
         with session_scope() as session:
-            entries, self.total = list_entries(session, status=self._filter(self.status_filter), search=self.q,
-                                               limit=PAGE_SIZE, offset=self._offset)
+            entries, self.total = list_entries(
+                session, status=self._filter(self.status_filter), search=self.q, limit=PAGE_SIZE, offset=self._offset
+            )
             inviter_ids = [e.invited_by for e in entries if e.invited_by]
-            inviters = {u.id: u.email for u in session.exec(select(User).where(col(User.id).in_(inviter_ids))).all()} \
-                if inviter_ids else {}
+            inviters = (
+                {u.id: u.email for u in session.exec(select(User).where(col(User.id).in_(inviter_ids))).all()}
+                if inviter_ids
+                else {}
+            )
         self.rows = [
-            {"id": str(e.id), "email": e.email, "status": e.status, "joined": _fmt(e.created_at),
-             "confirmed": _fmt(e.email_confirmed_at), "invited_by": inviters.get(e.invited_by, "") if e.invited_by else "",
-             "marketing": "yes" if e.marketing_consent else "no"}
+            {
+                "id": str(e.id),
+                "email": e.email,
+                "status": e.status,
+                "joined": _fmt(e.created_at),
+                "confirmed": _fmt(e.email_confirmed_at),
+                "invited_by": inviters.get(e.invited_by, "") if e.invited_by else "",
+                "marketing": "yes" if e.marketing_consent else "no",
+            }
             for e in entries
         ]
 
@@ -246,11 +326,19 @@ class AdminState(AuthState):
         from chat3d.domain.admin import list_audit_log
 
         with session_scope() as session:
-            entries, self.total = list_audit_log(session, action=self._filter(self.action_filter), search=self.q,
-                                                 limit=PAGE_SIZE, offset=self._offset)
+            entries, self.total = list_audit_log(
+                session, action=self._filter(self.action_filter), search=self.q, limit=PAGE_SIZE, offset=self._offset
+            )
         self.rows = [
-            {"id": str(r.id), "at": _fmt(r.created_at), "actor": email or "(deleted)", "action": r.action,
-             "target": f"{r.target_type} {r.target_id or ''}".strip(), "details": _short(r.details), "ip": r.ip or ""}
+            {
+                "id": str(r.id),
+                "at": _fmt(r.created_at),
+                "actor": email or "(deleted)",
+                "action": r.action,
+                "target": f"{r.target_type} {r.target_id or ''}".strip(),
+                "details": _short(r.details),
+                "ip": r.ip or "",
+            }
             for r, email in entries
         ]
 
@@ -258,11 +346,18 @@ class AdminState(AuthState):
         from chat3d.domain.security_events import list_security_events
 
         with session_scope() as session:
-            events, self.total = list_security_events(session, event_type=self.q.strip() or None,
-                                                      limit=PAGE_SIZE, offset=self._offset)
+            events, self.total = list_security_events(
+                session, event_type=self.q.strip() or None, limit=PAGE_SIZE, offset=self._offset
+            )
         self.rows = [
-            {"id": str(e.id), "at": _fmt(e.created_at), "type": e.event_type, "email": e.email or "", "ip": e.ip or "",
-             "details": _short(e.details)}
+            {
+                "id": str(e.id),
+                "at": _fmt(e.created_at),
+                "type": e.event_type,
+                "email": e.email or "",
+                "ip": e.ip or "",
+                "details": _short(e.details),
+            }
             for e in events
         ]
 
@@ -270,11 +365,19 @@ class AdminState(AuthState):
         from chat3d.domain.outbox import list_outbox
 
         with session_scope() as session:
-            messages, self.total = list_outbox(session, status=self._filter(self.status_filter),
-                                               limit=PAGE_SIZE, offset=self._offset)
+            messages, self.total = list_outbox(
+                session, status=self._filter(self.status_filter), limit=PAGE_SIZE, offset=self._offset
+            )
         self.rows = [
-            {"id": str(m.id), "at": _fmt(m.created_at), "to": m.to_email, "subject": m.subject, "status": m.status,
-             "attempts": str(m.attempts), "error": (m.last_error or "")[:120]}
+            {
+                "id": str(m.id),
+                "at": _fmt(m.created_at),
+                "to": m.to_email,
+                "subject": m.subject,
+                "status": m.status,
+                "attempts": str(m.attempts),
+                "error": (m.last_error or "")[:120],
+            }
             for m in messages
         ]
 
@@ -371,8 +474,10 @@ class AdminState(AuthState):
         from chat3d.domain.admin import deactivate_user
 
         user_id, email, reason = self.deactivate_id, self.deactivate_email, self.deactivate_reason
-        result = self._act(lambda s, me: deactivate_user(s, me, user_id, reason, ip=self._ip),
-                           f"{email} is suspended and signed out everywhere.")
+        result = self._act(
+            lambda s, me: deactivate_user(s, me, user_id, reason, ip=self._ip),
+            f"{email} is suspended and signed out everywhere.",
+        )
         if not self.error:
             self.deactivate_id = ""
         return result
@@ -387,14 +492,18 @@ class AdminState(AuthState):
     def reset_password(self, user_id: str, email: str):
         from chat3d.domain.admin import reset_password
 
-        return self._act(lambda s, me: reset_password(s, me, user_id, ip=self._ip), f"A password-reset link was sent to {email}.")
+        return self._act(
+            lambda s, me: reset_password(s, me, user_id, ip=self._ip), f"A password-reset link was sent to {email}."
+        )
 
     @rx.event
     def approve(self, entry_id: str, email: str):
         from chat3d.domain.waitlist import approve_entry
 
-        return self._act(lambda s, me: approve_entry(s, me, entry_id, ip=self._ip),
-                         f"{email} is approved; a registration link is on its way.")
+        return self._act(
+            lambda s, me: approve_entry(s, me, entry_id, ip=self._ip),
+            f"{email} is approved; a registration link is on its way.",
+        )
 
     @rx.event
     def reject(self, entry_id: str, email: str):
@@ -426,7 +535,9 @@ class AdminState(AuthState):
 
         response = self._act(run, "")
         if not self.error:
-            self.notice = f"Approved {outcome['approved']}" + (f", skipped {outcome['skipped']}." if outcome["skipped"] else ".")
+            self.notice = f"Approved {outcome['approved']}" + (
+                f", skipped {outcome['skipped']}." if outcome["skipped"] else "."
+            )
         return response
 
     @rx.event
@@ -455,8 +566,10 @@ class AdminState(AuthState):
             self.notice, self.error = "", "The invitation quota must be a whole number (0 or more)."
             return
         changes = {
-            "waitlist_enabled": self.s_waitlist_enabled, "invitations_enabled": self.s_invitations_enabled,
-            "invitation_waitlist_required": self.s_invitation_waitlist_required, "invitation_quota_per_user": quota,
+            "waitlist_enabled": self.s_waitlist_enabled,
+            "invitations_enabled": self.s_invitations_enabled,
+            "invitation_waitlist_required": self.s_invitation_waitlist_required,
+            "invitation_quota_per_user": quota,
         }
         result = self._act(lambda s, me: update_settings(s, me, changes, ip=self._ip), "Settings saved.")
         if not self.error:
@@ -489,7 +602,8 @@ class AdminState(AuthState):
         if self.s_stamp != stamp:  # this tab did not save it itself (save_settings already re-read)
             who = str(payload.get("updatedBy") or "")
             self.s_changed_elsewhere = (
-                f"Settings were just changed by {who}; the form shows the new values." if who and who != self.user_email
+                f"Settings were just changed by {who}; the form shows the new values."
+                if who and who != self.user_email
                 else "You changed the settings in another window; the form shows the new values."
             )
 

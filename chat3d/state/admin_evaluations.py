@@ -18,8 +18,14 @@ from chat3d.state.admin import AdminState, _fmt
 
 SUITE = "cadqueryeval"
 WATCH_S = 1.0
-STATE_TEXT = {"queued": "Queued", "running": "Running", "completed": "Completed", "stopped": "Stopped at the cap",
-              "cancelled": "Cancelled", "failed": "Failed"}
+STATE_TEXT = {
+    "queued": "Queued",
+    "running": "Running",
+    "completed": "Completed",
+    "stopped": "Stopped at the cap",
+    "cancelled": "Cancelled",
+    "failed": "Failed",
+}
 
 
 def _pct(value: float | None) -> str:
@@ -59,7 +65,8 @@ class AdminEvaluationsState(AdminState):
                 return
         usd = ev.estimate_usd(choice, SUITE, n)
         self.eval_estimate = f"{ev.money(usd)} for {n} task{'s' if n != 1 else ''}" + (
-            " (the offline model is free)" if usd == 0 else "")
+            " (the offline model is free)" if usd == 0 else ""
+        )
         self.eval_cap = f"{usd:.4f}".rstrip("0").rstrip(".") if usd else "0.00"
 
     def _load_runs(self) -> bool:
@@ -72,20 +79,41 @@ class AdminEvaluationsState(AdminState):
         with session_scope() as session:
             runs = ev.history(session, session.get(User, admin.id))
             self.eval_history = [
-                {"id": str(r.id), "when": _fmt(r.created_at), "model": r.model, "suite": f"{r.suite} {r.suite_version}",
-                 "code": r.code_version or "—", "tasks": f"{r.tasks_done}/{r.tasks_total}",
-                 "pass_rate": _pct(ev.pass_rate(r)), "valid": str(r.valid_parts), "cost": ev.money(r.cost_usd),
-                 "per_valid": ev.money(ev.cost_per_valid_part(r)), "seconds": f"{r.seconds:.1f}",
-                 "state": r.state, "state_text": STATE_TEXT.get(r.state, r.state), "message": r.message}
-                for r in runs if r.state in ev.FINISHED
+                {
+                    "id": str(r.id),
+                    "when": _fmt(r.created_at),
+                    "model": r.model,
+                    "suite": f"{r.suite} {r.suite_version}",
+                    "code": r.code_version or "—",
+                    "tasks": f"{r.tasks_done}/{r.tasks_total}",
+                    "pass_rate": _pct(ev.pass_rate(r)),
+                    "valid": str(r.valid_parts),
+                    "cost": ev.money(r.cost_usd),
+                    "per_valid": ev.money(ev.cost_per_valid_part(r)),
+                    "seconds": f"{r.seconds:.1f}",
+                    "state": r.state,
+                    "state_text": STATE_TEXT.get(r.state, r.state),
+                    "message": r.message,
+                }
+                for r in runs
+                if r.state in ev.FINISHED
             ]
             active = ev.active_run(session)
-            self.eval_active = {} if active is None else {
-                "id": str(active.id), "model": active.model, "state": STATE_TEXT[active.state],
-                "done": str(active.tasks_done), "total": str(active.tasks_total),
-                "current": active.current_task, "spent": ev.money(active.cost_usd), "cap": ev.money(active.cost_cap_usd),
-                "cancelling": "1" if active.cancel_requested else "",
-            }
+            self.eval_active = (
+                {}
+                if active is None
+                else {
+                    "id": str(active.id),
+                    "model": active.model,
+                    "state": STATE_TEXT[active.state],
+                    "done": str(active.tasks_done),
+                    "total": str(active.tasks_total),
+                    "current": active.current_task,
+                    "spent": ev.money(active.cost_usd),
+                    "cap": ev.money(active.cost_cap_usd),
+                    "cancelling": "1" if active.cancel_requested else "",
+                }
+            )
             self.eval_percent = 0 if active is None else round(100 * active.tasks_done / max(1, active.tasks_total))
         return active is not None
 
@@ -139,9 +167,17 @@ class AdminEvaluationsState(AdminState):
             return None
         try:
             with session_scope() as session:
-                run = ev.start_run(session, session.get(User, admin.id), self.eval_model, suite=SUITE,
-                                   tasks=self.eval_tasks, cost_cap_usd=self.eval_cap, suite_tasks=self.eval_suite_tasks,
-                                   suite_version=self.eval_suite_version, ip=self._ip)
+                run = ev.start_run(
+                    session,
+                    session.get(User, admin.id),
+                    self.eval_model,
+                    suite=SUITE,
+                    tasks=self.eval_tasks,
+                    cost_cap_usd=self.eval_cap,
+                    suite_tasks=self.eval_suite_tasks,
+                    suite_version=self.eval_suite_version,
+                    ip=self._ip,
+                )
                 model = run.model
         except DomainError as exc:
             self.eval_error = exc.message

@@ -39,16 +39,28 @@ class AdminModelsState(AdminState):
         with session_scope() as session:
             providers, models, config = console_view(session)
         self.providers = [
-            {"provider": p.provider, "label": p.label, "source": p.source,
-             "source_text": "Unreadable: replace the key" if p.unreadable else SOURCE_TEXT[p.source],
-             "fingerprint": p.fingerprint, "base_url": p.base_url, "updated": _fmt(p.updated_at), "env_name": p.env_name}
+            {
+                "provider": p.provider,
+                "label": p.label,
+                "source": p.source,
+                "source_text": "Unreadable: replace the key" if p.unreadable else SOURCE_TEXT[p.source],
+                "fingerprint": p.fingerprint,
+                "base_url": p.base_url,
+                "updated": _fmt(p.updated_at),
+                "env_name": p.env_name,
+            }
             for p in providers
         ]
         self.models = [
-            {"id": m.id, "label": m.label, "provider": PROVIDER_LABELS.get(m.provider, m.provider),
-             "stages": " · ".join("conversation" if s == "conversation" else "code" for s in m.stages),
-             "usable": "1" if m.usable else "", "enabled": "1" if m.enabled else "",
-             "default": ", ".join("conversation" if s == "conversation" else "code" for s in m.default_for)}
+            {
+                "id": m.id,
+                "label": m.label,
+                "provider": PROVIDER_LABELS.get(m.provider, m.provider),
+                "stages": " · ".join("conversation" if s == "conversation" else "code" for s in m.stages),
+                "usable": "1" if m.usable else "",
+                "enabled": "1" if m.enabled else "",
+                "default": ", ".join("conversation" if s == "conversation" else "code" for s in m.default_for),
+            }
             for m in models
         ]
         pickable = [m for m in models if m.usable and m.enabled]
@@ -92,7 +104,9 @@ class AdminModelsState(AdminState):
     @rx.event
     def open_form(self, provider: str):
         self.editing, self.error, self.notice = provider, "", ""
-        self.url_input = next((p["base_url"] for p in self.providers if p["provider"] == provider and p["source"] == "console"), "")
+        self.url_input = next(
+            (p["base_url"] for p in self.providers if p["provider"] == provider and p["source"] == "console"), ""
+        )
 
     @rx.event
     def close_form(self):
@@ -105,8 +119,10 @@ class AdminModelsState(AdminState):
         provider = self.editing
         key, url = str(form.get("api_key") or ""), str(form.get("base_url") or "")
         name = PROVIDER_LABELS.get(provider, provider)
-        result = self._change(lambda s, me: save_credential(s, me, provider, key, url, ip=self._ip),
-                              f"{name} is set up. Test the connection to check the key.")
+        result = self._change(
+            lambda s, me: save_credential(s, me, provider, key, url, ip=self._ip),
+            f"{name} is set up. Test the connection to check the key.",
+        )
         if not self.error:
             self.editing, self.url_input = "", ""
             self.test_results = {k: v for k, v in self.test_results.items() if k != provider}
@@ -117,8 +133,10 @@ class AdminModelsState(AdminState):
         from chat3d.domain.model_settings import PROVIDER_LABELS, delete_credential
 
         self.test_results = {k: v for k, v in self.test_results.items() if k != provider}
-        return self._change(lambda s, me: delete_credential(s, me, provider, ip=self._ip),
-                            f"The {PROVIDER_LABELS.get(provider, provider)} credential was removed.")
+        return self._change(
+            lambda s, me: delete_credential(s, me, provider, ip=self._ip),
+            f"The {PROVIDER_LABELS.get(provider, provider)} credential was removed.",
+        )
 
     @rx.event(background=True)
     async def test_connection(self, provider: str):
@@ -143,19 +161,25 @@ class AdminModelsState(AdminState):
     def set_enabled(self, model_id: str, label: str, enabled: bool):
         from chat3d.domain.model_settings import set_enabled
 
-        return self._change(lambda s, me: set_enabled(s, me, model_id, bool(enabled), ip=self._ip),
-                            f"Users {'may' if enabled else 'can no longer'} pick {label}.")
+        return self._change(
+            lambda s, me: set_enabled(s, me, model_id, bool(enabled), ip=self._ip),
+            f"Users {'may' if enabled else 'can no longer'} pick {label}.",
+        )
 
     @rx.event
     def set_default_conversation(self, model_id: str):
         from chat3d.domain.model_settings import model_label, set_default
 
-        return self._change(lambda s, me: set_default(s, me, "conversation", model_id, ip=self._ip),
-                            f"New chats talk with {model_label(model_id)}.")
+        return self._change(
+            lambda s, me: set_default(s, me, "conversation", model_id, ip=self._ip),
+            f"New chats talk with {model_label(model_id)}.",
+        )
 
     @rx.event
     def set_default_codegen(self, model_id: str):
         from chat3d.domain.model_settings import model_label, set_default
 
-        return self._change(lambda s, me: set_default(s, me, "codegen", model_id, ip=self._ip),
-                            f"New chats write code with {model_label(model_id)}.")
+        return self._change(
+            lambda s, me: set_default(s, me, "codegen", model_id, ip=self._ip),
+            f"New chats write code with {model_label(model_id)}.",
+        )

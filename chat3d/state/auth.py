@@ -165,7 +165,7 @@ class AuthState(rx.State):
 
 LOGIN_REASONS = {
     "deactivated": "Your account has been deactivated, so you were signed out. If you think this is a mistake, "
-                   "contact the administrators.",
+    "contact the administrators."
 }
 
 

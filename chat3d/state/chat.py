@@ -141,7 +141,7 @@ class RatingsState(rx.State):
                 return user, int(chats.rate_item(s, user.id, context_id, item_id, rating).rating or 0)
 
         for _ in range(LET_DELTA_LEAVE):  # let the socket's writer task send the first delta before the database
-            await asyncio.sleep(0)      # work (in a thread, but it holds the GIL while in Python) competes with it
+            await asyncio.sleep(0)  # work (in a thread, but it holds the GIL while in Python) competes with it
         try:
             user, stored = await asyncio.to_thread(write)
         except DomainError as exc:
@@ -187,8 +187,14 @@ class ThreadState(rx.State):
 
     # --- building views ------------------------------------------------------------------------
 
-    def _view(self, session, uid: uuid.UUID, item, states: dict[str, tuple[str, int]] | None = None,
-              rerunnable: set[str] | None = None) -> ItemView:
+    def _view(
+        self,
+        session,
+        uid: uuid.UUID,
+        item,
+        states: dict[str, tuple[str, int]] | None = None,
+        rerunnable: set[str] | None = None,
+    ) -> ItemView:
         item_id = str(item.id)
         qid = pending_query_id(item.segments)
         if qid and states is None:
@@ -199,9 +205,18 @@ class ThreadState(rx.State):
         if item_id not in self._versions and versions.model_of(item) is not None:
             self._versions = versions.version_numbers(session, item.context_id)  # a version new since the load
         version = self._versions.get(item_id, 0)
-        return item_view(item_id, item.role, item.segments, rating=item.rating, version=version,
-                         progress=self.get_value("progress").get(item_id), query_state=st, query_round=rnd,
-                         units=self._units, can_regenerate=item_id in rerunnable)
+        return item_view(
+            item_id,
+            item.role,
+            item.segments,
+            rating=item.rating,
+            version=version,
+            progress=self.get_value("progress").get(item_id),
+            query_state=st,
+            query_round=rnd,
+            units=self._units,
+            can_regenerate=item_id in rerunnable,
+        )
 
     def _replace_or_append(self, view: ItemView) -> bool:
         """Put a fresh view in place; True when it was new (appended)."""
@@ -321,6 +336,7 @@ class ThreadState(rx.State):
 
 
 # --- what other modules call (chat_reactions) ---------------------------------------------------------------
+
 
 async def load_items(thread: ThreadState, uid: uuid.UUID, context_id: str, *, earlier: bool = False) -> None:
     """Load the latest page of a chat's items (or the page before the loaded ones) and its name into the header.

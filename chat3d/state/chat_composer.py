@@ -30,8 +30,12 @@ def usable_models() -> tuple[list[str], list[str], dict[str, str], dict[str, str
 
     config = load()
     models = [m for m in available_models(config.settings, probe_ollama=False) if m.id not in config.disabled]
-    return ([m.id for m in models if "conversation" in m.stages], [m.id for m in models if "codegen" in m.stages],
-            {m.id: m.label or m.id for m in models}, config.defaults)
+    return (
+        [m.id for m in models if "conversation" in m.stages],
+        [m.id for m in models if "codegen" in m.stages],
+        {m.id: m.label or m.id for m in models},
+        config.defaults,
+    )
 
 
 def pick(current: str | None, options: list[str], default: str) -> str:
@@ -101,8 +105,14 @@ class ComposerState(rx.State):
             try:
                 fmt = validate_image_upload(data)
                 with session_scope() as s:
-                    row = store_bytes(s, uid, data, fmt=fmt, kind=FileKind.upload,
-                                      filename=safe_filename(upload.name or "", f"image.{fmt}"))
+                    row = store_bytes(
+                        s,
+                        uid,
+                        data,
+                        fmt=fmt,
+                        kind=FileKind.upload,
+                        filename=safe_filename(upload.name or "", f"image.{fmt}"),
+                    )
                     added.append(file_view(file_ref(row)))
             except DomainError as exc:
                 self.error = f"{upload.name or 'Image'}: {exc}"
@@ -118,8 +128,8 @@ class ComposerState(rx.State):
         self.attachments = [a for a in self.attachments if a.id != file_id]
 
 
-
 # --- what other modules call (chat_reactions) ---------------------------------------------------------------
+
 
 def load_models(composer: ComposerState, ctx: ChatContext | None) -> None:
     """The pickers for a chat (its models and units; for no chat, the defaults)."""
@@ -130,8 +140,9 @@ def load_models(composer: ComposerState, ctx: ChatContext | None) -> None:
     composer.units = ctx.units if ctx else "mm"
     if not conv or not code:
         missing = "conversation" if not conv else "code generation"
-        composer.disabled_reason = (f"No {missing} model is usable right now: ask an administrator to add an API key "
-                                    "or start the model server.")
+        composer.disabled_reason = (
+            f"No {missing} model is usable right now: ask an administrator to add an API key or start the model server."
+        )
     else:
         composer.disabled_reason = ""
 
@@ -167,13 +178,24 @@ def submit(composer: ComposerState, uid: uuid.UUID, context_id: str, prompt: str
     try:
         with session_scope() as s:
             if not context_id:
-                context_id = str(chats.create_context(
-                    s, uid, conversation_model_id=composer.conversation_model or None,
-                    codegen_model_id=composer.codegen_model or None, units=composer.units).id)
+                context_id = str(
+                    chats.create_context(
+                        s,
+                        uid,
+                        conversation_model_id=composer.conversation_model or None,
+                        codegen_model_id=composer.codegen_model or None,
+                        units=composer.units,
+                    ).id
+                )
             sub = queries.submit_query(
-                s, uid, context_id, prompt, attachments=[a.id for a in composer.attachments],
+                s,
+                uid,
+                context_id,
+                prompt,
+                attachments=[a.id for a in composer.attachments],
                 conversation_model_id=composer.conversation_model or None,
-                codegen_model_id=composer.codegen_model or None, selection=picked,
+                codegen_model_id=composer.codegen_model or None,
+                selection=picked,
             )
             qid, aid = sub.query.id, str(sub.assistant_item.id)
             enqueue_after_commit(s, qid)

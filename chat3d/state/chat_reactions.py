@@ -224,8 +224,9 @@ class ChatReactionsState(rx.State):
             return
         except Exception:
             async with self:
-                workbench_pane.render_failed(await self.get_state(WorkbenchState),
-                                             "Something went wrong while rendering; try again.")
+                workbench_pane.render_failed(
+                    await self.get_state(WorkbenchState), "Something went wrong while rendering; try again."
+                )
             return
         async with self:
             events = await self._edit_landed(uid, result)

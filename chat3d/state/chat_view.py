@@ -134,9 +134,17 @@ def part_views(model: dict | None, url_base: str, units: str = "mm") -> list[Par
     out = []
     for r in rows:
         base = f"{url_base}{r['solid']}/"
-        out.append(PartView(number=str(r["solid"]), name=r["name"], size_label=format_dims_for(r["size"], units),
-                            volume_label=format_volume(r["volume"]), stl_url=base + "stl", step_url=base + "step",
-                            mf_url=base + "3mf"))
+        out.append(
+            PartView(
+                number=str(r["solid"]),
+                name=r["name"],
+                size_label=format_dims_for(r["size"], units),
+                volume_label=format_volume(r["volume"]),
+                stl_url=base + "stl",
+                step_url=base + "step",
+                mf_url=base + "3mf",
+            )
+        )
     return out
 
 
@@ -257,8 +265,15 @@ def group_contexts(rows: Iterable[tuple], now: datetime | None = None) -> list[C
     last = None
     for cid, name, updated, *thumb in rows:
         group = recency_group(updated, now)
-        out.append(ContextRow(id=cid, name=name, group=group, show_header=group != last,
-                              thumb_url=thumbnail_url(thumb[0] if thumb else None)))
+        out.append(
+            ContextRow(
+                id=cid,
+                name=name,
+                group=group,
+                show_header=group != last,
+                thumb_url=thumbnail_url(thumb[0] if thumb else None),
+            )
+        )
         last = group
     return out
 
@@ -273,8 +288,12 @@ segment_text = segment_types.text_of
 def file_view(ref: dict) -> FileView:
     fmt = str(ref.get("format", ""))
     return FileView(
-        id=str(ref.get("id", "")), url=f"/api/files/{ref.get('id', '')}", filename=str(ref.get("filename", "")),
-        format=fmt, label=FORMAT_LABELS.get(fmt, fmt.upper()), size_label=format_size(ref.get("size")),
+        id=str(ref.get("id", "")),
+        url=f"/api/files/{ref.get('id', '')}",
+        filename=str(ref.get("filename", "")),
+        format=fmt,
+        label=FORMAT_LABELS.get(fmt, fmt.upper()),
+        size_label=format_size(ref.get("size")),
     )
 
 
@@ -293,7 +312,9 @@ def review_views(model: dict | None) -> tuple[str, str]:
     from chat3d.domain.review import checklist_row
 
     seen = (model or {}).get("review")
-    views = next((f for f in (model or {}).get("files") or [] if isinstance(f, dict) and f.get("format") == "views"), None)
+    views = next(
+        (f for f in (model or {}).get("files") or [] if isinstance(f, dict) and f.get("format") == "views"), None
+    )
     if not isinstance(seen, dict) or views is None:
         return "", ""
     row = checklist_row(seen) or {}
@@ -335,8 +356,16 @@ def models_label(run: dict | None) -> str:
 
 
 def item_view(
-    item_id: str, role: str, segments: list[dict], *, rating: int = 0, version: int = 0,
-    progress: list[str] | None = None, query_state: str = "", query_round: int = 0, units: str = "mm",
+    item_id: str,
+    role: str,
+    segments: list[dict],
+    *,
+    rating: int = 0,
+    version: int = 0,
+    progress: list[str] | None = None,
+    query_state: str = "",
+    query_round: int = 0,
+    units: str = "mm",
     can_regenerate: bool = False,
 ) -> ItemView:
     """One bubble: text, progress chips, error, metrics line and attachments."""
@@ -430,8 +459,11 @@ def model_info(item_id: str, segments: list[dict]) -> ModelInfo | None:
         add("Tokens", f"{int(usage.get('inputTokens') or 0):,} in / {int(usage.get('outputTokens') or 0):,} out")
         add("Cost", format_cost(run.get("costUsd")))
         timings = run.get("timings") or {}
-        for key, label in (("conversation_s", "Conversation time"), ("codegen_s", "Code generation time"),
-                           ("render_s", "Render time")):
+        for key, label in (
+            ("conversation_s", "Conversation time"),
+            ("codegen_s", "Code generation time"),
+            ("render_s", "Render time"),
+        ):
             if key in timings:
                 add(label, format_seconds(timings[key]))
     add("Build time", format_seconds(metrics.get("build_s")) if metrics.get("build_s") is not None else "")

@@ -64,7 +64,9 @@ class PickedView:
 MIN_HALF = {"in": 0.2, "cm": 0.5, "m": 0.01, "rad": 0.5, "ratio": 0.5, "turns": 0.5}
 
 
-def slider_window(value: float, lo: float | None, hi: float | None, integer: bool, unit: str) -> tuple[float, float, float]:
+def slider_window(
+    value: float, lo: float | None, hi: float | None, integer: bool, unit: str
+) -> tuple[float, float, float]:
     """(min, max, step) of a slider around `value`: half the value either side (at least MIN_HALF), inside the
     declared bounds, in 20 to 200 steps of a power of ten. A declared [1..1000] put a whole metre into the
     slider's width; this puts ±50% there, so a pixel is a fine change and the arrows step by 1 mm at 80 mm."""
@@ -100,13 +102,25 @@ def param_views(code: str, units: str = "mm") -> list[ParamView]:
         scale = MM_PER_INCH if units == "in" and p.unit == "mm" else 1.0
         unit = "in" if scale != 1.0 else ("" if p.unit == "count" else p.unit)
         value = float(p.value) / scale
-        lo, hi, step = slider_window(value, None if p.min is None else p.min / scale,
-                                     None if p.max is None else p.max / scale, p.integer, unit)
-        out.append(ParamView(
-            name=p.name, label=p.label, value=value, text=shown_text(value, p.integer, scale), min=lo, max=hi,
-            step=step, unit=unit, description=p.description, integer=p.integer, scale=scale,
-            aria=f"{p.label} ({unit})" if unit else p.label,
-        ))
+        lo, hi, step = slider_window(
+            value, None if p.min is None else p.min / scale, None if p.max is None else p.max / scale, p.integer, unit
+        )
+        out.append(
+            ParamView(
+                name=p.name,
+                label=p.label,
+                value=value,
+                text=shown_text(value, p.integer, scale),
+                min=lo,
+                max=hi,
+                step=step,
+                unit=unit,
+                description=p.description,
+                integer=p.integer,
+                scale=scale,
+                aria=f"{p.label} ({unit})" if unit else p.label,
+            )
+        )
     return out
 
 
@@ -209,8 +223,11 @@ class WorkbenchState(rx.State):
             return
         self.picked_version = version
         self.picked = [PickedView(id=r["id"], label=selection.describe(r)) for r in rows]
-        self.picked_note = (f"At most {selection.MAX_SELECTED} faces or edges go with one message."
-                            if len(dict.fromkeys(ids)) > selection.MAX_SELECTED else "")
+        self.picked_note = (
+            f"At most {selection.MAX_SELECTED} faces or edges go with one message."
+            if len(dict.fromkeys(ids)) > selection.MAX_SELECTED
+            else ""
+        )
 
     @rx.event
     def unpick(self, picked_id: str):
@@ -357,6 +374,7 @@ class WorkbenchState(rx.State):
 
 # --- what other modules call (chat_reactions) ---------------------------------------------------------------
 
+
 def clear_workbench(wb: WorkbenchState) -> None:
     """No answer with a model to show (an empty or unknown chat)."""
     wb._drop_preview()
@@ -401,8 +419,9 @@ def show_item(wb: WorkbenchState, uid: uuid.UUID, item_id: str) -> bool:
     wb.context_id, wb.units = context_id, units
     wb.dims = format_dims_for(info.size_mm, units)
     wb.code, wb.details = info.code, info.details
-    wb.files = [replace(f, filename=f"{stems[1]}.{f.format}") if stems else f
-                  for f in info.files]  # model formats only (chat_view.FILE_ORDER): no thumbnail, no stored SVG
+    wb.files = [
+        replace(f, filename=f"{stems[1]}.{f.format}") if stems else f for f in info.files
+    ]  # model formats only (chat_view.FILE_ORDER): no thumbnail, no stored SVG
     bundle = parts_domain.bundle_ref(model)
     wb.parts = part_views(model, f"/api/files/{bundle['id']}/parts/" if bundle else "", units)
     wb._part_sizes_mm = [r["size"] for r in parts_domain.downloadable(model)[0]]
@@ -433,7 +452,6 @@ def set_units(wb: WorkbenchState, units: str) -> None:
         wb._show_values(wb.preview_values)
     else:
         wb.params = wb._rows()
-
 
 
 def choose_tab(wb: WorkbenchState, tab: str) -> None:

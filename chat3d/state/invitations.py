@@ -17,8 +17,12 @@ from chat3d.events import types as ev
 from chat3d.state.auth import AuthState
 
 STATUS_LABELS = {
-    "pending": "Pending", "waitlisted": "On the waitlist", "registration_sent": "Link sent", "accepted": "Joined",
-    "expired": "Expired", "revoked": "Revoked",
+    "pending": "Pending",
+    "waitlisted": "On the waitlist",
+    "registration_sent": "Link sent",
+    "accepted": "Joined",
+    "expired": "Expired",
+    "revoked": "Revoked",
 }
 LIVE = {"pending", "waitlisted", "registration_sent"}
 
@@ -61,8 +65,14 @@ class InvitationState(AuthState):
             rows, _ = list_invitations(session, user, limit=200)
             u = usage(session, user)
         self.items = [
-            {"id": str(r.id), "email": r.email, "status": r.status, "label": STATUS_LABELS.get(r.status, r.status),
-             "sent": r.created_at.strftime("%Y-%m-%d"), "live": "1" if r.status in LIVE else ""}
+            {
+                "id": str(r.id),
+                "email": r.email,
+                "status": r.status,
+                "label": STATUS_LABELS.get(r.status, r.status),
+                "sent": r.created_at.strftime("%Y-%m-%d"),
+                "live": "1" if r.status in LIVE else "",
+            }
             for r in rows
         ]
         self.used, self.quota = u.used, (-1 if u.quota is None else u.quota)
@@ -81,8 +91,11 @@ class InvitationState(AuthState):
     def on_event(self, event: dict):
         """`invitation.updated` or `settings.public.updated` (a broadcast, or the bridge after a reconnect):
         an open invitation manager re-reads its list, quota and the invitation settings."""
-        if not isinstance(event, dict) or not self.loaded or \
-                event.get("type") not in (ev.INVITATION_UPDATED, ev.PUBLIC_SETTINGS_UPDATED):
+        if (
+            not isinstance(event, dict)
+            or not self.loaded
+            or event.get("type") not in (ev.INVITATION_UPDATED, ev.PUBLIC_SETTINGS_UPDATED)
+        ):
             return
         user = self._user()
         if user is not None:
@@ -103,7 +116,9 @@ class InvitationState(AuthState):
         emails = [e for e in re.split(r"[\s,;]+", self.emails) if e]
         try:
             with session_scope() as session:
-                created = create_invitations(session, require_user(session, user.id), emails, ip=self.router.session.client_ip or None)
+                created = create_invitations(
+                    session, require_user(session, user.id), emails, ip=self.router.session.client_ip or None
+                )
                 count = len(created)
         except DomainError as exc:
             self.error = exc.message
@@ -122,7 +137,9 @@ class InvitationState(AuthState):
         self.error = self.notice = ""
         try:
             with session_scope() as session:
-                revoke_invitation(session, require_user(session, user.id), invitation_id, ip=self.router.session.client_ip or None)
+                revoke_invitation(
+                    session, require_user(session, user.id), invitation_id, ip=self.router.session.client_ip or None
+                )
         except DomainError as exc:
             self.error = exc.message
             return

@@ -29,15 +29,26 @@ def _when(moment: datetime | None) -> str:
 
 def _device(agent: str | None) -> str:
     agent = agent or ""
-    for needle, name in (("Firefox", "Firefox"), ("Edg/", "Edge"), ("Chrome", "Chrome"), ("Safari", "Safari"),
-                         ("python", "Script"), ("curl", "Script")):
+    for needle, name in (
+        ("Firefox", "Firefox"),
+        ("Edg/", "Edge"),
+        ("Chrome", "Chrome"),
+        ("Safari", "Safari"),
+        ("python", "Script"),
+        ("curl", "Script"),
+    ):
         if needle in agent:
             browser = name
             break
     else:
         browser = "Unknown browser" if agent else "Unknown device"
-    for needle, name in (("Windows", "Windows"), ("Mac OS", "macOS"), ("Android", "Android"), ("iPhone", "iPhone"),
-                         ("Linux", "Linux")):
+    for needle, name in (
+        ("Windows", "Windows"),
+        ("Mac OS", "macOS"),
+        ("Android", "Android"),
+        ("iPhone", "iPhone"),
+        ("Linux", "Linux"),
+    ):
         if needle in agent:
             return f"{browser} on {name}"
     return browser
@@ -96,11 +107,19 @@ class ProfileState(AuthState):
         self.email = fresh.email
         self.name_input = fresh.display_name or ""
         self.marketing = bool(fresh.marketing_consent)
-        self.pending = [{"label": p["label"] or p["type"], "expires": _when(datetime.fromisoformat(p["expiresAt"]))}
-                        for p in pending]
+        self.pending = [
+            {"label": p["label"] or p["type"], "expires": _when(datetime.fromisoformat(p["expiresAt"]))}
+            for p in pending
+        ]
         self.sessions = [
-            {"id": str(r.id), "device": _device(r.user_agent), "ip": r.ip or "", "created": _when(r.created_at),
-             "seen": _when(r.last_seen_at), "current": "1" if r.jti == jti else ""}
+            {
+                "id": str(r.id),
+                "device": _device(r.user_agent),
+                "ip": r.ip or "",
+                "created": _when(r.created_at),
+                "seen": _when(r.last_seen_at),
+                "current": "1" if r.jti == jti else "",
+            }
             for r in rows
         ]
         self._reload_shares(user)
@@ -117,20 +136,37 @@ class ProfileState(AuthState):
             sh = o.share
             status = "revoked" if sh.revoked_at else "expired" if shares.is_expired(sh) else "active"
             version = f"Version {o.version}" if o.version else "A deleted version"
-            rows.append({
-                "id": str(sh.id), "chat": o.chat_name or "A deleted chat", "chat_url": f"/chat/{sh.context_id}",
-                "label": version + (f" · {sh.title}" if sh.title else ""), "status": status,
-                "expiry": expiry_label(sh.expires_at, revoked=sh.revoked_at is not None),
-                "views": f"{sh.views} view" + ("" if sh.views == 1 else "s"), "active": "1" if status == "active" else "",
-            })
+            rows.append(
+                {
+                    "id": str(sh.id),
+                    "chat": o.chat_name or "A deleted chat",
+                    "chat_url": f"/chat/{sh.context_id}",
+                    "label": version + (f" · {sh.title}" if sh.title else ""),
+                    "status": status,
+                    "expiry": expiry_label(sh.expires_at, revoked=sh.revoked_at is not None),
+                    "views": f"{sh.views} view" + ("" if sh.views == 1 else "s"),
+                    "active": "1" if status == "active" else "",
+                }
+            )
         self.share_links = rows
 
     @rx.event
     def on_load(self):
         self.loaded = False
-        for field in ("name_notice", "password_notice", "password_error", "email_notice", "email_error",
-                      "export_notice", "export_error", "delete_notice", "delete_error", "sessions_notice", "shares_notice",
-                      "busy"):
+        for field in (
+            "name_notice",
+            "password_notice",
+            "password_error",
+            "email_notice",
+            "email_error",
+            "export_notice",
+            "export_error",
+            "delete_notice",
+            "delete_error",
+            "sessions_notice",
+            "shares_notice",
+            "busy",
+        ):
             setattr(self, field, "")
         self.delete_open = False
         user = self._user_or_redirect()
@@ -238,7 +274,9 @@ class ProfileState(AuthState):
         setattr(self, f"{key}_notice", "")
         setattr(self, f"{key}_error", "")
         self.busy = key
-        return rx.call_script(api_call(path, form_id=form_id, fields=fields), callback=getattr(ProfileState, f"{key}_done"))
+        return rx.call_script(
+            api_call(path, form_id=form_id, fields=fields), callback=getattr(ProfileState, f"{key}_done")
+        )
 
     def _done(self, key: str, result: dict, *, reset_form: str | None = None):
         self.busy = ""
@@ -256,8 +294,12 @@ class ProfileState(AuthState):
 
     @rx.event
     def request_password(self, _form: dict):
-        return self._post("password", "/api/profile/reset-password/request", "password-form",
-                          {"currentPassword": "current_password", "newPassword": "new_password"})
+        return self._post(
+            "password",
+            "/api/profile/reset-password/request",
+            "password-form",
+            {"currentPassword": "current_password", "newPassword": "new_password"},
+        )
 
     @rx.event
     def password_done(self, result: dict):
@@ -265,8 +307,12 @@ class ProfileState(AuthState):
 
     @rx.event
     def request_email(self, _form: dict):
-        return self._post("email", "/api/profile/change-email/request", "email-form",
-                          {"newEmail": "new_email", "currentPassword": "email_password"})
+        return self._post(
+            "email",
+            "/api/profile/change-email/request",
+            "email-form",
+            {"newEmail": "new_email", "currentPassword": "email_password"},
+        )
 
     @rx.event
     def email_done(self, result: dict):
@@ -288,8 +334,9 @@ class ProfileState(AuthState):
 
     @rx.event
     def request_delete(self, _form: dict):
-        return self._post("delete", "/api/profile/delete-account/request", "delete-form",
-                          {"currentPassword": "delete_password"})
+        return self._post(
+            "delete", "/api/profile/delete-account/request", "delete-form", {"currentPassword": "delete_password"}
+        )
 
     @rx.event
     def delete_done(self, result: dict):

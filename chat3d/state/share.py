@@ -41,14 +41,24 @@ class ShareState(rx.State):
     facts: list[str] = []
     checklist: str = ""  # issue 23: requirement labels and statuses, one line
     files: list[FileView] = []
-    parts: rx.Field[list[PartView]] = rx.field(default_factory=list)  # issue 27: named parts with their own downloads (several solids only)
+    parts: rx.Field[list[PartView]] = rx.field(
+        default_factory=list
+    )  # issue 27: named parts with their own downloads (several solids only)
     part_names: list[str] = []
 
     @rx.event
     def load(self):
         token = token_from_path(self.router.url.path)
         self.loaded, self.found, self.expired = True, False, False
-        self.title, self.dims, self.size_mm, self.glb_url, self.thumb_url, self.facts, self.files = "", "", [], "", "", [], []
+        self.title, self.dims, self.size_mm, self.glb_url, self.thumb_url, self.facts, self.files = (
+            "",
+            "",
+            [],
+            "",
+            "",
+            [],
+            [],
+        )
         self.checklist, self.parts, self.part_names = "", [], []
         try:
             with session_scope() as s:
@@ -65,16 +75,26 @@ class ShareState(rx.State):
         self.title = view["title"] or "Shared model"
         self.size_mm = [float(v) for v in metrics.get("bbox_size_mm") or []]
         self.dims = format_dims(self.size_mm)
-        facts = [f"Volume {format_volume(metrics.get('volume_mm3'))}" if metrics.get("volume_mm3") is not None else "",
-                 f"Surface {format_area(metrics.get('area_mm2'))}" if metrics.get("area_mm2") is not None else "",
-                 f"{metrics['solids']} solid(s)" if metrics.get("solids") is not None else ""]
+        facts = [
+            f"Volume {format_volume(metrics.get('volume_mm3'))}" if metrics.get("volume_mm3") is not None else "",
+            f"Surface {format_area(metrics.get('area_mm2'))}" if metrics.get("area_mm2") is not None else "",
+            f"{metrics['solids']} solid(s)" if metrics.get("solids") is not None else "",
+        ]
         self.facts = [f for f in facts if f]
         self.checklist = summary(view.get("requirements") or [])
         thumb = next((f for f in view["files"] if f["format"] == "png"), None)
         refs = sorted((f for f in view["files"] if f["format"] in ORDER), key=lambda f: ORDER.index(f["format"]))
-        self.files = [FileView(id=f["id"], url=base + f["id"], filename=f["filename"], format=f["format"],
-                               label=FORMAT_LABELS.get(f["format"], f["format"].upper()), size_label=format_size(f["size"]))
-                      for f in refs]
+        self.files = [
+            FileView(
+                id=f["id"],
+                url=base + f["id"],
+                filename=f["filename"],
+                format=f["format"],
+                label=FORMAT_LABELS.get(f["format"], f["format"].upper()),
+                size_label=format_size(f["size"]),
+            )
+            for f in refs
+        ]
         glb = next((f for f in refs if f["format"] == "glb"), None)
         self.glb_url = base + glb["id"] if glb else ""
         self.thumb_url = base + thumb["id"] if thumb else ""  # the post step's PNG; none for older versions

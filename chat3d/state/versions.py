@@ -20,8 +20,13 @@ from chat3d.domain.requirements import summary as checklist_summary
 from chat3d.state.active_chat import ActiveChatState, signed_in_user_id
 from chat3d.state.chat_view import format_dims
 
-ORIGIN_LABELS = {"prompt": "From a prompt", "regenerated": "Regenerated", "edited": "Code edited by you",
-                 "parameters": "Parameters changed by you", "imported": "Imported"}
+ORIGIN_LABELS = {
+    "prompt": "From a prompt",
+    "regenerated": "Regenerated",
+    "edited": "Code edited by you",
+    "parameters": "Parameters changed by you",
+    "imported": "Imported",
+}
 
 
 @dataclass
@@ -47,9 +52,9 @@ class CompareRow:
 @dataclass
 class ShareRow:
     id: str = ""
-    label: str = ""      # "Version 3 · Bracket for Sam"
-    status: str = ""     # "active" | "expired" | "revoked"
-    expiry: str = ""     # "Expires in 7 days (29 Nov 2026)" | "Never expires" | "Expired 22 Nov 2026" | ""
+    label: str = ""  # "Version 3 · Bracket for Sam"
+    status: str = ""  # "active" | "expired" | "revoked"
+    expiry: str = ""  # "Expires in 7 days (29 Nov 2026)" | "Never expires" | "Expired 22 Nov 2026" | ""
     active: bool = True
     views: int = 0
 
@@ -230,8 +235,14 @@ class VersionsState(rx.State):
             return
         try:
             with session_scope() as s:
-                created = shares.create_share(s, uid, self.share_item_id, title=str(form.get("title") or ""),
-                                              expires_in_days=days, expires_at=moment)
+                created = shares.create_share(
+                    s,
+                    uid,
+                    self.share_item_id,
+                    title=str(form.get("title") or ""),
+                    expires_in_days=days,
+                    expires_at=moment,
+                )
                 token = created.token
         except DomainError as exc:
             self.share_error = exc.message
@@ -265,6 +276,7 @@ class VersionsState(rx.State):
 
 # --- what other modules call (chat_reactions) ---------------------------------------------------------------
 
+
 def reload_versions(pane: VersionsState, uid: uuid.UUID, context_id: str) -> None:
     """The chat's versions and its share links (none for '' or a chat that is not the user's)."""
     if not context_id:
@@ -280,18 +292,30 @@ def reload_versions(pane: VersionsState, uid: uuid.UUID, context_id: str) -> Non
         return
     number = {v.item_id: v.number for v in found}
     pane.context_id = context_id
-    pane.rows = [VersionRow(
-        item_id=v.item_id, number=v.number, title=f"Version {v.number}", origin=ORIGIN_LABELS.get(v.origin, v.origin),
-        dims=format_dims((v.metrics or {}).get("bbox_size_mm")),
-        thumb_url=f"/api/files/{v.thumbnail_file_id}" if v.thumbnail_file_id else "", current=v.current,
-        checklist=checklist_summary(v.requirements),
-    ) for v in reversed(found)]
-    pane.share_rows = [ShareRow(
-        id=str(sh.id), label=f"Version {number.get(str(sh.item_id), '?')}" + (f" · {sh.title}" if sh.title else ""),
-        status="revoked" if sh.revoked_at else "expired" if shares.is_expired(sh) else "active",
-        expiry=expiry_label(sh.expires_at, revoked=sh.revoked_at is not None),
-        active=shares.is_active(sh), views=sh.views,
-    ) for sh in mine]
+    pane.rows = [
+        VersionRow(
+            item_id=v.item_id,
+            number=v.number,
+            title=f"Version {v.number}",
+            origin=ORIGIN_LABELS.get(v.origin, v.origin),
+            dims=format_dims((v.metrics or {}).get("bbox_size_mm")),
+            thumb_url=f"/api/files/{v.thumbnail_file_id}" if v.thumbnail_file_id else "",
+            current=v.current,
+            checklist=checklist_summary(v.requirements),
+        )
+        for v in reversed(found)
+    ]
+    pane.share_rows = [
+        ShareRow(
+            id=str(sh.id),
+            label=f"Version {number.get(str(sh.item_id), '?')}" + (f" · {sh.title}" if sh.title else ""),
+            status="revoked" if sh.revoked_at else "expired" if shares.is_expired(sh) else "active",
+            expiry=expiry_label(sh.expires_at, revoked=sh.revoked_at is not None),
+            active=shares.is_active(sh),
+            views=sh.views,
+        )
+        for sh in mine
+    ]
 
 
 def follow_chat(pane: VersionsState, uid: uuid.UUID, context_id: str) -> None:
@@ -335,18 +359,35 @@ def compare(pane: VersionsState, uid: uuid.UUID, item_id: str, shown: str):
     except DomainError as exc:
         return rx.toast.error(exc.message)
     num = {r.item_id: r.number for r in pane.rows}
-    labels = {"bbox_size_mm": "Size", "volume_mm3": "Volume", "area_mm2": "Surface area", "solids": "Solids",
-              "faces": "Faces", "edges": "Edges"}
+    labels = {
+        "bbox_size_mm": "Size",
+        "volume_mm3": "Volume",
+        "area_mm2": "Surface area",
+        "solids": "Solids",
+        "faces": "Faces",
+        "edges": "Edges",
+    }
     rows = []
     for r in diff["metrics"]:
         rows.append(metric_row(labels.get(r["metric"], r["metric"]), r["metric"], r["a"], r["b"], r["delta"]))
     for p in diff["parameters"]:
-        rows.append(CompareRow(p["name"].replace("_", " "), _fmt(p["a"]), _fmt(p["b"]),
-                               _delta(p["b"] - p["a"]) if p["a"] is not None and p["b"] is not None else ""))
+        rows.append(
+            CompareRow(
+                p["name"].replace("_", " "),
+                _fmt(p["a"]),
+                _fmt(p["b"]),
+                _delta(p["b"] - p["a"]) if p["a"] is not None and p["b"] is not None else "",
+            )
+        )
     checks = diff.get("requirements") or {}
     if checks.get("a") or checks.get("b"):
-        rows.append(CompareRow("Requirements", checklist_summary(checks.get("a") or []) or "—",
-                               checklist_summary(checks.get("b") or []) or "—", ""))
+        rows.append(
+            CompareRow(
+                "Requirements",
+                checklist_summary(checks.get("a") or []) or "—",
+                checklist_summary(checks.get("b") or []) or "—",
+                "",
+            )
+        )
     pane.compare_title = f"Version {num.get(a, '?')} → Version {num.get(b, '?')}"
     pane.compare_rows = rows
-

@@ -16,7 +16,7 @@ def _fmt(value) -> str:
 STATUS_TEXT = {
     "pending_email_confirmation": "Waiting for you to confirm your email address.",
     "pending_admin_approval": "Your email is confirmed. An administrator will review your request; "
-                              "you will get a registration link by email once it is approved.",
+    "you will get a registration link by email once it is approved.",
     "approved": "Approved! We emailed you a registration link (valid for 7 days).",
     "rejected": "We cannot offer you an account at the moment. Thank you for your patience.",
 }
@@ -145,4 +145,8 @@ class WaitlistStatusState(rx.State):
         self.found, self.checked = True, True
         self.status, self.email = view.status, view.email
         self.label, self.text = STATUS_LABEL.get(view.status, view.status), STATUS_TEXT.get(view.status, "")
-        self.joined, self.confirmed_at, self.decided_at = _fmt(view.created_at), _fmt(view.email_confirmed_at), _fmt(view.decided_at)
+        self.joined, self.confirmed_at, self.decided_at = (
+            _fmt(view.created_at),
+            _fmt(view.email_confirmed_at),
+            _fmt(view.decided_at),
+        )

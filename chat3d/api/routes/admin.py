@@ -93,8 +93,12 @@ def users_route(
     session: DbSession, paging: Paging, q: str = "", status: UserStatus | None = None, role: Role | None = None
 ) -> Page[AdminUserOut]:
     rows, total = admin.list_users(
-        session, search=q, status=status.value if status else None, role=role.value if role else None,
-        limit=paging.limit, offset=paging.offset,
+        session,
+        search=q,
+        status=status.value if status else None,
+        role=role.value if role else None,
+        limit=paging.limit,
+        offset=paging.offset,
     )
     return Page(items=[AdminUserOut.model_validate(r) for r in rows], total=total)
 
@@ -105,13 +109,19 @@ def activate_route(user_id: uuid.UUID, me: AdminUser, request: Request, session:
 
 
 @router.patch("/users/{user_id}/deactivate")
-def deactivate_route(user_id: uuid.UUID, body: DeactivateIn, me: AdminUser, request: Request, session: DbSession) -> AdminUserOut:
-    return AdminUserOut.model_validate(admin.deactivate_user(session, me, user_id, body.reason, ip=client_of(request).ip))
+def deactivate_route(
+    user_id: uuid.UUID, body: DeactivateIn, me: AdminUser, request: Request, session: DbSession
+) -> AdminUserOut:
+    return AdminUserOut.model_validate(
+        admin.deactivate_user(session, me, user_id, body.reason, ip=client_of(request).ip)
+    )
 
 
 @router.patch("/users/{user_id}/role")
 def role_route(user_id: uuid.UUID, body: RoleIn, me: AdminUser, request: Request, session: DbSession) -> AdminUserOut:
-    return AdminUserOut.model_validate(admin.change_role(session, me, user_id, body.role.value, ip=client_of(request).ip))
+    return AdminUserOut.model_validate(
+        admin.change_role(session, me, user_id, body.role.value, ip=client_of(request).ip)
+    )
 
 
 @router.post("/users/{user_id}/reset-password", status_code=202)
@@ -227,7 +237,13 @@ def audit_log_route(
     q: str = "",
 ) -> Page[AuditLogOut]:
     rows, total = admin.list_audit_log(
-        session, action=action, actor_id=actor_id, target_id=target_id, search=q, limit=paging.limit, offset=paging.offset
+        session,
+        action=action,
+        actor_id=actor_id,
+        target_id=target_id,
+        search=q,
+        limit=paging.limit,
+        offset=paging.offset,
     )
     items = [AuditLogOut.model_validate({**row.model_dump(), "actor_email": email}) for row, email in rows]
     return Page(items=items, total=total)

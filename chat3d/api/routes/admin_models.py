@@ -68,8 +68,18 @@ def _view(session) -> ModelsOut:
     providers, models, config = model_settings.console_view(session)
     return ModelsOut(
         providers=[ProviderOut.model_validate(p) for p in providers],
-        models=[ModelChoiceOut(id=m.id, label=m.label, provider=m.provider, stages=list(m.stages), usable=m.usable,
-                               enabled=m.enabled, default_for=list(m.default_for)) for m in models],
+        models=[
+            ModelChoiceOut(
+                id=m.id,
+                label=m.label,
+                provider=m.provider,
+                stages=list(m.stages),
+                usable=m.usable,
+                enabled=m.enabled,
+                default_for=list(m.default_for),
+            )
+            for m in models
+        ],
         default_conversation_model_id=config.defaults["conversation"],
         default_codegen_model_id=config.defaults["codegen"],
         defaults_source=config.default_source,
@@ -82,8 +92,9 @@ def models_route(session: DbSession) -> ModelsOut:
 
 
 @router.put("/credentials/{provider}")
-def save_credential_route(provider: Provider, body: CredentialIn, me: AdminUser, request: Request,
-                          session: DbSession) -> ModelsOut:
+def save_credential_route(
+    provider: Provider, body: CredentialIn, me: AdminUser, request: Request, session: DbSession
+) -> ModelsOut:
     model_settings.save_credential(session, me, provider, body.api_key, body.base_url, ip=client_of(request).ip)
     return _view(session)
 
@@ -101,7 +112,9 @@ def test_credential_route(provider: Provider, session: DbSession) -> TestOut:
 
 
 @router.patch("/{model_id}")
-def update_model_route(model_id: str, body: ModelChoiceIn, me: AdminUser, request: Request, session: DbSession) -> ModelsOut:
+def update_model_route(
+    model_id: str, body: ModelChoiceIn, me: AdminUser, request: Request, session: DbSession
+) -> ModelsOut:
     ip = client_of(request).ip
     if body.default_for is not None:
         model_settings.set_default(session, me, body.default_for, model_id, ip=ip)

@@ -82,8 +82,13 @@ def register_route(
     otherwise 202 "check your mail", the same answer whether or not the address has an account."""
     client = client_of(request)
     token, user = register(
-        session, body.email, body.password, body.display_name, body.registration_token,
-        ip=client.ip, user_agent=client.user_agent,
+        session,
+        body.email,
+        body.password,
+        body.display_name,
+        body.registration_token,
+        ip=client.ip,
+        user_agent=client.user_agent,
     )
     if token is None or user is None:
         response.status_code = 202
@@ -99,10 +104,18 @@ def login_route(body: LoginIn, request: Request, response: Response, session: Db
     """Signs in; the response also leaves a long-lived signed device cookie, so this browser is never locked out
     of this account by other people's failed attempts (chat3d.domain.auth)."""
     client = client_of(request)
-    token, user = authenticate(session, body.email, body.password, client.ip, client.user_agent,
-                               device=request.cookies.get(DEVICE_COOKIE))
-    response.set_cookie(DEVICE_COOKIE, device_cookie(user), max_age=365 * 24 * 3600, path="/api/auth/login",
-                        httponly=True, samesite="lax", secure=get_settings().secure_cookies)
+    token, user = authenticate(
+        session, body.email, body.password, client.ip, client.user_agent, device=request.cookies.get(DEVICE_COOKIE)
+    )
+    response.set_cookie(
+        DEVICE_COOKIE,
+        device_cookie(user),
+        max_age=365 * 24 * 3600,
+        path="/api/auth/login",
+        httponly=True,
+        samesite="lax",
+        secure=get_settings().secure_cookies,
+    )
     return _signed_in(response, token, user)
 
 

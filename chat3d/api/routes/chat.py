@@ -26,8 +26,12 @@ class ContextOut(CamelModel):
     units: str
     created_at: datetime
     updated_at: datetime
-    thumbnail_url: str | None = Field(default=None, description=(
-        "The current version's isometric PNG thumbnail (`/api/files/{id}`, owner only); null until the chat has a model."))
+    thumbnail_url: str | None = Field(
+        default=None,
+        description=(
+            "The current version's isometric PNG thumbnail (`/api/files/{id}`, owner only); null until the chat has a model."
+        ),
+    )
 
 
 def _context_out(ctx: ChatContext, thumbnails: dict[uuid.UUID, uuid.UUID | None]) -> ContextOut:
@@ -67,7 +71,9 @@ class RatingIn(CamelModel):
 
 
 @router.get("/contexts")
-def list_contexts(user: CurrentUser, session: DbSession, page: Paging, q: str = Query("", max_length=200)) -> Page[ContextOut]:
+def list_contexts(
+    user: CurrentUser, session: DbSession, page: Paging, q: str = Query("", max_length=200)
+) -> Page[ContextOut]:
     found = chats.list_contexts(session, user.id, search=q, limit=page.limit, offset=page.offset, thumbnails=True)
     return Page[ContextOut](items=[_context_out(c, found.thumbnails) for c in found.items], total=found.total)
 
@@ -75,8 +81,12 @@ def list_contexts(user: CurrentUser, session: DbSession, page: Paging, q: str = 
 @router.post("/contexts", status_code=201)
 def create_context(body: ContextIn, user: CurrentUser, session: DbSession) -> ContextOut:
     ctx = chats.create_context(  # the domain checks the models
-        session, user.id, name=body.name, conversation_model_id=body.conversation_model_id,
-        codegen_model_id=body.codegen_model_id, units=body.units,
+        session,
+        user.id,
+        name=body.name,
+        conversation_model_id=body.conversation_model_id,
+        codegen_model_id=body.codegen_model_id,
+        units=body.units,
     )
     return ContextOut.model_validate(ctx)
 
@@ -90,8 +100,13 @@ def get_context(context_id: str, user: CurrentUser, session: DbSession) -> Conte
 @router.patch("/contexts/{context_id}")
 def update_context(context_id: str, body: ContextPatch, user: CurrentUser, session: DbSession) -> ContextOut:
     ctx = chats.update_context(  # the domain checks the models
-        session, user.id, context_id, name=body.name, conversation_model_id=body.conversation_model_id,
-        codegen_model_id=body.codegen_model_id, units=body.units,
+        session,
+        user.id,
+        context_id,
+        name=body.name,
+        conversation_model_id=body.conversation_model_id,
+        codegen_model_id=body.codegen_model_id,
+        units=body.units,
     )
     return _context_out(ctx, chats.current_thumbnails(session, [ctx]))
 

@@ -90,8 +90,9 @@ def _checker() -> CheckBatcher:
 
 def _frame(item: dict[str, Any]) -> ServerSentEvent:
     if item.get("id") is None:  # ephemeral broadcast: no `id:`, so the client's Last-Event-ID stays put
-        return ServerSentEvent(data=json.dumps(item, separators=(",", ":"), ensure_ascii=False, default=str),
-                               event=item["type"], sep="\n")
+        return ServerSentEvent(
+            data=json.dumps(item, separators=(",", ":"), ensure_ascii=False, default=str), event=item["type"], sep="\n"
+        )
     return ServerSentEvent(
         data=json.dumps(item, separators=(",", ":"), ensure_ascii=False, default=str),
         event=item["type"],
@@ -116,8 +117,9 @@ async def stream_route(
         return await _checker().check(token, user_id)
 
     async def frames():
-        async for item in user_event_stream(user_id, start, still_allowed=still_allowed, config=StreamConfig(),
-                                           session_jti=jti):
+        async for item in user_event_stream(
+            user_id, start, still_allowed=still_allowed, config=StreamConfig(), session_jti=jti
+        ):
             if isinstance(item, Ready):  # the first frame: the stream is live from here on
                 yield ServerSentEvent(id=str(item.cursor), retry=RECONNECT_MS, sep="\n")
             elif item is HEARTBEAT:

@@ -53,7 +53,7 @@ def download(file_id: str, user: CurrentUser, session: DbSession) -> FileRespons
         # A version's download is named after the chat and version (`flange-v3.step`, not `model.step`): an ASCII
         # fallback plus the RFC 5987 UTF-8 name. Revalidated, not immutable: the name follows a renamed chat.
         ascii_name, utf8_name = named
-        headers["Content-Disposition"] = f'attachment; filename="{ascii_name}"; filename*=UTF-8\'\'{quote(utf8_name)}'
+        headers["Content-Disposition"] = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(utf8_name)}"
         cache = "private, no-cache"
     # Copies cached under the old, inline headers are purged once per browser (chat3d.api.security.CACHE_EPOCH).
     return FileResponse(path, media_type=row.content_type, headers={**headers, "Cache-Control": cache})
@@ -73,8 +73,10 @@ def download_part(file_id: str, number: str, fmt: str, user: CurrentUser, sessio
     stems = versions.download_stems(session, row.context_id, row.item_id) if row.context_id and row.item_id else None
     ascii_name, utf8_name = parts.download_names(stems or ("model", "model"), parts.part_name(model, n), fmt)
     headers = stored_file_headers(fmt, utf8_name)
-    headers["Content-Disposition"] = f'attachment; filename="{ascii_name}"; filename*=UTF-8\'\'{quote(utf8_name)}'
-    return Response(data, media_type=files.CONTENT_TYPES[fmt], headers={**headers, "Cache-Control": "private, no-cache"})
+    headers["Content-Disposition"] = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(utf8_name)}"
+    return Response(
+        data, media_type=files.CONTENT_TYPES[fmt], headers={**headers, "Cache-Control": "private, no-cache"}
+    )
 
 
 @router.delete("/{file_id}", status_code=204)

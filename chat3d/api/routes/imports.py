@@ -19,8 +19,9 @@ router = APIRouter(prefix="/api/chat", tags=["chat"])
 
 
 @router.post("/import", status_code=201)
-async def import_model(file: UploadFile, user: CurrentUser, context_id: str | None = Form(default=None, alias="contextId",
-                                                                                          max_length=64)) -> dict[str, Any]:
+async def import_model(
+    file: UploadFile, user: CurrentUser, context_id: str | None = Form(default=None, alias="contextId", max_length=64)
+) -> dict[str, Any]:
     """Multipart `file` (STEP/STL); optional `contextId` adds the imported version to that chat instead."""
     data = await file.read(import_rules.max_bytes() + 1)
     result = await imports.import_file(user.id, data, file.filename or "", context_id=context_id or None)

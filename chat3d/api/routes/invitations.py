@@ -49,8 +49,13 @@ def list_route(user: CurrentUser, session: DbSession, paging: Paging) -> Invitat
     rows, total = invitations.list_invitations(session, user, limit=paging.limit, offset=paging.offset)
     u = invitations.usage(session, user)
     return InvitationPage(
-        items=[InvitationOut.model_validate(r) for r in rows], total=total, used=u.used, quota=u.quota,
-        next_at=u.next_at, enabled=u.enabled, waitlist_required=u.waitlist_required,
+        items=[InvitationOut.model_validate(r) for r in rows],
+        total=total,
+        used=u.used,
+        quota=u.quota,
+        next_at=u.next_at,
+        enabled=u.enabled,
+        waitlist_required=u.waitlist_required,
     )
 
 
@@ -58,7 +63,9 @@ def list_route(user: CurrentUser, session: DbSession, paging: Paging) -> Invitat
 def invite_route(body: InviteIn, request: Request, user: CurrentUser, session: DbSession) -> InvitedOut:
     rows = invitations.create_invitations(session, user, body.emails, ip=client_of(request).ip)
     u = invitations.usage(session, user)
-    return InvitedOut(items=[InvitationOut.model_validate(r) for r in rows], used=u.used, quota=u.quota, next_at=u.next_at)
+    return InvitedOut(
+        items=[InvitationOut.model_validate(r) for r in rows], used=u.used, quota=u.quota, next_at=u.next_at
+    )
 
 
 @router.delete("/{invitation_id}", status_code=204)

@@ -40,9 +40,22 @@ async def list_models(_user: CurrentUser) -> ModelList:
     specs = await asyncio.to_thread(registry.available_models, config.settings)  # may probe Ollama briefly
     specs = [m for m in specs if m.id not in config.disabled]
     items = [
-        ModelOut(id=m.id, provider=m.provider, model=m.model, label=m.label or m.id, stages=list(m.stages), vision=m.vision,
-                 offline=m.provider == "offline", price_in_per_1k=m.price_in_per_1k, price_out_per_1k=m.price_out_per_1k)
+        ModelOut(
+            id=m.id,
+            provider=m.provider,
+            model=m.model,
+            label=m.label or m.id,
+            stages=list(m.stages),
+            vision=m.vision,
+            offline=m.provider == "offline",
+            price_in_per_1k=m.price_in_per_1k,
+            price_out_per_1k=m.price_out_per_1k,
+        )
         for m in specs
     ]
-    return ModelList(items=items, total=len(items), default_conversation_model_id=config.defaults["conversation"],
-                     default_codegen_model_id=config.defaults["codegen"])
+    return ModelList(
+        items=items,
+        total=len(items),
+        default_conversation_model_id=config.defaults["conversation"],
+        default_codegen_model_id=config.defaults["codegen"],
+    )

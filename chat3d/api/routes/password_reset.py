@@ -35,6 +35,7 @@ def request_reset(body: ResetRequestIn, request: Request, session: DbSession) ->
 @router.post("/confirm")
 def confirm_reset(body: ResetConfirmIn, request: Request, session: DbSession) -> ConfirmOut:
     user, _ = optional_auth(request, session)
-    result = actions.confirm_password_reset(session, body.token, body.new_password, signed_in=user,
-                                            ip=client_of(request).ip)
+    result = actions.confirm_password_reset(
+        session, body.token, body.new_password, signed_in=user, ip=client_of(request).ip
+    )
     return ConfirmOut(type=result.type, message=result.message, signed_out=result.signed_out, detail=result.extra)

@@ -83,7 +83,9 @@ class ConfirmOut(CamelModel):
 
 
 def _profile(session: Session, user: User) -> ProfileOut:
-    return ProfileOut.model_validate({**user.model_dump(), "pending_actions": actions.pending_actions(session, user.id)})
+    return ProfileOut.model_validate(
+        {**user.model_dump(), "pending_actions": actions.pending_actions(session, user.id)}
+    )
 
 
 def optional_auth(request: Request, session: Session) -> tuple[User | None, str | None]:
@@ -121,7 +123,9 @@ def patch_profile(body: ProfilePatch, user: CurrentUser, session: DbSession) -> 
 
 
 @router.post("/reset-password/request", status_code=202)
-def request_password_change(body: PasswordChangeIn, request: Request, user: CurrentUser, session: DbSession) -> AcceptedOut:
+def request_password_change(
+    body: PasswordChangeIn, request: Request, user: CurrentUser, session: DbSession
+) -> AcceptedOut:
     actions.request_password_change(session, user, body.current_password, body.new_password, ip=client_of(request).ip)
     return AcceptedOut(message=f"We sent a confirmation link to {user.email}. Your password changes when you confirm.")
 
@@ -172,4 +176,3 @@ def confirm_post(body: TokenIn, request: Request, session: DbSession) -> Confirm
 def confirm_get(request: Request, session: DbSession, token: str = Query(default="", max_length=200)) -> ConfirmOut:
     """For scripts and API clients; mails link to the confirm *page*, which asks for a click first."""
     return _confirm(request, session, token)
-

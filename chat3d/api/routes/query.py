@@ -42,15 +42,22 @@ class SubmittedOut(CamelModel):
 def _submitted(session: Session, sub: queries.Submitted) -> SubmittedOut:
     enqueue_after_commit(session, sub.query.id)  # the dependency commits before the answer goes out
     return SubmittedOut(
-        query_id=sub.query.id, user_item_id=sub.user_item.id if sub.user_item else None, assistant_item_id=sub.assistant_item.id,
+        query_id=sub.query.id,
+        user_item_id=sub.user_item.id if sub.user_item else None,
+        assistant_item_id=sub.assistant_item.id,
     )
 
 
 @router.post("/submit", status_code=202)
 def submit(body: SubmitIn, user: CurrentUser, session: DbSession) -> SubmittedOut:
     sub = queries.submit_query(
-        session, user.id, body.context_id, body.prompt, attachments=body.attachments,
-        conversation_model_id=body.conversation_model_id, codegen_model_id=body.codegen_model_id,
+        session,
+        user.id,
+        body.context_id,
+        body.prompt,
+        attachments=body.attachments,
+        conversation_model_id=body.conversation_model_id,
+        codegen_model_id=body.codegen_model_id,
     )
     return _submitted(session, sub)
 

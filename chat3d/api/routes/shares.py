@@ -33,8 +33,9 @@ class ShareIn(CamelModel):
 
 @router.post("/api/chat/items/{item_id}/share", status_code=201)
 def create_share(item_id: str, body: ShareIn, user: CurrentUser, session: DbSession) -> dict[str, Any]:
-    created = shares.create_share(session, user.id, item_id, title=body.title, expires_in_days=body.expires_in_days,
-                                  expires_at=body.expires_at)
+    created = shares.create_share(
+        session, user.id, item_id, title=body.title, expires_in_days=body.expires_in_days, expires_at=body.expires_at
+    )
     return {**shares.owner_view(created.share), "token": created.token, "url": f"/share/{created.token}"}
 
 
@@ -62,13 +63,17 @@ def shared_file(token: str, file_id: str, session: DbSession) -> FileResponse:
     path = files.absolute_path(row)
     if not path.is_file():
         raise NotFound("This file is no longer stored.")
-    return FileResponse(path, media_type=row.content_type, headers={
-        **stored_file_headers(row.format, row.filename),
-        # Revocation must take effect at once: no shared caches, and browsers revalidate (Starlette answers a
-        # revalidation with the full response, so a copy cached with older headers is replaced, never kept).
-        "Cache-Control": "private, no-cache",
-        "Referrer-Policy": "no-referrer",
-    })
+    return FileResponse(
+        path,
+        media_type=row.content_type,
+        headers={
+            **stored_file_headers(row.format, row.filename),
+            # Revocation must take effect at once: no shared caches, and browsers revalidate (Starlette answers a
+            # revalidation with the full response, so a copy cached with older headers is replaced, never kept).
+            "Cache-Control": "private, no-cache",
+            "Referrer-Policy": "no-referrer",
+        },
+    )
 
 
 @router.get("/api/share/{token}/parts/{number}/{fmt}")
@@ -79,6 +84,9 @@ def shared_part(token: str, number: str, fmt: str, session: DbSession) -> Respon
     data = parts.read_part(row, n, fmt)
     ascii_name, utf8_name = parts.download_names(("model", "model"), parts.part_name(model, n), fmt)
     headers = stored_file_headers(fmt, utf8_name)
-    headers["Content-Disposition"] = f'attachment; filename="{ascii_name}"; filename*=UTF-8\'\'{quote(utf8_name)}'
-    return Response(data, media_type=files.CONTENT_TYPES[fmt], headers={
-        **headers, "Cache-Control": "private, no-cache", "Referrer-Policy": "no-referrer"})
+    headers["Content-Disposition"] = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(utf8_name)}"
+    return Response(
+        data,
+        media_type=files.CONTENT_TYPES[fmt],
+        headers={**headers, "Cache-Control": "private, no-cache", "Referrer-Policy": "no-referrer"},
+    )

@@ -64,8 +64,13 @@ def list_versions(context_id: str, user: CurrentUser, session: DbSession) -> dic
 
 
 @router.get("/contexts/{context_id}/versions/compare")
-def compare_versions(context_id: str, user: CurrentUser, session: DbSession,
-                     a: str = Query("", max_length=64), b: str = Query("", max_length=64)) -> dict[str, Any]:
+def compare_versions(
+    context_id: str,
+    user: CurrentUser,
+    session: DbSession,
+    a: str = Query("", max_length=64),
+    b: str = Query("", max_length=64),
+) -> dict[str, Any]:
     chats.get_context(session, user.id, context_id)
     versions.get_version(session, user.id, a, context_id)
     return versions.compare(session, user.id, a, b)

@@ -22,7 +22,7 @@ def _tube_wall(values: dict, found: dict) -> None:
 
 
 def _gear_size(values: dict, found: dict) -> None:
-    """"a 44 mm gear with 20 teeth": the outside diameter fixes the module."""
+    """ "a 44 mm gear with 20 teeth": the outside diameter fixes the module."""
     if "diameter" in found and "module" not in values:
         values["module"] = found["diameter"] / (values.get("teeth", 20) + 2)
 
@@ -54,7 +54,15 @@ PLATE = Family(
         Param("length", 80.0, "overall length (X)", 1, 1000, ("length",)),
         Param("width", 50.0, "overall width (Y)", 1, 1000, ("width", "depth")),
         Param("thickness", 5.0, "thickness (Z)", 0.5, 500, ("thickness", "height")),
-        Param("hole_count", 0, "through holes; 4 sit at the corners, odd counts on the centre line", 0, 48, ("hole_count",), "count"),
+        Param(
+            "hole_count",
+            0,
+            "through holes; 4 sit at the corners, odd counts on the centre line",
+            0,
+            48,
+            ("hole_count",),
+            "count",
+        ),
         Param("hole_diameter", 4.0, "through-hole diameter", 0.5, 100, ("hole_diameter",)),
         Param("corner_radius", 0.0, "radius of the four vertical corners; 0 for square", 0, 250, ("corner_radius",)),
         Param("edge_fillet", 0.0, "fillet radius on every edge; 0 for sharp", 0, 250, ("edge_fillet",)),
@@ -65,7 +73,7 @@ PLATE = Family(
     reads=("cube",),
     features=("holes", "fillets or rounded edges"),
     bbox=lambda p: [p["length"], p["width"], p["thickness"]],
-    body=f'''\
+    body=f"""\
 # Holes sit on a grid inset from the edges: two rows for even counts from 4, else one row.
 margin = max(1.5 * hole_diameter, 0.12 * min(length, width))
 rows = 2 if hole_count >= 4 and hole_count % 2 == 0 else 1
@@ -85,7 +93,7 @@ with BuildPart() as part:
             Hole(hole_diameter / 2)
 
 result = part.part
-''',
+""",
 )
 
 CYLINDER = Family(
@@ -94,21 +102,34 @@ CYLINDER = Family(
     keywords=r"\b(?:cylinder|cylindrical|tube|pipe|rod|spacer|bushing|washer|ring|sleeve|standoff|disc|disk|puck|dowel)\b",
     params=(
         Param("outer_diameter", 30.0, "outer diameter", 1, 1000, ("diameter",)),
-        Param("inner_diameter", 0.0, "bore through the middle; 0 for a solid cylinder", 0, 990, ("inner_diameter", "bore", "hole_diameter")),
+        Param(
+            "inner_diameter",
+            0.0,
+            "bore through the middle; 0 for a solid cylinder",
+            0,
+            990,
+            ("inner_diameter", "bore", "hole_diameter"),
+        ),
         Param("height", 40.0, "height (Z)", 0.5, 1000, ("height", "length", "thickness")),
     ),
-    implied=((r"\b(?:tube|pipe|spacer|bushing|washer|ring|sleeve|standoff)\b", "inner_diameter", lambda p: round(p["outer_diameter"] * 0.6, 1)),),
+    implied=(
+        (
+            r"\b(?:tube|pipe|spacer|bushing|washer|ring|sleeve|standoff)\b",
+            "inner_diameter",
+            lambda p: round(p["outer_diameter"] * 0.6, 1),
+        ),
+    ),
     adjust=_tube_wall,
     reads=("wall",),
     features=("holes",),
     bbox=lambda p: [p["outer_diameter"], p["outer_diameter"], p["height"]],
-    body=f'''\
+    body=f"""\
 bore = min(inner_diameter, outer_diameter - 1.0)  # keep at least a 0.5 mm wall
 
 result = Cylinder(outer_diameter / 2, height, {_FLOOR})
 if bore > 0:
     result -= Cylinder(bore / 2, height, {_FLOOR})
-''',
+""",
 )
 
 FLANGE = Family(
@@ -121,11 +142,18 @@ FLANGE = Family(
         Param("bore_diameter", 30.0, "central bore", 0, 900, ("bore", "inner_diameter")),
         Param("bolt_count", 6, "bolt holes on the bolt circle", 0, 36, ("hole_count",), "count"),
         Param("bolt_hole_diameter", 8.0, "bolt hole diameter", 1, 100, ("hole_diameter",)),
-        Param("bolt_circle_diameter", lambda p: (p["outer_diameter"] + p["bore_diameter"]) / 2, "bolt circle diameter", 2, 1000, ("bolt_circle",)),
+        Param(
+            "bolt_circle_diameter",
+            lambda p: (p["outer_diameter"] + p["bore_diameter"]) / 2,
+            "bolt circle diameter",
+            2,
+            1000,
+            ("bolt_circle",),
+        ),
     ),
     features=("holes", "a bolt circle"),
     bbox=lambda p: [p["outer_diameter"], p["outer_diameter"], p["thickness"]],
-    body=f'''\
+    body=f"""\
 bolt_circle = min(bolt_circle_diameter, outer_diameter - 2 * bolt_hole_diameter)  # keep bolt holes inside the rim
 
 with BuildPart() as part:
@@ -137,7 +165,7 @@ with BuildPart() as part:
             Hole(bolt_hole_diameter / 2)
 
 result = part.part
-''',
+""",
 )
 
 L_BRACKET = Family(
@@ -151,13 +179,15 @@ L_BRACKET = Family(
         Param("thickness", 5.0, "material thickness", 0.5, 100, ("thickness",)),
         Param("holes_per_leg", 2, "mounting holes in each leg", 0, 12, ("hole_count",), "count"),
         Param("hole_diameter", 5.0, "mounting hole diameter", 0.5, 100, ("hole_diameter",)),
-        Param("angle", 90.0, "angle of the upright leg from the base; below 90 it leans back", 30, 150, ("angle",), "deg"),
+        Param(
+            "angle", 90.0, "angle of the upright leg from the base; below 90 it leans back", 30, 150, ("angle",), "deg"
+        ),
     ),
     dims=("length", "width", "height"),
     features=("holes", "an angle"),
     # Upright, the extents are exact; leaning, the upright's length stays `height` and the extents follow.
     bbox=lambda p: [p["length"], p["width"], p["height"]] if p["angle"] == 90 else [None, p["width"], None],
-    body=f'''\
+    body=f"""\
 # Horizontal leg along +X, upright leg along +Z, both `width` deep in Y; holes centred on each leg's free part.
 # The upright turns about the back edge of the base (the Y axis): at 70 degrees its top leans back (-X).
 hole_x = thickness + (length - thickness) / 2
@@ -171,7 +201,7 @@ for y in hole_ys:
     upright -= Pos(0, y, hole_z) * Rot(0, 90, 0) * Cylinder(hole_diameter / 2, thickness, {_FLOOR})
 
 result = base + Rot(0, angle - 90, 0) * upright
-''',
+""",
 )
 
 SPUR_GEAR = Family(
@@ -239,7 +269,7 @@ ENCLOSURE = Family(
     toggles=(("lid", r"\blids?\b", r"\b(?:no|without|remove|drop|delete)\s+(?:the\s+|a\s+)?lids?\b|\bopen[- ]top\b"),),
     features=("a lid",),
     bbox=lambda p: [p["length"], p["width"] * (2 if p["lid"] else 1) + (LID_GAP if p["lid"] else 0), p["height"]],
-    body=f'''\
+    body=f"""\
 # An open-top box: the outer block minus the cavity above the floor.
 result = Box(length, width, height, {_FLOOR})
 result -= Pos(0, 0, wall) * Box(length - 2 * wall, width - 2 * wall, height, {_FLOOR})
@@ -251,7 +281,7 @@ if lid:
         rim = Box(rim_length, rim_width, 2 * wall, {_FLOOR}) - Box(rim_length - 2 * wall, rim_width - 2 * wall, 2 * wall, {_FLOOR})
         cover += Pos(0, 0, wall) * rim
     result += Pos(0, width + {LID_GAP:g}, 0) * cover
-''',
+""",
 )
 
 KNOB = Family(
@@ -262,13 +292,20 @@ KNOB = Family(
         Param("diameter", 30.0, "outer diameter", 5, 300, ("diameter",)),
         Param("height", 20.0, "height (Z)", 3, 200, ("height", "thickness")),
         Param("shaft_diameter", 6.0, "D-shaft hole diameter", 1, 100, ("bore", "hole_diameter", "inner_diameter")),
-        Param("shaft_depth", lambda p: round(p["height"] * 0.6, 1), "D-shaft hole depth from the bottom", 1, 200, ("depth",)),
+        Param(
+            "shaft_depth",
+            lambda p: round(p["height"] * 0.6, 1),
+            "D-shaft hole depth from the bottom",
+            1,
+            200,
+            ("depth",),
+        ),
         Param("grooves", 12, "finger grooves around the rim", 0, 60, ("grooves",), "count"),
     ),
     features=("holes",),
     # Grooves sit between the X axis directions, so the X extent is the full diameter.
     bbox=lambda p: [p["diameter"], None, p["height"]],
-    body=f'''\
+    body=f"""\
 groove_radius = max(0.8, 0.04 * diameter)
 top_fillet = min(2.0, height / 4, diameter / 8)
 hole_depth = min(shaft_depth, height - 1.0)  # never break through the top
@@ -282,7 +319,7 @@ for k in range(grooves):
 shaft = Cylinder(shaft_diameter / 2, hole_depth, {_FLOOR})
 shaft -= Pos(0.35 * shaft_diameter, 0, 0) * Box(shaft_diameter, shaft_diameter, hole_depth, align=(Align.MIN, Align.CENTER, Align.MIN))
 result = knob - shaft
-''',
+""",
 )
 
 TRAY = Family(
@@ -301,7 +338,7 @@ TRAY = Family(
     adjust=_tray_grid,
     reads=("dividers", "compartments_y"),
     bbox=lambda p: [p["length"], p["width"], p["height"]],
-    body=f'''\
+    body=f"""\
 inner_length = length - 2 * wall
 inner_width = width - 2 * wall
 
@@ -314,7 +351,7 @@ for i in range(1, compartments_x):
 for j in range(1, compartments_y):
     y = -inner_width / 2 + inner_width * j / compartments_y
     result += Pos(0, y, 0) * Box(inner_length + wall, wall, height, {_FLOOR})
-''',
+""",
 )
 
 VASE = Family(
@@ -330,7 +367,7 @@ VASE = Family(
     ),
     # The lofted skin is smooth, so its widest point can pass slightly outside belly_diameter.
     bbox=lambda p: [None, None, p["height"]],
-    body='''\
+    body="""\
 floor = max(wall, 2.0)
 belly_z = 0.4 * height
 
@@ -345,7 +382,7 @@ inside = loft([
     Pos(0, 0, height) * Circle(top_diameter / 2 - wall),
 ])
 result = outside - inside
-''',
+""",
 )
 
 SPRING = Family(
@@ -362,14 +399,14 @@ SPRING = Family(
     reads=("length", "height"),
     # The wire spans exactly the outside diameter; its ends are cut square to the helix, so Z is approximate.
     bbox=lambda p: [p["outer_diameter"], p["outer_diameter"], None],
-    body='''\
+    body="""\
 coil_radius = (outer_diameter - wire_diameter) / 2  # centre line of the wire
 coil_pitch = max(pitch, 1.2 * wire_diameter)  # neighbouring coils must not touch
 
 path = Helix(pitch=coil_pitch, height=coil_pitch * turns, radius=coil_radius)
 profile = Plane(origin=path @ 0, z_dir=path % 0) * Circle(wire_diameter / 2)
 result = sweep(profile, path=path, is_frenet=True)
-''',
+""",
 )
 
 # Order matters: the first family whose keywords match a request wins.

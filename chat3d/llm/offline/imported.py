@@ -14,12 +14,17 @@ from dataclasses import dataclass
 
 MARKER = re.compile(r"^\[imported: ([A-Za-z0-9_.-]+)\]")
 LOADER = re.compile(r"^imported = (?:import_step|Mesher\(\)\.read)\(", re.M)
-SUPPORTED = ('add a through hole ("add a 5 mm hole"), change the overall height, length or width '
-             '("make it 10 mm taller", "20% wider") or scale it ("make it twice as big")')
+SUPPORTED = (
+    'add a through hole ("add a 5 mm hole"), change the overall height, length or width '
+    '("make it 10 mm taller", "20% wider") or scale it ("make it twice as big")'
+)
 
 _NUM = r"(\d+(?:\.\d+)?)"
 _HOLE = re.compile(r"\bholes?\b", re.I)
-_HOLE_D = re.compile(rf"{_NUM}\s*(?:mm)?\s*(?:diameter|dia\.?|ø|wide)?\s*(?:through[- ])?holes?\b|holes?\s+(?:of\s+)?(?:diameter\s+|ø\s*)?{_NUM}\s*mm", re.I)
+_HOLE_D = re.compile(
+    rf"{_NUM}\s*(?:mm)?\s*(?:diameter|dia\.?|ø|wide)?\s*(?:through[- ])?holes?\b|holes?\s+(?:of\s+)?(?:diameter\s+|ø\s*)?{_NUM}\s*mm",
+    re.I,
+)
 _AXES = (
     (re.compile(r"\b(taller|higher)\b", re.I), 2, +1, "height"),
     (re.compile(r"\b(shorter|lower)\b", re.I), 2, -1, "height"),
@@ -29,7 +34,10 @@ _AXES = (
 )
 _BY_MM = re.compile(rf"{_NUM}\s*mm\b", re.I)
 _BY_PCT = re.compile(rf"{_NUM}\s*%")
-_SCALE = re.compile(rf"\b(?:twice|double)\b|\bhalf\b|\bscale(?:d)?\s+(?:it\s+)?(?:by\s+)?{_NUM}|\b{_NUM}\s*(?:x|×|times)\s+(?:as\s+)?(?:big|large)", re.I)
+_SCALE = re.compile(
+    rf"\b(?:twice|double)\b|\bhalf\b|\bscale(?:d)?\s+(?:it\s+)?(?:by\s+)?{_NUM}|\b{_NUM}\s*(?:x|×|times)\s+(?:as\s+)?(?:big|large)",
+    re.I,
+)
 _SIZE_WORD = re.compile(r"\b(bigger|larger|smaller)\b", re.I)
 
 
@@ -76,7 +84,9 @@ def parse_change(request: str) -> Change | None:
             return Change("axis", 20.0, axis, sign, True, label)
     if m := _SCALE.search(text):
         word = m.group(0).lower()
-        factor = 2.0 if word in ("twice", "double") else 0.5 if word == "half" else float(next(g for g in m.groups() if g))
+        factor = (
+            2.0 if word in ("twice", "double") else 0.5 if word == "half" else float(next(g for g in m.groups() if g))
+        )
         return Change("scale", factor) if 0.01 <= factor <= 100 else None
     if m := _SIZE_WORD.search(text):
         pct = _BY_PCT.search(text)

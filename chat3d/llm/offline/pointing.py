@@ -63,19 +63,26 @@ def map_selection(request: str, rows: list[dict], spec: PartSpec | None) -> tupl
     row = rows[0]
     label = describe(row)
     if spec is None:
-        return None, (f"I can't tie the selected {label} to a parameter: the current part is not one of my templates "
-                      "(a model behind an API can edit it through its selector).")
+        return None, (
+            f"I can't tie the selected {label} to a parameter: the current part is not one of my templates "
+            "(a model behind an API can edit it through its selector)."
+        )
     found = _candidates(row, spec)
     family = spec.family.name.replace("_", " ")
     if len(found) != 1:
         why = "two parameters have that size" if found else "no parameter of the template measures it"
-        return None, (f"I can't tie the selected {label} to one {family} parameter ({why}); "
-                      "name the dimension instead, e.g. \"make the thickness 8 mm\".")
+        return None, (
+            f"I can't tie the selected {label} to one {family} parameter ({why}); "
+            'name the dimension instead, e.g. "make the thickness 8 mm".'
+        )
     param = found[0]
     current = float(spec.params[param.name])
     value = _value(request, current)
     if value is None:
-        return None, f"The selected {label} is the {family}'s {param.name.replace('_', ' ')} ({format_number(current)} mm): how big should it be?"
+        return (
+            None,
+            f"The selected {label} is the {family}'s {param.name.replace('_', ' ')} ({format_number(current)} mm): how big should it be?",
+        )
     alias = (param.concepts[0] if param.concepts else param.name).replace("_", " ")
     phrased = f"set the {alias} to {format_number(round(value, 3))} mm"
     if apply_change(spec, phrased).params.get(param.name) == spec.params[param.name] and not _near(value, current):

@@ -120,7 +120,10 @@ def converse(messages: list[Message], tools: list[ToolSpec], system: str = "") -
     last = messages[-1] if messages else Message("user", "")
     if last.role == "tool":
         if (name := _latest_import(messages)) is not None and not _FAILURE.search(last.content):
-            return f'Your edited part (imported from {name}) is ready. Ask for another change like "add a 6 mm hole".', []
+            return (
+                f'Your edited part (imported from {name}) is ready. Ask for another change like "add a 6 mm hole".',
+                [],
+            )
         return _after_tool(last.content, _latest_spec(messages)), []
     request = last.content
     pointed = ""
@@ -145,13 +148,23 @@ def converse(messages: list[Message], tools: list[ToolSpec], system: str = "") -
         if intro:
             return intro, []
         if _GREETING.search(request):
-            return f"Hello! Describe a part and I'll model it — for example a {FAMILY_EXAMPLES}, with its main dimensions.", []
+            return (
+                f"Hello! Describe a part and I'll model it — for example a {FAMILY_EXAMPLES}, with its main dimensions.",
+                [],
+            )
         return outside_templates(last.content if unseen else request, question=bool(_QUESTION.search(request))), []
     if unseen:
-        intro += (f" I can't see the attached picture (that needs a vision model: {SETUP_LINK}), so this is from your "
-                  "words only.")
-    brief = describe(spec) + (f" {OWN_PARAMETERS} " + "; ".join(f"{name.replace('_', ' ')}: {format_number(value)}"
-                                                                 for name, value in extra.items()) + "." if extra else "")
+        intro += (
+            f" I can't see the attached picture (that needs a vision model: {SETUP_LINK}), so this is from your "
+            "words only."
+        )
+    brief = describe(spec) + (
+        f" {OWN_PARAMETERS} "
+        + "; ".join(f"{name.replace('_', ' ')}: {format_number(value)}" for name, value in extra.items())
+        + "."
+        if extra
+        else ""
+    )
     arguments = {"brief": brief, "expected_bbox_mm": exact_extents(spec), "units": "mm"}
     arguments |= offline_requirements(spec, base.spec, request, intro, messages[:-1])  # issue 23: checked on the solid
     if not any(t.name == CREATE_3D_MODEL.name for t in tools):
@@ -166,8 +179,24 @@ def _not_modelled(items: list[str]) -> str:
 
 
 OWN_PARAMETERS = "In the user's edited program, also set:"
-_GENERIC_WORDS = {"diameter", "dia", "size", "radius", "width", "length", "height", "depth", "thickness", "count",
-                  "number", "mm", "d", "r", "w", "h"}
+_GENERIC_WORDS = {
+    "diameter",
+    "dia",
+    "size",
+    "radius",
+    "width",
+    "length",
+    "height",
+    "depth",
+    "thickness",
+    "count",
+    "number",
+    "mm",
+    "d",
+    "r",
+    "w",
+    "h",
+}
 
 
 def _own_parameter_changes(request: str, base: Base) -> tuple[dict[str, float], str]:
@@ -181,11 +210,14 @@ def _own_parameter_changes(request: str, base: Base) -> tuple[dict[str, float], 
         words = [w for w in param.name.lower().replace("center", "centre").split("_") if w not in _GENERIC_WORDS]
         if param.name in template or not words:
             continue
-        match = re.search(r"\b" + r"\s+".join(map(re.escape, words)) + r"(?:\s+(?:diameter|dia|size|width|to|of|at|is|=|:))*\s*"
-                          r"(?P<v>\d+(?:\.\d+)?)\s*(?P<u>mm|cm|inch|in)?\b", text)
+        match = re.search(
+            r"\b" + r"\s+".join(map(re.escape, words)) + r"(?:\s+(?:diameter|dia|size|width|to|of|at|is|=|:))*\s*"
+            r"(?P<v>\d+(?:\.\d+)?)\s*(?P<u>mm|cm|inch|in)?\b",
+            text,
+        )
         if match:
             found[param.name] = float(match["v"]) * {"cm": 10.0, "inch": 25.4, "in": 25.4}.get(match["u"] or "mm", 1.0)
-            text = text[: match.start()] + " " * (match.end() - match.start()) + text[match.end():]
+            text = text[: match.start()] + " " * (match.end() - match.start()) + text[match.end() :]
     return found, (text if found else request)
 
 
@@ -238,10 +270,15 @@ def _change(request: str, previous: PartSpec, base: Base, extra: dict[str, float
     extra = {name: value for name, value in extra.items() if own.get(name) != value}
     if not changed and not extra:
         can = ", ".join(p.label for p in spec.family.params)
-        why = (f"The offline templates can't do what you asked:{_not_modelled(unmodelled).split(':', 1)[1]}" if unmodelled
-               else "I couldn't find a change I can make in that request.")
-        return None, (f"{why} Nothing was changed or saved. For this {title} I can change: {can}; for other "
-                      f"changes edit the program in the Code tab, or {SETUP_LINK}.")
+        why = (
+            f"The offline templates can't do what you asked:{_not_modelled(unmodelled).split(':', 1)[1]}"
+            if unmodelled
+            else "I couldn't find a change I can make in that request."
+        )
+        return None, (
+            f"{why} Nothing was changed or saved. For this {title} I can change: {can}; for other "
+            f"changes edit the program in the Code tab, or {SETUP_LINK}."
+        )
     if base.hand_edited and base.program is not None:
         names = {p.name for p in _parameters(base.program)}
         missing = [p.label for p in changed if p.name not in names]
@@ -252,11 +289,18 @@ def _change(request: str, previous: PartSpec, base: Base, extra: dict[str, float
                 "dropping your edits — nothing was changed or saved. Edit the program in the Code tab, or "
                 f"{SETUP_LINK} that can edit any program."
             )
-    what = ", ".join([f"{p.label} {format_number(previous.params[p.name])} → {format_number(spec.params[p.name])}"
-                      for p in changed] + [f"{name.replace('_', ' ')} {format_number(own[name])} → {format_number(value)}"
-                                           for name, value in extra.items()])
-    kept = (" The rest of the program, your hand edits included, is kept as it is: only these values change in it."
-            if base.hand_edited else "")
+    what = ", ".join(
+        [f"{p.label} {format_number(previous.params[p.name])} → {format_number(spec.params[p.name])}" for p in changed]
+        + [
+            f"{name.replace('_', ' ')} {format_number(own[name])} → {format_number(value)}"
+            for name, value in extra.items()
+        ]
+    )
+    kept = (
+        " The rest of the program, your hand edits included, is kept as it is: only these values change in it."
+        if base.hand_edited
+        else ""
+    )
     return spec, f"Updating the {title} — changed: {what}.{kept}{_not_modelled(unmodelled)}"
 
 
@@ -285,15 +329,21 @@ def _latest_import(messages: list[Message]) -> str | None:
     return None
 
 
-def _converse_imported(request: str, name: str, messages: list[Message], tools: list[ToolSpec]) -> tuple[str, list[ToolCall]]:
+def _converse_imported(
+    request: str, name: str, messages: list[Message], tools: list[ToolSpec]
+) -> tuple[str, list[ToolCall]]:
     """A change to an imported part: the few the templates can make, or an honest answer."""
     change = imp.parse_change(request)
     if change is None:
         if _GREETING.search(request) or _QUESTION.search(request) or not _CHANGE.search(request.lower()):
-            return (f"This chat works on your imported file {name}. Offline I can {imp.SUPPORTED}; "
-                    "connect an API key or Ollama for other changes to an imported part."), []
-        return (f"I can't make that change to the imported part {name} with the offline templates: I can only "
-                f"{imp.SUPPORTED}. Connect an API key or Ollama for free-form edits."), []
+            return (
+                f"This chat works on your imported file {name}. Offline I can {imp.SUPPORTED}; "
+                "connect an API key or Ollama for other changes to an imported part."
+            ), []
+        return (
+            f"I can't make that change to the imported part {name} with the offline templates: I can only "
+            f"{imp.SUPPORTED}. Connect an API key or Ollama for free-form edits."
+        ), []
     brief = f"[imported: {name}] Modify the imported part: {change.describe()}. (Request: {request.strip()[:300]})"
     intro = f"Editing the imported part {name}: {change.describe()}."
     if not any(t.name == CREATE_3D_MODEL.name for t in tools):
@@ -320,17 +370,30 @@ def generate_code(messages: list[Message]) -> str:
     changes are rewritten in it (`apply_parameters`), instead of rebuilding it from the template."""
     user_turns = [m.content for m in messages if m.role == "user"]
     request = _EXPECTED_BBOX.sub("", _CODE_BLOCK.sub("", without_selection(user_turns[-1]) if user_turns else ""))
-    imported_code = next((code for m in reversed(messages) for code in reversed(_code_blocks(m.content))
-                          if imp.is_imported_program(code)), None)
-    latest_code = next((code for m in reversed(messages) for code in reversed(_code_blocks(m.content)) if code.strip()), "")
+    imported_code = next(
+        (
+            code
+            for m in reversed(messages)
+            for code in reversed(_code_blocks(m.content))
+            if imp.is_imported_program(code)
+        ),
+        None,
+    )
+    latest_code = next(
+        (code for m in reversed(messages) for code in reversed(_code_blocks(m.content)) if code.strip()), ""
+    )
     if _FAILURE.search(request) and "Design brief:" not in request and imp.is_imported_program(latest_code):
         return imp.base_program(latest_code)  # a repair: fall back to the imported part as it was loaded
     if imported_code is not None and imp.MARKER.search(request.split("Design brief:", 1)[-1].strip()):
         change = imp.parse_change(request.split("Previous program:", 1)[0])
         return imp.apply_change(imported_code, change) if change else imported_code
     previous_code, previous = next(
-        ((code, spec) for m in reversed(messages) for code in reversed(_code_blocks(m.content))
-         if (spec := spec_from_code(code))),
+        (
+            (code, spec)
+            for m in reversed(messages)
+            for code in reversed(_code_blocks(m.content))
+            if (spec := spec_from_code(code))
+        ),
         ("", None),
     )
     family = detect_family(request)
@@ -341,8 +404,9 @@ def generate_code(messages: list[Message]) -> str:
     brief, own = request.split(OWN_PARAMETERS, 1) if OWN_PARAMETERS in request else (request, "")
     spec = apply_change(previous, brief)
     if hand_edited(previous_code, previous):
-        changed = {p.name: spec.params[p.name] for p in spec.family.params
-                   if spec.params[p.name] != previous.params[p.name]}
+        changed = {
+            p.name: spec.params[p.name] for p in spec.family.params if spec.params[p.name] != previous.params[p.name]
+        }
         template = {p.name for p in spec.family.params}
         for param in _parameters(previous_code):  # parameters the user added, set by name in the brief
             label = param.name.replace("_", " ")

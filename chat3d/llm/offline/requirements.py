@@ -14,8 +14,11 @@ from chat3d.llm.offline.model import PartSpec, exact_extents
 from chat3d.llm.offline.spec import read_request
 
 _NOT_MODELLED = re.compile(r"Not modelled \(the offline templates can't\): (.*?)\.(?:\s|$)")
-_HOLE_COUNTS = {"hole_count": ("hole_diameter", 1), "bolt_count": ("bolt_hole_diameter", 1),
-                "holes_per_leg": ("hole_diameter", 2)}
+_HOLE_COUNTS = {
+    "hole_count": ("hole_diameter", 1),
+    "bolt_count": ("bolt_hole_diameter", 1),
+    "holes_per_leg": ("hole_diameter", 2),
+}
 _HOLE_DIAMETERS = ("inner_diameter", "bore_diameter", "shaft_diameter")
 _WALL_FAMILIES = ("enclosure", "tray")
 
@@ -43,14 +46,27 @@ def requirements_for(spec: PartSpec, stated: set[str], request: str, intro: str)
     for name, (dname, per) in _HOLE_COUNTS.items():
         if name in p and (p[name] > 0 or name in stated):
             holes = int(p[name]) * per
-            out.append({"kind": "holes", "count": holes, "diameter_mm": float(p[dname]),
-                        "diameter_assumed": dname not in stated, "source": source(name)})
+            out.append(
+                {
+                    "kind": "holes",
+                    "count": holes,
+                    "diameter_mm": float(p[dname]),
+                    "diameter_assumed": dname not in stated,
+                    "source": source(name),
+                }
+            )
     for name in _HOLE_DIAMETERS:
         if p.get(name, 0) > 0:
             out.append({"kind": "diameter", "feature": "hole", "value": float(p[name]), "source": source(name)})
     if fam.name in ("cylinder", "flange") and p.get("outer_diameter"):
-        out.append({"kind": "diameter", "feature": "boss", "value": float(p["outer_diameter"]),
-                    "source": source("outer_diameter")})
+        out.append(
+            {
+                "kind": "diameter",
+                "feature": "boss",
+                "value": float(p["outer_diameter"]),
+                "source": source("outer_diameter"),
+            }
+        )
     if "thickness" in p and fam.name in ("plate", "l_bracket", "flange", "spur_gear"):
         out.append({"kind": "thickness", "value": float(p["thickness"]), "source": source("thickness")})
     if "wall" in p and fam.name in _WALL_FAMILIES:
@@ -75,8 +91,15 @@ def tool_arguments(spec: PartSpec, previous: PartSpec | None, request: str, intr
     """`requirements` (and the stated-value memory) for the create_3d_model call of this turn. A change keeps
     what earlier turns stated and adds what it changed; a new part states what its request gives."""
     if previous is not None and previous.family is spec.family and intro.startswith("Updating the"):
-        before: list[Any] = next((c.arguments[STATED_KEY] for m in reversed(history) for c in reversed(m.tool_calls)
-                       if isinstance(c.arguments, dict) and isinstance(c.arguments.get(STATED_KEY), list)), [])
+        before: list[Any] = next(
+            (
+                c.arguments[STATED_KEY]
+                for m in reversed(history)
+                for c in reversed(m.tool_calls)
+                if isinstance(c.arguments, dict) and isinstance(c.arguments.get(STATED_KEY), list)
+            ),
+            [],
+        )
         stated = {str(n) for n in before} | {n for n in spec.params if spec.params[n] != previous.params.get(n)}
     else:
         stated = set(read_request(spec.family, request).values)

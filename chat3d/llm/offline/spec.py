@@ -32,45 +32,81 @@ _ROUND_PARTS = r"(?:flange|knob|dial|disc|disk|washer|ring|gear|cog|wheel|puck|s
 # after a value: it places holes ("60 mm apart", "58 x 49 pattern", "5 mm from the edge"), it does not size them
 _NOT_PLACEMENT = r"(?!\s*(?:mm|cm|inch|in)?\s*x\s*\d)(?!\s*(?:mm|cm|inch|in)?\s*(?:apart|spacing|pitch|pattern|on cent|cent(?:er|re)s|from|in from|inset)\b)"
 CONCEPTS: list[tuple[str, list[str]]] = [
-    ("edge_fillet", [
-        _VALUE + r"\s*(?:radius\s+)?(?:fillets?|round(?:ing|over)s?|rounded edges)\b(?!\s*(?:on|at|to)?\s*(?:the\s+)?(?:4\s+|§\s*)?(?:vertical|side)?\s*corners)",
-        r"\b(?:fillets?|rounded edges|edge radius)" + r"(?:\s+radius)?" + _IS + _VALUE,
-        r"\b(?:round|fillet)(?:ed)?\s+(?:(?:off|over|all|every|the)\s+)*edges?(?:\s+(?:with|by|to|at))?(?:\s+an?)?" + _IS + _VALUE,
-    ]),
-    ("corner_radius", [
-        _VALUE + r"\s*(?:corner radius|radius corners|(?:radius\s+)?(?:rounded\s+)?corners|(?:fillets?|rounding)\s+(?:on|at|to)\s+(?:the\s+)?(?:§\s*)?(?:vertical\s+)?corners)\b",
-        r"\b(?:corner radius|rounded corners|corner fillets?)" + _IS + _VALUE,
-    ]),
-    ("angle", [
-        r"(?P<v>\d+(?:\.\d+)?)\s*(?:°|deg(?:rees?|s)?\b)",
-        r"\b(?:angle|angled(?: back)?|tilted(?: back)?|leaning(?: back)?|inclined)" + _IS + r"(?P<v>\d+(?:\.\d+)?)(?!\s*(?:mm|cm|inch|in)\b)",
-    ]),
-    ("bolt_circle", [_VALUE + r"\s*" + _BOLT_CIRCLE,
-                     r"\b" + _BOLT_CIRCLE + r"(?:\s+(?:diameter|dia\b\.?))?" + r"\s*(?:of|=|:|is|at)?\s*" + _VALUE]),
-    ("hole_diameter", [
-        _VALUE_WITH_UNIT + r"\s*(?:diameter\s+|dia\.?\s+)?(?:(?:through|mounting|bolt|screw|clearance)[- ]?)?holes?\b",
-        r"\bholes?\s*(?:with a|with|of)?\s*(?:diameter|dia\.?|ø)?" + _IS + _VALUE + _NOT_PLACEMENT,
-        r"\bhole diameter" + _IS + _VALUE,
-    ]),
-    ("hole_count", [
-        _COUNT + r"\s+(?:x\s+)?(?:§\s*)?(?:(?:through|mounting|bolt|screw|clearance)[- ]?)?holes?\b",
-        r"\bholes?" + _IS + r"\(?" + _COUNT + r"\)?(?!\s*(?:mm|cm|inch|in)\b)(?!\s*x\s*\d)",
-    ]),
-    ("bore", [
-        _VALUE + r"\s*(?:center |centre |central )?(?:bore|shaft hole|shaft|axle hole)\b",
-        r"\b(?:bore|shaft|axle)(?: hole)?(?: diameter)?" + _IS + _VALUE,
-    ]),
-    ("inner_diameter", [
-        _VALUE + r"\s*(?:id|inner diameter|inside diameter)\b",
-        r"\b(?:inner|inside) diameter" + _IS + _VALUE,
-        r"\bid" + _IS + _VALUE,
-    ]),
+    (
+        "edge_fillet",
+        [
+            _VALUE
+            + r"\s*(?:radius\s+)?(?:fillets?|round(?:ing|over)s?|rounded edges)\b(?!\s*(?:on|at|to)?\s*(?:the\s+)?(?:4\s+|§\s*)?(?:vertical|side)?\s*corners)",
+            r"\b(?:fillets?|rounded edges|edge radius)" + r"(?:\s+radius)?" + _IS + _VALUE,
+            r"\b(?:round|fillet)(?:ed)?\s+(?:(?:off|over|all|every|the)\s+)*edges?(?:\s+(?:with|by|to|at))?(?:\s+an?)?"
+            + _IS
+            + _VALUE,
+        ],
+    ),
+    (
+        "corner_radius",
+        [
+            _VALUE
+            + r"\s*(?:corner radius|radius corners|(?:radius\s+)?(?:rounded\s+)?corners|(?:fillets?|rounding)\s+(?:on|at|to)\s+(?:the\s+)?(?:§\s*)?(?:vertical\s+)?corners)\b",
+            r"\b(?:corner radius|rounded corners|corner fillets?)" + _IS + _VALUE,
+        ],
+    ),
+    (
+        "angle",
+        [
+            r"(?P<v>\d+(?:\.\d+)?)\s*(?:°|deg(?:rees?|s)?\b)",
+            r"\b(?:angle|angled(?: back)?|tilted(?: back)?|leaning(?: back)?|inclined)"
+            + _IS
+            + r"(?P<v>\d+(?:\.\d+)?)(?!\s*(?:mm|cm|inch|in)\b)",
+        ],
+    ),
+    (
+        "bolt_circle",
+        [
+            _VALUE + r"\s*" + _BOLT_CIRCLE,
+            r"\b" + _BOLT_CIRCLE + r"(?:\s+(?:diameter|dia\b\.?))?" + r"\s*(?:of|=|:|is|at)?\s*" + _VALUE,
+        ],
+    ),
+    (
+        "hole_diameter",
+        [
+            _VALUE_WITH_UNIT
+            + r"\s*(?:diameter\s+|dia\.?\s+)?(?:(?:through|mounting|bolt|screw|clearance)[- ]?)?holes?\b",
+            r"\bholes?\s*(?:with a|with|of)?\s*(?:diameter|dia\.?|ø)?" + _IS + _VALUE + _NOT_PLACEMENT,
+            r"\bhole diameter" + _IS + _VALUE,
+        ],
+    ),
+    (
+        "hole_count",
+        [
+            _COUNT + r"\s+(?:x\s+)?(?:§\s*)?(?:(?:through|mounting|bolt|screw|clearance)[- ]?)?holes?\b",
+            r"\bholes?" + _IS + r"\(?" + _COUNT + r"\)?(?!\s*(?:mm|cm|inch|in)\b)(?!\s*x\s*\d)",
+        ],
+    ),
+    (
+        "bore",
+        [
+            _VALUE + r"\s*(?:center |centre |central )?(?:bore|shaft hole|shaft|axle hole)\b",
+            r"\b(?:bore|shaft|axle)(?: hole)?(?: diameter)?" + _IS + _VALUE,
+        ],
+    ),
+    (
+        "inner_diameter",
+        [
+            _VALUE + r"\s*(?:id|inner diameter|inside diameter)\b",
+            r"\b(?:inner|inside) diameter" + _IS + _VALUE,
+            r"\bid" + _IS + _VALUE,
+        ],
+    ),
     ("wire", [_VALUE + r"\s*wire\b", r"\bwire(?: diameter| thickness)?" + _IS + _VALUE]),
     ("pitch", [_VALUE + r"\s*pitch\b", r"\bpitch" + _IS + _VALUE]),
     ("turns", [_COUNT + r"\s*(?:turns|coils|windings)\b", r"\b(?:turns|coils)" + _IS + _COUNT]),
     ("teeth", [_COUNT + r"\s*(?:teeth|tooth)\b", r"\bteeth" + _IS + _COUNT]),
     ("module", [r"\bmodule" + _IS + _VALUE, r"\bm\s*=\s*" + _VALUE]),
-    ("top", [_VALUE + r"\s*(?:top|opening|mouth|neck)\b", r"\b(?:top|opening|mouth|neck)(?: diameter)?" + _IS + _VALUE]),
+    (
+        "top",
+        [_VALUE + r"\s*(?:top|opening|mouth|neck)\b", r"\b(?:top|opening|mouth|neck)(?: diameter)?" + _IS + _VALUE],
+    ),
     ("base", [_VALUE + r"\s*(?:base|foot|bottom)\b", r"\b(?:base|foot|bottom)(?: diameter)?" + _IS + _VALUE]),
     ("grooves", [_COUNT + r"\s*(?:grooves|ridges|flutes|grips)\b", r"\b(?:grooves|ridges|flutes)" + _IS + _COUNT]),
     ("compartments", [_COUNT + r"\s*(?:compartments|sections|cells|pockets)\b"]),
@@ -78,12 +114,15 @@ CONCEPTS: list[tuple[str, list[str]]] = [
     ("wall", [_VALUE + r"\s*(?:walls?|wall thickness)\b", r"\bwalls?(?: thickness)?" + _IS + _VALUE]),
     ("cube", [_VALUE + r"\s*cube\b", r"\bcube(?: side)?" + _IS + _VALUE]),
     ("radius", [_VALUE + r"\s*radius\b", r"\bradius" + _IS + _VALUE]),
-    ("diameter", [
-        _VALUE + r"\s*(?:diameter|dia\b\.?|od\b|outer diameter|outside diameter|across)",
-        r"\b(?:outer |outside )?diameter" + _IS + _VALUE,
-        r"(?:ø|⌀|\bod\b)\s*" + _VALUE,
-        _VALUE_WITH_UNIT + r"\s+(?:[a-z-]+\s+)?" + _ROUND_PARTS + r"\b",  # "a 120 mm flange"
-    ]),
+    (
+        "diameter",
+        [
+            _VALUE + r"\s*(?:diameter|dia\b\.?|od\b|outer diameter|outside diameter|across)",
+            r"\b(?:outer |outside )?diameter" + _IS + _VALUE,
+            r"(?:ø|⌀|\bod\b)\s*" + _VALUE,
+            _VALUE_WITH_UNIT + r"\s+(?:[a-z-]+\s+)?" + _ROUND_PARTS + r"\b",  # "a 120 mm flange"
+        ],
+    ),
     ("length", [_VALUE + r"\s*(?:long|in length)\b", r"\blength" + _IS + _VALUE]),
     ("width", [_VALUE + r"\s*(?:wide|in width)\b", r"\bwidth" + _IS + _VALUE]),
     ("height", [_VALUE + r"\s*(?:tall|high|in height)\b", r"\bheight" + _IS + _VALUE]),
@@ -92,8 +131,21 @@ CONCEPTS: list[tuple[str, list[str]]] = [
 ]
 COUNT_CONCEPTS = {"hole_count", "turns", "teeth", "grooves", "compartments", "dividers", "angle"}
 # ISO 273 medium clearance holes for metric screws: "M8 holes" are 9 mm holes.
-METRIC_CLEARANCE = {2: 2.4, 2.5: 2.9, 3: 3.4, 4: 4.5, 5: 5.5, 6: 6.6, 8: 9.0, 10: 11.0, 12: 13.5, 14: 15.5, 16: 17.5,
-                    20: 22.0, 24: 26.0}
+METRIC_CLEARANCE = {
+    2: 2.4,
+    2.5: 2.9,
+    3: 3.4,
+    4: 4.5,
+    5: 5.5,
+    6: 6.6,
+    8: 9.0,
+    10: 11.0,
+    12: 13.5,
+    14: 15.5,
+    16: 17.5,
+    20: 22.0,
+    24: 26.0,
+}
 
 # Features a request can name without a number. Each family lists the ones it models (`Family.features`);
 # any other one a request names is reported as not modelled, never silently dropped.
@@ -122,9 +174,24 @@ FEATURES: dict[str, str] = {
 }
 
 _NUMBER_WORDS = {
-    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
-    "ten": 10, "eleven": 11, "twelve": 12, "sixteen": 16, "twenty": 20, "a dozen": 12, "a pair of": 2,
-    "a couple of": 2, "single": 1,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "sixteen": 16,
+    "twenty": 20,
+    "a dozen": 12,
+    "a pair of": 2,
+    "a couple of": 2,
+    "single": 1,
 }
 
 
@@ -161,17 +228,25 @@ def _consume(text: str, start: int, end: int) -> str:
 
 
 def _find_dims(text: str) -> tuple[list[float], str]:
-    """"80 x 50 x 5 mm" or "3 x 2 in": a unit written once applies to every number."""
+    """ "80 x 50 x 5 mm" or "3 x 2 in": a unit written once applies to every number."""
     pattern = (
         rf"(?P<a>\d+(?:\.\d+)?)\s*(?P<ua>{_UNITS})?\s*x\s*(?P<b>\d+(?:\.\d+)?)\s*(?P<ub>{_UNITS})?"
         rf"(?:\s*x\s*(?P<c>\d+(?:\.\d+)?)\s*(?P<uc>{_UNITS})?)?(?![a-z])(?!\s*(?:compartments|grid|cells))"
     )
     # "58 x 49 mm hole pattern" / "holes 58 x 49 apart" place holes; they never size the part
-    not_size = re.compile(r"\s*(?:mm|cm|inch|in)?\s*(?:(?:mounting|bolt|screw|hole)\s+)*(?:pattern|spacing|apart|cent(?:er|re)s|grid)"
-                          r"|\s*(?:mm|cm|inch|in)?\s*(?:(?:through|mounting|bolt|screw|clearance)[- ]?)?holes?\b")
-    match = next((m for m in re.finditer(pattern, text)
-                  if not not_size.match(text, m.end()) and not re.search(r"(?:pattern|spacing|cent(?:er|re)s)\s*(?:of|:)?\s*$", text[: m.start()])),
-                 None)
+    not_size = re.compile(
+        r"\s*(?:mm|cm|inch|in)?\s*(?:(?:mounting|bolt|screw|hole)\s+)*(?:pattern|spacing|apart|cent(?:er|re)s|grid)"
+        r"|\s*(?:mm|cm|inch|in)?\s*(?:(?:through|mounting|bolt|screw|clearance)[- ]?)?holes?\b"
+    )
+    match = next(
+        (
+            m
+            for m in re.finditer(pattern, text)
+            if not not_size.match(text, m.end())
+            and not re.search(r"(?:pattern|spacing|cent(?:er|re)s)\s*(?:of|:)?\s*$", text[: m.start()])
+        ),
+        None,
+    )
     if not match:
         return [], text
     numbers = [match["a"], match["b"]] + ([match["c"]] if match["c"] else [])
@@ -186,12 +261,17 @@ def find_concepts(text: str, spans: dict[str, str] | None = None) -> tuple[dict[
     `spans`, when given, receives the words each concept was read from (to name the ones not modelled)."""
     found: dict[str, float] = {}
     spans = spans if spans is not None else {}
-    holes = re.search(rf"{_COUNT}\s*x\s*(?P<d>\d+(?:\.\d+)?)\s*(?P<u>mm|cm|inch|in)?\s*(?:(?:through|mounting|bolt|screw|clearance)[- ]?)?holes?\b", text)
+    holes = re.search(
+        rf"{_COUNT}\s*x\s*(?P<d>\d+(?:\.\d+)?)\s*(?P<u>mm|cm|inch|in)?\s*(?:(?:through|mounting|bolt|screw|clearance)[- ]?)?holes?\b",
+        text,
+    )
     if holes:  # "4 x 6 mm holes": a count and a diameter
         found["hole_count"], found["hole_diameter"] = float(holes["v"]), _to_mm(holes["d"], holes["u"])
         spans["hole_count"] = spans["hole_diameter"] = holes[0]
         text = _consume(text, holes.start(), holes.end())
-    metric = re.search(r"\bm(?P<v>\d+(?:\.\d)?)\s+(?:(?:bolt|screw|clearance|mounting|through)[- ]?)*(?:holes?|bolts?|screws?)\b", text)
+    metric = re.search(
+        r"\bm(?P<v>\d+(?:\.\d)?)\s+(?:(?:bolt|screw|clearance|mounting|through)[- ]?)*(?:holes?|bolts?|screws?)\b", text
+    )
     if metric and float(metric["v"]) in METRIC_CLEARANCE:
         found["hole_diameter"] = METRIC_CLEARANCE[float(metric["v"])]
         spans["hole_diameter"] = metric[0]
@@ -271,19 +351,27 @@ def read_request(family: Family, text: str) -> Reading:
         if concept not in used and spans.get(concept) and spans[concept] not in unmodelled:
             unmodelled.append(spans[concept])
     # numbers nothing read: the number and the words after it ("58 x 49 mm pattern")
-    for match in re.finditer(r"(?<![\w.§])\d+(?:\.\d+)?(?:\s*(?:x|mm|cm|inch|in|%)\b|\s*(?:x\s*)?\d+(?:\.\d+)?)*"
-                             r"(?:\s+[a-z-]+){0,3}", rest):
+    for match in re.finditer(
+        r"(?<![\w.§])\d+(?:\.\d+)?(?:\s*(?:x|mm|cm|inch|in|%)\b|\s*(?:x\s*)?\d+(?:\.\d+)?)*"
+        r"(?:\s+[a-z-]+){0,3}",
+        rest,
+    ):
         phrase = re.sub(r"(?:\s+(?:the|a|an|each|of|with|and|on|at|to|for|in|from))+$", "", match[0].strip(" ,.;"))
         if phrase and phrase not in unmodelled:
             unmodelled.append(phrase)
     for name, pattern in FEATURES.items():
-        if name not in family.features and re.search(pattern, original) \
-                and not any(re.search(pattern, phrase) for phrase in unmodelled):
+        if (
+            name not in family.features
+            and re.search(pattern, original)
+            and not any(re.search(pattern, phrase) for phrase in unmodelled)
+        ):
             unmodelled.append(name)
     for param in family.params:
         if param.name in values and not param.lo - 1e-9 <= values[param.name] <= param.hi + 1e-9:
             unit = "°" if param.unit == "deg" else f" {param.unit}"
-            unmodelled.append(f"{param.label} {values[param.name]:g}{unit} (the template allows {param.lo:g}–{param.hi:g}{unit})")
+            unmodelled.append(
+                f"{param.label} {values[param.name]:g}{unit} (the template allows {param.lo:g}–{param.hi:g}{unit})"
+            )
     return Reading(values, unmodelled)
 
 
@@ -322,13 +410,31 @@ def parse_part(text: str, family: Family | None = None) -> PartSpec | None:
 # --- changes to an existing part ------------------------------------------------------------
 
 _ADJECTIVES = {
-    "thicker": ("thickness", 1), "thinner": ("thickness", -1),
-    "taller": ("height", 1), "higher": ("height", 1), "shorter": ("length", -1), "lower": ("height", -1),
-    "longer": ("length", 1), "wider": ("width", 1), "narrower": ("width", -1),
-    "deeper": ("depth", 1), "shallower": ("depth", -1),
-    "bigger": ("size", 1), "larger": ("size", 1), "smaller": ("size", -1),
+    "thicker": ("thickness", 1),
+    "thinner": ("thickness", -1),
+    "taller": ("height", 1),
+    "higher": ("height", 1),
+    "shorter": ("length", -1),
+    "lower": ("height", -1),
+    "longer": ("length", 1),
+    "wider": ("width", 1),
+    "narrower": ("width", -1),
+    "deeper": ("depth", 1),
+    "shallower": ("depth", -1),
+    "bigger": ("size", 1),
+    "larger": ("size", 1),
+    "smaller": ("size", -1),
 }
-_NOUNS = {"thick": "thickness", "tall": "height", "high": "height", "long": "length", "wide": "width", "deep": "depth", "big": "size", "large": "size"}
+_NOUNS = {
+    "thick": "thickness",
+    "tall": "height",
+    "high": "height",
+    "long": "length",
+    "wide": "width",
+    "deep": "depth",
+    "big": "size",
+    "large": "size",
+}
 _FALLBACK = {"depth": "height", "length": "height", "thickness": "wall", "height": "thickness", "size": "diameter"}
 
 
@@ -406,5 +512,8 @@ def format_number(value: float) -> str:
 
 def describe(spec: PartSpec) -> str:
     """A precise brief that `parse_part` reads back to the same spec."""
-    parts = [f"{p.label}: {format_number(spec.params[p.name])}" + ("" if p.count else f" {p.unit}") for p in spec.family.params]
+    parts = [
+        f"{p.label}: {format_number(spec.params[p.name])}" + ("" if p.count else f" {p.unit}")
+        for p in spec.family.params
+    ]
     return f"{spec.family.title} — " + "; ".join(parts) + "."
