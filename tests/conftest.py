@@ -9,16 +9,22 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
+from sqlmodel import Session
 
+from chat3d.api import create_api
 from chat3d.db.engine import engine_for
 from chat3d.db.migrate import upgrade_to_head
+from chat3d.db.models import User
+from chat3d.domain.passwords import hash_password
 from chat3d.settings import REPO_ROOT, reset_settings_cache
+from tests.support.app_data import AppData
 from tests.support.app_process import AppProcess, RenderServiceProcess
 from tests.support.containers import SessionImages, unavailable_reason
 from tests.support.servers import ThrowawayPostgres, ThrowawayRedis
@@ -203,3 +209,60 @@ def running_app(web_build_lock, pg_admin_url: str, migrated_template: str, rende
     yield app
     app.stop()
     _admin_exec(pg_admin_url, "DROP DATABASE IF EXISTS chat3d_browser WITH (FORCE)")
+
+
+# --- accounts: cheap bcrypt, fresh rate-limit counters, a session and a user factory, an API client ----------------
+# Not autouse: other suites (health) build production settings, which refuse a bcrypt cost below 12.
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def accounts_env(app_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """app_env with bcrypt cost 4 and no rate-limit hits carried over from other tests."""
+    from chat3d.domain.ratelimit import reset_rate_limits
+
+    monkeypatch.setenv("BCRYPT_ROUNDS", "4")
+    monkeypatch.setenv("JWT_SECRET", "test-secret-of-at-least-thirty-two-bytes")
+    reset_settings_cache()
+    reset_rate_limits()
+    yield app_env
+    reset_rate_limits()
+
+
+@pytest.fixture
+def db(accounts_env: Path, session: Session) -> Session:
+    return session
+
+
+@pytest.fixture
+def make_user(db: Session) -> Callable[..., User]:
+    def make(email: str = "user@example.com", *, password: str = PASSWORD, **fields) -> User:
+        user = User(email=email, password_hash=hash_password(password), **fields)
+        db.add(user)
+        db.commit()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def api(accounts_env: Path) -> TestClient:
+    """A client on a fresh API app (no lifespan: queued jobs do not run; tests/api's live_api runs them)."""
+    return TestClient(create_api())
+
+
+@pytest.fixture(scope="module")
+def app_data(running_app: AppProcess) -> Iterator[AppData]:
+    """Rows put straight into the running app's database and data dir (tests/security, tests/browser)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DATABASE_URL", running_app.database_url)
+        mp.setenv("DATA_DIR", str(running_app.data_dir))
+        mp.setenv("CHAT3D_ENV", "test")
+        mp.setenv("BCRYPT_ROUNDS", "4")  # only in this process: it creates accounts, the app verifies them
+        mp.delenv("REDIS_URL", raising=False)
+        reset_settings_cache()
+        try:
+            yield AppData(running_app)
+        finally:
+            reset_settings_cache()

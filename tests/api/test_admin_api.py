@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from chat3d.api import create_api
 from chat3d.db.models import AdminAuditLog, Notification, User, UserSession
-from tests.domain.conftest import PASSWORD
+from tests.conftest import PASSWORD
 
 ADMIN_ROUTES = sorted(
     (method, route.path)

@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 from chat3d.db.models import FileKind, StoredFile
 from chat3d.settings import reset_settings_cache
-from tests.domain.conftest import PASSWORD
+from tests.conftest import PASSWORD
 from tests.llm.llm_fakes import FakeLLMServer, serving
 
 KEY = "sk-proj-abcdefghijklmnop1234WXYZ"

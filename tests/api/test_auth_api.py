@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 
 from chat3d.db.models import AppSettings
 from chat3d.domain.registration import issue_registration_token
-from tests.domain.conftest import PASSWORD
+from tests.conftest import PASSWORD
 
 CSRF = {"X-Chat3D-CSRF": "1"}
 

@@ -10,27 +10,12 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from chat3d.api import create_api
-from chat3d.pipeline.jobs import set_jobs
-from chat3d.settings import reset_settings_cache
-from tests.domain.conftest import PASSWORD
+from tests.conftest import PASSWORD
 
 
 def _login(api: TestClient, email: str) -> dict[str, str]:
     token = api.post("/api/auth/login", json={"email": email, "password": PASSWORD}).json()["token"]
     return {"Authorization": f"Bearer {token}"}
-
-
-@pytest.fixture
-def live_api(accounts_env, render_service, monkeypatch):
-    """A client whose event loop stays up between requests, so queued jobs run in-process."""
-    monkeypatch.setenv("RENDER_SERVICE_URL", render_service.url)
-    monkeypatch.setenv("RENDER_SERVICE_TOKEN", render_service.token)
-    reset_settings_cache()
-    set_jobs(None)
-    with TestClient(create_api()) as client:
-        yield client
-    set_jobs(None)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from chat3d.api import create_api
 from chat3d.db.engine import session_scope
 from chat3d.db.models import ChatContext, StoredFile
 from chat3d.settings import reset_settings_cache
-from tests.api.test_chat_api import _login, live_api  # noqa: F401  (fixture)
+from tests.api.test_chat_api import _login
 from tests.support.cad_files import BLOCK_SIZE, BLOCK_VOLUME, CORRUPT_STEP, block_files
 
 
@@ -24,7 +24,7 @@ def _counts() -> tuple[int, int]:
         return len(s.exec(select(ChatContext)).all()), len(s.exec(select(StoredFile)).all())
 
 
-def test_step_import_makes_a_chat_with_an_imported_version(live_api: TestClient, make_user) -> None:  # noqa: F811
+def test_step_import_makes_a_chat_with_an_imported_version(live_api: TestClient, make_user) -> None:
     make_user("maker@example.com")
     me = _login(live_api, "maker@example.com")
     resp = _import(live_api, me, "../../etc/Bracket v2.step", block_files()["step"])
@@ -75,7 +75,7 @@ def test_step_import_makes_a_chat_with_an_imported_version(live_api: TestClient,
     assert [v["current"] for v in versions] == [False, True]
 
 
-def test_stl_import_binary_and_ascii(live_api: TestClient, make_user) -> None:  # noqa: F811
+def test_stl_import_binary_and_ascii(live_api: TestClient, make_user) -> None:
     make_user("maker@example.com")
     me = _login(live_api, "maker@example.com")
     for name, key in (("block.stl", "stl"), ("block-ascii.STL", "stl_ascii")):
@@ -87,7 +87,7 @@ def test_stl_import_binary_and_ascii(live_api: TestClient, make_user) -> None:  
         assert m["solids"] == 1
 
 
-def test_bad_files_are_clear_errors_and_store_nothing(live_api: TestClient, make_user) -> None:  # noqa: F811
+def test_bad_files_are_clear_errors_and_store_nothing(live_api: TestClient, make_user) -> None:
     make_user("maker@example.com")
     me = _login(live_api, "maker@example.com")
     before = _counts()

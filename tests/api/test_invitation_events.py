@@ -11,7 +11,7 @@ from sqlmodel import Session, select, update
 
 from chat3d.db.models import OutboxMessage, RegistrationToken, Role, utcnow
 from chat3d.domain.deletion import run_retention_once
-from tests.domain.conftest import PASSWORD
+from tests.conftest import PASSWORD
 
 
 def _login(api: TestClient, email: str) -> dict[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from tests.domain.conftest import PASSWORD
+from tests.conftest import PASSWORD
 
 
 def test_invite_list_and_revoke(api: TestClient, make_user) -> None:

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from chat3d.domain import parts
-from tests.api.test_chat_api import _login, live_api  # noqa: F401  (fixture)
+from tests.api.test_chat_api import _login
 from tests.api.test_versions_api import _run_plate
 from tests.support.cad_files import mf_objects, step_products, stl_extent_and_volume
 
@@ -23,7 +23,7 @@ BASE = {"size": [40.0, 40.0, 4.0], "volume": 6400.0}
 LID = {"size": [10.0, 10.0, 20.0], "volume": 1570.8}
 
 
-def test_two_named_parts_have_their_own_downloads_and_shares_offer_them(live_api: TestClient, make_user,  # noqa: F811
+def test_two_named_parts_have_their_own_downloads_and_shares_offer_them(live_api: TestClient, make_user,
                                                                          tmp_path) -> None:
     make_user("parts@example.com")
     me = _login(live_api, "parts@example.com")

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from chat3d.db.models import OutboxMessage, User
-from tests.domain.conftest import PASSWORD
+from tests.conftest import PASSWORD
 
 CSRF = {"X-Chat3D-CSRF": "1"}
 NEW_PASSWORD = "another long passphrase"

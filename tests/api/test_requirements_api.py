@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from tests.api.test_chat_api import _login, _wait_state, live_api  # noqa: F401  (fixture)
+from tests.api.test_chat_api import _login, _wait_state
 
 
 def ask(api: TestClient, me: dict, cid: str, prompt: str) -> dict:
@@ -15,7 +15,7 @@ def ask(api: TestClient, me: dict, cid: str, prompt: str) -> dict:
     return done
 
 
-def test_the_checklist_is_in_the_rest_answer_versions_compare_and_share(live_api: TestClient, make_user) -> None:  # noqa: F811
+def test_the_checklist_is_in_the_rest_answer_versions_compare_and_share(live_api: TestClient, make_user) -> None:
     make_user("checker@example.com")
     me = _login(live_api, "checker@example.com")
     cid = live_api.post("/api/chat/contexts", json={}, headers=me).json()["id"]
@@ -46,7 +46,7 @@ def test_the_checklist_is_in_the_rest_answer_versions_compare_and_share(live_api
     assert public["requirements"] == [{"label": "30 × 30 × 40 mm", "status": "pass"}, {"label": "boss Ø30", "status": "pass"}]
 
 
-def test_a_slider_change_is_checked_again(live_api: TestClient, make_user) -> None:  # noqa: F811
+def test_a_slider_change_is_checked_again(live_api: TestClient, make_user) -> None:
     make_user("slider@example.com")
     me = _login(live_api, "slider@example.com")
     cid = live_api.post("/api/chat/contexts", json={}, headers=me).json()["id"]

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from chat3d.api.security import content_security_policy
 from chat3d.domain.security_events import list_security_events
 from chat3d.settings import reset_settings_cache
-from tests.domain.conftest import PASSWORD
+from tests.conftest import PASSWORD
 
 
 def test_security_headers_on_every_response(api: TestClient) -> None:

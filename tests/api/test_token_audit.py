@@ -19,7 +19,7 @@ from chat3d.db.models import (
     utcnow,
 )
 from chat3d.domain.registration import issue_registration_token
-from tests.domain.conftest import PASSWORD
+from tests.conftest import PASSWORD
 
 
 def _link_token(db: Session, to: str, key: str) -> str:

@@ -7,7 +7,7 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.test_chat_api import _login, live_api  # noqa: F401  (fixture)
+from tests.api.test_chat_api import _login
 
 PLATE = "a 80 x 50 x 5 mm plate with four 4 mm holes"
 
@@ -25,7 +25,7 @@ def _run_plate(client: TestClient, headers) -> tuple[str, str]:
     return cid, sub["assistantItemId"]
 
 
-def test_parameters_render_list_restore_fork(live_api: TestClient, make_user) -> None:  # noqa: F811
+def test_parameters_render_list_restore_fork(live_api: TestClient, make_user) -> None:
     make_user("maker@example.com")
     me = _login(live_api, "maker@example.com")
     make_user("other@example.com")
@@ -79,7 +79,7 @@ def test_parameters_render_list_restore_fork(live_api: TestClient, make_user) ->
         assert live_api.request(method, path, json=body, headers=other).status_code == 404, path
 
 
-def test_a_versions_faces_and_edges_for_picking_carry_the_domains_words(live_api: TestClient, make_user) -> None:  # noqa: F811
+def test_a_versions_faces_and_edges_for_picking_carry_the_domains_words(live_api: TestClient, make_user) -> None:
     """The viewer's picking list (issue 27): every face and edge of the version with its words, the same
     words the composer's chips and the models get (selection.describe); only the owner can read it."""
     make_user("picker@example.com")

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from tests.api.test_chat_api import _login, _wait_state, live_api  # noqa: F401  (fixture)
+from tests.api.test_chat_api import _login, _wait_state
 
 PLATE = "a 80 x 50 x 5 mm plate with four 4 mm holes"
 
 
-def test_downloads_are_named_after_the_chat_and_import_again(live_api: TestClient, make_user) -> None:  # noqa: F811
+def test_downloads_are_named_after_the_chat_and_import_again(live_api: TestClient, make_user) -> None:
     make_user("namer@example.com")
     me = _login(live_api, "namer@example.com")
     cid = live_api.post("/api/chat/contexts", json={}, headers=me).json()["id"]

@@ -17,11 +17,11 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page
 
-from tests.security.test_web_surface import AppData, app_data  # noqa: F401  (fixture)
+from tests.support.app_data import AppData
 from tests.support.servers import free_port
 
 
-def _signed_in(page: Page, app_data: AppData, email: str, password: str | None = None) -> None:  # noqa: F811
+def _signed_in(page: Page, app_data: AppData, email: str, password: str | None = None) -> None:
     cookie = app_data.login(email, password) if password else app_data.login(email)
     page.context.add_cookies([{"name": "chat3d_session", "value": cookie, "url": app_data.app.url,
                                "httpOnly": True, "sameSite": "Lax"}])
@@ -32,7 +32,7 @@ def _script_ran_on_our_origin(page: Page, base: str) -> str | None:
     return page.evaluate("() => localStorage.getItem('xss')")
 
 
-def test_a_shared_svg_runs_no_script_for_whoever_opens_it(page: Page, app_data: AppData) -> None:  # noqa: F811
+def test_a_shared_svg_runs_no_script_for_whoever_opens_it(page: Page, app_data: AppData) -> None:
     """The attacker's model wrote an SVG with a script and shared the version; the admin opens the SVG link.
     Before: the SVG rendered inline on our origin and its script ran in the admin's session."""
     attacker, _ = app_data.user()
@@ -50,7 +50,7 @@ def test_a_shared_svg_runs_no_script_for_whoever_opens_it(page: Page, app_data: 
     assert _script_ran_on_our_origin(page, base) is None
 
 
-def test_the_owner_opening_their_own_stored_svg_runs_no_script(page: Page, app_data: AppData) -> None:  # noqa: F811
+def test_the_owner_opening_their_own_stored_svg_runs_no_script(page: Page, app_data: AppData) -> None:
     owner, email = app_data.user()
     svg_id, _, _ = app_data.shared_svg(owner)
     _signed_in(page, app_data, email)
@@ -91,7 +91,7 @@ def attacker_site() -> Iterator[tuple[str, dict]]:
         server.shutdown()
 
 
-def test_a_page_on_another_port_cannot_read_or_change_the_account(page: Page, app_data: AppData,  # noqa: F811
+def test_a_page_on_another_port_cannot_read_or_change_the_account(page: Page, app_data: AppData,
                                                                   attacker_site) -> None:
     """Before: CORS reflected any Origin with credentials, so the attacker's page read /api/auth/me (and could
     send changes with the CSRF header). Now the browser hides the answer and refuses the preflight."""
@@ -112,7 +112,7 @@ def test_a_page_on_another_port_cannot_read_or_change_the_account(page: Page, ap
     assert changed.startswith("blocked"), changed
 
 
-def test_a_page_on_another_port_cannot_open_the_app_websocket(page: Page, app_data: AppData,  # noqa: F811
+def test_a_page_on_another_port_cannot_open_the_app_websocket(page: Page, app_data: AppData,
                                                               attacker_site) -> None:
     """The Reflex websocket carries the user's cookie and browsers apply no CORS to it: a foreign page that
     opens it could drive the user's state. It must not connect at all."""
@@ -134,7 +134,7 @@ def test_a_page_on_another_port_cannot_open_the_app_websocket(page: Page, app_da
 # --- chat markdown and the page CSP ---------------------------------------------------------------------------
 
 
-def _chat_with_text(app_data: AppData, owner: uuid.UUID, text: str) -> str:  # noqa: F811
+def _chat_with_text(app_data: AppData, owner: uuid.UUID, text: str) -> str:
     from chat3d.db.engine import session_scope
     from chat3d.db.models import ItemRole
     from chat3d.domain import chats
@@ -146,7 +146,7 @@ def _chat_with_text(app_data: AppData, owner: uuid.UUID, text: str) -> str:  # n
         return str(ctx.id)
 
 
-def test_chat_markdown_renders_no_raw_html(page: Page, app_data: AppData) -> None:  # noqa: F811
+def test_chat_markdown_renders_no_raw_html(page: Page, app_data: AppData) -> None:
     """A message (the user's or a model's, which a prompt can steer) holding `<iframe srcdoc>` ran its script
     in the reader's tab. Now raw HTML is not rendered: no iframe, no script, the markdown around it still is."""
     owner, email = app_data.user()
@@ -163,7 +163,7 @@ def test_chat_markdown_renders_no_raw_html(page: Page, app_data: AppData) -> Non
     assert page.evaluate("() => localStorage.getItem('xss')") is None
 
 
-def test_the_page_csp_refuses_injected_inline_script_and_foreign_websockets(page: Page, app_data: AppData,  # noqa: F811
+def test_the_page_csp_refuses_injected_inline_script_and_foreign_websockets(page: Page, app_data: AppData,
                                                                             attacker_site) -> None:
     """The built app runs with no CSP violation under the tightened policy (no 'unsafe-inline' for scripts,
     websockets to our own host only), while a script element injected at run time and a websocket to another

@@ -27,7 +27,7 @@ from chat3d.domain.passwords import verify_password
 from chat3d.domain.sessions import start_session
 from chat3d.domain.tokens import hash_token
 from chat3d.events.types import ACCOUNT_STATUS_CHANGED
-from tests.domain.conftest import PASSWORD
+from tests.conftest import PASSWORD
 
 NEW_PASSWORD = "a brand new passphrase"
 

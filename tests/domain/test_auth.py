@@ -20,7 +20,7 @@ from chat3d.domain.sessions import (
 )
 from chat3d.domain.users import ensure_not_last_admin
 from chat3d.settings import reset_settings_cache
-from tests.domain.conftest import PASSWORD
+from tests.conftest import PASSWORD
 
 
 def _events(db: Session, event_type: str) -> list[SecurityEvent]:

@@ -28,7 +28,7 @@ from chat3d.domain.auth import authenticate
 from chat3d.domain.deletion import purge_due_accounts, run_retention_once
 from chat3d.domain.security_events import record_security_event
 from chat3d.domain.sessions import start_session
-from tests.domain.conftest import PASSWORD
+from tests.conftest import PASSWORD
 from tests.domain.test_account_actions import _self_delete, token_from
 from tests.domain.test_export import make_content
 

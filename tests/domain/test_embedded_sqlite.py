@@ -13,7 +13,7 @@ from chat3d.domain.outbox import deliver_due_mail, list_dev_mailbox
 from chat3d.domain.registration import register
 from chat3d.domain.sessions import list_sessions, logout, user_from_token
 from chat3d.settings import reset_settings_cache
-from tests.domain.conftest import PASSWORD
+from tests.conftest import PASSWORD
 
 
 def test_accounts_and_mail_on_sqlite(accounts_env, tmp_path, monkeypatch) -> None:

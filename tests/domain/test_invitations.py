@@ -24,7 +24,7 @@ from chat3d.db.models import (
 from chat3d.domain import invitations, waitlist
 from chat3d.domain.errors import Conflict, DomainError, Forbidden, InvalidInput
 from chat3d.domain.registration import register
-from tests.domain.conftest import PASSWORD
+from tests.conftest import PASSWORD
 
 
 def _policy(db: Session, **values) -> None:

@@ -17,7 +17,7 @@ from chat3d.domain.registration import issue_registration_token, register
 from chat3d.domain.sessions import user_from_token
 from chat3d.domain.tokens import hash_token
 from chat3d.settings import reset_settings_cache
-from tests.domain.conftest import PASSWORD
+from tests.conftest import PASSWORD
 
 
 def _waitlist(db: Session, enabled: bool) -> None:

@@ -11,7 +11,7 @@ from chat3d.db.models import AppSettings, OutboxMessage, RegistrationToken, User
 from chat3d.domain import waitlist
 from chat3d.domain.errors import Conflict, Forbidden, NotFound
 from chat3d.domain.registration import register
-from tests.domain.conftest import PASSWORD
+from tests.conftest import PASSWORD
 
 
 def _waitlist_on(db: Session) -> None:

@@ -16,7 +16,6 @@ from chat3d.db.models import Role
 from chat3d.domain import sessions as auth_sessions
 from chat3d.events import types as T
 from tests.events.conftest import make_user
-from tests.events.test_session_revocation import quiet_stack  # noqa: F401  (module-scoped app + Redis)
 from tests.events.test_stream_http import Stream
 
 
@@ -28,7 +27,7 @@ def _user(role: str = Role.user.value) -> tuple[uuid.UUID, str]:
         return user.id, token
 
 
-async def test_role_change_and_public_settings_reach_the_users_stream(quiet_stack) -> None:  # noqa: F811
+async def test_role_change_and_public_settings_reach_the_users_stream(quiet_stack) -> None:
     _, admin = await asyncio.to_thread(_user, Role.admin.value)
     user_id, token = await asyncio.to_thread(_user)
     bearer = {"Authorization": f"Bearer {admin}"}

@@ -6,59 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
 
 import httpx
 import jwt
-import pytest
 from sqlmodel import Session, select
 
-from chat3d.db.engine import engine_for, get_engine, session_scope
+from chat3d.db.engine import get_engine, session_scope
 from chat3d.db.models import UserSession
 from chat3d.domain import sessions as auth_sessions
 from chat3d.events import store
 from chat3d.events import types as T
 from chat3d.events.stream import HEARTBEAT, Ready, StreamConfig, user_event_stream
-from chat3d.settings import reset_settings_cache
-from tests.conftest import TEMPLATE_DB, _admin_exec, database_url_for
-from tests.events.appserver import ApiServer
 from tests.events.conftest import make_user
 from tests.events.test_stream_http import Stream
-from tests.support.servers import ThrowawayRedis
-
-HEARTBEAT_S = 60.0  # no heartbeat re-check can be what closes a stream in these tests
-
-
-@pytest.fixture(scope="module")
-def quiet_stack(pg_admin_url: str, migrated_template: str, tmp_path_factory) -> Iterator[dict]:
-    """One app process with Redis and a heartbeat far longer than the test."""
-    name = f"chat3d_rv_{uuid.uuid4().hex[:10]}"
-    _admin_exec(pg_admin_url, f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}")
-    db_url = database_url_for(pg_admin_url, name)
-    redis = ThrowawayRedis().start()
-    data_dir = tmp_path_factory.mktemp("events-revoke")
-    env = {
-        "DATABASE_URL": db_url, "REDIS_URL": redis.url, "DATA_DIR": str(data_dir), "CHAT3D_ENV": "test",
-        "EVENTS_HEARTBEAT_S": str(HEARTBEAT_S), "RENDER_SERVICE_URL": "http://127.0.0.1:9", "BCRYPT_ROUNDS": "4",
-        "JWT_SECRET": "events-test-secret-" + "x" * 32,
-    }
-    mp = pytest.MonkeyPatch()
-    for key, value in env.items():
-        mp.setenv(key, value)
-    reset_settings_cache()
-    server = None
-    try:
-        server = ApiServer(env).start(data_dir)
-        yield {"url": server.url}
-    finally:
-        if server is not None:
-            server.stop()
-        redis.stop()
-        mp.undo()
-        reset_settings_cache()
-        engine_for(db_url).dispose()
-        engine_for.cache_clear()
-        _admin_exec(pg_admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def _two_sessions() -> tuple[uuid.UUID, str, str]:

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from chat3d.api import create_api
 from chat3d.pipeline.jobs import set_jobs
 from chat3d.settings import reset_settings_cache
-from tests.domain.conftest import PASSWORD
+from tests.conftest import PASSWORD
 from tests.support import scripted_llm
 from tests.support.app_process import RenderServiceProcess
 

@@ -8,7 +8,6 @@ from email.message import Message
 import pytest
 from aiosmtpd.controller import Controller
 
-from tests.domain.conftest import accounts_env, db, make_user  # noqa: F401  (shared fixtures)
 from tests.support.servers import free_port
 
 
@@ -40,7 +39,7 @@ class SmtpServer:
 
 
 @pytest.fixture
-def smtp_server(accounts_env, monkeypatch):  # noqa: F811
+def smtp_server(accounts_env, monkeypatch):
     """Settings point at an SMTP server on a free port (no auth, no TLS); the test decides when it runs."""
     from chat3d.settings import reset_settings_cache
 

@@ -22,7 +22,7 @@ from chat3d.db.models import DeploymentKey, Role, User, UserSession, utcnow
 from chat3d.domain import keys
 from chat3d.domain.sessions import ALGORITHM, tokens_still_valid
 from chat3d.settings import DEFAULT_JWT_SECRET, REPO_ROOT, get_settings, reset_settings_cache
-from tests.domain.conftest import PASSWORD
+from tests.conftest import PASSWORD
 
 
 def _login(api: TestClient, email: str, password: str = PASSWORD, **kw) -> str:

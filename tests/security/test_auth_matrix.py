@@ -37,7 +37,7 @@ from chat3d.events import store
 from chat3d.events import types as T
 from chat3d.pipeline import queries
 from chat3d.settings import get_settings
-from tests.domain.conftest import PASSWORD
+from tests.conftest import PASSWORD
 
 _APP = create_api()
 

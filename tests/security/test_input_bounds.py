@@ -11,7 +11,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 
 from chat3d.api import create_api
-from tests.domain.conftest import PASSWORD
+from tests.conftest import PASSWORD
 
 TOO_BIG = 2**63  # one past PostgreSQL's bigint
 

@@ -26,7 +26,7 @@ from chat3d.db.engine import get_engine
 from chat3d.db.models import ChatContext, ChatItem, FileKind, ItemRole, Query, StoredFile
 from chat3d.domain import chats, files
 from chat3d.pipeline.jobs import set_jobs
-from tests.domain.conftest import PASSWORD
+from tests.conftest import PASSWORD
 from tests.security.test_fuzz import NoJobs
 
 
