@@ -44,9 +44,5 @@ def upgrade_to_head(url: str | None = None) -> None:
         engine.dispose()
 
 
-def downgrade_to_base(url: str | None = None) -> None:
-    command.downgrade(alembic_config(url), "base")
-
-
 if __name__ == "__main__":
     upgrade_to_head()

@@ -129,13 +129,6 @@ def storage() -> Storage:
     return LocalDiskStorage(root)
 
 
-def storage_root() -> Path:
-    """The local storage folder (LocalDiskStorage); prefer `storage()` for anything that touches bytes."""
-    root = get_settings().effective_storage_dir
-    root.mkdir(parents=True, exist_ok=True)
-    return root
-
-
 def absolute_path(f: StoredFile) -> Path:
     """The file's place on disk; refuses any stored path that would leave the storage root."""
     path = storage().local_path(f.storage_path)

@@ -170,16 +170,12 @@ def load(session: Session | None = None, settings: Settings | None = None) -> Mo
     return ModelsConfig(effective, disabled, defaults, sources, frozenset(unreadable))
 
 
-def effective_settings(session: Session | None = None) -> Settings:
-    """Settings as the model registry should see them: console credentials where the environment has none."""
-    return load(session).settings
-
-
-def pickable_models(session: Session | None = None, *, probe_ollama: bool = False):
-    """Models a user may pick now: usable (key present / server up) and not turned off by an admin."""
+def pickable_models(config: ModelsConfig | None = None, *, probe_ollama: bool = False) -> list[ModelSpec]:
+    """Models a user may pick now: usable (key present / server up) and not turned off by an admin. The one rule
+    behind /api/llm/models, the composer's choices and usable_model."""
     from chat3d.llm import registry
 
-    config = load(session)
+    config = config or load()
     return [
         m for m in registry.available_models(config.settings, probe_ollama=probe_ollama) if m.id not in config.disabled
     ]
@@ -188,12 +184,7 @@ def pickable_models(session: Session | None = None, *, probe_ollama: bool = Fals
 def usable_model(model_id: str, stage: str, config: ModelsConfig | None = None) -> ModelSpec:
     """The model `model_id` for `stage` (conversation/codegen) if a user may use it now: usable (key present /
     server configured), not turned off by an admin, and made for that stage; else InvalidInput saying which."""
-    from chat3d.llm import registry
-
-    config = config or load()
-    usable = {
-        m.id: m for m in registry.available_models(config.settings, probe_ollama=False) if m.id not in config.disabled
-    }
+    usable = {m.id: m for m in pickable_models(config)}
     spec = usable.get(model_id)
     if spec is None:
         raise InvalidInput(

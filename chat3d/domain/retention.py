@@ -179,16 +179,6 @@ def storage_by_user(session: Session, *, limit: int = 50) -> list[UserStorage]:
     return [UserStorage(uid, email, int(n), int(total)) for uid, email, n, total in rows]
 
 
-def storage_of_user(session: Session, user_id: uuid.UUID) -> tuple[int, int]:
-    """(files, bytes) stored for one user."""
-    n, total = session.exec(
-        select(sa.func.count(col(StoredFile.id)), sa.func.coalesce(sa.func.sum(StoredFile.size), 0)).where(
-            StoredFile.owner_id == user_id
-        )
-    ).one()
-    return int(n), int(total)
-
-
 def storage_totals(session: Session) -> dict:
     """For the admin dashboard: all stored files and bytes, and the top users by bytes."""
     n, total = session.exec(

@@ -67,7 +67,3 @@ BRIDGE_PROPS: dict[str, str] = {
 
 # Types that count toward the unread badge and appear in the notification list.
 UNREAD_BADGE_TYPES: frozenset[str] = frozenset({NOTIFICATION_CREATED})
-
-
-def counts_toward_unread(event_type: str) -> bool:
-    return event_type in UNREAD_BADGE_TYPES

@@ -8,8 +8,9 @@ from datetime import UTC
 import pytest
 import sqlalchemy as sa
 
+from alembic import command
 from chat3d.db import models
-from chat3d.db.migrate import alembic_config, downgrade_to_base, upgrade_to_head
+from chat3d.db.migrate import alembic_config, upgrade_to_head
 from tests.conftest import _admin_exec, database_url_for
 
 EXPECTED_TABLES = {
@@ -18,6 +19,10 @@ EXPECTED_TABLES = {
     "admin_audit_logs", "security_events", "user_sessions", "outbox_messages", "shares",
     "deployment_keys", "invitation_sends", "evaluation_runs",
 }
+
+
+def downgrade_to_base(url: str) -> None:
+    command.downgrade(alembic_config(url), "base")
 
 
 def _tables(url: str) -> set[str]:

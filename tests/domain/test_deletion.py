@@ -82,7 +82,7 @@ def test_due_account_is_deleted_with_its_data_and_the_rest_is_untouched(db: Sess
                           (Invitation, Invitation.inviter_id)):
         assert _count(db, model, column == uid) == 0, model.__name__
     assert not any(p.exists() for p in doomed_paths)
-    assert not (files.storage_root() / str(uid)).exists()
+    assert not (files.storage().root / str(uid)).exists()
     assert _count(db, WaitlistEntry, WaitlistEntry.email == "doomed@example.com") == 0
     assert _count(db, OutboxMessage, OutboxMessage.to_email == "doomed@example.com") == 0
 

@@ -88,7 +88,7 @@ def test_the_key_is_encrypted_at_rest_and_shown_only_by_fingerprint(admin, db, c
         stored = s.execute(sa.text("SELECT secret FROM llm_credentials WHERE provider = 'openai'")).scalar_one()
         assert KEY not in stored and KEY not in all_text(s)
         providers, _models, _ = model_settings.console_view(s)
-    assert model_settings.effective_settings().openai_api_key == KEY  # decrypted only for the model call
+    assert model_settings.load().settings.openai_api_key == KEY  # decrypted only for the model call
     shown = {p.provider: p for p in providers}["openai"]
     assert (shown.source, shown.fingerprint) == ("console", "…WXYZ") and KEY not in repr(providers)
     entry = audit_rows()[-1]
@@ -113,16 +113,16 @@ def test_a_different_credential_key_cannot_read_the_row_and_the_console_still_wo
     with pytest.raises(InvalidInput, match="Replace the key"):
         model_settings.check_connection("anthropic")
     save(admin, "anthropic", NEW_KEY)  # replacing it is the way out
-    assert model_settings.effective_settings().anthropic_api_key == NEW_KEY
+    assert model_settings.load().settings.anthropic_api_key == NEW_KEY
 
 
 def test_rotate_replaces_the_key_and_the_client(admin, db):
     save(admin, "openai", KEY)
-    first = model_settings.effective_settings()
+    first = model_settings.load().settings
     client = registry.get_provider(registry.get_model("gpt-4.1", first), first)
     save(admin, "openai", NEW_KEY)
 
-    rotated = model_settings.effective_settings()
+    rotated = model_settings.load().settings
     assert rotated.openai_api_key == NEW_KEY
     assert registry.get_provider(registry.get_model("gpt-4.1", rotated), rotated) is not client
     actions = [(r.action, r.details.get("fingerprint")) for r in audit_rows()]
@@ -160,7 +160,7 @@ def test_an_environment_key_wins_and_is_read_only(admin, db, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-from-the-environment-1234")
     reset_settings_cache()
 
-    assert model_settings.effective_settings().openai_api_key == "sk-from-the-environment-1234"
+    assert model_settings.load().settings.openai_api_key == "sk-from-the-environment-1234"
     with session_scope() as s:
         shown = {p.provider: p for p in model_settings.console_view(s)[0]}["openai"]
     assert shown.source == "environment" and shown.env_name == "OPENAI_API_KEY"

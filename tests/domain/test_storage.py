@@ -71,6 +71,6 @@ def test_blobs_go_through_the_configured_storage(app_env) -> None:
     blob = files.write_blob(owner, b"solid cube", "stl")
     assert blob.storage_path == f"{owner}/{blob.id.hex}.stl"
     assert files.storage().read(blob.storage_path) == b"solid cube"
-    assert (files.storage_root() / blob.storage_path).read_bytes() == b"solid cube"
+    assert (files.storage().root / blob.storage_path).read_bytes() == b"solid cube"
     assert files.remove_stored_paths([blob.storage_path, blob.storage_path]) == 1
     assert not files.storage().exists(blob.storage_path)

@@ -125,7 +125,7 @@ def test_fork_copies_history_up_to_the_version_and_nothing_after(chat) -> None:
     with session_scope() as s:
         for row in s.exec(select(StoredFile).where(StoredFile.context_id == new_id)).all():
             assert files.absolute_path(row).read_bytes()
-        assert not any((files.storage_root() / p).exists() for p in orphans)
+        assert not any((files.storage().root / p).exists() for p in orphans)
         assert len(orphans) == 3  # only v3's files were the original's alone
 
 

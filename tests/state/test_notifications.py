@@ -81,7 +81,7 @@ def test_admin_console_no_longer_polls() -> None:
     assert not hasattr(AdminState, "watch_settings")
     assert "on_live_event" in AdminState.event_handlers
     assert types.ADMIN_WAITLIST_UPDATED in types.ALL_EVENT_TYPES
-    assert not types.counts_toward_unread(types.ADMIN_WAITLIST_UPDATED)
+    assert types.ADMIN_WAITLIST_UPDATED not in types.UNREAD_BADGE_TYPES
 
 
 # --- handlers on a real state tree -------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from fastapi import APIRouter
 from chat3d.api.deps import CurrentUser
 from chat3d.api.schemas import CamelModel
 from chat3d.domain import model_settings
-from chat3d.llm import registry
 
 router = APIRouter(prefix="/api/llm", tags=["llm"])
 
@@ -37,8 +36,9 @@ class ModelList(CamelModel):
 @router.get("/models")
 async def list_models(_user: CurrentUser) -> ModelList:
     config = await asyncio.to_thread(model_settings.load)
-    specs = await asyncio.to_thread(registry.available_models, config.settings)  # may probe Ollama briefly
-    specs = [m for m in specs if m.id not in config.disabled]
+    specs = await asyncio.to_thread(
+        model_settings.pickable_models, config, probe_ollama=True
+    )  # may probe Ollama briefly
     items = [
         ModelOut(
             id=m.id,
