@@ -24,7 +24,7 @@ ARG EXTRA_CA_CERTS=""
 RUN python3 -m venv /opt/venv \
     && cat /etc/ssl/certs/ca-certificates.crt > /tmp/build-ca.pem && printf '%s\n' "$EXTRA_CA_CERTS" >> /tmp/build-ca.pem \
     && PIP_CERT=/tmp/build-ca.pem pip install --retries "${PIP_RETRIES}" "build123d==0.13.0" "lib3mf==2.5.0" "numpy>=2.4,<3" \
-       "fastapi>=0.165,<0.166" "uvicorn>=0.54,<0.55" "orjson>=3.13,<4" "pillow>=12,<14" \
+       "fastapi>=0.165,<0.166" "uvicorn>=0.54,<0.55" "pillow>=12,<14" \
     && rm /tmp/build-ca.pem
 
 
