@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
+from reflex.vars import ObjectVar
 
 from chat3d.components.chat_import import import_dialog
 from chat3d.components.forms import form
@@ -14,14 +17,15 @@ from chat3d.state.chat_workbench import PickedView, WorkbenchState
 
 # Enter submits the form (unless Shift is held or an IME is composing); the browser does the rest.
 # Passed as a raw attribute: an event trigger would hand the function (key, modifiers), not the event.
-ENTER_SENDS = rx.Var(
+# (A raw JavaScript expression: the Var's type is Var's default, Any.)
+ENTER_SENDS: rx.Var[Any] = rx.Var(
     "((e) => { if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {"
     " e.preventDefault(); const f = e.currentTarget.form; if (f) { f.requestSubmit(); } } })"
 )
 IMAGE_TYPES = {"image/png": [".png"], "image/jpeg": [".jpg", ".jpeg"], "image/webp": [".webp"]}
 
 
-def _attachment(f: FileView) -> rx.Component:
+def _attachment(f: ObjectVar[FileView]) -> rx.Component:
     return rx.box(
         rx.image(
             src=f.url,
@@ -39,7 +43,7 @@ def _attachment(f: FileView) -> rx.Component:
             color_scheme="gray",
             radius="full",
             type="button",
-            aria_label="Remove " + f.filename,
+            aria_label="Remove " + f.filename.to(str),
             on_click=ComposerState.remove_attachment(f.id),  # type: ignore[operator]  # an @rx.event handler called with arguments
             position="absolute",
             top="-6px",
@@ -49,7 +53,7 @@ def _attachment(f: FileView) -> rx.Component:
     )
 
 
-def _picked_chip(p: PickedView) -> rx.Component:
+def _picked_chip(p: ObjectVar[PickedView]) -> rx.Component:
     """A face or edge picked in the viewer, in words; it goes with the next message."""
     return rx.badge(
         rx.icon("mouse-pointer-click", size=12),
@@ -61,7 +65,7 @@ def _picked_chip(p: PickedView) -> rx.Component:
             color_scheme="gray",
             radius="full",
             type="button",
-            aria_label="Remove " + p.label,
+            aria_label="Remove " + p.label.to(str),
             on_click=WorkbenchState.unpick(p.id),  # type: ignore[operator]  # an @rx.event handler called with arguments
         ),
         variant="soft",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import reflex as rx
+from reflex.vars import ObjectVar
 
 from chat3d.state.active_chat import ActiveChatState
 from chat3d.state.chat_contexts import ContextsState
@@ -82,7 +83,7 @@ RENAME_CSS = {
 }
 
 
-def _rename_form(row) -> rx.Component:
+def _rename_form(row: ObjectVar[ContextRow]) -> rx.Component:
     return rx.el.form(
         rx.el.input(
             name="name",
@@ -113,7 +114,7 @@ def _rename_form(row) -> rx.Component:
 
 
 @rx.memo
-def context_row(row: rx.Var[ContextRow], editing: rx.Var[bool], active: rx.Var[bool]) -> rx.Component:
+def context_row(row: ObjectVar[ContextRow], editing: rx.Var[bool], active: rx.Var[bool]) -> rx.Component:
     """One chat row as its own React.memo component fed by props: opening, closing or saving a rename
     re-renders only the rows whose `editing`/`active` flag or row object changed (Reflex's applyDelta keeps
     unchanged rows' identity), not all of up to 200 rows."""
@@ -142,7 +143,7 @@ def context_row(row: rx.Var[ContextRow], editing: rx.Var[bool], active: rx.Var[b
                         align="center",
                         min_width="0",
                     ),
-                    href="/chat/" + row.id,
+                    href="/chat/" + row.id.to(str),
                     underline="none",
                     color="inherit",
                     flex="1",
@@ -156,7 +157,7 @@ def context_row(row: rx.Var[ContextRow], editing: rx.Var[bool], active: rx.Var[b
                     size="1",
                     variant="ghost",
                     color_scheme="gray",
-                    aria_label="Rename chat " + row.name,
+                    aria_label="Rename chat " + row.name.to(str),
                     on_click=ContextsState.start_rename(row.id),  # type: ignore[operator]  # an @rx.event handler called with arguments
                 ),
                 rx.icon_button(
@@ -164,7 +165,7 @@ def context_row(row: rx.Var[ContextRow], editing: rx.Var[bool], active: rx.Var[b
                     size="1",
                     variant="ghost",
                     color_scheme="red",
-                    aria_label="Delete chat " + row.name,
+                    aria_label="Delete chat " + row.name.to(str),
                     on_click=ContextsState.ask_delete(row.id, row.name),  # type: ignore[operator]  # an @rx.event handler called with arguments
                 ),
                 spacing="1",
@@ -180,7 +181,7 @@ def context_row(row: rx.Var[ContextRow], editing: rx.Var[bool], active: rx.Var[b
     )
 
 
-def _row(row: ContextRow) -> rx.Component:
+def _row(row: ObjectVar[ContextRow]) -> rx.Component:
     return context_row(row=row, editing=ContextsState.editing_id == row.id, active=ActiveChatState.context_id == row.id)
 
 
@@ -222,13 +223,13 @@ def contexts_pane() -> rx.Component:
             placeholder="Search chats",
             aria_label="Search chats",
             type="search",
-            on_change=ContextsState.set_search.debounce(250),
+            on_change=ContextsState.set_search.debounce(250),  # type: ignore[attr-defined]  # mypy reads an @rx.event handler as EventNamespace
             width="100%",
         ),
         rx.cond(ContextsState.error != "", rx.callout(ContextsState.error, color_scheme="red", role="alert", size="1")),
         rx.box(
             rx.cond(
-                ContextsState.rows.length() == 0,
+                ContextsState.rows.length() == 0,  # type: ignore[attr-defined]  # a Var on class access; state/chat_contexts.py declares rows a plain list, not rx.Field
                 rx.text(
                     rx.cond(ContextsState.search != "", "No chats match your search.", "No chats yet."),
                     size="2",

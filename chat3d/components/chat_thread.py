@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated, cast
+
 import reflex as rx
 from reflex.event import passthrough_event_spec
+from reflex.vars import ObjectVar
 
 from chat3d.components.chat_composer import units_picker
 from chat3d.state.active_chat import ActiveChatState
@@ -16,7 +19,7 @@ from chat3d.state.chat_workbench import WorkbenchState
 
 NARROW = "@media (max-width: 1023px)"  # one pane at a time (chat3d.pages.chat)
 WIDE = "@media (min-width: 1024px)"
-BUBBLE_STYLE = {
+BUBBLE_STYLE: dict[str, str] = {
     # No `content-visibility: auto` here: with 200 bubbles it made Chromium restyle and re-lay out the thread three
     # times per update (its off-screen bookkeeping runs an intersection pass each frame), which held the main
     # thread for ~10 ms after every click before the answer's delta could be handled (bench/ui_bench.py).
@@ -40,7 +43,7 @@ def _markdown(text) -> rx.Component:
     return markdown_text(text=text)
 
 
-def _attachment(f: FileView) -> rx.Component:
+def _attachment(f: ObjectVar[FileView]) -> rx.Component:
     return rx.link(
         rx.image(
             src=f.url,
@@ -54,11 +57,11 @@ def _attachment(f: FileView) -> rx.Component:
         ),
         href=f.url,
         is_external=True,
-        aria_label="Open attachment " + f.filename,
+        aria_label="Open attachment " + f.filename.to(str),
     )
 
 
-def _user_bubble(item: ItemView) -> rx.Component:
+def _user_bubble(item: ObjectVar[ItemView]) -> rx.Component:
     return rx.flex(
         rx.box(
             _markdown(item.text),
@@ -90,7 +93,7 @@ def _chip(label) -> rx.Component:
     )
 
 
-def _progress(item: ItemView, chips) -> rx.Component:
+def _progress(item: ObjectVar[ItemView], chips) -> rx.Component:
     return rx.hstack(
         rx.foreach(chips, _chip),
         rx.cond(item.pending, rx.spinner(size="1")),
@@ -103,7 +106,7 @@ def _progress(item: ItemView, chips) -> rx.Component:
     )
 
 
-def _regenerate_menu(item: ItemView, codegen_models) -> rx.Component:
+def _regenerate_menu(item: ObjectVar[ItemView], codegen_models) -> rx.Component:
     return rx.menu.root(
         rx.menu.trigger(
             rx.icon_button(
@@ -130,7 +133,9 @@ class RatingThumbs(rx.Component):
     tag = "RatingThumbs"
 
     item_id: rx.Var[str]
-    on_rate: rx.EventHandler[passthrough_event_spec(int)]
+    # `rx.EventHandler[spec]` is `Annotated[rx.EventHandler, spec]` at runtime (Reflex reads the event's argument
+    # spec from it), written out so that it is also a type mypy understands.
+    on_rate: Annotated[rx.EventHandler, passthrough_event_spec(int)]
 
 
 class RatingsFeed(rx.Component):
@@ -142,11 +147,11 @@ class RatingsFeed(rx.Component):
     ratings: rx.Var[dict[str, int]]
 
 
-def _thumbs(item: ItemView) -> rx.Component:
+def _thumbs(item: ObjectVar[ItemView]) -> rx.Component:
     return RatingThumbs.create(item_id=item.id, on_rate=lambda value: RatingsState.rate(item.id, value))  # type: ignore[operator]  # an @rx.event handler called with arguments
 
 
-def _actions(item: ItemView, selected, codegen_models) -> rx.Component:
+def _actions(item: ObjectVar[ItemView], selected, codegen_models) -> rx.Component:
     return rx.hstack(
         _thumbs(item),
         rx.cond(
@@ -190,7 +195,7 @@ def _actions(item: ItemView, selected, codegen_models) -> rx.Component:
     )
 
 
-def _assistant_bubble(item: ItemView, selected, codegen_models, chips, streamed) -> rx.Component:
+def _assistant_bubble(item: ObjectVar[ItemView], selected, codegen_models, chips, streamed) -> rx.Component:
     text = rx.cond(streamed != "", streamed, item.text)
     return rx.box(
         rx.hstack(
@@ -249,7 +254,7 @@ def _assistant_bubble(item: ItemView, selected, codegen_models, chips, streamed)
     )
 
 
-def _review_views(item: rx.Var[ItemView]) -> rx.Component:
+def _review_views(item: ObjectVar[ItemView]) -> rx.Component:
     """Issue 23 item 2: the rendered views a vision model reviewed, small, opening full size in a new tab."""
     return rx.el.details(
         rx.el.summary(rx.text(item.review_caption, size="1", as_="span"), cursor="pointer"),
@@ -273,7 +278,7 @@ def _review_views(item: rx.Var[ItemView]) -> rx.Component:
 
 @rx.memo
 def item_bubble(
-    item: rx.Var[ItemView],
+    item: ObjectVar[ItemView],
     selected: rx.Var[bool],
     codegen_models: rx.Var[list[str]],
     chips: rx.Var[list[str]],
@@ -288,13 +293,17 @@ def item_bubble(
     )
 
 
-def _bubble(item: ItemView) -> rx.Component:
+def _bubble(item: ObjectVar[ItemView]) -> rx.Component:
+    # The casts say what these are at runtime: Reflex's Field.__get__ overloads give a dict field's class access
+    # as ArrayVar[Never] under mypy, but it is an ObjectVar (which has .get).
+    progress = cast(ObjectVar[dict[str, list[str]]], ThreadState.progress)
+    streaming = cast(ObjectVar[dict[str, str]], ThreadState.streaming)
     return item_bubble(
         item=item,
         selected=WorkbenchState.item_id == item.id,
         codegen_models=ComposerState.codegen_models,
-        chips=ThreadState.progress.get(item.id, item.progress),  # live chips, else the item's own
-        streamed=ThreadState.streaming.get(item.id, ""),  # a pending answer's text so far
+        chips=progress.get(item.id, item.progress),  # live chips, else the item's own
+        streamed=streaming.get(item.id, ""),  # a pending answer's text so far
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import reflex as rx
+from reflex.vars import ObjectVar
 
 from chat3d.components.code_editor import code_editor
 from chat3d.components.forms import form
@@ -162,7 +163,7 @@ def _code() -> rx.Component:
     )
 
 
-def _file_row(f: FileView) -> rx.Component:
+def _file_row(f: ObjectVar[FileView]) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.badge(f.label, variant="soft")),
         rx.table.cell(rx.text(f.filename, size="2")),
@@ -172,7 +173,7 @@ def _file_row(f: FileView) -> rx.Component:
                 rx.hstack(rx.icon("download", size=14), rx.text("Download", size="2"), spacing="1", align="center"),
                 href=f.url,
                 download=f.filename,
-                aria_label="Download " + f.label,
+                aria_label="Download " + f.label.to(str),
                 # A real navigation (the router would otherwise handle the click and never download).
                 custom_attrs={"reloadDocument": True},
                 style={"color": "var(--accent-11)", "textDecoration": "none"},
@@ -201,7 +202,7 @@ def _files() -> rx.Component:
     )
 
 
-def _detail(row: DetailRow) -> rx.Component:
+def _detail(row: ObjectVar[DetailRow]) -> rx.Component:
     return rx.data_list.item(rx.data_list.label(row.label), rx.data_list.value(row.value))
 
 

@@ -12,7 +12,11 @@ In an inch chat a millimetre parameter shows, slides and types in inches.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import reflex as rx
+from reflex.event import passthrough_event_spec
+from reflex.vars import ObjectVar
 
 from chat3d.components.forms import form
 from chat3d.state.chat_reactions import ChatReactionsState
@@ -37,18 +41,20 @@ class ParamSlider(rx.Component):
     step: rx.Var[float]
     disabled: rx.Var[bool]
 
-    on_value_change: rx.EventHandler[rx.event.passthrough_event_spec(list[float])]
-    on_value_commit: rx.EventHandler[rx.event.passthrough_event_spec(list[float])]
+    # `rx.EventHandler[spec]` is `Annotated[rx.EventHandler, spec]` at runtime (Reflex reads the event's argument
+    # spec from it), written out so that it is also a type mypy understands.
+    on_value_change: Annotated[rx.EventHandler, passthrough_event_spec(list[float])]
+    on_value_commit: Annotated[rx.EventHandler, passthrough_event_spec(list[float])]
 
 
 param_slider = ParamSlider.create
 
 
-def _key(p: ParamView, suffix: str):
+def _key(p: ObjectVar[ParamView], suffix: str):
     return (
         WorkbenchState.item_id
         + "-"
-        + p.name
+        + p.name.to(str)
         + "-"
         + WorkbenchState.code_nonce.to_string()
         + "-"
@@ -57,7 +63,7 @@ def _key(p: ParamView, suffix: str):
     )
 
 
-def _row(p: ParamView) -> rx.Component:
+def _row(p: ObjectVar[ParamView]) -> rx.Component:
     busy = (WorkbenchState.rendering == "code") | (WorkbenchState.rendering == "keeping")
     return rx.vstack(
         rx.hstack(
@@ -80,10 +86,10 @@ def _row(p: ParamView) -> rx.Component:
                     step="any",
                     size="1",
                     width="6.5em",
-                    aria_label=p.aria + " value",
+                    aria_label=p.aria.to(str) + " value",
                     key=_key(p, "n") + p.text,
                     disabled=busy,
-                    on_blur=lambda text: WorkbenchState.preview_field(p.name, text),
+                    on_blur=lambda text: WorkbenchState.preview_field(p.name, text),  # type: ignore[misc]  # an @rx.event handler called with arguments
                 ),
                 on_submit=WorkbenchState.preview_number,
                 reset_on_submit=False,
@@ -101,8 +107,8 @@ def _row(p: ParamView) -> rx.Component:
             min=p.min,
             max=p.max,
             step=p.step,
-            on_value_change=lambda v: WorkbenchState.preview_slider(p.name, v).debounce(DEBOUNCE_MS),
-            on_value_commit=lambda v: WorkbenchState.preview_slider(p.name, v),
+            on_value_change=lambda v: WorkbenchState.preview_slider(p.name, v).debounce(DEBOUNCE_MS),  # type: ignore[misc]  # an @rx.event handler called with arguments
+            on_value_commit=lambda v: WorkbenchState.preview_slider(p.name, v),  # type: ignore[misc]  # an @rx.event handler called with arguments
             disabled=busy,
             key=_key(p, "s"),
             data_param=p.name,

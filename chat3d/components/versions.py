@@ -4,6 +4,7 @@ dialog (title, expiry, the new link once, the chat's links with their expiry and
 from __future__ import annotations
 
 import reflex as rx
+from reflex.vars import ObjectVar
 
 from chat3d.components.forms import form
 from chat3d.state.chat_reactions import ChatReactionsState
@@ -37,7 +38,7 @@ def _thumb(url) -> rx.Component:
     )
 
 
-def _row(v: VersionRow) -> rx.Component:
+def _row(v: ObjectVar[VersionRow]) -> rx.Component:
     shown = WorkbenchState.item_id == v.item_id
     return rx.hstack(
         _thumb(v.thumb_url),
@@ -62,28 +63,28 @@ def _row(v: VersionRow) -> rx.Component:
                     variant="soft",
                     disabled=v.current,
                     on_click=ChatReactionsState.restore_version(v.item_id),  # type: ignore[operator]  # an @rx.event handler called with arguments
-                    aria_label="Build on " + v.title,
+                    aria_label="Build on " + v.title.to(str),
                 ),
                 rx.button(
                     "Compare",
                     size="1",
                     variant="ghost",
                     on_click=ChatReactionsState.compare_versions(v.item_id),  # type: ignore[operator]  # an @rx.event handler called with arguments
-                    aria_label="Compare " + v.title,
+                    aria_label="Compare " + v.title.to(str),
                 ),
                 rx.button(
                     "Fork",
                     size="1",
                     variant="ghost",
                     on_click=VersionsState.fork(v.item_id),  # type: ignore[operator]  # an @rx.event handler called with arguments
-                    aria_label="Fork from " + v.title,
+                    aria_label="Fork from " + v.title.to(str),
                 ),
                 rx.button(
                     "Share",
                     size="1",
                     variant="ghost",
                     on_click=VersionsState.open_share(v.item_id),  # type: ignore[operator]  # an @rx.event handler called with arguments
-                    aria_label="Share " + v.title,
+                    aria_label="Share " + v.title.to(str),
                 ),
                 spacing="1",
                 wrap="wrap",
@@ -101,11 +102,11 @@ def _row(v: VersionRow) -> rx.Component:
     )
 
 
-def _compare_row(r: CompareRow) -> rx.Component:
+def _compare_row(r: ObjectVar[CompareRow]) -> rx.Component:
     return rx.table.row(rx.table.cell(r.label), rx.table.cell(r.a), rx.table.cell(r.b), rx.table.cell(r.delta))
 
 
-def _share_row(s: ShareRow) -> rx.Component:
+def _share_row(s: ObjectVar[ShareRow]) -> rx.Component:
     return rx.hstack(
         rx.vstack(
             rx.text(
@@ -118,7 +119,7 @@ def _share_row(s: ShareRow) -> rx.Component:
                 max_width="100%",
             ),
             rx.text(
-                rx.cond(s.expiry != "", s.expiry + " · ", ""),
+                rx.cond(s.expiry != "", s.expiry.to(str) + " · ", ""),
                 s.views.to_string(),
                 rx.cond(s.views == 1, " view", " views"),
                 size="1",
@@ -138,7 +139,7 @@ def _share_row(s: ShareRow) -> rx.Component:
                 size="1",
                 color_scheme="red",
                 variant="soft",
-                aria_label="Revoke link " + s.label,
+                aria_label="Revoke link " + s.label.to(str),
                 on_click=VersionsState.revoke(s.id),  # type: ignore[operator]  # an @rx.event handler called with arguments
             ),
         ),
@@ -151,7 +152,7 @@ def _share_row(s: ShareRow) -> rx.Component:
 
 def _share_links() -> rx.Component:
     return rx.cond(
-        VersionsState.share_rows.length() > 0,
+        VersionsState.share_rows.length() > 0,  # type: ignore[attr-defined]  # a Var on class access; state/versions.py declares share_rows a plain list, not rx.Field
         rx.vstack(
             rx.text("Share links of this chat", size="2", weight="bold"),
             rx.foreach(VersionsState.share_rows, _share_row),
@@ -290,7 +291,7 @@ def versions_panel() -> rx.Component:
     return rx.vstack(
         _share_dialog(),
         rx.cond(
-            VersionsState.compare_rows.length() > 0,
+            VersionsState.compare_rows.length() > 0,  # type: ignore[attr-defined]  # a Var on class access; state/versions.py declares compare_rows a plain list, not rx.Field
             rx.box(
                 rx.hstack(
                     rx.text(VersionsState.compare_title, size="2", weight="bold"),
@@ -321,7 +322,7 @@ def versions_panel() -> rx.Component:
                 data_testid="version-compare",
             ),
         ),
-        rx.cond(VersionsState.rows.length() == 0, rx.text("No versions yet.", size="2", color_scheme="gray")),
+        rx.cond(VersionsState.rows.length() == 0, rx.text("No versions yet.", size="2", color_scheme="gray")),  # type: ignore[attr-defined]  # a Var on class access; state/versions.py declares rows a plain list, not rx.Field
         rx.foreach(VersionsState.rows, _row),
         rx.box(_share_links(), width="100%", margin_top="0.5em"),
         spacing="2",

@@ -19,6 +19,7 @@ import uuid
 import reflex as rx
 
 from chat3d.db.engine import session_scope
+from chat3d.db.models import User
 from chat3d.domain import chats, versions
 from chat3d.domain.errors import DomainError
 from chat3d.state.active_chat import ActiveChatState, signed_in_user_id
@@ -133,7 +134,7 @@ class RatingsState(rx.State):
         auth = await self.get_state(AuthState)
         context_id = self._context_id
 
-        def write() -> tuple[object, int]:
+        def write() -> tuple[User | None, int]:
             user = auth._current_user()  # a database read: in this thread too
             if user is None:
                 return None, before
@@ -156,11 +157,11 @@ class ThreadState(rx.State):
     """The open chat's items (the latest PAGE_SIZE, more on "Load earlier"); which chat is open is
     ActiveChatState's, the thumbs are RatingsState's."""
 
-    items: list[ItemView] = []
+    items: rx.Field[list[ItemView]] = rx.field(default_factory=list)
     # Live per-item updates, also apart from `items` (a running query's chips, its streamed text): item id ->
     # the chip timeline seen in this tab / the text streamed so far. The bubble shows them over the item's own.
-    progress: dict[str, list[str]] = {}
-    streaming: dict[str, str] = {}
+    progress: rx.Field[dict[str, list[str]]] = rx.field(default_factory=dict)
+    streaming: rx.Field[dict[str, str]] = rx.field(default_factory=dict)
     total: int = 0
     first_offset: int = 0
     loaded: bool = False
@@ -312,7 +313,7 @@ class ThreadState(rx.State):
         except DomainError as exc:
             return rx.toast.error(str(exc))
         await reload_item(self, uid, aid)
-        return [ThreadState.watch_query(str(qid), aid), scroll_thread_end()]
+        return [ThreadState.watch_query(str(qid), aid), scroll_thread_end()]  # type: ignore[misc]  # an @rx.event handler called with arguments
 
     @rx.event
     async def stop(self):
@@ -426,4 +427,4 @@ def latest_model_item(thread: ThreadState) -> str:
 
 def watch_events(thread: ThreadState) -> list:
     """A watcher for every loaded answer still running (their streamed text reaches this tab)."""
-    return [ThreadState.watch_query(i.query_id, i.id) for i in thread.items if i.pending and i.query_id]
+    return [ThreadState.watch_query(i.query_id, i.id) for i in thread.items if i.pending and i.query_id]  # type: ignore[misc]  # an @rx.event handler called with arguments

@@ -49,10 +49,10 @@ def pick(current: str | None, options: list[str], default: str) -> str:
 class ComposerState(rx.State):
     error: str = ""
     sending: bool = False
-    attachments: list[FileView] = []
+    attachments: rx.Field[list[FileView]] = rx.field(default_factory=list)
     conversation_models: list[str] = []
     codegen_models: list[str] = []
-    model_labels: dict[str, str] = {}
+    model_labels: rx.Field[dict[str, str]] = rx.field(default_factory=dict)
     conversation_model: str = ""
     codegen_model: str = ""
     units: str = "mm"

@@ -135,7 +135,7 @@ class ChatReactionsState(rx.State):
             contexts_pane.reload_contexts(await self.get_state(ContextsState), uid)  # the chat moves to the top
         events: list = []
         if view.pending and view.query_id:
-            events.append(ThreadState.watch_query(view.query_id, view.id))
+            events.append(ThreadState.watch_query(view.query_id, view.id))  # type: ignore[misc]  # an @rx.event handler called with arguments
         if not known:
             events.append(scroll_thread_end())
         return events
@@ -172,8 +172,8 @@ class ChatReactionsState(rx.State):
         if new_chat:
             # The page for the new chat keeps these items and their live progress (same chat id).
             active.context_id, thread.loaded = cid, True
-            return [*events, ThreadState.watch_query(str(qid), aid), rx.redirect(f"/chat/{cid}")]
-        return [*events, ThreadState.watch_query(str(qid), aid), scroll_thread_end()]
+            return [*events, ThreadState.watch_query(str(qid), aid), rx.redirect(f"/chat/{cid}")]  # type: ignore[misc]  # an @rx.event handler called with arguments
+        return [*events, ThreadState.watch_query(str(qid), aid), scroll_thread_end()]  # type: ignore[misc]  # an @rx.event handler called with arguments
 
     @rx.event
     async def set_units(self, value: str):

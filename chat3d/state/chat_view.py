@@ -6,7 +6,7 @@ The dataclasses are the typed shapes the state classes hand to the page.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -125,7 +125,7 @@ class ModelInfo:
     part_names: list[str] = field(default_factory=list)  # per solid, for the viewer's part toggles
 
 
-def part_views(model: dict | None, url_base: str, units: str = "mm") -> list[PartView]:
+def part_views(model: Mapping[str, Any] | None, url_base: str, units: str = "mm") -> list[PartView]:
     """The parts list under the viewer: only for a version with per-part files (several solids). ``url_base`` +
     "<n>/<fmt>" downloads a part (`/api/files/<parts.zip id>/parts/` or `/api/share/<token>/parts/`)."""
     rows, bundle = parts_domain.downloadable(model)
@@ -170,7 +170,7 @@ MM_PER_INCH = 25.4
 def format_dims_for(size_mm: Iterable[float] | None, units: str) -> str:
     """Dimensions in the chat's units: `3.15 × 1.97 × 0.20 in (80.0 × 50.0 × 5.0 mm)` for inch chats."""
     mm = format_dims(size_mm)
-    if units != "in" or not mm:
+    if units != "in" or not mm or size_mm is None:  # (no size gives no `mm`: the last test narrows the type)
         return mm
     inches = DIMS_SEP.join(f"{float(v) / MM_PER_INCH:.2f}" for v in size_mm)
     return f"{inches} in ({mm})"
@@ -285,7 +285,7 @@ _seg = segment_types.find
 segment_text = segment_types.text_of
 
 
-def file_view(ref: dict) -> FileView:
+def file_view(ref: Mapping[str, Any]) -> FileView:
     fmt = str(ref.get("format", ""))
     return FileView(
         id=str(ref.get("id", "")),
@@ -410,13 +410,6 @@ def _sorted_files(refs: list[dict]) -> list[FileView]:
         return FILE_ORDER.index(fmt) if fmt in FILE_ORDER else len(FILE_ORDER)
 
     return [file_view(r) for r in sorted(refs, key=key) if r.get("format") in FILE_ORDER]
-
-
-def _num(v: Any, fmt: str = "{:.1f}") -> str:
-    try:
-        return fmt.format(float(v))
-    except (TypeError, ValueError):
-        return ""
 
 
 def model_info(item_id: str, segments: list[dict]) -> ModelInfo | None:

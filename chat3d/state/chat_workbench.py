@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 import reflex as rx
 
@@ -137,9 +139,11 @@ class WorkbenchState(rx.State):
     dims: str = ""
     size_mm: list[float] = []
     code: str = ""
-    files: list[FileView] = []
-    details: list[DetailRow] = []
-    parts: list[PartView] = []  # issue 27: named parts with their own downloads (several solids only)
+    files: rx.Field[list[FileView]] = rx.field(default_factory=list)
+    details: rx.Field[list[DetailRow]] = rx.field(default_factory=list)
+    parts: rx.Field[list[PartView]] = rx.field(
+        default_factory=list
+    )  # issue 27: named parts with their own downloads (several solids only)
     part_names: list[str] = []  # per solid, for the viewer's part toggles
     _part_sizes_mm: list = []  # the parts' sizes, for relabelling when the chat's units change
     tab: str = "preview"
@@ -149,7 +153,7 @@ class WorkbenchState(rx.State):
     rendering: str = ""  # "", "code", "parameters" (a preview) or "keeping"
     edit_error: str = ""
     edit_error_line: int = 0
-    code_nonce: int = 0  # bumps to reset the editor and the sliders to the stored program
+    code_nonce: rx.Field[int] = rx.field(0)  # bumps to reset the editor and the sliders to the stored program
     # A parameter preview on show (not a version until kept): what the viewer shows instead of the stored model.
     preview_glb_url: str = ""
     preview_dims: str = ""
@@ -160,7 +164,7 @@ class WorkbenchState(rx.State):
     # to one version (`picked_version`) and are cleared when the shown version changes or a message takes them.
     topology_url: str = ""  # the shown version's face/edge words for the viewer ("" when it has no table)
     picked_version: str = ""
-    picked: list[PickedView] = []
+    picked: rx.Field[list[PickedView]] = rx.field(default_factory=list)
     picked_note: str = ""  # e.g. that the cap was reached
     _asked: dict = {}  # the values the user asked for last (a render in flight may be older)
 
@@ -406,7 +410,7 @@ def show_item(wb: WorkbenchState, uid: uuid.UUID, item_id: str) -> bool:
             info = model_info(str(item.id), item.segments)
             context_id = str(item.context_id)
             units = chats.get_context(s, uid, item.context_id).units or "mm"
-            model = chats.model_segment(item) or {}
+            model: Mapping[str, Any] = chats.model_segment(item) or {}
             from chat3d.domain.versions import download_stems  # the names downloads get (`flange-v3.step`)
 
             stems = download_stems(s, item.context_id, item.id)
