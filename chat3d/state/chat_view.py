@@ -170,7 +170,7 @@ MM_PER_INCH = 25.4
 def format_dims_for(size_mm: Iterable[float] | None, units: str) -> str:
     """Dimensions in the chat's units: `3.15 × 1.97 × 0.20 in (80.0 × 50.0 × 5.0 mm)` for inch chats."""
     mm = format_dims(size_mm)
-    if units != "in" or not mm or size_mm is None:  # (no size gives no `mm`: the last test narrows the type)
+    if units != "in" or not mm or size_mm is None:  # no size gives no `mm`; the last test tells mypy so
         return mm
     inches = DIMS_SEP.join(f"{float(v) / MM_PER_INCH:.2f}" for v in size_mm)
     return f"{inches} in ({mm})"

@@ -141,9 +141,8 @@ class WorkbenchState(rx.State):
     code: str = ""
     files: rx.Field[list[FileView]] = rx.field(default_factory=list)
     details: rx.Field[list[DetailRow]] = rx.field(default_factory=list)
-    parts: rx.Field[list[PartView]] = rx.field(
-        default_factory=list
-    )  # issue 27: named parts with their own downloads (several solids only)
+    # issue 27: named parts with their own downloads (several solids only)
+    parts: rx.Field[list[PartView]] = rx.field(default_factory=list)
     part_names: list[str] = []  # per solid, for the viewer's part toggles
     _part_sizes_mm: list = []  # the parts' sizes, for relabelling when the chat's units change
     tab: str = "preview"
