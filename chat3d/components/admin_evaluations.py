@@ -70,7 +70,7 @@ def _start_form() -> rx.Component:
                 "Start evaluation",
                 id="eval-start",
                 on_click=E.start_evaluation,
-                disabled=(E.eval_active.length() > 0) | (E.eval_unavailable != ""),  # type: ignore[attr-defined]  # a Var on class access; state/admin_evaluations.py declares eval_active a plain dict, not rx.Field
+                disabled=(E.eval_active.length() > 0) | (E.eval_unavailable != ""),  # type: ignore[attr-defined]  # a Var on class access: Reflex types an rx.Field[dict] as ArrayVar[Never] under mypy, so the dict stays plain
             ),
             align="end",
             spacing="4",
@@ -99,7 +99,7 @@ def _start_form() -> rx.Component:
 def _progress() -> rx.Component:
     a = E.eval_active
     return rx.cond(
-        a.length() > 0,  # type: ignore[attr-defined]  # a Var on class access; state/admin_evaluations.py declares eval_active a plain dict, not rx.Field
+        a.length() > 0,  # type: ignore[attr-defined]  # a Var on class access: Reflex types an rx.Field[dict] as ArrayVar[Never] under mypy, so the dict stays plain
         rx.card(
             rx.vstack(
                 rx.hstack(

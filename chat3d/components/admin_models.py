@@ -73,7 +73,7 @@ def _credential_form(row) -> rx.Component:
 def _provider_card(row) -> rx.Component:
     from_env = row["source"] == "environment"
     stored = row["source"] == "console"
-    result = S.test_results[row["provider"]].to(str)  # type: ignore[attr-defined]  # a Var on class access; state/admin_models.py declares test_results a plain dict, not rx.Field
+    result = S.test_results[row["provider"]].to(str)  # type: ignore[attr-defined]  # a Var on class access: Reflex types an rx.Field[dict] as ArrayVar[Never] under mypy, so the dict stays plain
     return rx.card(
         rx.vstack(
             rx.hstack(
@@ -133,7 +133,7 @@ def _provider_card(row) -> rx.Component:
                 ),
             ),
             rx.cond(
-                S.test_results.contains(row["provider"]),  # type: ignore[attr-defined]  # a Var on class access; state/admin_models.py declares test_results a plain dict, not rx.Field
+                S.test_results.contains(row["provider"]),  # type: ignore[attr-defined]  # a Var on class access: Reflex types an rx.Field[dict] as ArrayVar[Never] under mypy, so the dict stays plain
                 rx.callout(
                     result,
                     icon=rx.cond(S.test_failures.contains(row["provider"]), "triangle-alert", "circle-check"),

@@ -229,7 +229,7 @@ def contexts_pane() -> rx.Component:
         rx.cond(ContextsState.error != "", rx.callout(ContextsState.error, color_scheme="red", role="alert", size="1")),
         rx.box(
             rx.cond(
-                ContextsState.rows.length() == 0,  # type: ignore[attr-defined]  # a Var on class access; state/chat_contexts.py declares rows a plain list, not rx.Field
+                ContextsState.rows.length() == 0,
                 rx.text(
                     rx.cond(ContextsState.search != "", "No chats match your search.", "No chats yet."),
                     size="2",

@@ -152,7 +152,7 @@ def _share_row(s: ObjectVar[ShareRow]) -> rx.Component:
 
 def _share_links() -> rx.Component:
     return rx.cond(
-        VersionsState.share_rows.length() > 0,  # type: ignore[attr-defined]  # a Var on class access; state/versions.py declares share_rows a plain list, not rx.Field
+        VersionsState.share_rows.length() > 0,
         rx.vstack(
             rx.text("Share links of this chat", size="2", weight="bold"),
             rx.foreach(VersionsState.share_rows, _share_row),
@@ -291,7 +291,7 @@ def versions_panel() -> rx.Component:
     return rx.vstack(
         _share_dialog(),
         rx.cond(
-            VersionsState.compare_rows.length() > 0,  # type: ignore[attr-defined]  # a Var on class access; state/versions.py declares compare_rows a plain list, not rx.Field
+            VersionsState.compare_rows.length() > 0,
             rx.box(
                 rx.hstack(
                     rx.text(VersionsState.compare_title, size="2", weight="bold"),
@@ -322,7 +322,7 @@ def versions_panel() -> rx.Component:
                 data_testid="version-compare",
             ),
         ),
-        rx.cond(VersionsState.rows.length() == 0, rx.text("No versions yet.", size="2", color_scheme="gray")),  # type: ignore[attr-defined]  # a Var on class access; state/versions.py declares rows a plain list, not rx.Field
+        rx.cond(VersionsState.rows.length() == 0, rx.text("No versions yet.", size="2", color_scheme="gray")),
         rx.foreach(VersionsState.rows, _row),
         rx.box(_share_links(), width="100%", margin_top="0.5em"),
         spacing="2",

@@ -25,11 +25,10 @@ MAX_ATTACHMENTS = 4
 def usable_models() -> tuple[list[str], list[str], dict[str, str], dict[str, str]]:
     """What users may pick now (usable, not turned off by an admin): conversation ids, codegen ids, friendly
     names by id (users see "GPT-4.1 mini", not "gpt-4.1-mini") and the defaults by stage; one configuration read."""
-    from chat3d.domain.model_settings import load
-    from chat3d.llm.registry import available_models
+    from chat3d.domain.model_settings import load, pickable_models
 
     config = load()
-    models = [m for m in available_models(config.settings, probe_ollama=False) if m.id not in config.disabled]
+    models = pickable_models(config)
     return (
         [m.id for m in models if "conversation" in m.stages],
         [m.id for m in models if "codegen" in m.stages],

@@ -20,7 +20,7 @@ LIST_LIMIT = 200
 
 
 class ContextsState(rx.State):
-    rows: list[ContextRow] = []
+    rows: rx.Field[list[ContextRow]] = rx.field(default_factory=list)
     total: int = 0
     search: str = ""
     editing_id: str = ""

@@ -161,12 +161,12 @@ def metric_row(label: str, metric: str, a, b, delta) -> CompareRow:
 
 
 class VersionsState(rx.State):
-    rows: list[VersionRow] = []
+    rows: rx.Field[list[VersionRow]] = rx.field(default_factory=list)
     context_id: str = ""
     compare_title: str = ""
-    compare_rows: list[CompareRow] = []
+    compare_rows: rx.Field[list[CompareRow]] = rx.field(default_factory=list)
     share_url: str = ""
-    share_rows: list[ShareRow] = []
+    share_rows: rx.Field[list[ShareRow]] = rx.field(default_factory=list)
     error: str = ""
     # The share dialog: open while share_item_id is set.
     share_item_id: str = ""
