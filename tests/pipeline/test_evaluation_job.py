@@ -18,6 +18,7 @@ from chat3d.domain import evaluations as ev
 from chat3d.pipeline import evaluations as job
 from chat3d.settings import reset_settings_cache
 from tests.bench import test_eval
+from tests.support.servers import free_port
 
 RUN_TIMEOUT_S = 600
 
@@ -87,7 +88,7 @@ def _serve(fake):
 
     import uvicorn
 
-    port = test_eval.free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(fake.app(), host="127.0.0.1", port=port, log_level="warning",
                                            timeout_graceful_shutdown=1))
     thread = threading.Thread(target=server.run, daemon=True)
