@@ -13,7 +13,8 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import Select
 
 from chat3d.db.models import ChatContext, ChatItem, FileKind, ItemRole, Query, StoredFile, utcnow
 from chat3d.domain import segments
@@ -107,14 +108,14 @@ def list_contexts(
 ) -> ContextPage:
     """The user's chats, most recently active first, optionally filtered by name (and with the thumbnail
     of each chat's current version: one more query for the whole page)."""
-    cond = [ChatContext.owner_id == owner_id]
+    cond: list[sa.ColumnElement[bool]] = [col(ChatContext.owner_id) == owner_id]
     if search.strip():
-        cond.append(sa.func.lower(ChatContext.name).contains(search.strip().lower(), autoescape=True))
+        cond.append(sa.func.lower(col(ChatContext.name)).contains(search.strip().lower(), autoescape=True))
     total = session.exec(select(sa.func.count()).select_from(ChatContext).where(*cond)).one()
     rows = session.exec(
         select(ChatContext)
         .where(*cond)
-        .order_by(ChatContext.updated_at.desc(), ChatContext.id)
+        .order_by(col(ChatContext.updated_at).desc(), col(ChatContext.id))
         .limit(limit)
         .offset(offset)
     ).all()
@@ -137,25 +138,34 @@ def current_thumbnails(session: Session, contexts: list[ChatContext]) -> dict[uu
     if not contexts:
         return {}
     ids = [c.id for c in contexts]
-    has_files = sa.exists().where(StoredFile.item_id == ChatItem.id, StoredFile.kind == FileKind.model.value)
+    has_files = sa.exists().where(
+        col(StoredFile.item_id) == col(ChatItem.id), col(StoredFile.kind) == FileKind.model.value
+    )
     ranked = (
         select(
-            ChatItem.context_id.label("cid"),
-            ChatItem.id.label("iid"),
-            ChatItem.created_at.label("at"),
+            col(ChatItem.context_id).label("cid"),
+            col(ChatItem.id).label("iid"),
+            col(ChatItem.created_at).label("at"),
             sa.func.row_number()
-            .over(partition_by=ChatItem.context_id, order_by=(ChatItem.created_at.desc(), ChatItem.id.desc()))
+            .over(
+                partition_by=col(ChatItem.context_id),
+                order_by=(col(ChatItem.created_at).desc(), col(ChatItem.id).desc()),
+            )
             .label("rn"),
         )
-        .where(ChatItem.context_id.in_(ids), ChatItem.role == ItemRole.assistant.value, has_files)
+        .where(col(ChatItem.context_id).in_(ids), col(ChatItem.role) == ItemRole.assistant.value, has_files)
         .subquery()
     )
     png = aliased(StoredFile)
-    q = (
-        select(ranked.c.cid, ranked.c.iid, ranked.c.at, ranked.c.rn, png.id)
-        .join(ChatContext, ChatContext.id == ranked.c.cid)
-        .outerjoin(png, sa.and_(png.item_id == ranked.c.iid, png.format == "png", png.kind == FileKind.model.value))
-        .where(sa.or_(ranked.c.rn == 1, ranked.c.iid == ChatContext.current_version_item_id))
+    q: Select[uuid.UUID, uuid.UUID, datetime, int, uuid.UUID | None] = (
+        # sqlmodel's select() overloads stop at four columns; at run time it takes any number
+        select(ranked.c.cid, ranked.c.iid, ranked.c.at, ranked.c.rn, col(png.id))  # type: ignore[call-overload]
+        .join(ChatContext, col(ChatContext.id) == ranked.c.cid)
+        .outerjoin(
+            png,
+            sa.and_(col(png.item_id) == ranked.c.iid, col(png.format) == "png", col(png.kind) == FileKind.model.value),
+        )
+        .where(sa.or_(ranked.c.rn == 1, ranked.c.iid == col(ChatContext.current_version_item_id)))
     )
     latest: dict[uuid.UUID, tuple[datetime, uuid.UUID | None]] = {}
     pinned: dict[uuid.UUID, uuid.UUID | None] = {}
@@ -222,7 +232,7 @@ def delete_context(session: Session, owner_id: uuid.UUID, context_id: uuid.UUID 
             .where(
                 StoredFile.storage_path == f.storage_path,
                 StoredFile.id != f.id,
-                sa.or_(StoredFile.context_id.is_(None), StoredFile.context_id != ctx.id),
+                sa.or_(col(StoredFile.context_id).is_(None), col(StoredFile.context_id) != ctx.id),
             )
         ).one()
         if not shared:
@@ -243,7 +253,7 @@ def add_item(
     session: Session,
     ctx: ChatContext,
     role: ItemRole,
-    segments: list[dict],
+    segments: list[segments.Segment],
     *,
     regenerated_from_id: uuid.UUID | None = None,
 ) -> ChatItem:
@@ -288,7 +298,7 @@ def list_items(
     rows = session.exec(
         select(ChatItem)
         .where(ChatItem.context_id == ctx.id)
-        .order_by(ChatItem.created_at, ChatItem.id)
+        .order_by(col(ChatItem.created_at), col(ChatItem.id))
         .limit(limit)
         .offset(offset)
     ).all()
@@ -300,7 +310,7 @@ def history(session: Session, ctx: ChatContext, *, before: datetime | None = Non
     q = select(ChatItem).where(ChatItem.context_id == ctx.id)
     if before is not None:
         q = q.where(ChatItem.created_at < before)
-    rows = session.exec(q.order_by(ChatItem.created_at.desc(), ChatItem.id.desc()).limit(limit)).all()
+    rows = session.exec(q.order_by(col(ChatItem.created_at).desc(), col(ChatItem.id).desc()).limit(limit)).all()
     return list(reversed(rows))
 
 
@@ -343,7 +353,7 @@ def query_states(session: Session, owner_id: uuid.UUID, query_ids: list[str]) ->
     ids = _uuids(query_ids)
     if not ids:
         return {}
-    rows = session.exec(select(Query).where(Query.id.in_(ids), Query.owner_id == owner_id)).all()
+    rows = session.exec(select(Query).where(col(Query.id).in_(ids), Query.owner_id == owner_id)).all()
     return {str(r.id): (r.state, r.round) for r in rows}
 
 
@@ -355,7 +365,7 @@ def rerunnable_items(session: Session, item_ids: list[str]) -> set[str]:
         return set()
     rows = session.exec(
         select(Query.assistant_item_id, Query.regenerates_item_id).where(
-            sa.or_(Query.assistant_item_id.in_(ids), Query.regenerates_item_id.in_(ids))
+            sa.or_(col(Query.assistant_item_id).in_(ids), col(Query.regenerates_item_id).in_(ids))
         )
     ).all()
     wanted = {str(i) for i in ids}

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from chat3d.db.engine import get_engine
 from chat3d.db.models import (
@@ -117,7 +117,7 @@ def write_export_zip(session: Session, user: User, dest) -> dict[str, int]:
     owned_files = session.exec(
         select(StoredFile)
         .where(StoredFile.owner_id == user.id, StoredFile.kind != FileKind.export.value)
-        .order_by(StoredFile.created_at)
+        .order_by(col(StoredFile.created_at))
     ).all()
     files_by_context: dict[uuid.UUID | None, list[StoredFile]] = {}
     for f in owned_files:
@@ -137,7 +137,7 @@ def write_export_zip(session: Session, user: User, dest) -> dict[str, int]:
     with zipfile.ZipFile(dest, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("profile.json", json.dumps(_profile(session, user), indent=2, ensure_ascii=False))
         contexts = session.exec(
-            select(ChatContext).where(ChatContext.owner_id == user.id).order_by(ChatContext.created_at)
+            select(ChatContext).where(ChatContext.owner_id == user.id).order_by(col(ChatContext.created_at))
         ).all()
         chat_index = []
         for n, ctx in enumerate(contexts, start=1):
@@ -146,7 +146,7 @@ def write_export_zip(session: Session, user: User, dest) -> dict[str, int]:
                 session.exec(
                     select(ChatItem)
                     .where(ChatItem.context_id == ctx.id, ChatItem.owner_id == user.id)
-                    .order_by(ChatItem.created_at, ChatItem.id)
+                    .order_by(col(ChatItem.created_at), col(ChatItem.id))
                 ).all()
             )
             zf.writestr(
@@ -212,7 +212,7 @@ def build_export(session: Session, user: User, *, now: datetime | None = None) -
     return row
 
 
-def _queued(session: Session):
+def _queued(session: Session) -> AccountAction | None:
     query = (
         select(AccountAction)
         .where(
@@ -220,7 +220,7 @@ def _queued(session: Session):
             AccountAction.status == ActionStatus.completed.value,
             AccountAction.payload["export_state"].as_string() == EXPORT_QUEUED,
         )
-        .order_by(AccountAction.completed_at)
+        .order_by(col(AccountAction.completed_at))
         .limit(1)
     )
     if session.get_bind().dialect.name == "postgresql":
@@ -239,6 +239,8 @@ def run_pending_exports(limit: int = 5) -> int:
             user = session.get(User, action.user_id)
             stored_path = None
             try:
+                if user is None:  # cannot be: the action is deleted with its user (CASCADE); fails like any error
+                    raise LookupError(f"no user {action.user_id}")
                 row = build_export(session, user)
                 stored_path = row.storage_path
                 _announce(session, user, row)
@@ -267,6 +269,7 @@ def _mark_failed(action_id: uuid.UUID) -> None:
 
 def _announce(session: Session, user: User, row: StoredFile) -> None:
     url = f"/api/files/{row.id}"
+    assert row.expires_at is not None  # build_export sets it
     until = row.expires_at.strftime("%d %B %Y, %H:%M UTC")
     record_event(
         session,
@@ -303,8 +306,8 @@ def delete_expired_exports(*, now: datetime | None = None, batch: int = 200) -> 
                 select(StoredFile)
                 .where(
                     StoredFile.kind == FileKind.export.value,
-                    StoredFile.expires_at.is_not(None),
-                    StoredFile.expires_at <= (now or utcnow()),
+                    col(StoredFile.expires_at).is_not(None),
+                    col(StoredFile.expires_at) <= (now or utcnow()),
                 )
                 .limit(batch)
             )
@@ -314,7 +317,7 @@ def delete_expired_exports(*, now: datetime | None = None, batch: int = 200) -> 
             if not rows:
                 return removed
             paths = [r.storage_path for r in rows]
-            session.execute(sa.delete(StoredFile).where(StoredFile.id.in_([r.id for r in rows])))
+            session.execute(sa.delete(StoredFile).where(col(StoredFile.id).in_([r.id for r in rows])))
             session.commit()
         files.remove_stored_paths(paths)
         removed += len(rows)

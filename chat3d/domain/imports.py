@@ -217,7 +217,10 @@ def record_import(
 
 def inputs_of(model: segments.ModelSegment | None) -> list[segments.InputRef]:
     """The input files a version's program reads (carried from the imported version to every later one)."""
-    return [dict(r) for r in (model or {}).get("inputs") or [] if isinstance(r, dict) and r.get("id") and r.get("name")]
+    if model is None:
+        return []
+    # Stored JSON: a ref that is not a dict, or has no id or name, is skipped.
+    return [r.copy() for r in model.get("inputs") or [] if isinstance(r, dict) and r.get("id") and r.get("name")]
 
 
 def load_inputs(session: Session, owner_id: uuid.UUID, refs: list[segments.InputRef]) -> list[tuple[str, bytes]]:

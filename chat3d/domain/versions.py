@@ -15,12 +15,12 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from chat3d.db.models import ChatContext, ChatItem, ItemRole, StoredFile, utcnow
 from chat3d.domain import chats, segments
 from chat3d.domain.coerce import aware
-from chat3d.domain.errors import InvalidInput, NotFound
+from chat3d.domain.errors import InvalidInput
 from chat3d.domain.parameters import parameter_values
 from chat3d.events.store import record_item_updated
 
@@ -49,7 +49,7 @@ def version_items(session: Session, ctx: ChatContext, *, before: datetime | None
     q = select(ChatItem).where(ChatItem.context_id == ctx.id, ChatItem.role == ItemRole.assistant.value)
     if before is not None:
         q = q.where(ChatItem.created_at < before)
-    rows = session.exec(q.order_by(ChatItem.created_at, ChatItem.id).limit(MAX_VERSIONS)).all()
+    rows = session.exec(q.order_by(col(ChatItem.created_at), col(ChatItem.id)).limit(MAX_VERSIONS)).all()
     return [r for r in rows if model_of(r) is not None]
 
 
@@ -121,7 +121,8 @@ def list_versions(session: Session, owner_id: uuid.UUID, context_id: uuid.UUID |
     current = pick_current(ctx, items)
     out = []
     for n, item in enumerate(items, start=1):
-        model = model_of(item) or {}
+        model = model_of(item)
+        assert model is not None  # version_items keeps only the items model_of finds a version in
         # The PNG the render service's post step drew; a version from before it (SVG only) has none and gets
         # the neutral icon: a stored SVG was written by the program and is never shown.
         png, glb = file_ref(model, "png"), file_ref(model, "glb")
@@ -174,6 +175,7 @@ def compare(session: Session, owner_id: uuid.UUID, a_id: str, b_id: str) -> dict
         va, vb = metrics_a.get(key), metrics_b.get(key)
         if va is None and vb is None:
             continue
+        delta: list[float] | float | None
         if isinstance(va, list) or isinstance(vb, list):
             delta = [round(float(y) - float(x), 4) for x, y in zip(va or [], vb or [])] if va and vb else None
         else:
@@ -201,7 +203,7 @@ def _remap_files(
     answer = copy.deepcopy(answer)
     for seg in answer:
         # `inputs`: an imported file the version's program reads (chat3d.domain.imports).
-        for ref in [*(seg.get("files") or []), *(seg.get("inputs") or [])]:
+        for ref in _file_refs(seg):
             try:
                 src = session.get(StoredFile, uuid.UUID(str(ref.get("id"))))
             except ValueError:
@@ -228,6 +230,18 @@ def _remap_files(
     return answer
 
 
+def _file_refs(seg: segments.Segment) -> list[segments.FileRef]:
+    """The stored files a segment names: a model's files and the `inputs` its program reads (an imported
+    file, chat3d.domain.imports), a message's attachments (no other kind of segment names files)."""
+    if "type" not in seg:  # stored JSON: never written so, but a fork must not fail on it
+        return []
+    if seg["type"] == "model":
+        return [*(seg.get("files") or []), *(seg.get("inputs") or [])]
+    if seg["type"] == "attachments":
+        return list(seg.get("files") or [])
+    return []
+
+
 def fork(
     session: Session,
     owner_id: uuid.UUID,
@@ -244,7 +258,7 @@ def fork(
     src = chats.get_context(session, owner_id, context_id)
     version, _ = get_version(session, owner_id, item_id, src.id)
     rows = session.exec(
-        select(ChatItem).where(ChatItem.context_id == src.id).order_by(ChatItem.created_at, ChatItem.id)
+        select(ChatItem).where(ChatItem.context_id == src.id).order_by(col(ChatItem.created_at), col(ChatItem.id))
     ).all()
     upto: list[ChatItem] = []
     for row in rows:
@@ -283,13 +297,6 @@ def fork(
     if forked_version is not None:
         record_item_updated(session, forked_version)
     return new
-
-
-def get_item_or_none(session: Session, owner_id: uuid.UUID, item_id: str) -> ChatItem | None:
-    try:
-        return chats.get_item(session, owner_id, item_id)
-    except NotFound:
-        return None
 
 
 def slug(text: str, *, ascii_only: bool) -> str:
@@ -342,7 +349,9 @@ def identical_version(session: Session, item_id: uuid.UUID | None, code: str) ->
         if item is None or model_of(item) is not None or item.regenerated_from_id is None:
             break
         item = session.get(ChatItem, item.regenerated_from_id)
-    model = model_of(item) if item is not None else None
+    if item is None:
+        return 0
+    model = model_of(item)
     if model is None or _program(str(model.get("code") or "")) != _program(code):
         return 0
     ctx = session.get(ChatContext, item.context_id)
