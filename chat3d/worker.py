@@ -63,7 +63,7 @@ async def run_query_worker(stop_event: asyncio.Event) -> None:
         concurrency=settings.pipeline_concurrency,
         dequeue_timeout=1.0,
     )
-    worker.SIGNALS = ()  # this process's own handlers set stop_event
+    worker.SIGNALS = []  # this process's own handlers set stop_event
     running = asyncio.create_task(worker.start(), name="saq-worker")
     sweeper = asyncio.create_task(sweep_forever(stop_event), name="query-sweeper")
     await stop_event.wait()

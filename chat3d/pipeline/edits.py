@@ -23,13 +23,13 @@ import asyncio
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from chat3d.db.engine import in_session
-from chat3d.db.models import ChatContext, ChatItem, ItemRole, StoredFile
+from chat3d.db.models import ChatContext, ChatItem, ItemRole, StoredFile, table_of
 from chat3d.domain import chats, files, imports, requirements, segments, versions
 from chat3d.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from chat3d.domain.parameters import apply_parameters, extract_parameters, format_value
@@ -129,7 +129,8 @@ async def _render_change(
         return (
             item.context_id,
             imports.load_inputs(session, owner_id, imports.inputs_of(model)),
-            requirements.spec_of(model),
+            # spec_of takes a plain dict; a ModelSegment is one (a TypedDict), which its annotation does not say
+            requirements.spec_of(cast(dict, model)),
         )
 
     context_id, input_files, spec = await in_session(load)
@@ -170,6 +171,7 @@ async def preview_edit(
     refs = await rendering.store(
         owner_id, result, lambda session, written: written.record(session, context_id=context_id)
     )
+    assert refs is not None  # the transaction above always keeps the files (it never returns None)
     return Preview(
         owner_id=owner_id,
         source_item_id=str(assistant_item_id),
@@ -187,7 +189,7 @@ async def preview_edit(
 
 def _unkept_rows(session: Session, preview: Preview) -> list[StoredFile]:
     ids = [uuid.UUID(f["id"]) for f in preview.files]
-    rows = list(session.exec(select(StoredFile).where(StoredFile.id.in_(ids))).all()) if ids else []
+    rows = list(session.exec(select(StoredFile).where(col(StoredFile.id).in_(ids))).all()) if ids else []
     if len(rows) != len(ids) or any(r.owner_id != preview.owner_id or r.item_id is not None for r in rows):
         raise NotFound("This preview is no longer available; change the value again.")
     return rows
@@ -294,9 +296,10 @@ def discard_preview_files(session: Session, preview: Preview) -> list[str]:
     ids = [uuid.UUID(f["id"]) for f in preview.files]
     if not ids:
         return []
-    t = StoredFile.__table__.c
+    table = table_of(StoredFile)
+    t = table.c
     gone = session.execute(
-        sa.delete(StoredFile.__table__)
+        sa.delete(table)
         .where(t.id.in_(ids), t.owner_id == preview.owner_id, t.item_id.is_(None))
         .returning(t.storage_path)
     )

@@ -22,7 +22,7 @@ import subprocess
 import uuid
 
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import col, select
 
 from chat3d.db.engine import in_session, session_scope
 from chat3d.db.models import ACTIVE_STATES, Query, User
@@ -101,7 +101,7 @@ def _spent_and_active(user_id: uuid.UUID) -> tuple[float, list[uuid.UUID]]:
             select(sa.func.coalesce(sa.func.sum(Query.cost_usd), 0.0)).where(Query.owner_id == user_id)
         ).one()
         active = s.exec(
-            select(Query.id).where(Query.owner_id == user_id, Query.state.in_([st.value for st in ACTIVE_STATES]))
+            select(Query.id).where(Query.owner_id == user_id, col(Query.state).in_([st.value for st in ACTIVE_STATES]))
         ).all()
     return float(spent), list(active)
 

@@ -14,13 +14,13 @@ import os
 import socket
 import uuid
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 import anyio.from_thread
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session as OrmSession
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from chat3d.db.engine import session_scope
 from chat3d.db.models import ACTIVE_STATES, Query, QueryState, utcnow
@@ -28,6 +28,9 @@ from chat3d.domain import segments
 from chat3d.pipeline.queries import finish, requeue
 from chat3d.pipeline.runner import QueryRunner
 from chat3d.settings import get_settings
+
+if TYPE_CHECKING:
+    from saq.types import Context
 
 log = logging.getLogger("chat3d.jobs")
 QUEUE_NAME = "chat3d-queries"
@@ -157,7 +160,8 @@ async def _enqueue_logged(query_id: uuid.UUID) -> None:
 
 @sa_event.listens_for(OrmSession, "after_commit")
 def _enqueue_committed(session: OrmSession) -> None:
-    for query_id, loop in session.info.pop(_PENDING_KEY, None) or []:
+    pending: list[tuple[uuid.UUID, asyncio.AbstractEventLoop]] = session.info.pop(_PENDING_KEY, None) or []
+    for query_id, loop in pending:
         if loop.is_closed():
             continue
         try:
@@ -183,18 +187,23 @@ def _drop_uncommitted(session: OrmSession) -> None:
 def orphaned_queries(session: Session, *, all_active: bool, exclude: set[uuid.UUID]) -> list[Query]:
     """Active queries nobody is working on: lease expired, or queued but never claimed."""
     now = utcnow()
-    active = Query.state.in_([s.value for s in ACTIVE_STATES])
+    active: sa.ColumnElement[bool] = col(Query.state).in_([s.value for s in ACTIVE_STATES])
     if all_active:
         cond = active
     else:
         cond = sa.and_(
             active,
             sa.or_(
-                Query.lease_expires_at < now,
-                sa.and_(Query.lease_expires_at.is_(None), Query.created_at < now - timedelta(seconds=STALE_QUEUED_S)),
+                col(Query.lease_expires_at) < now,
+                sa.and_(
+                    col(Query.lease_expires_at).is_(None),
+                    col(Query.created_at) < now - timedelta(seconds=STALE_QUEUED_S),
+                ),
             ),
         )
-    rows = session.exec(select(Query).where(cond).order_by(Query.created_at).with_for_update(skip_locked=True)).all()
+    rows = session.exec(
+        select(Query).where(cond).order_by(col(Query.created_at)).with_for_update(skip_locked=True)
+    ).all()
     return [q for q in rows if q.id not in exclude]
 
 
@@ -242,6 +251,6 @@ async def sweep_forever(stop: asyncio.Event, *, first_all_active: bool = False) 
             pass
 
 
-async def saq_run_query(ctx: dict[str, Any], *, query_id: str) -> None:
+async def saq_run_query(ctx: Context, *, query_id: str) -> None:
     """SAQ job function (see chat3d.worker)."""
     await QueryRunner(worker_id=worker_id()).run(uuid.UUID(query_id))

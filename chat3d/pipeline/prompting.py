@@ -58,7 +58,7 @@ def history_messages(items: list[ChatItem], images: dict[str, ImageInput] | None
             messages.append(Message("user", text, images=attached))
             continue
         model = segments.model_of(item.segments)
-        call = (model or {}).get("toolCall")
+        call = model.get("toolCall") if model else None
         if model and call:
             messages.append(
                 Message("assistant", text, tool_calls=[ToolCall(call["id"], CREATE_3D_MODEL.name, call["arguments"])])

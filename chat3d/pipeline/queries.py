@@ -10,9 +10,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from chat3d.db.models import (
     ACTIVE_STATES,
@@ -62,7 +63,7 @@ def _check_limits(session: Session, user_id: uuid.UUID) -> None:
     running = session.exec(
         select(sa.func.count())
         .select_from(Query)
-        .where(Query.owner_id == user_id, Query.state.in_([s.value for s in ACTIVE_STATES]))
+        .where(Query.owner_id == user_id, col(Query.state).in_([s.value for s in ACTIVE_STATES]))
     ).one()
     if running >= settings.max_concurrent_queries_per_user:
         raise RateLimited(
@@ -139,13 +140,14 @@ def submit_query(
     attach = _attachment_segment(session, owner_id, attachments or [])
     if attach:
         said.append(attach)
-    if selection and selection.get("ids"):
+    if selection and (picked_ids := selection.get("ids")):
         from chat3d.domain import selection as picked
 
-        rows = picked.resolve(session, owner_id, ctx.id, str(selection.get("version") or ""), selection.get("ids"))
+        rows = picked.resolve(session, owner_id, ctx.id, str(selection.get("version") or ""), picked_ids)
         if rows:
             said.append(segments.selection(str(selection["version"]), picked.selection_items(rows)))
-    user_item = chats.add_item(session, ctx, ItemRole.user, said)
+    # chats.add_item takes list[dict]; segments are TypedDicts (plain dicts), which its annotation does not say
+    user_item = chats.add_item(session, ctx, ItemRole.user, cast(list[dict], said))
     query = Query(
         owner_id=owner_id,
         context_id=ctx.id,
@@ -156,11 +158,12 @@ def submit_query(
     )
     session.add(query)
     session.flush()
-    assistant = chats.add_item(session, ctx, ItemRole.assistant, [segments.pending(str(query.id))])
+    assistant = chats.add_item(session, ctx, ItemRole.assistant, cast(list[dict], [segments.pending(str(query.id))]))
     query.assistant_item_id = assistant.id
     if attach:
         for f in attach["files"]:
             row = session.get(StoredFile, uuid.UUID(f["id"]))
+            assert row is not None  # _attachment_segment loaded it into this session (get() finds it there)
             row.context_id, row.item_id = ctx.id, user_item.id
     session.add(query)
     _publish_state(session, query)
@@ -198,7 +201,11 @@ def regenerate(
     session.add(query)
     session.flush()
     assistant = chats.add_item(
-        session, ctx, ItemRole.assistant, [segments.pending(str(query.id))], regenerated_from_id=old.id
+        session,
+        ctx,
+        ItemRole.assistant,
+        cast(list[dict], [segments.pending(str(query.id))]),
+        regenerated_from_id=old.id,
     )
     query.assistant_item_id = assistant.id
     session.add(query)

@@ -79,6 +79,7 @@ def _load(session: Session, query_id: uuid.UUID, worker_id: str) -> RunContext |
     session.flush()  # transition() re-reads the row
     transition(session, q, QueryState.conversation, "Reading your request")
     ctx = session.get(ChatContext, q.context_id)
+    assert ctx is not None  # q is locked, and deleting its chat would delete it (ON DELETE CASCADE) too
     user_item = session.get(ChatItem, q.user_item_id) if q.user_item_id else None
     cutoff = user_item.created_at if user_item else q.created_at
     past = [i for i in chats.history(session, ctx, before=cutoff) if not segments.is_pending(i.segments)]
@@ -90,8 +91,9 @@ def _load(session: Session, query_id: uuid.UUID, worker_id: str) -> RunContext |
     images = _images_for(session, past + ([user_item] if user_item else [])) if _sees_images(conversation_model) else {}
     # The chat's current version: the newest, or the one the user restored/edited into (chat3d.domain.versions).
     base = versions.current_version(session, ctx, before=cutoff)
-    previous_code = ((versions.model_of(base) or {}).get("code") or None) if base is not None else None
-    input_refs = imports.inputs_of(versions.model_of(base)) if base is not None else []
+    base_model = versions.model_of(base) if base is not None else None
+    previous_code = (base_model.get("code") or None) if base_model else None
+    input_refs = imports.inputs_of(base_model)
     try:
         input_files = imports.load_inputs(session, q.owner_id, input_refs) if input_refs else []
     except DomainError:  # the imported file is gone: the render then names the missing file
@@ -214,6 +216,8 @@ class QueryRunner:
 
         def apply(session: Session) -> bool:
             q = session.get(Query, rc.query_id)
+            if q is None:  # its chat was deleted meanwhile (the query with it): stop, as for a cancel
+                return False
             ok = transition(session, q, state, detail, round_=round_)
             if ok:
                 q.lease_expires_at = utcnow() + timedelta(seconds=lease)
@@ -314,6 +318,8 @@ class QueryRunner:
                     expected, actual, settings.geometry_tolerance_pct, settings.geometry_tolerance_mm
                 )
                 if mismatch and not geometry_repaired and round_ < max_rounds:
+                    # bbox_mismatch is True only with both sizes given
+                    assert expected is not None and actual is not None
                     geometry_repaired = True
                     round_ += 1
                     await self._step(
@@ -427,6 +433,7 @@ class QueryRunner:
             return {"verdict": "not_reviewed", "problems": [], "reason": "the render made no views"}
         await self._step(rc, QueryState.rendering, "Reviewing the rendered views", round_=round_)
         t0 = time.perf_counter()
+        assert rc.reviewer is not None  # _model_loop reviews only when the query has a reviewer
         rc.reviews += 1
         try:
             completion = await self._complete(
@@ -510,12 +517,12 @@ class QueryRunner:
 
         def store(session: Session, written: rendering.Written) -> bool | None:
             q = session.get(Query, rc.query_id, with_for_update=True)
-            if q.state in {s.value for s in TERMINAL_STATES}:
-                return None  # cancelled meanwhile: the written files belong to nobody
+            if q is None or q.state in {s.value for s in TERMINAL_STATES}:
+                return None  # cancelled (or its chat deleted) meanwhile: the written files belong to nobody
             refs = written.record(session, context_id=rc.context_id, item_id=q.assistant_item_id, query_id=q.id)
             q.round, q.input_tokens, q.output_tokens, q.cost_usd = round_, rc.usage_in, rc.usage_out, rc.cost
             rows = [*(checks or []), *filter(None, [review.checklist_row(seen)])]
-            answer = [
+            answer: list[segments.Segment] = [
                 segments.text(text or "Here is your model."),
                 segments.model(
                     files=refs,
@@ -543,7 +550,7 @@ class QueryRunner:
     async def _finish(self, rc: RunContext, answer: list[segments.Segment]) -> None:
         def apply(session: Session) -> None:
             q = session.get(Query, rc.query_id, with_for_update=True)
-            if q.state in {s.value for s in TERMINAL_STATES}:
+            if q is None or q.state in {s.value for s in TERMINAL_STATES}:  # None: its chat was deleted meanwhile
                 return
             q.input_tokens, q.output_tokens, q.cost_usd = rc.usage_in, rc.usage_out, rc.cost
             finish(session, q, QueryState.completed, "Done", segments=[*answer, self._run_segment(rc, 0)])
@@ -553,7 +560,7 @@ class QueryRunner:
     async def _fail(self, rc: RunContext, message: str, *, kind: str, code: str | None = None, text: str = "") -> None:
         def apply(session: Session) -> None:
             q = session.get(Query, rc.query_id, with_for_update=True)
-            if q.state in {s.value for s in TERMINAL_STATES}:
+            if q is None or q.state in {s.value for s in TERMINAL_STATES}:  # None: its chat was deleted meanwhile
                 return
             q.input_tokens, q.output_tokens, q.cost_usd = rc.usage_in, rc.usage_out, rc.cost
             answer: list[segments.Segment] = [segments.text(text)] if text else []

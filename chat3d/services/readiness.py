@@ -37,7 +37,7 @@ async def _probe_redis() -> None:
         get_settings().redis_url, socket_connect_timeout=PROBE_TIMEOUT_S, socket_timeout=PROBE_TIMEOUT_S
     )
     try:
-        await client.ping()
+        await client.ping()  # type: ignore[misc]  # redis types ping() for its sync and async clients at once (Awaitable[bool] | bool)
     finally:
         await client.aclose()
 
