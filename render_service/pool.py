@@ -294,7 +294,7 @@ def _metrics(post: dict) -> dict:
     def nums(v, n):
         return [float(x) for x in v][:n] if isinstance(v, list) else None
 
-    bbox = post.get("bbox") if isinstance(post.get("bbox"), dict) else {}
+    bbox = b if isinstance(b := post.get("bbox"), dict) else {}
     return {
         "bbox_size_mm": nums(post.get("size"), 3),
         "bbox_min_mm": nums(bbox.get("min"), 3),
@@ -357,8 +357,8 @@ def _collect(
             )
         log_text = scrub(str(doc.get("log", ""))[: settings.log_cap_kb * 1024], None)
         if doc.get("ok") is not True:
-            err = doc.get("error") if isinstance(doc.get("error"), dict) else {}
-            kind = err.get("kind") if err.get("kind") in FAILURE_KINDS else "runtime"
+            err = e if isinstance(e := doc.get("error"), dict) else {}
+            kind = k if (k := err.get("kind")) in FAILURE_KINDS else "runtime"
             line = (
                 err.get("line") if isinstance(err.get("line"), int) and not isinstance(err.get("line"), bool) else None
             )
@@ -374,11 +374,11 @@ def _collect(
         if post is None:
             return RenderFailure("crashed", "The model files could not be made from the result.")
         if post.get("ok") is not True:
-            kind = post.get("kind") if post.get("kind") in FAILURE_KINDS else "geometry"
+            kind = k if (k := post.get("kind")) in FAILURE_KINDS else "geometry"
             return RenderFailure(
                 kind, str(post.get("message", "The model files could not be made."))[:2000], log=log_text
             )
-        made = post.get("files") if isinstance(post.get("files"), dict) else {}
+        made = m if isinstance(m := post.get("files"), dict) else {}
         cap = settings.max_output_mb * 1024 * 1024
         files = []
         for fmt in formats:

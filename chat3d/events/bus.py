@@ -116,6 +116,7 @@ class Listener:
                 continue  # delivered already (a duplicate, or read from the table)
             if event.prev_id != cursor:
                 break
+            assert event.envelope is not None  # `notify` buffers only events that carry an envelope
             out.append(event.envelope)
             cursor = event.event_id
         return out
@@ -298,13 +299,15 @@ class EventBus:
             if len(text) > MAX_MESSAGE_PAYLOAD:
                 text = ""
         # Listeners get the envelope as the table will give it back (JSON round trip), and their own copy.
-        self._deliver(
-            user_id, Announced(event_id, int(prev_id), json.loads(text)) if text else Announced(event_id, None, None)
-        )
+        if text and prev_id is not None:  # `text` is only ever set with a `prev_id`
+            announced = Announced(event_id, int(prev_id), json.loads(text))
+            message = f"{user_id.hex}:{event_id}:{int(prev_id)}:{text}"
+        else:
+            announced = Announced(event_id, None, None)
+            message = f"{user_id.hex}:{event_id}"
+        self._deliver(user_id, announced)
         if self.uses_redis:
-            self._redis_publish(
-                f"{user_id.hex}:{event_id}:{int(prev_id)}:{text}" if text else f"{user_id.hex}:{event_id}"
-            )
+            self._redis_publish(message)
 
     def _redis_publish(self, message: str, channel: str = CHANNEL) -> bool:
         # After a failure, skip Redis for a moment instead of blocking every commit on a dead server;

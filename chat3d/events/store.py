@@ -29,25 +29,34 @@ import hashlib
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, col
 
-from chat3d.db.models import ChatItem, Notification, Role, User, UserStatus, utcnow
+from chat3d.db.models import ChatItem, Notification, Role, User, UserStatus, table_of, utcnow
 from chat3d.domain.coerce import as_uuid
 from chat3d.domain.errors import NotFound
 from chat3d.events.types import ALL_EVENT_TYPES, CHAT_ITEM_UPDATED, UNREAD_BADGE_TYPES
 
-_T = Notification.__table__
+_T = table_of(Notification)
 # The recipient's previous event, as a RETURNING column of the INSERT into `notifications` (written out:
 # SQLAlchemy does not correlate a subquery inside RETURNING with the INSERT's own table).
-_PREDECESSOR = sa.literal_column(
+_PREDECESSOR: sa.ColumnClause[int | None] = sa.literal_column(
     "(SELECT max(earlier.id) FROM notifications AS earlier"
     " WHERE earlier.user_id = notifications.user_id AND earlier.id < notifications.id)"
 )
 _ADVISORY_NAMESPACE = b"chat3d.events:"
 DEFAULT_BATCH = 500
+
+
+class _NewEvent(TypedDict):
+    """One row's INSERT parameters in `record_many` (the Notification fields besides its id)."""
+
+    user_id: uuid.UUID
+    event_type: str
+    payload: dict[str, Any]
+    created_at: datetime
 
 
 def advisory_key(user_id: uuid.UUID) -> int:
@@ -136,22 +145,25 @@ def record_many(
     _lock_recipients(session, [u for u, _, _ in events])
     session.flush()  # rows this transaction added through the ORM (a new user, say) exist before ours refer to them
     now = utcnow()
-    params = [{"user_id": u, "event_type": t, "payload": dict(p or {}), "created_at": now} for u, t, p in events]
+    params: list[_NewEvent] = [
+        {"user_id": u, "event_type": t, "payload": dict(p or {}), "created_at": now} for u, t, p in events
+    ]
     returned = session.execute(
         sa.insert(_T).returning(_T.c.id, _PREDECESSOR, sort_by_parameter_order=True), params
     ).all()
-    rows = [Notification(id=int(r[0]), **p) for r, p in zip(returned, params)]
+    ids = [int(r[0]) for r in returned]
+    rows = [Notification(id=event_id, **p) for event_id, p in zip(ids, params)]
     if publish:
         from chat3d.events.bus import publish_after_commit
 
         # Rows of one statement may not see each other: chain a recipient's new rows in id order.
         first_prev = {int(r[0]): int(r[1] or 0) for r in returned}
         last: dict[uuid.UUID, int] = {}
-        for row in sorted(rows, key=lambda r: r.id):
-            prev_id = last.get(row.user_id, first_prev[row.id])
-            last[row.user_id] = row.id
-            env = envelope(row.id, row.event_type, row.payload, row.created_at)
-            publish_after_commit(session, row.user_id, row.id, envelope=env, prev_id=prev_id)
+        for event_id, row in sorted(zip(ids, rows), key=lambda pair: pair[0]):
+            prev_id = last.get(row.user_id, first_prev[event_id])
+            last[row.user_id] = event_id
+            env = envelope(event_id, row.event_type, row.payload, row.created_at)
+            publish_after_commit(session, row.user_id, event_id, envelope=env, prev_id=prev_id)
     return rows
 
 
@@ -159,9 +171,9 @@ def record_for_admins(session: Session, event_type: str, payload: dict[str, Any]
     """One event row per active admin (e.g. `admin.settings.updated`, a new waitlist entry to approve)."""
     admin_ids = (
         session.execute(
-            sa.select(User.id)
-            .where(User.role == Role.admin.value, User.status == UserStatus.active.value)
-            .order_by(User.id)
+            sa.select(col(User.id))
+            .where(col(User.role) == Role.admin.value, col(User.status) == UserStatus.active.value)
+            .order_by(col(User.id))
         )
         .scalars()
         .all()
@@ -175,7 +187,7 @@ def record_for_admins(session: Session, event_type: str, payload: dict[str, Any]
 
 
 def events_after(
-    session: Session, user_id: uuid.UUID, after_id: int, limit: int = DEFAULT_BATCH
+    session: Session | sa.Connection, user_id: uuid.UUID, after_id: int, limit: int = DEFAULT_BATCH
 ) -> list[dict[str, Any]]:
     """The recipient's events with id > `after_id`, oldest first, at most `limit` (the replay/live query)."""
     rows = session.execute(
@@ -293,15 +305,13 @@ def mark_read(session: Session, user_id: uuid.UUID, notification_id: int) -> dic
 
 def mark_all_read(session: Session, user_id: uuid.UUID) -> int:
     """Mark every unread notification of the recipient read; returns how many changed."""
-    result = session.execute(
-        sa.update(_T).where(*_badge_filter(user_id), _T.c.read_at.is_(None)).values(read_at=utcnow())
-    )
+    result = session.exec(sa.update(_T).where(*_badge_filter(user_id), _T.c.read_at.is_(None)).values(read_at=utcnow()))
     return int(result.rowcount or 0)
 
 
 def prune_events(session: Session, before: datetime) -> int:
     """Delete non-notification events older than `before` (a client offline that long reloads its state)."""
-    result = session.execute(
+    result = session.exec(
         sa.delete(_T).where(_T.c.created_at < before, _T.c.event_type.not_in(sorted(UNREAD_BADGE_TYPES)))
     )
     return int(result.rowcount or 0)

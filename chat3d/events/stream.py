@@ -325,10 +325,10 @@ async def user_event_stream(
     An `account.session.revoked` event naming `session_jti` ends the stream at once (not delivered).
     """
 
-    async def allowed_now() -> bool:
-        answer = await still_allowed()
+    async def allowed_now(ask: Callable[[], Awaitable[bool | None]]) -> bool:  # ask: still_allowed, not None
+        answer = await ask()
         if answer is None:
-            answer = await _until_answered(still_allowed, listener)
+            answer = await _until_answered(ask, listener)
         return bool(answer)
 
     bus = bus or get_bus()
@@ -347,6 +347,7 @@ async def user_event_stream(
         while not listener.closed:
             if _unanswered(check):
                 check = None
+                assert still_allowed is not None  # `check` is only ever the heartbeat's still_allowed()
                 if not await _until_answered(still_allowed, listener):
                     return
                 must_read = True
@@ -377,7 +378,7 @@ async def user_event_stream(
                     if not read_failed:
                         log.warning("events: stream read failed (%s); retrying every %.1fs", exc, config.poll_s)
                     read_failed = True
-                if recheck and still_allowed is not None and not await allowed_now():
+                if recheck and still_allowed is not None and not await allowed_now(still_allowed):
                     return
                 if held:
                     continue
@@ -410,7 +411,7 @@ async def user_event_stream(
                     if item["type"] == ACCOUNT_STATUS_CHANGED:
                         recheck = True
                     yield item
-                if recheck and still_allowed is not None and not await allowed_now():
+                if recheck and still_allowed is not None and not await allowed_now(still_allowed):
                     return
             must_read = listener.wants_read(cursor) or (not woke and polling)
     finally:
