@@ -358,7 +358,7 @@ def _collect(
         log_text = scrub(str(doc.get("log", ""))[: settings.log_cap_kb * 1024], None)
         if doc.get("ok") is not True:
             err = e if isinstance(e := doc.get("error"), dict) else {}
-            kind = k if (k := err.get("kind")) in FAILURE_KINDS else "runtime"
+            kind = k if isinstance(k := err.get("kind"), str) and k in FAILURE_KINDS else "runtime"
             line = (
                 err.get("line") if isinstance(err.get("line"), int) and not isinstance(err.get("line"), bool) else None
             )
@@ -374,7 +374,7 @@ def _collect(
         if post is None:
             return RenderFailure("crashed", "The model files could not be made from the result.")
         if post.get("ok") is not True:
-            kind = k if (k := post.get("kind")) in FAILURE_KINDS else "geometry"
+            kind = k if isinstance(k := post.get("kind"), str) and k in FAILURE_KINDS else "geometry"
             return RenderFailure(
                 kind, str(post.get("message", "The model files could not be made."))[:2000], log=log_text
             )

@@ -238,6 +238,34 @@ def test_a_brep_of_the_programs_own_making_is_only_geometry(request, fixture):
     assert ok.status_code == 200 and answer(ok)["metrics"]["bbox_size_mm"] == pytest.approx([5, 5, 5])
 
 
+# A failing program whose result.json (it controls json.dumps in its own process) carries a failure of the wrong
+# shapes: a list for the kind (unhashable), a dict for the message, a bool for the line.
+FORGED_FAILURE = """
+import json
+_dumps = json.dumps
+def forged(obj, *a, **k):
+    if isinstance(obj, dict) and "ok" in obj:
+        obj = {"ok": False, "error": {"kind": [], "message": {"x": 1}, "line": True, "detail": []}}
+    return _dumps(obj, *a, **k)
+json.dumps = forged
+raise ValueError("boom")
+"""
+
+
+@pytest.mark.parametrize("fixture", ["service_nocheck"])
+def test_a_forged_failure_of_the_wrong_shape_is_a_plain_runtime_error(request, fixture):
+    """Found while typing pool.py: a list as the failure kind made the service answer 500. Now it is the
+    program's own failure, kind "runtime", and the service goes on serving."""
+    svc = request.getfixturevalue(fixture)
+    with svc.client() as c:
+        r = c.post("/render", json={"code": FORGED_FAILURE, "formats": ["stl"], "timeout_s": 30})
+        assert r.status_code == 422, r.text[:2000]
+        err = answer(r)["error"]
+        assert err["kind"] == "runtime" and err["line"] is None and isinstance(err["message"], str)
+        ok = c.post("/render", json={"code": "from build123d import *\nresult = Box(5, 5, 5)\n", "formats": ["stl"]})
+    assert ok.status_code == 200 and answer(ok)["metrics"]["bbox_size_mm"] == pytest.approx([5, 5, 5])
+
+
 def test_finish_under_the_file_size_rlimit_says_output_too_large(tmp_path):
     """In the service the post step runs under RLIMIT_FSIZE = the output cap: a writer cut off there is
     output_too_large, not a vague export failure."""
