@@ -11,6 +11,7 @@ measured can say). Framework-free: the runner, the API and the UI all read these
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 KINDS = (
@@ -270,11 +271,12 @@ def check(requirements: list[dict], metrics: dict) -> list[dict]:
     return rows
 
 
-def spec_of(model: dict | None) -> list[dict]:
+def spec_of(model: Mapping[str, Any] | None) -> list[dict]:
     """The requirements a stored version was checked against (re-checked when its sliders or code change)."""
     model = model or {}
-    if isinstance(model.get("requirementSpec"), list):
-        return normalise(model["requirementSpec"])
+    spec = model.get("requirementSpec")
+    if isinstance(spec, list):
+        return normalise(spec)
     return normalise(((model.get("toolCall") or {}).get("arguments") or {}).get("requirements"))
 
 

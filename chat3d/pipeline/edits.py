@@ -23,7 +23,7 @@ import asyncio
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal, cast
+from typing import Literal
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -129,8 +129,7 @@ async def _render_change(
         return (
             item.context_id,
             imports.load_inputs(session, owner_id, imports.inputs_of(model)),
-            # spec_of takes a plain dict; a ModelSegment is one (a TypedDict), which its annotation does not say
-            requirements.spec_of(cast(dict, model)),
+            requirements.spec_of(model),
         )
 
     context_id, input_files, spec = await in_session(load)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import cast
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -146,8 +145,7 @@ def submit_query(
         rows = picked.resolve(session, owner_id, ctx.id, str(selection.get("version") or ""), picked_ids)
         if rows:
             said.append(segments.selection(str(selection["version"]), picked.selection_items(rows)))
-    # chats.add_item takes list[dict]; segments are TypedDicts (plain dicts), which its annotation does not say
-    user_item = chats.add_item(session, ctx, ItemRole.user, cast(list[dict], said))
+    user_item = chats.add_item(session, ctx, ItemRole.user, said)
     query = Query(
         owner_id=owner_id,
         context_id=ctx.id,
@@ -158,7 +156,7 @@ def submit_query(
     )
     session.add(query)
     session.flush()
-    assistant = chats.add_item(session, ctx, ItemRole.assistant, cast(list[dict], [segments.pending(str(query.id))]))
+    assistant = chats.add_item(session, ctx, ItemRole.assistant, [segments.pending(str(query.id))])
     query.assistant_item_id = assistant.id
     if attach:
         for f in attach["files"]:
@@ -201,11 +199,7 @@ def regenerate(
     session.add(query)
     session.flush()
     assistant = chats.add_item(
-        session,
-        ctx,
-        ItemRole.assistant,
-        cast(list[dict], [segments.pending(str(query.id))]),
-        regenerated_from_id=old.id,
+        session, ctx, ItemRole.assistant, [segments.pending(str(query.id))], regenerated_from_id=old.id
     )
     query.assistant_item_id = assistant.id
     session.add(query)
