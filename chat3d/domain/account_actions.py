@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from chat3d.db.models import AccountAction, ActionStatus, ActionType, SecurityEvent, User, UserStatus, table_of, utcnow
+from chat3d.domain import dates
 from chat3d.domain.coerce import aware
 from chat3d.domain.errors import Conflict, DomainError, Forbidden, InvalidInput
 from chat3d.domain.export import EXPORT_QUEUED
@@ -95,10 +96,6 @@ class ConfirmResult:
 
 def _link(path: str, token: str) -> str:
     return f"{get_settings().public_base_url}{path}?token={quote(token)}"
-
-
-def _until_text(moment: datetime) -> str:
-    return aware(moment).strftime("%d %B %Y, %H:%M UTC")
 
 
 def _is_postgres(session: Session) -> bool:
@@ -329,7 +326,7 @@ def request_reactivation(session: Session, email: str, *, ip: str | None = None)
         session,
         user.email,
         "account_reactivate_confirm",
-        _mail_context(user, link=_link(CONFIRM_PATH, raw), until=_until_text(until)),
+        _mail_context(user, link=_link(CONFIRM_PATH, raw), until=dates.long_stamp(until)),
         user_id=user.id,
     )
 
@@ -647,7 +644,7 @@ def _apply_deletion(session: Session, action, user: User, ip: str | None) -> Con
         .values(status=ActionStatus.cancelled.value)
     )
     _complete(session, action, user, ip, sessions_ended=ended)
-    until = _until_text(deletion_at)
+    until = dates.long_stamp(deletion_at)
     enqueue_mail(
         session,
         user.email,
@@ -753,6 +750,6 @@ def self_deletion_login_message(user: User) -> str | None:
     if until is None:
         return None
     return (
-        f"This account is scheduled for deletion on {_until_text(until)}. "
+        f"This account is scheduled for deletion on {dates.long_stamp(until)}. "
         f"To keep it, reactivate it at {REACTIVATE_PATH} (we email you a confirmation link)."
     )

@@ -35,7 +35,7 @@ from chat3d.db.models import (
     User,
     utcnow,
 )
-from chat3d.domain import files, segments
+from chat3d.domain import dates, files, segments
 from chat3d.domain.outbox import enqueue_mail
 from chat3d.events.store import record_event
 from chat3d.events.types import NOTIFICATION_CREATED
@@ -270,7 +270,7 @@ def _mark_failed(action_id: uuid.UUID) -> None:
 def _announce(session: Session, user: User, row: StoredFile) -> None:
     url = f"/api/files/{row.id}"
     assert row.expires_at is not None  # build_export sets it
-    until = row.expires_at.strftime("%d %B %Y, %H:%M UTC")
+    until = dates.long_stamp(row.expires_at)
     record_event(
         session,
         user.id,

@@ -39,7 +39,7 @@ from chat3d.db.models import (
     WaitlistStatus,
     utcnow,
 )
-from chat3d.domain import users
+from chat3d.domain import dates, users
 from chat3d.domain.coerce import aware
 from chat3d.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from chat3d.domain.outbox import enqueue_mail
@@ -172,10 +172,6 @@ def usage(session: Session, user: User) -> Usage:
     )
 
 
-def _day(moment: datetime) -> str:
-    return moment.strftime("%d %B %Y")
-
-
 def list_invitations(session: Session, user: User, *, limit: int = 50, offset: int = 0) -> tuple[list[Invitation], int]:
     expire_stale(session, user.id)
     query = select(Invitation).where(Invitation.inviter_id == user.id)
@@ -251,7 +247,7 @@ def create_invitations(
         quota = policy.invitation_quota_per_user
         if used + len(clean) > quota:
             left = max(0, quota - used)
-            when = f", next on {_day(next_at)}" if next_at else ""
+            when = f", next on {dates.long_day(next_at)}" if next_at else ""
             raise Conflict(
                 f"That would exceed your invitation quota: {quota} mails per 30 days, {left} left{when}.",
                 {"used": used, "quota": quota, "left": left, "nextAt": next_at.isoformat() if next_at else None},

@@ -77,7 +77,8 @@ def _num(v: Any) -> float | None:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
 
 
-def _fmt(v: float) -> str:
+def _mm_number(v: float) -> str:
+    """A length as the checklist writes it: to 0.01 mm, without trailing zeros (`4`, `2.5`)."""
     return f"{v:.2f}".rstrip("0").rstrip(".")
 
 
@@ -170,20 +171,20 @@ def _close(measured: float, wanted: float) -> bool:
 def label(req: dict) -> str:
     kind = req["kind"]
     if kind == "size":
-        return " × ".join(_fmt(v) for v in req["value"]) + " mm"
+        return " × ".join(_mm_number(v) for v in req["value"]) + " mm"
     if kind in ("holes", "bosses", "teeth", "slots"):
         n = req["count"]
         noun = {"holes": "hole", "bosses": "boss", "teeth": "tooth", "slots": "slot"}[kind]
         plural = noun if n == 1 else {"tooth": "teeth", "boss": "bosses"}.get(noun, noun + "s")
-        d = f" Ø{_fmt(req['diameter_mm'])}" if req.get("diameter_mm") else ""
-        d = f" (Ø{_fmt(req['diameter_mm'])} assumed)" if d and req.get("diameter_assumed") else d
+        d = f" Ø{_mm_number(req['diameter_mm'])}" if req.get("diameter_mm") else ""
+        d = f" (Ø{_mm_number(req['diameter_mm'])} assumed)" if d and req.get("diameter_assumed") else d
         return f"{n} {plural}{d}"
     if kind == "diameter":
-        return (f"{req['feature']} " if req.get("feature") else "") + f"Ø{_fmt(req['value'])}"
+        return (f"{req['feature']} " if req.get("feature") else "") + f"Ø{_mm_number(req['value'])}"
     if kind == "thickness":
-        return f"{_fmt(req['value'])} mm thick"
+        return f"{_mm_number(req['value'])} mm thick"
     if kind == "wall":
-        return f"wall {_fmt(req['value'])} mm"
+        return f"wall {_mm_number(req['value'])} mm"
     if kind == "through":
         return "through holes"
     if kind == "blind":
@@ -206,7 +207,7 @@ def _measure(req: dict, metrics: dict) -> tuple[str, str]:
     if kind == "size":
         if not size:
             return "not_checkable", ""
-        got = " × ".join(_fmt(v) for v in size) + " mm"
+        got = " × ".join(_mm_number(v) for v in size) + " mm"
         ok = all(_close(a, b) for a, b in zip(sorted(size), sorted(req["value"])))
         return ("pass" if ok else "fail"), f"measured {got}"
     if kind in ("teeth", "slots", "feature"):
@@ -219,13 +220,13 @@ def _measure(req: dict, metrics: dict) -> tuple[str, str]:
         found = [c for c in cyl if c["kind"] == want]
         d = req.get("diameter_mm")
         matching = [c for c in found if d is None or _close(c["diameter_mm"], d)]
-        sizes = sorted({_fmt(c["diameter_mm"]) for c in found})
+        sizes = sorted({_mm_number(c["diameter_mm"]) for c in found})
         seen = f"found {len(found)} {kind}" + (f" (Ø{', Ø'.join(sizes)})" if sizes else "")
         return ("pass" if len(matching) == req["count"] else "fail"), seen
     if kind == "diameter":
         pool = [c for c in cyl if req.get("feature") in (None, c["kind"])]
         ok = any(_close(c["diameter_mm"], req["value"]) for c in pool)
-        sizes = sorted({_fmt(c["diameter_mm"]) for c in pool})
+        sizes = sorted({_mm_number(c["diameter_mm"]) for c in pool})
         return ("pass" if ok else "fail"), ("round faces: Ø" + ", Ø".join(sizes)) if sizes else "no round face"
     if kind in ("through", "blind"):
         holes = [c for c in cyl if c["kind"] == "hole"]
@@ -238,13 +239,13 @@ def _measure(req: dict, metrics: dict) -> tuple[str, str]:
         wall = feats.get("min_wall_mm")
         dims = list(size or [])
         ok = any(_close(v, req["value"]) for v in dims + ([wall] if wall is not None else []))
-        return ("pass" if ok else "fail"), f"thinnest size {_fmt(min(dims))} mm" if dims else ""
+        return ("pass" if ok else "fail"), f"thinnest size {_mm_number(min(dims))} mm" if dims else ""
     if kind == "wall":
         wall = feats.get("min_wall_mm")
         if wall is None:
             return "not_checkable", "not measured"
         ok = wall >= req["value"] - max(0.1, 0.05 * req["value"]) and wall <= req["value"] * 1.5 + 0.1
-        return ("pass" if ok else "fail"), f"thinnest sampled wall {_fmt(wall)} mm"
+        return ("pass" if ok else "fail"), f"thinnest sampled wall {_mm_number(wall)} mm"
     if kind == "symmetric":
         centre, lo, hi = feats.get("centre_mm"), metrics.get("bbox_min_mm"), metrics.get("bbox_max_mm")
         if not (centre and lo and hi):

@@ -21,6 +21,7 @@ from sqlmodel import col, select
 
 from chat3d.db.engine import session_scope
 from chat3d.db.models import Role, User
+from chat3d.domain import dates
 from chat3d.domain.errors import DomainError
 from chat3d.events import types as ev
 from chat3d.state.auth import AuthState
@@ -54,10 +55,6 @@ ROW_KEYS = (
     "attempts",
     "error",
 )
-
-
-def _fmt(value) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value else ""
 
 
 def _short(details: dict[str, Any]) -> str:
@@ -276,8 +273,8 @@ class AdminState(AuthState):
                 "role": u.role,
                 "status": u.status,
                 "reason": u.deactivation_reason or "",
-                "created": _fmt(u.created_at),
-                "last_login": _fmt(u.last_login_at) or "never",
+                "created": dates.stamp(u.created_at),
+                "last_login": dates.stamp(u.last_login_at) or "never",
                 "self": "1" if str(u.id) == self.user_id else "",
             }
             for u in users
@@ -301,8 +298,8 @@ class AdminState(AuthState):
                 "id": str(e.id),
                 "email": e.email,
                 "status": e.status,
-                "joined": _fmt(e.created_at),
-                "confirmed": _fmt(e.email_confirmed_at),
+                "joined": dates.stamp(e.created_at),
+                "confirmed": dates.stamp(e.email_confirmed_at),
                 "invited_by": inviters.get(e.invited_by, "") if e.invited_by else "",
                 "marketing": "yes" if e.marketing_consent else "no",
             }
@@ -320,7 +317,7 @@ class AdminState(AuthState):
         self.s_invitation_waitlist_required = row.invitation_waitlist_required
         self.s_quota = str(row.invitation_quota_per_user)
         self.s_stamp = row.updated_at.isoformat() if row.updated_at else ""
-        self.s_updated = f"Last changed {_fmt(row.updated_at)}" + (f" by {updater.email}" if updater else "")
+        self.s_updated = f"Last changed {dates.stamp(row.updated_at)}" + (f" by {updater.email}" if updater else "")
 
     def _load_audit(self) -> None:
         from chat3d.domain.admin import list_audit_log
@@ -332,7 +329,7 @@ class AdminState(AuthState):
         self.rows = [
             {
                 "id": str(r.id),
-                "at": _fmt(r.created_at),
+                "at": dates.stamp(r.created_at),
                 "actor": email or "(deleted)",
                 "action": r.action,
                 "target": f"{r.target_type} {r.target_id or ''}".strip(),
@@ -352,7 +349,7 @@ class AdminState(AuthState):
         self.rows = [
             {
                 "id": str(e.id),
-                "at": _fmt(e.created_at),
+                "at": dates.stamp(e.created_at),
                 "type": e.event_type,
                 "email": e.email or "",
                 "ip": e.ip or "",
@@ -371,7 +368,7 @@ class AdminState(AuthState):
         self.rows = [
             {
                 "id": str(m.id),
-                "at": _fmt(m.created_at),
+                "at": dates.stamp(m.created_at),
                 "to": m.to_email,
                 "subject": m.subject,
                 "status": m.status,

@@ -13,8 +13,9 @@ import reflex as rx
 
 from chat3d.db.engine import session_scope
 from chat3d.db.models import User
+from chat3d.domain import dates
 from chat3d.domain.errors import DomainError
-from chat3d.state.admin import AdminState, _fmt
+from chat3d.state.admin import AdminState
 
 SUITE = "cadqueryeval"
 WATCH_S = 1.0
@@ -81,7 +82,7 @@ class AdminEvaluationsState(AdminState):
             self.eval_history = [
                 {
                     "id": str(r.id),
-                    "when": _fmt(r.created_at),
+                    "when": dates.stamp(r.created_at),
                     "model": r.model,
                     "suite": f"{r.suite} {r.suite_version}",
                     "code": r.code_version or "—",

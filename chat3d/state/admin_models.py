@@ -12,8 +12,9 @@ import reflex as rx
 
 from chat3d.db.engine import session_scope
 from chat3d.db.models import User
+from chat3d.domain import dates
 from chat3d.domain.errors import DomainError
-from chat3d.state.admin import AdminState, _fmt
+from chat3d.state.admin import AdminState
 
 SOURCE_TEXT = {"environment": "Set by the environment", "console": "Added here", "none": "Not set"}
 
@@ -46,7 +47,7 @@ class AdminModelsState(AdminState):
                 "source_text": "Unreadable: replace the key" if p.unreadable else SOURCE_TEXT[p.source],
                 "fingerprint": p.fingerprint,
                 "base_url": p.base_url,
-                "updated": _fmt(p.updated_at),
+                "updated": dates.stamp(p.updated_at),
                 "env_name": p.env_name,
             }
             for p in providers

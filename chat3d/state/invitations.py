@@ -11,6 +11,7 @@ import reflex as rx
 
 from chat3d.db.engine import session_scope
 from chat3d.db.models import User
+from chat3d.domain import dates
 from chat3d.domain.errors import DomainError
 from chat3d.domain.users import require_user
 from chat3d.events import types as ev
@@ -70,13 +71,13 @@ class InvitationState(AuthState):
                 "email": r.email,
                 "status": r.status,
                 "label": STATUS_LABELS.get(r.status, r.status),
-                "sent": r.created_at.strftime("%Y-%m-%d"),
+                "sent": dates.day(r.created_at),
                 "live": "1" if r.status in LIVE else "",
             }
             for r in rows
         ]
         self.used, self.quota = u.used, (-1 if u.quota is None else u.quota)
-        self.next_on = u.next_at.strftime("%d %B %Y") if u.next_at else ""
+        self.next_on = dates.long_day(u.next_at)
         self.enabled, self.waitlist_required = u.enabled, u.waitlist_required
         self.loaded = True
 

@@ -18,6 +18,7 @@ import reflex as rx
 
 from chat3d.components.api_script import navigate
 from chat3d.db.engine import session_scope
+from chat3d.domain import dates
 from chat3d.domain.errors import DomainError
 from chat3d.events import store
 from chat3d.events import types as ev
@@ -67,7 +68,7 @@ def relative_time(value: str | None, now: datetime | None = None) -> str:
         return "yesterday"
     if days < 7:
         return f"{days} days ago"
-    return moment.strftime("%Y-%m-%d")
+    return dates.day(moment)
 
 
 def notification_view(item: dict[str, Any], now: datetime | None = None) -> NotificationView:

@@ -8,23 +8,17 @@ session cookie first: a client can send any event, and a revoked session must st
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import reflex as rx
 
 from chat3d.db.engine import session_scope
 from chat3d.db.models import User
+from chat3d.domain import dates
 from chat3d.domain.errors import DomainError
 from chat3d.domain.users import require_user
 from chat3d.state.account_actions import api_call
 from chat3d.state.auth import AuthState
-
-
-def _when(moment: datetime | None) -> str:
-    if moment is None:
-        return ""
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _device(agent: str | None) -> str:
@@ -108,7 +102,7 @@ class ProfileState(AuthState):
         self.name_input = fresh.display_name or ""
         self.marketing = bool(fresh.marketing_consent)
         self.pending = [
-            {"label": p["label"] or p["type"], "expires": _when(datetime.fromisoformat(p["expiresAt"]))}
+            {"label": p["label"] or p["type"], "expires": dates.stamp(datetime.fromisoformat(p["expiresAt"]))}
             for p in pending
         ]
         self.sessions = [
@@ -116,8 +110,8 @@ class ProfileState(AuthState):
                 "id": str(r.id),
                 "device": _device(r.user_agent),
                 "ip": r.ip or "",
-                "created": _when(r.created_at),
-                "seen": _when(r.last_seen_at),
+                "created": dates.stamp(r.created_at),
+                "seen": dates.stamp(r.last_seen_at),
                 "current": "1" if r.jti == jti else "",
             }
             for r in rows

@@ -112,7 +112,8 @@ def expiry_from_choice(choice: str, on_date: str, today: date | None = None) -> 
     return None, datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
 
 
-def _fmt(value) -> str:
+def _compare_cell(value) -> str:
+    """One side of a compare row: a size as dimensions, a number without trailing zeros, none as a dash."""
     if value is None:
         return "—"
     if isinstance(value, list):
@@ -154,10 +155,10 @@ def metric_row(label: str, metric: str, a, b, delta) -> CompareRow:
         value, signed = _scaled(a, b, "mm²", "cm²", 100.0)
         return CompareRow(label, value(a), value(b), signed(delta))
     if metric == "bbox_size_mm":
-        return CompareRow(label, _fmt(a), _fmt(b), _delta(delta) + (" mm" if delta else ""))
+        return CompareRow(label, _compare_cell(a), _compare_cell(b), _delta(delta) + (" mm" if delta else ""))
     if metric in ("solids", "faces", "edges") and delta is not None:
-        return CompareRow(label, _fmt(a), _fmt(b), f"{round(float(delta)):+d}")
-    return CompareRow(label, _fmt(a), _fmt(b), _delta(delta))
+        return CompareRow(label, _compare_cell(a), _compare_cell(b), f"{round(float(delta)):+d}")
+    return CompareRow(label, _compare_cell(a), _compare_cell(b), _delta(delta))
 
 
 class VersionsState(rx.State):
@@ -374,8 +375,8 @@ def compare(pane: VersionsState, uid: uuid.UUID, item_id: str, shown: str):
         rows.append(
             CompareRow(
                 p["name"].replace("_", " "),
-                _fmt(p["a"]),
-                _fmt(p["b"]),
+                _compare_cell(p["a"]),
+                _compare_cell(p["b"]),
                 _delta(p["b"] - p["a"]) if p["a"] is not None and p["b"] is not None else "",
             )
         )

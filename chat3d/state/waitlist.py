@@ -6,12 +6,8 @@ from __future__ import annotations
 import reflex as rx
 
 from chat3d.db.engine import session_scope
+from chat3d.domain import dates
 from chat3d.domain.errors import DomainError
-
-
-def _fmt(value) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
-
 
 STATUS_TEXT = {
     "pending_email_confirmation": "Waiting for you to confirm your email address.",
@@ -146,7 +142,7 @@ class WaitlistStatusState(rx.State):
         self.status, self.email = view.status, view.email
         self.label, self.text = STATUS_LABEL.get(view.status, view.status), STATUS_TEXT.get(view.status, "")
         self.joined, self.confirmed_at, self.decided_at = (
-            _fmt(view.created_at),
-            _fmt(view.email_confirmed_at),
-            _fmt(view.decided_at),
+            dates.stamp(view.created_at),
+            dates.stamp(view.email_confirmed_at),
+            dates.stamp(view.decided_at),
         )
