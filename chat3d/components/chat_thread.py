@@ -61,6 +61,19 @@ def _attachment(f: ObjectVar[FileView]) -> rx.Component:
     )
 
 
+def _pick(label) -> rx.Component:
+    """A face or edge this message pointed at, as its chip said it when it was sent."""
+    return rx.badge(
+        rx.icon("mouse-pointer-click", size=12),
+        rx.text.span(label),
+        variant="surface",
+        radius="full",
+        role="listitem",
+        data_testid="message-pick",
+        style={"gap": "6px", "align_items": "center"},
+    )
+
+
 def _user_bubble(item: ObjectVar[ItemView]) -> rx.Component:
     return rx.flex(
         rx.box(
@@ -68,6 +81,17 @@ def _user_bubble(item: ObjectVar[ItemView]) -> rx.Component:
             rx.cond(
                 item.attachments.length() > 0,
                 rx.hstack(rx.foreach(item.attachments, _attachment), spacing="2", wrap="wrap", margin_top="0.5em"),
+            ),
+            rx.cond(
+                item.picks.length() > 0,
+                rx.hstack(
+                    rx.foreach(item.picks, _pick),
+                    spacing="2",
+                    wrap="wrap",
+                    role="list",
+                    aria_label="Pointed at",
+                    margin_y="0.5em",
+                ),
             ),
             background="var(--accent-a3)",
             padding="0.1em 1em",

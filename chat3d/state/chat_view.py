@@ -109,6 +109,9 @@ class ItemView:
     # which have no request behind them (queries.regenerate would refuse).
     can_regenerate: bool = False
     attachments: list[FileView] = field(default_factory=list)
+    # A user's message: the faces/edges it pointed at, in the words its chips showed (issue 27); the server
+    # wrote them from the version's stored table, so they are never text the page sent.
+    picks: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -374,6 +377,7 @@ def item_view(
     run = _seg(segments, "run")
     error = _seg(segments, "error")
     attach = _seg(segments, "attachments")
+    picked = _seg(segments, "selection")
     chips = list(progress or [])
     if pending and not chips and query_state:
         chips = [state_label(query_state, query_round)]
@@ -401,6 +405,9 @@ def item_view(
         version_label=f"Version {version}" if version >= 1 and model is not None and model.get("files") else "",
         attachments=[file_view(f) for f in (attach or {}).get("files") or []],
         can_regenerate=bool(can_regenerate) and role == "assistant",
+        picks=[str(it.get("label", "")) for it in (picked or {}).get("items") or [] if isinstance(it, dict)]
+        if role == "user"
+        else [],
     )
 
 

@@ -102,3 +102,35 @@ def test_a_versions_faces_and_edges_for_picking_carry_the_domains_words(live_api
 
     assert live_api.get(f"/api/chat/items/{v1}/topology", headers=other).status_code == 404
     assert live_api.get("/api/chat/items/not-an-id/topology", headers=me).status_code in (400, 404)
+
+
+def test_a_prompt_over_rest_can_point_at_faces_of_one_of_its_own_versions(live_api: TestClient, make_user) -> None:
+    """REST takes the same selection as the composer: ids from /topology, rows looked up on the server and kept
+    with the user's message in their words; another user's version is refused, and a malformed one is a 400 naming it."""
+    make_user("rest-picker@example.com")
+    me = _login(live_api, "rest-picker@example.com")
+    make_user("rest-stranger@example.com")
+    other = _login(live_api, "rest-stranger@example.com")
+    cid, v1 = _run_plate(live_api, me)
+    faces = live_api.get(f"/api/chat/items/{v1}/topology", headers=me).json()["faces"]
+    top = next(f for f in faces if f["label"] == "top face, 80 × 50 mm, z = 5")
+
+    body = {"contextId": cid, "prompt": "make this 8 mm", "selection": {"version": v1, "ids": [top["id"], "F999"]}}
+    sub = live_api.post("/api/query/submit", json=body, headers=me)
+    assert sub.status_code == 202, sub.text
+    items = live_api.get(f"/api/chat/contexts/{cid}/items", headers=me).json()["items"]
+    said = next(i for i in items if i["id"] == sub.json()["userItemId"])
+    picked = next(s for s in said["segments"] if s["type"] == "selection")
+    assert picked["version"] == v1 and [i["label"] for i in picked["items"]] == ["top face, 80 × 50 mm, z = 5"]
+
+    other_cid = live_api.post("/api/chat/contexts", json={}, headers=other).json()["id"]
+    stolen = {"contextId": other_cid, "prompt": "make this 8 mm", "selection": {"version": v1, "ids": [top["id"]]}}
+    refused = live_api.post("/api/query/submit", json=stolen, headers=other)
+    assert refused.status_code == 404, refused.text
+    assert live_api.get(f"/api/chat/contexts/{other_cid}/items", headers=other).json()["total"] == 0  # nothing kept
+
+    no_such = {**body, "selection": {"version": "not-an-id", "ids": ["F1"]}}
+    assert live_api.post("/api/query/submit", json=no_such, headers=me).status_code == 404
+    too_many = {**body, "selection": {"version": v1, "ids": [f"F{n}" for n in range(13)]}}
+    resp = live_api.post("/api/query/submit", json=too_many, headers=me)
+    assert resp.status_code == 400 and "selection" in resp.json()["error"], resp.text

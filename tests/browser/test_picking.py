@@ -219,6 +219,10 @@ def test_click_a_face_send_it_and_the_selector_picks_that_face(running_app, rend
     scripted_openai.programs.append((THICKER, [80, 50, 8]))
     _send(page, "make this face 3 mm higher")
     expect(chips).to_have_count(0)
+    # The message keeps what it pointed at, in the chip's words.
+    said = page.get_by_test_id("user-bubble").last
+    expect(said).to_contain_text("make this face 3 mm higher")
+    expect(said.get_by_test_id("message-pick")).to_have_text(["top face, 80 × 50 mm, z = 5"])
     _wait_completed(page, 2)
 
     # The model got the rows and the selector of the clicked face.

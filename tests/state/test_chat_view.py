@@ -198,3 +198,14 @@ def test_a_reviewed_answer_shows_the_verdict_and_what_the_reviewer_saw() -> None
     unreviewed = item_view("i10", "assistant", MODEL_SEGMENTS)  # no vision model: no row, no picture
     assert (unreviewed.review_views_url, unreviewed.review_caption) == ("", "")
     assert "review" not in unreviewed.checklist
+
+
+def test_a_users_message_shows_what_it_pointed_at_in_the_chips_words():
+    picked = {"type": "selection", "version": "v1", "items": [
+        {"id": "F3", "label": "top face, 80 × 50 mm, z = 5", "selector": "…", "row": {}},
+        {"id": "E1", "label": "edge, 80 mm along x", "selector": "…", "row": {}},
+    ]}
+    said = item_view("u1", "user", [{"type": "text", "text": "make this 8 mm"}, picked])
+    assert said.picks == ["top face, 80 × 50 mm, z = 5", "edge, 80 mm along x"]
+    assert item_view("u2", "user", [{"type": "text", "text": "a plate"}]).picks == []
+    assert item_view("a1", "assistant", [{"type": "text", "text": "ok"}, picked]).picks == []

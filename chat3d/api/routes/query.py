@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks
 from pydantic import Field
@@ -12,12 +12,19 @@ from sqlmodel import Session
 from chat3d.api.deps import CurrentUser, DbSession
 from chat3d.api.schemas import CamelModel
 from chat3d.db.models import ChatItem
-from chat3d.domain import requirements
+from chat3d.domain import requirements, selection
 from chat3d.domain.chats import MAX_PROMPT, model_segment
 from chat3d.pipeline import queries
 from chat3d.pipeline.jobs import enqueue_after_commit, get_jobs
 
 router = APIRouter(prefix="/api/query", tags=["query"])
+
+
+class SelectionIn(CamelModel):
+    """Faces/edges picked in one of the chat's versions (ids from its `/topology`); the rows are looked up there."""
+
+    version: str = Field(max_length=64)
+    ids: list[Annotated[str, Field(max_length=12)]] = Field(max_length=selection.MAX_SELECTED)
 
 
 class SubmitIn(CamelModel):
@@ -26,6 +33,7 @@ class SubmitIn(CamelModel):
     attachments: list[str] = Field(default_factory=list, max_length=queries.MAX_ATTACHMENTS)
     conversation_model_id: str | None = Field(default=None, max_length=100)
     codegen_model_id: str | None = Field(default=None, max_length=100)
+    selection: SelectionIn | None = None
 
 
 class RegenerateIn(CamelModel):
@@ -58,6 +66,7 @@ def submit(body: SubmitIn, user: CurrentUser, session: DbSession) -> SubmittedOu
         attachments=body.attachments,
         conversation_model_id=body.conversation_model_id,
         codegen_model_id=body.codegen_model_id,
+        selection=body.selection.model_dump() if body.selection else None,
     )
     return _submitted(session, sub)
 
