@@ -25,12 +25,18 @@ def _run_plate(client: TestClient, headers) -> tuple[str, str]:
     return cid, sub["assistantItemId"]
 
 
+def _owner_stranger_and_plate(client: TestClient, make_user, name: str) -> tuple[dict, dict, str, str]:
+    """Two signed-in users, and a finished plate in a chat of the first: (owner, stranger, chat id, version id)."""
+    make_user(f"{name}@example.com")
+    me = _login(client, f"{name}@example.com")
+    make_user(f"{name}-stranger@example.com")
+    other = _login(client, f"{name}-stranger@example.com")
+    cid, v1 = _run_plate(client, me)
+    return me, other, cid, v1
+
+
 def test_parameters_render_list_restore_fork(live_api: TestClient, make_user) -> None:
-    make_user("maker@example.com")
-    me = _login(live_api, "maker@example.com")
-    make_user("other@example.com")
-    other = _login(live_api, "other@example.com")
-    cid, v1 = _run_plate(live_api, me)
+    me, other, cid, v1 = _owner_stranger_and_plate(live_api, make_user, "maker")
 
     params = live_api.get(f"/api/chat/items/{v1}/parameters", headers=me).json()["items"]
     assert [p["name"] for p in params][:3] == ["length", "width", "thickness"]
@@ -82,11 +88,7 @@ def test_parameters_render_list_restore_fork(live_api: TestClient, make_user) ->
 def test_a_versions_faces_and_edges_for_picking_carry_the_domains_words(live_api: TestClient, make_user) -> None:
     """The viewer's picking list (issue 27): every face and edge of the version with its words, the same
     words the composer's chips and the models get (selection.describe); only the owner can read it."""
-    make_user("picker@example.com")
-    me = _login(live_api, "picker@example.com")
-    make_user("stranger@example.com")
-    other = _login(live_api, "stranger@example.com")
-    _cid, v1 = _run_plate(live_api, me)
+    me, other, _cid, v1 = _owner_stranger_and_plate(live_api, make_user, "picker")
 
     resp = live_api.get(f"/api/chat/items/{v1}/topology", headers=me)
     assert resp.status_code == 200, resp.text
@@ -107,11 +109,7 @@ def test_a_versions_faces_and_edges_for_picking_carry_the_domains_words(live_api
 def test_a_prompt_over_rest_can_point_at_faces_of_one_of_its_own_versions(live_api: TestClient, make_user) -> None:
     """REST takes the same selection as the composer: ids from /topology, rows looked up on the server and kept
     with the user's message in their words; another user's version is refused, and a malformed one is a 400 naming it."""
-    make_user("rest-picker@example.com")
-    me = _login(live_api, "rest-picker@example.com")
-    make_user("rest-stranger@example.com")
-    other = _login(live_api, "rest-stranger@example.com")
-    cid, v1 = _run_plate(live_api, me)
+    me, other, cid, v1 = _owner_stranger_and_plate(live_api, make_user, "rest-picker")
     faces = live_api.get(f"/api/chat/items/{v1}/topology", headers=me).json()["faces"]
     top = next(f for f in faces if f["label"] == "top face, 80 × 50 mm, z = 5")
 
